@@ -1,0 +1,66 @@
+package dataset
+
+import (
+	"reflect"
+	"testing"
+
+	"pudong.gov.cn/gateway/idcode"
+)
+
+func TestGenerateIsDeterministicAndValid(t *testing.T) {
+	size := Size{Citizens: 2000, Enterprises: 500, CreditRecords: 3000}
+	a := Generate(DefaultSeed, size)
+	b := Generate(DefaultSeed, size)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("the same seed gave different data")
+	}
+	if len(a.Persons) != 5+size.Citizens || len(a.Enterprises) != 5+size.Enterprises || len(a.Credit) != 6+size.CreditRecords {
+		t.Fatalf("sizes: %d persons, %d enterprises, %d credit records", len(a.Persons), len(a.Enterprises), len(a.Credit))
+	}
+	seen := map[string]bool{}
+	for _, p := range a.Persons {
+		if err := idcode.ValidateIDNumber(p.IDNumber); err != nil {
+			t.Fatalf("person %s: %v", p.IDNumber, err)
+		}
+		if seen[p.IDNumber] {
+			t.Fatalf("duplicate ID %s", p.IDNumber)
+		}
+		seen[p.IDNumber] = true
+		if p.IDNumber == Unregistered {
+			t.Fatal("the unregistered fixture must not be in the registry")
+		}
+	}
+	for _, e := range a.Enterprises {
+		if err := idcode.ValidateCreditCode(e.CreditCode); err != nil {
+			t.Fatalf("enterprise %s: %v", e.CreditCode, err)
+		}
+		if seen[e.CreditCode] {
+			t.Fatalf("duplicate code %s", e.CreditCode)
+		}
+		seen[e.CreditCode] = true
+		if e.LegalRepID != Unregistered && !seen[e.LegalRepID] {
+			t.Fatalf("enterprise %s: legal representative %s is not a person", e.CreditCode, e.LegalRepID)
+		}
+	}
+	for _, c := range a.Credit {
+		if !seen[c.SubjectID] {
+			t.Fatalf("credit record %s: unknown subject %s", c.ID, c.SubjectID)
+		}
+	}
+	if len(a.Insurance) < size.Citizens {
+		t.Fatalf("only %d insurance rows", len(a.Insurance))
+	}
+}
+
+func TestFixtures(t *testing.T) {
+	ds := Generate(DefaultSeed, Size{})
+	if ds.Persons[3].IDNumber != ChenJing || ds.Persons[3].Phone != "" {
+		t.Errorf("陈静 must have no phone: %+v", ds.Persons[3])
+	}
+	if ds.Enterprises[0].Capital != "500.0000" || ds.Enterprises[0].Established != "2016-04-18" {
+		t.Errorf("E1: %+v", ds.Enterprises[0])
+	}
+	if ds.Enterprises[2].Status != "2" {
+		t.Errorf("E3 must be revoked: %+v", ds.Enterprises[2])
+	}
+}
