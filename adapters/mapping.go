@@ -93,30 +93,40 @@ func (m *Mapping) Apply(raw map[string]string) (Record, error) {
 			u, ok := m.codes[f.Code][v]
 			if !ok {
 				if u, ok = m.codes[f.Code]["*"]; !ok {
-					return nil, fmt.Errorf("%w: %s: code %q is not in table %q", ErrBadResponse, f.From, v, f.Code)
+					return nil, fmt.Errorf("%w: %s: code %q is not in table %q", ErrBadResponse, f.From, redact(v), f.Code)
 				}
 			}
 			v = u
 		case f.Date != "":
 			t, err := time.Parse(f.Date, v)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s: %q is not a date in layout %q", ErrBadResponse, f.From, v, f.Date)
+				return nil, fmt.Errorf("%w: %s: %q is not a date in layout %q", ErrBadResponse, f.From, redact(v), f.Date)
 			}
 			v = t.Format(time.DateOnly)
 		case f.Month != "":
 			t, err := time.Parse(f.Month, v)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s: %q is not a month in layout %q", ErrBadResponse, f.From, v, f.Month)
+				return nil, fmt.Errorf("%w: %s: %q is not a month in layout %q", ErrBadResponse, f.From, redact(v), f.Month)
 			}
 			v = t.Format("2006-01")
 		case f.Scale != "":
 			r, ok := new(big.Rat).SetString(v)
 			if !ok {
-				return nil, fmt.Errorf("%w: %s: %q is not a decimal number", ErrBadResponse, f.From, v)
+				return nil, fmt.Errorf("%w: %s: %q is not a decimal number", ErrBadResponse, f.From, redact(v))
 			}
 			v = r.Mul(r, m.scales[f.From]).FloatString(2)
 		}
 		rec[f.To] = v
 	}
 	return rec, nil
+}
+
+// redact cuts a value quoted in an error to its first 6 and last 4 characters, so an ID
+// or phone number in a field the binding did not expect never lands whole in a log.
+func redact(v string) string {
+	r := []rune(v)
+	if len(r) <= 10 {
+		return v
+	}
+	return string(r[:6]) + "…" + string(r[len(r)-4:])
 }

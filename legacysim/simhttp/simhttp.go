@@ -4,8 +4,10 @@
 package simhttp
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -133,6 +135,13 @@ func (c *Control) Wrap(p Protocol, next http.Handler) http.Handler {
 		c.mu.Unlock()
 
 		if f.latency > 0 {
+			// Read the body first: the server notices a caller that hung up only once the
+			// body is consumed, and a slow answer must end when its caller gives up.
+			body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 			select {
 			case <-time.After(f.latency):
 			case <-r.Context().Done():

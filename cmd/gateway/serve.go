@@ -1,0 +1,349 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/adapters"
+	"pudong.gov.cn/gateway/adapters/csvdrop"
+	"pudong.gov.cn/gateway/adapters/rest"
+	"pudong.gov.cn/gateway/adapters/soap"
+	"pudong.gov.cn/gateway/adapters/sqldb"
+	"pudong.gov.cn/gateway/audit"
+	"pudong.gov.cn/gateway/auth"
+	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/enforce"
+	"pudong.gov.cn/gateway/federation"
+	"pudong.gov.cn/gateway/graph"
+	"pudong.gov.cn/gateway/legacysim"
+	"pudong.gov.cn/gateway/policy"
+	"pudong.gov.cn/gateway/resolvers"
+	"pudong.gov.cn/gateway/server"
+	"pudong.gov.cn/gateway/sharing"
+	"pudong.gov.cn/gateway/store"
+	"pudong.gov.cn/gateway/store/postgres"
+	"pudong.gov.cn/gateway/store/sqlite"
+)
+
+const serveHelp = `
+gateway [--addr ADDR] [--data DIR] [--config FILE]
+
+Serves the gateway. Without --config it starts in demo mode: the four department
+simulators in-process, SQLite and a generated signing key under --data.
+`
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := newFlagSet("gateway", usage+serveHelp, stdout)
+	var f commonFlags
+	f.register(fs, getenv, true)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unknown command %q; see gateway --help", fs.Arg(0))
+	}
+	cfg, err := loadConfig(f.config, f.data)
+	if err != nil {
+		return err
+	}
+	if f.addr != "" {
+		cfg.Addr = f.addr
+	}
+	log := newLogger(cfg.Log, stdout)
+
+	var closers closeStack
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		closers.closeAll(shutdownCtx, log)
+	}()
+
+	if cfg.Demo {
+		sims, err := legacysim.Start(ctx, legacysim.Options{Dir: filepath.Join(cfg.DataDir, "sim"), Log: log})
+		if err != nil {
+			return fmt.Errorf("starting the department simulators: %w", err)
+		}
+		closers.push("simulators", func(ctx context.Context) error { sims.Close(ctx); return nil })
+		cfg.Departments = sims.Bindings
+		for _, d := range sims.Bindings {
+			log.Info("department simulator started", "department", d.ID, "protocol", d.Protocol, "addr", sims.Addrs[d.ID])
+		}
+	}
+
+	gw, err := assemble(ctx, cfg, log, &closers)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           gw.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	mode := "production"
+	if cfg.Demo {
+		mode = "demo"
+	}
+	url := "http://" + ln.Addr().String()
+	log.Info("gateway listening", "mode", mode, "addr", ln.Addr().String(), "graphql", url+"/graphql", "playground", url+"/")
+	if cfg.Demo {
+		fmt.Fprintf(stdout, "\n  Playground: %s/\n  GraphQL:    %s/graphql\n  Get a token: go run ./cmd/gateway token --consumer online-hall --data %s\n\n", url, url, cfg.DataDir)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("in-flight requests did not finish in time", "err", err)
+	}
+	return nil
+}
+
+// loadConfig reads the production file, or builds the demo configuration.
+func loadConfig(path, dataDir string) (*config.Config, error) {
+	if path == "" {
+		return config.Demo(dataDir)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// gatewayParts are the assembled gateway, for the server and for tests.
+type gatewayParts struct {
+	handler  http.Handler
+	fed      *federation.Federation
+	store    store.Store
+	sharing  *sharing.Service
+	recorder *audit.Recorder
+	catalog  *policy.Catalog
+}
+
+// assemble wires the gateway from its configuration: adapters, federation, catalogue,
+// store, audit, grants, identity, policy and HTTP.
+func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers *closeStack) (*gatewayParts, error) {
+	client := &http.Client{Transport: &http.Transport{
+		Proxy:               nil, // department systems are reached directly, never through a proxy
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+	var depts []*federation.Department
+	for _, d := range cfg.Departments {
+		src, closer, err := openSource(ctx, d, client, log)
+		if err != nil {
+			return nil, fmt.Errorf("department %s: %w", d.ID, err)
+		}
+		if closer != nil {
+			closers.push("department "+d.ID, func(context.Context) error { return closer.Close() })
+		}
+		depts = append(depts, federation.NewDepartment(d, src))
+	}
+	fed, err := federation.New(depts, cfg.Sources, cfg.Limits.BatchWait)
+	if err != nil {
+		return nil, fmt.Errorf("sources: %w", err)
+	}
+
+	catalog, err := loadCatalog(cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	closers.push("store", func(context.Context) error { return st.Close() })
+	recorder := audit.NewRecorder(st, audit.Options{}, log)
+	closers.push("audit", recorder.Close)
+
+	svc, err := sharing.New(ctx, sharing.Options{
+		Store: st, Catalog: catalog, Consumers: cfg.Consumers, DeadlineDays: cfg.Sharing.DeadlineWorkingDays,
+		Caller: auth.CallerFrom, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	go svc.Watch(watchCtx, 30*time.Second)
+	closers.push("grant watcher", func(context.Context) error { stopWatch(); return nil })
+
+	verifier, err := newVerifier(cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	enf := enforce.New(enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: recorder, Log: log, Caller: auth.CallerFrom})
+	res := &resolvers.Resolver{Fed: fed, Planner: enf, Admin: svc}
+	gql := server.NewGraphQL(server.GraphQLOptions{Resolvers: res, Enforcer: enf, Limits: cfg.Limits, Introspection: cfg.Introspection, Log: log})
+
+	deps := server.Deps{
+		Log:       log,
+		GraphQL:   gql,
+		Auth:      auth.Middleware(verifier, log),
+		Fed:       fed,
+		BodyLimit: cfg.Limits.BodyBytes,
+		Ready: func(ctx context.Context) server.Health {
+			return server.Health{OK: true, Components: map[string]string{"store": "up"}}
+		},
+	}
+	return &gatewayParts{handler: server.NewServer(deps), fed: fed, store: st, sharing: svc, recorder: recorder, catalog: catalog}, nil
+}
+
+// openSource builds a department's adapter by its protocol: departments are bindings in
+// configuration, protocols are packages.
+func openSource(ctx context.Context, d config.Department, client *http.Client, log *slog.Logger) (adapters.Source, io.Closer, error) {
+	switch d.Protocol {
+	case "soap":
+		s, err := soap.New(d, client)
+		return s, nil, err
+	case "rest":
+		s, err := rest.New(d, client)
+		return s, nil, err
+	case "sql":
+		s, err := sqldb.Open(d)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s, nil
+	case "csv":
+		s, err := csvdrop.Open(ctx, d, log.With("department", d.ID))
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s, nil
+	}
+	return nil, nil, fmt.Errorf("protocol %q has no adapter (soap, rest, sql, csv)", d.Protocol)
+}
+
+// loadCatalog parses the catalogue files and checks them against the schema's governed
+// fields: the server refuses to start if a governed field has no entry, an entry names
+// no field, or two fields share a code.
+func loadCatalog(cfg *config.Config) (*policy.Catalog, error) {
+	var problems []string
+	var parsed []gateway.CatalogEntry
+	for _, name := range cfg.Catalog {
+		es, err := policy.ParseCatalog(cfg.CatalogData[name], name)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		parsed = append(parsed, es...)
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("catalogue:\n  %s", strings.Join(problems, "\n  "))
+	}
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	cat, err := policy.NewCatalog(parsed, enforce.Governed(schema))
+	if err != nil {
+		return nil, fmt.Errorf("catalogue does not match the schema: %w", err)
+	}
+	return cat, nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "postgres":
+		s, err := postgres.Open(ctx, cfg.Store.DSN, log)
+		if err != nil {
+			return nil, fmt.Errorf("opening the PostgreSQL store: %w", err)
+		}
+		return s, nil
+	default:
+		if err := os.MkdirAll(filepath.Dir(cfg.Store.DSN), 0o700); err != nil {
+			return nil, fmt.Errorf("store directory: %w", err)
+		}
+		s, err := sqlite.Open(ctx, cfg.Store.DSN, log)
+		if err != nil {
+			return nil, fmt.Errorf("opening the SQLite store: %w", err)
+		}
+		return s, nil
+	}
+}
+
+// newVerifier verifies tokens with the configured keys, or with the demo key.
+func newVerifier(cfg *config.Config) (*auth.Verifier, error) {
+	known := func(name string) bool { return cfg.Consumer(name) != nil }
+	ac := auth.Config{Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, KeyFiles: cfg.Auth.KeyFiles, JWKSFile: cfg.Auth.JWKSFile, Leeway: cfg.Auth.Leeway}
+	if cfg.Demo {
+		if _, err := auth.LoadOrCreateDemoKey(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("demo signing key: %w", err)
+		}
+		ac.Issuer, ac.Audience = auth.DemoIssuer, auth.DemoAudience
+		ac.KeyFiles = []string{auth.DemoPublicKeyFile(cfg.DataDir)}
+	} else if cfg.Path != "" {
+		base := filepath.Dir(cfg.Path)
+		for i, k := range ac.KeyFiles {
+			if !filepath.IsAbs(k) {
+				ac.KeyFiles[i] = filepath.Join(base, k)
+			}
+		}
+		if ac.JWKSFile != "" && !filepath.IsAbs(ac.JWKSFile) {
+			ac.JWKSFile = filepath.Join(base, ac.JWKSFile)
+		}
+	}
+	v, err := auth.NewVerifier(ac, known)
+	if err != nil {
+		return nil, fmt.Errorf("token verification: %w", err)
+	}
+	return v, nil
+}
+
+// closeStack closes what was opened, last first.
+type closeStack struct {
+	items []closeItem
+}
+
+type closeItem struct {
+	name string
+	fn   func(context.Context) error
+}
+
+func (c *closeStack) push(name string, fn func(context.Context) error) {
+	c.items = append(c.items, closeItem{name, fn})
+}
+
+func (c *closeStack) closeAll(ctx context.Context, log *slog.Logger) {
+	for i := len(c.items) - 1; i >= 0; i-- {
+		if err := c.items[i].fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Warn("closing "+c.items[i].name, "err", err)
+		}
+	}
+	c.items = nil
+}

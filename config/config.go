@@ -1,0 +1,540 @@
+// Package config is the gateway's one configuration file: the department bindings, which
+// lookup each serves, the catalogue files, the consumers and their static grants,
+// identity, storage, limits and caches. Load reports every mistake at once, each with its
+// file and line, so an operator fixes a file in one pass.
+package config
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Demo marks the embedded demo configuration: simulators, a generated key, a
+	// token-minting endpoint for the playground. Never set in a production file.
+	Demo bool `yaml:"-"`
+
+	Addr    string `yaml:"addr,omitempty"`    // listen address; default 127.0.0.1:8080
+	DataDir string `yaml:"dataDir,omitempty"` // SQLite store, keys; default ./data
+
+	Departments []Department `yaml:"departments"`
+	Sources     Sources      `yaml:"sources,omitempty"`
+	// Catalog lists catalogue files (one per department is usual), relative to the
+	// configuration file.
+	Catalog   []string   `yaml:"catalog"`
+	Consumers []Consumer `yaml:"consumers"`
+
+	Auth    Auth    `yaml:"auth"`
+	Store   Store   `yaml:"store,omitempty"`
+	Limits  Limits  `yaml:"limits,omitempty"`
+	Sharing Sharing `yaml:"sharing,omitempty"`
+	Cache   Cache   `yaml:"cache,omitempty"`
+	Log     Log     `yaml:"log,omitempty"`
+
+	// Introspection allows schema introspection; on in the demo, off by default in a
+	// production file.
+	Introspection bool `yaml:"introspection,omitempty"`
+
+	// CatalogData holds the catalogue files' contents by name, read at Load.
+	CatalogData map[string][]byte `yaml:"-"`
+	// Path is the file the configuration came from, "" for the demo.
+	Path string `yaml:"-"`
+}
+
+// Ref names the department and operation that serve one kind of lookup.
+type Ref struct {
+	Department string `yaml:"department"`
+	Operation  string `yaml:"operation"`
+}
+
+// Sources says which department serves which lookup of the unified schema. Unset
+// lookups take the district's defaults: the PSB for persons, AMR for enterprises, the
+// credit platform for credit records and HRSS for social insurance.
+type Sources struct {
+	Person              Ref `yaml:"person,omitempty"`
+	Enterprise          Ref `yaml:"enterprise,omitempty"`
+	EnterprisesByRep    Ref `yaml:"enterprisesByLegalRep,omitempty"`
+	EnterpriseList      Ref `yaml:"enterpriseList,omitempty"`
+	CreditBySubject     Ref `yaml:"creditBySubject,omitempty"`
+	InsuranceByCitizen  Ref `yaml:"insuranceByCitizen,omitempty"`
+	InsuranceByEmployer Ref `yaml:"insuranceByEmployer,omitempty"`
+}
+
+// DefaultSources are the lookups as the district's four systems serve them.
+var DefaultSources = Sources{
+	Person:              Ref{"psb", "person"},
+	Enterprise:          Ref{"amr", "enterprise"},
+	EnterprisesByRep:    Ref{"amr", "byLegalRep"},
+	EnterpriseList:      Ref{"amr", "list"},
+	CreditBySubject:     Ref{"credit", "bySubject"},
+	InsuranceByCitizen:  Ref{"hrss", "byCitizen"},
+	InsuranceByEmployer: Ref{"hrss", "byEmployer"},
+}
+
+// Each returns the lookups by their configuration names.
+func (s Sources) Each() map[string]Ref {
+	return map[string]Ref{
+		"person": s.Person, "enterprise": s.Enterprise, "enterprisesByLegalRep": s.EnterprisesByRep,
+		"enterpriseList": s.EnterpriseList, "creditBySubject": s.CreditBySubject,
+		"insuranceByCitizen": s.InsuranceByCitizen, "insuranceByEmployer": s.InsuranceByEmployer,
+	}
+}
+
+func (s *Sources) fill() {
+	for _, p := range []struct {
+		dst *Ref
+		def Ref
+	}{
+		{&s.Person, DefaultSources.Person}, {&s.Enterprise, DefaultSources.Enterprise},
+		{&s.EnterprisesByRep, DefaultSources.EnterprisesByRep}, {&s.EnterpriseList, DefaultSources.EnterpriseList},
+		{&s.CreditBySubject, DefaultSources.CreditBySubject}, {&s.InsuranceByCitizen, DefaultSources.InsuranceByCitizen},
+		{&s.InsuranceByEmployer, DefaultSources.InsuranceByEmployer},
+	} {
+		if p.dst.Department == "" && p.dst.Operation == "" {
+			*p.dst = p.def
+		}
+	}
+}
+
+// Consumer is one calling app.
+type Consumer struct {
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description,omitempty"`
+	Purpose     string   `yaml:"purpose"`               // the purpose its tokens carry by default
+	Dept        string   `yaml:"dept,omitempty"`        // department consoles
+	Roles       []string `yaml:"roles,omitempty"`       // approver, auditor, cio
+	SelfService bool     `yaml:"selfService,omitempty"` // tokens carry citizen_id
+	Grants      []Grant  `yaml:"grants,omitempty"`      // static grants on conditional items
+	Origins     []string `yaml:"origins,omitempty"`     // browser origins allowed by CORS
+	RateLimit   *Rate    `yaml:"rateLimit,omitempty"`   // requests per end user; defaults by kind
+}
+
+// Grant is a static, purpose-bound grant of catalogue codes.
+type Grant struct {
+	Purpose    string    `yaml:"purpose"`
+	Codes      []string  `yaml:"codes"`
+	ValidUntil time.Time `yaml:"validUntil,omitempty"`
+}
+
+// Rate is a token-bucket limit.
+type Rate struct {
+	PerSecond float64 `yaml:"perSecond"`
+	Burst     int     `yaml:"burst"`
+}
+
+// Auth is how tokens are verified.
+type Auth struct {
+	Issuer   string        `yaml:"issuer"`
+	Audience string        `yaml:"audience"`
+	KeyFiles []string      `yaml:"keyFiles,omitempty"` // PEM public keys, relative to the config file
+	JWKSFile string        `yaml:"jwksFile,omitempty"`
+	Leeway   time.Duration `yaml:"leeway,omitempty"`
+}
+
+// Store is where grants, sharing requests and audit events are kept.
+type Store struct {
+	Driver string `yaml:"driver,omitempty"` // sqlite (default) or postgres
+	DSN    string `yaml:"dsn,omitempty"`    // postgres DSN; for sqlite, a file path (default DataDir/gateway.db)
+}
+
+// Limits protect the departments and the gateway from expensive queries.
+type Limits struct {
+	Depth      int   `yaml:"depth,omitempty"`      // default 10
+	Complexity int   `yaml:"complexity,omitempty"` // default 5000; lists count as their page size
+	Aliases    int   `yaml:"aliases,omitempty"`    // default 50
+	BodyBytes  int64 `yaml:"bodyBytes,omitempty"`  // default 1 MiB
+	PageSize   int   `yaml:"pageSize,omitempty"`   // max `first`; default 100
+	// BatchWait is how long a loader waits to gather keys into one department call.
+	BatchWait time.Duration `yaml:"batchWait,omitempty"` // default 1ms
+}
+
+// Sharing configures the sharing-request loop.
+type Sharing struct {
+	DeadlineWorkingDays int `yaml:"deadlineWorkingDays,omitempty"` // default 5
+}
+
+// Cache configures the record cache.
+type Cache struct {
+	Disabled    bool          `yaml:"disabled,omitempty"`
+	MaxRecords  int           `yaml:"maxRecords,omitempty"`  // per department; default 100000
+	StaleFor    time.Duration `yaml:"staleFor,omitempty"`    // stale-if-error window past the TTL; default 1h
+	NotFoundTTL time.Duration `yaml:"notFoundTTL,omitempty"` // default 30s
+	RedisAddr   string        `yaml:"redisAddr,omitempty"`   // optional shared layer
+	RedisPrefix string        `yaml:"redisPrefix,omitempty"` // default "pdgw:"
+}
+
+// Log configures structured logs.
+type Log struct {
+	Format string `yaml:"format,omitempty"` // json (production default) or text (demo)
+	Level  string `yaml:"level,omitempty"`  // debug, info (default), warn, error
+}
+
+// WithDefaults fills every unset setting with its default.
+func (c *Config) WithDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	c.Sources.fill()
+	if c.Store.Driver == "" {
+		c.Store.Driver = "sqlite"
+	}
+	if c.Store.Driver == "sqlite" && c.Store.DSN == "" {
+		c.Store.DSN = filepath.Join(c.DataDir, "gateway.db")
+	}
+	l := &c.Limits
+	if l.Depth == 0 {
+		l.Depth = 10
+	}
+	if l.Complexity == 0 {
+		l.Complexity = 5000
+	}
+	if l.Aliases == 0 {
+		l.Aliases = 50
+	}
+	if l.BodyBytes == 0 {
+		l.BodyBytes = 1 << 20
+	}
+	if l.PageSize == 0 {
+		l.PageSize = 100
+	}
+	if l.BatchWait == 0 {
+		l.BatchWait = time.Millisecond
+	}
+	if c.Sharing.DeadlineWorkingDays == 0 {
+		c.Sharing.DeadlineWorkingDays = 5
+	}
+	if c.Cache.MaxRecords == 0 {
+		c.Cache.MaxRecords = 100000
+	}
+	if c.Cache.StaleFor == 0 {
+		c.Cache.StaleFor = time.Hour
+	}
+	if c.Cache.NotFoundTTL == 0 {
+		c.Cache.NotFoundTTL = 30 * time.Second
+	}
+	if c.Cache.RedisPrefix == "" {
+		c.Cache.RedisPrefix = "pdgw:"
+	}
+	if c.Auth.Leeway == 0 {
+		c.Auth.Leeway = 30 * time.Second
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+		if c.Demo {
+			c.Log.Format = "text"
+		}
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+}
+
+// Consumer returns a consumer by name, or nil.
+func (c *Config) Consumer(name string) *Consumer {
+	for i := range c.Consumers {
+		if c.Consumers[i].Name == name {
+			return &c.Consumers[i]
+		}
+	}
+	return nil
+}
+
+// Department returns a department binding by id, or nil.
+func (c *Config) Department(id string) *Department {
+	for i := range c.Departments {
+		if c.Departments[i].ID == id {
+			return &c.Departments[i]
+		}
+	}
+	return nil
+}
+
+//go:embed demo/*.yaml
+var demoFiles embed.FS
+
+// Demo returns the embedded demo configuration. Its departments are left empty: the
+// caller starts the simulators and adds their bindings.
+func Demo(dataDir string) (*Config, error) {
+	data, err := demoFiles.ReadFile("demo/consumers.yaml")
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{Demo: true, DataDir: dataDir, Introspection: true}
+	if err := decodeStrict(data, "demo/consumers.yaml", c); err != nil {
+		return nil, err
+	}
+	catalog, err := demoFiles.ReadFile("demo/catalog.yaml")
+	if err != nil {
+		return nil, err
+	}
+	c.Catalog = []string{"demo/catalog.yaml"}
+	c.CatalogData = map[string][]byte{"demo/catalog.yaml": catalog}
+	c.WithDefaults()
+	return c, nil
+}
+
+// Error lists every mistake found in a configuration file.
+type Error struct {
+	Problems []string // each "file:line: what was wrong and what was expected"
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("configuration has %d problem(s):\n  %s", len(e.Problems), strings.Join(e.Problems, "\n  "))
+}
+
+func decodeStrict(data []byte, name string, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			probs := make([]string, len(te.Errors))
+			for i, m := range te.Errors {
+				probs[i] = name + ": " + m
+			}
+			return &Error{Problems: probs}
+		}
+		return &Error{Problems: []string{name + ": " + err.Error()}}
+	}
+	return nil
+}
+
+// Load reads a configuration file and the catalogue files it names, and validates it.
+// Every problem is reported at once, with file and line.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	return Parse(data, path, func(name string) ([]byte, error) {
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(filepath.Dir(path), name)
+		}
+		return os.ReadFile(name)
+	})
+}
+
+// Parse decodes and validates configuration bytes; readFile reads the files it names.
+func Parse(data []byte, name string, readFile func(string) ([]byte, error)) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Error{Problems: []string{name + ": " + err.Error()}}
+	}
+	c := &Config{Path: name}
+	var problems []string
+	if err := decodeStrict(data, name, c); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			problems = append(problems, ce.Problems...)
+		} else {
+			return nil, err
+		}
+	}
+	lines := map[string]int{}
+	indexLines(&root, "", lines)
+	at := func(path string) string {
+		// The nearest known line: the path itself, else its closest parent.
+		for p := path; p != ""; {
+			if l, ok := lines[p]; ok {
+				return fmt.Sprintf("%s:%d", name, l)
+			}
+			i := strings.LastIndexAny(p, ".[")
+			if i < 0 {
+				break
+			}
+			p = p[:i]
+		}
+		return name
+	}
+	c.WithDefaults()
+	problems = append(problems, c.validate(at)...)
+	c.CatalogData = map[string][]byte{}
+	for i, f := range c.Catalog {
+		b, err := readFile(f)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: catalog[%d]: cannot read %q: %v", at(fmt.Sprintf("catalog[%d]", i)), i, f, err))
+			continue
+		}
+		c.CatalogData[f] = b
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+// indexLines records the line of every mapping key and sequence item by its path, like
+// "departments[0].protocol".
+func indexLines(n *yaml.Node, path string, lines map[string]int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			indexLines(c, path, lines)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			lines[p] = k.Line
+			indexLines(n.Content[i+1], p, lines)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			lines[p] = c.Line
+			indexLines(c, p, lines)
+		}
+	}
+}
+
+var protocols = []string{"soap", "rest", "sql", "csv"}
+
+func (c *Config) validate(at func(string) string) []string {
+	var p []string
+	bad := func(path, format string, args ...any) {
+		p = append(p, at(path)+": "+path+": "+fmt.Sprintf(format, args...))
+	}
+	ids := map[string]bool{}
+	for i, d := range c.Departments {
+		dp := fmt.Sprintf("departments[%d]", i)
+		switch {
+		case d.ID == "":
+			bad(dp+".id", "a department needs an id (e.g. psb)")
+		case ids[d.ID]:
+			bad(dp+".id", "department %q is bound twice", d.ID)
+		}
+		ids[d.ID] = true
+		if !slices.Contains(protocols, d.Protocol) {
+			bad(dp+".protocol", "protocol %q: want one of %s", d.Protocol, strings.Join(protocols, ", "))
+		}
+		switch d.Protocol {
+		case "soap", "rest":
+			if d.Endpoint == "" {
+				bad(dp+".endpoint", "a %s department needs an endpoint URL", d.Protocol)
+			}
+		case "sql":
+			if d.Driver != "sqlite" && d.Driver != "mysql" {
+				bad(dp+".driver", "driver %q: want sqlite or mysql", d.Driver)
+			}
+			if d.DSN == "" {
+				bad(dp+".dsn", "an sql department needs a dsn")
+			}
+		case "csv":
+			if d.Dir == "" {
+				bad(dp+".dir", "a csv department needs the export directory")
+			}
+		}
+		if d.Timeout < 0 {
+			bad(dp+".timeout", "timeout must be positive")
+		}
+		if d.Concurrency < 0 {
+			bad(dp+".concurrency", "concurrency must be positive")
+		}
+		if len(d.Operations) == 0 {
+			bad(dp+".operations", "a department needs at least one operation")
+		}
+		if len(d.Fields) == 0 {
+			bad(dp+".fields", "a department needs a field map")
+		}
+	}
+	names := make([]string, 0, len(c.Sources.Each()))
+	for n := range c.Sources.Each() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		r := c.Sources.Each()[n]
+		d := c.Department(r.Department)
+		switch {
+		case d == nil && !c.Demo:
+			bad("sources."+n, "department %q is not bound (bound: %s)", r.Department, strings.Join(sortedKeys(ids), ", "))
+		case d != nil:
+			if _, ok := d.Operations[r.Operation]; !ok {
+				bad("sources."+n, "department %q has no operation %q", r.Department, r.Operation)
+			}
+		}
+	}
+	if len(c.Catalog) == 0 {
+		bad("catalog", "name at least one catalogue file")
+	}
+	seen := map[string]bool{}
+	for i, cons := range c.Consumers {
+		cp := fmt.Sprintf("consumers[%d]", i)
+		if cons.Name == "" {
+			bad(cp+".name", "a consumer needs a name")
+		} else if seen[cons.Name] {
+			bad(cp+".name", "consumer %q is listed twice", cons.Name)
+		}
+		seen[cons.Name] = true
+		if cons.Purpose == "" {
+			bad(cp+".purpose", "a consumer needs the purpose its tokens carry by default")
+		}
+		for _, r := range cons.Roles {
+			if r != "approver" && r != "auditor" && r != "cio" {
+				bad(cp+".roles", "role %q: want approver, auditor or cio", r)
+			}
+		}
+		for j, g := range cons.Grants {
+			gp := fmt.Sprintf("%s.grants[%d]", cp, j)
+			if g.Purpose == "" {
+				bad(gp+".purpose", "a grant is bound to a purpose")
+			}
+			if len(g.Codes) == 0 {
+				bad(gp+".codes", "a grant names catalogue codes")
+			}
+		}
+	}
+	if len(c.Consumers) == 0 {
+		bad("consumers", "list the consumers allowed to call the gateway")
+	}
+	if !c.Demo {
+		if c.Auth.Issuer == "" {
+			bad("auth.issuer", "the issuer tokens must carry is required")
+		}
+		if c.Auth.Audience == "" {
+			bad("auth.audience", "the audience tokens must carry is required")
+		}
+		if len(c.Auth.KeyFiles) == 0 && c.Auth.JWKSFile == "" {
+			bad("auth", "name the public keys that sign tokens (keyFiles or jwksFile)")
+		}
+	}
+	if c.Store.Driver != "sqlite" && c.Store.Driver != "postgres" {
+		bad("store.driver", "driver %q: want sqlite or postgres", c.Store.Driver)
+	}
+	if c.Store.Driver == "postgres" && c.Store.DSN == "" {
+		bad("store.dsn", "postgres needs a dsn")
+	}
+	if c.Limits.PageSize > 1000 {
+		bad("limits.pageSize", "at most 1000")
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad("log.format", "format %q: want json or text", c.Log.Format)
+	}
+	return p
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,310 @@
+// Package enforce applies the sharing policy to GraphQL execution, where no resolver can
+// forget it: the @share directive decides every governed field by its schema coordinate
+// (so aliases, fragments, unions, lists and nested paths are all governed), masks or
+// denies the value, and records the decision for the audit trail. The audit events of a
+// response are durably committed before the response leaves.
+package enforce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/federation"
+	"pudong.gov.cn/gateway/idcode"
+	"pudong.gov.cn/gateway/policy"
+)
+
+// Error codes of this package, in extensions.code.
+const (
+	CodeForbiddenField   = "FORBIDDEN_FIELD"
+	CodeAuditUnavailable = "AUDIT_UNAVAILABLE"
+)
+
+// Recorder durably stores audit events; Record returns once they are committed.
+type Recorder interface {
+	Record(ctx context.Context, events []gateway.AuditEvent) error
+}
+
+// Observer is told of every decision, for metrics.
+type Observer interface {
+	Decision(class gateway.Class, outcome gateway.Outcome)
+}
+
+// Enforcer holds what every decision needs: the catalogue, the grants in force and the
+// audit recorder.
+type Enforcer struct {
+	catalog  *policy.Catalog
+	grants   func() policy.Grants
+	recorder Recorder // nil: audit off (benchmarks only)
+	observer Observer
+	log      *slog.Logger
+	now      func() time.Time
+	caller   func(context.Context) *gateway.Caller
+}
+
+// Options configure an Enforcer.
+type Options struct {
+	Catalog  *policy.Catalog
+	Grants   func() policy.Grants // the grants in force now; called once per request
+	Recorder Recorder
+	Observer Observer
+	Log      *slog.Logger
+	Now      func() time.Time
+	Caller   func(context.Context) *gateway.Caller // the verified caller of a request
+}
+
+// New returns an Enforcer.
+func New(o Options) *Enforcer {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Enforcer{catalog: o.Catalog, grants: o.Grants, recorder: o.Recorder, observer: o.Observer,
+		log: o.Log, now: o.Now, caller: o.Caller}
+}
+
+// Governed lists the fields of a schema that carry @share, as coordinate → code: what
+// the catalogue must cover exactly.
+func Governed(s *ast.Schema) map[string]string {
+	out := map[string]string{}
+	for _, def := range s.Types {
+		for _, f := range def.Fields {
+			if d := f.Directives.ForName("share"); d != nil {
+				if arg := d.Arguments.ForName("code"); arg != nil && arg.Value != nil {
+					out[def.Name+"."+f.Name] = arg.Value.Raw
+				}
+			}
+		}
+	}
+	return out
+}
+
+// state is one operation's view: who asks, the grants at its start, and what was decided.
+type state struct {
+	caller    *gateway.Caller
+	requestID string
+	grants    policy.Grants
+	now       time.Time
+
+	mu     sync.Mutex
+	events []gateway.AuditEvent
+	masked []map[string]any
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *state {
+	s, _ := ctx.Value(stateKey{}).(*state)
+	return s
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+} = (*Enforcer)(nil)
+
+// ExtensionName names the extension for gqlgen.
+func (e *Enforcer) ExtensionName() string { return "SharingPolicy" }
+
+// Validate is part of gqlgen's extension interface.
+func (e *Enforcer) Validate(graphql.ExecutableSchema) error {
+	if e.catalog == nil {
+		return errors.New("enforce: no catalogue")
+	}
+	return nil
+}
+
+// InterceptOperation opens the operation's decision log and, once the response is
+// complete, commits its audit events before letting the response go.
+func (e *Enforcer) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	st := &state{caller: e.caller(ctx), requestID: gateway.RequestID(ctx), now: e.now()}
+	if e.grants != nil {
+		st.grants = e.grants()
+	}
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	h := next(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		if resp == nil {
+			return nil
+		}
+		st.mu.Lock()
+		events, masked := st.events, st.masked
+		st.events, st.masked = nil, nil
+		st.mu.Unlock()
+		if len(events) > 0 && e.recorder != nil {
+			if err := e.recorder.Record(ctx, events); err != nil {
+				// The answer may carry conditional data whose access is not on record:
+				// it must not leave.
+				e.log.Error("audit commit failed; response withheld", "request_id", st.requestID, "events", len(events), "err", err)
+				return &graphql.Response{Errors: gqlerror.List{{
+					Message:    "the gateway could not record this access in the audit trail, so the answer is withheld; try again later",
+					Extensions: map[string]any{"code": CodeAuditUnavailable},
+				}}}
+			}
+		}
+		if len(masked) > 0 {
+			if resp.Extensions == nil {
+				resp.Extensions = map[string]any{}
+			}
+			resp.Extensions["masked"] = masked
+		}
+		return resp
+	}
+}
+
+// subjectOf says whom a governed field's parent object is about.
+func subjectOf(obj any) policy.Subject {
+	switch o := obj.(type) {
+	case *federation.Citizen:
+		return policy.Subject{ID: o.IDNumber, Person: o.IDNumber}
+	case *federation.Enterprise:
+		return policy.Subject{ID: o.CreditCode}
+	case *federation.CreditRecord:
+		id := o.Record["subjectId"]
+		if idcode.IsIDNumber(id) {
+			return policy.Subject{ID: id, Person: id}
+		}
+		return policy.Subject{ID: id}
+	case *federation.SocialInsurance:
+		id := o.PersonID()
+		return policy.Subject{ID: id, Person: id}
+	}
+	return policy.Subject{}
+}
+
+// Share implements the @share directive.
+func (e *Enforcer) Share(ctx context.Context, obj any, next graphql.Resolver, code string) (any, error) {
+	entry := e.catalog.ByCode(code)
+	st := stateFrom(ctx)
+	if st == nil || entry == nil {
+		// Outside an operation, or a code the catalogue lost: never open data.
+		return nil, e.forbidden(ctx, entry, code, nil)
+	}
+	subj := subjectOf(obj)
+	d := policy.Decide(st.caller, entry, subj, st.grants, st.now)
+	if e.observer != nil {
+		e.observer.Decision(entry.Class, d.Outcome)
+	}
+	if entry.Class != gateway.Unconditional {
+		st.record(entry, subj, d)
+	}
+	switch d.Outcome {
+	case gateway.Allow:
+		return next(ctx)
+	case gateway.Masked:
+		v, err := next(ctx)
+		if err != nil || v == nil {
+			return v, err
+		}
+		st.noteMasked(ctx, entry)
+		return maskResult(entry.Mask, v), nil
+	default:
+		return nil, e.forbidden(ctx, entry, code, st.caller)
+	}
+}
+
+// maskResult masks a resolver's result. Anything but a string is withheld: a mask that
+// does not know a type must not let its value through.
+func maskResult(m gateway.Mask, v any) any {
+	switch s := v.(type) {
+	case *string:
+		if s == nil {
+			return s
+		}
+		out := policy.MaskValue(m, *s)
+		return &out
+	case string:
+		return policy.MaskValue(m, s)
+	}
+	return nil
+}
+
+func (e *Enforcer) forbidden(ctx context.Context, entry *gateway.CatalogEntry, code string, c *gateway.Caller) error {
+	fc := graphql.GetFieldContext(ctx)
+	coord := code
+	if fc != nil {
+		coord = fc.Object + "." + fc.Field.Name
+	}
+	consumer := "this caller"
+	if c != nil {
+		consumer = c.Consumer
+	}
+	ext := map[string]any{"code": CodeForbiddenField, "catalogCode": code}
+	msg := fmt.Sprintf("%s (%s) is not shared with %s", coord, code, consumer)
+	if entry != nil {
+		ext["owner"] = entry.Owner
+		ext["class"] = string(entry.Class)
+		ext["requestable"] = entry.Class == gateway.Conditional
+		if entry.Class == gateway.Conditional {
+			msg += fmt.Sprintf(": it is conditionally shared by %s; file a sharing request (requestSharing) for this code and your purpose", entry.Owner)
+		} else {
+			msg += fmt.Sprintf(": %s does not share it", entry.Owner)
+		}
+	}
+	return &gqlerror.Error{Path: graphql.GetPath(ctx), Message: msg, Extensions: ext}
+}
+
+func (st *state) record(entry *gateway.CatalogEntry, subj policy.Subject, d policy.Decision) {
+	ev := gateway.AuditEvent{
+		At:        st.now,
+		RequestID: st.requestID,
+		Code:      entry.Code,
+		Owner:     entry.Owner,
+		Subject:   subj.ID,
+		Decision:  d.Outcome,
+		GrantID:   d.GrantID,
+	}
+	if c := st.caller; c != nil {
+		ev.Consumer, ev.EndUser, ev.Purpose = c.Consumer, c.Subject, c.Purpose
+	}
+	st.mu.Lock()
+	st.events = append(st.events, ev)
+	st.mu.Unlock()
+}
+
+func (st *state) noteMasked(ctx context.Context, entry *gateway.CatalogEntry) {
+	m := map[string]any{"path": graphql.GetPath(ctx), "catalogCode": entry.Code, "owner": entry.Owner, "mask": string(entry.Mask)}
+	st.mu.Lock()
+	st.masked = append(st.masked, m)
+	st.mu.Unlock()
+}
+
+// NeedsDepartment reports whether any field selected under the current field, for the
+// caller of this operation, would be allowed or masked and must be read from dept. The
+// key field is already known to the gateway and needs no call. Resolvers use it so that a
+// department whose every selected field is denied is not called at all.
+func (e *Enforcer) NeedsDepartment(ctx context.Context, dept, keyField, subjectPerson string) bool {
+	st := stateFrom(ctx)
+	fc := graphql.GetFieldContext(ctx)
+	if st == nil || fc == nil {
+		return true
+	}
+	typeName := fc.Field.Definition.Type.Name()
+	fields := graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, []string{typeName})
+	subj := policy.Subject{ID: subjectPerson, Person: subjectPerson}
+	for _, f := range fields {
+		if f.Name == keyField {
+			continue
+		}
+		entry := e.catalog.ByField(typeName + "." + f.Name)
+		if entry == nil || entry.Owner != dept {
+			continue
+		}
+		if policy.Decide(st.caller, entry, subj, st.grants, st.now).Outcome != gateway.Deny {
+			return true
+		}
+	}
+	return false
+}

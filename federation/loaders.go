@@ -1,0 +1,178 @@
+package federation
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vikstrous/dataloadgen"
+
+	"pudong.gov.cn/gateway/adapters"
+	"pudong.gov.cn/gateway/config"
+)
+
+// Federation is the set of departments and which lookup each serves.
+type Federation struct {
+	depts map[string]*Department
+	order []*Department
+	src   config.Sources
+	wait  time.Duration
+}
+
+// New checks that every lookup names a bound department and operation.
+func New(depts []*Department, src config.Sources, batchWait time.Duration) (*Federation, error) {
+	f := &Federation{depts: map[string]*Department{}, order: depts, src: src, wait: batchWait}
+	for _, d := range depts {
+		if _, dup := f.depts[d.ID]; dup {
+			return nil, fmt.Errorf("department %q is bound twice", d.ID)
+		}
+		f.depts[d.ID] = d
+	}
+	for name, r := range src.Each() {
+		d, ok := f.depts[r.Department]
+		if !ok {
+			return nil, fmt.Errorf("sources.%s: department %q is not bound", name, r.Department)
+		}
+		if !d.HasOperation(r.Operation) {
+			return nil, fmt.Errorf("sources.%s: department %q has no operation %q", name, r.Department, r.Operation)
+		}
+	}
+	return f, nil
+}
+
+// Department returns a bound department by id, or nil.
+func (f *Federation) Department(id string) *Department { return f.depts[id] }
+
+// Departments returns the bound departments in configuration order.
+func (f *Federation) Departments() []*Department { return f.order }
+
+// Sources returns which department serves which lookup.
+func (f *Federation) Sources() config.Sources { return f.src }
+
+// Loaders batch and memoise one request's lookups: every Load of the same kind made
+// while the request's resolvers run concurrently becomes one department call (or one
+// per batch-size chunk), and a key is looked up once per request.
+type Loaders struct {
+	f          *Federation
+	person     *dataloadgen.Loader[string, []adapters.Record]
+	enterprise *dataloadgen.Loader[string, []adapters.Record]
+	byRep      *dataloadgen.Loader[string, []adapters.Record]
+	credit     *dataloadgen.Loader[string, []adapters.Record]
+	insurance  *dataloadgen.Loader[string, []adapters.Record]
+	employees  *dataloadgen.Loader[string, []adapters.Record]
+}
+
+// NewLoaders returns fresh loaders for one request.
+func (f *Federation) NewLoaders() *Loaders {
+	l := &Loaders{f: f}
+	l.person = f.loader(f.src.Person)
+	l.enterprise = f.loader(f.src.Enterprise)
+	l.byRep = f.loader(f.src.EnterprisesByRep)
+	l.credit = f.loader(f.src.CreditBySubject)
+	l.insurance = f.loader(f.src.InsuranceByCitizen)
+	l.employees = f.loader(f.src.InsuranceByEmployer)
+	return l
+}
+
+func (f *Federation) loader(r config.Ref) *dataloadgen.Loader[string, []adapters.Record] {
+	d := f.depts[r.Department]
+	fetch := func(ctx context.Context, keys []string) ([][]adapters.Record, []error) {
+		got, err := d.Fetch(ctx, r.Operation, keys)
+		out := make([][]adapters.Record, len(keys))
+		if err != nil {
+			return out, []error{err}
+		}
+		for i, k := range keys {
+			out[i] = got[k]
+		}
+		return out, nil
+	}
+	return dataloadgen.NewLoader(fetch, dataloadgen.WithWait(f.wait), dataloadgen.WithBatchCapacity(1000))
+}
+
+func first(recs []adapters.Record, err error) (adapters.Record, error) {
+	if err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	return recs[0], nil
+}
+
+// Person returns a person's registry record, nil when the registry has none.
+func (l *Loaders) Person(ctx context.Context, id string) (adapters.Record, error) {
+	return first(l.person.Load(ctx, id))
+}
+
+// Enterprise returns an enterprise's registry record, nil when the registry has none.
+func (l *Loaders) Enterprise(ctx context.Context, code string) (adapters.Record, error) {
+	return first(l.enterprise.Load(ctx, code))
+}
+
+// PrimeEnterprise records an enterprise already read (from a list) so that this request
+// does not ask for it again.
+func (l *Loaders) PrimeEnterprise(rec adapters.Record) {
+	if code := rec["creditCode"]; code != "" {
+		l.enterprise.Prime(code, []adapters.Record{rec})
+	}
+}
+
+// EnterprisesByLegalRep returns the enterprises whose legal representative is the person.
+func (l *Loaders) EnterprisesByLegalRep(ctx context.Context, id string) ([]adapters.Record, error) {
+	return l.byRep.Load(ctx, id)
+}
+
+// CreditRecords returns the credit records about a subject.
+func (l *Loaders) CreditRecords(ctx context.Context, subject string) ([]adapters.Record, error) {
+	return l.credit.Load(ctx, subject)
+}
+
+// Insurance returns a person's social-insurance records.
+func (l *Loaders) Insurance(ctx context.Context, id string) ([]adapters.Record, error) {
+	return l.insurance.Load(ctx, id)
+}
+
+// InsuredEmployees counts the distinct people actively insured through an employer.
+func (l *Loaders) InsuredEmployees(ctx context.Context, code string) (int, error) {
+	recs, err := l.employees.Load(ctx, code)
+	if err != nil {
+		return 0, err
+	}
+	people := map[string]bool{}
+	for _, r := range recs {
+		if r["status"] == "ACTIVE" {
+			people[r["idNumber"]] = true
+		}
+	}
+	return len(people), nil
+}
+
+// ListEnterprises pages through all enterprises, or a legal representative's.
+func (l *Loaders) ListEnterprises(ctx context.Context, legalRep string, offset, limit int) (adapters.Page, error) {
+	r := l.f.src.EnterpriseList
+	if legalRep != "" {
+		r = l.f.src.EnterprisesByRep
+	}
+	page, err := l.f.depts[r.Department].Page(ctx, r.Operation, legalRep, offset, limit)
+	if err == nil {
+		for _, rec := range page.Records {
+			l.PrimeEnterprise(rec)
+		}
+	}
+	return page, err
+}
+
+type loadersKey struct{}
+
+// WithLoaders puts a request's loaders in its context.
+func WithLoaders(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, loadersKey{}, l)
+}
+
+// LoadersFrom returns the request's loaders. It panics when the server forgot to install
+// them: that is a wiring bug, not a runtime condition.
+func LoadersFrom(ctx context.Context) *Loaders {
+	l, ok := ctx.Value(loadersKey{}).(*Loaders)
+	if !ok {
+		panic("federation: no loaders in context")
+	}
+	return l
+}

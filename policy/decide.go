@@ -1,0 +1,93 @@
+// Package policy decides what one caller may see of one governed field: the sharing
+// decision of DESIGN §4, the masks that de-identify conditional items, and the catalogue
+// that gives every field its code, owner and class. Everything here is a pure function of
+// its arguments, so the same decision can be made, tested and explained anywhere.
+package policy
+
+import (
+	"time"
+
+	"pudong.gov.cn/gateway"
+)
+
+// Subject is whom a datum is about. The decision needs Person for the self-service rule;
+// ID travels with the decision into the audit trail.
+type Subject struct {
+	ID     string // the citizen ID number or credit code the datum belongs to, for audit
+	Person string // the citizen ID number when the datum is about a person, else ""
+}
+
+// Rule names the rule of DESIGN §4 that decided, so audit events and FORBIDDEN_FIELD
+// errors can say why, not only what.
+type Rule string
+
+// The rules of DESIGN §4, in the order they are tried.
+const (
+	Owner         Rule = "OWNER"         // the caller belongs to the owning department
+	Self          Rule = "SELF"          // the datum is about the calling citizen
+	Unconditional Rule = "UNCONDITIONAL" // the item is shared with every consumer
+	Grant         Rule = "GRANT"         // an active grant opens the item to the caller
+	Mask          Rule = "MASK"          // a conditional item shown de-identified
+	Denied        Rule = "DENIED"        // nothing opened the item
+)
+
+// Decision is the outcome for one field of one subject, with the rule that produced it.
+type Decision struct {
+	Outcome gateway.Outcome
+	Rule    Rule
+	GrantID string // the grant that opened the item, when Rule is Grant
+}
+
+// Grants finds the grant that opens a catalogue code to a consumer for a purpose. It is
+// an interface so the gateway can swap a fresh index in when grants change without the
+// decision knowing where grants come from.
+type Grants interface {
+	// Find returns an active grant at now, or nil.
+	Find(consumer, purpose, code string, now time.Time) *gateway.Grant
+}
+
+// Decide applies the rules of DESIGN §4 to one field of one subject; the first rule that
+// matches wins. A nil caller (no verified identity) sees unconditional items only, and a
+// nil entry (a field the catalogue does not govern) is denied, so a gap in configuration
+// never opens data. Decide does not allocate: it runs for every governed field of every
+// response.
+func Decide(c *gateway.Caller, e *gateway.CatalogEntry, s Subject, grants Grants, now time.Time) Decision {
+	if e == nil {
+		return Decision{Outcome: gateway.Deny, Rule: Denied}
+	}
+	if c == nil {
+		if e.Class == gateway.Unconditional {
+			return Decision{Outcome: gateway.Allow, Rule: Unconditional}
+		}
+		return Decision{Outcome: gateway.Deny, Rule: Denied}
+	}
+	if c.Dept != "" && c.Dept == e.Owner {
+		return Decision{Outcome: gateway.Allow, Rule: Owner}
+	}
+	if c.CitizenID != "" && s.Person == c.CitizenID {
+		return Decision{Outcome: gateway.Allow, Rule: Self}
+	}
+	switch e.Class {
+	case gateway.Unconditional:
+		return Decision{Outcome: gateway.Allow, Rule: Unconditional}
+	case gateway.Conditional:
+		if grants != nil {
+			if g := grants.Find(c.Consumer, c.Purpose, e.Code, now); g != nil {
+				return Decision{Outcome: gateway.Allow, Rule: Grant, GrantID: g.ID}
+			}
+		}
+		if e.Mask != gateway.MaskNone {
+			return Decision{Outcome: gateway.Masked, Rule: Mask}
+		}
+	}
+	return Decision{Outcome: gateway.Deny, Rule: Denied}
+}
+
+// Access is the caller's access to a catalogue item in general, for the catalogue
+// listing: no particular subject, so the self-service rule never applies. grantWouldOpen
+// tells the caller that a sharing request for the item is worth filing: it is
+// conditional and not already open to them.
+func Access(c *gateway.Caller, e *gateway.CatalogEntry, grants Grants, now time.Time) (outcome gateway.Outcome, grantWouldOpen bool) {
+	d := Decide(c, e, Subject{}, grants, now)
+	return d.Outcome, e != nil && e.Class == gateway.Conditional && d.Outcome != gateway.Allow
+}

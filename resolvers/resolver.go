@@ -1,0 +1,127 @@
+// Package resolvers maps the unified schema onto the federation's loaders. Resolvers are
+// thin on purpose: read and validate arguments, ask a loader, return. Sharing policy is
+// not here: the @share directive applies it to every governed field, whatever resolver
+// produced the value.
+package resolvers
+
+import (
+	"context"
+	"errors"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"pudong.gov.cn/gateway/adapters"
+	"pudong.gov.cn/gateway/federation"
+	"pudong.gov.cn/gateway/idcode"
+)
+
+// Planner tells a resolver whether the fields selected below it need a department at
+// all for this caller: when every one of them is denied, the department is not called
+// (data minimisation).
+type Planner interface {
+	NeedsDepartment(ctx context.Context, dept, keyField, subjectPerson string) bool
+}
+
+// Resolver is the root of the resolvers and holds their dependencies.
+type Resolver struct {
+	Fed     *federation.Federation
+	Planner Planner
+	Admin   Admin
+}
+
+// Codes of argument errors, in extensions.code.
+const (
+	CodeBadUserInput = "BAD_USER_INPUT"
+	CodeForbidden    = "FORBIDDEN"
+	CodeNotFound     = "NOT_FOUND"
+)
+
+// badInput is an argument error that names the argument and the rule it broke.
+func badInput(ctx context.Context, arg string, err error) error {
+	return &gqlerror.Error{
+		Path:       graphql.GetPath(ctx),
+		Message:    "argument " + arg + ": " + err.Error(),
+		Extensions: map[string]any{"code": CodeBadUserInput, "argument": arg},
+	}
+}
+
+// errSubject is the rule a credit subject must follow.
+var errSubject = errors.New("a subject is a citizen ID number (GB 11643) or a unified social credit code (GB 32100)")
+
+// validSubject checks a credit subject: an ID number or a credit code.
+func validSubject(s string) error {
+	if idcode.ValidateIDNumber(s) == nil || idcode.ValidateCreditCode(s) == nil {
+		return nil
+	}
+	if len(s) == 18 && s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' && s[6] >= '0' && s[6] <= '9' && s[7] >= '0' && s[7] <= '9' {
+		// Shaped like an ID number: name the ID rule it broke.
+		if err := idcode.ValidateIDNumber(s); !errors.Is(err, idcode.ErrIDFormat) {
+			return err
+		}
+	}
+	return errSubject
+}
+
+func loaders(ctx context.Context) *federation.Loaders { return federation.LoadersFrom(ctx) }
+
+func value(r adapters.Record, name string) *string {
+	if v, ok := r[name]; ok && v != "" {
+		return &v
+	}
+	return nil
+}
+
+// personField reads one field of a citizen's registry record.
+func personField(ctx context.Context, c *federation.Citizen, name string) (*string, error) {
+	rec, err := loaders(ctx).Person(ctx, c.IDNumber)
+	if err != nil {
+		return nil, err
+	}
+	return value(rec, name), nil
+}
+
+// enterpriseRecord returns the enterprise's registry record, loading it if needed.
+func enterpriseRecord(ctx context.Context, e *federation.Enterprise) (adapters.Record, error) {
+	if e.Record != nil {
+		return e.Record, nil
+	}
+	return loaders(ctx).Enterprise(ctx, e.CreditCode)
+}
+
+func enterpriseField(ctx context.Context, e *federation.Enterprise, name string) (*string, error) {
+	rec, err := enterpriseRecord(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	return value(rec, name), nil
+}
+
+func creditRecords(recs []adapters.Record, kinds []string) []*federation.CreditRecord {
+	out := make([]*federation.CreditRecord, 0, len(recs))
+	for _, r := range recs {
+		if len(kinds) > 0 && !contains(kinds, r["kind"]) {
+			continue
+		}
+		out = append(out, &federation.CreditRecord{Record: r})
+	}
+	return out
+}
+
+func enterprises(l *federation.Loaders, recs []adapters.Record) []*federation.Enterprise {
+	out := make([]*federation.Enterprise, len(recs))
+	for i, r := range recs {
+		l.PrimeEnterprise(r)
+		out[i] = &federation.Enterprise{CreditCode: r["creditCode"], Record: r}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

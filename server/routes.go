@@ -1,0 +1,31 @@
+package server
+
+import "net/http"
+
+// addRoutes is the gateway's whole HTTP surface.
+func addRoutes(mux *http.ServeMux, d Deps) {
+	gql := append([]func(http.Handler) http.Handler{limitBody(d.BodyLimit)}, d.Middleware...)
+	gql = append(gql, d.Auth, withLoaders(d.Fed))
+	mux.Handle("/graphql", chain(d.GraphQL, gql...))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		h := d.Ready(r.Context())
+		status := http.StatusOK
+		if !h.OK {
+			status = http.StatusServiceUnavailable
+		}
+		writeJSON(w, status, h)
+	})
+	if d.Metrics != nil {
+		mux.Handle("GET /metrics", d.Metrics)
+	}
+	if d.DemoTokens != nil {
+		mux.Handle("/demo/token", chain(d.DemoTokens, limitBody(4096)))
+	}
+	if d.Playground != nil {
+		mux.Handle("GET /{$}", d.Playground)
+		mux.Handle("GET /playground/", d.Playground)
+	}
+}

@@ -1,0 +1,189 @@
+// Package server is the gateway's HTTP surface: every route in one place (routes.go),
+// middleware as func(http.Handler) http.Handler, and the GraphQL handler.
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/federation"
+)
+
+// Deps are everything the HTTP surface needs; NewServer takes them all as parameters so
+// tests can start the real server in-process.
+type Deps struct {
+	Log        *slog.Logger
+	GraphQL    http.Handler                      // the GraphQL executor
+	Auth       func(http.Handler) http.Handler   // verifies the bearer token
+	Fed        *federation.Federation            // per-request loaders
+	Ready      func(ctx context.Context) Health  // readiness, per component
+	Metrics    http.Handler                      // Prometheus exposition; nil: no /metrics
+	Playground http.Handler                      // the playground page at /
+	DemoTokens http.Handler                      // demo mode only: mints playground tokens
+	BodyLimit  int64                             // max request body bytes
+	Middleware []func(http.Handler) http.Handler // extra middleware around /graphql (metrics, rate limits, CORS)
+}
+
+// Health is the readiness report: OK, and the state of each component.
+type Health struct {
+	OK         bool              `json:"ok"`
+	Components map[string]string `json:"components"`
+}
+
+// NewServer returns the gateway's HTTP handler.
+func NewServer(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	addRoutes(mux, d)
+	return chain(mux, requestID, recoverer(d.Log), accessLog(d.Log))
+}
+
+func chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
+}
+
+// RequestIDHeader carries the request id, in and out.
+const RequestIDHeader = "X-Request-Id"
+
+// requestID gives every request an id (keeping a sane one the client sent), returns it
+// in a header, and puts it in the context for logs, department calls and audit.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(RequestIDHeader)
+		if !saneID(id) {
+			b := make([]byte, 12)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set(RequestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(gateway.WithRequestID(r.Context(), id)))
+	})
+}
+
+func saneID(id string) bool {
+	if len(id) < 8 || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					log.Error("panic in handler", "request_id", gateway.RequestID(r.Context()), "path", r.URL.Path, "panic", p)
+					writeError(w, http.StatusInternalServerError, CodeInternal, "internal error; the X-Request-Id header helps the operators find it")
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// accessLog logs one line per request, without query strings (they may carry an ID
+// number) or headers (they carry the token).
+func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w}
+			next.ServeHTTP(sw, r)
+			if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
+				return
+			}
+			log.Info("request", "request_id", gateway.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
+				"status", sw.status, "bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond))
+		})
+	}
+}
+
+// limitBody refuses bodies larger than limit with 413 before anything parses them.
+func limitBody(limit int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > limit {
+				writeError(w, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "the request body is larger than the gateway accepts")
+				return
+			}
+			if r.Body != nil && r.Body != http.NoBody {
+				b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+				if err != nil {
+					writeError(w, http.StatusBadRequest, "BAD_REQUEST", "the request body could not be read")
+					return
+				}
+				if int64(len(b)) > limit {
+					writeError(w, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "the request body is larger than the gateway accepts")
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(b))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// withLoaders gives each request fresh loaders, so batching and memoisation never cross
+// requests (and so never callers).
+func withLoaders(fed *federation.Federation) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(federation.WithLoaders(r.Context(), fed.NewLoaders())))
+		})
+	}
+}
+
+// writeError writes a GraphQL-shaped error body, so every client parses one shape.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

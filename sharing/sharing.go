@@ -1,0 +1,582 @@
+// Package sharing is the gateway's own side of the data-sharing loop: the catalogue as a
+// live directory, the caller's identity, sharing requests from "you may not see this
+// field" to "the owner approved", the grants in force (kept in memory and refreshed on
+// every change, from any replica), the owners' audit trail and the CIO office's
+// statistics. It implements resolvers.Admin.
+package sharing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/federation"
+	"pudong.gov.cn/gateway/graph/model"
+	"pudong.gov.cn/gateway/policy"
+	"pudong.gov.cn/gateway/store"
+)
+
+// Error codes of this package, in extensions.code.
+const (
+	CodeBadUserInput   = "BAD_USER_INPUT"
+	CodeForbidden      = "FORBIDDEN"
+	CodeNotFound       = "NOT_FOUND"
+	CodeAlreadyDecided = "ALREADY_DECIDED"
+	CodeAlreadyRevoked = "ALREADY_REVOKED"
+	CodeUnavailable    = "STORE_UNAVAILABLE"
+)
+
+// Purger drops cached department records.
+type Purger interface {
+	Purge(ctx context.Context, dept string, keys []string) (int, error)
+}
+
+// Service implements the sharing loop over a store.
+type Service struct {
+	store        store.Store
+	catalog      *policy.Catalog
+	static       []gateway.Grant
+	deadlineDays int
+	purger       Purger
+	callerOf     func(context.Context) *gateway.Caller
+	now          func() time.Time
+	log          *slog.Logger
+
+	grants atomic.Pointer[grantSet]
+}
+
+type grantSet struct {
+	index *policy.GrantIndex
+	byID  map[string]gateway.Grant
+}
+
+// Options configure a Service.
+type Options struct {
+	Store        store.Store
+	Catalog      *policy.Catalog
+	Consumers    []config.Consumer // their static grants are always in force
+	DeadlineDays int               // working days an owner has to answer
+	Purger       Purger
+	Caller       func(context.Context) *gateway.Caller
+	Now          func() time.Time
+	Log          *slog.Logger
+}
+
+// New loads the grants in force and returns the service. Static grants must name known,
+// conditional codes.
+func New(ctx context.Context, o Options) (*Service, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.DeadlineDays <= 0 {
+		o.DeadlineDays = 5
+	}
+	s := &Service{store: o.Store, catalog: o.Catalog, deadlineDays: o.DeadlineDays, purger: o.Purger,
+		callerOf: o.Caller, now: o.Now, log: o.Log}
+	var problems []string
+	for _, c := range o.Consumers {
+		for i, g := range c.Grants {
+			for _, code := range g.Codes {
+				e := o.Catalog.ByCode(code)
+				switch {
+				case e == nil:
+					problems = append(problems, fmt.Sprintf("consumer %s grant %d: code %s is not in the catalogue", c.Name, i, code))
+				case e.Class != gateway.Conditional:
+					problems = append(problems, fmt.Sprintf("consumer %s grant %d: code %s is %s; only conditional items are granted", c.Name, i, code, e.Class))
+				}
+			}
+			s.static = append(s.static, gateway.Grant{
+				ID: fmt.Sprintf("CFG-%s-%d", c.Name, i+1), Consumer: c.Name, Purpose: g.Purpose,
+				Codes: g.Codes, ValidUntil: g.ValidUntil, GrantedBy: "configuration",
+			})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("static grants: %s", strings.Join(problems, "; "))
+	}
+	if err := s.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Refresh reloads the grants from the store and swaps the new set in.
+func (s *Service) Refresh(ctx context.Context) error {
+	stored, err := s.store.ListGrants(ctx)
+	if err != nil {
+		return fmt.Errorf("loading grants: %w", err)
+	}
+	all := append(append([]gateway.Grant(nil), s.static...), stored...)
+	set := &grantSet{index: policy.NewGrantIndex(all), byID: make(map[string]gateway.Grant, len(all))}
+	for _, g := range all {
+		set.byID[g.ID] = g
+	}
+	s.grants.Store(set)
+	return nil
+}
+
+// Grants returns the grants in force now, for the policy.
+func (s *Service) Grants() policy.Grants { return s.grants.Load().index }
+
+// Watch keeps the grants current until ctx ends: at once when the store signals a change
+// (from this or another replica), and every interval as a safety net.
+func (s *Service) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.store.Changes():
+		case <-t.C:
+		}
+		if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("grant refresh failed; the previous grants stay in force", "err", err)
+		}
+	}
+}
+
+func gqlErr(ctx context.Context, code, format string, args ...any) error {
+	return &gqlerror.Error{Path: graphql.GetPath(ctx), Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": code}}
+}
+
+func (s *Service) storeErr(ctx context.Context, op string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return gqlErr(ctx, CodeNotFound, "%s: no such record", op)
+	case errors.Is(err, store.ErrAlreadyDecided):
+		return gqlErr(ctx, CodeAlreadyDecided, "%s: the request has already been decided; a decision is final", op)
+	case errors.Is(err, store.ErrAlreadyRevoked):
+		return gqlErr(ctx, CodeAlreadyRevoked, "%s: the grant has already been revoked", op)
+	}
+	s.log.Error("store failure", "op", op, "request_id", gateway.RequestID(ctx), "err", err)
+	return gqlErr(ctx, CodeUnavailable, "%s: the gateway's store is unavailable; try again later", op)
+}
+
+func (s *Service) caller(ctx context.Context) *gateway.Caller {
+	if c := s.callerOf(ctx); c != nil {
+		return c
+	}
+	return &gateway.Caller{}
+}
+
+// Catalog lists catalogue entries with the caller's access.
+func (s *Service) Catalog(ctx context.Context, department *string) ([]*model.CatalogEntry, error) {
+	dept := ""
+	if department != nil {
+		dept = *department
+		if !contains(s.catalog.Departments(), dept) {
+			return nil, gqlErr(ctx, CodeBadUserInput, "argument department: %q is not a department of the catalogue (%s)", dept, strings.Join(s.catalog.Departments(), ", "))
+		}
+	}
+	c, now, grants := s.caller(ctx), s.now(), s.Grants()
+	entries := s.catalog.Entries(dept)
+	out := make([]*model.CatalogEntry, len(entries))
+	for i := range entries {
+		e := &entries[i]
+		access, opens := policy.Access(c, e, grants, now)
+		m := &model.CatalogEntry{Code: e.Code, Field: e.Field, Owner: e.Owner, Class: model.SharingClass(e.Class),
+			TTL: int(e.TTL / time.Second), Access: model.Access(access), Requestable: opens}
+		if e.Mask != gateway.MaskNone {
+			mask := string(e.Mask)
+			m.Mask = &mask
+		}
+		if e.Description != "" {
+			d := e.Description
+			m.Description = &d
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+// Me describes the caller.
+func (s *Service) Me(ctx context.Context) (*model.Consumer, error) {
+	c := s.caller(ctx)
+	m := &model.Consumer{Consumer: c.Consumer, Subject: c.Subject, Roles: append([]string{}, c.Roles...), Grants: []*model.Grant{}}
+	if c.Dept != "" {
+		m.Department = &c.Dept
+	}
+	if c.Purpose != "" {
+		m.Purpose = &c.Purpose
+	}
+	if c.CitizenID != "" {
+		m.Citizen = &federation.Citizen{IDNumber: c.CitizenID}
+	}
+	now := s.now()
+	for _, g := range s.grants.Load().index.ForConsumer(c.Consumer, now) {
+		if g.Purpose == c.Purpose {
+			m.Grants = append(m.Grants, toGrant(g, now))
+		}
+	}
+	return m, nil
+}
+
+// RequestSharing files one pending request per owning department.
+func (s *Service) RequestSharing(ctx context.Context, in model.SharingRequestInput) ([]*model.SharingRequest, error) {
+	c := s.caller(ctx)
+	purpose := c.Purpose
+	if in.Purpose != nil && strings.TrimSpace(*in.Purpose) != "" {
+		purpose = strings.TrimSpace(*in.Purpose)
+	}
+	var problems []string
+	if len(in.Codes) == 0 {
+		problems = append(problems, "codes: name at least one catalogue code")
+	}
+	if strings.TrimSpace(in.Justification) == "" {
+		problems = append(problems, "justification: say why the data is needed")
+	}
+	if purpose == "" {
+		problems = append(problems, "purpose: the token carries none, so name one")
+	}
+	byOwner := map[string][]string{}
+	for _, code := range in.Codes {
+		e := s.catalog.ByCode(code)
+		switch {
+		case e == nil:
+			problems = append(problems, fmt.Sprintf("codes: %q is not in the catalogue", code))
+		case e.Class == gateway.NotShared:
+			problems = append(problems, fmt.Sprintf("codes: %s (%s) is not shared by %s and cannot be requested", code, e.Field, e.Owner))
+		case e.Class == gateway.Unconditional:
+			problems = append(problems, fmt.Sprintf("codes: %s (%s) is shared unconditionally; no request is needed", code, e.Field))
+		case e.Owner == c.Dept:
+			problems = append(problems, fmt.Sprintf("codes: %s belongs to your own department", code))
+		case !contains(byOwner[e.Owner], code):
+			byOwner[e.Owner] = append(byOwner[e.Owner], code)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &gqlerror.Error{Path: graphql.GetPath(ctx), Message: "requestSharing: " + strings.Join(problems, "; "),
+			Extensions: map[string]any{"code": CodeBadUserInput, "problems": problems}}
+	}
+	now := store.Micro(s.now())
+	owners := make([]string, 0, len(byOwner))
+	for o := range byOwner {
+		owners = append(owners, o)
+	}
+	sort.Strings(owners)
+	reqs := make([]gateway.SharingRequest, len(owners))
+	for i, o := range owners {
+		reqs[i] = gateway.SharingRequest{
+			Requester: c.Consumer, RequestedBy: c.Subject, Department: o, Codes: byOwner[o],
+			Purpose: purpose, Justification: strings.TrimSpace(in.Justification),
+			Status: gateway.Pending, CreatedAt: now, Deadline: AddWorkingDays(now, s.deadlineDays),
+		}
+	}
+	created, err := s.store.CreateRequests(ctx, reqs)
+	if err != nil {
+		return nil, s.storeErr(ctx, "requestSharing", err)
+	}
+	s.log.Info("sharing requested", "request_id", gateway.RequestID(ctx), "consumer", c.Consumer, "departments", owners)
+	out := make([]*model.SharingRequest, len(created))
+	for i := range created {
+		out[i] = s.toRequest(&created[i], now)
+	}
+	return out, nil
+}
+
+// DecideSharingRequest records the owning department's final answer.
+func (s *Service) DecideSharingRequest(ctx context.Context, id string, approve bool, validUntil *time.Time, reason *string) (*model.SharingRequest, error) {
+	c := s.caller(ctx)
+	if c.Dept == "" || !c.HasRole(gateway.RoleApprover) {
+		return nil, gqlErr(ctx, CodeForbidden, "decideSharingRequest: only an approver of the owning department may decide")
+	}
+	req, err := s.store.GetRequest(ctx, id)
+	if err != nil {
+		return nil, s.storeErr(ctx, "decideSharingRequest", err)
+	}
+	if req.Department != c.Dept {
+		return nil, gqlErr(ctx, CodeForbidden, "decideSharingRequest: request %s is addressed to %s; only its approvers may decide", id, req.Department)
+	}
+	now := store.Micro(s.now())
+	d := store.Decision{Approve: approve, By: c.Consumer + "/" + c.Subject, At: now}
+	if reason != nil {
+		d.Reason = strings.TrimSpace(*reason)
+	}
+	if validUntil != nil {
+		if !approve {
+			return nil, gqlErr(ctx, CodeBadUserInput, "argument validUntil: only an approval has an expiry")
+		}
+		if !validUntil.After(now) {
+			return nil, gqlErr(ctx, CodeBadUserInput, "argument validUntil: must be in the future")
+		}
+		d.ValidUntil = store.Micro(*validUntil)
+	}
+	decided, _, err := s.store.DecideRequest(ctx, id, d)
+	if err != nil {
+		return nil, s.storeErr(ctx, "decideSharingRequest", err)
+	}
+	// In force here at once; other replicas learn of it through the store.
+	if err := s.Refresh(ctx); err != nil {
+		s.log.Warn("grant refresh after a decision failed", "err", err)
+	}
+	s.log.Info("sharing request decided", "request_id", gateway.RequestID(ctx), "sharing_request", id, "approved", approve, "by", d.By)
+	return s.toRequest(decided, now), nil
+}
+
+// RevokeGrant ends a grant of the caller's department.
+func (s *Service) RevokeGrant(ctx context.Context, id string) (*model.Grant, error) {
+	c := s.caller(ctx)
+	if c.Dept == "" || !c.HasRole(gateway.RoleApprover) {
+		return nil, gqlErr(ctx, CodeForbidden, "revokeGrant: only an approver of the granting department may revoke")
+	}
+	if g, ok := s.grants.Load().byID[id]; ok && g.RequestID == "" {
+		return nil, gqlErr(ctx, CodeForbidden, "revokeGrant: %s is a configured grant; it ends when the configuration changes", id)
+	}
+	g, err := s.store.GetGrant(ctx, id)
+	if err != nil {
+		return nil, s.storeErr(ctx, "revokeGrant", err)
+	}
+	if g.Department != c.Dept {
+		return nil, gqlErr(ctx, CodeForbidden, "revokeGrant: grant %s was given by %s; only its approvers may revoke it", id, g.Department)
+	}
+	now := store.Micro(s.now())
+	g, err = s.store.RevokeGrant(ctx, id, c.Consumer+"/"+c.Subject, now)
+	if err != nil {
+		return nil, s.storeErr(ctx, "revokeGrant", err)
+	}
+	if err := s.Refresh(ctx); err != nil {
+		s.log.Warn("grant refresh after a revocation failed", "err", err)
+	}
+	s.log.Info("grant revoked", "request_id", gateway.RequestID(ctx), "grant", id, "by", c.Consumer)
+	return toGrant(*g, now), nil
+}
+
+// SharingRequests lists what the caller may see: the CIO office all; others their own
+// and those addressed to their department.
+func (s *Service) SharingRequests(ctx context.Context, status *model.SharingRequestStatus) ([]*model.SharingRequest, error) {
+	c := s.caller(ctx)
+	f := store.RequestFilter{}
+	if !c.HasRole(gateway.RoleCIO) {
+		f.Requester, f.Department = c.Consumer, c.Dept
+	}
+	want := ""
+	if status != nil {
+		want = string(*status)
+		if *status == model.SharingRequestStatusOverdue {
+			f.Status = gateway.Pending
+		} else {
+			f.Status = gateway.RequestStatus(*status)
+		}
+	}
+	reqs, err := s.store.ListRequests(ctx, f)
+	if err != nil {
+		return nil, s.storeErr(ctx, "sharingRequests", err)
+	}
+	now := s.now()
+	out := make([]*model.SharingRequest, 0, len(reqs))
+	for i := range reqs {
+		if want != "" && string(reqs[i].StatusAt(now)) != want {
+			continue
+		}
+		out = append(out, s.toRequest(&reqs[i], now))
+	}
+	return out, nil
+}
+
+// SharingStats summarises every department's sharing, for the CIO office.
+func (s *Service) SharingStats(ctx context.Context) ([]*model.DepartmentSharingStats, error) {
+	c := s.caller(ctx)
+	if !c.HasRole(gateway.RoleCIO) {
+		return nil, gqlErr(ctx, CodeForbidden, "sharingStats: for the CIO office only")
+	}
+	reqs, err := s.store.ListRequests(ctx, store.RequestFilter{})
+	if err != nil {
+		return nil, s.storeErr(ctx, "sharingStats", err)
+	}
+	now := s.now()
+	byDept := map[string]*model.DepartmentSharingStats{}
+	var order []string
+	get := func(d string) *model.DepartmentSharingStats {
+		st, ok := byDept[d]
+		if !ok {
+			st = &model.DepartmentSharingStats{Department: d}
+			byDept[d] = st
+			order = append(order, d)
+		}
+		return st
+	}
+	for _, d := range s.catalog.Departments() {
+		st := get(d)
+		for _, e := range s.catalog.Entries(d) {
+			switch e.Class {
+			case gateway.Unconditional:
+				st.Unconditional++
+			case gateway.Conditional:
+				st.Conditional++
+			case gateway.NotShared:
+				st.NotShared++
+			}
+		}
+	}
+	for _, r := range reqs {
+		st := get(r.Department)
+		st.RequestsReceived++
+		switch r.StatusAt(now) {
+		case gateway.Approved:
+			st.Approved++
+		case gateway.Rejected:
+			st.Rejected++
+		case gateway.Pending:
+			st.Pending++
+		case gateway.Overdue:
+			st.Overdue++
+		}
+		if r.DecidedAt != nil && !r.DecidedAt.After(r.Deadline) {
+			st.AnsweredOnTime++
+		}
+	}
+	out := make([]*model.DepartmentSharingStats, len(order))
+	for i, d := range order {
+		out[i] = byDept[d]
+	}
+	return out, nil
+}
+
+// AuditEvents pages through the audit trail of the caller's own department's codes.
+func (s *Service) AuditEvents(ctx context.Context, code, subject *string, from, to *time.Time, first *int, after *string) (*model.AuditEventConnection, error) {
+	c := s.caller(ctx)
+	if c.Dept == "" || !(c.HasRole(gateway.RoleAuditor) || c.HasRole(gateway.RoleApprover)) {
+		return nil, gqlErr(ctx, CodeForbidden, "auditEvents: only the owning department's auditors see the accesses to its data")
+	}
+	f := store.AuditFilter{Owner: c.Dept, Limit: 50}
+	if first != nil {
+		if *first < 1 || *first > 500 {
+			return nil, gqlErr(ctx, CodeBadUserInput, "argument first: between 1 and 500")
+		}
+		f.Limit = *first
+	}
+	if code != nil {
+		e := s.catalog.ByCode(*code)
+		if e == nil {
+			return nil, gqlErr(ctx, CodeBadUserInput, "argument code: %q is not in the catalogue", *code)
+		}
+		if e.Owner != c.Dept {
+			return nil, gqlErr(ctx, CodeForbidden, "auditEvents: %s belongs to %s; you see your own department's codes only", *code, e.Owner)
+		}
+		f.Code = *code
+	}
+	if subject != nil {
+		f.Subject = *subject
+	}
+	if from != nil {
+		f.From = *from
+	}
+	if to != nil {
+		f.To = *to
+	}
+	if after != nil && *after != "" {
+		var seq int64
+		if _, err := fmt.Sscanf(*after, "seq:%d", &seq); err != nil || seq < 0 {
+			return nil, gqlErr(ctx, CodeBadUserInput, "argument after: not a cursor this list gave out")
+		}
+		f.AfterSeq = seq
+	}
+	limit := f.Limit
+	f.Limit++ // one more tells whether there is a next page
+	evs, err := s.store.ListAudit(ctx, f)
+	if err != nil {
+		return nil, s.storeErr(ctx, "auditEvents", err)
+	}
+	conn := &model.AuditEventConnection{Edges: []*model.AuditEventEdge{}, PageInfo: &model.PageInfo{}}
+	if len(evs) > limit {
+		evs = evs[:limit]
+		conn.PageInfo.HasNextPage = true
+	}
+	for _, e := range evs {
+		cursor := fmt.Sprintf("seq:%d", e.Seq)
+		n := &model.AuditEvent{Seq: int(e.Seq), At: e.At, Consumer: e.Consumer, EndUser: e.EndUser, Purpose: e.Purpose,
+			RequestID: e.RequestID, Code: e.Code, Subject: e.Subject, Decision: model.Access(e.Decision), Hash: e.Hash}
+		if e.GrantID != "" {
+			g := e.GrantID
+			n.GrantID = &g
+		}
+		conn.Edges = append(conn.Edges, &model.AuditEventEdge{Cursor: cursor, Node: n})
+		conn.PageInfo.EndCursor = &cursor
+	}
+	return conn, nil
+}
+
+// PurgeCache drops the caller's own department's cached records.
+func (s *Service) PurgeCache(ctx context.Context, department string, keys []string) (int, error) {
+	c := s.caller(ctx)
+	if c.Dept == "" || c.Dept != department {
+		return 0, gqlErr(ctx, CodeForbidden, "purgeCache: only %s's own console may purge its records", department)
+	}
+	if s.purger == nil {
+		return 0, nil
+	}
+	n, err := s.purger.Purge(ctx, department, keys)
+	if err != nil {
+		return 0, gqlErr(ctx, CodeBadUserInput, "purgeCache: %v", err)
+	}
+	s.log.Info("cache purged", "request_id", gateway.RequestID(ctx), "department", department, "keys", len(keys), "records", n)
+	return n, nil
+}
+
+func (s *Service) toRequest(r *gateway.SharingRequest, now time.Time) *model.SharingRequest {
+	m := &model.SharingRequest{ID: r.ID, Requester: r.Requester, Department: r.Department, Codes: r.Codes,
+		Purpose: r.Purpose, Justification: r.Justification, Status: model.SharingRequestStatus(r.StatusAt(now)),
+		CreatedAt: r.CreatedAt, Deadline: r.Deadline, DecidedAt: r.DecidedAt, ValidUntil: r.ValidUntil}
+	if r.DecidedBy != "" {
+		m.DecidedBy = &r.DecidedBy
+	}
+	if r.Reason != "" {
+		m.Reason = &r.Reason
+	}
+	if r.GrantID != "" {
+		if g, ok := s.grants.Load().byID[r.GrantID]; ok {
+			m.Grant = toGrant(g, now)
+		}
+	}
+	return m
+}
+
+func toGrant(g gateway.Grant, now time.Time) *model.Grant {
+	m := &model.Grant{ID: g.ID, Consumer: g.Consumer, Purpose: g.Purpose, Codes: g.Codes, Department: g.Department,
+		RevokedAt: g.RevokedAt, Active: g.ActiveAt(now)}
+	if g.RequestID != "" {
+		m.RequestID = &g.RequestID
+	}
+	if !g.ValidUntil.IsZero() {
+		v := g.ValidUntil
+		m.ValidUntil = &v
+	}
+	return m
+}
+
+// AddWorkingDays returns t plus n working days (Monday to Friday, in Shanghai time).
+// Public holidays are not modelled: a deadline is never earlier than the rule allows.
+func AddWorkingDays(t time.Time, n int) time.Time {
+	cst := time.FixedZone("CST", 8*60*60)
+	d := t.In(cst)
+	for n > 0 {
+		d = d.AddDate(0, 0, 1)
+		if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
+			n--
+		}
+	}
+	return d.UTC()
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
