@@ -111,7 +111,7 @@ func (m *Mapping) Apply(raw map[string]string) (Record, error) {
 			v = t.Format("2006-01")
 		case f.Scale != "":
 			r, ok := new(big.Rat).SetString(v)
-			if !ok {
+			if !ok || !plainDecimal(v) {
 				return nil, fmt.Errorf("%w: %s: %q is not a decimal number", ErrBadResponse, f.From, redact(v))
 			}
 			v = r.Mul(r, m.scales[f.From]).FloatString(2)
@@ -129,4 +129,25 @@ func redact(v string) string {
 		return v
 	}
 	return string(r[:6]) + "…" + string(r[len(r)-4:])
+}
+
+// plainDecimal accepts digits with an optional sign and fraction, and nothing a
+// department could use to make one conversion expensive (exponents, fractions like 1/3).
+func plainDecimal(v string) bool {
+	if len(v) > 40 {
+		return false
+	}
+	digits, dot := 0, false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !dot:
+			dot = true
+		case c == '-' && i == 0:
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }

@@ -38,7 +38,7 @@ func TestMappingApply(t *testing.T) {
 	if r, _ := m.Apply(map[string]string{"XB": "9"}); r["gender"] != "UNKNOWN" {
 		t.Errorf("default code: %v", r)
 	}
-	for _, bad := range []map[string]string{{"CSRQ": "1985-03-12"}, {"zczb": "五百"}, {"SCCBNY": "2016"}} {
+	for _, bad := range []map[string]string{{"CSRQ": "1985-03-12"}, {"zczb": "五百"}, {"zczb": "1e999999"}, {"zczb": "1/3"}, {"SCCBNY": "2016"}} {
 		if _, err := m.Apply(bad); !errors.Is(err, ErrBadResponse) {
 			t.Errorf("Apply(%v) = %v, want ErrBadResponse", bad, err)
 		}

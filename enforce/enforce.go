@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -307,4 +308,43 @@ func (e *Enforcer) NeedsDepartment(ctx context.Context, dept, keyField, subjectP
 		}
 	}
 	return false
+}
+
+// Denied is the error for a relation none of whose selected fields the caller may see
+// from dept: FORBIDDEN_FIELD at the relation's path, with the codes concerned. The denials
+// are audited for subject like any other.
+func (e *Enforcer) Denied(ctx context.Context, dept, subject string) error {
+	st := stateFrom(ctx)
+	fc := graphql.GetFieldContext(ctx)
+	var codes []string
+	var class gateway.Class
+	requestable := false
+	if fc != nil {
+		typeName := fc.Field.Definition.Type.Name()
+		for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, []string{typeName}) {
+			if entry := e.catalog.ByField(typeName + "." + f.Name); entry != nil && entry.Owner == dept {
+				if st != nil && entry.Class != gateway.Unconditional {
+					st.record(entry, policy.Subject{ID: subject, Person: subject}, policy.Decision{Outcome: gateway.Deny, Rule: policy.Denied})
+				}
+				codes = append(codes, entry.Code)
+				class = entry.Class
+				requestable = requestable || entry.Class == gateway.Conditional
+			}
+		}
+	}
+	consumer := "this caller"
+	if st != nil && st.caller != nil {
+		consumer = st.caller.Consumer
+	}
+	coord := dept
+	if fc != nil {
+		coord = fc.Object + "." + fc.Field.Name
+	}
+	msg := fmt.Sprintf("%s: none of the fields selected from %s is shared with %s (%s)", coord, dept, consumer, strings.Join(codes, ", "))
+	if requestable {
+		msg += "; file a sharing request (requestSharing) for these codes and your purpose"
+	}
+	return &gqlerror.Error{Path: graphql.GetPath(ctx), Message: msg, Extensions: map[string]any{
+		"code": CodeForbiddenField, "catalogCodes": codes, "owner": dept, "class": string(class), "requestable": requestable,
+	}}
 }

@@ -125,6 +125,15 @@ func (l *Loaders) CreditRecords(ctx context.Context, subject string) ([]adapters
 	return l.credit.Load(ctx, subject)
 }
 
+// PrefetchCredit registers subjects with the credit loader in one go, so that a list's
+// elements, resolved concurrently, share one query however their goroutines are
+// scheduled.
+func (l *Loaders) PrefetchCredit(ctx context.Context, subjects []string) {
+	if len(subjects) > 0 {
+		l.credit.LoadAllThunk(ctx, subjects)
+	}
+}
+
 // Insurance returns a person's social-insurance records.
 func (l *Loaders) Insurance(ctx context.Context, id string) ([]adapters.Record, error) {
 	return l.insurance.Load(ctx, id)

@@ -50,6 +50,10 @@ func (r *citizenResolver) Phone(ctx context.Context, obj *federation.Citizen) (*
 
 // SocialInsurance is the resolver for the socialInsurance field.
 func (r *citizenResolver) SocialInsurance(ctx context.Context, obj *federation.Citizen) ([]*federation.SocialInsurance, error) {
+	dept := r.Fed.Sources().InsuranceByCitizen.Department
+	if !r.Planner.NeedsDepartment(ctx, dept, "", obj.IDNumber) {
+		return nil, r.Planner.Denied(ctx, dept, obj.IDNumber)
+	}
 	recs, err := loaders(ctx).Insurance(ctx, obj.IDNumber)
 	if err != nil {
 		return nil, err
@@ -68,6 +72,7 @@ func (r *citizenResolver) Enterprises(ctx context.Context, obj *federation.Citiz
 	if err != nil {
 		return nil, err
 	}
+	prefetchEnterpriseLinks(ctx, l, recs)
 	return enterprises(l, recs), nil
 }
 

@@ -83,6 +83,7 @@ func (r *queryResolver) Enterprises(ctx context.Context, legalRepresentative *st
 	if ferr != nil {
 		return nil, ferr
 	}
+	prefetchEnterpriseLinks(ctx, l, page.Records, "edges", "node")
 	conn := &model.EnterpriseConnection{TotalCount: page.Total, PageInfo: &model.PageInfo{}}
 	for i, e := range enterprises(l, page.Records) {
 		conn.Edges = append(conn.Edges, &model.EnterpriseEdge{Cursor: encodeCursor(offset + i + 1), Node: e})

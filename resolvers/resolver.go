@@ -9,6 +9,7 @@ import (
 	"errors"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"pudong.gov.cn/gateway/adapters"
@@ -21,6 +22,9 @@ import (
 // (data minimisation).
 type Planner interface {
 	NeedsDepartment(ctx context.Context, dept, keyField, subjectPerson string) bool
+	// Denied is the error for a relation whose every selected field is denied: the
+	// relation is null and names the codes, so the caller can file a sharing request.
+	Denied(ctx context.Context, dept, subject string) error
 }
 
 // Resolver is the root of the resolvers and holds their dependencies.
@@ -106,6 +110,64 @@ func creditRecords(recs []adapters.Record, kinds []string) []*federation.CreditR
 		out = append(out, &federation.CreditRecord{Record: r})
 	}
 	return out
+}
+
+// prefetchEnterpriseLinks looks ahead in the selection under a list of enterprises and
+// registers, in one batch, the credit subjects it will need: the enterprises' own
+// records and their legal representatives'. One query then serves both levels.
+func prefetchEnterpriseLinks(ctx context.Context, l *federation.Loaders, recs []adapters.Record, path ...string) {
+	fields := selected(ctx, path...)
+	var subjects []string
+	if fields["creditRecords"] != nil {
+		for _, r := range recs {
+			subjects = append(subjects, r["creditCode"])
+		}
+	}
+	if rep := fields["legalRepresentative"]; rep != nil && hasChild(ctx, rep, "Citizen", "creditRecords") {
+		for _, r := range recs {
+			if id := r["legalRepresentativeId"]; id != "" {
+				subjects = append(subjects, id)
+			}
+		}
+	}
+	l.PrefetchCredit(ctx, subjects)
+}
+
+// selected collects the fields selected under the current field, following path through
+// nested fields (e.g. "edges", "node" for a connection), by field name.
+func selected(ctx context.Context, path ...string) map[string]*graphql.CollectedField {
+	oc := graphql.GetOperationContext(ctx)
+	fc := graphql.GetFieldContext(ctx)
+	if oc == nil || fc == nil {
+		return nil
+	}
+	set := fc.Field.Selections
+	for _, step := range path {
+		var next ast.SelectionSet
+		for _, f := range graphql.CollectFields(oc, set, nil) {
+			if f.Name == step {
+				next = append(next, f.Selections...)
+			}
+		}
+		set = next
+	}
+	out := map[string]*graphql.CollectedField{}
+	for _, f := range graphql.CollectFields(oc, set, []string{"Enterprise"}) {
+		f := f
+		if out[f.Name] == nil {
+			out[f.Name] = &f
+		}
+	}
+	return out
+}
+
+func hasChild(ctx context.Context, f *graphql.CollectedField, typeName, name string) bool {
+	for _, c := range graphql.CollectFields(graphql.GetOperationContext(ctx), f.Selections, []string{typeName}) {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func enterprises(l *federation.Loaders, recs []adapters.Record) []*federation.Enterprise {

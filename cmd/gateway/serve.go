@@ -25,7 +25,9 @@ import (
 	"pudong.gov.cn/gateway/enforce"
 	"pudong.gov.cn/gateway/federation"
 	"pudong.gov.cn/gateway/graph"
+	"pudong.gov.cn/gateway/idcode"
 	"pudong.gov.cn/gateway/legacysim"
+	"pudong.gov.cn/gateway/playground"
 	"pudong.gov.cn/gateway/policy"
 	"pudong.gov.cn/gateway/resolvers"
 	"pudong.gov.cn/gateway/server"
@@ -223,6 +225,16 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 			return server.Health{OK: true, Components: map[string]string{"store": "up"}}
 		},
 	}
+	if cfg.Demo {
+		consumers := make([]playground.Consumer, len(cfg.Consumers))
+		for i, c := range cfg.Consumers {
+			consumers[i] = playground.Consumer{Name: c.Name, Description: c.Description, Purpose: c.Purpose, SelfService: c.SelfService}
+		}
+		deps.Playground = playground.Handler(playground.Options{Demo: true, Consumers: consumers, Endpoint: "/graphql"})
+		deps.DemoTokens = playground.DemoTokens(demoMinter(cfg))
+	} else {
+		deps.Playground = playground.Handler(playground.Options{Endpoint: "/graphql"})
+	}
 	return &gatewayParts{handler: server.NewServer(deps), fed: fed, store: st, sharing: svc, recorder: recorder, catalog: catalog}, nil
 }
 
@@ -346,4 +358,31 @@ func (c *closeStack) closeAll(ctx context.Context, log *slog.Logger) {
 		}
 	}
 	c.items = nil
+}
+
+// demoMinter mints playground tokens with the demo key: demo mode only.
+func demoMinter(cfg *config.Config) playground.Minter {
+	return func(consumer, citizenID string) (string, error) {
+		c := cfg.Consumer(consumer)
+		if c == nil {
+			return "", fmt.Errorf("unknown consumer %q", consumer)
+		}
+		claims := auth.Claims{Consumer: c.Name, Purpose: c.Purpose, Dept: c.Dept, Roles: c.Roles, Subject: "playground-" + c.Name, TTL: time.Hour}
+		if c.SelfService {
+			if err := idcode.ValidateIDNumber(citizenID); err != nil {
+				return "", fmt.Errorf("%s tokens carry the citizen's ID number: %w", c.Name, err)
+			}
+			claims.CitizenID = citizenID
+			claims.Subject = "citizen-" + citizenID[len(citizenID)-4:]
+		}
+		key, err := auth.LoadOrCreateDemoKey(cfg.DataDir)
+		if err != nil {
+			return "", err
+		}
+		kid, err := auth.KeyID(key.Public())
+		if err != nil {
+			return "", err
+		}
+		return auth.Mint(key, kid, claims, time.Now())
+	}
 }

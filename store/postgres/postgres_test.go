@@ -1,0 +1,227 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/audit"
+	"pudong.gov.cn/gateway/store"
+	"pudong.gov.cn/gateway/store/storetest"
+)
+
+// testDSN returns the test database's DSN, or skips the test when there is none.
+func testDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("GATEWAY_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("GATEWAY_TEST_POSTGRES_DSN is not set; set it to a PostgreSQL DSN " +
+			"(e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the PostgreSQL store tests")
+	}
+	return dsn
+}
+
+// freshSchema creates an empty schema for one test, dropped when it ends, and returns a
+// DSN whose search_path selects it, so that tests never see each other's data.
+func freshSchema(t *testing.T) string {
+	t.Helper()
+	dsn := testDSN(t)
+	ctx := context.Background()
+	schema := "gw_test_" + strings.ToLower(rand.Text()[:12])
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect to the test database: %v", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return withSearchPath(t, dsn, schema)
+}
+
+func withSearchPath(t *testing.T, dsn, schema string) string {
+	t.Helper()
+	if !strings.Contains(dsn, "://") {
+		return dsn + " search_path=" + schema
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("parse GATEWAY_TEST_POSTGRES_DSN: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func open(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dsn, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	testDSN(t)
+	storetest.Run(t, func(t *testing.T) storetest.Opener {
+		dsn := freshSchema(t)
+		return func(t *testing.T) store.Store { return open(t, dsn) }
+	})
+}
+
+// TestReplicasMigrateTogether starts several stores on a new schema at once, as replicas
+// rolled out together do: the advisory lock must let exactly one apply each migration.
+func TestReplicasMigrateTogether(t *testing.T) {
+	dsn := freshSchema(t)
+	const replicas = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, replicas)
+	for range replicas {
+		wg.Go(func() {
+			s, err := Open(context.Background(), dsn, slog.New(slog.DiscardHandler))
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent Open: %v", err)
+		}
+	}
+	s := open(t, dsn)
+	var n, distinct int
+	if err := s.pool.QueryRow(context.Background(),
+		`SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(migrations()) || distinct != n {
+		t.Errorf("schema_migrations has %d rows (%d versions), want %d", n, distinct, len(migrations()))
+	}
+}
+
+// TestListenerReconnects kills the listening connection's backend, as a database
+// failover or an idle-connection reaper would, and expects a signal after reconnecting
+// (notifications may have been missed) and notifications to flow again.
+func TestListenerReconnects(t *testing.T) {
+	dsn := freshSchema(t)
+	s := open(t, dsn)
+	ctx := context.Background()
+	old := s.listenerPID.Load()
+	if old == 0 {
+		t.Fatal("no listening connection after Open")
+	}
+	for len(s.changes) > 0 {
+		<-s.changes
+	}
+	if _, err := s.pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, old); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Changes():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no Changes signal after the listening connection was replaced")
+	}
+	pid := s.listenerPID.Load()
+	if pid == 0 || pid == old {
+		t.Fatalf("listener PID after reconnecting = %d (was %d)", pid, old)
+	}
+	if _, err := s.CreateRequests(ctx, []gateway.SharingRequest{{
+		Requester: "online-hall", Department: "psb", Purpose: "administrative-approval",
+		Codes: []string{"310115-PSB-RK01-002"}, CreatedAt: time.Now(), Deadline: time.Now().Add(time.Hour),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Changes():
+	case <-time.After(time.Second):
+		t.Fatal("no Changes signal for a change made after reconnecting")
+	}
+}
+
+// TestOtherSchemasIgnored checks that a change in another schema of the same database,
+// which shares the NOTIFY channel, does not wake this store.
+func TestOtherSchemasIgnored(t *testing.T) {
+	a, b := open(t, freshSchema(t)), open(t, freshSchema(t))
+	ctx := context.Background()
+	mk := func(s *Store) {
+		t.Helper()
+		if _, err := s.CreateRequests(ctx, []gateway.SharingRequest{{
+			Requester: "online-hall", Department: "psb", Purpose: "administrative-approval",
+			Codes: []string{"310115-PSB-RK01-002"}, CreatedAt: time.Now(), Deadline: time.Now().Add(time.Hour),
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A change in b, then one in a: once a's own notification has arrived, b's (sent
+	// earlier, on the same channel, to the same listener) has been delivered too.
+	mk(b)
+	for len(a.changes) > 0 {
+		<-a.changes
+	}
+	mk(b)
+	mk(a)
+	select {
+	case <-a.Changes():
+	case <-time.After(time.Second):
+		t.Fatal("no signal for a change in the store's own schema")
+	}
+	select {
+	case <-a.Changes():
+		t.Error("a change in another schema signalled this store")
+	default:
+	}
+}
+
+// TestTamperedChainDetected edits an event in the database behind the store's back.
+func TestTamperedChainDetected(t *testing.T) {
+	s := open(t, freshSchema(t))
+	ctx := context.Background()
+	var events []gateway.AuditEvent
+	for i := range 4 {
+		events = append(events, gateway.AuditEvent{
+			At: time.Now(), Consumer: "online-hall", Purpose: "administrative-approval", Code: "310115-PSB-RK01-002",
+			Owner: "psb", Subject: fmt.Sprintf("subject-%d", i), Decision: gateway.Allow,
+		})
+	}
+	if err := s.AppendAudit(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE audit_events SET decision = 'DENY' WHERE seq = 3`); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.Verify(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || rep.Broken.Seq != 3 || rep.Broken.Kind != audit.HashMismatch {
+		t.Errorf("Verify after tampering with seq 3 = %+v, broken %v", rep, rep.Broken)
+	}
+}

@@ -1,0 +1,129 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/store"
+)
+
+const auditColumns = `seq, at, consumer, end_user, purpose, request_id, code, owner, subject, decision,
+	grant_id, prev_hash, hash`
+
+// AppendAudit implements store.Store. The chain head is read inside the IMMEDIATE
+// transaction, which holds the database's write lock from its first statement, so no
+// other connection (in this process or another) can append between the read and the
+// commit.
+func (s *Store) AppendAudit(ctx context.Context, events []gateway.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	events = slices.Clone(events)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var seq int64
+		var prev string
+		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read chain head: %w", err)
+		}
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("prepare insert: %w", err)
+		}
+		defer ins.Close()
+		for i := range events {
+			e := &events[i]
+			seq++
+			e.Seq, e.PrevHash, e.At = seq, prev, store.Micro(e.At)
+			e.Hash = e.ComputeHash()
+			prev = e.Hash
+			_, err := ins.ExecContext(ctx, e.Seq, micros(e.At), e.Consumer, e.EndUser, e.Purpose, e.RequestID,
+				e.Code, e.Owner, e.Subject, string(e.Decision), e.GrantID, e.PrevHash, e.Hash)
+			if err != nil {
+				return fmt.Errorf("insert event %d: %w", e.Seq, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite store: append audit: %w", err)
+	}
+	return nil
+}
+
+// ListAudit implements store.Store.
+func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]gateway.AuditEvent, error) {
+	if f.Owner == "" {
+		return nil, fmt.Errorf("sqlite store: list audit: %w", store.ErrNoOwner)
+	}
+	where := []string{`owner = ?`, `seq > ?`}
+	args := []any{f.Owner, f.AfterSeq}
+	if f.Code != "" {
+		where = append(where, `code = ?`)
+		args = append(args, f.Code)
+	}
+	if f.Subject != "" {
+		where = append(where, `subject = ?`)
+		args = append(args, f.Subject)
+	}
+	if !f.From.IsZero() {
+		where = append(where, `at >= ?`)
+		args = append(args, micros(store.Micro(f.From)))
+	}
+	if !f.To.IsZero() {
+		where = append(where, `at < ?`)
+		args = append(args, micros(store.Micro(f.To)))
+	}
+	q := `SELECT ` + auditColumns + ` FROM audit_events WHERE ` + strings.Join(where, ` AND `) + ` ORDER BY seq`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	var out []gateway.AuditEvent
+	err := s.queryAudit(ctx, q, args, func(e gateway.AuditEvent) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: list audit: %w", err)
+	}
+	return out, nil
+}
+
+// ScanAudit implements store.Store.
+func (s *Store) ScanAudit(ctx context.Context, fn func(gateway.AuditEvent) error) error {
+	err := s.queryAudit(ctx, `SELECT `+auditColumns+` FROM audit_events ORDER BY seq`, nil, fn)
+	if err != nil {
+		return fmt.Errorf("sqlite store: scan audit: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) queryAudit(ctx context.Context, q string, args []any, fn func(gateway.AuditEvent) error) error {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e gateway.AuditEvent
+		var at int64
+		var decision string
+		err := rows.Scan(&e.Seq, &at, &e.Consumer, &e.EndUser, &e.Purpose, &e.RequestID, &e.Code, &e.Owner,
+			&e.Subject, &decision, &e.GrantID, &e.PrevHash, &e.Hash)
+		if err != nil {
+			return err
+		}
+		e.At, e.Decision = fromMicros(at), gateway.Outcome(decision)
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,27 @@
+package sqlite
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+)
+
+// TestWriterIsDurable checks the per-connection settings AppendAudit's promise rests on:
+// a commit is on disk when it returns (synchronous=FULL, 2) and foreign keys hold.
+func TestWriterIsDurable(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "gateway.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for pragma, want := range map[string]int{"synchronous": 2, "foreign_keys": 1} {
+		var got int
+		if err := s.w.QueryRow(`PRAGMA ` + pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("writer connection: PRAGMA %s = %d, want %d", pragma, got, want)
+		}
+	}
+}

@@ -1,0 +1,288 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/store"
+)
+
+const requestColumns = `id, requester, requested_by, department, codes, purpose, justification, status,
+	created_at, deadline, decided_at, decided_by, reason, valid_until, grant_id`
+
+const grantColumns = `id, consumer, purpose, codes, department, request_id, granted_by, created_at,
+	valid_until, revoked_at, revoked_by`
+
+// CreateRequests implements store.Store.
+func (s *Store) CreateRequests(ctx context.Context, reqs []gateway.SharingRequest) ([]gateway.SharingRequest, error) {
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+	out := make([]gateway.SharingRequest, len(reqs))
+	err := s.writeChange(ctx, func(tx *sql.Tx) error {
+		for i, r := range reqs {
+			r.ID = store.NewID("SR", r.CreatedAt)
+			r.Status = gateway.Pending
+			r.CreatedAt, r.Deadline = store.Micro(r.CreatedAt), store.Micro(r.Deadline)
+			r.DecidedAt, r.DecidedBy, r.Reason, r.ValidUntil, r.GrantID = nil, "", "", nil, ""
+			codes, err := json.Marshal(r.Codes)
+			if err != nil {
+				return fmt.Errorf("encode codes: %w", err)
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO sharing_requests
+				(id, requester, requested_by, department, codes, purpose, justification, status, created_at, deadline)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				r.ID, r.Requester, r.RequestedBy, r.Department, string(codes), r.Purpose, r.Justification,
+				string(r.Status), micros(r.CreatedAt), micros(r.Deadline))
+			if err != nil {
+				return fmt.Errorf("insert request for %s: %w", r.Department, err)
+			}
+			out[i] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: create requests: %w", err)
+	}
+	return out, nil
+}
+
+// GetRequest implements store.Store.
+func (s *Store) GetRequest(ctx context.Context, id string) (*gateway.SharingRequest, error) {
+	r, err := scanRequest(s.r.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM sharing_requests WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// ListRequests implements store.Store.
+func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]gateway.SharingRequest, error) {
+	var where []string
+	var args []any
+	switch {
+	case f.Requester != "" && f.Department != "":
+		where = append(where, `(requester = ? OR department = ?)`)
+		args = append(args, f.Requester, f.Department)
+	case f.Requester != "":
+		where = append(where, `requester = ?`)
+		args = append(args, f.Requester)
+	case f.Department != "":
+		where = append(where, `department = ?`)
+		args = append(args, f.Department)
+	}
+	if f.Status != "" {
+		where = append(where, `status = ?`)
+		args = append(args, string(f.Status))
+	}
+	q := `SELECT ` + requestColumns + ` FROM sharing_requests`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ORDER BY created_at DESC, id DESC`
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: list requests: %w", err)
+	}
+	defer rows.Close()
+	var out []gateway.SharingRequest
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite store: list requests: %w", err)
+		}
+		out = append(out, *r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite store: list requests: %w", err)
+	}
+	return out, nil
+}
+
+// DecideRequest implements store.Store.
+func (s *Store) DecideRequest(ctx context.Context, id string, d store.Decision) (*gateway.SharingRequest, *gateway.Grant, error) {
+	var req *gateway.SharingRequest
+	var grant *gateway.Grant
+	err := s.writeChange(ctx, func(tx *sql.Tx) error {
+		var err error
+		req, err = scanRequest(tx.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM sharing_requests WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		if req.Status != gateway.Pending {
+			return fmt.Errorf("%w: %s is %s", store.ErrAlreadyDecided, id, req.Status)
+		}
+		at := store.Micro(d.At)
+		req.DecidedAt, req.DecidedBy, req.Reason = &at, d.By, d.Reason
+		req.Status = gateway.Rejected
+		if d.Approve {
+			req.Status = gateway.Approved
+			grant = &gateway.Grant{
+				ID:         store.NewID("GR", at),
+				Consumer:   req.Requester,
+				Purpose:    req.Purpose,
+				Codes:      slices.Clone(req.Codes),
+				Department: req.Department,
+				RequestID:  req.ID,
+				GrantedBy:  d.By,
+				CreatedAt:  at,
+				ValidUntil: store.Micro(d.ValidUntil),
+			}
+			if !grant.ValidUntil.IsZero() {
+				until := grant.ValidUntil
+				req.ValidUntil = &until
+			}
+			req.GrantID = grant.ID
+			if err := insertGrant(ctx, tx, grant); err != nil {
+				return err
+			}
+		}
+		// The status condition repeats the check above so that the update cannot apply
+		// to a request decided in between, whatever the isolation.
+		res, err := tx.ExecContext(ctx, `UPDATE sharing_requests
+			SET status = ?, decided_at = ?, decided_by = ?, reason = ?, valid_until = ?, grant_id = ?
+			WHERE id = ? AND status = 'PENDING'`,
+			string(req.Status), micros(at), req.DecidedBy, req.Reason, nullPtrMicros(req.ValidUntil), req.GrantID, id)
+		if err != nil {
+			return fmt.Errorf("update request: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("%w: %s", store.ErrAlreadyDecided, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite store: decide request %s: %w", id, err)
+	}
+	return req, grant, nil
+}
+
+func insertGrant(ctx context.Context, tx *sql.Tx, g *gateway.Grant) error {
+	codes, err := json.Marshal(g.Codes)
+	if err != nil {
+		return fmt.Errorf("encode codes: %w", err)
+	}
+	var requestID sql.NullString
+	if g.RequestID != "" {
+		requestID = sql.NullString{String: g.RequestID, Valid: true}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, g.Consumer, g.Purpose, string(codes), g.Department, requestID, g.GrantedBy, micros(g.CreatedAt),
+		nullMicros(g.ValidUntil), nullPtrMicros(g.RevokedAt), g.RevokedBy)
+	if err != nil {
+		return fmt.Errorf("insert grant: %w", err)
+	}
+	return nil
+}
+
+// ListGrants implements store.Store.
+func (s *Store) ListGrants(ctx context.Context) ([]gateway.Grant, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+grantColumns+` FROM grants ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: list grants: %w", err)
+	}
+	defer rows.Close()
+	var out []gateway.Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite store: list grants: %w", err)
+		}
+		out = append(out, *g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite store: list grants: %w", err)
+	}
+	return out, nil
+}
+
+// GetGrant implements store.Store.
+func (s *Store) GetGrant(ctx context.Context, id string) (*gateway.Grant, error) {
+	g, err := scanGrant(s.r.QueryRowContext(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: grant %s: %w", id, err)
+	}
+	return g, nil
+}
+
+// RevokeGrant implements store.Store.
+func (s *Store) RevokeGrant(ctx context.Context, id, by string, at time.Time) (*gateway.Grant, error) {
+	var g *gateway.Grant
+	err := s.writeChange(ctx, func(tx *sql.Tx) error {
+		var err error
+		g, err = scanGrant(tx.QueryRowContext(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		if g.RevokedAt != nil {
+			return fmt.Errorf("%w: %s on %s", store.ErrAlreadyRevoked, id, g.RevokedAt.Format(time.RFC3339))
+		}
+		at := store.Micro(at)
+		g.RevokedAt, g.RevokedBy = &at, by
+		_, err = tx.ExecContext(ctx, `UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ?`, micros(at), by, id)
+		if err != nil {
+			return fmt.Errorf("update grant: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: revoke grant %s: %w", id, err)
+	}
+	return g, nil
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanRequest(row scanner) (*gateway.SharingRequest, error) {
+	var r gateway.SharingRequest
+	var codes, status string
+	var created, deadline int64
+	var decided, validUntil sql.NullInt64
+	err := row.Scan(&r.ID, &r.Requester, &r.RequestedBy, &r.Department, &codes, &r.Purpose, &r.Justification,
+		&status, &created, &deadline, &decided, &r.DecidedBy, &r.Reason, &validUntil, &r.GrantID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(codes), &r.Codes); err != nil {
+		return nil, fmt.Errorf("decode codes of %s: %w", r.ID, err)
+	}
+	r.Status = gateway.RequestStatus(status)
+	r.CreatedAt, r.Deadline = fromMicros(created), fromMicros(deadline)
+	r.DecidedAt, r.ValidUntil = ptrFromMicros(decided), ptrFromMicros(validUntil)
+	return &r, nil
+}
+
+func scanGrant(row scanner) (*gateway.Grant, error) {
+	var g gateway.Grant
+	var codes string
+	var requestID sql.NullString
+	var created int64
+	var validUntil, revoked sql.NullInt64
+	err := row.Scan(&g.ID, &g.Consumer, &g.Purpose, &codes, &g.Department, &requestID, &g.GrantedBy, &created,
+		&validUntil, &revoked, &g.RevokedBy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(codes), &g.Codes); err != nil {
+		return nil, fmt.Errorf("decode codes of %s: %w", g.ID, err)
+	}
+	g.RequestID = requestID.String
+	g.CreatedAt = fromMicros(created)
+	g.ValidUntil = timeFromMicros(validUntil)
+	g.RevokedAt = ptrFromMicros(revoked)
+	return &g, nil
+}
