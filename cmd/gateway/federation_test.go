@@ -65,7 +65,6 @@ func TestFixturesThroughEveryDepartment(t *testing.T) {
 	}
 }
 
-
 // Cross-links: enterprise → legal representative → social insurance → employer, and a
 // credit record's subject as a union member.
 func TestCrossLinks(t *testing.T) {

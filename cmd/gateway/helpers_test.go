@@ -104,10 +104,10 @@ func (g *tg) token(consumer string, citizen ...string) string {
 type gqlResp struct {
 	Status     int
 	Raw        []byte
-	Data       map[string]any  `json:"data"`
-	Errors     []gqlErr        `json:"errors"`
-	Extensions map[string]any  `json:"extensions"`
-	Header     http.Header     `json:"-"`
+	Data       map[string]any `json:"data"`
+	Errors     []gqlErr       `json:"errors"`
+	Extensions map[string]any `json:"extensions"`
+	Header     http.Header    `json:"-"`
 }
 
 type gqlErr struct {
