@@ -9,7 +9,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -19,6 +18,7 @@ import (
 	"pudong.gov.cn/gateway/federation"
 	"pudong.gov.cn/gateway/graph"
 	"pudong.gov.cn/gateway/resolvers"
+	"pudong.gov.cn/gateway/server/gqlhttp"
 )
 
 // CodeInternal is the code of an unexpected failure; details stay in the logs.
@@ -46,8 +46,7 @@ func NewSchema(o GraphQLOptions) graphql.ExecutableSchema {
 // queries, query limits, the sharing policy, and errors presented with stable codes.
 func NewGraphQL(o GraphQLOptions) *handler.Server {
 	srv := handler.New(NewSchema(o))
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(gqlhttp.Transport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if o.Introspection {
 		srv.Use(extension.Introspection{})

@@ -207,3 +207,9 @@ func (g *tg) tokenWith(c auth.Claims) string {
 	}
 	return tok
 }
+
+// tokenWithPurpose mints a token for a demo consumer with another purpose.
+func (g *tg) tokenWithPurpose(consumer, purpose string) string {
+	c := g.cfg.Consumer(consumer)
+	return g.tokenWith(auth.Claims{Consumer: c.Name, Purpose: purpose, Dept: c.Dept, Roles: c.Roles})
+}

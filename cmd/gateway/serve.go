@@ -27,6 +27,7 @@ import (
 	"pudong.gov.cn/gateway/graph"
 	"pudong.gov.cn/gateway/idcode"
 	"pudong.gov.cn/gateway/legacysim"
+	"pudong.gov.cn/gateway/legacysim/dataset"
 	"pudong.gov.cn/gateway/playground"
 	"pudong.gov.cn/gateway/policy"
 	"pudong.gov.cn/gateway/resolvers"
@@ -48,6 +49,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs := newFlagSet("gateway", usage+serveHelp, stdout)
 	var f commonFlags
 	f.register(fs, getenv, true)
+	size := dataset.DefaultSize
+	fs.IntVar(&size.Citizens, "sim-citizens", size.Citizens, "demo mode: bulk citizens the simulators generate besides the fixtures")
+	fs.IntVar(&size.Enterprises, "sim-enterprises", size.Enterprises, "demo mode: bulk enterprises")
+	fs.IntVar(&size.CreditRecords, "sim-credit-records", size.CreditRecords, "demo mode: bulk credit records")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,7 +76,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}()
 
 	if cfg.Demo {
-		sims, err := legacysim.Start(ctx, legacysim.Options{Dir: filepath.Join(cfg.DataDir, "sim"), Log: log})
+		sims, err := legacysim.Start(ctx, legacysim.Options{Dir: filepath.Join(cfg.DataDir, "sim"), Size: size, Log: log})
 		if err != nil {
 			return fmt.Errorf("starting the department simulators: %w", err)
 		}

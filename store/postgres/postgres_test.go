@@ -2,77 +2,25 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/audit"
 	"pudong.gov.cn/gateway/store"
+	"pudong.gov.cn/gateway/store/postgres/pgtest"
 	"pudong.gov.cn/gateway/store/storetest"
 )
 
-// testDSN returns the test database's DSN, or skips the test when there is none.
-func testDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("GATEWAY_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("GATEWAY_TEST_POSTGRES_DSN is not set; set it to a PostgreSQL DSN " +
-			"(e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the PostgreSQL store tests")
-	}
-	return dsn
-}
+func testDSN(t *testing.T) string { return pgtest.DSN(t) }
 
-// freshSchema creates an empty schema for one test, dropped when it ends, and returns a
-// DSN whose search_path selects it, so that tests never see each other's data.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	dsn := testDSN(t)
-	ctx := context.Background()
-	schema := "gw_test_" + strings.ToLower(rand.Text()[:12])
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("connect to the test database: %v", err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return withSearchPath(t, dsn, schema)
-}
+func freshSchema(t *testing.T) string { return pgtest.FreshSchema(t) }
 
 func withSearchPath(t *testing.T, dsn, schema string) string {
-	t.Helper()
-	if !strings.Contains(dsn, "://") {
-		return dsn + " search_path=" + schema
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("parse GATEWAY_TEST_POSTGRES_DSN: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return pgtest.WithSearchPath(t, dsn, schema)
 }
 
 func open(t *testing.T, dsn string) *Store {
