@@ -133,7 +133,7 @@ type codeWriter struct {
 	code int
 }
 
-func (c *codeWriter) WriteHeader(code int) { c.code = code; c.ResponseWriter.WriteHeader(code) }
+func (c *codeWriter) WriteHeader(code int)        { c.code = code; c.ResponseWriter.WriteHeader(code) }
 func (c *codeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 var _ interface {
