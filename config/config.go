@@ -46,6 +46,11 @@ type Config struct {
 	// production file.
 	Introspection bool `yaml:"introspection,omitempty"`
 
+	// BenchNoAudit turns audit recording off: demo-mode throughput comparisons only.
+	BenchNoAudit bool `yaml:"-"`
+	// Pprof serves /debug/pprof/ to administrators.
+	Pprof bool `yaml:"-"`
+
 	// CatalogData holds the catalogue files' contents by name, read at Load.
 	CatalogData map[string][]byte `yaml:"-"`
 	// Path is the file the configuration came from, "" for the demo.

@@ -18,6 +18,11 @@ type Department struct {
 
 	Timeout     time.Duration `yaml:"timeout,omitempty"`     // per upstream call; default 3s
 	Concurrency int           `yaml:"concurrency,omitempty"` // upstream calls in flight at once; default 8
+	Retries     int           `yaml:"retries,omitempty"`     // extra attempts when unavailable; default 1, -1 for none
+	// Breaker: consecutive failures that open the circuit (default 5) and how long it
+	// stays open before a probe (default 10s).
+	BreakerFailures int           `yaml:"breakerFailures,omitempty"`
+	BreakerOpenFor  time.Duration `yaml:"breakerOpenFor,omitempty"`
 
 	// Operations are the lookups the system offers, by the gateway's operation name.
 	Operations map[string]Operation `yaml:"operations"`

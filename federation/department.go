@@ -1,18 +1,23 @@
 // Package federation is the layer between the resolvers and the protocol adapters: one
-// Department per bound system, which splits keys into the system's batch size, bounds
-// concurrent calls, applies timeouts and turns failures into SourceErrors; and the
-// per-request loaders that batch a request's lookups into as few calls as possible.
+// Department per bound system — its record cache first, then batch splitting and the
+// protections every protocol shares (timeout, bulkhead, circuit breaker, retries) — and
+// the per-request loaders that batch a request's lookups into as few calls as possible.
 package federation
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"pudong.gov.cn/gateway/adapters"
+	"pudong.gov.cn/gateway/cache"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/resilience"
 )
 
 // Error codes that reach GraphQL clients in extensions.code.
@@ -38,38 +43,65 @@ func (e *SourceError) Error() string {
 
 func (e *SourceError) Unwrap() error { return e.Err }
 
+// Observer is told of every upstream call, for metrics.
+type Observer interface {
+	Upstream(dept, op string, d time.Duration, err error)
+	BreakerState(dept string, state float64)
+}
+
 // Department is one department system behind its adapter, with the protections every
-// protocol shares.
+// protocol shares and its record cache.
 type Department struct {
-	ID      string
-	Name    string
-	cfg     config.Department
-	src     adapters.Source
-	timeout time.Duration
-	sem     chan struct{}
+	ID   string
+	Name string
+
+	cfg       config.Department
+	raw       adapters.Source
+	protected *resilience.Source
+	cache     *cache.Cache // nil: no caching
+	obs       Observer
 }
 
-// Defaults for a binding that does not say.
-const (
-	DefaultTimeout     = 3 * time.Second
-	DefaultConcurrency = 8
-)
-
-// NewDepartment wraps an adapter with the binding's limits.
-func NewDepartment(cfg config.Department, src adapters.Source) *Department {
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	conc := cfg.Concurrency
-	if conc <= 0 {
-		conc = DefaultConcurrency
-	}
-	return &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, src: src, timeout: timeout, sem: make(chan struct{}, conc)}
+// Options are what a Department needs besides its binding and adapter.
+type Options struct {
+	Cache    *cache.Cache // nil: every lookup asks the department
+	Observer Observer     // nil: no metrics
+	Log      *slog.Logger
 }
 
-// Source returns the adapter, for tests and for operations that need its own API.
-func (d *Department) Source() adapters.Source { return d.src }
+// NewDepartment wraps an adapter with the binding's limits and the cache.
+func NewDepartment(cfg config.Department, src adapters.Source, o Options) *Department {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer}
+	d.protected = resilience.Wrap(src, resilience.Options{
+		Department:  cfg.ID,
+		Timeout:     cfg.Timeout,
+		Concurrency: cfg.Concurrency,
+		Retries:     cfg.Retries,
+		Breaker:     resilience.BreakerOptions{Failures: cfg.BreakerFailures, OpenFor: cfg.BreakerOpenFor},
+		Log:         o.Log,
+		OnStateChange: func(dept string, from, to resilience.State) {
+			if d.obs != nil {
+				d.obs.BreakerState(dept, float64(to))
+			}
+		},
+	})
+	if d.obs != nil {
+		d.obs.BreakerState(cfg.ID, 0)
+	}
+	return d
+}
+
+// Source returns the adapter itself, for tests and operations that need its own API.
+func (d *Department) Source() adapters.Source { return d.raw }
+
+// State is the department's circuit breaker state, for readiness.
+func (d *Department) State() resilience.State { return d.protected.State() }
+
+// Cache returns the department's record cache, or nil.
+func (d *Department) Cache() *cache.Cache { return d.cache }
 
 func (d *Department) batchSize(op string) int {
 	if n := d.cfg.Operations[op].Batch; n > 0 {
@@ -84,14 +116,32 @@ func (d *Department) HasOperation(op string) bool {
 	return ok
 }
 
-// Fetch looks keys up with op: in chunks of the operation's batch size, at most the
-// binding's concurrency at once, each call bounded by the timeout. Keys the department
-// does not know are absent from the result. Any failed chunk fails the whole fetch with
-// a *SourceError, since callers cannot tell a missing key from a failed one otherwise.
+// Fetch looks keys up with op: from the cache where it holds them fresh, and from the
+// department for the rest, in chunks of the operation's batch size. Keys the department
+// does not know are absent from the result. On failure the error is a *SourceError and
+// the result holds what could still be served (from the cache, possibly stale).
 func (d *Department) Fetch(ctx context.Context, op string, keys []string) (map[string][]adapters.Record, error) {
 	if len(keys) == 0 {
 		return map[string][]adapters.Record{}, nil
 	}
+	if d.cache == nil {
+		got, err := d.upstream(ctx, op, keys)
+		noteFreshness(ctx, d.ID, 0, len(keys), 0, false)
+		return got, err
+	}
+	res, err := d.cache.Fetch(ctx, op, keys, func(ctx context.Context, keys []string) (map[string][]adapters.Record, error) {
+		return d.upstream(ctx, op, keys)
+	})
+	noteFreshness(ctx, d.ID, res.Hits, res.Misses, res.MaxAge, res.Stale)
+	if err != nil {
+		return res.Records, d.wrap(err)
+	}
+	return res.Records, nil
+}
+
+// upstream asks the department, in batch-size chunks that run concurrently (the
+// bulkhead bounds how many are in flight).
+func (d *Department) upstream(ctx context.Context, op string, keys []string) (map[string][]adapters.Record, error) {
 	size := d.batchSize(op)
 	if len(keys) <= size {
 		return d.call(ctx, op, keys)
@@ -110,11 +160,8 @@ func (d *Department) Fetch(ctx context.Context, op string, keys []string) (map[s
 			got, err := d.call(ctx, op, chunk)
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				return
+			if err != nil && firstErr == nil {
+				firstErr = err
 			}
 			for k, v := range got {
 				out[k] = v
@@ -122,54 +169,100 @@ func (d *Department) Fetch(ctx context.Context, op string, keys []string) (map[s
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	return out, nil
+	return out, firstErr
 }
 
-// call makes one upstream call inside the bulkhead and the timeout.
 func (d *Department) call(ctx context.Context, op string, keys []string) (map[string][]adapters.Record, error) {
-	select {
-	case d.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, d.wrap(fmt.Errorf("%w: waiting for a free connection: %w", adapters.ErrUnavailable, ctx.Err()))
+	start := time.Now()
+	got, err := d.protected.Fetch(ctx, op, keys)
+	if d.obs != nil {
+		d.obs.Upstream(d.ID, op, time.Since(start), err)
 	}
-	defer func() { <-d.sem }()
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	got, err := d.src.Fetch(ctx, op, keys)
 	if err != nil {
 		return nil, d.wrap(err)
 	}
 	return got, nil
 }
 
-// Page lists one page of op's records for key.
+// pageTotal is the synthetic field that carries a cached page's total count.
+const pageTotal = "\x00total"
+
+// Page lists one page of op's records for key. Pages are cached like records, under
+// the operation "page:" + op; a purge of all the department's records drops them too.
 func (d *Department) Page(ctx context.Context, op, key string, offset, limit int) (adapters.Page, error) {
-	p, ok := d.src.(adapters.Pager)
-	if !ok {
+	if !d.protected.CanPage() {
 		return adapters.Page{}, fmt.Errorf("department %s cannot list records page by page", d.ID)
 	}
-	select {
-	case d.sem <- struct{}{}:
-	case <-ctx.Done():
-		return adapters.Page{}, d.wrap(fmt.Errorf("%w: %w", adapters.ErrUnavailable, ctx.Err()))
+	load := func(ctx context.Context) (adapters.Page, error) {
+		start := time.Now()
+		p, err := d.protected.Page(ctx, op, key, offset, limit)
+		if d.obs != nil {
+			d.obs.Upstream(d.ID, op, time.Since(start), err)
+		}
+		if err != nil {
+			return adapters.Page{}, d.wrap(err)
+		}
+		return p, nil
 	}
-	defer func() { <-d.sem }()
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	page, err := p.Page(ctx, op, key, offset, limit)
-	if err != nil {
+	if d.cache == nil {
+		p, err := load(ctx)
+		noteFreshness(ctx, d.ID, 0, 1, 0, false)
+		return p, err
+	}
+	ck := key + "|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit)
+	res, err := d.cache.Fetch(ctx, "page:"+op, []string{ck}, func(ctx context.Context, _ []string) (map[string][]adapters.Record, error) {
+		p, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		recs := append(p.Records[:len(p.Records):len(p.Records)], adapters.Record{pageTotal: strconv.Itoa(p.Total)})
+		return map[string][]adapters.Record{ck: recs}, nil
+	})
+	noteFreshness(ctx, d.ID, res.Hits, res.Misses, res.MaxAge, res.Stale)
+	recs, ok := res.Records[ck]
+	if err != nil && !ok {
 		return adapters.Page{}, d.wrap(err)
 	}
-	return page, nil
+	if len(recs) == 0 {
+		return adapters.Page{}, nil
+	}
+	total, _ := strconv.Atoi(recs[len(recs)-1][pageTotal])
+	return adapters.Page{Records: recs[:len(recs)-1], Total: total}, nil
+}
+
+// Purge drops cached records of this department: all, or those of some keys.
+func (d *Department) Purge(ctx context.Context, keys []string) (int, error) {
+	if d.cache == nil {
+		return 0, nil
+	}
+	return d.cache.Purge(ctx, keys)
 }
 
 func (d *Department) wrap(err error) error {
+	var se *SourceError
+	if errors.As(err, &se) {
+		return err
+	}
 	code := CodeSourceUnavailable
 	if errors.Is(err, adapters.ErrBadResponse) {
 		code = CodeSourceError
 	}
 	return &SourceError{Department: d.ID, Code: code, Err: err}
+}
+
+// Purge drops cached records of one department, for its owner's console.
+func (f *Federation) Purge(ctx context.Context, dept string, keys []string) (int, error) {
+	d := f.depts[dept]
+	if d == nil {
+		return 0, fmt.Errorf("no department %q is bound (%s)", dept, strings.Join(f.ids(), ", "))
+	}
+	return d.Purge(ctx, keys)
+}
+
+func (f *Federation) ids() []string {
+	out := make([]string, len(f.order))
+	for i, d := range f.order {
+		out[i] = d.ID
+	}
+	return out
 }

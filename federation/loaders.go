@@ -54,6 +54,7 @@ func (f *Federation) Sources() config.Sources { return f.src }
 // per batch-size chunk), and a key is looked up once per request.
 type Loaders struct {
 	f          *Federation
+	fresh      freshness
 	person     *dataloadgen.Loader[string, []adapters.Record]
 	enterprise *dataloadgen.Loader[string, []adapters.Record]
 	byRep      *dataloadgen.Loader[string, []adapters.Record]
@@ -79,13 +80,19 @@ func (f *Federation) loader(r config.Ref) *dataloadgen.Loader[string, []adapters
 	fetch := func(ctx context.Context, keys []string) ([][]adapters.Record, []error) {
 		got, err := d.Fetch(ctx, r.Operation, keys)
 		out := make([][]adapters.Record, len(keys))
+		var errs []error
 		if err != nil {
-			return out, []error{err}
+			// What could still be served (from the cache) stands; the other keys fail.
+			errs = make([]error, len(keys))
 		}
 		for i, k := range keys {
-			out[i] = got[k]
+			recs, ok := got[k]
+			out[i] = recs
+			if err != nil && !ok {
+				errs[i] = err
+			}
 		}
-		return out, nil
+		return out, errs
 	}
 	return dataloadgen.NewLoader(fetch, dataloadgen.WithWait(f.wait), dataloadgen.WithBatchCapacity(1000))
 }

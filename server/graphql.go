@@ -31,6 +31,8 @@ type GraphQLOptions struct {
 	Limits        config.Limits
 	Introspection bool
 	Log           *slog.Logger
+	// Extensions run around every operation: metrics, freshness reports.
+	Extensions []graphql.HandlerExtension
 }
 
 // NewSchema returns the executable schema with the sharing policy and complexity wired in.
@@ -54,6 +56,9 @@ func NewGraphQL(o GraphQLOptions) *handler.Server {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(shapeLimit{Depth: o.Limits.Depth, Aliases: o.Limits.Aliases})
 	srv.Use(extension.FixedComplexityLimit(o.Limits.Complexity))
+	for _, e := range o.Extensions {
+		srv.Use(e)
+	}
 	srv.Use(o.Enforcer)
 	srv.SetErrorPresenter(presentError)
 	log := o.Log

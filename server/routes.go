@@ -24,6 +24,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	if d.DemoTokens != nil {
 		mux.Handle("/demo/token", chain(d.DemoTokens, limitBody(4096)))
 	}
+	if d.Pprof != nil {
+		mux.Handle("/debug/pprof/", d.Pprof)
+	}
 	if d.Playground != nil {
 		mux.Handle("GET /{$}", d.Playground)
 		mux.Handle("GET /playground/", d.Playground)

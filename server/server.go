@@ -28,6 +28,7 @@ type Deps struct {
 	Metrics    http.Handler                      // Prometheus exposition; nil: no /metrics
 	Playground http.Handler                      // the playground page at /
 	DemoTokens http.Handler                      // demo mode only: mints playground tokens
+	Pprof      http.Handler                      // runtime profiles, admin only; nil: none
 	BodyLimit  int64                             // max request body bytes
 	Middleware []func(http.Handler) http.Handler // extra middleware around /graphql (metrics, rate limits, CORS)
 }

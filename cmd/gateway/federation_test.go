@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"pudong.gov.cn/gateway/config"
+
 	"pudong.gov.cn/gateway/adapters/sqldb"
 	"pudong.gov.cn/gateway/legacysim/dataset"
 	"pudong.gov.cn/gateway/legacysim/simhttp"
@@ -138,7 +140,7 @@ func TestArgumentValidation(t *testing.T) {
 // A page of 50 enterprises with their credit records and legal representatives makes
 // one AMR call, one credit query, and PSB calls bounded by the distinct persons.
 func TestBatchingAvoidsNPlusOne(t *testing.T) {
-	g := newTG(t)
+	g := newTG(t, func(c *config.Config) { c.Cache.Disabled = true })
 	credit := g.parts.fed.Department("credit").Source().(*sqldb.Source)
 	page := g.post(g.token("amr-console"), `{ enterprises(first: 50) { edges { node { creditCode } } } }`, nil)
 	reps := map[string]string{}
@@ -191,5 +193,34 @@ func TestDepartmentDownAffectsOnlyItsFields(t *testing.T) {
 	r = g.post(g.token("online-hall"), `{ citizen(idNumber: "310115199001010029") { name } }`, nil)
 	if e := r.errorAt("citizen.name"); e == nil || e.Extensions["code"] != "SOURCE_ERROR" {
 		t.Errorf("garbage from psb: want SOURCE_ERROR: %s", r.Raw)
+	}
+}
+
+// Warm, the same sweep asks no department at all, and the response says where its data
+// came from and how old it is.
+func TestWarmSweepMakesNoUpstreamCalls(t *testing.T) {
+	g := newTG(t)
+	credit := g.parts.fed.Department("credit").Source().(*sqldb.Source)
+	q := `{ enterprises(first: 50) { edges { node { name creditRecords { kind title } legalRepresentative { name } } } } }`
+	tok := g.token("supervision-platform")
+	cold := g.post(tok, q, nil)
+	if src, _ := cold.Extensions["sources"].(map[string]any); src["amr"] == nil {
+		t.Fatalf("freshness report: %s", cold.Raw)
+	}
+	g.sims.AMR.Reset()
+	g.sims.PSB.Reset()
+	before := credit.Queries()
+	// Another consumer: the cache holds records, not a caller's view, so one caller's
+	// request warms it for all.
+	warm := g.post(g.token("online-hall"), q, nil)
+	if n := g.sims.AMR.Counts()["list"] + g.sims.PSB.Count("QueryPerson") + (credit.Queries() - before); n != 0 {
+		t.Errorf("warm sweep made %d upstream calls (amr %v, psb %d, credit %d)", n, g.sims.AMR.Counts(), g.sims.PSB.Count("QueryPerson"), credit.Queries()-before)
+	}
+	src := warm.Extensions["sources"].(map[string]any)
+	for _, d := range []string{"amr", "credit", "psb"} {
+		s, _ := src[d].(map[string]any)
+		if s == nil || s["fetched"] != 0.0 || s["cacheHits"].(float64) < 1 {
+			t.Errorf("%s freshness: %v", d, s)
+		}
 	}
 }

@@ -14,7 +14,7 @@ func TestReadmeConsumerTable(t *testing.T) {
 	const full = "full"
 	const denied = "denied"
 	rows := []struct {
-		token                                   string
+		token                                  string
 		name, birth, address, phone, insurance string
 	}{
 		{g.token("ipudong-portal", dataset.ZhangWei), "张伟", "1985-03-12", full, "13812345678", full},

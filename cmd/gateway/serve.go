@@ -8,10 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/adapters"
@@ -21,6 +26,8 @@ import (
 	"pudong.gov.cn/gateway/adapters/sqldb"
 	"pudong.gov.cn/gateway/audit"
 	"pudong.gov.cn/gateway/auth"
+	"pudong.gov.cn/gateway/cache"
+	rediscache "pudong.gov.cn/gateway/cache/redis"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/enforce"
 	"pudong.gov.cn/gateway/federation"
@@ -28,6 +35,7 @@ import (
 	"pudong.gov.cn/gateway/idcode"
 	"pudong.gov.cn/gateway/legacysim"
 	"pudong.gov.cn/gateway/legacysim/dataset"
+	"pudong.gov.cn/gateway/metrics"
 	"pudong.gov.cn/gateway/playground"
 	"pudong.gov.cn/gateway/policy"
 	"pudong.gov.cn/gateway/resolvers"
@@ -53,6 +61,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&size.Citizens, "sim-citizens", size.Citizens, "demo mode: bulk citizens the simulators generate besides the fixtures")
 	fs.IntVar(&size.Enterprises, "sim-enterprises", size.Enterprises, "demo mode: bulk enterprises")
 	fs.IntVar(&size.CreditRecords, "sim-credit-records", size.CreditRecords, "demo mode: bulk credit records")
+	noCache := fs.Bool("no-cache", false, "demo mode: disable the record cache (cold-path measurements)")
+	noAudit := fs.Bool("bench-no-audit", false, "demo mode only: do not record audit events (throughput comparison; never in production)")
+	pprofOn := fs.Bool("pprof", false, "serve /debug/pprof/ to the cio-console and department consoles (admin only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,6 +77,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if f.addr != "" {
 		cfg.Addr = f.addr
 	}
+	if *noCache {
+		cfg.Cache.Disabled = true
+	}
+	if *noAudit {
+		if !cfg.Demo {
+			return fmt.Errorf("--bench-no-audit is for demo-mode measurements only")
+		}
+		cfg.BenchNoAudit = true
+	}
+	cfg.Pprof = *pprofOn
 	log := newLogger(cfg.Log, stdout)
 
 	var closers closeStack
@@ -171,6 +192,22 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
 	}}
+	catalog, err := loadCatalog(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m := metrics.New()
+
+	var shared cache.Shared
+	if cfg.Cache.RedisAddr != "" && !cfg.Cache.Disabled {
+		client := goredis.NewClient(rediscache.ClientOptions(cfg.Cache.RedisAddr))
+		closers.push("redis", func(context.Context) error { return client.Close() })
+		shared = rediscache.New(client, cfg.Cache.RedisPrefix, log)
+		log.Info("shared record cache", "redis", cfg.Cache.RedisAddr)
+	}
+	listenCtx, stopListen := context.WithCancel(context.WithoutCancel(ctx))
+	closers.push("cache listeners", func(context.Context) error { stopListen(); return nil })
+
 	var depts []*federation.Department
 	for _, d := range cfg.Departments {
 		src, closer, err := openSource(ctx, d, client, log)
@@ -180,16 +217,26 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		if closer != nil {
 			closers.push("department "+d.ID, func(context.Context) error { return closer.Close() })
 		}
-		depts = append(depts, federation.NewDepartment(d, src))
+		var c *cache.Cache
+		if !cfg.Cache.Disabled {
+			c = cache.New(cache.Options{
+				Department: d.ID, TTL: departmentTTL(catalog, d.ID), MaxRecords: cfg.Cache.MaxRecords,
+				NotFoundTTL: cfg.Cache.NotFoundTTL, StaleFor: cfg.Cache.StaleFor, Shared: shared, Log: log,
+			})
+			registerCacheMetrics(m, c)
+			if shared != nil {
+				go func() {
+					if err := c.Listen(listenCtx); err != nil && listenCtx.Err() == nil {
+						log.Warn("purge notices from other replicas are not received yet; retrying", "department", d.ID, "err", err)
+					}
+				}()
+			}
+		}
+		depts = append(depts, federation.NewDepartment(d, src, federation.Options{Cache: c, Observer: m, Log: log}))
 	}
 	fed, err := federation.New(depts, cfg.Sources, cfg.Limits.BatchWait)
 	if err != nil {
 		return nil, fmt.Errorf("sources: %w", err)
-	}
-
-	catalog, err := loadCatalog(cfg)
-	if err != nil {
-		return nil, err
 	}
 
 	st, err := openStore(ctx, cfg, log)
@@ -202,7 +249,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 
 	svc, err := sharing.New(ctx, sharing.Options{
 		Store: st, Catalog: catalog, Consumers: cfg.Consumers, DeadlineDays: cfg.Sharing.DeadlineWorkingDays,
-		Caller: auth.CallerFrom, Log: log,
+		Purger: fed, Caller: auth.CallerFrom, Log: log,
 	})
 	if err != nil {
 		return nil, err
@@ -216,9 +263,16 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		return nil, err
 	}
 
-	enf := enforce.New(enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: recorder, Log: log, Caller: auth.CallerFrom})
+	registerAuditMetrics(m, recorder)
+	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: timedRecorder{recorder, m}, Observer: m, Log: log, Caller: auth.CallerFrom}
+	if cfg.BenchNoAudit {
+		eo.Recorder = nil
+		log.Warn("audit recording is OFF (--bench-no-audit): for throughput comparisons only")
+	}
+	enf := enforce.New(eo)
 	res := &resolvers.Resolver{Fed: fed, Planner: enf, Admin: svc}
-	gql := server.NewGraphQL(server.GraphQLOptions{Resolvers: res, Enforcer: enf, Limits: cfg.Limits, Introspection: cfg.Introspection, Log: log})
+	gql := server.NewGraphQL(server.GraphQLOptions{Resolvers: res, Enforcer: enf, Limits: cfg.Limits, Introspection: cfg.Introspection, Log: log,
+		Extensions: []graphql.HandlerExtension{m, federation.FreshnessExtension{}}})
 
 	deps := server.Deps{
 		Log:       log,
@@ -226,9 +280,11 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		Auth:      auth.Middleware(verifier, log),
 		Fed:       fed,
 		BodyLimit: cfg.Limits.BodyBytes,
-		Ready: func(ctx context.Context) server.Health {
-			return server.Health{OK: true, Components: map[string]string{"store": "up"}}
-		},
+		Metrics:   m.Handler(),
+		Ready:     readiness(fed, st),
+	}
+	if cfg.Pprof {
+		deps.Pprof = adminOnly(auth.Middleware(verifier, log), pprofHandler())
 	}
 	if cfg.Demo {
 		consumers := make([]playground.Consumer, len(cfg.Consumers))
@@ -389,5 +445,96 @@ func demoMinter(cfg *config.Config) playground.Minter {
 			return "", err
 		}
 		return auth.Mint(key, kid, claims, time.Now())
+	}
+}
+
+// pprofHandler serves the runtime profiles.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// adminOnly lets through callers with a verified token of the CIO office or a
+// department console; profiles reveal internals and must not be public.
+func adminOnly(authn func(http.Handler) http.Handler, next http.Handler) http.Handler {
+	return authn(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := auth.CallerFrom(r.Context())
+		if c == nil || !(c.HasRole(gateway.RoleCIO) || c.Dept != "" && c.HasRole(gateway.RoleAuditor)) {
+			http.Error(w, "profiles are for the CIO office and department administrators", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}
+
+// departmentTTL is how long a department's records may be cached: the shortest update
+// cycle among its catalogue entries.
+func departmentTTL(c *policy.Catalog, dept string) time.Duration {
+	var ttl time.Duration
+	for _, e := range c.Entries(dept) {
+		if e.TTL > 0 && (ttl == 0 || e.TTL < ttl) {
+			ttl = e.TTL
+		}
+	}
+	return ttl
+}
+
+func registerCacheMetrics(m *metrics.Metrics, c *cache.Cache) {
+	labels := prometheus.Labels{"department": c.Department()}
+	stat := func(f func(cache.Stats) uint64) func() float64 {
+		return func() float64 { return float64(f(c.Stats())) }
+	}
+	m.CounterFunc("gateway_cache_hits_total", "Keys answered from the record cache.", labels, stat(func(s cache.Stats) uint64 { return s.Hits }))
+	m.CounterFunc("gateway_cache_misses_total", "Keys the record cache had to load.", labels, stat(func(s cache.Stats) uint64 { return s.Misses }))
+	m.CounterFunc("gateway_cache_evictions_total", "Records evicted to keep the cache within its bound.", labels, stat(func(s cache.Stats) uint64 { return s.Evictions }))
+	m.CounterFunc("gateway_cache_stale_serves_total", "Keys served stale because the department failed.", labels, stat(func(s cache.Stats) uint64 { return s.StaleServes }))
+	m.CounterFunc("gateway_cache_coalesced_total", "Keys awaited from another request's load instead of loaded again.", labels, stat(func(s cache.Stats) uint64 { return s.CoalescedWaits }))
+	m.CounterFunc("gateway_cache_shared_hits_total", "Keys found in the shared (Redis) layer.", labels, stat(func(s cache.Stats) uint64 { return s.SharedHits }))
+	m.CounterFunc("gateway_cache_shared_errors_total", "Failed calls to the shared (Redis) layer.", labels, stat(func(s cache.Stats) uint64 { return s.SharedErrors }))
+	m.GaugeFunc("gateway_cache_entries", "Entries held in the in-process record cache.", labels, func() float64 { return float64(c.Stats().Entries) })
+}
+
+func registerAuditMetrics(m *metrics.Metrics, r *audit.Recorder) {
+	m.CounterFunc("gateway_audit_events_total", "Audit events durably committed.", nil, func() float64 { return float64(r.Stats().Events) })
+	m.CounterFunc("gateway_audit_commits_total", "Audit group commits.", nil, func() float64 { return float64(r.Stats().Commits) })
+	m.CounterFunc("gateway_audit_commit_failures_total", "Audit group commits that failed.", nil, func() float64 { return float64(r.Stats().Failures) })
+}
+
+// timedRecorder measures how long a response waits for its audit events.
+type timedRecorder struct {
+	r *audit.Recorder
+	m *metrics.Metrics
+}
+
+func (t timedRecorder) Record(ctx context.Context, events []gateway.AuditEvent) error {
+	start := time.Now()
+	err := t.r.Record(ctx, events)
+	t.m.AuditCommit(time.Since(start))
+	return err
+}
+
+// readiness reports the store and every department's breaker: ready when the store
+// answers; departments that are down degrade only their own fields, so they are
+// reported but do not make the gateway unready.
+func readiness(fed *federation.Federation, st store.Store) func(ctx context.Context) server.Health {
+	return func(ctx context.Context) server.Health {
+		h := server.Health{OK: true, Components: map[string]string{}}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if _, err := st.ListRequests(ctx, store.RequestFilter{Requester: "\x00readiness"}); err != nil {
+			h.OK = false
+			h.Components["store"] = "down"
+		} else {
+			h.Components["store"] = "up"
+		}
+		for _, d := range fed.Departments() {
+			h.Components["department:"+d.ID] = d.State().String()
+		}
+		return h
 	}
 }

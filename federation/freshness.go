@@ -1,0 +1,86 @@
+package federation
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+)
+
+// SourceFreshness says, for one department in one response, whether its data came from
+// the cache, from the department, or both, how old the oldest cached answer was, and
+// whether anything was served stale because the department failed.
+type SourceFreshness struct {
+	CacheHits     int     `json:"cacheHits"`
+	Fetched       int     `json:"fetched"`
+	MaxAgeSeconds float64 `json:"maxAgeSeconds"`
+	Stale         bool    `json:"stale"`
+}
+
+type freshness struct {
+	mu sync.Mutex
+	m  map[string]*SourceFreshness
+}
+
+func noteFreshness(ctx context.Context, dept string, hits, misses int, age time.Duration, stale bool) {
+	l, ok := ctx.Value(loadersKey{}).(*Loaders)
+	if !ok {
+		return
+	}
+	f := &l.fresh
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[string]*SourceFreshness{}
+	}
+	s := f.m[dept]
+	if s == nil {
+		s = &SourceFreshness{}
+		f.m[dept] = s
+	}
+	s.CacheHits += hits
+	s.Fetched += misses
+	if a := age.Seconds(); a > s.MaxAgeSeconds {
+		s.MaxAgeSeconds = float64(int64(a*1000)) / 1000
+	}
+	s.Stale = s.Stale || stale
+}
+
+// FreshnessExtension adds `extensions.sources` to every response: per department, how
+// much came from the cache, how old it was and whether it was stale.
+type FreshnessExtension struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.ResponseInterceptor
+} = FreshnessExtension{}
+
+// ExtensionName names the gqlgen extension.
+func (FreshnessExtension) ExtensionName() string { return "SourceFreshness" }
+
+// Validate is part of gqlgen's extension interface.
+func (FreshnessExtension) Validate(graphql.ExecutableSchema) error { return nil }
+
+// InterceptResponse attaches the request's freshness report.
+func (FreshnessExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	l, ok := ctx.Value(loadersKey{}).(*Loaders)
+	if resp == nil || !ok {
+		return resp
+	}
+	l.fresh.mu.Lock()
+	defer l.fresh.mu.Unlock()
+	if len(l.fresh.m) == 0 {
+		return resp
+	}
+	out := make(map[string]SourceFreshness, len(l.fresh.m))
+	for k, v := range l.fresh.m {
+		out[k] = *v
+	}
+	if resp.Extensions == nil {
+		resp.Extensions = map[string]any{}
+	}
+	resp.Extensions["sources"] = out
+	return resp
+}

@@ -1,0 +1,345 @@
+// Package resilience protects the gateway from a department system that is down, slow
+// or answering garbage, and protects the department from the gateway's load. Wrap puts
+// one decorator around any adapters.Source, whatever its protocol, so no adapter
+// repeats timeouts, retries, a bulkhead or a circuit breaker.
+//
+// One call goes through, in order: the circuit breaker (fail fast while the department
+// is known to be failing), the bulkhead (at most Concurrency attempts in flight), an
+// attempt bounded by min(Timeout, the caller's deadline), and, for a department that was
+// unavailable, a few retries after jittered backoff that never outlasts the caller's
+// deadline.
+package resilience
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"pudong.gov.cn/gateway/adapters"
+)
+
+// ErrOpen is wrapped, together with adapters.ErrUnavailable, by the error of a call the
+// circuit breaker refused without reaching the department.
+var ErrOpen = errors.New("circuit breaker open")
+
+// Options configures Wrap. Zero fields take the defaults below.
+type Options struct {
+	// Department names the department in errors, logs and OnStateChange.
+	Department string
+	// Timeout bounds each attempt; the caller's own deadline bounds it further.
+	Timeout time.Duration
+	// Concurrency is the bulkhead: attempts in flight at once. A caller waits for a
+	// slot until its context ends. An attempt abandoned at its timeout keeps its slot
+	// until the department actually answers, so a stalled department never sees more
+	// than Concurrency calls.
+	Concurrency int
+	// Retries is how many extra attempts a call makes when the department is
+	// unavailable (never when it answered garbage, never once the caller is gone).
+	// Both operations are reads, so repeating them is safe. 0 means DefaultRetries; a
+	// negative value turns retries off.
+	Retries int
+	// BackoffBase is the first backoff before a retry; each further retry doubles it,
+	// up to BackoffMax. The actual wait is drawn uniformly from [0, that) ("full
+	// jitter"), so callers that failed together do not retry together.
+	BackoffBase time.Duration
+	// BackoffMax caps the backoff ceiling.
+	BackoffMax time.Duration
+	// Breaker tunes the circuit breaker.
+	Breaker BreakerOptions
+	// OnStateChange, if set, is told every breaker transition, in order, before the
+	// call that caused it returns. It may call State and Counts.
+	OnStateChange func(dept string, from, to State)
+	// Log receives breaker transitions, timeouts and retries. Default slog.Default().
+	Log *slog.Logger
+}
+
+// Defaults for Options fields left zero. Timeout and Concurrency match the federation
+// layer's defaults for a binding that does not say.
+const (
+	DefaultTimeout     = 3 * time.Second
+	DefaultConcurrency = 8
+	DefaultRetries     = 1
+	DefaultBackoffBase = 50 * time.Millisecond
+	DefaultBackoffMax  = time.Second
+)
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	switch {
+	case o.Retries == 0:
+		o.Retries = DefaultRetries
+	case o.Retries < 0:
+		o.Retries = 0
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = DefaultBackoffBase
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = DefaultBackoffMax
+	}
+	if o.BackoffMax < o.BackoffBase {
+		o.BackoffMax = o.BackoffBase
+	}
+	o.Breaker = o.Breaker.withDefaults()
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return o
+}
+
+// Counts are a Source's running totals since Wrap, for metrics.
+type Counts struct {
+	Calls    uint64 // Fetch and Page calls made to the Source
+	Attempts uint64 // calls that reached the department, retries included
+	Failures uint64 // attempts that counted against the department: unavailable, unreadable answer, timeout
+	Retries  uint64 // attempts after the first within one call
+	Rejected uint64 // attempts the breaker refused without reaching the department
+	Timeouts uint64 // attempts cut off by Options.Timeout (not by the caller's deadline)
+}
+
+// Source is a department's adapter with the protections around it. It implements
+// adapters.Source and adapters.Pager; Page fails with errors.ErrUnsupported when the
+// wrapped source cannot list (see CanPage).
+type Source struct {
+	inner   adapters.Source
+	opts    Options
+	slots   chan struct{}
+	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
+	notes   *notifier
+
+	calls, attempts, failures, retries, rejected, timeouts atomic.Uint64
+}
+
+var (
+	_ adapters.Source = (*Source)(nil)
+	_ adapters.Pager  = (*Source)(nil)
+)
+
+// Wrap puts the protections described by o around src.
+func Wrap(src adapters.Source, o Options) *Source {
+	o = o.withDefaults()
+	s := &Source{inner: src, opts: o, slots: make(chan struct{}, o.Concurrency)}
+	s.notes = &notifier{deliver: s.announce}
+	s.breaker = newBreaker(o.Department, o.Breaker, s.notes)
+	return s
+}
+
+// Inner returns the wrapped adapter, for operations that need its own API.
+func (s *Source) Inner() adapters.Source { return s.inner }
+
+// CanPage reports whether the wrapped adapter lists records page by page. Source always
+// has a Page method, so a type assertion to adapters.Pager cannot tell.
+func (s *Source) CanPage() bool {
+	_, ok := s.inner.(adapters.Pager)
+	return ok
+}
+
+// State is the breaker's current state. Reading it also moves an open breaker whose
+// OpenFor has passed to half-open.
+func (s *Source) State() State {
+	st := fromGobreaker(s.breaker.State())
+	s.notes.flush()
+	return st
+}
+
+// Counts returns the running totals.
+func (s *Source) Counts() Counts {
+	return Counts{
+		Calls:    s.calls.Load(),
+		Attempts: s.attempts.Load(),
+		Failures: s.failures.Load(),
+		Retries:  s.retries.Load(),
+		Rejected: s.rejected.Load(),
+		Timeouts: s.timeouts.Load(),
+	}
+}
+
+// Fetch implements adapters.Source with the protections.
+func (s *Source) Fetch(ctx context.Context, op string, keys []string) (map[string][]adapters.Record, error) {
+	return run(ctx, s, op, func(ctx context.Context) (map[string][]adapters.Record, error) {
+		return s.inner.Fetch(ctx, op, keys)
+	})
+}
+
+// Page implements adapters.Pager with the same protections. If the wrapped adapter
+// cannot list, it fails with an error wrapping errors.ErrUnsupported, without touching
+// the department or the breaker.
+func (s *Source) Page(ctx context.Context, op, key string, offset, limit int) (adapters.Page, error) {
+	p, ok := s.inner.(adapters.Pager)
+	if !ok {
+		return adapters.Page{}, fmt.Errorf("department %s cannot list records page by page: %w", s.opts.Department, errors.ErrUnsupported)
+	}
+	return run(ctx, s, op, func(ctx context.Context) (adapters.Page, error) {
+		return p.Page(ctx, op, key, offset, limit)
+	})
+}
+
+// verdict is what one attempt means for the breaker and for retrying.
+type verdict int
+
+const (
+	verdictOK          verdict = iota
+	verdictUnavailable         // counts against the department; worth retrying
+	verdictUnreadable          // counts against the department; retrying would get the same garbage
+	verdictUncounted           // says nothing about the department: caller gone, refused, not a department error
+)
+
+// run makes the call with retries: only after an unavailable department, at most
+// Retries extra times, and only if the backoff ends before the caller's deadline.
+func run[T any](ctx context.Context, s *Source, op string, call func(context.Context) (T, error)) (T, error) {
+	s.calls.Add(1)
+	for n := 0; ; n++ {
+		if n > 0 {
+			s.retries.Add(1)
+			s.opts.Log.DebugContext(ctx, "retrying department call", "department", s.opts.Department, "op", op, "attempt", n+1)
+		}
+		v, vd, err := attempt(ctx, s, op, call)
+		if vd == verdictOK {
+			return v, nil
+		}
+		if vd != verdictUnavailable || n >= s.opts.Retries || !s.backoff(ctx, n) {
+			var zero T
+			return zero, err
+		}
+	}
+}
+
+// backoff waits before retry n+1 and reports whether to make it. It does not wait at
+// all when the wait would reach the caller's deadline, since no attempt could follow.
+func (s *Source) backoff(ctx context.Context, n int) bool {
+	ceiling := s.opts.BackoffMax
+	if n < 30 { // beyond that the shift overflows; the cap applies long before
+		ceiling = min(s.opts.BackoffBase<<n, s.opts.BackoffMax)
+	}
+	wait := rand.N(ceiling) // full jitter; ceiling > 0 after withDefaults
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+type result[T any] struct {
+	v   T
+	err error
+}
+
+// attempt makes one attempt through the breaker and the bulkhead. It reports the
+// verdict to the breaker exactly once, or a half-open breaker would wait forever for
+// its probe.
+func attempt[T any](ctx context.Context, s *Source, op string, call func(context.Context) (T, error)) (_ T, vd verdict, err error) {
+	var zero T
+	dept := s.opts.Department
+	done, err := s.breaker.Allow()
+	s.notes.flush()
+	if err != nil {
+		s.rejected.Add(1)
+		return zero, verdictUncounted, fmt.Errorf("%w: %w: department %s failed repeatedly, so calls are refused for up to %s before a probe is let through",
+			adapters.ErrUnavailable, ErrOpen, dept, s.opts.Breaker.OpenFor)
+	}
+	vd = verdictUncounted
+	defer func() {
+		switch vd {
+		case verdictOK:
+			done(nil)
+		case verdictUnavailable, verdictUnreadable:
+			s.failures.Add(1)
+			done(err)
+		default:
+			done(notCounted{})
+		}
+		s.notes.flush()
+	}()
+
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return zero, vd, fmt.Errorf("%w: department %s: the request ended while waiting for one of its %d connections: %w",
+			adapters.ErrUnavailable, dept, cap(s.slots), ctx.Err())
+	}
+	s.attempts.Add(1)
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// The adapter runs on its own goroutine so that one which ignores its context
+	// still cannot hold the caller past the timeout. The goroutine keeps the slot
+	// until the adapter returns: the department is still busy with that call.
+	ch := make(chan result[T], 1)
+	go func() {
+		defer func() { <-s.slots }()
+		defer func() {
+			// A panic here could not be recovered by anyone above (it is not their
+			// goroutine) and would end the process; an adapter panics on input it did
+			// not expect, so it is an unreadable answer.
+			if p := recover(); p != nil {
+				s.opts.Log.Error("department adapter panicked", "department", dept, "op", op, "panic", p, "stack", string(debug.Stack()))
+				ch <- result[T]{err: fmt.Errorf("%w: department %s: the adapter panicked: %v", adapters.ErrBadResponse, dept, p)}
+			}
+		}()
+		v, err := call(actx)
+		ch <- result[T]{v: v, err: err}
+	}()
+
+	var r result[T]
+	select {
+	case r = <-ch:
+	case <-actx.Done():
+		select {
+		case r = <-ch: // answered just in time: prefer the answer
+		default:
+			r.err = actx.Err()
+		}
+	}
+
+	switch {
+	case r.err == nil:
+		vd = verdictOK
+		return r.v, vd, nil
+	case ctx.Err() != nil:
+		// The caller cancelled or ran out of its own time: not the department's fault.
+		return zero, vd, fmt.Errorf("%w: department %s: the request ended before the department answered: %w",
+			adapters.ErrUnavailable, dept, ctx.Err())
+	case errors.Is(actx.Err(), context.DeadlineExceeded):
+		vd = verdictUnavailable
+		s.timeouts.Add(1)
+		s.opts.Log.WarnContext(ctx, "department call timed out", "department", dept, "op", op, "timeout", s.opts.Timeout)
+		return zero, vd, fmt.Errorf("%w: department %s did not answer within %s: %w",
+			adapters.ErrUnavailable, dept, s.opts.Timeout, context.DeadlineExceeded)
+	case errors.Is(r.err, adapters.ErrBadResponse):
+		vd = verdictUnreadable
+	case errors.Is(r.err, adapters.ErrUnavailable):
+		vd = verdictUnavailable
+	}
+	return zero, vd, r.err
+}
+
+// announce logs a breaker transition and passes it on to OnStateChange.
+func (s *Source) announce(t transition) {
+	level := slog.LevelInfo
+	if t.to == StateOpen {
+		level = slog.LevelWarn
+	}
+	s.opts.Log.Log(context.Background(), level, "department circuit breaker changed state",
+		"department", s.opts.Department, "from", t.from.String(), "to", t.to.String())
+	if s.opts.OnStateChange != nil {
+		s.opts.OnStateChange(s.opts.Department, t.from, t.to)
+	}
+}
