@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -120,6 +122,19 @@ func jsString(s string) string {
 	return string(b)
 }
 
+// pressEnter sends the Enter key without the char event that SendKeys adds, as a
+// person's key press reaches an editor that handles Enter itself.
+var pressEnter = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+		if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+			Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
 // step runs actions with a deadline, failing the test with what was being done.
 func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
@@ -157,12 +172,29 @@ func TestBrowserPlayground(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`document.getElementById("headers").value.includes("Bearer ey")`),
 	)
 
-	// Type the query into the editor and run it with Ctrl-Enter.
-	const q = `{ citizen(idNumber: "310115198503120012") { name phone idNumber } }`
-	step(t, ctx, "typing and running the query",
+	// Type the query into the editor, taking "name" from the completion list that the
+	// schema offers for Citizen, prettify it, and run it with Ctrl-Enter.
+	step(t, ctx, "typing the query with completion",
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("query").value = ""`),
-		chromedp.SendKeys(chromedp.CSS("#query"), q),
-		chromedp.Poll[chromedp.Void](`document.getElementById("query").value === `+jsString(q)),
+		chromedp.SendKeys(chromedp.CSS("#query"), `{ citizen(idNumber: "310115198503120012") { na`),
+		chromedp.WaitVisible(chromedp.CSS(`[role="listbox"] [role="option"]`)),
+	)
+	options, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[role="listbox"]:not([hidden]) [role="option"] .c-label')].map(o => o.textContent)`))
+	if err != nil || len(options) == 0 || options[0] != "name" {
+		t.Fatalf("completion after \"{ citizen(...) { na\" offers %v (%v), want name first", options, err)
+	}
+	step(t, ctx, "accepting the completion and finishing the query",
+		pressEnter,
+		chromedp.Poll[chromedp.Void](`document.getElementById("query").value.endsWith("{ name")`),
+		chromedp.SendKeys(chromedp.CSS("#query"), ` phone idNumber } }`),
+		chromedp.Click(chromedp.CSS("#prettify")),
+	)
+	const pretty = "{\n  citizen(idNumber: \"310115198503120012\") {\n    name\n    phone\n    idNumber\n  }\n}\n"
+	if got, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#query"))); got != pretty {
+		t.Errorf("after completion and prettify the query is\n%s\nwant\n%s", got, pretty)
+	}
+	step(t, ctx, "running the query with Ctrl-Enter",
+		chromedp.Focus(chromedp.CSS("#query")),
 		chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)),
 		chromedp.WaitVisible(chromedp.CSS(`#result [data-path="citizen.idNumber"]`)),
 	)
