@@ -42,6 +42,11 @@ type Config struct {
 	Cache   Cache   `yaml:"cache,omitempty"`
 	Log     Log     `yaml:"log,omitempty"`
 
+	// Allowlist is the manifest of registered operations (written by `gateway allowlist
+	// register`), relative to the configuration file; consumers with allowlistOnly may
+	// send nothing else.
+	Allowlist string `yaml:"allowlist,omitempty"`
+
 	// Introspection allows schema introspection; on in the demo, off by default in a
 	// production file.
 	Introspection bool `yaml:"introspection,omitempty"`
@@ -122,7 +127,35 @@ type Consumer struct {
 	SelfService bool     `yaml:"selfService,omitempty"` // tokens carry citizen_id
 	Grants      []Grant  `yaml:"grants,omitempty"`      // static grants on conditional items
 	Origins     []string `yaml:"origins,omitempty"`     // browser origins allowed by CORS
-	RateLimit   *Rate    `yaml:"rateLimit,omitempty"`   // requests per end user; defaults by kind
+	// RateLimit bounds each end user (token subject) of this consumer, and
+	// ConsumerRateLimit the consumer as a whole. Defaults depend on the kind of
+	// consumer: low for the playground and citizens' sessions, high for service backends.
+	RateLimit         *Rate `yaml:"rateLimit,omitempty"`
+	ConsumerRateLimit *Rate `yaml:"consumerRateLimit,omitempty"`
+	// AllowlistOnly restricts the consumer to the operations registered in the
+	// allowlist manifest (production front ends).
+	AllowlistOnly bool `yaml:"allowlistOnly,omitempty"`
+}
+
+// Limits returns the consumer's rate limits, with the defaults for its kind.
+func (c *Consumer) Limits() (endUser, consumer Rate) {
+	switch {
+	case c.Name == "playground":
+		endUser, consumer = Rate{PerSecond: 5, Burst: 20}, Rate{PerSecond: 50, Burst: 100}
+	case c.SelfService:
+		endUser, consumer = Rate{PerSecond: 5, Burst: 20}, Rate{PerSecond: 2000, Burst: 4000}
+	case c.Dept != "" || len(c.Roles) > 0:
+		endUser, consumer = Rate{PerSecond: 50, Burst: 100}, Rate{PerSecond: 200, Burst: 400}
+	default: // service backends: one service account serves many people
+		endUser, consumer = Rate{PerSecond: 5000, Burst: 10000}, Rate{PerSecond: 10000, Burst: 20000}
+	}
+	if c.RateLimit != nil {
+		endUser = *c.RateLimit
+	}
+	if c.ConsumerRateLimit != nil {
+		consumer = *c.ConsumerRateLimit
+	}
+	return endUser, consumer
 }
 
 // Grant is a static, purpose-bound grant of catalogue codes.

@@ -65,3 +65,21 @@ func TestCheckCharacters(t *testing.T) {
 		t.Errorf("CreditCheckChar = %c, want P", got)
 	}
 }
+
+// FuzzValidators checks that the validators never panic and agree with their own check
+// characters: a value accepted has the check character its prefix computes.
+func FuzzValidators(f *testing.F) {
+	for _, s := range []string{"310115198503120012", "310115198503120013", "11010519491231002X", "91310115MA1FL0AB0P",
+		"92310115MA1P3Q8R06", "", "x", "3101151985031200\xff2", "９１３１０１１５ＭＡ１ＦＬ０ＡＢ０Ｐ"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if ValidateIDNumber(s) == nil && IDCheckDigit(s[:17]) != s[17] {
+			t.Fatalf("accepted %q with a wrong check digit", s)
+		}
+		if ValidateCreditCode(s) == nil && CreditCheckChar(s[:17]) != s[17] {
+			t.Fatalf("accepted %q with a wrong check character", s)
+		}
+		_ = IsIDNumber(s)
+	})
+}

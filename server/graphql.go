@@ -33,6 +33,10 @@ type GraphQLOptions struct {
 	Log           *slog.Logger
 	// Extensions run around every operation: metrics, freshness reports.
 	Extensions []graphql.HandlerExtension
+	// Manifest is the allowlist; AllowlistOnly says which consumers are bound to it.
+	Manifest      Manifest
+	AllowlistOnly func(consumer string) bool
+	Caller        func(context.Context) *gateway.Caller
 }
 
 // NewSchema returns the executable schema with the sharing policy and complexity wired in.
@@ -53,7 +57,14 @@ func NewGraphQL(o GraphQLOptions) *handler.Server {
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	apq := lru.New[string](10000)
+	for hash, op := range o.Manifest {
+		apq.Add(context.Background(), hash, op.Query) // registered operations can be sent by hash alone
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
+	if o.AllowlistOnly != nil {
+		srv.Use(allowlist{manifest: o.Manifest, only: o.AllowlistOnly, caller: o.Caller})
+	}
 	srv.Use(shapeLimit{Depth: o.Limits.Depth, Aliases: o.Limits.Aliases})
 	srv.Use(extension.FixedComplexityLimit(o.Limits.Complexity))
 	for _, e := range o.Extensions {

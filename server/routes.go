@@ -4,8 +4,18 @@ import "net/http"
 
 // addRoutes is the gateway's whole HTTP surface.
 func addRoutes(mux *http.ServeMux, d Deps) {
-	gql := append([]func(http.Handler) http.Handler{limitBody(d.BodyLimit)}, d.Middleware...)
-	gql = append(gql, d.Auth, withLoaders(d.Fed))
+	gql := []func(http.Handler) http.Handler{limitBody(d.BodyLimit)}
+	if d.CORS != nil {
+		gql = append(gql, d.CORS.Preflight)
+	}
+	gql = append(gql, d.Auth)
+	if d.CORS != nil {
+		gql = append(gql, d.CORS.PerConsumer)
+	}
+	if d.RateLimit != nil {
+		gql = append(gql, d.RateLimit.Middleware)
+	}
+	gql = append(gql, withLoaders(d.Fed))
 	mux.Handle("/graphql", chain(d.GraphQL, gql...))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

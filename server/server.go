@@ -21,16 +21,17 @@ import (
 // tests can start the real server in-process.
 type Deps struct {
 	Log        *slog.Logger
-	GraphQL    http.Handler                      // the GraphQL executor
-	Auth       func(http.Handler) http.Handler   // verifies the bearer token
-	Fed        *federation.Federation            // per-request loaders
-	Ready      func(ctx context.Context) Health  // readiness, per component
-	Metrics    http.Handler                      // Prometheus exposition; nil: no /metrics
-	Playground http.Handler                      // the playground page at /
-	DemoTokens http.Handler                      // demo mode only: mints playground tokens
-	Pprof      http.Handler                      // runtime profiles, admin only; nil: none
-	BodyLimit  int64                             // max request body bytes
-	Middleware []func(http.Handler) http.Handler // extra middleware around /graphql (metrics, rate limits, CORS)
+	GraphQL    http.Handler                     // the GraphQL executor
+	Auth       func(http.Handler) http.Handler  // verifies the bearer token
+	Fed        *federation.Federation           // per-request loaders
+	Ready      func(ctx context.Context) Health // readiness, per component
+	Metrics    http.Handler                     // Prometheus exposition; nil: no /metrics
+	Playground http.Handler                     // the playground page at /
+	DemoTokens http.Handler                     // demo mode only: mints playground tokens
+	Pprof      http.Handler                     // runtime profiles, admin only; nil: none
+	BodyLimit  int64                            // max request body bytes
+	CORS       *CORS                            // browser origins per consumer; nil: no CORS
+	RateLimit  *RateLimiter                     // per consumer and end user; nil: none
 }
 
 // Health is the readiness report: OK, and the state of each component.

@@ -2,22 +2,27 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/vektah/gqlparser/v2"
 	"gopkg.in/yaml.v3"
 
 	"pudong.gov.cn/gateway/audit"
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/graph"
 	"pudong.gov.cn/gateway/idcode"
 	"pudong.gov.cn/gateway/legacysim"
 	"pudong.gov.cn/gateway/legacysim/dataset"
+	"pudong.gov.cn/gateway/server"
 )
 
 const simHelp = `
@@ -249,4 +254,94 @@ func runConfig(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d departments, %d consumers, %d catalogue files)\n", args[1], len(cfg.Departments), len(cfg.Consumers), len(cfg.Catalog))
 	return nil
+}
+
+const allowlistHelp = `
+gateway allowlist register DIR [--out FILE]
+
+Validates every .graphql file under DIR against the schema and writes the allowlist
+manifest (default DIR/allowlist.json): each operation by the SHA-256 of its text, the
+hash Apollo Client's persisted queries send. Name the manifest in the configuration
+(allowlist: FILE) and set allowlistOnly: true on the consumers that may send nothing else.
+`
+
+func runAllowlist(args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "register" {
+		fmt.Fprint(stdout, strings.TrimLeft(allowlistHelp, "\n"))
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			return nil
+		}
+		return errors.New("allowlist: the subcommand is register")
+	}
+	fs := newFlagSet("gateway allowlist register", allowlistHelp, stdout)
+	out := fs.String("out", "", "manifest file to write (default DIR/allowlist.json)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("allowlist register: name the directory of .graphql files")
+	}
+	dir := fs.Arg(0)
+	if *out == "" {
+		*out = filepath.Join(dir, "allowlist.json")
+	}
+	m, err := registerOperations(dir)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d operations registered in %s\n", len(m), *out)
+	return nil
+}
+
+// registerOperations parses and validates every .graphql file under dir; every problem
+// is reported at once.
+func registerOperations(dir string) (server.Manifest, error) {
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	m := server.Manifest{}
+	var problems []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(path) != ".graphql" {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		query := string(b)
+		doc, errs := gqlparser.LoadQuery(schema, query)
+		if len(errs) > 0 {
+			for _, e := range errs {
+				problems = append(problems, fmt.Sprintf("%s: %s", path, e.Error()))
+			}
+			return nil
+		}
+		if len(doc.Operations) != 1 {
+			problems = append(problems, fmt.Sprintf("%s: a file registers exactly one operation (found %d)", path, len(doc.Operations)))
+			return nil
+		}
+		name := doc.Operations[0].Name
+		if name == "" {
+			name = strings.TrimSuffix(filepath.Base(path), ".graphql")
+		}
+		m[server.QueryHash(query)] = server.Operation{Name: name, File: filepath.ToSlash(path), Query: query}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("allowlist:\n  %s", strings.Join(problems, "\n  "))
+	}
+	if len(m) == 0 {
+		return nil, fmt.Errorf("allowlist: no .graphql files under %s", dir)
+	}
+	return m, nil
 }

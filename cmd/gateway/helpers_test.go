@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -213,3 +214,5 @@ func (g *tg) tokenWithPurpose(consumer, purpose string) string {
 	c := g.cfg.Consumer(consumer)
 	return g.tokenWith(auth.Claims{Consumer: c.Name, Purpose: purpose, Dept: c.Dept, Roles: c.Roles})
 }
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -51,7 +51,7 @@ func TestOneUpstreamCallForManyCallers(t *testing.T) {
 	g := newTG(t)
 	g.sims.PSB.SetFault(simhttp.Fault{Mode: simhttp.ModeOK, Latency: "150ms"})
 	g.sims.PSB.Reset()
-	tokens := []string{g.token("online-hall"), g.token("playground"), g.token("supervision-platform"), g.token("ipudong-portal", "310115199001010029")}
+	tokens := []string{g.token("online-hall"), g.token("psb-console"), g.token("supervision-platform"), g.token("ipudong-portal", "310115199001010029")}
 	var wg sync.WaitGroup
 	for i := 0; i < 100; i++ {
 		wg.Add(1)

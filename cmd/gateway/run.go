@@ -16,6 +16,7 @@ Usage:
   gateway token --consumer NAME [flags]                 mint a demo token (see gateway token --help)
   gateway audit verify [--data DIR] [--config FILE]     check the audit hash chain
   gateway config check FILE                             validate a configuration file without starting
+  gateway allowlist register DIR [--out FILE]           register a directory of .graphql operations
 
 Without --config the gateway starts in demo mode: the four department simulators run
 in-process on loopback ports, the store is SQLite under --data, and a demo signing key
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return runAudit(ctx, args[1:], getenv, stdout)
 		case "config":
 			return runConfig(args[1:], stdout)
+		case "allowlist":
+			return runAllowlist(args[1:], stdout)
 		case "help":
 			fmt.Fprint(stdout, usage)
 			return nil

@@ -271,8 +271,31 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	}
 	enf := enforce.New(eo)
 	res := &resolvers.Resolver{Fed: fed, Planner: enf, Admin: svc}
+	var manifest server.Manifest
+	if cfg.Allowlist != "" {
+		path := cfg.Allowlist
+		if cfg.Path != "" && !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(cfg.Path), path)
+		}
+		if manifest, err = server.LoadManifest(path); err != nil {
+			return nil, err
+		}
+		log.Info("allowlist loaded", "operations", len(manifest))
+	}
 	gql := server.NewGraphQL(server.GraphQLOptions{Resolvers: res, Enforcer: enf, Limits: cfg.Limits, Introspection: cfg.Introspection, Log: log,
-		Extensions: []graphql.HandlerExtension{m, federation.FreshnessExtension{}}})
+		Extensions: []graphql.HandlerExtension{m, federation.FreshnessExtension{}},
+		Manifest:   manifest,
+		AllowlistOnly: func(consumer string) bool {
+			c := cfg.Consumer(consumer)
+			return c != nil && c.AllowlistOnly
+		},
+		Caller: auth.CallerFrom,
+	})
+	origins := map[string][]string{}
+	for _, c := range cfg.Consumers {
+		origins[c.Name] = c.Origins
+	}
+	callerOf := func(r *http.Request) *gateway.Caller { return auth.CallerFrom(r.Context()) }
 
 	deps := server.Deps{
 		Log:       log,
@@ -281,7 +304,16 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		Fed:       fed,
 		BodyLimit: cfg.Limits.BodyBytes,
 		Metrics:   m.Handler(),
-		Ready:     readiness(fed, st),
+		CORS:      &server.CORS{Origins: origins, Caller: callerOf},
+		RateLimit: server.NewRateLimiter(func(consumer string) server.Limits {
+			c := cfg.Consumer(consumer)
+			if c == nil {
+				return server.Limits{}
+			}
+			u, all := c.Limits()
+			return server.Limits{EndUser: server.Rate(u), Consumer: server.Rate(all)}
+		}, callerOf, 100000),
+		Ready: readiness(fed, st),
 	}
 	if cfg.Pprof {
 		deps.Pprof = adminOnly(auth.Middleware(verifier, log), pprofHandler())
