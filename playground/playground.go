@@ -1,11 +1,22 @@
 // Package playground serves the gateway's offline playground: an editor, docs explorer
 // and result view that marks every governed field as allowed, masked or denied. Every
-// asset is inside the binary; nothing is loaded from the network.
+// asset is inside the binary; nothing is loaded from the network, and the
+// Content-Security-Policy makes the browser refuse anything that would be.
 package playground
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
 	"encoding/json"
+	"html/template"
+	"io/fs"
+	"mime"
 	"net/http"
+	"path"
+	"sort"
+	"strings"
 )
 
 // Consumer is one demo consumer offered by the playground's picker.
@@ -26,45 +37,209 @@ type Options struct {
 	Endpoint string
 }
 
-// Handler serves the playground page and its assets.
+// ContentSecurityPolicy is sent with every playground response: the page may load
+// scripts, styles, images and data from the gateway's own origin only, runs no inline
+// script, and cannot be framed.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// TokenPath is where the demo mode serves DemoTokens; the page posts to it.
+const TokenPath = "/demo/token"
+
+//go:embed static
+var static embed.FS
+
+// assets are the embedded files by name, with their content type and a version hash
+// of them all: the page refers to /playground/{version}/name, so browsers may cache
+// those URLs forever and still see a new build at once.
+type assets struct {
+	files   map[string][]byte
+	version string
+}
+
+func loadAssets() assets {
+	sub, err := fs.Sub(static, "static")
+	if err != nil {
+		panic(err) // the embed directive guarantees the directory
+	}
+	a := assets{files: map[string][]byte{}}
+	var names []string
+	fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			names = append(names, p)
+		}
+		return nil
+	})
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		b, _ := fs.ReadFile(sub, n)
+		a.files[n] = b
+		h.Write([]byte(n))
+		h.Write(b)
+	}
+	a.version = hex.EncodeToString(h.Sum(nil))[:12]
+	return a
+}
+
+// contentType is by extension, fixed here rather than taken from the host's mime
+// tables, so a module script is never served with a type the browser refuses.
+func contentType(name string) string {
+	switch path.Ext(name) {
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
+	case ".json":
+		return "application/json; charset=utf-8"
+	}
+	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+// pageConfig is what the page learns about the server, from /playground/config.json.
+type pageConfig struct {
+	Demo      bool       `json:"demo"`
+	Endpoint  string     `json:"endpoint"`
+	TokenPath string     `json:"tokenPath,omitempty"`
+	Consumers []Consumer `json:"consumers"`
+	// DefaultCitizen is the ID number offered for self-service consumers.
+	DefaultCitizen string `json:"defaultCitizen,omitempty"`
+}
+
+// DefaultCitizen is the demo fixture citizen the picker offers to self-service consumers.
+const DefaultCitizen = "310115198503120012"
+
+// Handler serves the playground page at / and its assets under /playground/.
 func Handler(o Options) http.Handler {
+	if o.Endpoint == "" {
+		o.Endpoint = "/graphql"
+	}
+	a := loadAssets()
+	cfg := pageConfig{Demo: o.Demo, Endpoint: o.Endpoint, Consumers: []Consumer{}}
+	if o.Demo {
+		cfg.TokenPath = TokenPath
+		cfg.Consumers = append(cfg.Consumers, o.Consumers...)
+		cfg.DefaultCitizen = DefaultCitizen
+	}
+	cfgJSON, _ := json.Marshal(cfg)
+
+	page := template.Must(template.New("index").Parse(string(a.files["index.html"])))
+	var buf bytes.Buffer
+	if err := page.Execute(&buf, map[string]any{"Base": "/playground/" + a.version + "/", "Demo": o.Demo}); err != nil {
+		panic(err) // the template is embedded and tested
+	}
+	index := buf.Bytes()
+	indexETag := `"` + a.version + `"`
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte("<!doctype html><title>Gateway playground</title><p>POST GraphQL to " + o.Endpoint + "</p>"))
+		secure(w)
+		// The page is small and names the versioned assets: revalidate it every time.
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("ETag", indexETag)
+		if r.Header.Get("If-None-Match") == indexETag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Content-Type", contentType("index.html"))
+		w.Write(index)
+	})
+	mux.HandleFunc("GET /playground/config.json", func(w http.ResponseWriter, r *http.Request) {
+		secure(w)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", contentType("config.json"))
+		w.Write(cfgJSON)
+	})
+	mux.HandleFunc("GET /playground/{version}/{name}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		b, ok := a.files[name]
+		if !ok || name == "index.html" {
+			secure(w)
+			http.NotFound(w, r)
+			return
+		}
+		secure(w)
+		if r.PathValue("version") == a.version {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			// A page from another build (another replica, or before a deploy): serve
+			// what we have, but let nobody keep it under that version's name.
+			w.Header().Set("Cache-Control", "no-cache")
+		}
+		w.Header().Set("ETag", `"`+a.version+`"`)
+		w.Header().Set("Content-Type", contentType(name))
+		w.Write(b)
+	})
+	mux.HandleFunc("GET /playground/", func(w http.ResponseWriter, r *http.Request) {
+		secure(w)
+		if r.URL.Path == "/playground/" {
+			http.Redirect(w, r, "/", http.StatusFound)
+			return
+		}
+		http.NotFound(w, r)
 	})
 	return mux
 }
 
+// secure sets the headers every playground response carries.
+func secure(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+}
+
 // Minter mints a demo token for a consumer (and, for self-service consumers, a citizen).
+// It returns an error for an unknown consumer or a self-service consumer without a
+// valid citizen ID number; DemoTokens answers those with 400.
 type Minter func(consumer, citizenID string) (string, error)
 
 // DemoTokens serves POST /demo/token {"consumer": "...", "citizenId": "..."} → {"token": "..."}:
 // the demo mode's token endpoint. It does not exist in production mode.
 func DemoTokens(mint Minter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
-			http.Error(w, "POST a JSON object {consumer, citizenId}", http.StatusMethodNotAllowed)
+			writeJSONError(w, http.StatusMethodNotAllowed, "POST a JSON object {consumer, citizenId}")
 			return
 		}
 		var req struct {
 			Consumer  string `json:"consumer"`
 			CitizenID string `json:"citizenId"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, "body: "+err.Error(), http.StatusBadRequest)
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeJSONError(w, http.StatusBadRequest, "the body must be a JSON object {consumer, citizenId}: "+err.Error())
 			return
 		}
-		tok, err := mint(req.Consumer, req.CitizenID)
+		if strings.TrimSpace(req.Consumer) == "" {
+			writeJSONError(w, http.StatusBadRequest, "name the consumer to mint a token for")
+			return
+		}
+		tok, err := mint(req.Consumer, strings.TrimSpace(req.CitizenID))
 		if err != nil {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			writeJSONError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		json.NewEncoder(w).Encode(map[string]string{"token": tok})
 	})
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }

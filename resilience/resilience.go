@@ -248,10 +248,19 @@ type result[T any] struct {
 func attempt[T any](ctx context.Context, s *Source, op string, call func(context.Context) (T, error)) (_ T, vd verdict, err error) {
 	var zero T
 	dept := s.opts.Department
+	if ctx.Err() != nil {
+		// Checked first: a select on a free slot and a done context picks either, and
+		// a caller who has left should neither reach the department nor take a probe.
+		return zero, verdictUncounted, callerGone(ctx, dept)
+	}
 	done, err := s.breaker.Allow()
 	s.notes.flush()
 	if err != nil {
 		s.rejected.Add(1)
+		if errors.Is(err, gobreaker.ErrTooManyRequests) {
+			return zero, verdictUncounted, fmt.Errorf("%w: %w: department %s failed repeatedly and a probe is checking whether it is back",
+				adapters.ErrUnavailable, ErrOpen, dept)
+		}
 		return zero, verdictUncounted, fmt.Errorf("%w: %w: department %s failed repeatedly, so calls are refused for up to %s before a probe is let through",
 			adapters.ErrUnavailable, ErrOpen, dept, s.opts.Breaker.OpenFor)
 	}
@@ -276,7 +285,7 @@ func attempt[T any](ctx context.Context, s *Source, op string, call func(context
 			adapters.ErrUnavailable, dept, cap(s.slots), ctx.Err())
 	}
 	s.attempts.Add(1)
-	actx, cancel := context.WithCancel(ctx)
+	actx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 
 	// The adapter runs on its own goroutine so that one which ignores its context
@@ -315,8 +324,7 @@ func attempt[T any](ctx context.Context, s *Source, op string, call func(context
 		return r.v, vd, nil
 	case ctx.Err() != nil:
 		// The caller cancelled or ran out of its own time: not the department's fault.
-		return zero, vd, fmt.Errorf("%w: department %s: the request ended before the department answered: %w",
-			adapters.ErrUnavailable, dept, ctx.Err())
+		return zero, vd, callerGone(ctx, dept)
 	case errors.Is(actx.Err(), context.DeadlineExceeded):
 		vd = verdictUnavailable
 		s.timeouts.Add(1)
@@ -329,6 +337,12 @@ func attempt[T any](ctx context.Context, s *Source, op string, call func(context
 		vd = verdictUnavailable
 	}
 	return zero, vd, r.err
+}
+
+// callerGone is the error for a call whose caller cancelled or ran out of its own time.
+func callerGone(ctx context.Context, dept string) error {
+	return fmt.Errorf("%w: department %s: the request ended before the department answered: %w",
+		adapters.ErrUnavailable, dept, ctx.Err())
 }
 
 // announce logs a breaker transition and passes it on to OnStateChange.

@@ -161,6 +161,10 @@ func TestBreakerRecoversThroughHalfOpen(t *testing.T) {
 	}
 	f.set(succeed)
 	eventually(t, 5*time.Second, "breaker half-open after OpenFor", func() bool { return s.State() == StateHalfOpen })
+	// Reading the state moved the breaker, so the callback has already heard of it.
+	if got := rec.list(); len(got) != 2 || got[1] != "psb:open->half-open" {
+		t.Fatalf("OnStateChange calls once State says half-open = %v", got)
+	}
 
 	if _, err := s.Fetch(t.Context(), "person", keys); err != nil {
 		t.Fatalf("half-open probe: %v", err)
@@ -196,8 +200,12 @@ func TestHalfOpenLetsOneProbeThroughAndReopensOnFailure(t *testing.T) {
 	}()
 	f.waitEntered(t, 2)
 	// While the probe is out, everyone else still fails fast.
-	if _, err := s.Fetch(t.Context(), "person", keys); !errors.Is(err, ErrOpen) {
-		t.Fatalf("second call while probing: %v, want ErrOpen", err)
+	err := returnsWithin(t, time.Second, func() error {
+		_, err := s.Fetch(t.Context(), "person", keys)
+		return err
+	})
+	if !errors.Is(err, ErrOpen) || !strings.Contains(err.Error(), "a probe is checking") {
+		t.Fatalf("second call while probing: %v, want ErrOpen saying a probe is out", err)
 	}
 	f.unstall()
 	if err := <-probe; !errors.Is(err, adapters.ErrUnavailable) {
@@ -302,12 +310,13 @@ func TestBackoffNeverOutlastsCallerDeadline(t *testing.T) {
 	f := newFake(t, unavailable)
 	o := testOptions(t)
 	o.Retries = 5
-	// Backoffs of up to 10s against a 100ms deadline: waiting them out would be obvious.
-	o.BackoffBase = 10 * time.Second
-	o.BackoffMax = 10 * time.Second
+	// A backoff drawn from [0, 1h) against a 200ms deadline: the chance that one fits
+	// is 1 in 18000, so the call should give up at once rather than wait to the end.
+	o.BackoffBase = time.Hour
+	o.BackoffMax = time.Hour
 	s := Wrap(f, o)
 
-	const budget = 100 * time.Millisecond
+	const budget = 200 * time.Millisecond
 	ctx, cancel := context.WithTimeout(t.Context(), budget)
 	defer cancel()
 	start := time.Now()
@@ -315,8 +324,29 @@ func TestBackoffNeverOutlastsCallerDeadline(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > budget+margin {
 		t.Fatalf("Fetch took %s with a %s deadline", elapsed, budget)
 	}
-	if !errors.Is(err, adapters.ErrUnavailable) {
-		t.Fatalf("Fetch = %v, want the department's ErrUnavailable", err)
+	if !errors.Is(err, adapters.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Fetch = %v, want the department's own ErrUnavailable", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Fetch waited until the deadline for a backoff that could not end before it")
+	}
+}
+
+func TestBackoffIsCapped(t *testing.T) {
+	f := newFake(t, unavailable)
+	o := testOptions(t)
+	o.Retries = 8
+	o.BackoffBase = 10 * time.Millisecond
+	o.BackoffMax = 10 * time.Millisecond
+	s := Wrap(f, o)
+	start := time.Now()
+	_, _ = s.Fetch(t.Context(), "person", keys)
+	// Capped, eight backoffs take at most 80ms; doubling uncapped, about 1.3s on average.
+	if elapsed := time.Since(start); elapsed > 80*time.Millisecond+margin {
+		t.Fatalf("eight backoffs took %s, want at most 80ms of them", elapsed)
+	}
+	if n := f.calls.Load(); n != 9 {
+		t.Fatalf("department called %d times, want 9", n)
 	}
 }
 
@@ -341,6 +371,21 @@ func TestNoRetryOnceCallerIsGone(t *testing.T) {
 	}
 }
 
+func TestCallerAlreadyGoneDoesNotReachDepartment(t *testing.T) {
+	f := newFake(t, succeed)
+	s := Wrap(f, testOptions(t))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for range 20 { // a random select would let some through
+		if _, err := s.Fetch(ctx, "person", keys); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Fetch with a cancelled context = %v", err)
+		}
+	}
+	if n := f.calls.Load(); n != 0 {
+		t.Fatalf("department called %d times for callers that had left", n)
+	}
+}
+
 func TestStalledDepartmentReturnsWithinTimeout(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -354,11 +399,11 @@ func TestStalledDepartmentReturnsWithinTimeout(t *testing.T) {
 			o := testOptions(t)
 			o.Timeout = 50 * time.Millisecond
 			s := Wrap(f, o)
-			start := time.Now()
-			_, err := s.Fetch(t.Context(), "person", keys) // the caller has no deadline
-			if elapsed := time.Since(start); elapsed > o.Timeout+margin {
-				t.Fatalf("Fetch took %s with a %s timeout", elapsed, o.Timeout)
-			}
+			// The caller has no deadline of its own; the fake would stall until cleanup.
+			err := returnsWithin(t, o.Timeout+margin, func() error {
+				_, err := s.Fetch(t.Context(), "person", keys)
+				return err
+			})
 			if !errors.Is(err, adapters.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Fetch = %v, want ErrUnavailable and DeadlineExceeded", err)
 			}
@@ -435,8 +480,18 @@ func TestBulkheadLimitsCallsInFlight(t *testing.T) {
 		})
 	}
 	f.waitEntered(t, 3)
-	if n := f.inFlight.Load(); n != 3 {
-		t.Fatalf("%d calls in flight, want 3", n)
+	eventually(t, 5*time.Second, "all callers at the Source", func() bool { return s.Counts().Calls == callers })
+	// With every slot taken, a caller that cannot wait must not reach the department.
+	for range 3 {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+		_, err := s.Fetch(ctx, "person", keys)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Fetch with all slots taken = %v, want it to give up waiting", err)
+		}
+	}
+	if n := f.calls.Load(); n != 3 {
+		t.Fatalf("department called %d times with Concurrency=3 and every call stalled", n)
 	}
 	f.unstall()
 	wg.Wait()
@@ -450,7 +505,7 @@ func TestBulkheadLimitsCallsInFlight(t *testing.T) {
 		t.Fatalf("at most %d calls were in flight, want exactly Concurrency=3", m)
 	}
 	if n := f.calls.Load(); n != callers {
-		t.Fatalf("department called %d times, want %d", n, callers)
+		t.Fatalf("department called %d times, want the %d callers that could wait", n, callers)
 	}
 }
 
@@ -591,5 +646,20 @@ func TestConcurrentMixedLoad(t *testing.T) {
 	}
 	if got := rec.list(); len(got) == 0 || got[0] != "psb:closed->open" {
 		t.Fatalf("transitions = %v, want the breaker to have opened", got)
+	}
+}
+
+// returnsWithin runs call and fails the test if it has not returned within d. The call
+// is left running on failure; the fake's cleanup unblocks it.
+func returnsWithin(t *testing.T, d time.Duration, call func() error) error {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- call() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(d):
+		t.Fatalf("call still running after %s", d)
+		return nil
 	}
 }

@@ -1,0 +1,272 @@
+package playground
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"pudong.gov.cn/gateway/idcode"
+)
+
+var demoOptions = Options{
+	Demo:     true,
+	Endpoint: "/graphql",
+	Consumers: []Consumer{
+		{Name: "ipudong-portal", Description: "citizen micro-portal", Purpose: "citizen-self-service", SelfService: true},
+		{Name: "playground", Description: "developers", Purpose: "exploration"},
+	},
+}
+
+func get(t *testing.T, h http.Handler, path string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	res := rec.Result()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func checkCSP(t *testing.T, path string, res *http.Response) {
+	t.Helper()
+	csp := res.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "script-src 'self'", "connect-src 'self'", "style-src 'self'", "object-src 'none'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("%s: Content-Security-Policy %q lacks %q", path, csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe") || strings.Contains(csp, "http") || strings.Contains(csp, "*") {
+		t.Errorf("%s: Content-Security-Policy %q allows more than the gateway's own origin", path, csp)
+	}
+	if res.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("%s: no X-Content-Type-Options: nosniff", path)
+	}
+}
+
+var assetRef = regexp.MustCompile(`(?:src|href)="([^"]+)"`)
+
+func TestIndex(t *testing.T) {
+	h := Handler(demoOptions)
+	res, body := get(t, h, "/")
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("GET / = %d %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	checkCSP(t, "/", res)
+	if cc := res.Header.Get("Cache-Control"); cc != "no-cache" {
+		t.Errorf("the page has Cache-Control %q, want no-cache: it names the versioned assets", cc)
+	}
+	// No inline script or style: everything the page runs comes from a file.
+	if regexp.MustCompile(`<script(?:\s[^>]*)?>\s*[^<\s]`).MatchString(body) || strings.Contains(body, "<style") || regexp.MustCompile(`\sstyle=|\son[a-z]+=`).MatchString(body) {
+		t.Error("the page has inline script, style or event handler attributes; the CSP forbids them")
+	}
+	refs := assetRef.FindAllStringSubmatch(body, -1)
+	if len(refs) < 3 {
+		t.Fatalf("the page refers to %d assets, want the stylesheet, the script and the icon", len(refs))
+	}
+	for _, m := range refs {
+		ref := m[1]
+		if strings.HasPrefix(ref, "#") {
+			continue
+		}
+		if !strings.HasPrefix(ref, "/playground/") {
+			t.Errorf("the page refers to %q, outside the playground's own assets", ref)
+			continue
+		}
+		res, _ := get(t, h, ref)
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d", ref, res.StatusCode)
+		}
+	}
+	if !strings.Contains(body, `id="consumer"`) {
+		t.Error("the demo page has no consumer picker")
+	}
+
+	// Revalidation
+	etag := res.Header.Get("ETag")
+	if res, _ := get(t, h, "/", "If-None-Match", etag); etag == "" || res.StatusCode != http.StatusNotModified {
+		t.Errorf("GET / with If-None-Match %q = %d, want 304", etag, res.StatusCode)
+	}
+}
+
+func TestProductionPageHasNoPicker(t *testing.T) {
+	h := Handler(Options{Endpoint: "/graphql", Consumers: demoOptions.Consumers})
+	_, body := get(t, h, "/")
+	if strings.Contains(body, `id="consumer"`) || strings.Contains(body, `id="compare"`) {
+		t.Error("the production page has the demo consumer picker or the comparison")
+	}
+	res, body := get(t, h, "/playground/config.json")
+	checkCSP(t, "config.json", res)
+	var cfg pageConfig
+	if err := json.Unmarshal([]byte(body), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Demo || cfg.TokenPath != "" || len(cfg.Consumers) != 0 || cfg.Endpoint != "/graphql" {
+		t.Errorf("production config = %+v, want no demo, no token path, no consumers", cfg)
+	}
+}
+
+func TestDemoConfig(t *testing.T) {
+	res, body := get(t, Handler(demoOptions), "/playground/config.json")
+	if res.Header.Get("Content-Type") != "application/json; charset=utf-8" || res.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("config.json: %q %q", res.Header.Get("Content-Type"), res.Header.Get("Cache-Control"))
+	}
+	var cfg pageConfig
+	if err := json.Unmarshal([]byte(body), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Demo || cfg.TokenPath != TokenPath || len(cfg.Consumers) != 2 || !cfg.Consumers[0].SelfService || cfg.DefaultCitizen != DefaultCitizen {
+		t.Errorf("demo config = %+v", cfg)
+	}
+}
+
+func TestAssets(t *testing.T) {
+	h := Handler(demoOptions)
+	a := loadAssets()
+	want := map[string]string{
+		"app.js":      "text/javascript; charset=utf-8",
+		"graphql.js":  "text/javascript; charset=utf-8",
+		"editor.js":   "text/javascript; charset=utf-8",
+		"result.js":   "text/javascript; charset=utf-8",
+		"style.css":   "text/css; charset=utf-8",
+		"favicon.svg": "image/svg+xml",
+	}
+	for name, ctype := range want {
+		path := "/playground/" + a.version + "/" + name
+		res, body := get(t, h, path)
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d", path, res.StatusCode)
+			continue
+		}
+		if got := res.Header.Get("Content-Type"); got != ctype {
+			t.Errorf("%s: Content-Type %q, want %q", name, got, ctype)
+		}
+		if cc := res.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") || !strings.Contains(cc, "max-age=31536000") {
+			t.Errorf("%s: Cache-Control %q, want a year, immutable: the URL changes with the content", name, cc)
+		}
+		checkCSP(t, name, res)
+		if body != string(a.files[name]) {
+			t.Errorf("%s: the body is not the embedded file", name)
+		}
+	}
+	// Another build's URL still works, but must not be cached under that name.
+	res, _ := get(t, h, "/playground/0123456789ab/app.js")
+	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "no-cache" {
+		t.Errorf("an old version's URL = %d %q, want 200 no-cache", res.StatusCode, res.Header.Get("Cache-Control"))
+	}
+	for _, path := range []string{"/playground/" + a.version + "/nope.js", "/playground/" + a.version + "/index.html", "/playground/nope"} {
+		if res, _ := get(t, h, path); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", path, res.StatusCode)
+		}
+	}
+}
+
+// TestAssetsStayLocal reads every embedded file: module imports name embedded files,
+// and nothing refers to another origin.
+func TestAssetsStayLocal(t *testing.T) {
+	a := loadAssets()
+	imports := regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"`)
+	remote := regexp.MustCompile(`(?i)(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}[/"')\s]|@import|url\(`)
+	for name, b := range a.files {
+		src := string(b)
+		if strings.HasSuffix(name, ".js") {
+			for _, m := range imports.FindAllStringSubmatch(src, -1) {
+				target := strings.TrimPrefix(m[1], "./")
+				if !strings.HasPrefix(m[1], "./") || a.files[target] == nil {
+					t.Errorf("%s imports %q, which is not an embedded sibling file", name, m[1])
+				}
+			}
+		}
+		// The SVG's XML namespace is a name, not a fetch.
+		src = strings.ReplaceAll(src, `xmlns="http://www.w3.org/2000/svg"`, "")
+		if m := remote.FindString(src); m != "" {
+			t.Errorf("%s refers to %q: every asset must come from the gateway itself", name, m)
+		}
+	}
+	if _, err := fs.Stat(static, "static/index.html"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testMinter behaves as the demo mode's minter: known consumers only, and a valid
+// citizen ID number for self-service ones.
+func testMinter(calls *int) Minter {
+	return func(consumer, citizenID string) (string, error) {
+		*calls++
+		for _, c := range demoOptions.Consumers {
+			if c.Name != consumer {
+				continue
+			}
+			if c.SelfService {
+				if err := idcode.ValidateIDNumber(citizenID); err != nil {
+					return "", err
+				}
+			}
+			return "token-for-" + consumer, nil
+		}
+		return "", errors.New("unknown consumer " + consumer)
+	}
+}
+
+func TestDemoTokens(t *testing.T) {
+	var calls int
+	h := DemoTokens(testMinter(&calls))
+	post := func(method, body string) (int, http.Header, map[string]string) {
+		req := httptest.NewRequest(method, TokenPath, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var out map[string]string
+		json.Unmarshal(rec.Body.Bytes(), &out)
+		return rec.Code, rec.Header(), out
+	}
+
+	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+		code, hdr, _ := post(m, `{"consumer":"playground"}`)
+		if code != http.StatusMethodNotAllowed || hdr.Get("Allow") != "POST" {
+			t.Errorf("%s = %d (Allow %q), want 405 with Allow: POST", m, code, hdr.Get("Allow"))
+		}
+	}
+	if calls != 0 {
+		t.Errorf("the minter ran %d times for refused methods", calls)
+	}
+
+	cases := []struct {
+		name, body string
+		status     int
+	}{
+		{"a known consumer", `{"consumer":"playground"}`, http.StatusOK},
+		{"self-service with a valid citizen", `{"consumer":"ipudong-portal","citizenId":"310115198503120012"}`, http.StatusOK},
+		{"unknown consumer", `{"consumer":"nobody"}`, http.StatusBadRequest},
+		{"no consumer", `{}`, http.StatusBadRequest},
+		{"self-service without a citizen", `{"consumer":"ipudong-portal"}`, http.StatusBadRequest},
+		{"self-service with a bad check digit", `{"consumer":"ipudong-portal","citizenId":"310115198503120013"}`, http.StatusBadRequest},
+		{"self-service with a short ID", `{"consumer":"ipudong-portal","citizenId":"3101151985"}`, http.StatusBadRequest},
+		{"not JSON", `consumer=playground`, http.StatusBadRequest},
+		{"unknown fields", `{"consumer":"playground","roles":["cio"]}`, http.StatusBadRequest},
+	}
+	for _, c := range cases {
+		code, hdr, out := post(http.MethodPost, c.body)
+		if code != c.status {
+			t.Errorf("%s: %s = %d %v, want %d", c.name, c.body, code, out, c.status)
+			continue
+		}
+		if hdr.Get("Cache-Control") != "no-store" || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
+			t.Errorf("%s: headers %v, want JSON and no-store", c.name, hdr)
+		}
+		if code == http.StatusOK && !strings.HasPrefix(out["token"], "token-for-") {
+			t.Errorf("%s: body %v, want the token", c.name, out)
+		}
+		if code != http.StatusOK && out["error"] == "" {
+			t.Errorf("%s: a %d without an error message", c.name, code)
+		}
+	}
+}

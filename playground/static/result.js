@@ -1,0 +1,216 @@
+// The result view: which governed field of a response was allowed, masked or denied,
+// with its catalogue code and owner, rendered as annotated JSON.
+//
+// The gateway says what it masked (extensions.masked) and what it denied (errors with
+// extensions.code FORBIDDEN_FIELD), each at a response path. Allowed values carry no
+// marker, so their code comes from walking the query alongside the schema: the path's
+// response keys (aliases included) lead to Type.field, which the catalogue maps to a code.
+
+import { named } from "./graphql.js";
+
+const key = (path) => path.join(".");
+
+// annotate returns Map(path string → note) for a response. A note is
+// {status: allowed|masked|denied|error, code, codes, owner, class, mask, field, requestable, message}.
+// ctx: {schema, catalog: Map(Type.field → entry), op, fragments}; op may be null
+// (unparseable query), in which case only the server's own markers are used.
+export function annotate(response, ctx) {
+  const notes = new Map();
+  const byCode = new Map([...(ctx.catalog || new Map()).values()].map((e) => [e.code, e]));
+  if (ctx.schema && ctx.op && response && response.data) {
+    const root = ctx.op.operation === "mutation" ? ctx.schema.mutationType : ctx.schema.queryType;
+    visit(response.data, [ctx.op.selectionSet], root, [], ctx, notes);
+  }
+  for (const m of (response && response.extensions && response.extensions.masked) || []) {
+    const e = byCode.get(m.catalogCode) || {};
+    const n = notes.get(key(m.path)) || {};
+    notes.set(key(m.path), { ...n, status: "masked", code: m.catalogCode, owner: m.owner, mask: m.mask, class: e.class || n.class, field: e.field || n.field });
+  }
+  for (const err of (response && response.errors) || []) {
+    if (!err.path) continue;
+    const x = err.extensions || {};
+    const n = notes.get(key(err.path)) || {};
+    if (x.code === "FORBIDDEN_FIELD") {
+      const codes = x.catalogCodes || (x.catalogCode ? [x.catalogCode] : []);
+      const e = byCode.get(codes[0]) || {};
+      notes.set(key(err.path), {
+        ...n, status: "denied", code: codes[0], codes, owner: x.owner, class: x.class,
+        requestable: !!x.requestable, message: err.message, field: n.field || e.field, mask: e.mask,
+      });
+    } else {
+      notes.set(key(err.path), { ...n, status: "error", message: err.message, errorCode: x.code, department: x.department });
+    }
+  }
+  return notes;
+}
+
+function visit(value, selectionSets, typeName, path, ctx, notes) {
+  if (value === null || typeof value !== "object") return;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => visit(v, selectionSets, typeName, [...path, i], ctx, notes));
+    return;
+  }
+  const concrete = concreteType(value, selectionSets, typeName, ctx);
+  const fields = collect(selectionSets, concrete, ctx);
+  for (const [k, v] of Object.entries(value)) {
+    const f = fields.get(k);
+    if (!f) continue;
+    const def = ctx.schema.field(concrete, f.name);
+    const p = [...path, k];
+    const entry = ctx.catalog.get(`${concrete}.${f.name}`);
+    if (entry) {
+      notes.set(key(p), { status: "allowed", code: entry.code, codes: [entry.code], owner: entry.owner, class: entry.class, mask: entry.mask, field: entry.field });
+    }
+    if (def && f.selectionSets.length) visit(v, f.selectionSets, named(def.type), p, ctx, notes);
+  }
+}
+
+// concreteType is the object type of a value: __typename when selected, the type itself
+// when it is an object type, otherwise the member of the union whose selections
+// explain every key of the value.
+function concreteType(value, selectionSets, typeName, ctx) {
+  if (typeof value.__typename === "string") return value.__typename;
+  const possible = ctx.schema.possible(typeName);
+  if (possible.length <= 1) return possible[0] || typeName;
+  const keys = Object.keys(value);
+  for (const p of possible) {
+    const fields = collect(selectionSets, p, ctx);
+    if (keys.every((k) => fields.has(k) && ctx.schema.field(p, fields.get(k).name))) return p;
+  }
+  return possible[0];
+}
+
+// collect merges the selections that apply to typeName by response key, as execution does.
+function collect(selectionSets, typeName, ctx, out = new Map(), seen = new Set()) {
+  for (const ss of selectionSets) {
+    for (const s of ss.selections) {
+      if (s.kind === "Field") {
+        const k = s.alias || s.name;
+        const f = out.get(k) || { name: s.name, selectionSets: [] };
+        if (s.selectionSet) f.selectionSets.push(s.selectionSet);
+        out.set(k, f);
+      } else if (s.kind === "InlineFragment") {
+        if (!s.typeCondition || applies(s.typeCondition, typeName, ctx)) collect([s.selectionSet], typeName, ctx, out, seen);
+      } else if (s.kind === "FragmentSpread" && !seen.has(s.name)) {
+        const fr = ctx.fragments && ctx.fragments.get(s.name);
+        seen.add(s.name);
+        if (fr && applies(fr.typeCondition, typeName, ctx)) collect([fr.selectionSet], typeName, ctx, out, seen);
+      }
+    }
+  }
+  return out;
+}
+
+const applies = (cond, typeName, ctx) => cond === typeName || ctx.schema.possible(cond).includes(typeName);
+
+// summary counts the notes by status.
+export function summary(notes) {
+  const c = { allowed: 0, masked: 0, denied: 0, error: 0 };
+  for (const n of notes.values()) c[n.status] = (c[n.status] || 0) + 1;
+  return c;
+}
+
+const CLASS_WORDS = { UNCONDITIONAL: "unconditionally shared", CONDITIONAL: "conditionally shared", NONE: "not shared" };
+
+// describe is the tooltip of a note: what the item is and why the caller sees it so.
+export function describe(n) {
+  const parts = [];
+  if (n.field) parts.push(n.field);
+  if (n.codes && n.codes.length > 1) parts.push(`codes ${n.codes.join(", ")}`);
+  else if (n.code) parts.push(`code ${n.code}`);
+  if (n.owner) parts.push(`owner ${n.owner}`);
+  if (n.class) parts.push(CLASS_WORDS[n.class] || n.class);
+  if (n.status === "masked") parts.push(`masked (${n.mask}): de-identified for this caller`);
+  if (n.status === "allowed") parts.push("shown in full to this caller");
+  if (n.status === "denied") parts.push(n.requestable ? "denied: a sharing request can open it" : "denied: the owner does not share it");
+  if (n.message) parts.push(n.message);
+  return parts.join(" · ");
+}
+
+// renderJSON renders a response's data as annotated JSON in DOM nodes (never HTML
+// strings: the values are department data). onRequest(note) is called by the
+// "Request sharing" buttons; it may be null to show none.
+export function renderJSON(value, notes, onRequest) {
+  const root = el("div", "json");
+  root.append(node(value, [], notes, onRequest, ""));
+  return root;
+}
+
+function node(value, path, notes, onRequest, trailer) {
+  if (value !== null && typeof value === "object") {
+    const isArr = Array.isArray(value);
+    const entries = isArr ? value.map((v, i) => [i, v]) : Object.entries(value);
+    const wrap = el("span", "group");
+    if (!entries.length) {
+      wrap.append(text(isArr ? "[]" : "{}"), text(trailer));
+      return wrap;
+    }
+    wrap.append(text(isArr ? "[" : "{"));
+    const body = el("div", "members");
+    entries.forEach(([k, v], i) => {
+      const p = [...path, k];
+      const row = el("div", "member");
+      if (!isArr) row.append(el("span", "key", JSON.stringify(k)), text(": "));
+      const comma = i < entries.length - 1 ? "," : "";
+      const note = notes.get(key(p));
+      if (v !== null && typeof v === "object") {
+        row.append(node(v, p, notes, onRequest, comma));
+        if (note) row.append(badge(note, onRequest));
+      } else {
+        row.append(scalar(v, p, note), text(comma));
+        if (note) row.append(badge(note, onRequest));
+      }
+      body.append(row);
+    });
+    wrap.append(body, text(isArr ? "]" : "}"), text(trailer));
+    const note = notes.get(key(path));
+    if (note && path.length) wrap.dataset.status = note.status;
+    return wrap;
+  }
+  return scalar(value, path, notes.get(key(path)));
+}
+
+function scalar(v, path, note) {
+  const kind = v === null ? "null" : typeof v;
+  const s = el("span", `val v-${kind}`, JSON.stringify(v));
+  s.dataset.path = key(path);
+  if (note) {
+    s.dataset.status = note.status;
+    if (note.code) s.dataset.code = note.code;
+    s.classList.add(`st-${note.status}`);
+    s.title = describe(note);
+  }
+  return s;
+}
+
+function badge(n, onRequest) {
+  const wrap = el("span", "note");
+  const b = el("span", `badge b-${n.status}`);
+  b.title = describe(n);
+  b.append(el("span", "b-status", n.status));
+  if (n.code) b.append(el("span", "b-code", n.codes && n.codes.length > 1 ? n.codes.join(" ") : n.code));
+  if (n.owner) b.append(el("span", "b-owner", n.owner));
+  if (n.status === "denied" && n.class) b.append(el("span", "b-class", CLASS_WORDS[n.class] || n.class));
+  // the tooltip for keyboard and screen-reader users too
+  b.setAttribute("aria-label", describe(n));
+  b.tabIndex = 0;
+  wrap.append(b);
+  if (n.status === "denied" && n.requestable && onRequest) {
+    const btn = el("button", "request", "Request sharing");
+    btn.type = "button";
+    btn.title = `File a sharing request with ${n.owner} for ${(n.codes || [n.code]).join(", ")}`;
+    btn.addEventListener("click", () => onRequest(n));
+    wrap.append(btn);
+  }
+  return wrap;
+}
+
+// el makes an element with a class and optional text.
+export function el(tag, cls, txt) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (txt !== undefined) e.textContent = txt;
+  return e;
+}
+
+const text = (s) => document.createTextNode(s);
