@@ -590,3 +590,22 @@ func (c *Cache) sharedSet(ctx context.Context, op string, loaded map[string]Entr
 		c.sharedFailed(ctx, "set", err)
 	}
 }
+
+// Peek returns key's records if the in-process layer holds them fresh, without loading
+// or waiting: the fast path that lets a warm request skip the loaders' batching window.
+// found reports whether the department knows the key (a cached "not found" is ok with
+// found false).
+func (c *Cache) Peek(op, key string) (recs []adapters.Record, found bool, age time.Duration, ok bool) {
+	now := c.now()
+	c.mu.Lock()
+	e, hit := c.entries.Get(entryKey{op, key})
+	c.mu.Unlock()
+	if !hit || !c.fresh(e, now) {
+		return nil, false, 0, false
+	}
+	c.stats.hits.Add(1)
+	var r Result
+	r.Records = map[string][]adapters.Record{}
+	r.serve(key, e, 0)
+	return r.Records[key], e.Found, c.age(e, now), true
+}

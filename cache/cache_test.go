@@ -579,3 +579,31 @@ func TestStaleFromSharedLayerWhenNothingLocal(t *testing.T) {
 		t.Fatalf("got %+v, %v; want the other replica's record, stale", res, err)
 	}
 }
+
+func TestPeekServesOnlyFreshEntries(t *testing.T) {
+	clk := newClock()
+	c := New(Options{Department: "psb", TTL: time.Minute, Now: clk.Now})
+	d := newDept("a")
+	if _, _, _, ok := c.Peek("person", "a"); ok {
+		t.Fatal("peek on an empty cache")
+	}
+	fetch(t, c, "person", d, "a", "missing")
+	recs, found, _, ok := c.Peek("person", "a")
+	if !ok || !found || len(recs) != 1 {
+		t.Fatalf("peek after load: %v %v %v", recs, found, ok)
+	}
+	recs[0]["x"] = "changed"
+	if again, _, _, _ := c.Peek("person", "a"); again[0]["x"] == "changed" {
+		t.Error("peek must return a copy")
+	}
+	if _, found, _, ok := c.Peek("person", "missing"); !ok || found {
+		t.Errorf("a cached not-found: found %v ok %v", found, ok)
+	}
+	clk.Advance(2 * time.Minute)
+	if _, _, _, ok := c.Peek("person", "a"); ok {
+		t.Error("peek must not serve an expired entry")
+	}
+	if n := len(d.loads()); n != 1 {
+		t.Errorf("peek must never load: %d loads", n)
+	}
+}

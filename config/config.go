@@ -193,6 +193,8 @@ type Limits struct {
 	Aliases    int   `yaml:"aliases,omitempty"`    // default 50
 	BodyBytes  int64 `yaml:"bodyBytes,omitempty"`  // default 1 MiB
 	PageSize   int   `yaml:"pageSize,omitempty"`   // max `first`; default 100
+	// RateLimitsOff turns per-consumer and per-user rate limits off (load tests only).
+	RateLimitsOff bool `yaml:"rateLimitsOff,omitempty"`
 	// BatchWait is how long a loader waits to gather keys into one department call.
 	BatchWait time.Duration `yaml:"batchWait,omitempty"` // default 1ms
 }

@@ -97,6 +97,18 @@ func (f *Federation) loader(r config.Ref) *dataloadgen.Loader[string, []adapters
 	return dataloadgen.NewLoader(fetch, dataloadgen.WithWait(f.wait), dataloadgen.WithBatchCapacity(1000))
 }
 
+// load returns key's records: straight from the department's cache when it holds them
+// fresh (a warm request never waits for a batching window), else through the loader.
+func (l *Loaders) load(ctx context.Context, r config.Ref, ld *dataloadgen.Loader[string, []adapters.Record], key string) ([]adapters.Record, error) {
+	if d := l.f.depts[r.Department]; d.cache != nil {
+		if recs, _, age, ok := d.cache.Peek(r.Operation, key); ok {
+			noteFreshness(ctx, d.ID, 1, 0, age, false)
+			return recs, nil
+		}
+	}
+	return ld.Load(ctx, key)
+}
+
 func first(recs []adapters.Record, err error) (adapters.Record, error) {
 	if err != nil || len(recs) == 0 {
 		return nil, err
@@ -106,12 +118,12 @@ func first(recs []adapters.Record, err error) (adapters.Record, error) {
 
 // Person returns a person's registry record, nil when the registry has none.
 func (l *Loaders) Person(ctx context.Context, id string) (adapters.Record, error) {
-	return first(l.person.Load(ctx, id))
+	return first(l.load(ctx, l.f.src.Person, l.person, id))
 }
 
 // Enterprise returns an enterprise's registry record, nil when the registry has none.
 func (l *Loaders) Enterprise(ctx context.Context, code string) (adapters.Record, error) {
-	return first(l.enterprise.Load(ctx, code))
+	return first(l.load(ctx, l.f.src.Enterprise, l.enterprise, code))
 }
 
 // PrimeEnterprise records an enterprise already read (from a list) so that this request
@@ -124,12 +136,12 @@ func (l *Loaders) PrimeEnterprise(rec adapters.Record) {
 
 // EnterprisesByLegalRep returns the enterprises whose legal representative is the person.
 func (l *Loaders) EnterprisesByLegalRep(ctx context.Context, id string) ([]adapters.Record, error) {
-	return l.byRep.Load(ctx, id)
+	return l.load(ctx, l.f.src.EnterprisesByRep, l.byRep, id)
 }
 
 // CreditRecords returns the credit records about a subject.
 func (l *Loaders) CreditRecords(ctx context.Context, subject string) ([]adapters.Record, error) {
-	return l.credit.Load(ctx, subject)
+	return l.load(ctx, l.f.src.CreditBySubject, l.credit, subject)
 }
 
 // PrefetchCredit registers subjects with the credit loader in one go, so that a list's
@@ -143,12 +155,12 @@ func (l *Loaders) PrefetchCredit(ctx context.Context, subjects []string) {
 
 // Insurance returns a person's social-insurance records.
 func (l *Loaders) Insurance(ctx context.Context, id string) ([]adapters.Record, error) {
-	return l.insurance.Load(ctx, id)
+	return l.load(ctx, l.f.src.InsuranceByCitizen, l.insurance, id)
 }
 
 // InsuredEmployees counts the distinct people actively insured through an employer.
 func (l *Loaders) InsuredEmployees(ctx context.Context, code string) (int, error) {
-	recs, err := l.employees.Load(ctx, code)
+	recs, err := l.load(ctx, l.f.src.InsuranceByEmployer, l.employees, code)
 	if err != nil {
 		return 0, err
 	}

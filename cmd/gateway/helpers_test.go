@@ -27,7 +27,7 @@ var testSize = dataset.Size{Citizens: 300, Enterprises: 120, CreditRecords: 400}
 
 // tg is a gateway assembled in-process over real simulators, as the demo mode runs it.
 type tg struct {
-	t     *testing.T
+	t     testing.TB
 	cfg   *config.Config
 	sims  *legacysim.Sims
 	parts *gatewayParts
@@ -53,7 +53,7 @@ func (s *syncBuffer) String() string {
 }
 
 // newTG starts simulators and a gateway; adjust may change the configuration first.
-func newTG(t *testing.T, adjust ...func(*config.Config)) *tg {
+func newTG(t testing.TB, adjust ...func(*config.Config)) *tg {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -63,6 +63,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&size.CreditRecords, "sim-credit-records", size.CreditRecords, "demo mode: bulk credit records")
 	noCache := fs.Bool("no-cache", false, "demo mode: disable the record cache (cold-path measurements)")
 	noAudit := fs.Bool("bench-no-audit", false, "demo mode only: do not record audit events (throughput comparison; never in production)")
+	noRateLimit := fs.Bool("bench-no-rate-limit", false, "demo mode only: turn rate limits off (load tests)")
 	pprofOn := fs.Bool("pprof", false, "serve /debug/pprof/ to the cio-console and department consoles (admin only)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -85,6 +86,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("--bench-no-audit is for demo-mode measurements only")
 		}
 		cfg.BenchNoAudit = true
+	}
+	if *noRateLimit {
+		if !cfg.Demo {
+			return fmt.Errorf("--bench-no-rate-limit is for demo-mode load tests only; set limits.rateLimitsOff in a configuration file")
+		}
+		cfg.Limits.RateLimitsOff = true
 	}
 	cfg.Pprof = *pprofOn
 	log := newLogger(cfg.Log, stdout)
@@ -305,15 +312,17 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		BodyLimit: cfg.Limits.BodyBytes,
 		Metrics:   m.Handler(),
 		CORS:      &server.CORS{Origins: origins, Caller: callerOf},
-		RateLimit: server.NewRateLimiter(func(consumer string) server.Limits {
+		Ready:     readiness(fed, st),
+	}
+	if !cfg.Limits.RateLimitsOff {
+		deps.RateLimit = server.NewRateLimiter(func(consumer string) server.Limits {
 			c := cfg.Consumer(consumer)
 			if c == nil {
 				return server.Limits{}
 			}
 			u, all := c.Limits()
 			return server.Limits{EndUser: server.Rate(u), Consumer: server.Rate(all)}
-		}, callerOf, 100000),
-		Ready: readiness(fed, st),
+		}, callerOf, 100000)
 	}
 	if cfg.Pprof {
 		deps.Pprof = adminOnly(auth.Middleware(verifier, log), pprofHandler())

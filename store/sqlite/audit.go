@@ -15,6 +15,9 @@ import (
 const auditColumns = `seq, at, consumer, end_user, purpose, request_id, code, owner, subject, decision,
 	grant_id, prev_hash, hash`
 
+// auditRowsPerInsert keeps a statement's parameters (13 per row) well under SQLite's limit.
+const auditRowsPerInsert = 200
+
 // AppendAudit implements store.Store. The chain head is read inside the IMMEDIATE
 // transaction, which holds the database's write lock from its first statement, so no
 // other connection (in this process or another) can append between the read and the
@@ -31,22 +34,27 @@ func (s *Store) AppendAudit(ctx context.Context, events []gateway.AuditEvent) er
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("read chain head: %w", err)
 		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("prepare insert: %w", err)
-		}
-		defer ins.Close()
 		for i := range events {
 			e := &events[i]
 			seq++
 			e.Seq, e.PrevHash, e.At = seq, prev, store.Micro(e.At)
 			e.Hash = e.ComputeHash()
 			prev = e.Hash
-			_, err := ins.ExecContext(ctx, e.Seq, micros(e.At), e.Consumer, e.EndUser, e.Purpose, e.RequestID,
-				e.Code, e.Owner, e.Subject, string(e.Decision), e.GrantID, e.PrevHash, e.Hash)
-			if err != nil {
-				return fmt.Errorf("insert event %d: %w", e.Seq, err)
+		}
+		// Many rows per statement: one response can audit hundreds of fields, and a
+		// statement per row would make the audit the most expensive part of it.
+		for start := 0; start < len(events); start += auditRowsPerInsert {
+			chunk := events[start:min(start+auditRowsPerInsert, len(events))]
+			args := make([]any, 0, len(chunk)*13)
+			for i := range chunk {
+				e := &chunk[i]
+				args = append(args, e.Seq, micros(e.At), e.Consumer, e.EndUser, e.Purpose, e.RequestID,
+					e.Code, e.Owner, e.Subject, string(e.Decision), e.GrantID, e.PrevHash, e.Hash)
+			}
+			q := `INSERT INTO audit_events (` + auditColumns + `) VALUES ` +
+				strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),`, len(chunk)), ",")
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("insert events %d to %d: %w", chunk[0].Seq, chunk[len(chunk)-1].Seq, err)
 			}
 		}
 		return nil

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"pudong.gov.cn/gateway/config"
+)
+
+// benchQuery runs one GraphQL request through the real handler in-process (no network),
+// so that a profile shows the gateway's own cost.
+func benchQuery(b *testing.B, g *tg, token, query string) {
+	body, _ := json.Marshal(map[string]any{"query": query})
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			w := httptest.NewRecorder()
+			g.parts.handler.ServeHTTP(w, req)
+			if w.Code != 200 {
+				b.Fatalf("%d %s", w.Code, w.Body)
+			}
+			io.Discard.Write(w.Body.Bytes())
+		}
+	})
+}
+
+// BenchmarkWarmEnterpriseProfile: S2 without its conditional parts, warm.
+func BenchmarkWarmEnterpriseProfile(b *testing.B) {
+	g := newTG(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
+	tok := g.token("online-hall")
+	q := `{ enterprise(creditCode: "91310115MA1FL0AB0P") { creditCode name legalRepresentativeName status establishedOn registeredCapital businessScope address } }`
+	benchQuery(b, g, tok, q)
+}
+
+// BenchmarkWarmCitizenProfile: S1, a citizen's own profile across four departments, warm
+// and audited.
+func BenchmarkWarmCitizenProfile(b *testing.B) {
+	g := newTG(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
+	tok := g.token("ipudong-portal", "310115198503120012")
+	q := `{ citizen(idNumber: "310115198503120012") { name gender birthDate householdAddress phone
+		socialInsurance { insuranceType status since employer { name } } enterprises { name status } creditRecords { kind title } } }`
+	benchQuery(b, g, tok, q)
+}
+
+// BenchmarkWarmSupervisionSweep: S3, 50 enterprises with legal representatives and
+// credit records, warm.
+func BenchmarkWarmSupervisionSweep(b *testing.B) {
+	g := newTG(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
+	tok := g.token("supervision-platform")
+	q := `{ enterprises(first: 50) { edges { node { name creditRecords { kind title content } legalRepresentative { name } } } } }`
+	benchQuery(b, g, tok, q)
+}
