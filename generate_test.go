@@ -41,7 +41,7 @@ func TestGeneratedCodeIsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "run", "github.com/99designs/gqlgen", "generate")
+	cmd := exec.Command("go", "tool", "gqlgen", "generate")
 	cmd.Dir = tmp
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("gqlgen generate: %v\n%s", err, out)
@@ -56,7 +56,7 @@ func TestGeneratedCodeIsCurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s is stale: regenerate with `go run github.com/99designs/gqlgen generate` and commit it with the schema change", f)
+			t.Errorf("%s is stale: regenerate with `go tool gqlgen generate` and commit it with the schema change", f)
 		}
 	}
 }
