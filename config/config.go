@@ -191,6 +191,7 @@ type Limits struct {
 	Depth      int   `yaml:"depth,omitempty"`      // default 10
 	Complexity int   `yaml:"complexity,omitempty"` // default 5000; lists count as their page size
 	Aliases    int   `yaml:"aliases,omitempty"`    // default 50
+	Fields     int   `yaml:"fields,omitempty"`     // field selections once fragments are spread; default 10000
 	BodyBytes  int64 `yaml:"bodyBytes,omitempty"`  // default 1 MiB
 	PageSize   int   `yaml:"pageSize,omitempty"`   // max `first`; default 100
 	// RateLimitsOff turns per-consumer and per-user rate limits off (load tests only).
@@ -244,6 +245,9 @@ func (c *Config) WithDefaults() {
 	}
 	if l.Aliases == 0 {
 		l.Aliases = 50
+	}
+	if l.Fields == 0 {
+		l.Fields = 10000
 	}
 	if l.BodyBytes == 0 {
 		l.BodyBytes = 1 << 20

@@ -65,7 +65,7 @@ func NewGraphQL(o GraphQLOptions) *handler.Server {
 	if o.AllowlistOnly != nil {
 		srv.Use(allowlist{manifest: o.Manifest, only: o.AllowlistOnly, caller: o.Caller})
 	}
-	srv.Use(shapeLimit{Depth: o.Limits.Depth, Aliases: o.Limits.Aliases})
+	srv.Use(shapeLimit{Depth: o.Limits.Depth, Aliases: o.Limits.Aliases, Fields: int64(o.Limits.Fields)})
 	srv.Use(extension.FixedComplexityLimit(o.Limits.Complexity))
 	for _, e := range o.Extensions {
 		srv.Use(e)

@@ -20,12 +20,15 @@ const (
 	CodeIntrospectionOff = "INTROSPECTION_DISABLED"
 )
 
-// shapeLimit refuses operations nested deeper than Depth or using more than Aliases
-// aliases, before anything runs: both are cheap ways to make one request cost many
-// department calls.
+// shapeLimit refuses, before anything runs, operations nested deeper than Depth, using
+// more than Aliases aliases, or expanding to more than Fields field selections once
+// fragments are spread: all cheap ways to make one request cost a great deal. Each
+// fragment is measured once and reused, so a document whose fragments spread each other
+// many times ("fragment bombs") costs linear time to measure, not exponential.
 type shapeLimit struct {
 	Depth   int
 	Aliases int
+	Fields  int64
 }
 
 var _ interface {
@@ -40,50 +43,86 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	if oc.Operation == nil {
 		return nil
 	}
-	aliases := 0
-	depth := measure(oc.Operation.SelectionSet, 1, &aliases, map[string]bool{})
-	if depth > l.Depth {
+	m := measurer{memo: map[string]shape{}, onPath: map[string]bool{}}
+	sh := m.set(oc.Operation.SelectionSet)
+	switch {
+	case sh.depth > l.Depth:
 		return &gqlerror.Error{
-			Message:    fmt.Sprintf("the query is nested %d levels deep; at most %d are allowed", depth, l.Depth),
-			Extensions: map[string]any{"code": CodeQueryTooDeep, "depth": depth, "limit": l.Depth},
+			Message:    fmt.Sprintf("the query is nested %d levels deep; at most %d are allowed", sh.depth, l.Depth),
+			Extensions: map[string]any{"code": CodeQueryTooDeep, "depth": sh.depth, "limit": l.Depth},
 		}
-	}
-	if aliases > l.Aliases {
+	case sh.aliases > int64(l.Aliases):
 		return &gqlerror.Error{
-			Message:    fmt.Sprintf("the query uses %d aliases; at most %d are allowed", aliases, l.Aliases),
-			Extensions: map[string]any{"code": CodeTooManyAliases, "aliases": aliases, "limit": l.Aliases},
+			Message:    fmt.Sprintf("the query uses %d aliases; at most %d are allowed", sh.aliases, l.Aliases),
+			Extensions: map[string]any{"code": CodeTooManyAliases, "aliases": sh.aliases, "limit": l.Aliases},
+		}
+	case l.Fields > 0 && sh.fields > l.Fields:
+		return &gqlerror.Error{
+			Message:    fmt.Sprintf("the query expands to %d field selections once its fragments are spread; at most %d are allowed", sh.fields, l.Fields),
+			Extensions: map[string]any{"code": CodeTooComplex, "fields": sh.fields, "limit": l.Fields},
 		}
 	}
 	return nil
 }
 
-// measure returns the depth of a selection set and counts its aliases. Fragment spreads
-// are followed once per path (validation has already refused cycles).
-func measure(set ast.SelectionSet, level int, aliases *int, onPath map[string]bool) int {
-	deepest := level - 1
+// shape is what a selection set costs: its depth, and its aliases and field selections
+// counted as often as they would be executed (saturating, never overflowing).
+type shape struct {
+	depth           int
+	aliases, fields int64
+}
+
+type measurer struct {
+	memo   map[string]shape
+	onPath map[string]bool
+}
+
+const saturated = int64(1) << 50
+
+func sat(a, b int64) int64 { return min(a+b, saturated) }
+
+func (m *measurer) set(set ast.SelectionSet) shape {
+	var out shape
 	for _, sel := range set {
+		var sh shape
 		switch s := sel.(type) {
 		case *ast.Field:
-			if s.Alias != "" && s.Alias != s.Name {
-				*aliases++
-			}
-			d := level
+			sh = m.set(s.SelectionSet)
 			if len(s.SelectionSet) > 0 {
-				d = measure(s.SelectionSet, level+1, aliases, onPath)
+				sh.depth++
+			} else {
+				sh.depth = 1
 			}
-			deepest = max(deepest, d)
+			sh.fields = sat(sh.fields, 1)
+			if s.Alias != "" && s.Alias != s.Name {
+				sh.aliases = sat(sh.aliases, 1)
+			}
 		case *ast.InlineFragment:
-			deepest = max(deepest, measure(s.SelectionSet, level, aliases, onPath))
+			sh = m.set(s.SelectionSet)
 		case *ast.FragmentSpread:
-			if s.Definition == nil || onPath[s.Name] {
-				continue
-			}
-			onPath[s.Name] = true
-			deepest = max(deepest, measure(s.Definition.SelectionSet, level, aliases, onPath))
-			delete(onPath, s.Name)
+			sh = m.fragment(s)
 		}
+		out.depth = max(out.depth, sh.depth)
+		out.aliases = sat(out.aliases, sh.aliases)
+		out.fields = sat(out.fields, sh.fields)
 	}
-	return deepest
+	return out
+}
+
+// fragment measures a fragment once. Validation has already refused cycles; onPath
+// guards anyway, so a cycle can never recurse forever.
+func (m *measurer) fragment(s *ast.FragmentSpread) shape {
+	if s.Definition == nil || m.onPath[s.Name] {
+		return shape{}
+	}
+	if sh, ok := m.memo[s.Name]; ok {
+		return sh
+	}
+	m.onPath[s.Name] = true
+	sh := m.set(s.Definition.SelectionSet)
+	delete(m.onPath, s.Name)
+	m.memo[s.Name] = sh
+	return sh
 }
 
 // listWeight is the assumed length of a list field without a page size.

@@ -48,7 +48,7 @@ func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
 // The cache holds department records, not a caller's view: one caller's request warms
 // it for all, and 100 concurrent requests for one uncached person make one call.
 func TestOneUpstreamCallForManyCallers(t *testing.T) {
-	g := newTG(t)
+	g := newTG(t, func(c *config.Config) { c.Limits.RateLimitsOff = true }) // 100 requests at once from four sessions
 	g.sims.PSB.SetFault(simhttp.Fault{Mode: simhttp.ModeOK, Latency: "150ms"})
 	g.sims.PSB.Reset()
 	tokens := []string{g.token("online-hall"), g.token("psb-console"), g.token("supervision-platform"), g.token("ipudong-portal", "310115199001010029")}
