@@ -130,3 +130,14 @@ func FuzzMask(f *testing.F) {
 
 // shown counts the characters of s that are not stars.
 func shown(s string) int { return utf8.RuneCountInString(s) - strings.Count(s, "*") }
+
+func BenchmarkMask(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		MaskValue(gateway.MaskID, "310115198503120012")
+		MaskValue(gateway.MaskName, "欧阳娜娜")
+		MaskValue(gateway.MaskPhone, "13812345678")
+		MaskValue(gateway.MaskYear, "1985-03-12")
+		MaskValue(gateway.MaskDistrict, "上海市浦东新区陆家嘴街道银城中路168弄3号1202室")
+	}
+}
