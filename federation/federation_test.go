@@ -165,7 +165,7 @@ func newFederation(t testing.TB, src *memSource, wait time.Duration) *Federation
 // Concurrent loads within one request become one call; a key is asked once.
 func TestLoadersBatchAndMemoise(t *testing.T) {
 	src := newMem(50)
-	f := newFederation(t, src, 5*time.Millisecond)
+	f := newFederation(t, src, 50*time.Millisecond) // a window wide enough for a loaded machine
 	l := f.NewLoaders()
 	ctx := WithLoaders(context.Background(), l)
 	var wg sync.WaitGroup

@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -55,6 +56,8 @@ func (f *Federation) Sources() config.Sources { return f.src }
 type Loaders struct {
 	f          *Federation
 	fresh      freshness
+	mu         sync.Mutex
+	prefetched map[string]*prefetch
 	person     *dataloadgen.Loader[string, []adapters.Record]
 	enterprise *dataloadgen.Loader[string, []adapters.Record]
 	byRep      *dataloadgen.Loader[string, []adapters.Record]
@@ -141,16 +144,55 @@ func (l *Loaders) EnterprisesByLegalRep(ctx context.Context, id string) ([]adapt
 
 // CreditRecords returns the credit records about a subject.
 func (l *Loaders) CreditRecords(ctx context.Context, subject string) ([]adapters.Record, error) {
+	l.mu.Lock()
+	pf := l.prefetched[subject]
+	l.mu.Unlock()
+	if pf != nil {
+		select {
+		case <-pf.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if recs, ok := pf.recs[subject]; ok || pf.err == nil {
+			return recs, nil
+		}
+		return nil, pf.err
+	}
 	return l.load(ctx, l.f.src.CreditBySubject, l.credit, subject)
 }
 
-// PrefetchCredit registers subjects with the credit loader in one go, so that a list's
-// elements, resolved concurrently, share one query however their goroutines are
-// scheduled.
+// prefetch is one lookahead fetch that Loads of its keys wait for.
+type prefetch struct {
+	done chan struct{}
+	recs map[string][]adapters.Record
+	err  error
+}
+
+// PrefetchCredit starts one credit query for all subjects a list will need, so that the
+// list's elements, resolved concurrently, share that query however their goroutines are
+// scheduled. It does not wait; CreditRecords for these subjects does.
 func (l *Loaders) PrefetchCredit(ctx context.Context, subjects []string) {
-	if len(subjects) > 0 {
-		l.credit.LoadAllThunk(ctx, subjects)
+	pf := &prefetch{done: make(chan struct{})}
+	var keys []string
+	l.mu.Lock()
+	if l.prefetched == nil {
+		l.prefetched = map[string]*prefetch{}
 	}
+	for _, s := range subjects {
+		if _, ok := l.prefetched[s]; !ok && s != "" {
+			l.prefetched[s] = pf
+			keys = append(keys, s)
+		}
+	}
+	l.mu.Unlock()
+	if len(keys) == 0 {
+		return
+	}
+	r := l.f.src.CreditBySubject
+	go func() {
+		defer close(pf.done)
+		pf.recs, pf.err = l.f.depts[r.Department].Fetch(ctx, r.Operation, keys)
+	}()
 }
 
 // Insurance returns a person's social-insurance records.
