@@ -8,7 +8,21 @@ package adapters
 import (
 	"context"
 	"errors"
+	"net/http"
+
+	"pudong.gov.cn/gateway"
 )
+
+// RequestIDHeader carries the gateway's request id to HTTP department systems, so their
+// logs can be tied to the gateway's.
+const RequestIDHeader = "X-Request-Id"
+
+// SetRequestID copies the request id of ctx, if any, into an upstream request's headers.
+func SetRequestID(ctx context.Context, h http.Header) {
+	if id := gateway.RequestID(ctx); id != "" {
+		h.Set(RequestIDHeader, id)
+	}
+}
 
 // Record is one department record under unified field names (idNumber, name, …), with
 // values already normalised: ISO dates, enum names, decimal CNY. An empty or missing

@@ -319,6 +319,7 @@ func (s *Source) callRaw(ctx context.Context, op *operation, key string, keys []
 		return answer{}, nil, fmt.Errorf("%w: %s: building the request: %w", adapters.ErrBadResponse, s.where(op), withoutURL(err))
 	}
 	req.Header.Set("Accept", "application/json")
+	adapters.SetRequestID(ctx, req.Header)
 	if s.header != "" {
 		req.Header.Set(s.header, s.key)
 	}

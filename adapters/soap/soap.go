@@ -213,6 +213,7 @@ func (s *Source) call(ctx context.Context, o *operation, key string) ([]adapters
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	req.Header.Set("Accept", "text/xml")
 	req.Header.Set("SOAPAction", `"`+o.action+`"`)
+	adapters.SetRequestID(ctx, req.Header)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", adapters.ErrUnavailable, where, err)

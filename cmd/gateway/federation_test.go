@@ -224,3 +224,13 @@ func TestWarmSweepMakesNoUpstreamCalls(t *testing.T) {
 		}
 	}
 }
+
+// The request id a client gets in X-Request-Id reaches the departments' systems.
+func TestRequestIDReachesDepartments(t *testing.T) {
+	g := newTG(t, func(c *config.Config) { c.Cache.Disabled = true })
+	r := g.post(g.token("online-hall"), `{ citizen(idNumber: "310115198503120012") { name enterprises { name } } }`, nil)
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || g.sims.PSB.LastRequestID() != id || g.sims.AMR.LastRequestID() != id {
+		t.Errorf("request id %q; psb saw %q, amr saw %q", id, g.sims.PSB.LastRequestID(), g.sims.AMR.LastRequestID())
+	}
+}

@@ -35,6 +35,7 @@ import (
 	"pudong.gov.cn/gateway/idcode"
 	"pudong.gov.cn/gateway/legacysim"
 	"pudong.gov.cn/gateway/legacysim/dataset"
+	"pudong.gov.cn/gateway/logging"
 	"pudong.gov.cn/gateway/metrics"
 	"pudong.gov.cn/gateway/playground"
 	"pudong.gov.cn/gateway/policy"
@@ -171,13 +172,7 @@ func loadConfig(path, dataDir string) (*config.Config, error) {
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	level.UnmarshalText([]byte(c.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return logging.New(w, c.Format, c.Level)
 }
 
 // gatewayParts are the assembled gateway, for the server and for tests.
@@ -238,6 +233,10 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 					}
 				}()
 			}
+		}
+		if drop, ok := src.(*csvdrop.Source); ok {
+			m.CounterFunc("gateway_csv_rejected_exports_total", "Malformed exports rejected whole (the previous export keeps serving).",
+				prometheus.Labels{"department": d.ID}, func() float64 { return float64(drop.Rejected()) })
 		}
 		depts = append(depts, federation.NewDepartment(d, src, federation.Options{Cache: c, Observer: m, Log: log}))
 	}

@@ -34,9 +34,18 @@ type Fault struct {
 
 // Control counts requests and holds the current fault of one simulator.
 type Control struct {
-	mu     sync.Mutex
-	counts map[string]int64
-	fault  Fault
+	mu        sync.Mutex
+	counts    map[string]int64
+	fault     Fault
+	requestID string
+}
+
+// LastRequestID is the X-Request-Id of the last request the simulator received: what a
+// department's own logs would record.
+func (c *Control) LastRequestID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requestID
 }
 
 // NewControl returns a Control with no fault.
@@ -131,6 +140,7 @@ func (c *Control) Wrap(p Protocol, next http.Handler) http.Handler {
 		op := p.Operation(r)
 		c.mu.Lock()
 		c.counts[op]++
+		c.requestID = r.Header.Get("X-Request-Id")
 		f := c.fault
 		c.mu.Unlock()
 

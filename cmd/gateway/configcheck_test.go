@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"pudong.gov.cn/gateway/config"
+)
+
+// examplesDir is the repository's examples/ folder, seen from this package.
+const examplesDir = "../../examples"
+
+// The example production configuration is valid as `gateway config check` sees it.
+func TestProductionExampleConfigChecks(t *testing.T) {
+	path := filepath.Join(examplesDir, "production.yaml")
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"config", "check", path}, os.Getenv, &out); err != nil {
+		t.Fatalf("config check %s: %v\n%s", path, err, out.String())
+	}
+	if !strings.Contains(out.String(), "OK (4 departments, 8 consumers, 4 catalogue files)") {
+		t.Errorf("config check output: %q", out.String())
+	}
+}
+
+// `config check` does not open the departments; this test does, with the adapters the
+// gateway uses, so a binding param the adapter would refuse (a typo in a SOAP action, a
+// REST paging param, an SQL key column) fails here and not on the production machine.
+// Nothing is contacted: the adapters validate and open lazily.
+func TestProductionExampleBindingsOpen(t *testing.T) {
+	cfg, err := config.Load(filepath.Join(examplesDir, "production.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AMR_API_KEY", "example-key")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, d := range cfg.Departments {
+		switch d.Protocol {
+		case "sql":
+			// What the deployment's envsubst does to the file before the gateway reads it.
+			d.DSN = os.Expand(d.DSN, func(k string) string {
+				if k == "CREDIT_DB_PASSWORD" {
+					return "example-password"
+				}
+				t.Errorf("credit DSN names an unexpected variable %s", k)
+				return ""
+			})
+		case "csv":
+			d.Dir = t.TempDir() // the mounted exchange share
+		}
+		src, closer, err := openSource(context.Background(), d, http.DefaultClient, log)
+		if err != nil {
+			t.Errorf("department %s: %v", d.ID, err)
+			continue
+		}
+		if src == nil {
+			t.Errorf("department %s: no source", d.ID)
+		}
+		if closer != nil {
+			closer.Close()
+		}
+	}
+	if _, err := loadCatalog(cfg); err != nil {
+		t.Errorf("catalogue: %v", err)
+	}
+}
+
+// A broken copy of the example is reported with every mistake at once, each with its
+// file and the line the mistake is on.
+func TestBrokenConfigReportsEveryMistakeWithItsLine(t *testing.T) {
+	orig, err := os.ReadFile(filepath.Join(examplesDir, "production.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(orig), "\n")
+	// index returns the first line at or after from that equals want exactly.
+	index := func(from int, want string) int {
+		for i := from; i < len(lines); i++ {
+			if lines[i] == want {
+				return i
+			}
+		}
+		t.Fatalf("the example has no line %q after line %d", want, from+1)
+		return -1
+	}
+	psb := index(0, "  - id: psb")
+	amr := index(0, "  - id: amr")
+	supervision := index(0, "  - name: supervision-platform")
+	hrssConsole := index(0, "  - name: hrss-console")
+
+	// The mistakes, made from the bottom up so earlier line numbers stay valid.
+	hrssRoles := index(hrssConsole, "    roles: [approver, auditor]")
+	lines[hrssRoles] = "    roles: [approver, auditer]"
+	lines = append(lines[:index(supervision, "    purpose: market-supervision")], lines[index(supervision, "    purpose: market-supervision")+1:]...)
+	lines[index(amr, "    protocol: rest")] = "    protocol: http"
+	retries := index(psb, "    retries: 1")
+	lines = append(lines[:retries+1], append([]string{"    retry: 2"}, lines[retries+1:]...)...)
+	lines = append(lines[:index(psb, "    endpoint: http://rkk.gaj.pudong.internal/PopulationService")], lines[index(psb, "    endpoint: http://rkk.gaj.pudong.internal/PopulationService")+1:]...)
+
+	// Line numbers (1-based) in the broken file, found again after the edits.
+	at := func(want string, from string) int {
+		start := 0
+		if from != "" {
+			for i, l := range lines {
+				if l == from {
+					start = i
+					break
+				}
+			}
+		}
+		for i := start; i < len(lines); i++ {
+			if lines[i] == want {
+				return i + 1
+			}
+		}
+		t.Fatalf("broken file has no line %q", want)
+		return 0
+	}
+	type mistake struct {
+		what    string
+		line    int
+		message string // a part of the problem's text
+	}
+	want := []mistake{
+		{"unknown key", at("    retry: 2", ""), "field retry not found"},
+		{"bad protocol", at("    protocol: http", ""), `departments[1].protocol: protocol "http"`},
+		{"missing endpoint", at("  - id: psb", ""), "departments[0].endpoint: a soap department needs an endpoint URL"},
+		{"consumer without purpose", at("  - name: supervision-platform", ""), "consumers[2].purpose: a consumer needs the purpose"},
+		{"unknown role", at("    roles: [approver, auditer]", "  - name: hrss-console"), `consumers[6].roles: role "auditer"`},
+	}
+
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "catalog"), os.DirFS(filepath.Join(examplesDir, "catalog"))); err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(dir, "broken.yaml")
+	if err := os.WriteFile(broken, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = run(t.Context(), []string{"config", "check", broken}, os.Getenv, &out)
+	if err == nil {
+		t.Fatalf("a broken configuration passed: %s", out.String())
+	}
+	t.Log(err) // shown with -v: what an operator sees
+	problems := strings.Split(err.Error(), "\n")[1:]
+	if len(problems) != len(want) {
+		t.Errorf("want %d problems, one per mistake, got %d:\n%v", len(want), len(problems), err)
+	}
+	// "FILE:LINE: …" from validation, "FILE: line LINE: …" from the YAML decoder.
+	where := regexp.MustCompile(`^\s*(.+?\.yaml):(?: line)? ?(\d+):`)
+	for _, m := range want {
+		found := false
+		for _, p := range problems {
+			if !strings.Contains(p, m.message) {
+				continue
+			}
+			found = true
+			w := where.FindStringSubmatch(p)
+			if w == nil {
+				t.Errorf("%s: the problem names no file and line: %q", m.what, p)
+				continue
+			}
+			if w[1] != broken {
+				t.Errorf("%s: file %q, want %q", m.what, w[1], broken)
+			}
+			if n, _ := strconv.Atoi(w[2]); n != m.line {
+				t.Errorf("%s: reported at line %s, the mistake is on line %d: %q", m.what, w[2], m.line, p)
+			}
+		}
+		if !found {
+			t.Errorf("%s is not reported; problems:\n%v", m.what, err)
+		}
+	}
+}

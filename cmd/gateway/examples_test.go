@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vektah/gqlparser/v2"
+
+	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/graph"
+	"pudong.gov.cn/gateway/server"
+	"pudong.gov.cn/gateway/store"
+)
+
+// exampleFolders are the folders of examples/, in the order the test runs them against
+// one gateway (later folders decide on the requests earlier ones file), and the consumer
+// whose token each folder's operations are sent with unless a file's header names
+// another.
+var exampleFolders = []struct{ dir, consumer string }{
+	{"citizen-portal", "ipudong-portal"},
+	{"online-hall", "online-hall"},
+	{"supervision-platform", "supervision-platform"},
+	{"department-console", "psb-console"},
+	{"cio-office", "cio-console"},
+}
+
+// exampleHeader is what the leading comment of an example file declares:
+//
+//	# consumer: hrss-console                       the token's consumer
+//	# citizen: 310115199001010029                  the token's citizen_id (self-service)
+//	# expect: FORBIDDEN_FIELD at citizen.phone     an error the example shows on purpose
+//	# uses: $id from 01-x.graphql at a.0.id        a variable taken from an earlier answer
+type exampleHeader struct {
+	consumer, citizen string
+	expect            []expectedError
+	uses              []use
+	prose             bool // the header also says, in words, why
+}
+
+type expectedError struct{ code, path string }
+
+type use struct{ variable, file, path string }
+
+var (
+	headerExpect = regexp.MustCompile(`^# expect: ([A-Z_]+) at (\S+)$`)
+	headerUses   = regexp.MustCompile(`^# uses: \$(\w+) from (\S+\.graphql) at (\S+)$`)
+	headerKey    = regexp.MustCompile(`^# (consumer|citizen): (\S+)$`)
+	headerOther  = regexp.MustCompile(`^# ([a-z]+): `)
+)
+
+func parseExampleHeader(t *testing.T, text string) exampleHeader {
+	t.Helper()
+	var h exampleHeader
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(line, "#") {
+			break // the header is the leading comment
+		}
+		if m := headerKey.FindStringSubmatch(line); m != nil {
+			if m[1] == "consumer" {
+				h.consumer = m[2]
+			} else {
+				h.citizen = m[2]
+			}
+		} else if m := headerExpect.FindStringSubmatch(line); m != nil {
+			h.expect = append(h.expect, expectedError{m[1], m[2]})
+		} else if m := headerUses.FindStringSubmatch(line); m != nil {
+			h.uses = append(h.uses, use{m[1], m[2], m[3]})
+		} else if m := headerOther.FindStringSubmatch(line); m != nil {
+			t.Errorf("header line %q: %s is not one of consumer, citizen, expect, uses (or its form is wrong)", line, m[1])
+		} else if len(line) > 20 {
+			h.prose = true
+		}
+	}
+	return h
+}
+
+// Every example operation runs against a real gateway over the simulators, with the
+// token of the consumer it is written for, and answers what its header says: HTTP 200,
+// data, and no errors but the ones it declares. The citizen portal runs in allowlist
+// mode with the manifest `gateway allowlist register examples/citizen-portal` writes,
+// as the production configuration has it.
+func TestExamples(t *testing.T) {
+	manifest := filepath.Join(t.TempDir(), "allowlist.json")
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"allowlist", "register", "--out", manifest, filepath.Join(examplesDir, "citizen-portal")}, os.Getenv, &out); err != nil {
+		t.Fatalf("allowlist register examples/citizen-portal: %v\n%s", err, out.String())
+	}
+	g := newTG(t, func(c *config.Config) {
+		c.Allowlist = manifest
+		c.Consumer("ipudong-portal").AllowlistOnly = true
+	})
+
+	for _, folder := range exampleFolders {
+		dir := filepath.Join(examplesDir, folder.dir)
+		files, err := filepath.Glob(filepath.Join(dir, "*.graphql"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("%s: no examples (%v)", dir, err)
+		}
+		sort.Strings(files)
+		vars := map[string]map[string]any{}
+		if b, err := os.ReadFile(filepath.Join(dir, "variables.json")); err == nil {
+			if err := json.Unmarshal(b, &vars); err != nil {
+				t.Fatalf("%s/variables.json: %v", folder.dir, err)
+			}
+		}
+		for name := range vars {
+			if !slices.Contains(files, filepath.Join(dir, name)) {
+				t.Errorf("%s/variables.json names %s, which is not an example", folder.dir, name)
+			}
+		}
+		if folder.dir == "cio-office" {
+			fileOverdueRequest(t, g)
+		}
+
+		answers := map[string]gqlResp{}
+		for _, file := range files {
+			name := filepath.Base(file)
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			query := string(b)
+			h := parseExampleHeader(t, query)
+			t.Run(folder.dir+"/"+name, func(t *testing.T) {
+				consumer := folder.consumer
+				switch {
+				case h.consumer == "":
+				case folder.dir == "department-console" && strings.HasSuffix(h.consumer, "-console"):
+					consumer = h.consumer
+				case h.consumer != folder.consumer:
+					t.Fatalf("header says consumer %s, but %s examples are sent by %s", h.consumer, folder.dir, folder.consumer)
+				}
+				if !h.prose {
+					t.Errorf("the leading comment must say why %s sends this", consumer)
+				}
+				var tok string
+				if g.cfg.Consumer(consumer).SelfService {
+					if h.citizen == "" {
+						t.Fatalf("a self-service example names its signed-in citizen (# citizen: ID)")
+					}
+					tok = g.token(consumer, h.citizen)
+				} else {
+					tok = g.token(consumer)
+				}
+
+				v := map[string]any{}
+				for k, val := range vars[name] {
+					v[k] = val
+				}
+				for _, u := range h.uses {
+					prev, ok := answers[u.file]
+					if !ok {
+						t.Fatalf("uses %s, which has not run before it in %s", u.file, folder.dir)
+					}
+					val := prev.get(u.path)
+					if val == nil {
+						t.Fatalf("%s has nothing at %s: %s", u.file, u.path, prev.Raw)
+					}
+					v[u.variable] = val
+				}
+				checkVariablesDeclared(t, query, v)
+
+				r := g.post(tok, query, v)
+				answers[name] = r
+				if os.Getenv("GATEWAY_EXAMPLES_SHOW") != "" { // to see the answers: GATEWAY_EXAMPLES_SHOW=1 go test -run TestExamples -v
+					t.Logf("variables %s\n%s", toJSON(v), r.Raw)
+				}
+				if r.Status != 200 {
+					t.Fatalf("HTTP %d: %s", r.Status, r.Raw)
+				}
+				for _, e := range r.Errors {
+					path := pathString(e.Path)
+					if !slices.Contains(h.expect, expectedError{fmt.Sprint(e.Extensions["code"]), path}) {
+						t.Errorf("unexpected error %v at %s: %s", e.Extensions["code"], path, e.Message)
+					}
+				}
+				for _, x := range h.expect {
+					if e := r.errorAt(x.path); e == nil || e.Extensions["code"] != x.code {
+						t.Errorf("the header expects %s at %s: %s", x.code, x.path, r.Raw)
+					}
+				}
+				if len(r.Data) == 0 {
+					t.Fatalf("no data: %s", r.Raw)
+				}
+				for field, val := range r.Data {
+					if !nonEmpty(val) {
+						t.Errorf("%s is empty: %s", field, r.Raw)
+					}
+				}
+			})
+		}
+	}
+}
+
+// fileOverdueRequest stores a request whose deadline passed a week ago, as if a
+// department had left it unanswered, for the CIO office's examples.
+func fileOverdueRequest(t *testing.T, g *tg) {
+	t.Helper()
+	now := store.Micro(time.Now())
+	_, err := g.parts.store.CreateRequests(t.Context(), []gateway.SharingRequest{{
+		Requester: "supervision-platform", RequestedBy: "inspector-0417", Department: "hrss",
+		Codes: []string{"310115-HRSS-SB01-002"}, Purpose: "market-supervision",
+		Justification: "Checking that enterprises under inspection pay their employees' insurance.",
+		Status:        gateway.Pending, CreatedAt: now.AddDate(0, 0, -15), Deadline: now.AddDate(0, 0, -7),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkVariablesDeclared fails when the operation declares a non-null variable without
+// default that the example does not give, or the example gives one it does not declare.
+func checkVariablesDeclared(t *testing.T, query string, v map[string]any) {
+	t.Helper()
+	doc, errs := gqlparser.LoadQuery(graph.NewExecutableSchema(graph.Config{}).Schema(), query)
+	if len(errs) > 0 {
+		t.Fatalf("does not validate against the schema: %v", errs)
+	}
+	if len(doc.Operations) != 1 {
+		t.Fatalf("one operation per file, found %d", len(doc.Operations))
+	}
+	declared := map[string]bool{}
+	for _, d := range doc.Operations[0].VariableDefinitions {
+		declared[d.Variable] = true
+		if _, ok := v[d.Variable]; !ok && d.Type.NonNull && d.DefaultValue == nil {
+			t.Errorf("$%s is required but variables.json does not give it", d.Variable)
+		}
+	}
+	for k := range v {
+		if !declared[k] {
+			t.Errorf("variables.json gives $%s, which the operation does not declare", k)
+		}
+	}
+}
+
+func pathString(p []any) string {
+	parts := make([]string, len(p))
+	for i, x := range p {
+		parts[i] = strings.TrimSuffix(fmt.Sprint(x), ".0")
+	}
+	return strings.Join(parts, ".")
+}
+
+// nonEmpty is false for null, an empty list, and a connection without edges.
+func nonEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case []any:
+		return len(x) > 0
+	case map[string]any:
+		if edges, ok := x["edges"]; ok {
+			return nonEmpty(edges)
+		}
+		return len(x) > 0
+	}
+	return true
+}
+
+// The committed allowlist manifest of the citizen portal, named by
+// examples/production.yaml, registers exactly the operations in examples/citizen-portal:
+// regenerate it with the command in the configuration's comment when they change.
+func TestCitizenPortalAllowlistIsCurrent(t *testing.T) {
+	fresh := filepath.Join(t.TempDir(), "allowlist.json")
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"allowlist", "register", "--out", fresh, filepath.Join(examplesDir, "citizen-portal")}, os.Getenv, &out); err != nil {
+		t.Fatal(err)
+	}
+	want, err := server.LoadManifest(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := server.LoadManifest(filepath.Join(examplesDir, "citizen-portal.allowlist.json"))
+	if err != nil {
+		t.Fatalf("%v; regenerate: go run ./cmd/gateway allowlist register --out examples/citizen-portal.allowlist.json examples/citizen-portal", err)
+	}
+	for h, op := range want {
+		if g, ok := got[h]; !ok || g.Name != op.Name {
+			t.Errorf("%s (%s) is not registered as it is now; regenerate: go run ./cmd/gateway allowlist register --out examples/citizen-portal.allowlist.json examples/citizen-portal", op.File, op.Name)
+		}
+	}
+	for h, op := range got {
+		if _, ok := want[h]; !ok {
+			t.Errorf("the manifest registers %s (%s), which is no longer an example; regenerate it", op.Name, op.File)
+		}
+	}
+	cfg, err := config.Load(filepath.Join(examplesDir, "production.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Allowlist != "citizen-portal.allowlist.json" || !cfg.Consumer("ipudong-portal").AllowlistOnly {
+		t.Errorf("production.yaml should put the portal in allowlist mode with this manifest: %q", cfg.Allowlist)
+	}
+}

@@ -1,0 +1,415 @@
+package main
+
+// A bounded soak with faults: concurrent clients of several consumers while the PSB and
+// AMR simulators flip at random (seeded) between down, slow, garbage, a 50 % error rate and
+// ok. Afterwards every breaker must close again, goroutines and heap must come back near
+// their baseline, and every answer must have been a well-formed GraphQL response with an
+// allowed status that carried nothing its caller may not see.
+//
+// Duration: 8 s by default; GATEWAY_SOAK=2m (any Go duration) runs longer, e.g.
+//
+//	GATEWAY_SOAK=2m go test ./cmd/gateway/ -run TestSoakWithFaults -v -timeout 10m
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/legacysim/dataset"
+	"pudong.gov.cn/gateway/legacysim/simhttp"
+)
+
+// Bounds the soak asserts, stated once so the documentation can quote them.
+const (
+	soakClients = 8
+	// soakGoroutineSlack is how many goroutines, other than those of idle keep-alive
+	// connections, may remain above the baseline once the soak is over.
+	soakGoroutineSlack = 25
+	// soakIdleConnGoroutines bounds the goroutines of idle keep-alive connections: the
+	// gateway keeps up to 64 idle connections per department host (two HTTP departments),
+	// each served by 2 client goroutines and 1 simulator goroutine.
+	soakIdleConnGoroutines = 2 * 64 * 3
+	// soakHeapSlack is how much the heap in use may grow over the baseline.
+	soakHeapSlack = 64 << 20
+	// soakMaxLatency bounds any one request while departments stall (timeouts are 300 ms).
+	soakMaxLatency = 5 * time.Second
+)
+
+func soakDuration(t *testing.T) time.Duration {
+	if v := os.Getenv("GATEWAY_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			t.Fatalf("GATEWAY_SOAK=%q: want a duration such as 2m", v)
+		}
+		return d
+	}
+	return 8 * time.Second
+}
+
+// goroutines returns the number of goroutines, and how many of them are not idle HTTP
+// keep-alive connections (whose number depends on pool sizes, not on leaks).
+func goroutines() (total, nonConn int) {
+	buf := make([]byte, 8<<20)
+	n := runtime.Stack(buf, true)
+	for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+		if strings.TrimSpace(g) == "" {
+			continue
+		}
+		total++
+		if strings.Contains(g, "net/http.(*persistConn).readLoop") ||
+			strings.Contains(g, "net/http.(*persistConn).writeLoop") ||
+			strings.Contains(g, "net/http.(*conn).serve") {
+			continue
+		}
+		nonConn++
+	}
+	return total, nonConn
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// soakStats are the soak's figures.
+type soakStats struct {
+	mu        sync.Mutex
+	requests  int
+	statuses  map[int]int
+	codes     map[string]int
+	faults    map[string]int
+	maxLat    time.Duration
+	latencies []time.Duration
+	problems  []string
+}
+
+func (s *soakStats) problem(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.problems) < 20 {
+		s.problems = append(s.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// soakCaller is a token and the values its answers must never contain.
+type soakCaller struct {
+	name    string
+	token   string
+	weight  int
+	secrets []string
+}
+
+// validGraphQL returns why raw is not a well-formed GraphQL response, or "".
+func validGraphQL(status int, raw []byte) (string, []string) {
+	var resp struct {
+		Data   *json.RawMessage `json:"data"`
+		Errors []struct {
+			Message    string         `json:"message"`
+			Extensions map[string]any `json:"extensions"`
+		} `json:"errors"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&resp); err != nil {
+		return "not JSON: " + err.Error(), nil
+	}
+	var hasData bool
+	var top map[string]json.RawMessage
+	json.Unmarshal(raw, &top)
+	_, hasData = top["data"]
+	if !hasData && len(resp.Errors) == 0 {
+		return "neither data nor errors", nil
+	}
+	if status != http.StatusOK && hasData {
+		return fmt.Sprintf("status %d with data", status), nil
+	}
+	var codes []string
+	for _, e := range resp.Errors {
+		code, _ := e.Extensions["code"].(string)
+		if e.Message == "" || code == "" {
+			return fmt.Sprintf("an error without message or code: %+v", e), nil
+		}
+		if strings.HasPrefix(code, "SOURCE_") && e.Extensions["department"] == nil {
+			return "a source error without its department", nil
+		}
+		codes = append(codes, code)
+	}
+	return "", codes
+}
+
+// TestSoakWithFaults: see the file comment.
+func TestSoakWithFaults(t *testing.T) {
+	duration := soakDuration(t)
+	g := newTG(t, func(c *config.Config) {
+		for i := range c.Departments {
+			if d := &c.Departments[i]; d.ID == "psb" || d.ID == "amr" {
+				d.Timeout = 300 * time.Millisecond
+				d.BreakerOpenFor = 500 * time.Millisecond
+			}
+		}
+	})
+	for id, addr := range g.sims.Addrs {
+		if (id == "psb" || id == "amr") && !strings.Contains(addr, "127.0.0.1") {
+			t.Fatalf("the %s simulator is not on loopback: %s", id, addr)
+		}
+	}
+
+	phones := []string{"13812345678", "13987654321", "13601234567", "13501112233"}
+	callers := []soakCaller{
+		{"online-hall", g.token("online-hall"), 4, phones},
+		{"supervision-platform", g.token("supervision-platform"), 2, append([]string{"银城中路", "1985-03-12"}, phones...)},
+		{"playground", g.token("playground"), 1, append([]string{"张伟", "银城中路", "1985-03-12", "拒不履行"}, phones...)},
+		{"ipudong-portal as 李娜", g.token("ipudong-portal", dataset.LiNa), 1, []string{"张伟", "银城中路", "13812345678", "拒不履行"}},
+		{"psb-console", g.token("psb-console"), 1, []string{"拒不履行"}},
+	}
+	var weighted []soakCaller
+	for _, c := range callers {
+		for i := 0; i < c.weight; i++ {
+			weighted = append(weighted, c)
+		}
+	}
+	persons, enterprises := g.sims.Data.Persons, g.sims.Data.Enterprises
+	queries := []func(r *rand.Rand) (string, map[string]any){
+		func(r *rand.Rand) (string, map[string]any) {
+			return `query($id: ID!) { citizen(idNumber: $id) { idNumber name birthDate householdAddress phone socialInsurance { insuranceType employer { name } } } }`,
+				map[string]any{"id": persons[r.IntN(len(persons))].IDNumber}
+		},
+		func(r *rand.Rand) (string, map[string]any) {
+			return `query($c: ID!) { enterprise(creditCode: $c) { name status legalRepresentative { name phone } creditRecords { title content } insuredEmployees } }`,
+				map[string]any{"c": enterprises[r.IntN(len(enterprises))].CreditCode}
+		},
+		func(r *rand.Rand) (string, map[string]any) {
+			return `{ enterprises(first: 10) { totalCount edges { node { name legalRepresentative { name householdAddress } } } } }`, nil
+		},
+		func(r *rand.Rand) (string, map[string]any) {
+			subjects := []string{dataset.WangQiang, dataset.LiNa, dataset.E1, dataset.E2, dataset.E3}
+			return `query($s: ID!) { creditRecords(subject: $s) { kind title content subject { ... on Citizen { name phone } ... on Enterprise { name } } } }`,
+				map[string]any{"s": subjects[r.IntN(len(subjects))]}
+		},
+		func(r *rand.Rand) (string, map[string]any) {
+			return `{ citizen(idNumber: "310115198503120012") { name householdAddress phone enterprises { name } creditRecords { content } } }`, nil
+		},
+		func(r *rand.Rand) (string, map[string]any) {
+			return `{ citizen(idNumber: "310115198503120013") { name } }`, nil // bad check digit
+		},
+	}
+
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: soakClients}}
+	// Warm up every path once, so the baseline includes pools and caches that exist anyway.
+	for _, c := range callers {
+		for _, q := range queries {
+			query, vars := q(rand.New(rand.NewPCG(1, 2)))
+			if _, err := postFrom(client, g.srv.URL, c.token, query, vars); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	client.CloseIdleConnections()
+	baseTotal, baseNonConn := goroutines()
+	baseHeap := heapInUse()
+
+	stats := &soakStats{statuses: map[int]int{}, codes: map[string]int{}, faults: map[string]int{}}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+
+	// The fault flipper: seeded, so a failing run can be replayed.
+	const seed = 20240611
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r := rand.New(rand.NewPCG(seed, 1))
+		for {
+			for _, d := range []struct {
+				id  string
+				ctl *simhttp.Control
+			}{{"psb", g.sims.PSB}, {"amr", g.sims.AMR}} {
+				var f simhttp.Fault
+				switch r.IntN(5) {
+				case 0:
+					f = simhttp.Fault{Mode: simhttp.ModeDown}
+				case 1:
+					f = simhttp.Fault{Mode: simhttp.ModeSlow, Latency: fmt.Sprintf("%dms", 1000+r.IntN(1000))}
+				case 2:
+					f = simhttp.Fault{Mode: simhttp.ModeGarbage}
+				case 3:
+					f = simhttp.Fault{Mode: simhttp.ModeError, Rate: 0.5}
+				default:
+					f = simhttp.Fault{Mode: simhttp.ModeOK}
+				}
+				if err := d.ctl.SetFault(f); err != nil {
+					stats.problem("SetFault: %v", err)
+				}
+				stats.mu.Lock()
+				stats.faults[d.id+":"+f.Mode]++
+				stats.mu.Unlock()
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Duration(150+r.IntN(350)) * time.Millisecond):
+			}
+		}
+	}()
+
+	var inFlight atomic.Int64
+	for w := 0; w < soakClients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, uint64(w)+100))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c := weighted[r.IntN(len(weighted))]
+				query, vars := queries[r.IntN(len(queries))](r)
+				inFlight.Add(1)
+				start := time.Now()
+				res, err := postFrom(client, g.srv.URL, c.token, query, vars)
+				lat := time.Since(start)
+				inFlight.Add(-1)
+				stats.mu.Lock()
+				stats.requests++
+				stats.latencies = append(stats.latencies, lat)
+				stats.maxLat = max(stats.maxLat, lat)
+				if err == nil {
+					stats.statuses[res.status]++
+				}
+				stats.mu.Unlock()
+				if err != nil && res.raw == nil {
+					stats.problem("%s: no answer: %v", c.name, err)
+					continue
+				}
+				if !slices.Contains([]int{200, 413, 429, 503}, res.status) {
+					stats.problem("%s: status %d: %.300s", c.name, res.status, res.raw)
+				}
+				why, codes := validGraphQL(res.status, res.raw)
+				if why != "" {
+					stats.problem("%s: not a valid GraphQL response (%s): %.300s", c.name, why, res.raw)
+				}
+				stats.mu.Lock()
+				for _, code := range codes {
+					stats.codes[code]++
+				}
+				stats.mu.Unlock()
+				for _, code := range codes {
+					if !slices.Contains([]string{"FORBIDDEN_FIELD", "SOURCE_UNAVAILABLE", "SOURCE_ERROR", "BAD_USER_INPUT", "RATE_LIMITED"}, code) {
+						stats.problem("%s: unexpected error code %s: %.300s", c.name, code, res.raw)
+					}
+				}
+				for _, s := range c.secrets {
+					if bytes.Contains(res.raw, []byte(s)) {
+						stats.problem("%s: the answer leaks %q: %.300s", c.name, s, res.raw)
+					}
+				}
+			}
+		}()
+	}
+	time.Sleep(duration)
+	close(stop)
+	wg.Wait()
+	client.CloseIdleConnections()
+
+	// Recovery: departments back, breakers closed. Probes must reach the departments, so
+	// the owners purge their cached records first.
+	g.sims.PSB.SetFault(simhttp.Fault{Mode: simhttp.ModeOK})
+	g.sims.AMR.SetFault(simhttp.Fault{Mode: simhttp.ModeOK})
+	recoverStart := time.Now()
+	hall, psbTok, amrTok := g.token("online-hall"), g.token("psb-console"), g.token("amr-console")
+	var ready map[string]string
+	for {
+		ready = g.readyz()
+		if ready["department:psb"] == "closed" && ready["department:amr"] == "closed" {
+			break
+		}
+		if time.Since(recoverStart) > 15*time.Second {
+			t.Fatalf("breakers still not closed 15 s after the faults ended: %v", ready)
+		}
+		postFrom(client, g.srv.URL, psbTok, `mutation { purgeCache(department: "psb") }`, nil)
+		postFrom(client, g.srv.URL, amrTok, `mutation { purgeCache(department: "amr") }`, nil)
+		postFrom(client, g.srv.URL, hall, `{ citizen(idNumber: "310115198503120012") { name } enterprise(creditCode: "91310115MA1FL0AB0P") { name } }`, nil)
+		time.Sleep(100 * time.Millisecond)
+	}
+	recovered := time.Since(recoverStart)
+	for comp, state := range ready {
+		if strings.HasPrefix(comp, "department:") && state != "closed" || comp == "store" && state != "up" {
+			t.Errorf("after the soak %s is %s", comp, state)
+		}
+	}
+	if r := g.post(hall, `{ citizen(idNumber: "310115198503120012") { name } enterprise(creditCode: "91310115MA1FL0AB0P") { name } }`, nil); r.str("citizen.name") != "张伟" || r.str("enterprise.name") == "" || len(r.Errors) > 0 {
+		t.Errorf("after recovery the gateway answers in full: %s", r.Raw)
+	}
+	client.CloseIdleConnections()
+
+	// Goroutines back near the baseline (polled: slow simulator handlers finish on their own).
+	var total, nonConn int
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		total, nonConn = goroutines()
+		if nonConn <= baseNonConn+soakGoroutineSlack && total <= baseTotal+soakIdleConnGoroutines+soakGoroutineSlack {
+			break
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Errorf("goroutines: %d (%d not connections) after the soak, baseline %d (%d); bound +%d (+%d for idle connections)\n%s",
+				total, nonConn, baseTotal, baseNonConn, soakGoroutineSlack, soakIdleConnGoroutines, buf[:runtime.Stack(buf, true)])
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	heap := heapInUse()
+	if heap > baseHeap+soakHeapSlack {
+		t.Errorf("heap in use %d MiB after the soak, baseline %d MiB, bound +%d MiB", heap>>20, baseHeap>>20, soakHeapSlack>>20)
+	}
+
+	stats.mu.Lock()
+	defer stats.mu.Unlock()
+	for _, p := range stats.problems {
+		t.Error(p)
+	}
+	if stats.maxLat > soakMaxLatency {
+		t.Errorf("the slowest request took %v; departments time out after 300 ms", stats.maxLat)
+	}
+	if stats.requests < 100 {
+		t.Errorf("only %d requests in %v", stats.requests, duration)
+	}
+	slices.Sort(stats.latencies)
+	pct := func(p float64) time.Duration {
+		if len(stats.latencies) == 0 {
+			return 0
+		}
+		return stats.latencies[int(p*float64(len(stats.latencies)-1))].Round(time.Millisecond)
+	}
+	faults := 0
+	var faultList []string
+	for k, n := range stats.faults {
+		if !strings.HasSuffix(k, ":ok") {
+			faults += n
+		}
+		faultList = append(faultList, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(faultList)
+	t.Logf("soak: duration %v, %d clients, %d requests (%.0f/s), latency p50 %v p99 %v max %v",
+		duration, soakClients, stats.requests, float64(stats.requests)/duration.Seconds(), pct(0.5), pct(0.99), stats.maxLat.Round(time.Millisecond))
+	t.Logf("soak: statuses %v; error codes %v", stats.statuses, stats.codes)
+	t.Logf("soak: %d faults injected (seed %d): %s", faults, seed, strings.Join(faultList, " "))
+	t.Logf("soak: breakers closed %v after the faults ended", recovered.Round(time.Millisecond))
+	t.Logf("soak: goroutines %d before, %d after (not connections: %d before, %d after); heap in use %.1f MiB before, %.1f MiB after",
+		baseTotal, total, baseNonConn, nonConn, float64(baseHeap)/(1<<20), float64(heap)/(1<<20))
+}
