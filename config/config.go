@@ -348,13 +348,25 @@ func decodeStrict(data []byte, name string, v any) error {
 		if errors.As(err, &te) {
 			probs := make([]string, len(te.Errors))
 			for i, m := range te.Errors {
-				probs[i] = name + ": " + m
+				probs[i] = withFileLine(name, m)
 			}
 			return &Error{Problems: probs}
 		}
-		return &Error{Problems: []string{name + ": " + err.Error()}}
+		return &Error{Problems: []string{withFileLine(name, err.Error())}}
 	}
 	return nil
+}
+
+// withFileLine turns yaml's "line 13: msg" (or "yaml: line 13: msg") into "file:13: msg",
+// the form every other problem has.
+func withFileLine(name, msg string) string {
+	m := strings.TrimPrefix(msg, "yaml: ")
+	if rest, ok := strings.CutPrefix(m, "line "); ok {
+		if i := strings.Index(rest, ": "); i > 0 {
+			return name + ":" + rest[:i] + ": " + rest[i+2:]
+		}
+	}
+	return name + ": " + m
 }
 
 // Load reads a configuration file and the catalogue files it names, and validates it.
@@ -376,7 +388,7 @@ func Load(path string) (*Config, error) {
 func Parse(data []byte, name string, readFile func(string) ([]byte, error)) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &Error{Problems: []string{name + ": " + err.Error()}}
+		return nil, &Error{Problems: []string{withFileLine(name, err.Error())}}
 	}
 	c := &Config{Path: name}
 	var problems []string

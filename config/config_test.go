@@ -1,0 +1,118 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func readNone(name string) ([]byte, error) { return []byte("# catalogue"), nil }
+
+const good = `
+addr: 127.0.0.1:9000
+departments:
+  - id: psb
+    protocol: soap
+    endpoint: http://rk.example/PopulationService
+    operations: {person: {batch: 1, action: QueryPerson}}
+    fields: [{from: SFZH, to: idNumber}]
+catalog: [psb.yaml]
+consumers:
+  - name: online-hall
+    purpose: administrative-approval
+auth: {issuer: i, audience: a, keyFiles: [k.pem]}
+sources:
+  person: {department: psb, operation: person}
+  enterprise: {department: psb, operation: person}
+  enterprisesByLegalRep: {department: psb, operation: person}
+  enterpriseList: {department: psb, operation: person}
+  creditBySubject: {department: psb, operation: person}
+  insuranceByCitizen: {department: psb, operation: person}
+  insuranceByEmployer: {department: psb, operation: person}
+`
+
+func TestParseAndDefaults(t *testing.T) {
+	c, err := Parse([]byte(good), "gw.yaml", readNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9000" || c.Store.Driver != "sqlite" || c.Limits.Depth != 10 || c.Limits.BodyBytes != 1<<20 ||
+		c.Cache.NotFoundTTL != 30*time.Second || c.Sharing.DeadlineWorkingDays != 5 || c.Log.Format != "json" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if c.Departments[0].Operations["person"].Params["action"] != "QueryPerson" {
+		t.Errorf("operation params: %+v", c.Departments[0].Operations)
+	}
+	if string(c.CatalogData["psb.yaml"]) != "# catalogue" {
+		t.Error("catalogue files are read")
+	}
+}
+
+// Every mistake is reported at once, each with its file and line.
+func TestParseReportsEveryMistakeWithItsLine(t *testing.T) {
+	bad := `departments:
+  - id: psb
+    protocol: corba
+    operations: {}
+    fields: []
+  - id: psb
+    protocol: rest
+consumers:
+  - name: hall
+    roles: [admin]
+catalog: []
+store: {driver: oracle}
+unknownKey: 1
+`
+	_, err := Parse([]byte(bad), "bad.yaml", readNone)
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("want *Error, got %v", err)
+	}
+	for _, want := range []string{
+		"bad.yaml:13: ",                         // unknown key
+		"bad.yaml:3: departments[0].protocol",   // corba
+		"bad.yaml:4: departments[0].operations", // none
+		"bad.yaml:6: departments[1].id",         // bound twice
+		"departments[1].endpoint",               // rest without endpoint
+		"bad.yaml:9: consumers[0].purpose",      // no purpose
+		"consumers[0].roles",                    // admin
+		"bad.yaml:11: catalog",
+		"bad.yaml:12: store.driver",
+		"auth.issuer",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the report lacks %q:\n%v", want, err)
+		}
+	}
+	if len(ce.Problems) < 10 {
+		t.Errorf("%d problems reported", len(ce.Problems))
+	}
+}
+
+func TestConsumerLimitsByKind(t *testing.T) {
+	play := Consumer{Name: "playground"}
+	hall := Consumer{Name: "online-hall"}
+	citizen := Consumer{Name: "portal", SelfService: true}
+	pu, _ := play.Limits()
+	hu, hc := hall.Limits()
+	cu, _ := citizen.Limits()
+	if pu.PerSecond > 10 || cu.PerSecond > 10 || hu.PerSecond < 1000 || hc.PerSecond < 1000 {
+		t.Errorf("playground %v, citizen %v, backend %v/%v", pu, cu, hu, hc)
+	}
+	hall.RateLimit = &Rate{PerSecond: 1, Burst: 1}
+	if u, _ := hall.Limits(); u.PerSecond != 1 {
+		t.Error("a configured limit wins")
+	}
+}
+
+func TestDemo(t *testing.T) {
+	c, err := Demo("d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Demo || c.Log.Format != "text" || c.Consumer("online-hall") == nil || len(c.CatalogData) != 1 || !c.Introspection {
+		t.Errorf("demo: %+v", c)
+	}
+}
