@@ -485,13 +485,17 @@ func (s *Service) AuditEvents(ctx context.Context, code, subject *string, from, 
 		}
 		f.AfterSeq = seq
 	}
+	total, err := s.store.CountAudit(ctx, store.AuditFilter{Owner: f.Owner, Code: f.Code, Subject: f.Subject, From: f.From, To: f.To})
+	if err != nil {
+		return nil, s.storeErr(ctx, "auditEvents", err)
+	}
 	limit := f.Limit
 	f.Limit++ // one more tells whether there is a next page
 	evs, err := s.store.ListAudit(ctx, f)
 	if err != nil {
 		return nil, s.storeErr(ctx, "auditEvents", err)
 	}
-	conn := &model.AuditEventConnection{Edges: []*model.AuditEventEdge{}, PageInfo: &model.PageInfo{}}
+	conn := &model.AuditEventConnection{Edges: []*model.AuditEventEdge{}, PageInfo: &model.PageInfo{}, TotalCount: total}
 	if len(evs) > limit {
 		evs = evs[:limit]
 		conn.PageInfo.HasNextPage = true

@@ -58,6 +58,8 @@ type Store interface {
 	AppendAudit(ctx context.Context, events []gateway.AuditEvent) error
 	// ListAudit returns the events f selects in ascending Seq.
 	ListAudit(ctx context.Context, f AuditFilter) ([]gateway.AuditEvent, error)
+	// CountAudit counts the events f selects, ignoring its paging (AfterSeq, Limit).
+	CountAudit(ctx context.Context, f AuditFilter) (int, error)
 	// ScanAudit calls fn for every event of the chain in Seq order without loading the
 	// chain into memory. An error from fn stops the scan and is returned wrapped.
 	ScanAudit(ctx context.Context, fn func(gateway.AuditEvent) error) error

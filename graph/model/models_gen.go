@@ -34,6 +34,8 @@ type AuditEvent struct {
 type AuditEventConnection struct {
 	Edges    []*AuditEventEdge `json:"edges"`
 	PageInfo *PageInfo         `json:"pageInfo"`
+	// Events matching the filter, across all pages.
+	TotalCount int `json:"totalCount"`
 }
 
 type AuditEventEdge struct {

@@ -60,12 +60,47 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]gateway.A
 	if f.Owner == "" {
 		return nil, fmt.Errorf("postgres store: list audit: %w", store.ErrNoOwner)
 	}
+	where, args := auditWhere(f, true)
+	q := `SELECT ` + strings.Join(auditColumnNames(), ", ") + ` FROM audit_events WHERE ` + where + ` ORDER BY seq`
+	if f.Limit > 0 {
+		args = append(args, f.Limit)
+		q += fmt.Sprintf(` LIMIT $%d`, len(args))
+	}
+	var out []gateway.AuditEvent
+	err := s.queryAudit(ctx, q, args, func(e gateway.AuditEvent) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres store: list audit: %w", err)
+	}
+	return out, nil
+}
+
+// CountAudit implements store.Store.
+func (s *Store) CountAudit(ctx context.Context, f store.AuditFilter) (int, error) {
+	if f.Owner == "" {
+		return 0, fmt.Errorf("postgres store: count audit: %w", store.ErrNoOwner)
+	}
+	where, args := auditWhere(f, false)
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE `+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres store: count audit: %w", err)
+	}
+	return n, nil
+}
+
+// auditWhere is the condition selecting f's events; withCursor adds the paging cursor.
+func auditWhere(f store.AuditFilter, withCursor bool) (string, []any) {
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	where := []string{`owner = ` + arg(f.Owner), `seq > ` + arg(f.AfterSeq)}
+	where := []string{`owner = ` + arg(f.Owner)}
+	if withCursor {
+		where = append(where, `seq > `+arg(f.AfterSeq))
+	}
 	if f.Code != "" {
 		where = append(where, `code = `+arg(f.Code))
 	}
@@ -78,20 +113,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]gateway.A
 	if !f.To.IsZero() {
 		where = append(where, `at < `+arg(store.Micro(f.To)))
 	}
-	q := `SELECT ` + strings.Join(auditColumnNames(), ", ") + ` FROM audit_events WHERE ` +
-		strings.Join(where, ` AND `) + ` ORDER BY seq`
-	if f.Limit > 0 {
-		q += ` LIMIT ` + arg(f.Limit)
-	}
-	var out []gateway.AuditEvent
-	err := s.queryAudit(ctx, q, args, func(e gateway.AuditEvent) error {
-		out = append(out, e)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres store: list audit: %w", err)
-	}
-	return out, nil
+	return strings.Join(where, ` AND `), args
 }
 
 // ScanAudit implements store.Store.

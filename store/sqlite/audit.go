@@ -70,8 +70,44 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]gateway.A
 	if f.Owner == "" {
 		return nil, fmt.Errorf("sqlite store: list audit: %w", store.ErrNoOwner)
 	}
-	where := []string{`owner = ?`, `seq > ?`}
-	args := []any{f.Owner, f.AfterSeq}
+	where, args := auditWhere(f, true)
+	q := `SELECT ` + auditColumns + ` FROM audit_events WHERE ` + where + ` ORDER BY seq`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	var out []gateway.AuditEvent
+	err := s.queryAudit(ctx, q, args, func(e gateway.AuditEvent) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: list audit: %w", err)
+	}
+	return out, nil
+}
+
+// CountAudit implements store.Store.
+func (s *Store) CountAudit(ctx context.Context, f store.AuditFilter) (int, error) {
+	if f.Owner == "" {
+		return 0, fmt.Errorf("sqlite store: count audit: %w", store.ErrNoOwner)
+	}
+	where, args := auditWhere(f, false)
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM audit_events WHERE `+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite store: count audit: %w", err)
+	}
+	return n, nil
+}
+
+// auditWhere is the condition selecting f's events; withCursor adds the paging cursor.
+func auditWhere(f store.AuditFilter, withCursor bool) (string, []any) {
+	where := []string{`owner = ?`}
+	args := []any{f.Owner}
+	if withCursor {
+		where = append(where, `seq > ?`)
+		args = append(args, f.AfterSeq)
+	}
 	if f.Code != "" {
 		where = append(where, `code = ?`)
 		args = append(args, f.Code)
@@ -88,20 +124,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]gateway.A
 		where = append(where, `at < ?`)
 		args = append(args, micros(store.Micro(f.To)))
 	}
-	q := `SELECT ` + auditColumns + ` FROM audit_events WHERE ` + strings.Join(where, ` AND `) + ` ORDER BY seq`
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
-	}
-	var out []gateway.AuditEvent
-	err := s.queryAudit(ctx, q, args, func(e gateway.AuditEvent) error {
-		out = append(out, e)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite store: list audit: %w", err)
-	}
-	return out, nil
+	return strings.Join(where, ` AND `), args
 }
 
 // ScanAudit implements store.Store.

@@ -520,6 +520,11 @@ func testListAudit(t *testing.T, open Opener) {
 			t.Fatalf("ListAudit(%+v): %v", f, err)
 		}
 		want := selects(f)
+		unpaged := f
+		unpaged.AfterSeq = 0
+		if n, err := s.CountAudit(ctx, unpaged); err != nil || n != len(selects(unpaged)) {
+			t.Errorf("CountAudit(%+v) = %d, %v; want %d", unpaged, n, err, len(selects(unpaged)))
+		}
 		if len(want) == 0 && len(got) == 0 {
 			continue
 		}
