@@ -25,8 +25,8 @@ type Admin interface {
 	PurgeCache(ctx context.Context, department string, keys []string) (int, error)
 }
 
-// MaxPageSize bounds `first` on every paged list, to protect the departments.
-const MaxPageSize = 100
+// DefaultMaxPageSize bounds `first` on paged lists when the configuration does not.
+const DefaultMaxPageSize = 100
 
 type argError struct {
 	arg string
@@ -36,13 +36,16 @@ type argError struct {
 func (e *argError) Error() string { return e.msg }
 
 // pageArgs turns Relay arguments into a limit and an offset.
-func pageArgs(first *int, after *string) (limit, offset int, err *argError) {
+func pageArgs(first *int, after *string, maxPage int) (limit, offset int, err *argError) {
+	if maxPage <= 0 {
+		maxPage = DefaultMaxPageSize
+	}
 	limit = 20
 	if first != nil {
 		limit = *first
 	}
-	if limit < 0 || limit > MaxPageSize {
-		return 0, 0, &argError{"first", fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
+	if limit < 0 || limit > maxPage {
+		return 0, 0, &argError{"first", fmt.Sprintf("first must be between 0 and %d", maxPage)}
 	}
 	if after != nil && *after != "" {
 		n, ok := decodeCursor(*after)

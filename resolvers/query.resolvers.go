@@ -74,7 +74,7 @@ func (r *queryResolver) Enterprises(ctx context.Context, legalRepresentative *st
 		}
 		rep = *legalRepresentative
 	}
-	limit, offset, err := pageArgs(first, after)
+	limit, offset, err := pageArgs(first, after, r.MaxPageSize)
 	if err != nil {
 		return nil, badInput(ctx, err.arg, err)
 	}
@@ -141,5 +141,7 @@ func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
-type mutationResolver struct{ *Resolver }
-type queryResolver struct{ *Resolver }
+type (
+	mutationResolver struct{ *Resolver }
+	queryResolver    struct{ *Resolver }
+)

@@ -32,6 +32,8 @@ type Resolver struct {
 	Fed     *federation.Federation
 	Planner Planner
 	Admin   Admin
+	// MaxPageSize bounds `first`, to protect the departments (default 100).
+	MaxPageSize int
 }
 
 // Codes of argument errors, in extensions.code.

@@ -276,7 +276,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		log.Warn("audit recording is OFF (--bench-no-audit): for throughput comparisons only")
 	}
 	enf := enforce.New(eo)
-	res := &resolvers.Resolver{Fed: fed, Planner: enf, Admin: svc}
+	res := &resolvers.Resolver{Fed: fed, Planner: enf, Admin: svc, MaxPageSize: cfg.Limits.PageSize}
 	var manifest server.Manifest
 	if cfg.Allowlist != "" {
 		path := cfg.Allowlist
