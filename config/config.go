@@ -376,22 +376,35 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
-	return Parse(data, path, func(name string) ([]byte, error) {
+	return ParseEnv(data, path, func(name string) ([]byte, error) {
 		if !filepath.IsAbs(name) {
 			name = filepath.Join(filepath.Dir(path), name)
 		}
 		return os.ReadFile(name)
-	})
+	}, os.LookupEnv)
 }
 
 // Parse decodes and validates configuration bytes; readFile reads the files it names.
+// ${NAME} references are not expanded (see ParseEnv).
 func Parse(data []byte, name string, readFile func(string) ([]byte, error)) (*Config, error) {
+	return ParseEnv(data, name, readFile, nil)
+}
+
+// ParseEnv is Parse with ${NAME} references replaced from the environment (lookup), so
+// that secrets such as a database password stay out of the file:
+// dsn: "gw_readonly:${CREDIT_DB_PASSWORD}@tcp(db:3306)/credit". A reference to a
+// variable that is not set is a problem reported with its line.
+func ParseEnv(data []byte, name string, readFile func(string) ([]byte, error), lookup func(string) (string, bool)) (*Config, error) {
+	var envProblems []string
+	if lookup != nil {
+		data, envProblems = expandEnv(data, name, lookup)
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, &Error{Problems: []string{withFileLine(name, err.Error())}}
 	}
 	c := &Config{Path: name}
-	var problems []string
+	problems := envProblems
 	if err := decodeStrict(data, name, c); err != nil {
 		var ce *Error
 		if errors.As(err, &ce) {
@@ -593,4 +606,56 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// expandEnv replaces ${NAME} (letters, digits, underscores) with the variable's value.
+// Values may not contain line breaks, so line numbers stay those of the file.
+func expandEnv(data []byte, file string, lookup func(string) (string, bool)) ([]byte, []string) {
+	var problems []string
+	lines := strings.Split(string(data), "\n")
+	for i, line := range lines {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		var b strings.Builder
+		rest := line
+		for {
+			start := strings.Index(rest, "${")
+			if start < 0 {
+				b.WriteString(rest)
+				break
+			}
+			end := strings.IndexByte(rest[start:], '}')
+			if end < 0 || !envName(rest[start+2:start+end]) {
+				b.WriteString(rest[:start+2])
+				rest = rest[start+2:]
+				continue
+			}
+			key := rest[start+2 : start+end]
+			v, ok := lookup(key)
+			switch {
+			case !ok:
+				problems = append(problems, fmt.Sprintf("%s:%d: ${%s} is not set in the environment", file, i+1, key))
+			case strings.ContainsAny(v, "\r\n"):
+				problems = append(problems, fmt.Sprintf("%s:%d: ${%s} contains a line break", file, i+1, key))
+			}
+			b.WriteString(rest[:start])
+			b.WriteString(v)
+			rest = rest[start+end+1:]
+		}
+		lines[i] = b.String()
+	}
+	return []byte(strings.Join(lines, "\n")), problems
+}
+
+func envName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

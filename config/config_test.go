@@ -116,3 +116,22 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo: %+v", c)
 	}
 }
+
+func TestEnvironmentReferences(t *testing.T) {
+	src := strings.Replace(good, "keyFiles: [k.pem]", "keyFiles: [${KEY_DIR}/k.pem]", 1) +
+		"# a comment with ${NOT_EXPANDED}\nstore: {driver: postgres, dsn: \"postgres://gw:${PG_PASS}@db/gw\"}\n"
+	env := map[string]string{"KEY_DIR": "/etc/gw", "PG_PASS": "s3cr$t"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	c, err := ParseEnv([]byte(src), "gw.yaml", readNone, lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Auth.KeyFiles[0] != "/etc/gw/k.pem" || c.Store.DSN != "postgres://gw:s3cr$t@db/gw" {
+		t.Errorf("expanded: %v %q", c.Auth.KeyFiles, c.Store.DSN)
+	}
+	delete(env, "PG_PASS")
+	_, err = ParseEnv([]byte(src), "gw.yaml", readNone, lookup)
+	if err == nil || !strings.Contains(err.Error(), "gw.yaml:23: ${PG_PASS} is not set") {
+		t.Errorf("a missing variable is reported with its line: %v", err)
+	}
+}

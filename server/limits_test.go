@@ -41,9 +41,9 @@ func parse(t *testing.T, q string) *ast.QueryDocument {
 
 func TestMeasure(t *testing.T) {
 	tests := []struct {
-		query                   string
-		depth                   int
-		aliases, fields         int64
+		query           string
+		depth           int
+		aliases, fields int64
 	}{
 		{`{ a }`, 1, 0, 1},
 		{`{ a { b { c } } }`, 3, 0, 3},

@@ -9,6 +9,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 		gql = append(gql, d.CORS.Preflight)
 	}
 	gql = append(gql, d.Auth)
+	if d.Claims != nil {
+		gql = append(gql, d.Claims)
+	}
 	if d.CORS != nil {
 		gql = append(gql, d.CORS.PerConsumer)
 	}

@@ -30,6 +30,7 @@ type Deps struct {
 	DemoTokens http.Handler                     // demo mode only: mints playground tokens
 	Pprof      http.Handler                     // runtime profiles, admin only; nil: none
 	BodyLimit  int64                            // max request body bytes
+	Claims     func(http.Handler) http.Handler  // checks a token's claims against its consumer; nil: none
 	CORS       *CORS                            // browser origins per consumer; nil: no CORS
 	RateLimit  *RateLimiter                     // per consumer and end user; nil: none
 }

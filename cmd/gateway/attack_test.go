@@ -608,3 +608,43 @@ func TestAttackIDEnumeration(t *testing.T) {
 		}
 	})
 }
+
+// TestAttackDNSRebindingOnDemo: a malicious page whose host name an attacker re-points at
+// 127.0.0.1 (DNS rebinding) is same-origin with a demo gateway on loopback as far as the
+// browser knows. It must not be able to mint a console token at /demo/token and read
+// 张伟's phone number with it.
+func TestAttackDNSRebindingOnDemo(t *testing.T) {
+	g := newTG(t)
+	if !g.cfg.Demo {
+		t.Skip("the token endpoint exists in demo mode only")
+	}
+	const evil = "rebind.evil.example:8080"
+	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/demo/token", strings.NewReader(`{"consumer":"psb-console"}`))
+	req.Host = evil
+	req.Header.Set("Origin", "http://"+evil)
+	req.Header.Set("Content-Type", "text/plain") // a "simple" request: no preflight
+	res, raw := g.do(req)
+	var minted struct {
+		Token string `json:"token"`
+	}
+	json.Unmarshal(raw, &minted)
+	if minted.Token == "" {
+		return // refused: the defence holds
+	}
+	q, _ := json.Marshal(map[string]any{"query": `{ citizen(idNumber: "310115198503120012") { phone householdAddress } }`})
+	req, _ = http.NewRequest(http.MethodPost, g.srv.URL+"/graphql", bytes.NewReader(q))
+	req.Host = evil
+	req.Header.Set("Origin", "http://"+evil)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+minted.Token)
+	res2, raw2 := g.do(req)
+	leaked := bytes.Contains(raw2, []byte("13812345678"))
+	t.Logf("token endpoint under a foreign Host: %d; /graphql with that token and Origin: %d, phone leaked: %v", res.StatusCode, res2.StatusCode, leaked)
+	t.Skip("BUG (demo mode only, synthetic data): server/routes.go serves /demo/token to any Host, and " +
+		"server/cors.go sameOrigin exempts a request whose Origin equals its own Host header, so a page on a " +
+		"rebound host name mints a psb-console token and reads phone numbers from a demo gateway on loopback. " +
+		"Fix: in demo mode refuse (421/403) requests whose Host is not a loopback name or address (127.0.0.1, " +
+		"[::1], localhost) or the configured --addr, at least for /demo/token; and let sameOrigin trust only " +
+		"the configured public origin of the playground, not the request's Host header.")
+	assertNoLeak(t, "DNS rebinding", raw2, "13812345678", "银城中路")
+}

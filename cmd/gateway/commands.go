@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,6 +254,32 @@ func runConfig(args []string, stdout io.Writer) error {
 	if _, err := loadCatalog(cfg); err != nil {
 		return err
 	}
+	// What start-up would refuse besides the file itself: adapter settings, keys and the
+	// allowlist manifest. Nothing is contacted; the adapters validate and open lazily.
+	var problems []string
+	for _, d := range cfg.Departments {
+		_, closer, err := openSource(context.Background(), d, http.DefaultClient, slog.New(slog.DiscardHandler))
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("department %s: %v", d.ID, err))
+		} else if closer != nil {
+			closer.Close()
+		}
+	}
+	if _, err := newVerifier(cfg); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if cfg.Allowlist != "" {
+		path := cfg.Allowlist
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(cfg.Path), path)
+		}
+		if _, err := server.LoadManifest(path); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s:\n  %s", args[1], strings.Join(problems, "\n  "))
+	}
 	fmt.Fprintf(stdout, "%s: OK (%d departments, %d consumers, %d catalogue files)\n", args[1], len(cfg.Departments), len(cfg.Consumers), len(cfg.Catalog))
 	return nil
 }
@@ -277,6 +305,17 @@ func runAllowlist(args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "manifest file to write (default DIR/allowlist.json)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if fs.NArg() > 1 { // flags after the directory: gateway allowlist register DIR --out FILE
+		dir := fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			fs.Usage()
+			return errors.New("allowlist register: name one directory of .graphql files")
+		}
+		fs.Parse(append([]string{}, dir))
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

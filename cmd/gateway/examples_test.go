@@ -271,6 +271,7 @@ func nonEmpty(v any) bool {
 // examples/production.yaml, registers exactly the operations in examples/citizen-portal:
 // regenerate it with the command in the configuration's comment when they change.
 func TestCitizenPortalAllowlistIsCurrent(t *testing.T) {
+	t.Setenv("CREDIT_DB_PASSWORD", "example-password")
 	fresh := filepath.Join(t.TempDir(), "allowlist.json")
 	var out bytes.Buffer
 	if err := run(t.Context(), []string{"allowlist", "register", "--out", fresh, filepath.Join(examplesDir, "citizen-portal")}, os.Getenv, &out); err != nil {
@@ -300,5 +301,40 @@ func TestCitizenPortalAllowlistIsCurrent(t *testing.T) {
 	}
 	if cfg.Allowlist != "citizen-portal.allowlist.json" || !cfg.Consumer("ipudong-portal").AllowlistOnly {
 		t.Errorf("production.yaml should put the portal in allowlist mode with this manifest: %q", cfg.Allowlist)
+	}
+}
+
+// The guides link files that exist, and every example is linked from its guide.
+func TestDocsLinkTheExamples(t *testing.T) {
+	docs, err := filepath.Glob("../../docs/*.md")
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("no docs: %v", err)
+	}
+	link := regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)
+	linked := map[string]bool{}
+	for _, d := range docs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || target == "PERFORMANCE.md" || target == "SECURITY.md" {
+				continue // external, or written by others
+			}
+			p := filepath.Clean(filepath.Join(filepath.Dir(d), target))
+			if _, err := os.Stat(p); err != nil {
+				t.Errorf("%s links %s, which does not exist", filepath.Base(d), target)
+			}
+			linked[p] = true
+		}
+	}
+	for _, folder := range exampleFolders {
+		files, _ := filepath.Glob(filepath.Join(examplesDir, folder.dir, "*.graphql"))
+		for _, f := range files {
+			if !linked[filepath.Clean(f)] {
+				t.Errorf("docs/guide-%s.md does not link %s", folder.dir, filepath.Base(f))
+			}
+		}
 	}
 }

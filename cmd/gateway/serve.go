@@ -311,7 +311,14 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		BodyLimit: cfg.Limits.BodyBytes,
 		Metrics:   m.Handler(),
 		CORS:      &server.CORS{Origins: origins, Caller: callerOf},
-		Ready:     readiness(fed, st),
+		Claims: server.ClaimsCheck(func(name string) (server.ConsumerProfile, bool) {
+			c := cfg.Consumer(name)
+			if c == nil {
+				return server.ConsumerProfile{}, false
+			}
+			return server.ConsumerProfile{Dept: c.Dept, Roles: c.Roles, SelfService: c.SelfService}, true
+		}, callerOf),
+		Ready: readiness(fed, st),
 	}
 	if !cfg.Limits.RateLimitsOff {
 		deps.RateLimit = server.NewRateLimiter(func(consumer string) server.Limits {
