@@ -192,6 +192,7 @@ type Limits struct {
 	Complexity int   `yaml:"complexity,omitempty"` // default 5000; lists count as their page size
 	Aliases    int   `yaml:"aliases,omitempty"`    // default 50
 	Fields     int   `yaml:"fields,omitempty"`     // field selections once fragments are spread; default 10000
+	Selections int   `yaml:"selections,omitempty"` // selections written in one document, checked before validation; default 1000
 	BodyBytes  int64 `yaml:"bodyBytes,omitempty"`  // default 1 MiB
 	PageSize   int   `yaml:"pageSize,omitempty"`   // max `first`; default 100
 	// RateLimitsOff turns per-consumer and per-user rate limits off (load tests only).
@@ -248,6 +249,9 @@ func (c *Config) WithDefaults() {
 	}
 	if l.Fields == 0 {
 		l.Fields = 10000
+	}
+	if l.Selections == 0 {
+		l.Selections = 1000
 	}
 	if l.BodyBytes == 0 {
 		l.BodyBytes = 1 << 20

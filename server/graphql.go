@@ -57,11 +57,14 @@ func NewGraphQL(o GraphQLOptions) *handler.Server {
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	// Before anything parses a document (APQ runs first, so a hash is already text).
+	guard := &documentGuard{MaxSelections: o.Limits.Selections, checked: lru.New[bool](1000)}
 	apq := lru.New[string](10000)
 	for hash, op := range o.Manifest {
 		apq.Add(context.Background(), hash, op.Query) // registered operations can be sent by hash alone
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
+	srv.Use(guard)
 	if o.AllowlistOnly != nil {
 		srv.Use(allowlist{manifest: o.Manifest, only: o.AllowlistOnly, caller: o.Caller})
 	}

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/vektah/gqlparser/v2/parser"
+
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -149,4 +152,61 @@ func complexity() graph.ComplexityRoot {
 	c.Citizen.SocialInsurance = list
 	c.Enterprise.CreditRecords = func(child int, _ []string) int { return list(child) }
 	return c
+}
+
+// documentGuard refuses, before gqlgen parses and validates a document, one with more
+// field selections than any real front end sends. Validation compares the fields of a
+// selection set pairwise, so a document of thousands of repeated fields would cost
+// seconds of CPU before any other limit is even consulted.
+type documentGuard struct {
+	MaxSelections int
+	checked       *lru.LRU[bool] // documents already found within the limit
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+} = (*documentGuard)(nil)
+
+func (*documentGuard) ExtensionName() string                   { return "DocumentGuard" }
+func (*documentGuard) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (g *documentGuard) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if p.Query == "" || g.MaxSelections <= 0 {
+		return nil
+	}
+	if _, ok := g.checked.Get(ctx, p.Query); ok {
+		return nil
+	}
+	doc, err := parser.ParseQuery(&ast.Source{Input: p.Query})
+	if err != nil {
+		return nil // gqlgen reports the syntax error
+	}
+	n := 0
+	var count func(ast.SelectionSet)
+	count = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			n++
+			switch s := sel.(type) {
+			case *ast.Field:
+				count(s.SelectionSet)
+			case *ast.InlineFragment:
+				count(s.SelectionSet)
+			}
+		}
+	}
+	for _, op := range doc.Operations {
+		count(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		count(f.SelectionSet)
+	}
+	if n > g.MaxSelections {
+		return &gqlerror.Error{
+			Message:    fmt.Sprintf("the document has %d selections; at most %d are allowed", n, g.MaxSelections),
+			Extensions: map[string]any{"code": CodeTooComplex, "selections": n, "limit": g.MaxSelections},
+		}
+	}
+	g.checked.Add(ctx, p.Query, true)
+	return nil
 }
