@@ -10,7 +10,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"pudong.gov.cn/gateway"
@@ -30,6 +33,7 @@ type Deps struct {
 	DemoTokens http.Handler                     // demo mode only: mints playground tokens
 	Pprof      http.Handler                     // runtime profiles, admin only; nil: none
 	BodyLimit  int64                            // max request body bytes
+	Hosts      []string                         // host names answered; empty: any (behind a load balancer)
 	Claims     func(http.Handler) http.Handler  // checks a token's claims against its consumer; nil: none
 	CORS       *CORS                            // browser origins per consumer; nil: no CORS
 	RateLimit  *RateLimiter                     // per consumer and end user; nil: none
@@ -45,8 +49,34 @@ type Health struct {
 func NewServer(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
-	return chain(mux, requestID, recoverer(d.Log), accessLog(d.Log))
+	return chain(mux, requestID, recoverer(d.Log), accessLog(d.Log), hostCheck(d.Hosts))
 }
+
+// hostCheck refuses requests for any host name but hosts (when set): a demo gateway on a
+// developer's machine answers only to its loopback names, so a page whose host name an
+// attacker re-points at 127.0.0.1 (DNS rebinding) cannot use it.
+func hostCheck(hosts []string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if len(hosts) == 0 {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			host := r.Host
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			host = strings.Trim(host, "[]")
+			if !slices.Contains(hosts, strings.ToLower(host)) {
+				writeError(w, http.StatusMisdirectedRequest, "HOST_NOT_ALLOWED", "this gateway does not answer for host "+r.Host)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// LoopbackHosts are the host names a demo gateway answers to.
+var LoopbackHosts = []string{"127.0.0.1", "localhost", "::1"}
 
 func chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
 	for i := len(mw) - 1; i >= 0; i-- {

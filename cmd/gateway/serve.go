@@ -334,6 +334,11 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		deps.Pprof = adminOnly(auth.Middleware(verifier, log), pprofHandler())
 	}
 	if cfg.Demo {
+		// Loopback names, and the address the demo was told to listen on if it names one.
+		deps.Hosts = append([]string{}, server.LoopbackHosts...)
+		if h, _, err := net.SplitHostPort(cfg.Addr); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
+			deps.Hosts = append(deps.Hosts, strings.ToLower(strings.Trim(h, "[]")))
+		}
 		consumers := make([]playground.Consumer, len(cfg.Consumers))
 		for i, c := range cfg.Consumers {
 			consumers[i] = playground.Consumer{Name: c.Name, Description: c.Description, Purpose: c.Purpose, SelfService: c.SelfService}
