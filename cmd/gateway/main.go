@@ -17,9 +17,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "gateway:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0) // help was asked for and printed
 		}
+		fmt.Fprintln(os.Stderr, "gateway:", err)
 		var ec exitCode
 		if errors.As(err, &ec) {
 			os.Exit(int(ec))
