@@ -418,3 +418,38 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// A token that verified is remembered, but its expiry is still enforced, a caller's
+// changes to the returned Caller do not reach the next request, and a token differing in
+// one byte is verified afresh.
+func TestVerifiedTokensAreRememberedNotTrustedForever(t *testing.T) {
+	f := newFixture(t)
+	v := f.edOnly
+	now := time.Now()
+	tok := mintFor(t, f.ed, "", Claims{TTL: time.Minute, Roles: []string{"approver"}}, now)
+	c1, err := v.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.Roles[0] = "cio"
+	c2, err := v.Verify(tok)
+	if err != nil || c2.Roles[0] != "approver" || v.verified.Len() != 1 {
+		t.Fatalf("second verify: %+v %v", c2, err)
+	}
+	i := len(tok) - 10 // inside the signature
+	repl := byte('A')
+	if tok[i] == 'A' {
+		repl = 'B'
+	}
+	tampered := tok[:i] + string(repl) + tok[i+1:]
+	if _, err := v.Verify(tampered); err == nil {
+		t.Error("a token differing from a remembered one must be verified afresh")
+	}
+	v.now = func() time.Time { return now.Add(time.Minute + DefaultLeeway + time.Second) }
+	if _, err := v.Verify(tok); !errors.Is(err, ErrExpired) {
+		t.Errorf("a remembered token past its expiry: %v", err)
+	}
+	if v.verified.Len() != 0 {
+		t.Error("an expired token is forgotten")
+	}
+}
