@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"time"
 
 	"pudong.gov.cn/gateway"
@@ -136,4 +137,35 @@ func Micro(t time.Time) time.Time {
 		return t
 	}
 	return t.UTC().Truncate(time.Microsecond)
+}
+
+// AuditWhere is the SQL condition selecting f's events (withCursor adds the paging
+// cursor) for both stores: placeholder(n) writes the n-th parameter in the database's
+// notation, and at converts a time to the stored form.
+func AuditWhere(f AuditFilter, withCursor bool, placeholder func(n int) string, at func(time.Time) any) (string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, cond+placeholder(len(args)))
+	}
+	add(`owner = `, f.Owner)
+	if withCursor {
+		add(`seq > `, f.AfterSeq)
+	}
+	if f.Code != "" {
+		add(`code = `, f.Code)
+	}
+	if f.Subject != "" {
+		add(`subject = `, f.Subject)
+	}
+	if !f.From.IsZero() {
+		add(`at >= `, at(Micro(f.From)))
+	}
+	if !f.To.IsZero() {
+		add(`at < `, at(Micro(f.To)))
+	}
+	return strings.Join(where, ` AND `), args
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -92,28 +93,7 @@ func (s *Store) CountAudit(ctx context.Context, f store.AuditFilter) (int, error
 
 // auditWhere is the condition selecting f's events; withCursor adds the paging cursor.
 func auditWhere(f store.AuditFilter, withCursor bool) (string, []any) {
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	where := []string{`owner = ` + arg(f.Owner)}
-	if withCursor {
-		where = append(where, `seq > `+arg(f.AfterSeq))
-	}
-	if f.Code != "" {
-		where = append(where, `code = `+arg(f.Code))
-	}
-	if f.Subject != "" {
-		where = append(where, `subject = `+arg(f.Subject))
-	}
-	if !f.From.IsZero() {
-		where = append(where, `at >= `+arg(store.Micro(f.From)))
-	}
-	if !f.To.IsZero() {
-		where = append(where, `at < `+arg(store.Micro(f.To)))
-	}
-	return strings.Join(where, ` AND `), args
+	return store.AuditWhere(f, withCursor, func(n int) string { return fmt.Sprintf("$%d", n) }, func(t time.Time) any { return t })
 }
 
 // ScanAudit implements store.Store.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/store"
@@ -102,29 +103,7 @@ func (s *Store) CountAudit(ctx context.Context, f store.AuditFilter) (int, error
 
 // auditWhere is the condition selecting f's events; withCursor adds the paging cursor.
 func auditWhere(f store.AuditFilter, withCursor bool) (string, []any) {
-	where := []string{`owner = ?`}
-	args := []any{f.Owner}
-	if withCursor {
-		where = append(where, `seq > ?`)
-		args = append(args, f.AfterSeq)
-	}
-	if f.Code != "" {
-		where = append(where, `code = ?`)
-		args = append(args, f.Code)
-	}
-	if f.Subject != "" {
-		where = append(where, `subject = ?`)
-		args = append(args, f.Subject)
-	}
-	if !f.From.IsZero() {
-		where = append(where, `at >= ?`)
-		args = append(args, micros(store.Micro(f.From)))
-	}
-	if !f.To.IsZero() {
-		where = append(where, `at < ?`)
-		args = append(args, micros(store.Micro(f.To)))
-	}
-	return strings.Join(where, ` AND `), args
+	return store.AuditWhere(f, withCursor, func(int) string { return "?" }, func(t time.Time) any { return micros(t) })
 }
 
 // ScanAudit implements store.Store.
