@@ -1,0 +1,799 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// harness runs the suite and collects the rows.
+type harness struct {
+	o         *options
+	log       io.Writer
+	rep       *report
+	bin       string // the gateway binary
+	data      string // demo data directory, shared by the demo gateways one after another
+	s2uBody   []byte // the gateway's answer to S2u, which the ceiling serves
+	s2uType   string
+	s3Persons int // distinct legal representatives among S3's 50 enterprises
+	// noRateLimitFlag: the gateway has --bench-no-rate-limit (demo mode).
+	noRateLimitFlag bool
+	warmRPS         map[string]float64
+}
+
+// system is something the load generator can drive and the harness can observe.
+type system struct {
+	group      string
+	graphqlURL string
+	baseURL    string // the gateway's base URL, for /metrics; "" for others
+	pid        int
+	psb, amr   string // simulator base URLs whose /_sim/stats count this system's calls
+	dataDir    string // for `gateway token`; "" when the system takes no token
+	peer       bool   // send the scenario's PeerQuery
+	tokens     map[string]string
+}
+
+func (h *harness) logf(format string, args ...any) {
+	fmt.Fprintf(h.log, "bench: "+format+"\n", args...)
+}
+
+func (h *harness) all(ctx context.Context) error {
+	if err := h.build(ctx); err != nil {
+		return err
+	}
+	if h.o.target != "" {
+		return h.targetRun(ctx)
+	}
+	h.data = filepath.Join(h.o.tmp, "data")
+	steps := []struct {
+		on   bool
+		name string
+		fn   func(context.Context) error
+	}{
+		{h.o.cold2, "cold", h.coldPhase},
+		{h.o.warm, "warm", h.warmPhase},
+		{h.o.warm && h.o.noAudit, "audit off", h.noAuditPhase},
+		{h.o.ceiling, "ceiling", h.ceilingPhase},
+		{h.o.peer != "off", "peer", h.peerPhase},
+		{len(h.o.growth) > 0, "growth", h.growthPhase},
+	}
+	for _, s := range steps {
+		if !s.on {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.fn(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// build compiles cmd/gateway (go build -o), unless -gateway names a binary.
+func (h *harness) build(ctx context.Context) error {
+	if h.o.gatewayBin != "" {
+		h.bin = h.o.gatewayBin
+		return h.probeFlags(ctx)
+	}
+	h.bin = filepath.Join(h.o.tmp, "gateway")
+	h.logf("building the gateway: go build -o %s ./cmd/gateway", h.bin)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", h.bin, "./cmd/gateway")
+	cmd.Dir = h.o.repo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/gateway: %w\n%s", err, out)
+	}
+	return h.probeFlags(ctx)
+}
+
+// probeFlags asks the gateway's --help which load-test switches it has.
+func (h *harness) probeFlags(ctx context.Context) error {
+	out, _ := exec.CommandContext(ctx, h.bin, "--help").CombinedOutput()
+	if !bytes.Contains(out, []byte("-no-cache")) {
+		return fmt.Errorf("%s --help does not list --no-cache: not the gateway, or too old for this harness", h.bin)
+	}
+	h.noRateLimitFlag = bytes.Contains(out, []byte("-bench-no-rate-limit"))
+	return nil
+}
+
+// withoutRateLimits writes a copy of a gateway configuration file with rate limits off
+// (limits.rateLimitsOff), the production-file form of --bench-no-rate-limit.
+func withoutRateLimits(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	var out strings.Builder
+	found := false
+	for line := range strings.Lines(string(b)) {
+		out.WriteString(line)
+		if strings.TrimRight(line, "\r\n") == "limits:" {
+			out.WriteString("    rateLimitsOff: true\n")
+			found = true
+		}
+	}
+	if !found {
+		out.WriteString("limits:\n    rateLimitsOff: true\n")
+	}
+	return os.WriteFile(dst, []byte(out.String()), 0o600)
+}
+
+// demoGateway starts the gateway in demo mode with extra flags and sets the simulators'
+// latency.
+func (h *harness) demoGateway(ctx context.Context, name string, extra ...string) (*gatewayProc, system, error) {
+	args := append([]string{"--addr", "127.0.0.1:0", "--data", h.data}, extra...)
+	if h.noRateLimitFlag {
+		// The per-session limits (5 req/s for a citizen's session) would turn a load test
+		// of one session into a test of the limiter.
+		args = append(args, "--bench-no-rate-limit")
+	}
+	if h.o.profileDir != "" {
+		args = append(args, "--pprof")
+	}
+	h.logf("starting %s: gateway %s", name, strings.Join(args, " "))
+	g, err := startGateway(ctx, name, h.o.tmp, h.bin, args, h.o.startTimeout)
+	if err != nil {
+		return nil, system{}, err
+	}
+	h.logf("%s listening at %s (pid %d, started in %s)", name, g.URL, g.pid(), g.Startup.Round(time.Millisecond))
+	if err := h.setLatency(ctx, g.PSB, g.AMR); err != nil {
+		g.stop()
+		return nil, system{}, err
+	}
+	return g, system{graphqlURL: g.URL + "/graphql", baseURL: g.URL, pid: g.pid(), psb: g.PSB, amr: g.AMR, dataDir: h.data, tokens: map[string]string{}}, nil
+}
+
+func (h *harness) setLatency(ctx context.Context, psb, amr string) error {
+	if psb != "" {
+		if err := setSimLatency(ctx, psb, h.o.psbLatency); err != nil {
+			return err
+		}
+	}
+	if amr != "" {
+		if err := setSimLatency(ctx, amr, h.o.amrLatency); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *harness) selected() []scenario {
+	var out []scenario
+	for _, n := range h.o.scenarios {
+		s, _ := findScenario(n)
+		out = append(out, s)
+	}
+	return out
+}
+
+func (h *harness) coldPhase(ctx context.Context) error {
+	g, sys, err := h.demoGateway(ctx, "gateway-cold", "--no-cache")
+	if err != nil {
+		return err
+	}
+	defer g.stop()
+	sys.group = groupGateway
+	if err := h.captureS2u(ctx, &sys); err != nil {
+		return err
+	}
+	if err := h.countS3Persons(ctx, &sys); err != nil {
+		h.logf("counting S3's distinct persons: %v", err)
+	}
+	for _, s := range h.selected() {
+		if _, err := h.measure(ctx, &sys, s, "cold", 0, h.o.cold); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *harness) warmPhase(ctx context.Context) error {
+	g, sys, err := h.demoGateway(ctx, "gateway-warm")
+	if err != nil {
+		return err
+	}
+	defer g.stop()
+	sys.group = groupGateway
+	if h.s2uBody == nil {
+		if err := h.captureS2u(ctx, &sys); err != nil {
+			return err
+		}
+	}
+	h.warmRPS = map[string]float64{}
+	for _, s := range h.selected() {
+		r, err := h.measure(ctx, &sys, s, "warm", 0, h.o.warmup)
+		if err != nil {
+			return err
+		}
+		h.warmRPS[s.Name] = r.RPS
+		if h.o.half && r.RPS > 0 {
+			if _, err := h.measure(ctx, &sys, s, "warm@50%", r.RPS/2, time.Second); err != nil {
+				return err
+			}
+		}
+	}
+	if len(h.o.cacheKeys) > 0 {
+		return h.cacheKeysRuns(ctx, &sys)
+	}
+	return nil
+}
+
+func (h *harness) noAuditPhase(ctx context.Context) error {
+	g, sys, err := h.demoGateway(ctx, "gateway-no-audit", "--bench-no-audit")
+	if err != nil {
+		return err
+	}
+	defer g.stop()
+	sys.group = groupNoAudit
+	for _, s := range h.selected() {
+		if _, err := h.measure(ctx, &sys, s, "warm", 0, h.o.warmup); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cacheKeysRuns drive S2u over K distinct enterprises, so that the cache holds K records.
+func (h *harness) cacheKeysRuns(ctx context.Context, sys *system) error {
+	maxK := 0
+	for _, k := range h.o.cacheKeys {
+		maxK = max(maxK, k)
+	}
+	codes, err := h.enterpriseCodes(ctx, sys, maxK)
+	if err != nil {
+		return fmt.Errorf("listing enterprises for the cache-size runs: %w", err)
+	}
+	base, _ := findScenario("S2u")
+	for _, k := range h.o.cacheKeys {
+		if k > len(codes) {
+			h.logf("cache-keys %d: only %d enterprises exist; using %d", k, len(codes), len(codes))
+			k = len(codes)
+		}
+		if _, err := h.measure(ctx, sys, base.withKeys(codes[:k]), "warm", 0, h.o.warmup); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *harness) ceilingPhase(ctx context.Context) error {
+	if h.s2uBody == nil {
+		h.rep.Skipped = append(h.rep.Skipped, "ceiling: no S2u answer was captured (run cold or warm too)")
+		return nil
+	}
+	bodyPath := filepath.Join(h.o.tmp, "s2u-response.json")
+	if err := os.WriteFile(bodyPath, h.s2uBody, 0o644); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	c, err := startChild("ceiling", h.o.tmp, self, []string{"ceiling", "-body", bodyPath, "-content-type", h.s2uType}, nil, "",
+		map[string]*regexp.Regexp{"listening": ceilingLineRE})
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	m, err := c.await("listening", 30*time.Second)
+	if err != nil {
+		return err
+	}
+	sys := system{group: groupCeiling, graphqlURL: "http://" + m[2] + "/graphql", pid: c.pid()}
+	s2u, _ := findScenario("S2u")
+	r, err := h.measure(ctx, &sys, s2u, "closed", 0, h.o.warmup)
+	if err != nil {
+		return err
+	}
+	if h.o.half && r.RPS > 0 {
+		_, err = h.measure(ctx, &sys, s2u, "@50%", r.RPS/2, time.Second)
+	}
+	return err
+}
+
+// peerPhase runs the standalone simulators, the peer over them, and our gateway over them
+// (--config), with the peer's query.
+func (h *harness) peerPhase(ctx context.Context) error {
+	p, perr := findPeer(h.o.repo)
+	if perr != nil && h.o.peer == "on" {
+		return perr
+	}
+	simData := filepath.Join(h.o.tmp, "simdata")
+	h.logf("starting the standalone simulators: gateway sim --data %s", simData)
+	sim, err := startSim(h.o.tmp, h.bin, simData, nil, h.o.startTimeout)
+	if err != nil {
+		return err
+	}
+	defer sim.stop()
+	if err := h.setLatency(ctx, sim.PSB, sim.AMR); err != nil {
+		return err
+	}
+	ps, _ := findScenario("P")
+
+	if perr != nil {
+		msg := "peer: " + perr.Error()
+		h.logf("skipping the %s", msg)
+		h.rep.Skipped = append(h.rep.Skipped, msg)
+	} else {
+		h.rep.Machine.Node = p.version()
+		supergraph := filepath.Join(h.o.tmp, "supergraph.graphql")
+		h.logf("composing the peer's supergraph (mesh-compose) against %s", sim.AMR)
+		if err := p.compose(ctx, sim.AMR, sim.AMRKey, supergraph); err != nil {
+			return err
+		}
+		c, url, err := p.start(ctx, h.o.tmp, supergraph, h.o.peerFork)
+		if err != nil {
+			return err
+		}
+		h.logf("hive-gateway answering at %s (pid %d)", url, c.pid())
+		sys := system{group: groupPeer, graphqlURL: url, pid: c.pid(), amr: sim.AMR, psb: sim.PSB, peer: true}
+		_, err = h.measure(ctx, &sys, ps, "closed", 0, h.o.warmup)
+		c.stop()
+		if err != nil {
+			return err
+		}
+	}
+
+	cfgPath := filepath.Join(filepath.Dir(sim.ConfigPath), "gateway-bench.yaml")
+	if err := withoutRateLimits(sim.ConfigPath, cfgPath); err != nil {
+		return err
+	}
+	for _, mode := range []string{"cold", "warm"} {
+		args := []string{"--config", cfgPath, "--addr", "127.0.0.1:0"}
+		if mode == "cold" {
+			args = append(args, "--no-cache")
+		}
+		if h.o.profileDir != "" {
+			args = append(args, "--pprof")
+		}
+		h.logf("starting the gateway over the standalone simulators: gateway %s", strings.Join(args, " "))
+		g, err := startGateway(ctx, "gateway-sim-"+mode, h.o.tmp, h.bin, args, h.o.startTimeout)
+		if err != nil {
+			return err
+		}
+		sys := system{group: groupGatewaySim, graphqlURL: g.URL + "/graphql", baseURL: g.URL, pid: g.pid(),
+			psb: sim.PSB, amr: sim.AMR, dataDir: simData, tokens: map[string]string{}}
+		warm := h.o.cold
+		if mode == "warm" {
+			warm = h.o.warmup
+		}
+		_, err = h.measure(ctx, &sys, ps, mode, 0, warm)
+		g.stop()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// growthPhase: S2u and S1 warm with the departments holding N citizens. The simulators
+// run on their own (gateway sim --citizens N) and the gateway over them (--config), so
+// that the gateway's CPU and RSS are its own: what grows there is the gateway's state
+// (the HRSS adapter indexes the whole export in memory), not the simulated registries.
+func (h *harness) growthPhase(ctx context.Context) error {
+	for _, n := range h.o.growth {
+		group := fmt.Sprintf("gateway→sim %s citizens", humanCount(n))
+		simData := filepath.Join(h.o.tmp, "growth-"+strconv.Itoa(n))
+		h.logf("starting the simulators with %d citizens: gateway sim --data %s --citizens %d", n, simData, n)
+		t0 := time.Now()
+		sim, err := startSim(h.o.tmp, h.bin, simData, []string{"--citizens", strconv.Itoa(n)}, h.o.startTimeout)
+		if err != nil {
+			return err
+		}
+		simStart := time.Since(t0)
+		simUse, _ := treeUsage(sim.pid())
+		err = func() error {
+			defer sim.stop()
+			if err := h.setLatency(ctx, sim.PSB, sim.AMR); err != nil {
+				return err
+			}
+			cfgPath := filepath.Join(filepath.Dir(sim.ConfigPath), "gateway-bench.yaml")
+			if err := withoutRateLimits(sim.ConfigPath, cfgPath); err != nil {
+				return err
+			}
+			args := []string{"--config", cfgPath, "--addr", "127.0.0.1:0"}
+			if h.o.profileDir != "" {
+				args = append(args, "--pprof")
+			}
+			h.logf("starting the gateway over them: gateway %s", strings.Join(args, " "))
+			g, err := startGateway(ctx, "gateway-growth-"+strconv.Itoa(n), h.o.tmp, h.bin, args, h.o.startTimeout)
+			if err != nil {
+				return err
+			}
+			defer g.stop()
+			idle, _ := treeUsage(g.pid())
+			note := fmt.Sprintf("simulators: start-up %s, RSS %.0f MiB; gateway: start-up %s, idle RSS %.0f MiB",
+				simStart.Round(100*time.Millisecond), float64(simUse.RSS)/(1<<20), g.Startup.Round(100*time.Millisecond), float64(idle.RSS)/(1<<20))
+			sys := system{group: group, graphqlURL: g.URL + "/graphql", baseURL: g.URL, pid: g.pid(),
+				psb: sim.PSB, amr: sim.AMR, dataDir: simData, tokens: map[string]string{}}
+			for _, name := range []string{"S2u", "S1"} {
+				s, _ := findScenario(name)
+				r, err := h.measure(ctx, &sys, s, "warm", 0, h.o.warmup)
+				if err != nil {
+					return err
+				}
+				r.Note = note
+			}
+			return nil
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// targetRun loads a gateway someone else started: each scenario once, as it is.
+func (h *harness) targetRun(ctx context.Context) error {
+	base := strings.TrimSuffix(strings.TrimSuffix(h.o.target, "/"), "/graphql")
+	sys := system{group: "target", graphqlURL: base + "/graphql", baseURL: base, pid: h.o.targetPID, dataDir: h.o.targetData, tokens: map[string]string{}}
+	var err error
+	if h.o.targetPSB != "" {
+		if sys.psb, err = simBase(h.o.targetPSB); err != nil {
+			return err
+		}
+	}
+	if h.o.targetAMR != "" {
+		if sys.amr, err = simBase(h.o.targetAMR); err != nil {
+			return err
+		}
+	}
+	if err := h.setLatency(ctx, sys.psb, sys.amr); err != nil {
+		return err
+	}
+	h.rep.Conditions.Sims = "as the target was started"
+	for _, s := range h.selected() {
+		if _, err := h.measure(ctx, &sys, s, "as-is", 0, h.o.warmup); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func humanCount(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return strconv.Itoa(n/1_000_000) + "M"
+	case n >= 1000 && n%1000 == 0:
+		return strconv.Itoa(n/1000) + "k"
+	}
+	return strconv.Itoa(n)
+}
+
+// token returns (and caches) a token for the scenario's consumer.
+func (h *harness) token(sys *system, consumer, citizen string) (string, error) {
+	if sys.dataDir == "" {
+		return "", nil
+	}
+	key := consumer + "/" + citizen
+	if t, ok := sys.tokens[key]; ok {
+		return t, nil
+	}
+	t, err := mintToken(h.bin, sys.dataDir, consumer, citizen)
+	if err != nil {
+		return "", err
+	}
+	sys.tokens[key] = t
+	return t, nil
+}
+
+// post sends one GraphQL request and returns the answer.
+func (h *harness) post(ctx context.Context, sys *system, consumer, citizen, query string, vars map[string]any) (*http.Response, []byte, error) {
+	tok, err := h.token(sys, consumer, citizen)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sys.graphqlURL, bytes.NewReader(b))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := ctlClient.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, body, err
+}
+
+// captureS2u keeps the gateway's exact answer to S2u for the ceiling.
+func (h *harness) captureS2u(ctx context.Context, sys *system) error {
+	s, _ := findScenario("S2u")
+	tok, err := h.token(sys, s.Consumer, s.Citizen)
+	if err != nil {
+		return err
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, sys.graphqlURL, bytes.NewReader(s.bodies(false)[0]))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := ctlClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if o := classify(resp.StatusCode, body, ""); o.kind != "" {
+		return fmt.Errorf("S2u answered %s: %s", o.kind, oneLine(string(body), 300))
+	}
+	h.s2uBody, h.s2uType = body, resp.Header.Get("Content-Type")
+	return nil
+}
+
+// countS3Persons asks the PSB's own console for the legal representatives' ID numbers of
+// S3's 50 enterprises: the bound on S3's PSB calls.
+func (h *harness) countS3Persons(ctx context.Context, sys *system) error {
+	resp, body, err := h.post(ctx, sys, "psb-console", "",
+		`{ enterprises(first: 50) { edges { node { legalRepresentativeName legalRepresentative { idNumber } } } } }`, nil)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %s", resp.Status)
+	}
+	var r struct {
+		Data struct {
+			Enterprises struct {
+				Edges []struct {
+					Node struct {
+						Name string `json:"legalRepresentativeName"`
+						Rep  *struct {
+							IDNumber *string `json:"idNumber"`
+						} `json:"legalRepresentative"`
+					} `json:"node"`
+				} `json:"edges"`
+			} `json:"enterprises"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, e := range r.Data.Enterprises.Edges {
+		key := "name:" + e.Node.Name // a representative missing from the registry still costs a call
+		if e.Node.Rep != nil && e.Node.Rep.IDNumber != nil {
+			key = *e.Node.Rep.IDNumber
+		}
+		seen[key] = true
+	}
+	h.s3Persons = len(seen)
+	return nil
+}
+
+// enterpriseCodes pages through enterprises(first: 100) for n credit codes.
+func (h *harness) enterpriseCodes(ctx context.Context, sys *system, n int) ([]string, error) {
+	var codes []string
+	var after any
+	for len(codes) < n {
+		resp, body, err := h.post(ctx, sys, "supervision-platform", "",
+			`query($after: String) { enterprises(first: 100, after: $after) { edges { node { creditCode } } pageInfo { hasNextPage endCursor } } }`,
+			map[string]any{"after": after})
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("HTTP %s: %s", resp.Status, oneLine(string(body), 200))
+		}
+		var r struct {
+			Data struct {
+				Enterprises struct {
+					Edges []struct {
+						Node struct {
+							CreditCode string `json:"creditCode"`
+						} `json:"node"`
+					} `json:"edges"`
+					PageInfo struct {
+						HasNextPage bool   `json:"hasNextPage"`
+						EndCursor   string `json:"endCursor"`
+					} `json:"pageInfo"`
+				} `json:"enterprises"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &r); err != nil {
+			return nil, err
+		}
+		for _, e := range r.Data.Enterprises.Edges {
+			if e.Node.CreditCode != "" {
+				codes = append(codes, e.Node.CreditCode)
+			}
+		}
+		if !r.Data.Enterprises.PageInfo.HasNextPage || len(r.Data.Enterprises.Edges) == 0 {
+			break
+		}
+		after = r.Data.Enterprises.PageInfo.EndCursor
+	}
+	return codes[:min(n, len(codes))], nil
+}
+
+// snapshot is the observable state around a measured window.
+type snapshot struct {
+	psb, amr   map[string]int64
+	metrics    map[string]int64
+	hasMetrics bool
+	use        usage
+	useErr     error
+}
+
+func (h *harness) snap(ctx context.Context, sys *system) snapshot {
+	var s snapshot
+	if sys.psb != "" {
+		if st, err := getSimStats(ctx, sys.psb); err == nil {
+			s.psb = st.Requests
+		} else {
+			h.logf("psb /_sim/stats: %v", err)
+		}
+	}
+	if sys.amr != "" {
+		if st, err := getSimStats(ctx, sys.amr); err == nil {
+			s.amr = st.Requests
+		} else {
+			h.logf("amr /_sim/stats: %v", err)
+		}
+	}
+	if sys.baseURL != "" {
+		s.metrics, s.hasMetrics = getUpstreamMetrics(ctx, sys.baseURL)
+	}
+	if sys.pid > 0 {
+		s.use, s.useErr = treeUsage(sys.pid)
+	}
+	return s
+}
+
+// measure runs one scenario against one system: a pass over the keys and a warm-up, then
+// the measured window between two snapshots.
+func (h *harness) measure(ctx context.Context, sys *system, s scenario, mode string, rate float64, warmup time.Duration) (*row, error) {
+	t := target{URL: sys.graphqlURL, Bodies: s.bodies(sys.peer), Expected: s.Expected}
+	if !sys.peer {
+		tok, err := h.token(sys, s.Consumer, s.Citizen)
+		if err != nil {
+			return nil, err
+		}
+		t.Token = tok
+	}
+	l := newLoader(h.o.conns)
+	defer l.close()
+	if len(t.Bodies) > 1 && mode != "cold" {
+		// One pass over every key, so that a warm run finds them all cached.
+		one := newLoader(1)
+		for i := range t.Bodies {
+			resp, err := one.clients[0].Do(mustRequest(ctx, t, i))
+			if err != nil {
+				one.close()
+				return nil, fmt.Errorf("%s %s: priming key %d: %w", sys.group, s.Name, i, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		one.close()
+	}
+	if warmup > 0 {
+		wr := l.run(ctx, t, warmup, rate)
+		if wr.Requests == 0 || wr.Errors == wr.Requests {
+			return nil, fmt.Errorf("%s %s: the warm-up failed (%d requests, %d errors): %s", sys.group, s.Name, wr.Requests, wr.Errors, wr.FirstError)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	before := h.snap(ctx, sys)
+	peakReset := sys.pid > 0 && resetPeakRSS(sys.pid)
+
+	var prof sync.WaitGroup
+	if h.o.profileDir != "" && sys.baseURL != "" && sys.dataDir != "" {
+		if tok, err := h.token(sys, "cio-console", ""); err != nil {
+			h.logf("profile: %v", err)
+		} else {
+			prof.Go(func() { h.profile(ctx, sys, tok, s, mode) })
+		}
+	}
+	res := l.run(ctx, t, h.o.duration, rate)
+	after := h.snap(ctx, sys)
+	prof.Wait()
+
+	r := row{Group: sys.group, System: systemName(sys), Scenario: s.Name, Mode: mode, Conns: h.o.conns, loadResult: res}
+	if res.Requests > 0 {
+		r.Upstream = map[string]map[string]int64{}
+		r.UpstreamPerReq = map[string]float64{}
+		add := func(dept string, d map[string]int64) {
+			r.Upstream[dept] = d
+			r.UpstreamPerReq[dept] = float64(sumCounts(d)) / float64(res.Requests)
+		}
+		if before.psb != nil && after.psb != nil {
+			add("psb", diffCounts(before.psb, after.psb))
+		}
+		if before.amr != nil && after.amr != nil {
+			add("amr", diffCounts(before.amr, after.amr))
+		}
+		if before.hasMetrics && after.hasMetrics {
+			d := diffCounts(before.metrics, after.metrics)
+			for _, dept := range []string{"credit", "hrss"} {
+				add(dept, map[string]int64{"calls": d[dept]})
+			}
+		}
+		if len(r.Upstream) == 0 {
+			r.Upstream, r.UpstreamPerReq = nil, nil
+		}
+	}
+	if sys.pid > 0 && before.useErr == nil && after.useErr == nil {
+		r.CPUSeconds = after.use.CPUSeconds - before.use.CPUSeconds
+		if res.Requests > 0 {
+			r.CPUPerReqMs = 1000 * r.CPUSeconds / float64(res.Requests)
+		}
+		r.PeakRSSMiB = float64(after.use.PeakRSS) / (1 << 20)
+		r.PeakSinceStart = !peakReset
+	}
+	h.rep.Rows = append(h.rep.Rows, r)
+	h.logf("%-18s %-9s %-9s %8.0f req/s  p50 %6.2f  p99 %7.2f ms  errors %d  expected %d  upstream/req %s  cpu %.1f s  peak %.0f MiB",
+		r.Group, r.Scenario, r.Mode, r.RPS, r.Latency.P50, r.Latency.P99, r.Errors, r.ExpectedErrors, formatPerReq(r.UpstreamPerReq), r.CPUSeconds, r.PeakRSSMiB)
+	if r.Errors > 0 {
+		h.logf("  first error: %s", oneLine(r.FirstError, 300))
+	}
+	return &h.rep.Rows[len(h.rep.Rows)-1], nil
+}
+
+func mustRequest(ctx context.Context, t target, i int) *http.Request {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(t.Bodies[i]))
+	req.Header.Set("Content-Type", "application/json")
+	if t.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.Token)
+	}
+	return req
+}
+
+func systemName(sys *system) string {
+	switch sys.group {
+	case groupCeiling:
+		return "ceiling"
+	case groupPeer:
+		return "hive-gateway"
+	}
+	return "gateway"
+}
+
+// profile saves a CPU profile of the gateway over most of the measured window.
+func (h *harness) profile(ctx context.Context, sys *system, tok string, s scenario, mode string) {
+	secs := max(1, int(h.o.duration.Seconds())-1)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", sys.baseURL, secs), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	client := &http.Client{Timeout: time.Duration(secs+30) * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		h.logf("profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		h.logf("profile: %s (is the gateway built with --pprof?)", resp.Status)
+		return
+	}
+	name := strings.NewReplacer(" ", "_", "/", "_", "@", "_", "%", "pct", "→", "-").Replace(fmt.Sprintf("%s-%s-%s.pprof", sys.group, s.Name, mode))
+	f, err := os.Create(filepath.Join(h.o.profileDir, name))
+	if err != nil {
+		h.logf("profile: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil && !errors.Is(err, context.Canceled) {
+		h.logf("profile: %v", err)
+	}
+}

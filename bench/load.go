@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// target is what one run sends: POST bodies (taken in turn) to one URL with one token.
+type target struct {
+	URL    string
+	Token  string   // bearer token; empty for the ceiling and the peer
+	Bodies [][]byte // JSON GraphQL requests, used round-robin across all connections
+	// Expected is the GraphQL error code that the scenario provokes on purpose
+	// (FORBIDDEN_FIELD for S2); those errors are counted apart, not as failures.
+	Expected string
+}
+
+// loader holds N keep-alive connections, one client each, reused across the warm-up and
+// the measured run so that both see the same connections.
+type loader struct {
+	clients []*http.Client
+}
+
+func newLoader(conns int) *loader {
+	l := &loader{}
+	for range conns {
+		l.clients = append(l.clients, &http.Client{
+			Timeout: 30 * time.Second,
+			Transport: &http.Transport{
+				Proxy:               nil, // loopback only, never through a proxy
+				MaxConnsPerHost:     1,
+				MaxIdleConnsPerHost: 1,
+				DisableCompression:  true,
+				IdleConnTimeout:     5 * time.Minute,
+			},
+		})
+	}
+	return l
+}
+
+func (l *loader) close() {
+	for _, c := range l.clients {
+		c.CloseIdleConnections()
+	}
+}
+
+// loadResult is one run's outcome, as the load generator saw it.
+type loadResult struct {
+	Requests   int64         `json:"requests"`
+	Elapsed    time.Duration `json:"-"`
+	ElapsedSec float64       `json:"elapsed_s"`
+	RPS        float64       `json:"rps"`
+	// Rate is the offered rate of a paced run (requests/s), 0 for closed loop.
+	Rate    float64   `json:"offered_rate,omitempty"`
+	Latency latencies `json:"latency_ms"`
+	// Errors are failed requests: transport errors, HTTP status ≠ 200, or GraphQL errors
+	// other than the expected code.
+	Errors      int64 `json:"errors"`
+	NetErrors   int64 `json:"net_errors"`
+	HTTPErrors  int64 `json:"http_errors"`
+	GraphQLErrs int64 `json:"graphql_errors"`
+	// ExpectedErrors counts the expected GraphQL errors (one per denied field).
+	ExpectedErrors int64            `json:"expected_errors"`
+	ErrorKinds     map[string]int64 `json:"error_kinds,omitempty"`
+	FirstError     string           `json:"first_error,omitempty"`
+}
+
+type latencies struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// percentile is the nearest-rank percentile (p in 0..100) of sorted values: the smallest
+// value with at least p % of the values at or below it.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(p / 100 * float64(n)))
+	rank = min(max(rank, 1), n)
+	return sorted[rank-1]
+}
+
+func summarize(lat []time.Duration) latencies {
+	if len(lat) == 0 {
+		return latencies{}
+	}
+	slices.Sort(lat)
+	var sum time.Duration
+	for _, d := range lat {
+		sum += d
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	return latencies{
+		P50:  ms(percentile(lat, 50)),
+		P90:  ms(percentile(lat, 90)),
+		P99:  ms(percentile(lat, 99)),
+		Max:  ms(lat[len(lat)-1]),
+		Mean: ms(sum / time.Duration(len(lat))),
+	}
+}
+
+// outcome classifies one answer.
+type outcome struct {
+	kind     string // "" for success, else why it failed: "http 500", "graphql INTERNAL", …
+	expected int    // expected GraphQL errors in it
+}
+
+var errorsKey = []byte(`"errors"`)
+
+// classify judges one response: HTTP status ≠ 200 is a failure; a GraphQL error whose
+// code is not the expected one is a failure; expected errors are counted.
+func classify(status int, body []byte, expected string) outcome {
+	if status != http.StatusOK {
+		return outcome{kind: fmt.Sprintf("http %d", status)}
+	}
+	if !bytes.Contains(body, errorsKey) {
+		return outcome{}
+	}
+	var r struct {
+		Errors []struct {
+			Message    string `json:"message"`
+			Extensions struct {
+				Code string `json:"code"`
+			} `json:"extensions"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return outcome{kind: "bad json"}
+	}
+	var o outcome
+	for _, e := range r.Errors {
+		if expected != "" && e.Extensions.Code == expected {
+			o.expected++
+			continue
+		}
+		if o.kind == "" {
+			code := e.Extensions.Code
+			if code == "" {
+				code = "(no code)"
+			}
+			o.kind = "graphql " + code
+		}
+	}
+	return o
+}
+
+// workerStats are one connection's tallies, merged after the run.
+type workerStats struct {
+	lat        []time.Duration
+	net, http  int64
+	gql, exp   int64
+	kinds      map[string]int64
+	firstError string
+}
+
+// run drives the target for d. With rate 0 it is a closed loop: each connection sends
+// its next request as soon as the previous answer is read. With rate > 0 the requests
+// are paced to that total rate on a fixed schedule, and latency is measured from the
+// scheduled send time, so a stalled server shows in the percentiles instead of slowing
+// the load (no coordinated omission).
+func (l *loader) run(ctx context.Context, t target, d time.Duration, rate float64) loadResult {
+	conns := len(l.clients)
+	ctx, cancel := context.WithTimeout(ctx, d+35*time.Second)
+	defer cancel()
+	var next atomic.Uint64
+	start := time.Now()
+	end := start.Add(d)
+	stats := make([]workerStats, conns)
+	var wg sync.WaitGroup
+	for i, c := range l.clients {
+		wg.Go(func() {
+			ws := &stats[i]
+			ws.kinds = map[string]int64{}
+			ws.lat = make([]time.Duration, 0, 4096)
+			var buf bytes.Buffer
+			var interval time.Duration
+			var sched time.Time
+			if rate > 0 {
+				interval = time.Duration(float64(conns) / rate * float64(time.Second))
+				sched = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+			}
+			for {
+				var begin time.Time
+				if rate > 0 {
+					if !sched.Before(end) {
+						return
+					}
+					if w := time.Until(sched); w > 0 {
+						time.Sleep(w)
+					}
+					begin = sched
+					sched = sched.Add(interval)
+				} else {
+					begin = time.Now()
+					if !begin.Before(end) {
+						return
+					}
+				}
+				body := t.Bodies[next.Add(1)%uint64(len(t.Bodies))]
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Accept", "application/json")
+				if t.Token != "" {
+					req.Header.Set("Authorization", "Bearer "+t.Token)
+				}
+				resp, err := c.Do(req)
+				var o outcome
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					ws.net++
+					o.kind = "transport"
+					if ws.firstError == "" {
+						ws.firstError = err.Error()
+					}
+				} else {
+					buf.Reset()
+					_, err = buf.ReadFrom(resp.Body)
+					resp.Body.Close()
+					if err != nil {
+						ws.net++
+						o.kind = "transport"
+						if ws.firstError == "" {
+							ws.firstError = err.Error()
+						}
+					} else {
+						o = classify(resp.StatusCode, buf.Bytes(), t.Expected)
+						switch {
+						case o.kind == "":
+						case resp.StatusCode != http.StatusOK:
+							ws.http++
+						default:
+							ws.gql++
+						}
+						if o.kind != "" && ws.firstError == "" {
+							ws.firstError = o.kind + ": " + string(buf.Bytes()[:min(buf.Len(), 300)])
+						}
+					}
+				}
+				ws.lat = append(ws.lat, time.Since(begin))
+				ws.exp += int64(o.expected)
+				if o.kind != "" {
+					ws.kinds[o.kind]++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if rate > 0 && elapsed < d {
+		elapsed = d
+	}
+
+	r := loadResult{Elapsed: elapsed, ElapsedSec: elapsed.Seconds(), Rate: rate, ErrorKinds: map[string]int64{}}
+	var all []time.Duration
+	for _, ws := range stats {
+		all = append(all, ws.lat...)
+		r.NetErrors += ws.net
+		r.HTTPErrors += ws.http
+		r.GraphQLErrs += ws.gql
+		r.ExpectedErrors += ws.exp
+		for k, v := range ws.kinds {
+			r.ErrorKinds[k] += v
+		}
+		if r.FirstError == "" {
+			r.FirstError = ws.firstError
+		}
+	}
+	r.Requests = int64(len(all))
+	r.Errors = r.NetErrors + r.HTTPErrors + r.GraphQLErrs
+	r.RPS = float64(r.Requests) / elapsed.Seconds()
+	r.Latency = summarize(all)
+	if len(r.ErrorKinds) == 0 {
+		r.ErrorKinds = nil
+	}
+	return r
+}
