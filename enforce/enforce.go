@@ -100,7 +100,15 @@ type state struct {
 
 	mu     sync.Mutex
 	events []gateway.AuditEvent
+	seen   map[eventKey]struct{}
 	masked []map[string]any
+}
+
+// eventKey identifies one decision of a request: the audit trail records each field
+// (code) of each subject once per request, however many records or aliases repeat it.
+type eventKey struct {
+	code, subject, grant string
+	decision             gateway.Outcome
 }
 
 type stateKey struct{}
@@ -142,7 +150,7 @@ func (e *Enforcer) InterceptOperation(ctx context.Context, next graphql.Operatio
 		}
 		st.mu.Lock()
 		events, masked := st.events, st.masked
-		st.events, st.masked = nil, nil
+		st.events, st.masked, st.seen = nil, nil, nil
 		st.mu.Unlock()
 		if len(events) > 0 && e.recorder != nil {
 			if err := e.recorder.Record(ctx, events); err != nil {
@@ -270,9 +278,17 @@ func (st *state) record(entry *gateway.CatalogEntry, subj policy.Subject, d poli
 	if c := st.caller; c != nil {
 		ev.Consumer, ev.EndUser, ev.Purpose = c.Consumer, c.Subject, c.Purpose
 	}
+	k := eventKey{code: entry.Code, subject: subj.ID, grant: d.GrantID, decision: d.Outcome}
 	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, dup := st.seen[k]; dup {
+		return
+	}
+	if st.seen == nil {
+		st.seen = map[eventKey]struct{}{}
+	}
+	st.seen[k] = struct{}{}
 	st.events = append(st.events, ev)
-	st.mu.Unlock()
 }
 
 func (st *state) noteMasked(ctx context.Context, entry *gateway.CatalogEntry) {

@@ -195,3 +195,30 @@ func TestAuditTrail(t *testing.T) {
 		t.Errorf("chain: %+v %v", rep, err)
 	}
 }
+
+// One event per field and subject per request: a field repeated by several records of
+// the same person, or by aliases, is recorded once.
+func TestAuditOneEventPerFieldAndSubject(t *testing.T) {
+	g := newTG(t)
+	r := g.post(g.token("online-hall"), `{ citizen(idNumber: "310115198503120012") {
+		a: name b: name socialInsurance { insuranceType status } } }`, nil)
+	id := r.Header.Get("X-Request-Id")
+	count := map[string]int{}
+	for _, owner := range []string{"psb", "hrss"} {
+		events, err := g.parts.store.ListAudit(context.Background(), store.AuditFilter{Owner: owner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			if e.RequestID == id {
+				count[e.Code]++
+			}
+		}
+	}
+	want := map[string]int{"310115-PSB-RK01-002": 1, "310115-HRSS-SB01-001": 1, "310115-HRSS-SB01-002": 1}
+	for code, n := range want {
+		if count[code] != n {
+			t.Errorf("%s: %d events, want %d (all: %v)", code, count[code], n, count)
+		}
+	}
+}
