@@ -198,7 +198,7 @@ type Limits struct {
 	// RateLimitsOff turns per-consumer and per-user rate limits off (load tests only).
 	RateLimitsOff bool `yaml:"rateLimitsOff,omitempty"`
 	// BatchWait is how long a loader waits to gather keys into one department call.
-	BatchWait time.Duration `yaml:"batchWait,omitempty"` // default 1ms
+	BatchWait time.Duration `yaml:"batchWait,omitempty"` // default 250µs
 }
 
 // Sharing configures the sharing-request loop.
@@ -260,7 +260,7 @@ func (c *Config) WithDefaults() {
 		l.PageSize = 100
 	}
 	if l.BatchWait == 0 {
-		l.BatchWait = time.Millisecond
+		l.BatchWait = 250 * time.Microsecond
 	}
 	if c.Sharing.DeadlineWorkingDays == 0 {
 		c.Sharing.DeadlineWorkingDays = 5

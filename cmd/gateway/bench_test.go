@@ -58,3 +58,13 @@ func BenchmarkWarmSupervisionSweep(b *testing.B) {
 	q := `{ enterprises(first: 50) { edges { node { name creditRecords { kind title content } legalRepresentative { name } } } } }`
 	benchQuery(b, g, tok, q)
 }
+
+// BenchmarkColdPeerQuery: the peer comparison's query P with the cache off: two AMR
+// calls per request over real HTTP to the simulator.
+func BenchmarkColdPeerQuery(b *testing.B) {
+	g := newTG(b, func(c *config.Config) { c.Limits.RateLimitsOff = true; c.Cache.Disabled = true })
+	tok := g.token("online-hall")
+	q := `{ enterprise(creditCode: "91310115607223817N") { creditCode name legalRepresentativeName
+		legalRepresentative { enterprises { creditCode name status legalRepresentativeName } } } }`
+	benchQuery(b, g, tok, q)
+}
