@@ -12,11 +12,47 @@ type Citizen struct {
 // IsCreditSubject marks Citizen as a member of the CreditSubject union.
 func (Citizen) IsCreditSubject() {}
 
-// Enterprise is an enterprise by credit code, with its registry record when it is
-// already known (from a list or batch), or nil until a field needs it.
+// Enterprise is an enterprise by credit code with its registry record, loaded before the
+// object is handed to GraphQL (from a list, a batch or a loader), so that its fields are
+// plain reads that need no goroutine of their own. Err is the registry's failure, which
+// every registry field then reports; an empty Record means the registry has no such
+// enterprise (or none of its fields was asked for).
 type Enterprise struct {
 	CreditCode string
 	Record     adapters.Record
+	Err        error
+}
+
+func (e *Enterprise) get(name string) (*string, error) {
+	if e.Err != nil {
+		return nil, e.Err
+	}
+	return field(e.Record, name), nil
+}
+
+// The registry's fields of an enterprise.
+
+func (e *Enterprise) CreditCodeValue() *string {
+	code := e.CreditCode
+	return &code
+}
+func (e *Enterprise) Name() (*string, error)                    { return e.get("name") }
+func (e *Enterprise) LegalRepresentativeName() (*string, error) { return e.get("legalRepresentativeName") }
+func (e *Enterprise) Status() (*string, error)                  { return e.get("status") }
+func (e *Enterprise) EstablishedOn() (*string, error)           { return e.get("establishedOn") }
+func (e *Enterprise) RegisteredCapital() (*string, error)       { return e.get("registeredCapital") }
+func (e *Enterprise) BusinessScope() (*string, error)           { return e.get("businessScope") }
+func (e *Enterprise) Address() (*string, error)                 { return e.get("address") }
+
+// LegalRepresentative is the representative as a citizen, whose own fields load lazily.
+func (e *Enterprise) LegalRepresentative() (*Citizen, error) {
+	if e.Err != nil {
+		return nil, e.Err
+	}
+	if id := e.Record["legalRepresentativeId"]; id != "" {
+		return &Citizen{IDNumber: id}, nil
+	}
+	return nil, nil
 }
 
 // IsCreditSubject marks Enterprise as a member of the CreditSubject union.
@@ -60,13 +96,8 @@ func (s *SocialInsurance) Status() *string        { return field(s.Record, "stat
 func (s *SocialInsurance) Since() *string         { return field(s.Record, "since") }
 func (s *SocialInsurance) LastPaidMonth() *string { return field(s.Record, "lastPaidMonth") }
 
-// Employer is the paying employer, nil for flexible employment.
-func (s *SocialInsurance) Employer() *Enterprise {
-	if code := s.Record["employer"]; code != "" {
-		return &Enterprise{CreditCode: code}
-	}
-	return nil
-}
+// EmployerCode is the paying employer's credit code, "" for flexible employment.
+func (s *SocialInsurance) EmployerCode() string { return s.Record["employer"] }
 
 // PersonID is the ID number of the insured person: the subject of every field here.
 func (s *SocialInsurance) PersonID() string { return s.Record["idNumber"] }

@@ -35,6 +35,7 @@ type ResolverRoot interface {
 	Enterprise() EnterpriseResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	SocialInsurance() SocialInsuranceResolver
 }
 
 type DirectiveRoot struct {
@@ -132,7 +133,7 @@ type ComplexityRoot struct {
 	Enterprise struct {
 		Address                 func(childComplexity int) int
 		BusinessScope           func(childComplexity int) int
-		CreditCode              func(childComplexity int) int
+		CreditCodeValue         func(childComplexity int) int
 		CreditRecords           func(childComplexity int, kinds []string) int
 		EstablishedOn           func(childComplexity int) int
 		InsuredEmployees        func(childComplexity int) int
@@ -236,15 +237,6 @@ type CreditRecordResolver interface {
 	Subject(ctx context.Context, obj *federation.CreditRecord) (model.CreditSubject, error)
 }
 type EnterpriseResolver interface {
-	CreditCode(ctx context.Context, obj *federation.Enterprise) (*string, error)
-	Name(ctx context.Context, obj *federation.Enterprise) (*string, error)
-	LegalRepresentativeName(ctx context.Context, obj *federation.Enterprise) (*string, error)
-	LegalRepresentative(ctx context.Context, obj *federation.Enterprise) (*federation.Citizen, error)
-	Status(ctx context.Context, obj *federation.Enterprise) (*string, error)
-	EstablishedOn(ctx context.Context, obj *federation.Enterprise) (*string, error)
-	RegisteredCapital(ctx context.Context, obj *federation.Enterprise) (*string, error)
-	BusinessScope(ctx context.Context, obj *federation.Enterprise) (*string, error)
-	Address(ctx context.Context, obj *federation.Enterprise) (*string, error)
 	CreditRecords(ctx context.Context, obj *federation.Enterprise, kinds []string) ([]*federation.CreditRecord, error)
 	InsuredEmployees(ctx context.Context, obj *federation.Enterprise) (*int, error)
 }
@@ -264,6 +256,9 @@ type QueryResolver interface {
 	SharingRequests(ctx context.Context, status *model.SharingRequestStatus) ([]*model.SharingRequest, error)
 	AuditEvents(ctx context.Context, code *string, subject *string, from *time.Time, to *time.Time, first *int, after *string) (*model.AuditEventConnection, error)
 	SharingStats(ctx context.Context) ([]*model.DepartmentSharingStats, error)
+}
+type SocialInsuranceResolver interface {
+	Employer(ctx context.Context, obj *federation.SocialInsurance) (*federation.Enterprise, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -688,11 +683,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Enterprise.BusinessScope(childComplexity), true
 	case "Enterprise.creditCode":
-		if e.ComplexityRoot.Enterprise.CreditCode == nil {
+		if e.ComplexityRoot.Enterprise.CreditCodeValue == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Enterprise.CreditCode(childComplexity), true
+		return e.ComplexityRoot.Enterprise.CreditCodeValue(childComplexity), true
 	case "Enterprise.creditRecords":
 		if e.ComplexityRoot.Enterprise.CreditRecords == nil {
 			break
@@ -4156,7 +4151,7 @@ func (ec *executionContext) _Enterprise_creditCode(ctx context.Context, field gr
 			return ec.fieldContext_Enterprise_creditCode(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Enterprise().CreditCode(ctx, obj)
+			return obj.CreditCodeValue(), nil
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -4185,7 +4180,7 @@ func (ec *executionContext) _Enterprise_creditCode(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Enterprise_creditCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Enterprise", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("Enterprise", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Enterprise_name(ctx context.Context, field graphql.CollectedField, obj *federation.Enterprise) (ret graphql.Marshaler) {
@@ -4197,7 +4192,7 @@ func (ec *executionContext) _Enterprise_name(ctx context.Context, field graphql.
 			return ec.fieldContext_Enterprise_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Enterprise().Name(ctx, obj)
+			return obj.Name()
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -4226,7 +4221,7 @@ func (ec *executionContext) _Enterprise_name(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Enterprise_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Enterprise", field, true, true, "String")
+	return graphql.NewScalarFieldContext("Enterprise", field, true, false, "String")
 }
 
 func (ec *executionContext) _Enterprise_legalRepresentativeName(ctx context.Context, field graphql.CollectedField, obj *federation.Enterprise) (ret graphql.Marshaler) {
@@ -4238,7 +4233,7 @@ func (ec *executionContext) _Enterprise_legalRepresentativeName(ctx context.Cont
 			return ec.fieldContext_Enterprise_legalRepresentativeName(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Enterprise().LegalRepresentativeName(ctx, obj)
+			return obj.LegalRepresentativeName()
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -4267,7 +4262,7 @@ func (ec *executionContext) _Enterprise_legalRepresentativeName(ctx context.Cont
 	)
 }
 func (ec *executionContext) fieldContext_Enterprise_legalRepresentativeName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Enterprise", field, true, true, "String")
+	return graphql.NewScalarFieldContext("Enterprise", field, true, false, "String")
 }
 
 func (ec *executionContext) _Enterprise_legalRepresentative(ctx context.Context, field graphql.CollectedField, obj *federation.Enterprise) (ret graphql.Marshaler) {
@@ -4279,7 +4274,7 @@ func (ec *executionContext) _Enterprise_legalRepresentative(ctx context.Context,
 			return ec.fieldContext_Enterprise_legalRepresentative(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Enterprise().LegalRepresentative(ctx, obj)
+			return obj.LegalRepresentative()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *federation.Citizen) graphql.Marshaler {
@@ -4294,7 +4289,7 @@ func (ec *executionContext) fieldContext_Enterprise_legalRepresentative(_ contex
 		Object:     "Enterprise",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Citizen(ctx, field)
 		},
@@ -4311,7 +4306,7 @@ func (ec *executionContext) _Enterprise_status(ctx context.Context, field graphq
 			return ec.fieldContext_Enterprise_status(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Enterprise().Status(ctx, obj)
+			return obj.Status()
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -4340,7 +4335,7 @@ func (ec *executionContext) _Enterprise_status(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Enterprise_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Enterprise", field, true, true, "EnterpriseStatus")
+	return graphql.NewScalarFieldContext("Enterprise", field, true, false, "EnterpriseStatus")
 }
 
 func (ec *executionContext) _Enterprise_establishedOn(ctx context.Context, field graphql.CollectedField, obj *federation.Enterprise) (ret graphql.Marshaler) {
@@ -4352,7 +4347,7 @@ func (ec *executionContext) _Enterprise_establishedOn(ctx context.Context, field
 			return ec.fieldContext_Enterprise_establishedOn(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Enterprise().EstablishedOn(ctx, obj)
+			return obj.EstablishedOn()
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -4381,7 +4376,7 @@ func (ec *executionContext) _Enterprise_establishedOn(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Enterprise_establishedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Enterprise", field, true, true, "Date")
+	return graphql.NewScalarFieldContext("Enterprise", field, true, false, "Date")
 }
 
 func (ec *executionContext) _Enterprise_registeredCapital(ctx context.Context, field graphql.CollectedField, obj *federation.Enterprise) (ret graphql.Marshaler) {
@@ -4393,7 +4388,7 @@ func (ec *executionContext) _Enterprise_registeredCapital(ctx context.Context, f
 			return ec.fieldContext_Enterprise_registeredCapital(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Enterprise().RegisteredCapital(ctx, obj)
+			return obj.RegisteredCapital()
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -4422,7 +4417,7 @@ func (ec *executionContext) _Enterprise_registeredCapital(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_Enterprise_registeredCapital(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Enterprise", field, true, true, "Decimal")
+	return graphql.NewScalarFieldContext("Enterprise", field, true, false, "Decimal")
 }
 
 func (ec *executionContext) _Enterprise_businessScope(ctx context.Context, field graphql.CollectedField, obj *federation.Enterprise) (ret graphql.Marshaler) {
@@ -4434,7 +4429,7 @@ func (ec *executionContext) _Enterprise_businessScope(ctx context.Context, field
 			return ec.fieldContext_Enterprise_businessScope(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Enterprise().BusinessScope(ctx, obj)
+			return obj.BusinessScope()
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -4463,7 +4458,7 @@ func (ec *executionContext) _Enterprise_businessScope(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Enterprise_businessScope(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Enterprise", field, true, true, "String")
+	return graphql.NewScalarFieldContext("Enterprise", field, true, false, "String")
 }
 
 func (ec *executionContext) _Enterprise_address(ctx context.Context, field graphql.CollectedField, obj *federation.Enterprise) (ret graphql.Marshaler) {
@@ -4475,7 +4470,7 @@ func (ec *executionContext) _Enterprise_address(ctx context.Context, field graph
 			return ec.fieldContext_Enterprise_address(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Enterprise().Address(ctx, obj)
+			return obj.Address()
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -4504,7 +4499,7 @@ func (ec *executionContext) _Enterprise_address(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Enterprise_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Enterprise", field, true, true, "String")
+	return graphql.NewScalarFieldContext("Enterprise", field, true, false, "String")
 }
 
 func (ec *executionContext) _Enterprise_creditRecords(ctx context.Context, field graphql.CollectedField, obj *federation.Enterprise) (ret graphql.Marshaler) {
@@ -6033,7 +6028,7 @@ func (ec *executionContext) _SocialInsurance_employer(ctx context.Context, field
 			return ec.fieldContext_SocialInsurance_employer(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Employer(), nil
+			return ec.Resolvers.SocialInsurance().Employer(ctx, obj)
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -6066,7 +6061,7 @@ func (ec *executionContext) fieldContext_SocialInsurance_employer(_ context.Cont
 		Object:     "SocialInsurance",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Enterprise(ctx, field)
 		},
@@ -7882,59 +7877,50 @@ func (ec *executionContext) _Enterprise(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Enterprise")
 		case "creditCode":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Enterprise_creditCode(ctx, field, obj)
-				})
+			out.Values[i] = ec._Enterprise_creditCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "name":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Enterprise_name(ctx, field, obj)
-				})
+			out.Values[i] = ec._Enterprise_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "legalRepresentativeName":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Enterprise_legalRepresentativeName(ctx, field, obj)
-				})
+			out.Values[i] = ec._Enterprise_legalRepresentativeName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "legalRepresentative":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Enterprise_legalRepresentative(ctx, field, obj)
-				})
+			out.Values[i] = ec._Enterprise_legalRepresentative(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "status":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Enterprise_status(ctx, field, obj)
-				})
+			out.Values[i] = ec._Enterprise_status(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "establishedOn":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Enterprise_establishedOn(ctx, field, obj)
-				})
+			out.Values[i] = ec._Enterprise_establishedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "registeredCapital":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Enterprise_registeredCapital(ctx, field, obj)
-				})
+			out.Values[i] = ec._Enterprise_registeredCapital(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "businessScope":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Enterprise_businessScope(ctx, field, obj)
-				})
+			out.Values[i] = ec._Enterprise_businessScope(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "address":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Enterprise_address(ctx, field, obj)
-				})
+			out.Values[i] = ec._Enterprise_address(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "creditRecords":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -8436,27 +8422,28 @@ func (ec *executionContext) _SocialInsurance(ctx context.Context, sel ast.Select
 		case "insuranceType":
 			out.Values[i] = ec._SocialInsurance_insuranceType(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._SocialInsurance_status(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "employer":
-			out.Values[i] = ec._SocialInsurance_employer(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SocialInsurance_employer(ctx, field, obj)
+				})
 		case "since":
 			out.Values[i] = ec._SocialInsurance_since(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lastPaidMonth":
 			out.Values[i] = ec._SocialInsurance_lastPaidMonth(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -23,7 +23,8 @@ func (r *creditRecordResolver) Subject(ctx context.Context, obj *federation.Cred
 	case idcode.IsIDNumber(id):
 		return &federation.Citizen{IDNumber: id}, nil
 	default:
-		return &federation.Enterprise{CreditCode: id}, nil
+		// A union member: which fields are asked depends on the fragment, so load.
+		return r.enterpriseFor(ctx, id, false), nil
 	}
 }
 

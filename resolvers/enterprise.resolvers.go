@@ -12,59 +12,6 @@ import (
 	"pudong.gov.cn/gateway/graph"
 )
 
-// CreditCode is the resolver for the creditCode field.
-func (r *enterpriseResolver) CreditCode(ctx context.Context, obj *federation.Enterprise) (*string, error) {
-	code := obj.CreditCode
-	return &code, nil
-}
-
-// Name is the resolver for the name field.
-func (r *enterpriseResolver) Name(ctx context.Context, obj *federation.Enterprise) (*string, error) {
-	return enterpriseField(ctx, obj, "name")
-}
-
-// LegalRepresentativeName is the resolver for the legalRepresentativeName field.
-func (r *enterpriseResolver) LegalRepresentativeName(ctx context.Context, obj *federation.Enterprise) (*string, error) {
-	return enterpriseField(ctx, obj, "legalRepresentativeName")
-}
-
-// LegalRepresentative is the resolver for the legalRepresentative field.
-func (r *enterpriseResolver) LegalRepresentative(ctx context.Context, obj *federation.Enterprise) (*federation.Citizen, error) {
-	rec, err := enterpriseRecord(ctx, obj)
-	if err != nil {
-		return nil, err
-	}
-	if id := rec["legalRepresentativeId"]; id != "" {
-		return &federation.Citizen{IDNumber: id}, nil
-	}
-	return nil, nil
-}
-
-// Status is the resolver for the status field.
-func (r *enterpriseResolver) Status(ctx context.Context, obj *federation.Enterprise) (*string, error) {
-	return enterpriseField(ctx, obj, "status")
-}
-
-// EstablishedOn is the resolver for the establishedOn field.
-func (r *enterpriseResolver) EstablishedOn(ctx context.Context, obj *federation.Enterprise) (*string, error) {
-	return enterpriseField(ctx, obj, "establishedOn")
-}
-
-// RegisteredCapital is the resolver for the registeredCapital field.
-func (r *enterpriseResolver) RegisteredCapital(ctx context.Context, obj *federation.Enterprise) (*string, error) {
-	return enterpriseField(ctx, obj, "registeredCapital")
-}
-
-// BusinessScope is the resolver for the businessScope field.
-func (r *enterpriseResolver) BusinessScope(ctx context.Context, obj *federation.Enterprise) (*string, error) {
-	return enterpriseField(ctx, obj, "businessScope")
-}
-
-// Address is the resolver for the address field.
-func (r *enterpriseResolver) Address(ctx context.Context, obj *federation.Enterprise) (*string, error) {
-	return enterpriseField(ctx, obj, "address")
-}
-
 // CreditRecords is the resolver for the creditRecords field.
 func (r *enterpriseResolver) CreditRecords(ctx context.Context, obj *federation.Enterprise, kinds []string) ([]*federation.CreditRecord, error) {
 	recs, err := loaders(ctx).CreditRecords(ctx, obj.CreditCode)

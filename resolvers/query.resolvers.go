@@ -59,7 +59,12 @@ func (r *queryResolver) Enterprise(ctx context.Context, creditCode string) (*fed
 		return nil, badInput(ctx, "creditCode", err)
 	}
 	rec, err := loaders(ctx).Enterprise(ctx, creditCode)
-	if err == nil && rec == nil {
+	switch {
+	case err != nil:
+		// The enterprise stands: its registry fields carry the error, and what other
+		// departments hold about it is still answered.
+		return &federation.Enterprise{CreditCode: creditCode, Err: err}, nil
+	case rec == nil:
 		return nil, nil
 	}
 	return &federation.Enterprise{CreditCode: creditCode, Record: rec}, nil

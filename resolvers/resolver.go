@@ -87,20 +87,23 @@ func personField(ctx context.Context, c *federation.Citizen, name string) (*stri
 	return value(rec, name), nil
 }
 
-// enterpriseRecord returns the enterprise's registry record, loading it if needed.
-func enterpriseRecord(ctx context.Context, e *federation.Enterprise) (adapters.Record, error) {
-	if e.Record != nil {
-		return e.Record, nil
+// enterpriseFor returns the enterprise with its registry record loaded, so its fields
+// are plain reads. With plan set, the registry is asked only when a field other than the
+// credit code is selected below (data minimisation); a failure is kept in Err for those
+// fields to report.
+func (r *Resolver) enterpriseFor(ctx context.Context, code string, plan bool) *federation.Enterprise {
+	e := &federation.Enterprise{CreditCode: code, Record: adapters.Record{}}
+	if plan && !r.Planner.NeedsDepartment(ctx, r.Fed.Sources().Enterprise.Department, "creditCode", "") {
+		return e
 	}
-	return loaders(ctx).Enterprise(ctx, e.CreditCode)
-}
-
-func enterpriseField(ctx context.Context, e *federation.Enterprise, name string) (*string, error) {
-	rec, err := enterpriseRecord(ctx, e)
-	if err != nil {
-		return nil, err
+	rec, err := loaders(ctx).Enterprise(ctx, code)
+	switch {
+	case err != nil:
+		e.Err = err
+	case rec != nil:
+		e.Record = rec
 	}
-	return value(rec, name), nil
+	return e
 }
 
 func creditRecords(recs []adapters.Record, kinds []string) []*federation.CreditRecord {

@@ -253,3 +253,24 @@ func (g *tg) metrics() string {
 	}
 	return b.String()
 }
+
+// The enterprise registry down: the enterprise stands, its registry fields carry the
+// error, and what other departments hold about it is answered.
+func TestEnterpriseRegistryDown(t *testing.T) {
+	g := newTG(t, func(c *config.Config) { c.Cache.Disabled = true })
+	g.sims.AMR.SetFault(simhttp.Fault{Mode: simhttp.ModeDown})
+	r := g.post(g.token("supervision-platform"), `{ enterprise(creditCode: "91310115607223817N") {
+		creditCode name legalRepresentative { name } creditRecords { kind } insuredEmployees } }`, nil)
+	if e := r.errorAt("enterprise.name"); e == nil || e.Extensions["code"] != "SOURCE_UNAVAILABLE" || e.Extensions["department"] != "amr" {
+		t.Errorf("name: %s", r.Raw)
+	}
+	if r.str("enterprise.creditCode") != "91310115607223817N" || r.str("enterprise.creditRecords.0.kind") != "PENALTY" || r.get("enterprise.insuredEmployees") == nil {
+		t.Errorf("other departments' fields stand: %s", r.Raw)
+	}
+	// An employer through social insurance, with the registry down.
+	r = g.post(g.token("online-hall"), `{ citizen(idNumber: "310115198503120012") { socialInsurance { insuranceType employer { creditCode name } } } }`, nil)
+	if r.str("citizen.socialInsurance.0.insuranceType") != "PENSION" || r.str("citizen.socialInsurance.0.employer.creditCode") != "91310115MA1FL0AB0P" ||
+		r.errorAt("citizen.socialInsurance.0.employer.name") == nil {
+		t.Errorf("employer with the registry down: %s", r.Raw)
+	}
+}
