@@ -36,13 +36,15 @@ func (e *Enterprise) CreditCodeValue() *string {
 	code := e.CreditCode
 	return &code
 }
-func (e *Enterprise) Name() (*string, error)                    { return e.get("name") }
-func (e *Enterprise) LegalRepresentativeName() (*string, error) { return e.get("legalRepresentativeName") }
-func (e *Enterprise) Status() (*string, error)                  { return e.get("status") }
-func (e *Enterprise) EstablishedOn() (*string, error)           { return e.get("establishedOn") }
-func (e *Enterprise) RegisteredCapital() (*string, error)       { return e.get("registeredCapital") }
-func (e *Enterprise) BusinessScope() (*string, error)           { return e.get("businessScope") }
-func (e *Enterprise) Address() (*string, error)                 { return e.get("address") }
+func (e *Enterprise) Name() (*string, error) { return e.get("name") }
+func (e *Enterprise) LegalRepresentativeName() (*string, error) {
+	return e.get("legalRepresentativeName")
+}
+func (e *Enterprise) Status() (*string, error)            { return e.get("status") }
+func (e *Enterprise) EstablishedOn() (*string, error)     { return e.get("establishedOn") }
+func (e *Enterprise) RegisteredCapital() (*string, error) { return e.get("registeredCapital") }
+func (e *Enterprise) BusinessScope() (*string, error)     { return e.get("businessScope") }
+func (e *Enterprise) Address() (*string, error)           { return e.get("address") }
 
 // LegalRepresentative is the representative as a citizen, whose own fields load lazily.
 func (e *Enterprise) LegalRepresentative() (*Citizen, error) {
