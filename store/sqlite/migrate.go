@@ -89,6 +89,14 @@ INSERT INTO change_version (id, version) VALUES (1, 0);
 		// per event, most of an audited response's cost. Owners look events up by subject
 		// rarely; that scan of the owner's events is the price.
 		sql: `DROP INDEX IF EXISTS audit_events_owner_subject;`,
+	}, {
+		version: 3,
+		name:    "no code index on the audit trail",
+		// Each audited response touched one page of this index per catalogue code it
+		// decided on. Without it an audited request costs a quarter less; an owner's events
+		// of one code are found by scanning the owner's events in order, which a page of
+		// results stops early. The PostgreSQL store, for larger deployments, keeps both.
+		sql: `DROP INDEX IF EXISTS audit_events_owner_code;`,
 	}}
 }
 
