@@ -61,17 +61,23 @@ var _ cache.Shared = (*Shared)(nil)
 
 // ClientOptions are the client settings the shared layer expects: short timeouts that
 // honour the context's deadline, and no retries, since a miss in Redis only means
-// asking the department.
-func ClientOptions(addr string) *goredis.Options {
-	return &goredis.Options{
-		Addr:                  addr,
-		DialTimeout:           200 * time.Millisecond,
-		ReadTimeout:           100 * time.Millisecond,
-		WriteTimeout:          100 * time.Millisecond,
-		PoolTimeout:           100 * time.Millisecond,
-		ContextTimeoutEnabled: true,
-		MaxRetries:            -1,
+// asking the department. addr is host:port, or a URL
+// (redis://user:password@host:port/db, rediss:// for TLS) when Redis needs a password.
+func ClientOptions(addr string) (*goredis.Options, error) {
+	o := &goredis.Options{Addr: addr}
+	if strings.Contains(addr, "://") {
+		var err error
+		if o, err = goredis.ParseURL(addr); err != nil {
+			return nil, fmt.Errorf("redis address: %w", err)
+		}
 	}
+	o.DialTimeout = 200 * time.Millisecond
+	o.ReadTimeout = 100 * time.Millisecond
+	o.WriteTimeout = 100 * time.Millisecond
+	o.PoolTimeout = 100 * time.Millisecond
+	o.ContextTimeoutEnabled = true
+	o.MaxRetries = -1
+	return o, nil
 }
 
 // New returns the shared layer on client, with every key and the purge channel under

@@ -76,7 +76,7 @@ func testRedis(t *testing.T) (addr, prefix string) {
 // replica is one gateway process: its own Redis client, shared layer and cache.
 func replica(t *testing.T, addr, prefix string) *cache.Cache {
 	t.Helper()
-	client := goredis.NewClient(rediscache.ClientOptions(addr))
+	client := goredis.NewClient(mustOptions(t, addr))
 	t.Cleanup(func() { client.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -172,14 +172,14 @@ func TestPurgeThroughOneReplicaDropsTheOthersEntries(t *testing.T) {
 }
 
 func TestRedisDownFetchStillWorks(t *testing.T) {
-	client := goredis.NewClient(rediscache.ClientOptions("127.0.0.1:1"))
+	client := goredis.NewClient(mustOptions(t, "127.0.0.1:1"))
 	defer client.Close()
 	checkFetchWithoutRedis(t, client)
 }
 
 func TestRedisHangingFetchStillWorks(t *testing.T) {
 	addr := hangingServer(t)
-	client := goredis.NewClient(rediscache.ClientOptions(addr))
+	client := goredis.NewClient(mustOptions(t, addr))
 	defer client.Close()
 	start := time.Now()
 	checkFetchWithoutRedis(t, client)
@@ -260,5 +260,27 @@ func checkFetchWithoutRedis(t *testing.T, client *goredis.Client) {
 	}
 	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "redis") {
 		t.Errorf("purge error %q does not say what failed", err)
+	}
+}
+
+func mustOptions(t *testing.T, addr string) *goredis.Options {
+	t.Helper()
+	o, err := rediscache.ClientOptions(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func TestClientOptionsFromURL(t *testing.T) {
+	o, err := rediscache.ClientOptions("rediss://gw:s3cret@cache.internal:6380/2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Addr != "cache.internal:6380" || o.Password != "s3cret" || o.Username != "gw" || o.DB != 2 || o.TLSConfig == nil || !o.ContextTimeoutEnabled {
+		t.Errorf("options: %+v", o)
+	}
+	if _, err := rediscache.ClientOptions("redis://[bad"); err == nil {
+		t.Error("a malformed URL is refused")
 	}
 }

@@ -202,10 +202,14 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 
 	var shared cache.Shared
 	if cfg.Cache.RedisAddr != "" && !cfg.Cache.Disabled {
-		client := goredis.NewClient(rediscache.ClientOptions(cfg.Cache.RedisAddr))
+		opts, err := rediscache.ClientOptions(cfg.Cache.RedisAddr)
+		if err != nil {
+			return nil, fmt.Errorf("cache.redisAddr: %w", err)
+		}
+		client := goredis.NewClient(opts)
 		closers.push("redis", func(context.Context) error { return client.Close() })
 		shared = rediscache.New(client, cfg.Cache.RedisPrefix, log)
-		log.Info("shared record cache", "redis", cfg.Cache.RedisAddr)
+		log.Info("shared record cache", "redis", opts.Addr)
 	}
 	listenCtx, stopListen := context.WithCancel(context.WithoutCancel(ctx))
 	closers.push("cache listeners", func(context.Context) error { stopListen(); return nil })
