@@ -169,3 +169,32 @@ func AuditWhere(f AuditFilter, withCursor bool, placeholder func(n int) string, 
 	}
 	return strings.Join(where, ` AND `), args
 }
+
+// RequestsQuery is the SELECT of the requests f selects, newest first, for both stores:
+// columns are the request columns, placeholder(n) writes the n-th parameter.
+func RequestsQuery(f RequestFilter, columns string, placeholder func(n int) string) (string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return placeholder(len(args))
+	}
+	switch {
+	case f.Requester != "" && f.Department != "":
+		where = append(where, `(requester = `+arg(f.Requester)+` OR department = `+arg(f.Department)+`)`)
+	case f.Requester != "":
+		where = append(where, `requester = `+arg(f.Requester))
+	case f.Department != "":
+		where = append(where, `department = `+arg(f.Department))
+	}
+	if f.Status != "" {
+		where = append(where, `status = `+arg(string(f.Status)))
+	}
+	q := `SELECT ` + columns + ` FROM sharing_requests`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	return q + ` ORDER BY created_at DESC, id DESC`, args
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,28 +60,7 @@ func (s *Store) GetRequest(ctx context.Context, id string) (*gateway.SharingRequ
 
 // ListRequests implements store.Store.
 func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]gateway.SharingRequest, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	switch {
-	case f.Requester != "" && f.Department != "":
-		where = append(where, `(requester = `+arg(f.Requester)+` OR department = `+arg(f.Department)+`)`)
-	case f.Requester != "":
-		where = append(where, `requester = `+arg(f.Requester))
-	case f.Department != "":
-		where = append(where, `department = `+arg(f.Department))
-	}
-	if f.Status != "" {
-		where = append(where, `status = `+arg(string(f.Status)))
-	}
-	q := `SELECT ` + requestColumns + ` FROM sharing_requests`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	q += ` ORDER BY created_at DESC, id DESC`
+	q, args := store.RequestsQuery(f, requestColumns, func(n int) string { return fmt.Sprintf("$%d", n) })
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres store: list requests: %w", err)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"pudong.gov.cn/gateway"
@@ -65,28 +64,7 @@ func (s *Store) GetRequest(ctx context.Context, id string) (*gateway.SharingRequ
 
 // ListRequests implements store.Store.
 func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]gateway.SharingRequest, error) {
-	var where []string
-	var args []any
-	switch {
-	case f.Requester != "" && f.Department != "":
-		where = append(where, `(requester = ? OR department = ?)`)
-		args = append(args, f.Requester, f.Department)
-	case f.Requester != "":
-		where = append(where, `requester = ?`)
-		args = append(args, f.Requester)
-	case f.Department != "":
-		where = append(where, `department = ?`)
-		args = append(args, f.Department)
-	}
-	if f.Status != "" {
-		where = append(where, `status = ?`)
-		args = append(args, string(f.Status))
-	}
-	q := `SELECT ` + requestColumns + ` FROM sharing_requests`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	q += ` ORDER BY created_at DESC, id DESC`
+	q, args := store.RequestsQuery(f, requestColumns, func(int) string { return "?" })
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite store: list requests: %w", err)
