@@ -148,7 +148,14 @@ type AuditEvent struct {
 	Consumer  string
 	EndUser   string
 	Purpose   string
-	RequestID string // the HTTP request id
+	RequestID string // the gateway's own id of the request (never chosen by the client)
+	// ClientRequestID is the correlation id the client sent (X-Request-Id), kept beside
+	// RequestID, never in its place.
+	ClientRequestID string
+	TraceID         string // W3C trace id of the request, when tracing is on
+	// Chain names the hash chain the event belongs to (one per replica, so replicas do
+	// not serialise on one chain head); "" is the default chain. Seq counts per chain.
+	Chain string
 	Code      string // catalogue code
 	Owner     string // owning department of the code
 	Subject   string // citizen ID number or credit code the field belongs to

@@ -14,20 +14,13 @@ import (
 // Realm is the protection space named in WWW-Authenticate challenges.
 const Realm = "pudong-gateway"
 
-type callerKey struct{}
-
-// WithCaller returns ctx carrying c, for the middleware and for tests that run resolvers
-// without HTTP.
+// WithCaller returns ctx carrying c; it is gateway.WithCaller.
 func WithCaller(ctx context.Context, c *gateway.Caller) context.Context {
-	return context.WithValue(ctx, callerKey{}, c)
+	return gateway.WithCaller(ctx, c)
 }
 
-// CallerFrom returns the authenticated caller of the request ctx belongs to, or nil when
-// there is none; code below the middleware may treat nil as "not authenticated".
-func CallerFrom(ctx context.Context) *gateway.Caller {
-	c, _ := ctx.Value(callerKey{}).(*gateway.Caller)
-	return c
-}
+// CallerFrom returns the authenticated caller of ctx, or nil; it is gateway.CallerFrom.
+func CallerFrom(ctx context.Context) *gateway.Caller { return gateway.CallerFrom(ctx) }
 
 // Middleware admits only requests with a valid bearer token and puts their Caller in the
 // request context. A refused request gets 401 with an RFC 6750 challenge and a
