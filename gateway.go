@@ -155,12 +155,12 @@ type AuditEvent struct {
 	TraceID         string // W3C trace id of the request, when tracing is on
 	// Chain names the hash chain the event belongs to (one per replica, so replicas do
 	// not serialise on one chain head); "" is the default chain. Seq counts per chain.
-	Chain string
-	Code      string // catalogue code
-	Owner     string // owning department of the code
-	Subject   string // citizen ID number or credit code the field belongs to
-	Decision  Outcome
-	GrantID   string
-	PrevHash  string // hex SHA-256 of the previous event, "" for the first
-	Hash      string // hex SHA-256 over this event's fields and PrevHash
+	Chain    string
+	Code     string // catalogue code
+	Owner    string // owning department of the code
+	Subject  string // citizen ID number or credit code the field belongs to
+	Decision Outcome
+	GrantID  string
+	PrevHash string // hex SHA-256 of the previous event, "" for the first
+	Hash     string // hex SHA-256 over this event's fields and PrevHash
 }
