@@ -60,6 +60,8 @@ type Department struct {
 	protected *resilience.Source
 	cache     *cache.Cache // nil: no caching
 	obs       Observer
+	snapshot  adapters.Snapshot // nil unless the adapter serves a copy (a batch export)
+	cycle     time.Duration
 }
 
 // Options are what a Department needs besides its binding and adapter.
@@ -67,6 +69,10 @@ type Options struct {
 	Cache    *cache.Cache // nil: every lookup asks the department
 	Observer Observer     // nil: no metrics
 	Log      *slog.Logger
+	// Cycle is the owner's update cycle. An adapter that serves a copy of the data
+	// (adapters.Snapshot) older than that is reported stale in extensions.sources, as
+	// a cached record served past its TTL is; zero: never.
+	Cycle time.Duration
 }
 
 // NewDepartment wraps an adapter with the binding's limits and the cache.
@@ -74,7 +80,8 @@ func NewDepartment(cfg config.Department, src adapters.Source, o Options) *Depar
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer}
+	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer, cycle: o.Cycle}
+	d.snapshot, _ = src.(adapters.Snapshot)
 	d.protected = resilience.Wrap(src, resilience.Options{
 		Department:  cfg.ID,
 		Timeout:     cfg.Timeout,
@@ -126,13 +133,13 @@ func (d *Department) Fetch(ctx context.Context, op string, keys []string) (map[s
 	}
 	if d.cache == nil {
 		got, err := d.upstream(ctx, op, keys)
-		noteFreshness(ctx, d.ID, 0, len(keys), 0, false)
+		d.noteFreshness(ctx, 0, len(keys), 0, false)
 		return got, err
 	}
 	res, err := d.cache.Fetch(ctx, op, keys, func(ctx context.Context, keys []string) (map[string][]adapters.Record, error) {
 		return d.upstream(ctx, op, keys)
 	})
-	noteFreshness(ctx, d.ID, res.Hits, res.Misses, res.MaxAge, res.Stale)
+	d.noteFreshness(ctx, res.Hits, res.Misses, res.MaxAge, res.Stale)
 	if err != nil {
 		return res.Records, d.wrap(err)
 	}
@@ -206,7 +213,7 @@ func (d *Department) Page(ctx context.Context, op, key string, offset, limit int
 	}
 	if d.cache == nil {
 		p, err := load(ctx)
-		noteFreshness(ctx, d.ID, 0, 1, 0, false)
+		d.noteFreshness(ctx, 0, 1, 0, false)
 		return p, err
 	}
 	ck := key + "|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit)
@@ -218,7 +225,7 @@ func (d *Department) Page(ctx context.Context, op, key string, offset, limit int
 		recs := append(p.Records[:len(p.Records):len(p.Records)], adapters.Record{pageTotal: strconv.Itoa(p.Total)})
 		return map[string][]adapters.Record{ck: recs}, nil
 	})
-	noteFreshness(ctx, d.ID, res.Hits, res.Misses, res.MaxAge, res.Stale)
+	d.noteFreshness(ctx, res.Hits, res.Misses, res.MaxAge, res.Stale)
 	recs, ok := res.Records[ck]
 	if err != nil && !ok {
 		return adapters.Page{}, d.wrap(err)
@@ -228,6 +235,21 @@ func (d *Department) Page(ctx context.Context, op, key string, offset, limit int
 	}
 	total, _ := strconv.Atoi(recs[len(recs)-1][pageTotal])
 	return adapters.Page{Records: recs[:len(recs)-1], Total: total}, nil
+}
+
+// noteFreshness reports what a lookup was served from. For an adapter that serves a
+// copy, the copy's own age counts: a record read a second ago from last week's export
+// is a week old, and stale once the owner's cycle has passed without a newer export
+// (docs/operators.md, "CSV exports").
+func (d *Department) noteFreshness(ctx context.Context, hits, misses int, age time.Duration, stale bool) {
+	if d.snapshot != nil {
+		if at := d.snapshot.SnapshotTime(); !at.IsZero() {
+			a := max(time.Since(at), 0)
+			age = max(age, a)
+			stale = stale || (d.cycle > 0 && a > d.cycle)
+		}
+	}
+	noteFreshness(ctx, d.ID, hits, misses, age, stale)
 }
 
 // Purge drops cached records of this department: all, or those of some keys.

@@ -105,7 +105,7 @@ func (f *Federation) loader(r config.Ref) *dataloadgen.Loader[string, []adapters
 func (l *Loaders) load(ctx context.Context, r config.Ref, ld *dataloadgen.Loader[string, []adapters.Record], key string) ([]adapters.Record, error) {
 	if d := l.f.depts[r.Department]; d.cache != nil {
 		if recs, _, age, ok := d.cache.Peek(r.Operation, key); ok {
-			noteFreshness(ctx, d.ID, 1, 0, age, false)
+			d.noteFreshness(ctx, 1, 0, age, false)
 			return recs, nil
 		}
 	}

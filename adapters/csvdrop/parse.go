@@ -69,21 +69,37 @@ func (e *export) record(fields []string, row int32) adapters.Record {
 	return rec
 }
 
-// malformedError says that an export's content is wrong, as opposed to reading it having
-// failed: a malformed export is rejected for good, a read error is retried.
-type malformedError struct {
-	line int // 1-based line of the file, 0 when the problem is not on one line
-	err  error
+// Why an export is rejected: the label of gateway_csv_rejected_exports_total.
+const (
+	ReasonMalformed  = "malformed"  // the content is wrong: header, row, encoding, code, marker
+	ReasonIncomplete = "incomplete" // fewer rows or other bytes than its marker promises
+	ReasonShrunk     = "shrunk"     // far fewer rows than the export it would replace
+)
+
+// Reasons lists every rejection reason, for metrics.
+var Reasons = []string{ReasonMalformed, ReasonIncomplete, ReasonShrunk}
+
+// rejection says that an export is not to be served, as opposed to reading it having
+// failed: a rejected export is not tried again until it (or its marker) changes, a read
+// error is retried at the next scan.
+type rejection struct {
+	reason string
+	line   int // 1-based line of the file, 0 when the problem is not on one line
+	err    error
 }
 
-func (e *malformedError) Error() string {
+func malformed(line int, err error) *rejection {
+	return &rejection{reason: ReasonMalformed, line: line, err: err}
+}
+
+func (e *rejection) Error() string {
 	if e.line > 0 {
 		return fmt.Sprintf("line %d: %v", e.line, e.err)
 	}
 	return e.err.Error()
 }
 
-func (e *malformedError) Unwrap() error { return e.err }
+func (e *rejection) Unwrap() error { return e.err }
 
 const bom = "\uFEFF"
 
@@ -103,7 +119,7 @@ func (l *layout) parse(ctx context.Context, r io.Reader, hint int) (*export, err
 
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, &malformedError{err: errors.New("the export is empty")}
+		return nil, malformed(0, errors.New("the export is empty"))
 	}
 	if err != nil {
 		return nil, readError(err)
@@ -111,11 +127,11 @@ func (l *layout) parse(ctx context.Context, r io.Reader, hint int) (*export, err
 	pos := make(map[string]int, len(header))
 	for i, h := range header {
 		if !utf8.ValidString(h) {
-			return nil, &malformedError{1, fmt.Errorf("header column %d is not valid UTF-8", i+1)}
+			return nil, malformed(1, fmt.Errorf("header column %d is not valid UTF-8", i+1))
 		}
 		h = strings.TrimSpace(h)
 		if _, dup := pos[h]; dup {
-			return nil, &malformedError{1, fmt.Errorf("header names column %q twice", h)}
+			return nil, malformed(1, fmt.Errorf("header names column %q twice", h))
 		}
 		pos[h] = i
 	}
@@ -126,7 +142,7 @@ func (l *layout) parse(ctx context.Context, r io.Reader, hint int) (*export, err
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &malformedError{1, fmt.Errorf("header lacks column(s) %s", strings.Join(missing, ", "))}
+		return nil, malformed(1, fmt.Errorf("header lacks column(s) %s", strings.Join(missing, ", ")))
 	}
 	keyAt := make([]int, len(l.keys))
 	for i, k := range l.keys {
@@ -156,18 +172,18 @@ func (l *layout) parse(ctx context.Context, r io.Reader, hint int) (*export, err
 		line, _ := cr.FieldPos(0)
 		for i, v := range rec {
 			if !utf8.ValidString(v) {
-				return nil, &malformedError{line, fmt.Errorf("column %d is not valid UTF-8", i+1)}
+				return nil, malformed(line, fmt.Errorf("column %d is not valid UTF-8", i+1))
 			}
 		}
 		if e.rows == math.MaxInt32 {
-			return nil, &malformedError{line, errors.New("too many rows")}
+			return nil, malformed(line, errors.New("too many rows"))
 		}
 		for _, c := range l.columns {
 			raw[c] = rec[pos[c]]
 		}
 		u, err := l.mapping.Apply(raw)
 		if err != nil {
-			return nil, &malformedError{line, err}
+			return nil, malformed(line, err)
 		}
 		row := int32(e.rows)
 		for _, f := range l.fields {
@@ -183,7 +199,7 @@ func (l *layout) parse(ctx context.Context, r io.Reader, hint int) (*export, err
 	if e.rows == 0 {
 		// A nightly export without rows is a failed export, not a department without
 		// records: serving it would blank every lookup.
-		return nil, &malformedError{err: errors.New("the export has a header but no rows")}
+		return nil, malformed(0, errors.New("the export has a header but no rows"))
 	}
 	return e, nil
 }
@@ -191,7 +207,7 @@ func (l *layout) parse(ctx context.Context, r io.Reader, hint int) (*export, err
 // readError tells a malformed CSV (rejected) from a failed read (retried).
 func readError(err error) error {
 	if pe, ok := errors.AsType[*csv.ParseError](err); ok {
-		return &malformedError{pe.StartLine, pe.Err}
+		return malformed(pe.StartLine, pe.Err)
 	}
 	return fmt.Errorf("read: %w", err)
 }

@@ -74,8 +74,8 @@ func FuzzParseExport(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := l.parse(context.Background(), bytes.NewReader(data), 0)
 		if err != nil {
-			if _, ok := errors.AsType[*malformedError](err); !ok {
-				t.Fatalf("rejected with %T %v, want a malformedError", err, err)
+			if r, ok := errors.AsType[*rejection](err); !ok || r.reason != ReasonMalformed {
+				t.Fatalf("rejected with %T %v, want a malformed rejection", err, err)
 			}
 			return
 		}

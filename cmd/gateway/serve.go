@@ -239,10 +239,19 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 			}
 		}
 		if drop, ok := src.(*csvdrop.Source); ok {
-			m.CounterFunc("gateway_csv_rejected_exports_total", "Malformed exports rejected whole (the previous export keeps serving).",
-				prometheus.Labels{"department": d.ID}, func() float64 { return float64(drop.Rejected()) })
+			for _, reason := range csvdrop.Reasons {
+				m.CounterFunc("gateway_csv_rejected_exports_total", "Exports rejected whole, by reason: malformed, incomplete (fewer rows or other bytes than the marker promises), shrunk (beyond maxShrink); the previous export keeps serving.",
+					prometheus.Labels{"department": d.ID, "reason": reason}, func() float64 { return float64(drop.RejectedFor(reason)) })
+			}
+			m.GaugeFunc("gateway_csv_export_age_seconds", "Age of the export being served (since its file was written); 0 before the first.",
+				prometheus.Labels{"department": d.ID}, func() float64 {
+					if at := drop.SnapshotTime(); !at.IsZero() {
+						return time.Since(at).Seconds()
+					}
+					return 0
+				})
 		}
-		depts = append(depts, federation.NewDepartment(d, src, federation.Options{Cache: c, Observer: m, Log: log}))
+		depts = append(depts, federation.NewDepartment(d, src, federation.Options{Cache: c, Observer: m, Log: log, Cycle: departmentTTL(catalog, d.ID)}))
 	}
 	fed, err := federation.New(depts, cfg.Sources, cfg.Limits.BatchWait)
 	if err != nil {
