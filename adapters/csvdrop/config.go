@@ -26,6 +26,7 @@ const (
 	ParamPoll      = "poll"      // how often Dir is scanned, a Go duration
 	ParamSettle    = "settle"    // how long an export must stay unchanged before it is read
 	ParamMaxShrink = "maxShrink" // the largest drop in rows accepted without an override, e.g. 10%
+	ParamIndexDir  = "indexDir"  // where exports' indexes are kept; relative to Dir; default DefaultIndexDir
 )
 
 // Defaults for the optional params.
@@ -42,10 +43,13 @@ const (
 	// AcceptSuffix names the operator's override: an export whose name+AcceptSuffix
 	// exists in Dir is loaded even though it shrank beyond maxShrink.
 	AcceptSuffix = ".accept"
+	// DefaultIndexDir keeps the indexes beside the exports they index, hidden from the
+	// pattern; replicas that share the drop directory share the indexes too.
+	DefaultIndexDir = ".gateway-index"
 )
 
 // exportParams describe the export that serves every operation.
-var exportParams = []string{ParamPattern, ParamMarker, ParamPoll, ParamSettle, ParamMaxShrink}
+var exportParams = []string{ParamPattern, ParamMarker, ParamPoll, ParamSettle, ParamMaxShrink, ParamIndexDir}
 
 // parseFraction reads "10%" or "0.1" as 0.1; 100% (any shrink accepted) is the most.
 func parseFraction(v string) (float64, error) {
@@ -72,6 +76,7 @@ type settings struct {
 	poll    time.Duration
 	settle  time.Duration
 	shrink  float64 // largest accepted fraction of rows lost
+	index   string  // the index directory
 	layout  *layout
 }
 
@@ -131,7 +136,7 @@ func parseBinding(d config.Department, log *slog.Logger) (*settings, error) {
 		}
 		for p := range o.Params {
 			switch p {
-			case ParamKeyColumn, ParamPattern, ParamMarker, ParamPoll, ParamSettle, ParamMaxShrink:
+			case ParamKeyColumn, ParamPattern, ParamMarker, ParamPoll, ParamSettle, ParamMaxShrink, ParamIndexDir:
 			default:
 				log.Warn("csvdrop: unknown operation param ignored", "department", d.ID, "operation", op, "param", p)
 			}
@@ -177,6 +182,18 @@ func parseBinding(d config.Department, log *slog.Logger) (*settings, error) {
 	s.poll = duration(ParamPoll, DefaultPoll, false)
 	s.settle = duration(ParamSettle, DefaultSettle, true)
 
+	s.index = filepath.Join(d.Dir, DefaultIndexDir)
+	if v, ok := shared[ParamIndexDir]; ok {
+		switch {
+		case strings.TrimSpace(v.value) == "":
+			bad("param %s is empty", ParamIndexDir)
+		case filepath.IsAbs(v.value):
+			s.index = v.value
+		default:
+			s.index = filepath.Join(d.Dir, v.value)
+		}
+	}
+
 	s.shrink = DefaultMaxShrink
 	if v, ok := shared[ParamMaxShrink]; ok {
 		f, err := parseFraction(v.value)
@@ -190,6 +207,6 @@ func parseBinding(d config.Department, log *slog.Logger) (*settings, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("csvdrop: department %q: invalid binding: %s", d.ID, strings.Join(errs, "; "))
 	}
-	s.layout = newLayout(m, d.Fields, keys)
+	s.layout = newLayout(m, d.Fields, d.Codes, keys)
 	return s, nil
 }

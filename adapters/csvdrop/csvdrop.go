@@ -96,8 +96,15 @@ func Open(ctx context.Context, d config.Department, log *slog.Logger) (*Source, 
 		seen: map[fileID]time.Time{},
 		done: make(chan struct{}),
 	}
-	if err := s.Rescan(ctx); err != nil && ctx.Err() != nil {
-		return nil, fmt.Errorf("csvdrop %s: %w", cfg.dept, err)
+	// An export indexed before a restart serves at once; a newer one is built by the
+	// poller meanwhile. Only when no export has an index yet does Open read one itself.
+	s.scanMu.Lock()
+	_, err = s.scan(ctx, true)
+	s.scanMu.Unlock()
+	if s.current.Load() == nil || err != nil {
+		if err := s.Rescan(ctx); err != nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("csvdrop %s: %w", cfg.dept, err)
+		}
 	}
 	if s.current.Load() == nil {
 		s.log.Warn("csvdrop: no complete export yet; lookups are unavailable until one arrives",
@@ -109,12 +116,16 @@ func Open(ctx context.Context, d config.Department, log *slog.Logger) (*Source, 
 	return s, nil
 }
 
-// Close stops watching the directory and waits for a scan in progress to end. Lookups
-// keep answering from the export in memory.
+// Close stops watching the directory, waits for a scan in progress to end and closes
+// the index being served; lookups then answer ErrUnavailable. The index files stay for
+// the next start.
 func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
 		s.stop()
 		<-s.done
+		if e := s.current.Load(); e != nil {
+			e.close()
+		}
 	})
 	return nil
 }
@@ -123,42 +134,44 @@ func (s *Source) poll(ctx context.Context) {
 	defer close(s.done)
 	t := time.NewTicker(s.cfg.poll)
 	defer t.Stop()
+	first := make(chan time.Time, 1)
+	first <- time.Now() // at once: Open may have served an older indexed export
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-first:
 		case <-t.C:
-			// Rescan logs what went wrong; the poller simply tries again next tick,
-			// which is also its second look at an export that has not settled yet.
-			s.scanMu.Lock()
-			_, err := s.scan(ctx)
-			s.logScan(ctx, err)
-			s.scanMu.Unlock()
 		}
+		// A failed scan is logged; the poller simply tries again next tick, which is
+		// also its second look at an export that has not settled yet.
+		s.scanMu.Lock()
+		_, err := s.scan(ctx, false)
+		s.logScan(ctx, err)
+		s.scanMu.Unlock()
 	}
 }
 
 // Fetch looks keys up in the current export. Keys the export does not hold are absent
 // from the result.
 func (s *Source) Fetch(ctx context.Context, op string, keys []string) (map[string][]adapters.Record, error) {
-	rows, e, err := s.lookup(ctx, op)
+	e, release, err := s.acquire(ctx, op)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	out := make(map[string][]adapters.Record, len(keys))
 	for _, k := range keys {
-		if _, done := out[k]; done {
+		if _, done := out[k]; done || k == "" {
 			continue
 		}
-		hits := rows[k]
-		if len(hits) == 0 {
-			continue
+		recs, err := records(ctx, e.fetch[op], s.cfg.layout.fields, k)
+		if err != nil {
+			return nil, s.unavailable(op, err)
 		}
-		recs := make([]adapters.Record, len(hits))
-		for i, r := range hits {
-			recs[i] = e.record(s.cfg.layout.fields, r)
+		if len(recs) > 0 {
+			out[k] = recs
 		}
-		out[k] = recs
 	}
 	return out, nil
 }
@@ -166,37 +179,53 @@ func (s *Source) Fetch(ctx context.Context, op string, keys []string) (map[strin
 // Page lists the records of one key page by page, in export order, for keys that may
 // hold many records (an employer's insured staff).
 func (s *Source) Page(ctx context.Context, op, key string, offset, limit int) (adapters.Page, error) {
-	rows, e, err := s.lookup(ctx, op)
+	e, release, err := s.acquire(ctx, op)
 	if err != nil {
 		return adapters.Page{}, err
 	}
-	hits := rows[key]
-	p := adapters.Page{Total: len(hits)}
-	if offset < 0 || limit <= 0 || offset >= len(hits) {
+	defer release()
+	var p adapters.Page
+	if err := e.count[op].QueryRowContext(ctx, key).Scan(&p.Total); err != nil {
+		return adapters.Page{}, s.unavailable(op, err)
+	}
+	if offset < 0 || limit <= 0 || offset >= p.Total {
 		return p, nil
 	}
-	for _, r := range hits[offset:min(offset+limit, len(hits))] {
-		p.Records = append(p.Records, e.record(s.cfg.layout.fields, r))
+	if p.Records, err = records(ctx, e.page[op], s.cfg.layout.fields, key, limit, offset); err != nil {
+		return adapters.Page{}, s.unavailable(op, err)
 	}
 	return p, nil
 }
 
-// lookup returns op's index in the current export. Reading the pointer once is what
-// keeps a call on one export even if a swap happens meanwhile.
-func (s *Source) lookup(ctx context.Context, op string) (map[string][]int32, *export, error) {
+func (s *Source) unavailable(op string, err error) error {
+	return fmt.Errorf("%s %s: reading the index: %w: %w", s.cfg.dept, op, adapters.ErrUnavailable, err)
+}
+
+// acquire returns the current export for a lookup of op, held open until release. A
+// lookup that read the pointer just before a swap finds that export retired and reads
+// the pointer again, so a call stays on one export and never sees a closed one.
+func (s *Source) acquire(ctx context.Context, op string) (*export, func(), error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("%s %s: %w: %w", s.cfg.dept, op, adapters.ErrUnavailable, err)
 	}
-	e := s.current.Load()
-	if e == nil {
-		return nil, nil, fmt.Errorf("%s %s: no complete export in %s yet: %w",
-			s.cfg.dept, op, s.cfg.dir, adapters.ErrUnavailable)
+	for {
+		e := s.current.Load()
+		if e == nil {
+			return nil, nil, fmt.Errorf("%s %s: no complete export in %s yet: %w",
+				s.cfg.dept, op, s.cfg.dir, adapters.ErrUnavailable)
+		}
+		if _, ok := e.fetch[op]; !ok {
+			return nil, nil, fmt.Errorf("%s %s: operation is not configured: %w", s.cfg.dept, op, adapters.ErrUnavailable)
+		}
+		e.mu.RLock()
+		if !e.closed {
+			return e, e.mu.RUnlock, nil
+		}
+		e.mu.RUnlock()
+		if s.current.Load() == e {
+			return nil, nil, fmt.Errorf("%s %s: the source is closed: %w", s.cfg.dept, op, adapters.ErrUnavailable)
+		}
 	}
-	rows, ok := e.index[op]
-	if !ok {
-		return nil, nil, fmt.Errorf("%s %s: operation is not configured: %w", s.cfg.dept, op, adapters.ErrUnavailable)
-	}
-	return rows, e, nil
 }
 
 // Current describes the export being served: its file name, when it was loaded and how
@@ -247,12 +276,12 @@ func (s *Source) RejectedFor(reason string) int64 {
 func (s *Source) Rescan(ctx context.Context) error {
 	s.scanMu.Lock()
 	defer s.scanMu.Unlock()
-	wait, err := s.scan(ctx)
+	wait, err := s.scan(ctx, false)
 	if err == nil && wait > 0 {
 		t := time.NewTimer(min(wait, s.cfg.settle))
 		select {
 		case <-t.C:
-			_, err = s.scan(ctx)
+			_, err = s.scan(ctx, false)
 		case <-ctx.Done():
 			t.Stop()
 			err = context.Cause(ctx)
@@ -283,7 +312,10 @@ var errChanged = errors.New("the export changed while it was read")
 // export is read only once it has settled: unchanged (size, time, marker) for the
 // settle time, so that a file still being written is not served in part however early
 // its marker appeared. wait is how long until an unsettled newer export has settled.
-func (s *Source) scan(ctx context.Context) (wait time.Duration, err error) {
+//
+// With indexedOnly, only exports that already have an index are considered: they were
+// checked when it was built, and opening one takes no time.
+func (s *Source) scan(ctx context.Context, indexedOnly bool) (wait time.Duration, err error) {
 	candidates, err := s.complete()
 	if err != nil {
 		return 0, err
@@ -307,7 +339,11 @@ func (s *Source) scan(ctx context.Context) (wait time.Duration, err error) {
 		if reason, ok := s.bad[id]; ok && (reason != ReasonShrunk || !s.accepted(id)) {
 			continue
 		}
-		if left := s.unsettled(id, now); left > 0 {
+		if indexedOnly {
+			if _, err := os.Stat(filepath.Join(s.cfg.index, s.cfg.layout.indexName(id))); err != nil {
+				continue
+			}
+		} else if left := s.unsettled(id, now); left > 0 {
 			wait = max(wait, left)
 			continue
 		}
@@ -315,8 +351,10 @@ func (s *Source) scan(ctx context.Context) (wait time.Duration, err error) {
 		e, err := s.load(ctx, id, cur)
 		if err == nil {
 			e.loadedAt = time.Now()
-			s.current.Store(e)
-			s.log.Info("csvdrop: export loaded", "file", id.name, "rows", e.rows,
+			if old := s.current.Swap(e); old != nil {
+				go old.retire(s.cfg.index, e)
+			}
+			s.log.Info("csvdrop: export loaded", "file", id.name, "rows", e.rows, "index", e.origin,
 				"took", e.loadedAt.Sub(start).Round(time.Millisecond))
 			return wait, nil
 		}
@@ -417,11 +455,43 @@ func (s *Source) complete() ([]fileID, error) {
 	return out, nil
 }
 
-// load reads, checks and indexes one export off to the side; the caller swaps it in.
-// Beyond the content, it checks what the marker promises (rows, checksum), that the
-// file did not change while it was read, and that it did not shrink beyond maxShrink
-// against the export it would replace unless an operator accepted it.
+// load opens id's index, building it first if this export has none yet: read and
+// checked off to the side; the caller swaps it in. Beyond the content, the build checks
+// what the marker promises (rows, checksum) and that the file did not change while it
+// was read; only an export that passes gets an index under its final name, so an index
+// found on disk is one that passed. Either way the export must not have shrunk beyond
+// maxShrink against the one it would replace, unless an operator accepted it.
 func (s *Source) load(ctx context.Context, id fileID, prev *export) (*export, error) {
+	l := s.cfg.layout
+	final := filepath.Join(s.cfg.index, l.indexName(id))
+	e, err := l.openIndex(final, id)
+	switch {
+	case err == nil:
+		e.origin = "kept"
+	case errors.Is(err, fs.ErrNotExist):
+		if e, err = s.build(ctx, id, final); err != nil {
+			return nil, err
+		}
+	default:
+		// Unreadable (a disk error, a foreign file): build it again rather than serve
+		// nothing.
+		s.log.Warn("csvdrop: index unreadable; building it again", "file", id.name, "index", final, "err", err)
+		os.Remove(final)
+		if e, err = s.build(ctx, id, final); err != nil {
+			return nil, err
+		}
+	}
+	if prev != nil && float64(e.rows) < float64(prev.rows)*(1-s.cfg.shrink) && !s.accepted(id) {
+		e.db.Close()
+		return nil, fmt.Errorf("%s: %w", id.name, &rejection{reason: ReasonShrunk, err: fmt.Errorf(
+			"%d rows where %s has %d: more than %.0f%% fewer (maxShrink)", e.rows, prev.id.name, prev.rows, s.cfg.shrink*100)})
+	}
+	return e, nil
+}
+
+// build reads the export into a new index and, if it passes the checks, moves the index
+// to final and opens it.
+func (s *Source) build(ctx context.Context, id fileID, final string) (*export, error) {
 	path := filepath.Join(s.cfg.dir, id.name)
 	want, err := readMarker(path + s.cfg.marker)
 	if err != nil {
@@ -438,24 +508,24 @@ func (s *Source) load(ctx context.Context, id fileID, prev *export) (*export, er
 		sum = sha256.New()
 		r = io.TeeReader(f, sum)
 	}
-	hint := 0
-	if prev != nil {
-		hint = prev.rows
-	}
-	e, err := s.cfg.layout.parse(ctx, r, hint)
+	tmp, rows, err := s.cfg.layout.build(ctx, s.cfg.index, id, r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", id.name, err)
 	}
+	defer os.Remove(tmp) // a no-op once renamed
 	if info, err := f.Stat(); err != nil || info.Size() != id.size || !info.ModTime().Equal(id.modTime) {
 		return nil, fmt.Errorf("%s: %w", id.name, errChanged)
 	}
-	if err := want.check(int64(e.rows), sum); err != nil {
+	if err := want.check(int64(rows), sum); err != nil {
 		return nil, fmt.Errorf("%s: %w", id.name, err)
 	}
-	if prev != nil && float64(e.rows) < float64(prev.rows)*(1-s.cfg.shrink) && !s.accepted(id) {
-		return nil, fmt.Errorf("%s: %w", id.name, &rejection{reason: ReasonShrunk, err: fmt.Errorf(
-			"%d rows where %s has %d: more than %.0f%% fewer (maxShrink)", e.rows, prev.id.name, prev.rows, s.cfg.shrink*100)})
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, fmt.Errorf("%s: index: %w", id.name, err)
 	}
-	e.id = id
+	e, err := s.cfg.layout.openIndex(final, id)
+	if err != nil {
+		return nil, err
+	}
+	e.origin = "built"
 	return e, nil
 }

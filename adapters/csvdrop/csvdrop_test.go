@@ -493,7 +493,11 @@ func TestPollerPicksUpNewExport(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal("second Close:", err)
 	}
-	assertServing(t, s, day(2)) // closed: no more polling, but lookups still answer
+	// Closed: no more polling, and the index is closed (it stays on disk for the next
+	// start).
+	if _, err := s.Fetch(t.Context(), "byCitizen", []string{dataset.ZhangWei}); !errors.Is(err, adapters.ErrUnavailable) {
+		t.Fatalf("Fetch after Close = %v, want ErrUnavailable", err)
+	}
 }
 
 func TestBindingValidation(t *testing.T) {

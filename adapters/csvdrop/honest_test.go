@@ -44,7 +44,7 @@ func scanOnce(t *testing.T, s *Source) time.Duration {
 	t.Helper()
 	s.scanMu.Lock()
 	defer s.scanMu.Unlock()
-	wait, err := s.scan(t.Context())
+	wait, err := s.scan(t.Context(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,5 +222,74 @@ func TestExportParamsValidation(t *testing.T) {
 		if _, err := parseFraction(v); err != nil {
 			t.Errorf("maxShrink %s: %v", v, err)
 		}
+	}
+}
+
+// A restart serves the export from the index kept on disk, without reading the export
+// again, and does not wait for a newer export that arrived meanwhile: that one is built
+// in the background while the older one serves.
+func TestRestartServesTheKeptIndex(t *testing.T) {
+	dir := t.TempDir()
+	ds := smallDataset()
+	writeExport(t, dir, ds, day1)
+	d := withParams(hrss.Binding(dir), ParamPoll, "10ms")
+	first, logs := open(t, d)
+	assertServing(t, first, day1)
+	if !strings.Contains(logs.String(), "index=built") {
+		t.Fatalf("the first start did not build the index:\n%s", logs)
+	}
+	first.Close()
+
+	// day 2 arrives while the gateway is down, written just now: a full scan would
+	// wait for it to settle.
+	if _, err := hrss.WriteExport(dir, ds, day(2)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	second, logs := open(t, d)
+	took := time.Since(start)
+	if file, _, _ := second.Current(); file != hrss.FileName(day1) && file != hrss.FileName(day(2)) {
+		t.Fatalf("serving %q after the restart", file)
+	}
+	if took > 500*time.Millisecond {
+		t.Errorf("Open took %v: it waited for the new export instead of serving the kept index", took)
+	}
+	if !strings.Contains(logs.String(), "file="+hrss.FileName(day1)+" rows="+fmt.Sprint(len(ds.Insurance))+" index=kept") {
+		t.Errorf("day 1 was not served from its kept index:\n%s", logs)
+	}
+	waitFor(t, func() bool { f, _, _ := second.Current(); return f == hrss.FileName(day(2)) })
+
+	// The swap retires day 1's index: one index stays on disk.
+	waitFor(t, func() bool {
+		m, _ := filepath.Glob(filepath.Join(dir, DefaultIndexDir, "*.db"))
+		return len(m) == 1 && strings.HasPrefix(filepath.Base(m[0]), hrss.FileName(day(2)))
+	})
+}
+
+// A changed binding (here a code table) never serves an index built under the old one.
+func TestChangedBindingRebuildsTheIndex(t *testing.T) {
+	dir := t.TempDir()
+	writeExport(t, dir, smallDataset(), day1)
+	s, _ := open(t, hrss.Binding(dir))
+	s.Close()
+	d := hrss.Binding(dir)
+	d.Codes["insuranceType"][dataset.InsPension] = "OLD_AGE"
+	s2, logs := open(t, d)
+	if !strings.Contains(logs.String(), "index=built") {
+		t.Fatalf("the index was not rebuilt for the new binding:\n%s", logs)
+	}
+	if got := fetch(t, s2, "byCitizen", dataset.ZhangWei)[dataset.ZhangWei][0]["insuranceType"]; got != "OLD_AGE" {
+		t.Fatalf("insuranceType %q, want the new code table's OLD_AGE", got)
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("not within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
