@@ -33,6 +33,11 @@ import (
 // Defaults for options left at zero.
 const (
 	DefaultMaxRecords  = 100000
+	// DefaultMaxBytes bounds one department's in-process entries: with records packed
+	// (packed.go) an enterprise or a person costs well under 1.5 KiB, so the default
+	// record bound fits too, and four departments stay far inside a replica's budget
+	// (docs/PERFORMANCE.md, "Cache entries").
+	DefaultMaxBytes = 64 << 20
 	DefaultNotFoundTTL = 30 * time.Second
 	DefaultStaleFor    = time.Hour
 	DefaultLoadTimeout = 10 * time.Second
@@ -53,6 +58,10 @@ type Options struct {
 	// MaxRecords bounds the number of entries (one per operation and key, however many
 	// records it holds) kept in process. Default DefaultMaxRecords.
 	MaxRecords int
+	// MaxBytes bounds the memory of the entries kept in process, as packed records plus
+	// a fixed overhead per entry; the least recently used go first when either bound is
+	// reached. Default DefaultMaxBytes.
+	MaxBytes int64
 	// NotFoundTTL is how long "the department does not know this key" is believed.
 	// Default DefaultNotFoundTTL; never longer than TTL; negative disables it.
 	NotFoundTTL time.Duration
@@ -114,7 +123,9 @@ type Cache struct {
 	// clock from a background goroutine. Entries past TTL+StaleFor are dropped when
 	// next touched, and the size bound evicts the least recently used ones, so the
 	// bound on entries always holds.
-	entries  *simplelru.LRU[entryKey, Entry]
+	entries  *simplelru.LRU[entryKey, packed]
+	bytes    int64 // what entries holds, by packed.size; guarded by mu
+	maxBytes int64
 	inflight map[entryKey]*call
 	ops      map[string]struct{}
 
@@ -162,12 +173,11 @@ func New(o Options) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// NewLRU fails only for a size below 1, which maxRecords cannot be.
-	entries, err := simplelru.NewLRU[entryKey, Entry](maxRecords, nil)
-	if err != nil {
-		panic(fmt.Sprintf("cache: creating the LRU: %v", err))
+	maxBytes := o.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
 	}
-	return &Cache{
+	c := &Cache{
 		dept:        o.Department,
 		ttl:         max(o.TTL, 0),
 		notFoundTTL: max(notFound, 0),
@@ -176,10 +186,43 @@ func New(o Options) *Cache {
 		shared:      o.Shared,
 		now:         now,
 		log:         log.With(slog.String("department", o.Department)),
-		entries:     entries,
+		maxBytes:    maxBytes,
 		inflight:    map[entryKey]*call{},
 		ops:         map[string]struct{}{},
 	}
+	// Every removal, whichever bound or call causes it, goes through onEvict, which keeps
+	// the byte count true. NewLRU fails only for a size below 1, which maxRecords cannot be.
+	entries, err := simplelru.NewLRU[entryKey, packed](maxRecords, func(k entryKey, p packed) { c.bytes -= int64(p.size(k)) })
+	if err != nil {
+		panic(fmt.Sprintf("cache: creating the LRU: %v", err))
+	}
+	c.entries = entries
+	return c
+}
+
+// store adds an entry and evicts the least recently used ones until both bounds hold.
+// It reports how many it evicted. Guarded by mu.
+func (c *Cache) store(k entryKey, e Entry) int {
+	p := pack(e)
+	size := int64(p.size(k))
+	if size > c.maxBytes {
+		return 0 // larger than the whole bound: keeping it would evict everything else
+	}
+	if old, ok := c.entries.Peek(k); ok {
+		c.bytes -= int64(old.size(k)) // replaced in place: Add does not evict it
+	}
+	evicted := 0
+	if c.entries.Add(k, p) {
+		evicted++
+	}
+	c.bytes += size
+	for c.bytes > c.maxBytes {
+		if _, _, ok := c.entries.RemoveOldest(); !ok {
+			break
+		}
+		evicted++
+	}
+	return evicted
 }
 
 // entryKey names one cached answer: an operation's key. A struct rather than a joined
@@ -216,7 +259,7 @@ func (c *Cache) worthKeeping(e Entry, now time.Time) bool {
 // hit is a key answered from a fresh in-process entry.
 type hit struct {
 	key   string
-	entry Entry
+	entry packed
 }
 
 // pending is a key this Fetch waits for.
@@ -269,13 +312,14 @@ func (c *Cache) Fetch(ctx context.Context, op string, keys []string, load Loader
 		}
 		ek := entryKey{op, k}
 		var stale *Entry
-		if e, ok := c.entries.Get(ek); ok {
-			switch {
+		if p, ok := c.entries.Get(ek); ok {
+			switch e := p.meta(); {
 			case c.fresh(e, now):
-				// Served after unlocking: copying records is the slow part of a hit.
-				hits = append(hits, hit{k, e})
+				// Served after unlocking: decoding records is the slow part of a hit.
+				hits = append(hits, hit{k, p})
 				continue
 			case c.servableStale(e, now):
+				e = p.entry()
 				stale = &e
 			default:
 				c.entries.Remove(ek)
@@ -298,7 +342,7 @@ func (c *Cache) Fetch(ctx context.Context, op string, keys []string, load Loader
 
 	res.Hits = len(hits)
 	for _, h := range hits {
-		res.serve(h.key, h.entry, c.age(h.entry, now))
+		res.serve(h.key, h.entry.entry(), c.age(h.entry.meta(), now), false)
 	}
 	if len(waits) == 0 {
 		c.stats.hits.Add(uint64(res.Hits))
@@ -338,7 +382,7 @@ func (c *Cache) Fetch(ctx context.Context, op string, keys []string, load Loader
 			if p.mine && cl.shared {
 				res.Hits++
 			}
-			res.serve(p.key, cl.entry, c.age(cl.entry, c.now()))
+			res.serve(p.key, cl.entry, c.age(cl.entry, c.now()), true)
 		case newest(p.stale, cl.stale) != nil:
 			res.serveStale(c, p.key, *newest(p.stale, cl.stale))
 		default:
@@ -369,11 +413,16 @@ func newest(a, b *Entry) *Entry {
 	return a
 }
 
-// serve adds e's answer for key to r, as a copy: callers apply policy to what they get,
-// and the cached records must not change with it.
-func (r *Result) serve(key string, e Entry, age time.Duration) {
+// serve adds e's answer for key to r. Callers apply policy to what they get, and the
+// cached records must not change with it: records decoded from a packed entry are fresh
+// already; shared ones (a load's result, which every waiter gets) are copied.
+func (r *Result) serve(key string, e Entry, age time.Duration, shared bool) {
 	r.MaxAge = max(r.MaxAge, age)
 	if !e.Found {
+		return
+	}
+	if !shared {
+		r.Records[key] = e.Records
 		return
 	}
 	out := make([]adapters.Record, len(e.Records))
@@ -386,7 +435,7 @@ func (r *Result) serve(key string, e Entry, age time.Duration) {
 func (r *Result) serveStale(c *Cache, key string, e Entry) {
 	r.Stale = true
 	c.stats.staleServes.Add(1)
-	r.serve(key, e, c.age(e, c.now()))
+	r.serve(key, e, c.age(e, c.now()), true)
 }
 
 // load fills calls for keys: from the shared layer where it holds a fresh entry, from
@@ -476,9 +525,7 @@ func (c *Cache) complete(op string, entries map[string]Entry, calls map[string]*
 			delete(c.inflight, ek)
 		}
 		if !cl.noStore && c.worthKeeping(e, now) {
-			if c.entries.Add(ek, e) {
-				c.stats.evictions.Add(1)
-			}
+			c.stats.evictions.Add(uint64(c.store(ek, e)))
 		}
 		cl.entry, cl.shared = e, fromShared
 		close(cl.done)
@@ -598,14 +645,12 @@ func (c *Cache) sharedSet(ctx context.Context, op string, loaded map[string]Entr
 func (c *Cache) Peek(op, key string) (recs []adapters.Record, found bool, age time.Duration, ok bool) {
 	now := c.now()
 	c.mu.Lock()
-	e, hit := c.entries.Get(entryKey{op, key})
+	p, hit := c.entries.Get(entryKey{op, key})
 	c.mu.Unlock()
-	if !hit || !c.fresh(e, now) {
+	if !hit || !c.fresh(p.meta(), now) {
 		return nil, false, 0, false
 	}
 	c.stats.hits.Add(1)
-	var r Result
-	r.Records = map[string][]adapters.Record{}
-	r.serve(key, e, 0)
-	return r.Records[key], e.Found, c.age(e, now), true
+	e := p.entry()
+	return e.Records, e.Found, c.age(e, now), true
 }

@@ -210,6 +210,7 @@ type Sharing struct {
 type Cache struct {
 	Disabled    bool          `yaml:"disabled,omitempty"`
 	MaxRecords  int           `yaml:"maxRecords,omitempty"`  // per department; default 100000
+	MaxBytes    int64         `yaml:"maxBytes,omitempty"`    // per department, in bytes; default 64 MiB
 	StaleFor    time.Duration `yaml:"staleFor,omitempty"`    // stale-if-error window past the TTL; default 1h
 	NotFoundTTL time.Duration `yaml:"notFoundTTL,omitempty"` // default 30s
 	RedisAddr   string        `yaml:"redisAddr,omitempty"`   // optional shared layer
@@ -267,6 +268,9 @@ func (c *Config) WithDefaults() {
 	}
 	if c.Cache.MaxRecords == 0 {
 		c.Cache.MaxRecords = 100000
+	}
+	if c.Cache.MaxBytes == 0 {
+		c.Cache.MaxBytes = 64 << 20
 	}
 	if c.Cache.StaleFor == 0 {
 		c.Cache.StaleFor = time.Hour

@@ -226,7 +226,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		var c *cache.Cache
 		if !cfg.Cache.Disabled {
 			c = cache.New(cache.Options{
-				Department: d.ID, TTL: departmentTTL(catalog, d.ID), MaxRecords: cfg.Cache.MaxRecords,
+				Department: d.ID, TTL: departmentTTL(catalog, d.ID), MaxRecords: cfg.Cache.MaxRecords, MaxBytes: cfg.Cache.MaxBytes,
 				NotFoundTTL: cfg.Cache.NotFoundTTL, StaleFor: cfg.Cache.StaleFor, Shared: shared, Log: log,
 			})
 			registerCacheMetrics(m, c)
@@ -562,6 +562,7 @@ func registerCacheMetrics(m *metrics.Metrics, c *cache.Cache) {
 	m.CounterFunc("gateway_cache_shared_hits_total", "Keys found in the shared (Redis) layer.", labels, stat(func(s cache.Stats) uint64 { return s.SharedHits }))
 	m.CounterFunc("gateway_cache_shared_errors_total", "Failed calls to the shared (Redis) layer.", labels, stat(func(s cache.Stats) uint64 { return s.SharedErrors }))
 	m.GaugeFunc("gateway_cache_entries", "Entries held in the in-process record cache.", labels, func() float64 { return float64(c.Stats().Entries) })
+	m.GaugeFunc("gateway_cache_bytes", "Memory of the entries held in the in-process record cache, as bounded by cache.maxBytes.", labels, func() float64 { return float64(c.Stats().Bytes) })
 }
 
 func registerAuditMetrics(m *metrics.Metrics, r *audit.Recorder) {
