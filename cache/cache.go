@@ -32,12 +32,12 @@ import (
 
 // Defaults for options left at zero.
 const (
-	DefaultMaxRecords  = 100000
+	DefaultMaxRecords = 100000
 	// DefaultMaxBytes bounds one department's in-process entries: with records packed
 	// (packed.go) an enterprise or a person costs well under 1.5 KiB, so the default
 	// record bound fits too, and four departments stay far inside a replica's budget
 	// (docs/PERFORMANCE.md, "Cache entries").
-	DefaultMaxBytes = 64 << 20
+	DefaultMaxBytes    = 64 << 20
 	DefaultNotFoundTTL = 30 * time.Second
 	DefaultStaleFor    = time.Hour
 	DefaultLoadTimeout = 10 * time.Second
