@@ -263,8 +263,19 @@ func (h *harness) cacheKeysRuns(ctx context.Context, sys *system) error {
 			h.logf("cache-keys %d: only %d enterprises exist; using %d", k, len(codes), len(codes))
 			k = len(codes)
 		}
-		if _, err := h.measure(ctx, sys, base.withKeys(codes[:k]), "warm", 0, h.o.warmup); err != nil {
+		r, err := h.measure(ctx, sys, base.withKeys(codes[:k]), "warm", 0, h.o.warmup)
+		if err != nil {
 			return err
+		}
+		// What a cached enterprise costs, as the cache accounts it against cache.maxBytes.
+		bytes, err1 := getGauges(ctx, sys.baseURL, "gateway_cache_bytes")
+		entries, err2 := getGauges(ctx, sys.baseURL, "gateway_cache_entries")
+		if err := errors.Join(err1, err2); err != nil {
+			h.logf("cache-keys %d: reading the cache's gauges: %v", k, err)
+		} else if entries["amr"] > 0 {
+			r.CacheBytesPerEntry = bytes["amr"] / entries["amr"]
+			r.Note = fmt.Sprintf("cache: %.0f AMR entries, %.0f B per entry (cache.maxBytes accounting)", entries["amr"], r.CacheBytesPerEntry)
+			h.logf("  %s", r.Note)
 		}
 	}
 	return nil

@@ -180,3 +180,39 @@ func getUpstreamMetrics(ctx context.Context, gatewayURL string) (map[string]int6
 	}
 	return m, true
 }
+
+// getGauges reads one gauge of the gateway's /metrics by its department label.
+func getGauges(ctx context.Context, gatewayURL, name string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, gatewayURL+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := ctlClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), name+"{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(value, ' '); i >= 0 {
+			value = value[:i]
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			out[labelValue(labels, "department")] += v
+		}
+	}
+	return out, sc.Err()
+}

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"maps"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +85,14 @@ type Options struct {
 // one the department does not know ("not found"); an error means the whole call failed.
 type Loader func(ctx context.Context, keys []string) (map[string][]adapters.Record, error)
 
+// PageLoader asks the department for one page of a key's records, with the total count.
+type PageLoader func(ctx context.Context) (adapters.Page, error)
+
+// entryLoader is what a load runs: the entries found, by key (LoadedAt unset). Fetch
+// and FetchPage each adapt their loader to it, so records and pages share one path of
+// lookups, coalescing, the shared layer and stale-if-error.
+type entryLoader func(ctx context.Context, keys []string) (map[string]Entry, error)
+
 // Result is what Fetch found for a batch of keys.
 type Result struct {
 	// Records by key; a key that is absent was not found (or, if Fetch also returned an
@@ -99,6 +108,8 @@ type Result struct {
 	// from when the department returned it, on whichever replica; about 0 if all were
 	// loaded for this call. It lets the caller tell consumers how current the data is.
 	MaxAge time.Duration
+
+	totals map[string]int // FetchPage's: the total count of the page's key
 }
 
 // Cache is the record cache of one department. It is safe for concurrent use.
@@ -285,6 +296,41 @@ type pending struct {
 // result and an error wrapping the loader's (or the context's) error; the caller decides
 // whether a partial answer is useful.
 func (c *Cache) Fetch(ctx context.Context, op string, keys []string, load Loader) (Result, error) {
+	return c.fetch(ctx, op, keys, func(ctx context.Context, keys []string) (map[string]Entry, error) {
+		recs, err := load(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]Entry, len(recs))
+		for k, rs := range recs {
+			out[k] = Entry{Records: rs, Found: true}
+		}
+		return out, nil
+	})
+}
+
+// FetchPage serves one page (offset, limit) of op's records for key, cached as a page:
+// its records and the total count, under the operation "page:"+op and a key of its own
+// per page, so that a purge of all the department's entries drops pages too. It shares
+// everything else with Fetch: concurrent requests for the same page make one call, and a
+// page past its TTL is served stale when the department fails.
+func (c *Cache) FetchPage(ctx context.Context, op, key string, offset, limit int, load PageLoader) (adapters.Page, Result, error) {
+	ck := key + "|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit)
+	res, err := c.fetch(ctx, "page:"+op, []string{ck}, func(ctx context.Context, _ []string) (map[string]Entry, error) {
+		p, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]Entry{ck: {Records: p.Records, Total: p.Total, Found: true}}, nil
+	})
+	page := adapters.Page{Records: res.Records[ck], Total: res.totals[ck]}
+	if _, ok := res.Records[ck]; err != nil && !ok {
+		return adapters.Page{}, res, err
+	}
+	return page, res, nil
+}
+
+func (c *Cache) fetch(ctx context.Context, op string, keys []string, load entryLoader) (Result, error) {
 	res := Result{Records: make(map[string][]adapters.Record, len(keys))}
 	if len(keys) == 0 {
 		return res, nil
@@ -421,6 +467,12 @@ func (r *Result) serve(key string, e Entry, age time.Duration, shared bool) {
 	if !e.Found {
 		return
 	}
+	if e.Total != 0 {
+		if r.totals == nil {
+			r.totals = map[string]int{}
+		}
+		r.totals[key] = e.Total
+	}
 	if !shared {
 		r.Records[key] = e.Records
 		return
@@ -441,7 +493,7 @@ func (r *Result) serveStale(c *Cache, key string, e Entry) {
 // load fills calls for keys: from the shared layer where it holds a fresh entry, from
 // the department for the rest. It runs in its own goroutine, so that a Fetch whose
 // caller goes away does not take the others' load with it.
-func (c *Cache) load(parent context.Context, op string, keys []string, calls map[string]*call, load Loader) {
+func (c *Cache) load(parent context.Context, op string, keys []string, calls map[string]*call, load entryLoader) {
 	ctx, cancel := c.detach(parent)
 	defer cancel()
 
@@ -469,7 +521,7 @@ func (c *Cache) load(parent context.Context, op string, keys []string, calls map
 	}
 
 	c.stats.loads.Add(1)
-	recs, err := c.callLoader(ctx, op, remaining, load)
+	got, err := c.callLoader(ctx, op, remaining, load)
 	if err != nil {
 		c.stats.loadErrors.Add(1)
 		c.fail(op, remaining, calls, fmt.Errorf("loading %s %s: %w", c.dept, op, err))
@@ -478,8 +530,8 @@ func (c *Cache) load(parent context.Context, op string, keys []string, calls map
 	now := c.now()
 	loaded := make(map[string]Entry, len(remaining))
 	for _, k := range remaining {
-		rs, ok := recs[k]
-		loaded[k] = Entry{Records: rs, Found: ok, LoadedAt: now}
+		e, ok := got[k]
+		loaded[k] = Entry{Records: e.Records, Total: e.Total, Found: ok, LoadedAt: now}
 	}
 	// The shared layer is written before the waiters are released, so that once any
 	// caller has an answer, every replica can find it without asking the department.
@@ -500,7 +552,7 @@ func (c *Cache) detach(parent context.Context) (context.Context, context.CancelF
 
 // callLoader runs load, turning a panic into an error: the load runs on a goroutine of
 // its own, where a panic would otherwise end the process rather than one request.
-func (c *Cache) callLoader(ctx context.Context, op string, keys []string, load Loader) (recs map[string][]adapters.Record, err error) {
+func (c *Cache) callLoader(ctx context.Context, op string, keys []string, load entryLoader) (got map[string]Entry, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.ErrorContext(ctx, "cache: loader panicked", slog.String("op", op), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
@@ -653,4 +705,14 @@ func (c *Cache) Peek(op, key string) (recs []adapters.Record, found bool, age ti
 	c.stats.hits.Add(1)
 	e := p.entry()
 	return e.Records, e.Found, c.age(e, now), true
+}
+
+// Fresh reports whether the in-process layer holds key fresh, without serving it: for a
+// caller deciding whether a lookup needs loading at all.
+func (c *Cache) Fresh(op, key string) bool {
+	now := c.now()
+	c.mu.Lock()
+	p, ok := c.entries.Peek(entryKey{op, key})
+	c.mu.Unlock()
+	return ok && c.fresh(p.meta(), now)
 }

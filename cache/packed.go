@@ -17,6 +17,7 @@ import (
 type packed struct {
 	recs     []string
 	loadedAt int64 // unix nanoseconds
+	total    int   // a page's total count
 	found    bool
 }
 
@@ -26,7 +27,7 @@ type packed struct {
 const entryOverhead = 160
 
 func pack(e Entry) packed {
-	p := packed{loadedAt: e.LoadedAt.UnixNano(), found: e.Found}
+	p := packed{loadedAt: e.LoadedAt.UnixNano(), total: e.Total, found: e.Found}
 	if len(e.Records) > 0 {
 		p.recs = make([]string, len(e.Records))
 	}
@@ -55,7 +56,7 @@ func (p packed) size(k entryKey) int {
 
 // meta is p without its records: enough to judge freshness.
 func (p packed) meta() Entry {
-	return Entry{Found: p.found, LoadedAt: time.Unix(0, p.loadedAt)}
+	return Entry{Found: p.found, Total: p.total, LoadedAt: time.Unix(0, p.loadedAt)}
 }
 
 // entry decodes p into fresh records.

@@ -123,3 +123,40 @@ func TestByteBound(t *testing.T) {
 		t.Errorf("after purging all: %d entries, %d bytes", st.Entries, st.Bytes)
 	}
 }
+
+// A page is cached as a page: its records and its total, with no record standing in for
+// the count, served stale with both when the department fails.
+func TestFetchPage(t *testing.T) {
+	clk := newClock()
+	c := New(Options{Department: "amr", TTL: time.Minute, Now: clk.Now})
+	calls := 0
+	var fail error
+	load := func(context.Context) (adapters.Page, error) {
+		calls++
+		if fail != nil {
+			return adapters.Page{}, fail
+		}
+		return adapters.Page{Records: []adapters.Record{enterpriseRecord("a"), enterpriseRecord("b")}, Total: 42}, nil
+	}
+	for range 2 {
+		p, _, err := c.FetchPage(t.Context(), "list", "", 10, 2, load)
+		if err != nil || p.Total != 42 || len(p.Records) != 2 || p.Records[1]["creditCode"] != "b" {
+			t.Fatalf("FetchPage = %+v, %v", p, err)
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("%d loads for one page asked twice", calls)
+	}
+	if p, _, _ := c.FetchPage(t.Context(), "list", "", 12, 2, load); calls != 2 || p.Total != 42 {
+		t.Fatalf("another page is another entry: %d loads, %+v", calls, p)
+	}
+	clk.Advance(2 * time.Minute)
+	fail = fmt.Errorf("amr down: %w", adapters.ErrUnavailable)
+	p, res, err := c.FetchPage(t.Context(), "list", "", 10, 2, load)
+	if err != nil || !res.Stale || p.Total != 42 || len(p.Records) != 2 {
+		t.Fatalf("stale page = %+v, stale %v, %v", p, res.Stale, err)
+	}
+	if _, _, err := c.FetchPage(t.Context(), "list", "x", 0, 2, load); err == nil {
+		t.Fatal("a page never loaded, with the department down: want an error")
+	}
+}

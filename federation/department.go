@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -191,11 +190,9 @@ func (d *Department) call(ctx context.Context, op string, keys []string) (map[st
 	return got, nil
 }
 
-// pageTotal is the synthetic field that carries a cached page's total count.
-const pageTotal = "\x00total"
-
-// Page lists one page of op's records for key. Pages are cached like records, under
-// the operation "page:" + op; a purge of all the department's records drops them too.
+// Page lists one page of op's records for key. Pages are cached as pages (records and
+// total) under the operation "page:" + op; a purge of all the department's records
+// drops them too.
 func (d *Department) Page(ctx context.Context, op, key string, offset, limit int) (adapters.Page, error) {
 	if !d.protected.CanPage() {
 		return adapters.Page{}, fmt.Errorf("department %s cannot list records page by page", d.ID)
@@ -216,25 +213,26 @@ func (d *Department) Page(ctx context.Context, op, key string, offset, limit int
 		d.noteFreshness(ctx, 0, 1, 0, false)
 		return p, err
 	}
-	ck := key + "|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit)
-	res, err := d.cache.Fetch(ctx, "page:"+op, []string{ck}, func(ctx context.Context, _ []string) (map[string][]adapters.Record, error) {
-		p, err := load(ctx)
-		if err != nil {
-			return nil, err
-		}
-		recs := append(p.Records[:len(p.Records):len(p.Records)], adapters.Record{pageTotal: strconv.Itoa(p.Total)})
-		return map[string][]adapters.Record{ck: recs}, nil
-	})
+	p, res, err := d.cache.FetchPage(ctx, op, key, offset, limit, load)
 	d.noteFreshness(ctx, res.Hits, res.Misses, res.MaxAge, res.Stale)
-	recs, ok := res.Records[ck]
-	if err != nil && !ok {
+	if err != nil {
 		return adapters.Page{}, d.wrap(err)
 	}
-	if len(recs) == 0 {
-		return adapters.Page{}, nil
+	return p, nil
+}
+
+// cached returns key's records when the department's cache holds them fresh, without
+// loading or waiting: what lets a warm read skip the loaders' batching window. It is a
+// read of the cache, not a way of merging lookups: a miss goes through the loaders.
+func (d *Department) cached(ctx context.Context, op, key string) ([]adapters.Record, bool) {
+	if d.cache == nil {
+		return nil, false
 	}
-	total, _ := strconv.Atoi(recs[len(recs)-1][pageTotal])
-	return adapters.Page{Records: recs[:len(recs)-1], Total: total}, nil
+	recs, _, age, ok := d.cache.Peek(op, key)
+	if ok {
+		d.noteFreshness(ctx, 1, 0, age, false)
+	}
+	return recs, ok
 }
 
 // noteFreshness reports what a lookup was served from. For an adapter that serves a
