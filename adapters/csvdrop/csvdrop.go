@@ -97,23 +97,38 @@ func Open(ctx context.Context, d config.Department, log *slog.Logger) (*Source, 
 		done: make(chan struct{}),
 	}
 	// An export indexed before a restart serves at once; a newer one is built by the
-	// poller meanwhile. Only when no export has an index yet does Open read one itself.
+	// poller meanwhile. Only when no export has an index yet, and the newest is small
+	// enough to read in moments, does Open read it itself: a district's export takes
+	// minutes, and the gateway must not wait for it to serve the other departments.
 	s.scanMu.Lock()
 	_, err = s.scan(ctx, true)
 	s.scanMu.Unlock()
-	if s.current.Load() == nil || err != nil {
+	if s.current.Load() == nil && s.newestIsSmall() {
 		if err := s.Rescan(ctx); err != nil && ctx.Err() != nil {
 			return nil, fmt.Errorf("csvdrop %s: %w", cfg.dept, err)
 		}
 	}
 	if s.current.Load() == nil {
-		s.log.Warn("csvdrop: no complete export yet; lookups are unavailable until one arrives",
+		s.log.Warn("csvdrop: no complete export indexed yet; lookups are unavailable until one is",
 			"dir", cfg.dir, "pattern", cfg.pattern, "marker", cfg.marker)
 	}
 	pollCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	go s.poll(pollCtx)
 	return s, nil
+}
+
+// syncOpenBytes is the largest export Open indexes before returning when it has none
+// indexed: the demo's (5 MiB) and the tests' take well under a second; a larger one is
+// indexed in the background.
+const syncOpenBytes = 64 << 20
+
+// newestIsSmall reports whether the newest complete export, if any, is small enough for
+// Open to index it before returning. A directory that cannot be read counts as small:
+// Rescan then reports why.
+func (s *Source) newestIsSmall() bool {
+	c, err := s.complete()
+	return err != nil || len(c) == 0 || c[0].size <= syncOpenBytes
 }
 
 // Close stops watching the directory, waits for a scan in progress to end and closes
