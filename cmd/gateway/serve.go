@@ -381,7 +381,7 @@ func openSource(ctx context.Context, d config.Department, client *http.Client, l
 		}
 		return s, s, nil
 	case "csv":
-		s, err := csvdrop.Open(ctx, d, log.With("department", d.ID))
+		s, err := csvdrop.Open(ctx, d, log) // csvdrop names the department in its lines
 		if err != nil {
 			return nil, nil, err
 		}
