@@ -484,29 +484,36 @@ func (s *Source) load(ctx context.Context, id fileID, prev *export) (*export, er
 	case err == nil:
 		e.origin = "kept"
 	case errors.Is(err, fs.ErrNotExist):
-		if e, err = s.build(ctx, id, final); err != nil {
-			return nil, err
-		}
+		return s.build(ctx, id, final, prev)
 	default:
 		// Unreadable (a disk error, a foreign file): build it again rather than serve
 		// nothing.
 		s.log.Warn("csvdrop: index unreadable; building it again", "file", id.name, "index", final, "err", err)
 		os.Remove(final)
-		if e, err = s.build(ctx, id, final); err != nil {
-			return nil, err
-		}
+		return s.build(ctx, id, final, prev)
 	}
-	if prev != nil && float64(e.rows) < float64(prev.rows)*(1-s.cfg.shrink) && !s.accepted(id) {
+	if err := s.checkShrink(id, e.rows, prev); err != nil {
 		e.db.Close()
-		return nil, fmt.Errorf("%s: %w", id.name, &rejection{reason: ReasonShrunk, err: fmt.Errorf(
-			"%d rows where %s has %d: more than %.0f%% fewer (maxShrink)", e.rows, prev.id.name, prev.rows, s.cfg.shrink*100)})
+		return nil, err
 	}
 	return e, nil
 }
 
-// build reads the export into a new index and, if it passes the checks, moves the index
-// to final and opens it.
-func (s *Source) build(ctx context.Context, id fileID, final string) (*export, error) {
+// checkShrink rejects an export of rows rows that has lost more than maxShrink of the
+// rows of prev, the export it would replace, unless an operator accepted it.
+func (s *Source) checkShrink(id fileID, rows int, prev *export) error {
+	if prev == nil || float64(rows) >= float64(prev.rows)*(1-s.cfg.shrink) || s.accepted(id) {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", id.name, &rejection{reason: ReasonShrunk, err: fmt.Errorf(
+		"%d rows where %s has %d: more than %.0f%% fewer (maxShrink)", rows, prev.id.name, prev.rows, s.cfg.shrink*100)})
+}
+
+// build reads the export into a new index and, only if it passes every check (the
+// shrink against prev included), moves the index to final and opens it: an index under
+// its final name is one that may be served, even by a restart that has no previous
+// export to compare with.
+func (s *Source) build(ctx context.Context, id fileID, final string, prev *export) (*export, error) {
 	path := filepath.Join(s.cfg.dir, id.name)
 	want, err := readMarker(path + s.cfg.marker)
 	if err != nil {
@@ -533,6 +540,9 @@ func (s *Source) build(ctx context.Context, id fileID, final string) (*export, e
 	}
 	if err := want.check(int64(rows), sum); err != nil {
 		return nil, fmt.Errorf("%s: %w", id.name, err)
+	}
+	if err := s.checkShrink(id, rows, prev); err != nil {
+		return nil, err
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return nil, fmt.Errorf("%s: index: %w", id.name, err)

@@ -180,6 +180,12 @@ func TestShrunkExportNeedsAnOverride(t *testing.T) {
 		t.Fatalf("want one error line naming the override:\n%s", out)
 	}
 
+	// A restart has no previous export in memory to compare with: the rejected export
+	// must not have left an index that it would serve.
+	s.Close()
+	s, _ = open(t, hrss.Binding(dir))
+	assertServing(t, s, day(2))
+
 	if err := os.WriteFile(filepath.Join(dir, hrss.FileName(day(3))+AcceptSuffix), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
