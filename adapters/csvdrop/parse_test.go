@@ -104,3 +104,24 @@ func FuzzParseExport(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkFetch looks one citizen up in the demo's indexed export: what an HRSS cache
+// miss costs the gateway (docs/PERFORMANCE.md, "District scale").
+func BenchmarkFetch(b *testing.B) {
+	dir := b.TempDir()
+	ds := dataset.Generate(dataset.DefaultSeed, dataset.DefaultSize)
+	writeExport(b, dir, ds, day1)
+	s, err := Open(b.Context(), hrss.Binding(dir), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	keys := []string{dataset.ZhangWei}
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := s.Fetch(b.Context(), "byCitizen", keys)
+		if err != nil || len(got[dataset.ZhangWei]) != 2 {
+			b.Fatalf("Fetch = %v, %v", got, err)
+		}
+	}
+}
