@@ -530,7 +530,22 @@ func (s *Source) build(ctx context.Context, id fileID, final string, prev *expor
 		sum = sha256.New()
 		r = io.TeeReader(f, sum)
 	}
-	tmp, rows, err := s.cfg.layout.build(ctx, s.cfg.index, id, r)
+	// The reading and indexing run on a goroutine of their own at a lower priority, so
+	// that a build competing with requests for the cores yields to them.
+	type built struct {
+		tmp  string
+		rows int
+		err  error
+	}
+	done := make(chan built, 1)
+	go func() {
+		lowerPriority()
+		var b built
+		b.tmp, b.rows, b.err = s.cfg.layout.build(ctx, s.cfg.index, id, r)
+		done <- b
+	}()
+	b := <-done
+	tmp, rows, err := b.tmp, b.rows, b.err
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", id.name, err)
 	}
