@@ -218,6 +218,7 @@ func TestExportParamsValidation(t *testing.T) {
 		{ParamSettle, "soon", "not a duration"},
 		{ParamMaxShrink, "150%", "between 0% and 100%"},
 		{ParamMaxShrink, "a tenth", "percentage"},
+		{ParamIndexDir, " ", "is empty"},
 	} {
 		_, err := Open(t.Context(), withParams(hrss.Binding("/srv/hrss"), tc.param, tc.value), nil)
 		if err == nil || !strings.Contains(err.Error(), tc.param) || !strings.Contains(err.Error(), tc.want) {
