@@ -300,3 +300,18 @@ func waitFor(t *testing.T, ok func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestIndexDirParam(t *testing.T) {
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	writeExport(t, dir, smallDataset(), day1)
+	for _, tc := range []struct{ param, want string }{
+		{elsewhere, elsewhere},
+		{"idx", filepath.Join(dir, "idx")},
+	} {
+		s, _ := open(t, withParams(hrss.Binding(dir), ParamIndexDir, tc.param))
+		assertServing(t, s, day1)
+		if m, _ := filepath.Glob(filepath.Join(tc.want, hrss.FileName(day1)+".*.db")); len(m) != 1 {
+			t.Errorf("indexDir %q: no index in %s", tc.param, tc.want)
+		}
+	}
+}
