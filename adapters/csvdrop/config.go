@@ -43,8 +43,9 @@ const (
 	// AcceptSuffix names the operator's override: an export whose name+AcceptSuffix
 	// exists in Dir is loaded even though it shrank beyond maxShrink.
 	AcceptSuffix = ".accept"
-	// DefaultIndexDir keeps the indexes beside the exports they index, hidden from the
-	// pattern; replicas that share the drop directory share the indexes too.
+	// DefaultIndexDir, inside Dir, keeps the indexes beside the exports they index,
+	// hidden from the pattern, when the binding names no indexDir. The gateway names one
+	// under its own data directory, since a drop directory is often read-only.
 	DefaultIndexDir = ".gateway-index"
 )
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -216,7 +217,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 
 	var depts []*federation.Department
 	for _, d := range cfg.Departments {
-		src, closer, err := openSource(ctx, d, client, log)
+		src, closer, err := openSource(ctx, withIndexDir(d, cfg.DataDir), client, log)
 		if err != nil {
 			return nil, fmt.Errorf("department %s: %w", d.ID, err)
 		}
@@ -362,6 +363,31 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		deps.Playground = playground.Handler(playground.Options{Endpoint: "/graphql"})
 	}
 	return &gatewayParts{handler: server.NewServer(deps), fed: fed, store: st, sharing: svc, recorder: recorder, catalog: catalog}, nil
+}
+
+// withIndexDir gives a CSV department whose binding names no index directory one under
+// the gateway's data directory, which is the gateway's own and kept across restarts: the
+// drop directory is often a share the gateway may only read (examples/production.yaml).
+func withIndexDir(d config.Department, dataDir string) config.Department {
+	if d.Protocol != "csv" {
+		return d
+	}
+	for _, op := range d.Operations {
+		if _, ok := op.Params[csvdrop.ParamIndexDir]; ok {
+			return d
+		}
+	}
+	ops := make(map[string]config.Operation, len(d.Operations))
+	for name, op := range d.Operations {
+		op.Params = maps.Clone(op.Params)
+		if op.Params == nil {
+			op.Params = map[string]string{}
+		}
+		op.Params[csvdrop.ParamIndexDir] = filepath.Join(dataDir, "csv-index", d.ID)
+		ops[name] = op
+	}
+	d.Operations = ops
+	return d
 }
 
 // openSource builds a department's adapter by its protocol: departments are bindings in
