@@ -582,7 +582,7 @@ func readiness(fed *federation.Federation, st store.Store) func(ctx context.Cont
 		h := server.Health{OK: true, Components: map[string]string{}}
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		if _, err := st.ListRequests(ctx, store.RequestFilter{Requester: "\x00readiness"}); err != nil {
+		if err := st.Ping(ctx); err != nil {
 			h.OK = false
 			h.Components["store"] = "down"
 		} else {
