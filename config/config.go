@@ -41,6 +41,7 @@ type Config struct {
 	Sharing Sharing `yaml:"sharing,omitempty"`
 	Cache   Cache   `yaml:"cache,omitempty"`
 	Log     Log     `yaml:"log,omitempty"`
+	Audit   Audit   `yaml:"audit,omitempty"`
 
 	// Allowlist is the manifest of registered operations (written by `gateway allowlist
 	// register`), relative to the configuration file; consumers with allowlistOnly may
@@ -216,6 +217,15 @@ type Cache struct {
 	RedisPrefix string        `yaml:"redisPrefix,omitempty"` // default "pdgw:"
 }
 
+// Audit bounds the audit trail's waits.
+type Audit struct {
+	// CommitTimeout is how long a response may wait for its audit events to be durable
+	// (its own commit and the commits queued before it). Past it the answer is withheld
+	// with AUDIT_UNAVAILABLE, so a stalled store fails requests fast instead of holding
+	// them for as long as it stalls (docs/operators.md). Default 5s.
+	CommitTimeout time.Duration `yaml:"commitTimeout,omitempty"`
+}
+
 // Log configures structured logs.
 type Log struct {
 	Format string `yaml:"format,omitempty"` // json (production default) or text (demo)
@@ -288,6 +298,9 @@ func (c *Config) WithDefaults() {
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
+	}
+	if c.Audit.CommitTimeout == 0 {
+		c.Audit.CommitTimeout = 5 * time.Second
 	}
 }
 

@@ -2,7 +2,9 @@ package main
 
 import (
 	"net/http"
+	"net/url"
 	"testing"
+	"time"
 
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/store/postgres/pgtest"
@@ -25,5 +27,41 @@ func TestReadyOnPostgres(t *testing.T) {
 	g.parts.store.Close()
 	if c := g.readyz(); c["store"] != "down" {
 		t.Errorf("/readyz with the store closed: %v", c)
+	}
+}
+
+// A store that stalls (behind a proxy that stopped forwarding) once held every audited
+// request for as long as it stalled. With audit.commitTimeout the answer is withheld with
+// AUDIT_UNAVAILABLE within that bound, and no data leaves unaudited.
+func TestStalledStoreFailsAuditedRequestsFast(t *testing.T) {
+	dsn := pgtest.FreshSchema(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newStallProxy(t, u.Host)
+	u.Host = proxy.addr()
+	const bound = 300 * time.Millisecond
+	g := newTG(t, func(c *config.Config) {
+		c.Store = config.Store{Driver: "postgres", DSN: u.String()}
+		c.Audit.CommitTimeout = bound
+	})
+	t.Cleanup(proxy.close) // before the gateway closes: nothing may wait on the stall
+	tok := g.token("online-hall")
+	q := `{ citizen(idNumber: "310115199001010029") { name birthDate } }`
+	if r := g.post(tok, q, nil); r.str("citizen.name") == "" {
+		t.Fatalf("before the stall: %s", r.Raw)
+	}
+	proxy.stall()
+	for range 3 { // the first commit stalls; the later ones queue behind it
+		start := time.Now()
+		r := g.post(tok, q, nil)
+		took := time.Since(start)
+		if took > bound+time.Second {
+			t.Errorf("an audited request took %s with audit.commitTimeout %s", took, bound)
+		}
+		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "AUDIT_UNAVAILABLE" || r.Data != nil {
+			t.Fatalf("with the store stalled: %s", r.Raw)
+		}
 	}
 }

@@ -254,7 +254,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		return nil, err
 	}
 	closers.push("store", func(context.Context) error { return st.Close() })
-	recorder := audit.NewRecorder(st, audit.Options{}, log)
+	recorder := audit.NewRecorder(st, audit.Options{CommitTimeout: cfg.Audit.CommitTimeout}, log)
 	closers.push("audit", recorder.Close)
 
 	svc, err := sharing.New(ctx, sharing.Options{
@@ -274,7 +274,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	}
 
 	registerAuditMetrics(m, recorder)
-	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: timedRecorder{recorder, m}, Observer: m, Log: log, Caller: auth.CallerFrom}
+	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: timedRecorder{recorder, m, cfg.Audit.CommitTimeout}, Observer: m, Log: log, Caller: auth.CallerFrom}
 	if cfg.BenchNoAudit {
 		eo.Recorder = nil
 		log.Warn("audit recording is OFF (--bench-no-audit): for throughput comparisons only")
@@ -561,14 +561,22 @@ func registerAuditMetrics(m *metrics.Metrics, r *audit.Recorder) {
 	m.CounterFunc("gateway_audit_commit_failures_total", "Audit group commits that failed.", nil, func() float64 { return float64(r.Stats().Failures) })
 }
 
-// timedRecorder measures how long a response waits for its audit events.
+// timedRecorder bounds and measures how long a response waits for its audit events. The
+// bound is audit.commitTimeout: past it the enforcer withholds the answer with
+// AUDIT_UNAVAILABLE, so a stalled store costs a request that long and no longer.
 type timedRecorder struct {
-	r *audit.Recorder
-	m *metrics.Metrics
+	r       *audit.Recorder
+	m       *metrics.Metrics
+	timeout time.Duration
 }
 
 func (t timedRecorder) Record(ctx context.Context, events []gateway.AuditEvent) error {
 	start := time.Now()
+	if t.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.timeout)
+		defer cancel()
+	}
 	err := t.r.Record(ctx, events)
 	t.m.AuditCommit(time.Since(start))
 	return err
