@@ -1372,16 +1372,25 @@ enum InsuranceStatus {
 	{Name: "../schema/query.graphqls", Input: `"""
 The district's data-sharing gateway. Every field is read live from the department that
 owns it; what a caller sees of each field is decided by that department's sharing policy.
+A department that fails nulls only the fields it serves, each with a SOURCE_UNAVAILABLE
+error at its path: every root field that reads a department is nullable for that reason,
+so what the other departments answered is still delivered.
 """
 type Query {
   "A citizen by ID number (GB 11643). Null when the population registry has no such person."
   citizen(idNumber: ID!): Citizen
   "An enterprise by unified social credit code (GB 32100). Null when the registry has none."
   enterprise(creditCode: ID!): Enterprise
-  "Enterprises, all or those whose legal representative is the given citizen, page by page."
-  enterprises(legalRepresentative: ID, first: Int = 20, after: String): EnterpriseConnection!
-  "Credit records of a subject (citizen ID number or credit code), optionally of some kinds."
-  creditRecords(subject: ID!, kinds: [CreditRecordKind!]): [CreditRecord!]!
+  """
+  Enterprises, all or those whose legal representative is the given citizen, page by page.
+  Null (with an error) when the enterprise registry fails; the rest of the answer stands.
+  """
+  enterprises(legalRepresentative: ID, first: Int = 20, after: String): EnterpriseConnection
+  """
+  Credit records of a subject (citizen ID number or credit code), optionally of some kinds.
+  Null (with an error) when the credit platform fails; the rest of the answer stands.
+  """
+  creditRecords(subject: ID!, kinds: [CreditRecordKind!]): [CreditRecord!]
   "The data catalogue, all or one department's, with the caller's own access to each item."
   catalog(department: String): [CatalogEntry!]!
   "The caller as the gateway sees it."
@@ -5260,10 +5269,10 @@ func (ec *executionContext) _Query_enterprises(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.EnterpriseConnection) graphql.Marshaler {
-			return ec.marshalNEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx, selections, v)
+			return ec.marshalOEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_enterprises(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5304,10 +5313,10 @@ func (ec *executionContext) _Query_creditRecords(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*federation.CreditRecord) graphql.Marshaler {
-			return ec.marshalNCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx, selections, v)
+			return ec.marshalOCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_creditRecords(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -8239,13 +8248,13 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "enterprises":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_enterprises(ctx, field)
 				})
 		case "creditRecords":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_creditRecords(ctx, field)
 				})
@@ -8920,22 +8929,6 @@ func (ec *executionContext) marshalNConsumer2ᚖpudongᚗgovᚗcnᚋgatewayᚋgr
 	return ec._Consumer(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*federation.CreditRecord) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNCreditRecord2ᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecord(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) marshalNCreditRecord2ᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecord(ctx context.Context, sel ast.SelectionSet, v *federation.CreditRecord) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CreditRecord!")
@@ -8988,14 +8981,6 @@ func (ec *executionContext) marshalNEnterprise2ᚖpudongᚗgovᚗcnᚋgatewayᚋ
 		return graphql.Null
 	}
 	return ec._Enterprise(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx context.Context, sel ast.SelectionSet, v *model.EnterpriseConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "EnterpriseConnection!")
-		return graphql.Null
-	}
-	return ec._EnterpriseConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNEnterpriseEdge2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EnterpriseEdge) graphql.Marshaler {
@@ -9515,6 +9500,13 @@ func (ec *executionContext) marshalOEnterprise2ᚖpudongᚗgovᚗcnᚋgatewayᚋ
 		return graphql.Null
 	}
 	return ec._Enterprise(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx context.Context, sel ast.SelectionSet, v *model.EnterpriseConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EnterpriseConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOEnterpriseStatus2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/legacysim/simhttp"
 	"pudong.gov.cn/gateway/store/postgres/pgtest"
 )
 
@@ -62,6 +63,43 @@ func TestStalledStoreFailsAuditedRequestsFast(t *testing.T) {
 		}
 		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "AUDIT_UNAVAILABLE" || r.Data != nil {
 			t.Fatalf("with the store stalled: %s", r.Raw)
+		}
+	}
+}
+
+// One department failing nulls only its own fields: with the enterprise registry down,
+// the citizen's name from the PSB is still delivered next to a null enterprises (it was
+// "data": null, because enterprises and creditRecords were non-null root fields).
+func TestDepartmentFailureNullsOnlyItsOwnRootField(t *testing.T) {
+	var creditQuery string
+	g := newTG(t, func(c *config.Config) {
+		c.Cache.Disabled = true
+		for i := range c.Departments {
+			if d := &c.Departments[i]; d.ID == "credit" {
+				for name, op := range d.Operations {
+					creditQuery = name
+					op.Params["query"] = "SELECT * FROM no_such_table WHERE subject_id IN ({keys})"
+					d.Operations[name] = op
+				}
+			}
+		}
+	})
+	if creditQuery == "" {
+		t.Fatal("the demo has no credit binding")
+	}
+	g.sims.AMR.SetFault(simhttp.Fault{Mode: simhttp.ModeDown})
+	r := g.post(g.token("supervision-platform"), `{ citizen(idNumber: "310115198503120012") { name }
+		enterprises(first: 5) { edges { node { name } } }
+		creditRecords(subject: "310115198503120012") { kind } }`, nil)
+	if r.str("citizen.name") != "张伟" {
+		t.Errorf("the PSB's answer is lost when other departments fail: %s", r.Raw)
+	}
+	for _, f := range []string{"enterprises", "creditRecords"} {
+		if v, ok := r.Data[f]; !ok || v != nil {
+			t.Errorf("%s: want null, got %v: %s", f, v, r.Raw)
+		}
+		if e := r.errorAt(f); e == nil || e.Extensions["code"] != "SOURCE_UNAVAILABLE" {
+			t.Errorf("%s: want a SOURCE_UNAVAILABLE error at its path: %s", f, r.Raw)
 		}
 	}
 }
