@@ -60,6 +60,7 @@ type Department struct {
 	protected *resilience.Source
 	cache     *cache.Cache // nil: no caching
 	obs       Observer
+	log       *slog.Logger
 }
 
 // Options are what a Department needs besides its binding and adapter.
@@ -74,7 +75,7 @@ func NewDepartment(cfg config.Department, src adapters.Source, o Options) *Depar
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer}
+	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer, log: o.Log}
 	d.protected = resilience.Wrap(src, resilience.Options{
 		Department:  cfg.ID,
 		Timeout:     cfg.Timeout,
@@ -179,9 +180,22 @@ func (d *Department) call(ctx context.Context, op string, keys []string) (map[st
 		d.obs.Upstream(d.ID, op, time.Since(start), err)
 	}
 	if err != nil {
+		d.logFailure(ctx, op, err)
 		return nil, d.wrap(err)
 	}
 	return got, nil
+}
+
+// logFailure tells the operator why a department call failed: the caller only sees
+// SOURCE_UNAVAILABLE, and a wrong password or a missing table is the operator's to fix
+// (docs/operators.md, Logs). A caller that left and a refusal of the open breaker
+// (whose opening is logged already) are not the department's failures.
+func (d *Department) logFailure(ctx context.Context, op string, err error) {
+	level := slog.LevelError
+	if ctx.Err() != nil || errors.Is(err, resilience.ErrOpen) {
+		level = slog.LevelDebug
+	}
+	d.log.Log(ctx, level, "department call failed", "department", d.ID, "op", op, "err", err)
 }
 
 // pageTotal is the synthetic field that carries a cached page's total count.
@@ -200,6 +214,7 @@ func (d *Department) Page(ctx context.Context, op, key string, offset, limit int
 			d.obs.Upstream(d.ID, op, time.Since(start), err)
 		}
 		if err != nil {
+			d.logFailure(ctx, op, err)
 			return adapters.Page{}, d.wrap(err)
 		}
 		return p, nil

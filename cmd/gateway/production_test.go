@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,5 +102,16 @@ func TestDepartmentFailureNullsOnlyItsOwnRootField(t *testing.T) {
 		if e := r.errorAt(f); e == nil || e.Extensions["code"] != "SOURCE_UNAVAILABLE" {
 			t.Errorf("%s: want a SOURCE_UNAVAILABLE error at its path: %s", f, r.Raw)
 		}
+	}
+	// The caller sees SOURCE_UNAVAILABLE; the operator needs the department and the cause
+	// (a missing table once gave no log line at all).
+	var logged bool
+	for _, line := range strings.Split(g.logs.String(), "\n") {
+		if strings.Contains(line, "level=ERROR") && strings.Contains(line, "department=credit") && strings.Contains(line, "no_such_table") {
+			logged = true
+		}
+	}
+	if !logged {
+		t.Errorf("no error-level log line names the credit department and its missing table:\n%s", g.logs.String())
 	}
 }
