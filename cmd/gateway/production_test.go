@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +114,52 @@ func TestDepartmentFailureNullsOnlyItsOwnRootField(t *testing.T) {
 	}
 	if !logged {
 		t.Errorf("no error-level log line names the credit department and its missing table:\n%s", g.logs.String())
+	}
+}
+
+// The introspection query standard tools send: testdata/introspection-graphql-js.graphql
+// is what graphql-js 16.15 getIntrospectionQuery() returns with every option on
+// (descriptions, specifiedByUrl, directiveIsRepeatable, schemaDescription,
+// inputValueDeprecation, oneOf). Its type-reference fragment nests the ofType chain
+// nine levels, which the depth limit once refused with QUERY_TOO_DEEP; the limit must
+// still stop deep queries through introspection itself.
+func TestStandardIntrospectionQuery(t *testing.T) {
+	text, err := os.ReadFile("testdata/introspection-graphql-js.graphql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := newTG(t)
+	r := on.post(on.token("playground"), string(text), nil)
+	if len(r.Errors) != 0 || r.str("__schema.queryType.name") != "Query" {
+		t.Fatalf("the standard introspection query with introspection on: %.600s", r.Raw)
+	}
+	types, _ := r.get("__schema.types").([]any)
+	if len(types) < 20 {
+		t.Errorf("introspection answered %d types", len(types))
+	}
+	// Abuse through introspection is still bounded: only the ofType chain is exempt
+	// from the depth limit, and validation refuses introspection whose list fields
+	// (fields → type → fields …) nest past three.
+	refused := func(code any) bool { return code == "QUERY_TOO_DEEP" || code == "GRAPHQL_VALIDATION_FAILED" }
+	for _, q := range []string{
+		`{ __schema { types { fields { type { fields { type { fields { type { fields { type { fields { name } } } } } } } } } } } }`,
+		`{ __type(name: "Citizen") { fields { type { ofType { fields { type { ofType { fields { type { ofType { fields { type { ofType { fields { name } } } } } } } } } } } } } } }`,
+		`{ citizen(idNumber: "310115198503120012") { enterprises { legalRepresentative { enterprises { legalRepresentative { enterprises { legalRepresentative { enterprises { legalRepresentative { enterprises { legalRepresentative { name } } } } } } } } } } } }`,
+	} {
+		if r := on.post(on.token("playground"), q, nil); len(r.Errors) == 0 || !refused(r.Errors[0].Extensions["code"]) {
+			t.Errorf("deep query with introspection on: %.300s", r.Raw)
+		}
+	}
+
+	off := newTG(t, func(c *config.Config) { c.Introspection = false })
+	for _, q := range []string{string(text), `{ __type(name: "Citizen") { name } }`, `{ me { consumer } x: __schema { queryType { name } } }`} {
+		r := off.post(off.token("playground"), q, nil)
+		if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "INTROSPECTION_DISABLED" || r.get("__schema") != nil || r.get("x") != nil {
+			t.Errorf("introspection off: %.300s", r.Raw)
+		}
+	}
+	// __typename is not introspection of the schema and stays allowed.
+	if r := off.post(off.token("playground"), `{ me { __typename consumer } }`, nil); len(r.Errors) != 0 {
+		t.Errorf("__typename with introspection off: %s", r.Raw)
 	}
 }
