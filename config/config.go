@@ -9,10 +9,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +54,13 @@ type Config struct {
 	// production file.
 	Introspection bool `yaml:"introspection,omitempty"`
 
+	// AllowUnsafe names settings a production configuration may use only on purpose:
+	// "demo-key" (the demo issuer or signing key, as `gateway sim` writes them, for
+	// trying the gateway against the simulators), "world-writable-keys" (key files anyone
+	// may replace) and "introspection" (on without a warning). Start-up refuses the first
+	// two and warns about the third unless they are listed (docs/operators.md).
+	AllowUnsafe []string `yaml:"allowUnsafe,omitempty"`
+
 	// BenchNoAudit turns audit recording off: demo-mode throughput comparisons only.
 	BenchNoAudit bool `yaml:"-"`
 	// Pprof serves /debug/pprof/ to administrators.
@@ -61,6 +70,42 @@ type Config struct {
 	CatalogData map[string][]byte `yaml:"-"`
 	// Path is the file the configuration came from, "" for the demo.
 	Path string `yaml:"-"`
+	// lines are the line of every key and list item, by path ("departments[0].auth").
+	lines map[string]int
+	// faulty are the paths Load found problems at.
+	faulty []string
+}
+
+// Faulty reports whether Load found a problem at path or under it, so that later checks
+// of the same setting (an adapter's, at start-up) do not report it a second time.
+func (c *Config) Faulty(path string) bool {
+	for _, f := range c.faulty {
+		if f == path || strings.HasPrefix(f, path+".") || strings.HasPrefix(f, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// At returns "FILE:LINE" of a setting by its path, such as "departments[1].dsn" or
+// "cache.redisAddr": the nearest line the file has for it (its parent's when the setting
+// is absent), or just the file. Checks made after Load, at start-up or by `gateway config
+// check`, report their problems with it, in the form Load uses.
+func (c *Config) At(path string) string {
+	for p := path; p != ""; {
+		if l, ok := c.lines[p]; ok {
+			return fmt.Sprintf("%s:%d", c.Path, l)
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	if c.Path == "" {
+		return "configuration"
+	}
+	return c.Path
 }
 
 // Ref names the department and operation that serve one kind of lookup.
@@ -387,7 +432,9 @@ func withFileLine(name, msg string) string {
 }
 
 // Load reads a configuration file and the catalogue files it names, and validates it.
-// Every problem is reported at once, with file and line.
+// Every problem is reported at once, with file and line. With an *Error it still returns
+// what could be read (nil only when the file is not YAML at all), so that `gateway config
+// check` can go on to the checks of start-up and report their problems too.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -430,24 +477,22 @@ func ParseEnv(data []byte, name string, readFile func(string) ([]byte, error), l
 			return nil, err
 		}
 	}
-	lines := map[string]int{}
-	indexLines(&root, "", lines)
-	at := func(path string) string {
-		// The nearest known line: the path itself, else its closest parent.
-		for p := path; p != ""; {
-			if l, ok := lines[p]; ok {
-				return fmt.Sprintf("%s:%d", name, l)
-			}
-			i := strings.LastIndexAny(p, ".[")
-			if i < 0 {
-				break
-			}
-			p = p[:i]
-		}
-		return name
-	}
+	c.lines = map[string]int{}
+	indexLines(&root, "", c.lines)
+	at := c.At
 	c.WithDefaults()
 	problems = append(problems, c.validate(at)...)
+	if lookup != nil {
+		for i, d := range c.Departments {
+			if k := d.Auth.KeyEnv; k != "" && d.Auth.Key == "" {
+				if v, ok := lookup(k); !ok || v == "" {
+					path := fmt.Sprintf("departments[%d].auth.keyEnv", i)
+					c.faulty = append(c.faulty, path)
+					problems = append(problems, fmt.Sprintf("%s: %s: the environment variable %s is not set", at(path), path, k))
+				}
+			}
+		}
+	}
 	c.CatalogData = map[string][]byte{}
 	for i, f := range c.Catalog {
 		b, err := readFile(f)
@@ -458,7 +503,7 @@ func ParseEnv(data []byte, name string, readFile func(string) ([]byte, error), l
 		c.CatalogData[f] = b
 	}
 	if len(problems) > 0 {
-		return nil, &Error{Problems: problems}
+		return c, &Error{Problems: problems}
 	}
 	return c, nil
 }
@@ -496,6 +541,7 @@ func (c *Config) validate(at func(string) string) []string {
 	var p []string
 	bad := func(path, format string, args ...any) {
 		p = append(p, at(path)+": "+path+": "+fmt.Sprintf(format, args...))
+		c.faulty = append(c.faulty, path)
 	}
 	ids := map[string]bool{}
 	for i, d := range c.Departments {
@@ -613,7 +659,75 @@ func (c *Config) validate(at func(string) string) []string {
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		bad("log.format", "format %q: want json or text", c.Log.Format)
 	}
+	if !slices.Contains(logLevels, c.Log.Level) {
+		bad("log.level", "level %q: want one of %s", c.Log.Level, strings.Join(logLevels, ", "))
+	}
+	for i, u := range c.AllowUnsafe {
+		if !slices.Contains(unsafeSettings, u) {
+			bad(fmt.Sprintf("allowUnsafe[%d]", i), "%q: want one of %s", u, strings.Join(unsafeSettings, ", "))
+		}
+	}
+	if msg := checkListenAddr(c.Addr); msg != "" {
+		bad("addr", "%s", msg)
+	}
+	for _, n := range []struct {
+		path string
+		v    int64
+	}{
+		{"limits.depth", int64(c.Limits.Depth)}, {"limits.complexity", int64(c.Limits.Complexity)},
+		{"limits.aliases", int64(c.Limits.Aliases)}, {"limits.fields", int64(c.Limits.Fields)},
+		{"limits.selections", int64(c.Limits.Selections)}, {"limits.bodyBytes", c.Limits.BodyBytes},
+		{"limits.pageSize", int64(c.Limits.PageSize)}, {"limits.batchWait", int64(c.Limits.BatchWait)},
+		{"sharing.deadlineWorkingDays", int64(c.Sharing.DeadlineWorkingDays)},
+		{"cache.maxRecords", int64(c.Cache.MaxRecords)}, {"cache.staleFor", int64(c.Cache.StaleFor)},
+		{"cache.notFoundTTL", int64(c.Cache.NotFoundTTL)}, {"auth.leeway", int64(c.Auth.Leeway)},
+		{"audit.commitTimeout", int64(c.Audit.CommitTimeout)},
+	} {
+		if n.v < 0 {
+			bad(n.path, "must not be negative; leave it out for the default")
+		}
+	}
+	for i, d := range c.Departments {
+		dp := fmt.Sprintf("departments[%d]", i)
+		if d.Retries < -1 {
+			bad(dp+".retries", "retries %d: want -1 (none), 0 (the default) or more", d.Retries)
+		}
+		if d.BreakerFailures < 0 {
+			bad(dp+".breakerFailures", "must not be negative")
+		}
+		if d.BreakerOpenFor < 0 {
+			bad(dp+".breakerOpenFor", "must not be negative")
+		}
+	}
 	return p
+}
+
+// Unsafe settings AllowUnsafe can name.
+const (
+	UnsafeDemoKey           = "demo-key"
+	UnsafeWorldWritableKeys = "world-writable-keys"
+	UnsafeIntrospection     = "introspection"
+)
+
+var unsafeSettings = []string{UnsafeDemoKey, UnsafeWorldWritableKeys, UnsafeIntrospection}
+
+// Allows reports whether AllowUnsafe names setting.
+func (c *Config) Allows(setting string) bool { return slices.Contains(c.AllowUnsafe, setting) }
+
+// logLevels are the values of log.level.
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+// checkListenAddr says what is wrong with a listen address, or "".
+func checkListenAddr(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not HOST:PORT (e.g. 0.0.0.0:8080): %v", addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("port %q of %q: want a number from 0 to 65535", port, addr)
+	}
+	return ""
 }
 
 func sortedKeys(m map[string]bool) []string {

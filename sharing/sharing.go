@@ -86,31 +86,53 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	s := &Service{store: o.Store, catalog: o.Catalog, deadlineDays: o.DeadlineDays, purger: o.Purger,
 		callerOf: o.Caller, now: o.Now, log: o.Log}
-	var problems []string
+	if problems := StaticGrantProblems(o.Catalog, o.Consumers); len(problems) > 0 {
+		msgs := make([]string, len(problems))
+		for i, p := range problems {
+			msgs[i] = p.Message
+		}
+		return nil, fmt.Errorf("static grants: %s", strings.Join(msgs, "; "))
+	}
 	for _, c := range o.Consumers {
 		for i, g := range c.Grants {
-			for _, code := range g.Codes {
-				e := o.Catalog.ByCode(code)
-				switch {
-				case e == nil:
-					problems = append(problems, fmt.Sprintf("consumer %s grant %d: code %s is not in the catalogue", c.Name, i, code))
-				case e.Class != gateway.Conditional:
-					problems = append(problems, fmt.Sprintf("consumer %s grant %d: code %s is %s; only conditional items are granted", c.Name, i, code, e.Class))
-				}
-			}
 			s.static = append(s.static, gateway.Grant{
 				ID: fmt.Sprintf("CFG-%s-%d", c.Name, i+1), Consumer: c.Name, Purpose: g.Purpose,
 				Codes: g.Codes, ValidUntil: g.ValidUntil, GrantedBy: "configuration",
 			})
 		}
 	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("static grants: %s", strings.Join(problems, "; "))
-	}
 	if err := s.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// StaticGrantProblem is a static grant that names a code it cannot grant.
+type StaticGrantProblem struct {
+	Path    string // the setting, as config.Config.At takes it: consumers[2].grants[0].codes[3]
+	Message string
+}
+
+// StaticGrantProblems checks the consumers' static grants against the catalogue: each code
+// must be known and conditional (open items need no grant, not-shared ones cannot have
+// one). New refuses to start on any; `gateway config check` reports them with their lines.
+func StaticGrantProblems(cat *policy.Catalog, consumers []config.Consumer) []StaticGrantProblem {
+	var out []StaticGrantProblem
+	for ci, c := range consumers {
+		for i, g := range c.Grants {
+			for k, code := range g.Codes {
+				path := fmt.Sprintf("consumers[%d].grants[%d].codes[%d]", ci, i, k)
+				e := cat.ByCode(code)
+				switch {
+				case e == nil:
+					out = append(out, StaticGrantProblem{path, fmt.Sprintf("consumer %s grant %d: code %s is not in the catalogue", c.Name, i, code)})
+				case e.Class != gateway.Conditional:
+					out = append(out, StaticGrantProblem{path, fmt.Sprintf("consumer %s grant %d: code %s is %s; only conditional items are granted", c.Name, i, code, e.Class)})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Refresh reloads the grants from the store and swaps the new set in.

@@ -27,6 +27,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,6 +72,10 @@ func ClientOptions(addr string) (*goredis.Options, error) {
 		if o, err = goredis.ParseURL(addr); err != nil {
 			return nil, fmt.Errorf("redis address: %w", err)
 		}
+	} else if _, port, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("redis address %q: want HOST:PORT or a redis:// or rediss:// URL: %w", addr, err)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return nil, fmt.Errorf("redis address %q: port %q is not a number from 1 to 65535", addr, port)
 	}
 	o.DialTimeout = 200 * time.Millisecond
 	o.ReadTimeout = 100 * time.Millisecond

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,11 +41,11 @@ func TestProductionExampleConfigChecks(t *testing.T) {
 // Nothing is contacted: the adapters validate and open lazily.
 func TestProductionExampleBindingsOpen(t *testing.T) {
 	t.Setenv("CREDIT_DB_PASSWORD", "example-password")
+	t.Setenv("AMR_API_KEY", "example-key")
 	cfg, err := config.Load(filepath.Join(examplesDir, "production.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("AMR_API_KEY", "example-key")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, d := range cfg.Departments {
 		switch d.Protocol {
@@ -136,10 +138,8 @@ func TestBrokenConfigReportsEveryMistakeWithItsLine(t *testing.T) {
 		{"unknown role", at("    roles: [approver, auditer]", "  - name: hrss-console"), `consumers[6].roles: role "auditer"`},
 	}
 
-	dir := t.TempDir()
-	if err := os.CopyFS(filepath.Join(dir, "catalog"), os.DirFS(filepath.Join(examplesDir, "catalog"))); err != nil {
-		t.Fatal(err)
-	}
+	t.Setenv("AMR_API_KEY", "example-key")
+	dir := copyExampleBeside(t)
 	broken := filepath.Join(dir, "broken.yaml")
 	if err := os.WriteFile(broken, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 		t.Fatal(err)
@@ -179,4 +179,89 @@ func TestBrokenConfigReportsEveryMistakeWithItsLine(t *testing.T) {
 			t.Errorf("%s is not reported; problems:\n%v", m.what, err)
 		}
 	}
+}
+
+// `config check` once said OK to files the server then refused, accepted out-of-range
+// values, and reported missing environment variables one run at a time. Every one of
+// these mistakes is now reported in one run, each on its own line of the file.
+func TestConfigCheckRunsEveryStartupCheck(t *testing.T) {
+	for _, v := range []string{"CREDIT_DB_PASSWORD", "AMR_API_KEY"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	mistakes := []struct{ from, to, message string }{
+		{"          - 310115-PSB-RK01-001    # Citizen.idNumber", "          - 310115-PSB-RK01-999", "310115-PSB-RK01-999 is not in the catalogue"},
+		{"          - 310115-PSB-RK01-002    # Citizen.name", "          - 310115-PSB-RK01-007", "310115-PSB-RK01-007 is NONE"},
+		{"  redisAddr: redis.gateway.pudong.internal:6379", "  redisAddr: redis.gateway.pudong.internal", "redis address"},
+		{"  dsn: postgres://gateway@pg.gateway.pudong.internal:5432/gateway?sslmode=verify-full&application_name=pudong-gateway",
+			"  dsn: postgres://gateway@pg.gateway.pudong.internal:5432/gateway?sslmode=sometimes", "not a PostgreSQL connection string"},
+		{"addr: 0.0.0.0:8080          # behind the load balancer; TLS ends there", "addr: 0.0.0.0:99999", "want a number from 0 to 65535"},
+		{"  depth: 10", "  depth: -1", "limits.depth: must not be negative"},
+		{"  maxRecords: 200000", "  maxRecords: -5", "cache.maxRecords: must not be negative"},
+		{"  level: info", "  level: verbose", `log.level: level "verbose"`},
+		{"    dsn: gw_readonly:${CREDIT_DB_PASSWORD}@tcp(xyk-db.xyzx.pudong.internal:3306)/credit?charset=utf8mb4&timeout=2s&readTimeout=3s", "", "${CREDIT_DB_PASSWORD} is not set"},
+		{"      keyEnv: AMR_API_KEY", "", "AMR_API_KEY is not set"},
+	}
+	orig, err := os.ReadFile(filepath.Join(examplesDir, "production.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(orig), "\n")
+	lineOf := map[string]int{}
+	for _, m := range mistakes {
+		i := slices.Index(lines, m.from)
+		if i < 0 {
+			t.Fatalf("the example has no line %q", m.from)
+		}
+		if m.to != "" {
+			lines[i] = m.to
+		}
+		lineOf[m.message] = i + 1
+	}
+	dir := copyExampleBeside(t)
+	path := filepath.Join(dir, "broken.yaml")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = run(t.Context(), []string{"config", "check", path}, os.Getenv, &out)
+	if err == nil {
+		t.Fatalf("config check passed a broken file: %s", out.String())
+	}
+	t.Log(err)
+	for msg, line := range lineOf {
+		want := fmt.Sprintf("%s:%d: ", path, line)
+		found := false
+		for _, p := range strings.Split(err.Error(), "\n") {
+			if strings.Contains(p, msg) {
+				found = true
+				if !strings.HasPrefix(strings.TrimSpace(p), want) {
+					t.Errorf("%q is reported as %q, want it at %s", msg, strings.TrimSpace(p), want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%q is not reported", msg)
+		}
+	}
+}
+
+// copyExampleBeside copies what examples/production.yaml names (catalogue, keys,
+// allowlist) into a new directory, for broken copies of the file to sit beside.
+func copyExampleBeside(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, sub := range []string{"catalog", "keys"} {
+		if err := os.CopyFS(filepath.Join(dir, sub), os.DirFS(filepath.Join(examplesDir, sub))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allowlist, err := os.ReadFile(filepath.Join(examplesDir, "citizen-portal.allowlist.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "citizen-portal.allowlist.json"), allowlist, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

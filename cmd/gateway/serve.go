@@ -72,7 +72,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unknown command %q; see gateway --help", fs.Arg(0))
 	}
-	cfg, err := loadConfig(f.config, f.data)
+	cfg, err := loadConfig(f.config, f.data, stdout)
 	if err != nil {
 		return err
 	}
@@ -159,14 +159,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-// loadConfig reads the production file, or builds the demo configuration.
-func loadConfig(path, dataDir string) (*config.Config, error) {
+// loadConfig reads the production file, or builds the demo configuration. A production
+// file goes through every start-up check first (preflight), so that all its problems are
+// reported at once; warnings are logged.
+func loadConfig(path, dataDir string, stdout io.Writer) (*config.Config, error) {
 	if path == "" {
 		return config.Demo(dataDir)
 	}
-	cfg, err := config.Load(path)
+	cfg, warnings, err := loadChecked(path, false)
 	if err != nil {
 		return nil, err
+	}
+	log := newLogger(cfg.Log, stdout)
+	for _, w := range warnings {
+		log.Warn(w)
 	}
 	return cfg, nil
 }
@@ -215,10 +221,10 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	closers.push("cache listeners", func(context.Context) error { stopListen(); return nil })
 
 	var depts []*federation.Department
-	for _, d := range cfg.Departments {
+	for i, d := range cfg.Departments {
 		src, closer, err := openSource(ctx, d, client, log)
 		if err != nil {
-			return nil, fmt.Errorf("department %s: %w", d.ID, err)
+			return nil, fmt.Errorf("%s: department %s: %w", cfg.At(fmt.Sprintf("departments[%d]", i)), d.ID, err)
 		}
 		if closer != nil {
 			closers.push("department "+d.ID, func(context.Context) error { return closer.Close() })
@@ -283,11 +289,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	res := &resolvers.Resolver{Fed: fed, Planner: enf, Admin: svc, MaxPageSize: cfg.Limits.PageSize}
 	var manifest server.Manifest
 	if cfg.Allowlist != "" {
-		path := cfg.Allowlist
-		if cfg.Path != "" && !filepath.IsAbs(path) {
-			path = filepath.Join(filepath.Dir(cfg.Path), path)
-		}
-		if manifest, err = server.LoadManifest(path); err != nil {
+		if manifest, err = server.LoadManifest(allowlistPath(cfg)); err != nil {
 			return nil, err
 		}
 		log.Info("allowlist loaded", "operations", len(manifest))
