@@ -108,10 +108,53 @@ func (c *Config) At(path string) string {
 	return c.Path
 }
 
-// Ref names the department and operation that serve one kind of lookup.
+// Ref names the department and operation that serve one kind of lookup, or says that no
+// department of this deployment offers it.
 type Ref struct {
 	Department string `yaml:"department"`
 	Operation  string `yaml:"operation"`
+	// None is written `lookup: none` in the file: no department offers this lookup (a
+	// registry without a list operation, say). The gateway starts without it, and the
+	// fields that need it answer SOURCE_NOT_OFFERED naming it (docs/errors.md).
+	None bool `yaml:"-"`
+}
+
+// NoSource is how a configuration file says a lookup is not offered.
+const NoSource = "none"
+
+// UnmarshalYAML reads a Ref as {department, operation}, or as the word none.
+func (r *Ref) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if n.Value != NoSource {
+			// A TypeError, so that decoding goes on and reports the file's other mistakes.
+			return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q: want {department: …, operation: …} or %s", n.Line, n.Value, NoSource)}}
+		}
+		*r = Ref{None: true}
+		return nil
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Value != "department" && k.Value != "operation" {
+				return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: field %s not found in a source (department, operation)", k.Line, k.Value)}}
+			}
+		}
+	}
+	type plain Ref // without this method, so decoding does not recurse
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*r = Ref(p)
+	return nil
+}
+
+// MarshalYAML writes a Ref that is not offered as the word none.
+func (r Ref) MarshalYAML() (any, error) {
+	if r.None {
+		return NoSource, nil
+	}
+	type plain Ref
+	return plain(r), nil
 }
 
 // Sources says which department serves which lookup of the unified schema. Unset
@@ -129,13 +172,13 @@ type Sources struct {
 
 // DefaultSources are the lookups as the district's four systems serve them.
 var DefaultSources = Sources{
-	Person:              Ref{"psb", "person"},
-	Enterprise:          Ref{"amr", "enterprise"},
-	EnterprisesByRep:    Ref{"amr", "byLegalRep"},
-	EnterpriseList:      Ref{"amr", "list"},
-	CreditBySubject:     Ref{"credit", "bySubject"},
-	InsuranceByCitizen:  Ref{"hrss", "byCitizen"},
-	InsuranceByEmployer: Ref{"hrss", "byEmployer"},
+	Person:              Ref{Department: "psb", Operation: "person"},
+	Enterprise:          Ref{Department: "amr", Operation: "enterprise"},
+	EnterprisesByRep:    Ref{Department: "amr", Operation: "byLegalRep"},
+	EnterpriseList:      Ref{Department: "amr", Operation: "list"},
+	CreditBySubject:     Ref{Department: "credit", Operation: "bySubject"},
+	InsuranceByCitizen:  Ref{Department: "hrss", Operation: "byCitizen"},
+	InsuranceByEmployer: Ref{Department: "hrss", Operation: "byEmployer"},
 }
 
 // Each returns the lookups by their configuration names.
@@ -157,7 +200,7 @@ func (s *Sources) fill() {
 		{&s.CreditBySubject, DefaultSources.CreditBySubject}, {&s.InsuranceByCitizen, DefaultSources.InsuranceByCitizen},
 		{&s.InsuranceByEmployer, DefaultSources.InsuranceByEmployer},
 	} {
-		if p.dst.Department == "" && p.dst.Operation == "" {
+		if p.dst.Department == "" && p.dst.Operation == "" && !p.dst.None {
 			*p.dst = p.def
 		}
 	}
@@ -593,6 +636,9 @@ func (c *Config) validate(at func(string) string) []string {
 	sort.Strings(names)
 	for _, n := range names {
 		r := c.Sources.Each()[n]
+		if r.None {
+			continue
+		}
 		d := c.Department(r.Department)
 		switch {
 		case d == nil && !c.Demo:

@@ -43,6 +43,19 @@ func (e *SourceError) Error() string {
 
 func (e *SourceError) Unwrap() error { return e.Err }
 
+// CodeSourceNotOffered is the code of a field whose lookup no department of this
+// deployment offers (sources: LOOKUP: none).
+const CodeSourceNotOffered = "SOURCE_NOT_OFFERED"
+
+// NotOfferedError is a field that needs a lookup the deployment declared not offered.
+type NotOfferedError struct {
+	Lookup string // its name in sources, e.g. enterpriseList
+}
+
+func (e *NotOfferedError) Error() string {
+	return fmt.Sprintf("no department of this deployment offers the %s lookup (sources.%s: none), so this field cannot be answered here", e.Lookup, e.Lookup)
+}
+
 // Observer is told of every upstream call, for metrics.
 type Observer interface {
 	Upstream(dept, op string, d time.Duration, err error)

@@ -97,5 +97,13 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 			Extensions: map[string]any{"code": se.Code, "department": se.Department},
 		}
 	}
+	var no *federation.NotOfferedError
+	if errors.As(err, &no) {
+		return &gqlerror.Error{
+			Path:       graphql.GetPath(ctx),
+			Message:    no.Error(),
+			Extensions: map[string]any{"code": federation.CodeSourceNotOffered, "source": no.Lookup},
+		}
+	}
 	return graphql.DefaultErrorPresenter(ctx, err)
 }
