@@ -140,13 +140,15 @@ func (d *Department) Fetch(ctx context.Context, op string, keys []string) (map[s
 	}
 	if d.cache == nil {
 		got, err := d.upstream(ctx, op, keys)
-		noteFreshness(ctx, d.ID, 0, len(keys), 0, false)
+		failed := unanswered(keys, got, err)
+		noteFreshness(ctx, d.ID, 0, len(keys)-failed, failed, 0, false)
 		return got, err
 	}
 	res, err := d.cache.Fetch(ctx, op, keys, func(ctx context.Context, keys []string) (map[string][]adapters.Record, error) {
 		return d.upstream(ctx, op, keys)
 	})
-	noteFreshness(ctx, d.ID, res.Hits, res.Misses, res.MaxAge, res.Stale)
+	failed := unanswered(keys, res.Records, err)
+	noteFreshness(ctx, d.ID, res.Hits, max(res.Misses-failed, 0), failed, res.MaxAge, res.Stale)
 	if err != nil {
 		return res.Records, d.wrap(err)
 	}
@@ -234,7 +236,11 @@ func (d *Department) Page(ctx context.Context, op, key string, offset, limit int
 	}
 	if d.cache == nil {
 		p, err := load(ctx)
-		noteFreshness(ctx, d.ID, 0, 1, 0, false)
+		if err != nil {
+			noteFreshness(ctx, d.ID, 0, 0, 1, 0, false)
+		} else {
+			noteFreshness(ctx, d.ID, 0, 1, 0, 0, false)
+		}
 		return p, err
 	}
 	ck := key + "|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit)
@@ -246,7 +252,8 @@ func (d *Department) Page(ctx context.Context, op, key string, offset, limit int
 		recs := append(p.Records[:len(p.Records):len(p.Records)], adapters.Record{pageTotal: strconv.Itoa(p.Total)})
 		return map[string][]adapters.Record{ck: recs}, nil
 	})
-	noteFreshness(ctx, d.ID, res.Hits, res.Misses, res.MaxAge, res.Stale)
+	failed := unanswered([]string{ck}, res.Records, err)
+	noteFreshness(ctx, d.ID, res.Hits, max(res.Misses-failed, 0), failed, res.MaxAge, res.Stale)
 	recs, ok := res.Records[ck]
 	if err != nil && !ok {
 		return adapters.Page{}, d.wrap(err)

@@ -12,8 +12,11 @@ import (
 // the cache, from the department, or both, how old the oldest cached answer was, and
 // whether anything was served stale because the department failed.
 type SourceFreshness struct {
-	CacheHits     int     `json:"cacheHits"`
+	CacheHits int `json:"cacheHits"`
+	// Fetched counts lookups the department answered; Failed those it was asked and
+	// did not answer (their fields carry the error), so a failure never reads as a fetch.
 	Fetched       int     `json:"fetched"`
+	Failed        int     `json:"failed"`
 	MaxAgeSeconds float64 `json:"maxAgeSeconds"`
 	Stale         bool    `json:"stale"`
 }
@@ -23,7 +26,7 @@ type freshness struct {
 	m  map[string]*SourceFreshness
 }
 
-func noteFreshness(ctx context.Context, dept string, hits, misses int, age time.Duration, stale bool) {
+func noteFreshness(ctx context.Context, dept string, hits, fetched, failed int, age time.Duration, stale bool) {
 	l, ok := ctx.Value(loadersKey{}).(*Loaders)
 	if !ok {
 		return
@@ -40,7 +43,8 @@ func noteFreshness(ctx context.Context, dept string, hits, misses int, age time.
 		f.m[dept] = s
 	}
 	s.CacheHits += hits
-	s.Fetched += misses
+	s.Fetched += fetched
+	s.Failed += failed
 	if a := age.Seconds(); a > s.MaxAgeSeconds {
 		s.MaxAgeSeconds = float64(int64(a*1000)) / 1000
 	}
@@ -83,4 +87,20 @@ func (FreshnessExtension) InterceptResponse(ctx context.Context, next graphql.Re
 	}
 	resp.Extensions["sources"] = out
 	return resp
+}
+
+// unanswered counts the keys a failed lookup has no records for: the ones whose fields
+// carry the error. Without an error, keys absent from got are ones the department does
+// not know, which it answered.
+func unanswered[V any](keys []string, got map[string]V, err error) int {
+	if err == nil {
+		return 0
+	}
+	n := 0
+	for _, k := range keys {
+		if _, ok := got[k]; !ok {
+			n++
+		}
+	}
+	return n
 }

@@ -116,7 +116,7 @@ func (l *Loaders) load(ctx context.Context, lookup string, r config.Ref, ld *dat
 	}
 	if d := l.f.depts[r.Department]; d.cache != nil {
 		if recs, _, age, ok := d.cache.Peek(r.Operation, key); ok {
-			noteFreshness(ctx, d.ID, 1, 0, age, false)
+			noteFreshness(ctx, d.ID, 1, 0, 0, age, false)
 			return recs, nil
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/cache"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/federation"
 	"pudong.gov.cn/gateway/graph/model"
@@ -34,6 +35,9 @@ const (
 	CodeAlreadyDecided = "ALREADY_DECIDED"
 	CodeAlreadyRevoked = "ALREADY_REVOKED"
 	CodeUnavailable    = "STORE_UNAVAILABLE"
+	// CodePurgeIncomplete: this replica's cache was purged, the shared one (Redis) was
+	// not reachable, so other replicas keep their entries until they expire.
+	CodePurgeIncomplete = "PURGE_INCOMPLETE"
 )
 
 // Purger drops cached department records.
@@ -546,7 +550,13 @@ func (s *Service) PurgeCache(ctx context.Context, department string, keys []stri
 		return 0, nil
 	}
 	n, err := s.purger.Purge(ctx, department, keys)
-	if err != nil {
+	var partial *cache.SharedPurgeError
+	switch {
+	case errors.As(err, &partial):
+		// The cause (a dial error, say) is the operator's, not the caller's.
+		s.log.Error("cache purge reached only this replica", "request_id", gateway.RequestID(ctx), "department", department, "keys", len(keys), "records", partial.Local, "err", err)
+		return 0, gqlErr(ctx, CodePurgeIncomplete, "purgeCache: %d records were dropped on this gateway replica, but the shared cache did not answer, so other replicas keep theirs until they expire; try the purge again later", partial.Local)
+	case err != nil:
 		return 0, gqlErr(ctx, CodeBadUserInput, "purgeCache: %v", err)
 	}
 	s.log.Info("cache purged", "request_id", gateway.RequestID(ctx), "department", department, "keys", len(keys), "records", n)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"io"
 	"net/http"
 	"net/url"
@@ -107,6 +108,14 @@ func TestDepartmentFailureNullsOnlyItsOwnRootField(t *testing.T) {
 		}
 		if e := r.errorAt(f); e == nil || e.Extensions["code"] != "SOURCE_UNAVAILABLE" {
 			t.Errorf("%s: want a SOURCE_UNAVAILABLE error at its path: %s", f, r.Raw)
+		}
+	}
+	// extensions.sources once read fetched: 1 for a department whose fetch failed.
+	sources, _ := r.Extensions["sources"].(map[string]any)
+	for dept, want := range map[string][2]float64{"psb": {1, 0}, "amr": {0, 1}, "credit": {0, 1}} {
+		s, _ := sources[dept].(map[string]any)
+		if s == nil || s["fetched"] != want[0] || s["failed"] != want[1] {
+			t.Errorf("extensions.sources.%s = %v, want fetched %v failed %v", dept, s, want[0], want[1])
 		}
 	}
 	// The caller sees SOURCE_UNAVAILABLE; the operator needs the department and the cause
@@ -234,5 +243,55 @@ func TestProductionRefusesDemoKeysUnlessAllowed(t *testing.T) {
 	}
 	if _, err := check(); err == nil || !strings.Contains(err.Error(), "writable by everyone") {
 		t.Errorf("a world-writable key file: %v", err)
+	}
+}
+
+// purgeCache once counted only the purging replica's own entries, and with Redis down
+// answered BAD_USER_INPUT quoting an internal dial error. It counts what it dropped from
+// the shared layer too (each record once), and a purge that could not reach Redis says so
+// with its own code.
+func TestPurgeCountsTheSharedLayerAndSaysWhenItIsDown(t *testing.T) {
+	addr := os.Getenv("GATEWAY_TEST_REDIS_ADDR")
+	if addr == "" {
+		t.Skip("GATEWAY_TEST_REDIS_ADDR is not set; set it (e.g. 127.0.0.1:6379) to run the shared-cache purge test")
+	}
+	prefix := "gwtest-h12:" + rand.Text()[:10] + ":"
+	useRedis := func(c *config.Config) { c.Cache.RedisAddr, c.Cache.RedisPrefix = addr, prefix }
+	a, b := newTG(t, useRedis), newTG(t, useRedis)
+	q := `{ citizen(idNumber: "310115198503120012") { name } }`
+	if r := a.post(a.token("online-hall"), q, nil); r.str("citizen.name") != "张伟" {
+		t.Fatal(string(r.Raw))
+	}
+	// b never loaded the record; a's copy is in Redis.
+	r := b.post(b.token("psb-console"), `mutation { purgeCache(department: "psb", keys: ["310115198503120012"]) }`, nil)
+	if n, _ := r.get("purgeCache").(float64); n != 1 || len(r.Errors) != 0 {
+		t.Errorf("purge through the replica that did not hold the record: %s", r.Raw)
+	}
+
+	dead := newTG(t, func(c *config.Config) { c.Cache.RedisAddr, c.Cache.RedisPrefix = "127.0.0.1:1", prefix })
+	dead.post(dead.token("online-hall"), q, nil)
+	r = dead.post(dead.token("psb-console"), `mutation { purgeCache(department: "psb") }`, nil)
+	if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "PURGE_INCOMPLETE" || strings.Contains(r.Errors[0].Message, "dial") ||
+		!strings.Contains(r.Errors[0].Message, "1 records were dropped on this gateway replica") {
+		t.Errorf("purge with Redis down: %s", r.Raw)
+	}
+}
+
+// The CSV adapter's log lines once carried department twice (the gateway added it, and
+// the adapter too), which JSON log processors read as a duplicate key.
+func TestCSVLogLinesNameTheirDepartmentOnce(t *testing.T) {
+	g := newTG(t)
+	var seen bool
+	for _, line := range strings.Split(g.logs.String(), "\n") {
+		if !strings.Contains(line, "adapter=csvdrop") {
+			continue
+		}
+		seen = true
+		if n := strings.Count(line, "department="); n != 1 {
+			t.Errorf("%d department attributes: %s", n, line)
+		}
+	}
+	if !seen {
+		t.Skip("the CSV adapter logged nothing at start-up")
 	}
 }

@@ -212,6 +212,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		if err != nil {
 			return nil, fmt.Errorf("cache.redisAddr: %w", err)
 		}
+		goredis.SetLogger(rediscache.Logger(log)) // go-redis's one logger per process
 		client := goredis.NewClient(opts)
 		closers.push("redis", func(context.Context) error { return client.Close() })
 		shared = rediscache.New(client, cfg.Cache.RedisPrefix, log)
@@ -374,7 +375,7 @@ func openSource(ctx context.Context, d config.Department, client *http.Client, l
 		}
 		return s, s, nil
 	case "csv":
-		s, err := csvdrop.Open(ctx, d, log.With("department", d.ID))
+		s, err := csvdrop.Open(ctx, d, log) // the adapter names its department itself
 		if err != nil {
 			return nil, nil, err
 		}
