@@ -265,3 +265,41 @@ func copyExampleBeside(t *testing.T) string {
 	}
 	return dir
 }
+
+// The command in the example's header works as written, in an environment without the
+// secrets (it once failed unless both variables were set beforehand).
+func TestProductionExampleHeaderCommand(t *testing.T) {
+	for _, v := range []string{"CREDIT_DB_PASSWORD", "AMR_API_KEY"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	data, err := os.ReadFile(filepath.Join(examplesDir, "production.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var command string
+	for _, line := range strings.Split(string(data), "\n") {
+		if l := strings.TrimSpace(strings.TrimPrefix(line, "#")); strings.Contains(l, "gateway config check ") {
+			command = l
+			break
+		}
+	}
+	fields := strings.Fields(command)
+	i := slices.Index(fields, "gateway")
+	if i < 0 || fields[i+1] != "config" {
+		t.Fatalf("the header has no config check command: %q", command)
+	}
+	for _, assign := range fields[:i] {
+		k, v, ok := strings.Cut(assign, "=")
+		if !ok {
+			t.Fatalf("%q in %q is not NAME=value", assign, command)
+		}
+		t.Setenv(k, v)
+	}
+	args := fields[i+1:]
+	args[len(args)-1] = filepath.Join(examplesDir, "production.yaml") // run from the repository root
+	var out bytes.Buffer
+	if err := run(t.Context(), args, os.Getenv, &out); err != nil || !strings.Contains(out.String(), ": OK (") {
+		t.Errorf("%s: %v\n%s", command, err, out.String())
+	}
+}
