@@ -273,6 +273,9 @@ type Auth struct {
 type Store struct {
 	Driver string `yaml:"driver,omitempty"` // sqlite (default) or postgres
 	DSN    string `yaml:"dsn,omitempty"`    // postgres DSN; for sqlite, a file path (default DataDir/gateway.db)
+	// Timeout bounds each store call a request makes (sharing requests, grants, audit
+	// queries), so a stalled database fails them with STORE_UNAVAILABLE. Default 5s.
+	Timeout time.Duration `yaml:"timeout,omitempty"`
 }
 
 // Limits protect the departments and the gateway from expensive queries.
@@ -389,6 +392,9 @@ func (c *Config) WithDefaults() {
 	}
 	if c.Audit.CommitTimeout == 0 {
 		c.Audit.CommitTimeout = 5 * time.Second
+	}
+	if c.Store.Timeout == 0 {
+		c.Store.Timeout = 5 * time.Second
 	}
 }
 
@@ -727,7 +733,7 @@ func (c *Config) validate(at func(string) string) []string {
 		{"sharing.deadlineWorkingDays", int64(c.Sharing.DeadlineWorkingDays)},
 		{"cache.maxRecords", int64(c.Cache.MaxRecords)}, {"cache.staleFor", int64(c.Cache.StaleFor)},
 		{"cache.notFoundTTL", int64(c.Cache.NotFoundTTL)}, {"auth.leeway", int64(c.Auth.Leeway)},
-		{"audit.commitTimeout", int64(c.Audit.CommitTimeout)},
+		{"audit.commitTimeout", int64(c.Audit.CommitTimeout)}, {"store.timeout", int64(c.Store.Timeout)},
 	} {
 		if n.v < 0 {
 			bad(n.path, "must not be negative; leave it out for the default")

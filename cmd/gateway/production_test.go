@@ -52,7 +52,7 @@ func TestStalledStoreFailsAuditedRequestsFast(t *testing.T) {
 	u.Host = proxy.addr()
 	const bound = 300 * time.Millisecond
 	g := newTG(t, func(c *config.Config) {
-		c.Store = config.Store{Driver: "postgres", DSN: u.String()}
+		c.Store = config.Store{Driver: "postgres", DSN: u.String(), Timeout: bound}
 		c.Audit.CommitTimeout = bound
 	})
 	t.Cleanup(proxy.close) // before the gateway closes: nothing may wait on the stall
@@ -72,6 +72,15 @@ func TestStalledStoreFailsAuditedRequestsFast(t *testing.T) {
 		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "AUDIT_UNAVAILABLE" || r.Data != nil {
 			t.Fatalf("with the store stalled: %s", r.Raw)
 		}
+	}
+	// Reads of the store are bounded by store.timeout the same way.
+	start := time.Now()
+	r := g.post(g.token("psb-console"), `{ sharingRequests { id } }`, nil)
+	if took := time.Since(start); took > bound+time.Second {
+		t.Errorf("a store read took %s with store.timeout %s", took, bound)
+	}
+	if e := r.errorAt("sharingRequests"); e == nil || e.Extensions["code"] != "STORE_UNAVAILABLE" {
+		t.Errorf("sharingRequests with the store stalled: %s", r.Raw)
 	}
 }
 

@@ -256,11 +256,12 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		return nil, fmt.Errorf("sources: %w", err)
 	}
 
-	st, err := openStore(ctx, cfg, log)
+	opened, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	closers.push("store", func(context.Context) error { return st.Close() })
+	closers.push("store", func(context.Context) error { return opened.Close() })
+	st := store.WithTimeout(opened, cfg.Store.Timeout)
 	recorder := audit.NewRecorder(st, audit.Options{CommitTimeout: cfg.Audit.CommitTimeout}, log)
 	closers.push("audit", recorder.Close)
 
