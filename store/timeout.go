@@ -24,72 +24,61 @@ type timeoutStore struct {
 	d time.Duration
 }
 
-func (t timeoutStore) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, t.d)
+// within runs f with the store's bound on ctx.
+func within[T any](t timeoutStore, ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return f(ctx)
 }
 
 func (t timeoutStore) CreateRequests(ctx context.Context, reqs []gateway.SharingRequest) ([]gateway.SharingRequest, error) {
-	ctx, cancel := t.ctx(ctx)
-	defer cancel()
-	return t.Store.CreateRequests(ctx, reqs)
+	return within(t, ctx, func(ctx context.Context) ([]gateway.SharingRequest, error) { return t.Store.CreateRequests(ctx, reqs) })
 }
 
 func (t timeoutStore) GetRequest(ctx context.Context, id string) (*gateway.SharingRequest, error) {
-	ctx, cancel := t.ctx(ctx)
-	defer cancel()
-	return t.Store.GetRequest(ctx, id)
+	return within(t, ctx, func(ctx context.Context) (*gateway.SharingRequest, error) { return t.Store.GetRequest(ctx, id) })
 }
 
 func (t timeoutStore) ListRequests(ctx context.Context, f RequestFilter) ([]gateway.SharingRequest, error) {
-	ctx, cancel := t.ctx(ctx)
-	defer cancel()
-	return t.Store.ListRequests(ctx, f)
+	return within(t, ctx, func(ctx context.Context) ([]gateway.SharingRequest, error) { return t.Store.ListRequests(ctx, f) })
 }
 
 func (t timeoutStore) DecideRequest(ctx context.Context, id string, d Decision) (*gateway.SharingRequest, *gateway.Grant, error) {
-	ctx, cancel := t.ctx(ctx)
-	defer cancel()
-	return t.Store.DecideRequest(ctx, id, d)
+	var g *gateway.Grant
+	r, err := within(t, ctx, func(ctx context.Context) (*gateway.SharingRequest, error) {
+		r, gr, err := t.Store.DecideRequest(ctx, id, d)
+		g = gr
+		return r, err
+	})
+	return r, g, err
 }
 
 func (t timeoutStore) ListGrants(ctx context.Context) ([]gateway.Grant, error) {
-	ctx, cancel := t.ctx(ctx)
-	defer cancel()
-	return t.Store.ListGrants(ctx)
+	return within(t, ctx, t.Store.ListGrants)
 }
 
 func (t timeoutStore) GetGrant(ctx context.Context, id string) (*gateway.Grant, error) {
-	ctx, cancel := t.ctx(ctx)
-	defer cancel()
-	return t.Store.GetGrant(ctx, id)
+	return within(t, ctx, func(ctx context.Context) (*gateway.Grant, error) { return t.Store.GetGrant(ctx, id) })
 }
 
 func (t timeoutStore) RevokeGrant(ctx context.Context, id, by string, at time.Time) (*gateway.Grant, error) {
-	ctx, cancel := t.ctx(ctx)
-	defer cancel()
-	return t.Store.RevokeGrant(ctx, id, by, at)
+	return within(t, ctx, func(ctx context.Context) (*gateway.Grant, error) { return t.Store.RevokeGrant(ctx, id, by, at) })
 }
 
 func (t timeoutStore) AppendAudit(ctx context.Context, events []gateway.AuditEvent) error {
-	ctx, cancel := t.ctx(ctx)
-	defer cancel()
-	return t.Store.AppendAudit(ctx, events)
+	_, err := within(t, ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, t.Store.AppendAudit(ctx, events) })
+	return err
 }
 
 func (t timeoutStore) ListAudit(ctx context.Context, f AuditFilter) ([]gateway.AuditEvent, error) {
-	ctx, cancel := t.ctx(ctx)
-	defer cancel()
-	return t.Store.ListAudit(ctx, f)
+	return within(t, ctx, func(ctx context.Context) ([]gateway.AuditEvent, error) { return t.Store.ListAudit(ctx, f) })
 }
 
 func (t timeoutStore) CountAudit(ctx context.Context, f AuditFilter) (int, error) {
-	ctx, cancel := t.ctx(ctx)
-	defer cancel()
-	return t.Store.CountAudit(ctx, f)
+	return within(t, ctx, func(ctx context.Context) (int, error) { return t.Store.CountAudit(ctx, f) })
 }
 
 func (t timeoutStore) Ping(ctx context.Context) error {
-	ctx, cancel := t.ctx(ctx)
-	defer cancel()
-	return t.Store.Ping(ctx)
+	_, err := within(t, ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, t.Store.Ping(ctx) })
+	return err
 }

@@ -260,17 +260,8 @@ func TestProductionRefusesDemoKeysUnlessAllowed(t *testing.T) {
 // the shared layer too (each record once), and a purge that could not reach Redis says so
 // with its own code.
 func TestPurgeCountsTheSharedLayerAndSaysWhenItIsDown(t *testing.T) {
-	addr := os.Getenv("GATEWAY_TEST_REDIS_ADDR")
-	if addr == "" {
-		t.Skip("GATEWAY_TEST_REDIS_ADDR is not set; set it (e.g. 127.0.0.1:6379) to run the shared-cache purge test")
-	}
-	prefix := "gwtest-h12:" + rand.Text()[:10] + ":"
-	useRedis := func(c *config.Config) { c.Cache.RedisAddr, c.Cache.RedisPrefix = addr, prefix }
-	a, b := newTG(t, useRedis), newTG(t, useRedis)
+	_, b, prefix := sharedCachePair(t)
 	q := `{ citizen(idNumber: "310115198503120012") { name } }`
-	if r := a.post(a.token("online-hall"), q, nil); r.str("citizen.name") != "张伟" {
-		t.Fatal(string(r.Raw))
-	}
 	// b never loaded the record; a's copy is in Redis.
 	r := b.post(b.token("psb-console"), `mutation { purgeCache(department: "psb", keys: ["310115198503120012"]) }`, nil)
 	if n, _ := r.get("purgeCache").(float64); n != 1 || len(r.Errors) != 0 {
@@ -303,4 +294,21 @@ func TestCSVLogLinesNameTheirDepartmentOnce(t *testing.T) {
 	if !seen {
 		t.Skip("the CSV adapter logged nothing at start-up")
 	}
+}
+
+// sharedCachePair starts two gateways sharing Redis under a prefix of their own, and
+// has the first load 310115198503120012 into it. It skips when no Redis is configured.
+func sharedCachePair(t *testing.T) (a, b *tg, prefix string) {
+	t.Helper()
+	addr := os.Getenv("GATEWAY_TEST_REDIS_ADDR")
+	if addr == "" {
+		t.Skip("GATEWAY_TEST_REDIS_ADDR is not set; set it (e.g. 127.0.0.1:6379) to run the shared-cache tests")
+	}
+	prefix = "gwtest:" + rand.Text()[:10] + ":"
+	useRedis := func(c *config.Config) { c.Cache.RedisAddr, c.Cache.RedisPrefix = addr, prefix }
+	a, b = newTG(t, useRedis), newTG(t, useRedis)
+	if r := a.post(a.token("online-hall"), `{ citizen(idNumber: "310115198503120012") { name } }`, nil); r.str("citizen.name") != "张伟" {
+		t.Fatal(string(r.Raw))
+	}
+	return a, b, prefix
 }
