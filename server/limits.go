@@ -73,6 +73,7 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 type shape struct {
 	depth           int
 	aliases, fields int64
+	chain           int // the longest __Type.ofType chain starting at this selection set
 }
 
 type measurer struct {
@@ -91,12 +92,17 @@ func (m *measurer) set(set ast.SelectionSet) shape {
 		switch s := sel.(type) {
 		case *ast.Field:
 			sh = m.set(s.SelectionSet)
+			link := 0
+			if typeRefLink(s) {
+				link = sh.chain + 1
+			}
 			switch {
 			case len(s.SelectionSet) == 0:
 				sh.depth = 1
-			case !typeRefLink(s):
+			case link == 0 || link > maxTypeRefChain:
 				sh.depth++
 			}
+			sh.chain = link
 			sh.fields = sat(sh.fields, 1)
 			if s.Alias != "" && s.Alias != s.Name {
 				sh.aliases = sat(sh.aliases, 1)
@@ -107,19 +113,25 @@ func (m *measurer) set(set ast.SelectionSet) shape {
 			sh = m.fragment(s)
 		}
 		out.depth = max(out.depth, sh.depth)
+		out.chain = max(out.chain, sh.chain)
 		out.aliases = sat(out.aliases, sh.aliases)
 		out.fields = sat(out.fields, sh.fields)
 	}
 	return out
 }
 
+// maxTypeRefChain is how many ofType links in a row are exempt from the depth limit:
+// graphql-js's query nests nine, and no type reference of this schema wraps deeper than
+// [[T!]!]! (three), so a longer chain only inflates a query and counts again.
+const maxTypeRefChain = 10
+
 // typeRefLink reports whether f is a link of introspection's type-reference chain,
 // __Type.ofType. The standard introspection query (graphql-js getIntrospectionQuery, which
 // GraphiQL and code generators send) unwraps NON_NULL and LIST wrappers through eight
 // nested ofType selections, so counting them would refuse every standard tool. Such a
 // chain only walks the wrappers of one type reference and costs nothing; nesting that
-// does fan out (fields → type → fields …) still counts, so introspection cannot be used
-// to build a deep query.
+// does fan out (fields → type → fields …) still counts, and so does a chain longer than
+// maxTypeRefChain, so introspection cannot be used to build a deep query.
 func typeRefLink(f *ast.Field) bool {
 	return f.Name == "ofType" && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "__Type"
 }

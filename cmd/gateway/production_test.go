@@ -165,6 +165,7 @@ func TestStandardIntrospectionQuery(t *testing.T) {
 	// (fields → type → fields …) nest past three.
 	refused := func(code any) bool { return code == "QUERY_TOO_DEEP" || code == "GRAPHQL_VALIDATION_FAILED" }
 	for _, q := range []string{
+		`{ __type(name: "Citizen") { name ` + strings.Repeat("ofType { ", 20) + "kind" + strings.Repeat(" }", 20) + " } }",
 		`{ __schema { types { fields { type { fields { type { fields { type { fields { type { fields { name } } } } } } } } } } } }`,
 		`{ __type(name: "Citizen") { fields { type { ofType { fields { type { ofType { fields { type { ofType { fields { type { ofType { fields { name } } } } } } } } } } } } } } }`,
 		`{ citizen(idNumber: "310115198503120012") { enterprises { legalRepresentative { enterprises { legalRepresentative { enterprises { legalRepresentative { enterprises { legalRepresentative { enterprises { legalRepresentative { name } } } } } } } } } } } }`,
