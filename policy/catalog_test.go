@@ -145,7 +145,7 @@ func TestParseCatalogErrors(t *testing.T) {
 		{"entry not a mapping", `- department: psb
   entries:
     - 310115-PSB-RK01-001
-`, []string{`3: expected a catalogue entry (a mapping with keys code, field, class, mask, ttl, description), found "310115-PSB-RK01-001"`}},
+`, []string{`3: expected a catalogue entry (a mapping with keys code, field, class, mask, ttl, description, copyOf, legalBasis), found "310115-PSB-RK01-001"`}},
 		{"not a list of departments", `psb:
   - code: 310115-PSB-RK01-001
 `, []string{`1: expected a list of departments, found a mapping`}},
@@ -373,7 +373,7 @@ func TestDemoCatalog(t *testing.T) {
 		{"310115-PSB-RK01-007", "Citizen.phone", "psb", N, "", h},
 		{"310115-AMR-QY01-001", "Enterprise.creditCode", "amr", U, "", 10 * time.Minute},
 		{"310115-AMR-QY01-002", "Enterprise.name", "amr", U, "", 10 * time.Minute},
-		{"310115-AMR-QY01-003", "Enterprise.legalRepresentativeName", "amr", U, "", 10 * time.Minute},
+		{"310115-AMR-QY01-003", "Enterprise.legalRepresentativeName", "amr", C, gateway.MaskName, 10 * time.Minute},
 		{"310115-AMR-QY01-004", "Enterprise.status", "amr", U, "", 10 * time.Minute},
 		{"310115-AMR-QY01-005", "Enterprise.establishedOn", "amr", U, "", 10 * time.Minute},
 		{"310115-AMR-QY01-006", "Enterprise.registeredCapital", "amr", U, "", 10 * time.Minute},
