@@ -1459,9 +1459,9 @@ type Query {
   "An enterprise by unified social credit code (GB 32100). Null when the registry has none."
   enterprise(creditCode: ID! @lookup(code: "310115-AMR-QY01-001", key: true)): Enterprise @relation
   "Enterprises, all or those whose legal representative is the given citizen, page by page."
-  enterprises(legalRepresentative: ID @lookup(code: "310115-PSB-RK01-001"), first: Int = 20 @page, after: String @page): EnterpriseConnection! @relation
+  enterprises(legalRepresentative: ID @lookup(code: "310115-PSB-RK01-001"), first: Int = 20 @page, after: String @page): EnterpriseConnection @relation
   "Credit records of a subject (citizen ID number or credit code), optionally of some kinds."
-  creditRecords(subject: ID! @lookup(code: "310115-CREDIT-XY01-003"), kinds: [CreditRecordKind!] @lookup(code: "310115-CREDIT-XY01-002")): [CreditRecord!]! @relation
+  creditRecords(subject: ID! @lookup(code: "310115-CREDIT-XY01-003"), kinds: [CreditRecordKind!] @lookup(code: "310115-CREDIT-XY01-002")): [CreditRecord!] @relation
   "The data catalogue, all or one department's, with the caller's own access to each item."
   catalog(department: String): [CatalogEntry!]!
   "The caller as the gateway sees it."
@@ -5861,10 +5861,10 @@ func (ec *executionContext) _Query_enterprises(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.EnterpriseConnection) graphql.Marshaler {
-			return ec.marshalNEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx, selections, v)
+			return ec.marshalOEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_enterprises(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5905,10 +5905,10 @@ func (ec *executionContext) _Query_creditRecords(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*federation.CreditRecord) graphql.Marshaler {
-			return ec.marshalNCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx, selections, v)
+			return ec.marshalOCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_creditRecords(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -8886,13 +8886,13 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "enterprises":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_enterprises(ctx, field)
 				})
 		case "creditRecords":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_creditRecords(ctx, field)
 				})
@@ -9567,22 +9567,6 @@ func (ec *executionContext) marshalNConsumer2ᚖpudongᚗgovᚗcnᚋgatewayᚋgr
 	return ec._Consumer(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*federation.CreditRecord) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNCreditRecord2ᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecord(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) marshalNCreditRecord2ᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecord(ctx context.Context, sel ast.SelectionSet, v *federation.CreditRecord) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CreditRecord!")
@@ -9635,14 +9619,6 @@ func (ec *executionContext) marshalNEnterprise2ᚖpudongᚗgovᚗcnᚋgatewayᚋ
 		return graphql.Null
 	}
 	return ec._Enterprise(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx context.Context, sel ast.SelectionSet, v *model.EnterpriseConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "EnterpriseConnection!")
-		return graphql.Null
-	}
-	return ec._EnterpriseConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNEnterpriseEdge2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EnterpriseEdge) graphql.Marshaler {
@@ -10206,6 +10182,13 @@ func (ec *executionContext) marshalOEnterprise2ᚖpudongᚗgovᚗcnᚋgatewayᚋ
 		return graphql.Null
 	}
 	return ec._Enterprise(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx context.Context, sel ast.SelectionSet, v *model.EnterpriseConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EnterpriseConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOEnterpriseStatus2ᚖstring(ctx context.Context, v any) (*string, error) {
