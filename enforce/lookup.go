@@ -167,4 +167,3 @@ func (e *Enforcer) Role(ctx context.Context, _ any, next graphql.Resolver, anyOf
 		Message:    fmt.Sprintf("%s needs one of the roles %s; %s has none of them", coord, strings.ToLower(strings.Join(anyOf, ", ")), c.Consumer),
 		Extensions: map[string]any{"code": CodeForbidden, "roles": anyOf}}
 }
-
