@@ -95,3 +95,72 @@ func TestCheckSchemaChecksCopiesRelations(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// Every argument of the schema, and how it is governed. A new argument fails this test
+// until it is added here with its rule (and, on a relation, carries @lookup or @page,
+// which CheckSchema enforces).
+var argumentRules = map[string]string{
+	"Query.citizen(idNumber)":                   "@lookup key: 310115-PSB-RK01-001, masked access at least; budget; audited",
+	"Query.enterprise(creditCode)":              "@lookup key: 310115-AMR-QY01-001 (unconditional)",
+	"Query.enterprises(legalRepresentative)":    "@lookup filter: 310115-PSB-RK01-001 unmasked; counts and page info come only with it",
+	"Query.enterprises(first)":                  "@page: bounded by limits.pageSize",
+	"Query.enterprises(after)":                  "@page: an opaque offset",
+	"Query.creditRecords(subject)":              "@lookup filter: 310115-CREDIT-XY01-003, per value a copy of 310115-PSB-RK01-001 for persons",
+	"Query.creditRecords(kinds)":                "@lookup filter: 310115-CREDIT-XY01-002 (unconditional)",
+	"Citizen.creditRecords(kinds)":              "@lookup filter: 310115-CREDIT-XY01-002, under the @join on the ID number",
+	"Enterprise.creditRecords(kinds)":           "@lookup filter: 310115-CREDIT-XY01-002",
+	"Query.catalog(department)":                 "the gateway's own record: the catalogue is public to every caller",
+	"Query.sharingRequests(status)":             "scope: own requests (own person for self-service), own department's, all for the CIO office",
+	"Query.auditEvents(code)":                   "@role auditor/approver; scope: the caller's own department's codes",
+	"Query.auditEvents(subject)":                "@role auditor/approver; scope: the caller's own department's codes",
+	"Query.auditEvents(from)":                   "@role auditor/approver",
+	"Query.auditEvents(to)":                     "@role auditor/approver",
+	"Query.auditEvents(first)":                  "@role auditor/approver; page",
+	"Query.auditEvents(after)":                  "@role auditor/approver; page",
+	"Mutation.requestSharing(input)":            "@role any; no self-service caller; codes checked against the catalogue",
+	"Mutation.decideSharingRequest(id)":         "@role approver; the owning department only",
+	"Mutation.decideSharingRequest(approve)":    "@role approver",
+	"Mutation.decideSharingRequest(validUntil)": "@role approver",
+	"Mutation.decideSharingRequest(reason)":     "@role approver",
+	"Mutation.revokeGrant(id)":                  "@role approver; the owning department only",
+	"Mutation.purgeCache(department)":           "@role approver/auditor; the caller's own department only",
+	"Mutation.purgeCache(keys)":                 "@role approver/auditor; the caller's own department only",
+}
+
+func TestEveryArgumentIsGoverned(t *testing.T) {
+	s := loadSchema(t, "")
+	seen := map[string]bool{}
+	for name, def := range s.Types {
+		if strings.HasPrefix(name, "__") || def.Kind != ast.Object {
+			continue
+		}
+		for _, f := range def.Fields {
+			if strings.HasPrefix(f.Name, "__") {
+				continue
+			}
+			for _, a := range f.Arguments {
+				key := name + "." + f.Name + "(" + a.Name + ")"
+				seen[key] = true
+				rule, ok := argumentRules[key]
+				if !ok {
+					t.Errorf("argument %s is new: say how it is governed in argumentRules (and in the schema: @lookup, @page or @role)", key)
+					continue
+				}
+				if strings.HasPrefix(rule, "@lookup") && a.Directives.ForName("lookup") == nil {
+					t.Errorf("%s: the rule says @lookup, the schema has none", key)
+				}
+				if strings.HasPrefix(rule, "@page") && a.Directives.ForName("page") == nil {
+					t.Errorf("%s: the rule says @page, the schema has none", key)
+				}
+				if strings.HasPrefix(rule, "@role") && f.Directives.ForName("role") == nil {
+					t.Errorf("%s: the rule says @role, the schema has none", key)
+				}
+			}
+		}
+	}
+	for key := range argumentRules {
+		if !seen[key] {
+			t.Errorf("argumentRules lists %s, which the schema no longer has", key)
+		}
+	}
+}

@@ -182,3 +182,25 @@ func TestDeferIsRefusedBeforeExecution(t *testing.T) {
 		t.Errorf("@defer executed: %s (psb calls %d)", r.Raw, g.sims.PSB.Count("QueryPerson"))
 	}
 }
+
+// Role checks are the schema's @role: a caller without the role is refused before any
+// resolver runs, whatever the operation.
+func TestRolesAreADirective(t *testing.T) {
+	g := newTG(t)
+	tok := g.token("playground")
+	for _, q := range []string{
+		`{ sharingStats { department } }`,
+		`{ auditEvents { totalCount } }`,
+		`mutation { decideSharingRequest(id: "x", approve: true) { id } }`,
+		`mutation { revokeGrant(id: "x") { id } }`,
+		`mutation { purgeCache(department: "psb") }`,
+	} {
+		r := g.post(tok, q, nil)
+		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "FORBIDDEN" || r.Errors[0].Extensions["roles"] == nil {
+			t.Errorf("%s: %s", q, r.Raw)
+		}
+	}
+	if r := g.post(g.token("cio-console"), `{ sharingStats { department } }`, nil); len(r.Errors) != 0 {
+		t.Errorf("the CIO office reads its statistics: %s", r.Raw)
+	}
+}
