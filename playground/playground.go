@@ -2,6 +2,11 @@
 // and result view that marks every governed field as allowed, masked or denied. Every
 // asset is inside the binary; nothing is loaded from the network, and the
 // Content-Security-Policy makes the browser refuse anything that would be.
+//
+// The page's script, static/app.js, is built from web/src with graphql-js,
+// graphql-language-service, cm6-graphql and CodeMirror 6 by web/build.sh and committed
+// with its licences, so building and testing the gateway needs no node; see
+// docs/playground.md.
 package playground
 
 import (
@@ -96,6 +101,8 @@ func contentType(name string) string {
 		return "image/svg+xml"
 	case ".json":
 		return "application/json; charset=utf-8"
+	case ".txt":
+		return "text/plain; charset=utf-8"
 	}
 	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
 		return t

@@ -1,0 +1,127 @@
+// The playground's editors: CodeMirror 6 with cm6-graphql for the query (highlighting,
+// completion and validation from the schema, through graphql-language-service) and a
+// hover card from graphql-language-service's getHoverInformation, plus JSON editors for
+// the variables and the headers.
+
+import { EditorState } from "@codemirror/state";
+import { EditorView, keymap, lineNumbers, drawSelection, highlightActiveLine, hoverTooltip } from "@codemirror/view";
+import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import { syntaxHighlighting, defaultHighlightStyle, bracketMatching, indentOnInput } from "@codemirror/language";
+import { autocompletion, completionKeymap, closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
+import { linter, lintKeymap, forEachDiagnostic } from "@codemirror/lint";
+import { json, jsonParseLinter } from "@codemirror/lang-json";
+import { graphql, updateSchema, getSchema, offsetToPos } from "cm6-graphql";
+import { getHoverInformation, getTokenAtPosition, getTypeInfo } from "graphql-language-service";
+
+// Editor is one CodeMirror view in place of a host element, with the small API the
+// page needs: value, cursor, focus, and the problems the linter found.
+export class Editor {
+  // opts: {host, language: "graphql"|"json", label (the id of the element naming it),
+  //        describedBy?, onChange?(src), onProblems?(problems), keys?: {"Ctrl-Enter": fn, ...},
+  //        hoverExtra?(schema, typeName, fieldName) → Node|null, onShowInDocs?(field, type, parentType)}
+  constructor(opts) {
+    this.onChange = opts.onChange || (() => {});
+    this.onProblems = opts.onProblems || null;
+    const keys = Object.entries(opts.keys || {}).map(([key, fn]) => ({ key, run: () => { fn(); return true; }, preventDefault: true }));
+    const attrs = { "aria-labelledby": opts.label, "aria-multiline": "true" };
+    if (opts.describedBy) attrs["aria-describedby"] = opts.describedBy;
+    const language = opts.language === "graphql"
+      ? [graphql(undefined, { onShowInDocs: opts.onShowInDocs }), hoverTooltip(hoverInfo(opts.hoverExtra))]
+      : [json(), linter(jsonParseLinter())];
+    const extensions = [
+      lineNumbers(),
+      history(),
+      drawSelection(),
+      highlightActiveLine(),
+      indentOnInput(),
+      bracketMatching(),
+      closeBrackets(),
+      syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+      autocompletion({ icons: false }),
+      // The page's own keys come first: Ctrl-Enter runs instead of inserting a line.
+      keymap.of([...keys, ...closeBracketsKeymap, ...completionKeymap, ...lintKeymap, ...historyKeymap, ...defaultKeymap, indentWithTab]),
+      EditorView.contentAttributes.of(attrs),
+      EditorView.lineWrapping,
+      language,
+      EditorView.updateListener.of((u) => {
+        if (u.docChanged) this.onChange(u.state.doc.toString());
+        if (this.onProblems) this.reportProblems(u.state);
+      }),
+    ];
+    this.view = new EditorView({ state: EditorState.create({ doc: "", extensions }), parent: opts.host });
+    this.lastProblems = "";
+  }
+
+  get value() {
+    return this.view.state.doc.toString();
+  }
+
+  set value(src) {
+    this.view.dispatch({ changes: { from: 0, to: this.view.state.doc.length, insert: src } });
+  }
+
+  // cursor is the offset of the main selection's head.
+  get cursor() {
+    return this.view.state.selection.main.head;
+  }
+
+  focus() {
+    this.view.focus();
+  }
+
+  // setSchema hands a graphql-js GraphQLSchema (or undefined) to completion, validation
+  // and hover.
+  setSchema(schema) {
+    updateSchema(this.view, schema || undefined);
+  }
+
+  // reportProblems tells onProblems the linter's findings when they change, as
+  // [{line, column, message, severity}], so they can be read out as well as seen.
+  reportProblems(state) {
+    const out = [];
+    forEachDiagnostic(state, (d, from) => {
+      const line = state.doc.lineAt(from);
+      out.push({ line: line.number, column: from - line.from + 1, message: d.message, severity: d.severity });
+    });
+    const key = JSON.stringify(out);
+    if (key === this.lastProblems) return;
+    this.lastProblems = key;
+    this.onProblems(out);
+  }
+}
+
+// hoverInfo shows what graphql-language-service knows of the token under the pointer
+// (the field's or argument's type and description), and extra(schema, parentType, field)
+// for a field: the page adds its catalogue entry there.
+function hoverInfo(extra) {
+  return (view, pos) => {
+    const schema = getSchema(view.state);
+    if (!schema) return null;
+    const src = view.state.doc.toString();
+    const word = view.state.wordAt(pos);
+    if (!word) return null;
+    // The language service reads the token that ends at the cursor.
+    const cursor = offsetToPos(view.state.doc, word.to);
+    const text = getHoverInformation(schema, src, cursor);
+    if (!text) return null;
+    return {
+      pos: word.from,
+      end: word.to,
+      above: true,
+      create() {
+        const dom = document.createElement("div");
+        dom.className = "hover-info";
+        // Plain text: descriptions come from the schema and are not rendered as HTML.
+        const pre = document.createElement("pre");
+        pre.textContent = String(text);
+        dom.append(pre);
+        if (extra) {
+          const info = getTypeInfo(schema, getTokenAtPosition(src, cursor).state);
+          const more = info.parentType && info.fieldDef ? extra(schema, String(info.parentType), info.fieldDef.name) : null;
+          if (more) dom.append(more);
+        }
+        return { dom };
+      },
+    };
+  };
+}
