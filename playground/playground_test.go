@@ -174,9 +174,9 @@ func TestAssets(t *testing.T) {
 // request). A library upgrade that adds one fails TestAssetsStayLocal until someone has
 // looked at what it is for and listed it here.
 var bundleTextOnlyURLs = map[string]string{
-	"http://www.w3.org/2000/svg":                               "the SVG namespace CodeMirror creates its icons in",
-	"https://commonmark.org/":                                  "graphql-language-service: a link in hover text about Markdown descriptions",
-	"https://en.wikipedia.org/wiki/IEEE_floating_point":        "graphql-js: the message of a Float coercion error",
+	"http://www.w3.org/2000/svg":                                "the SVG namespace CodeMirror creates its icons in",
+	"https://commonmark.org/":                                   "graphql-language-service: a link in hover text about Markdown descriptions",
+	"https://en.wikipedia.org/wiki/IEEE_floating_point":         "graphql-js: the message of a Float coercion error",
 	"https://yarnpkg.com/en/docs/selective-version-resolutions": "graphql-js: the message of its duplicate-module check",
 }
 
