@@ -11,11 +11,14 @@ package playground
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"html/template"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -44,9 +47,25 @@ type Options struct {
 
 // ContentSecurityPolicy is sent with every playground response: the page may load
 // scripts, styles, images and data from the gateway's own origin only, runs no inline
-// script, and cannot be framed.
+// script, and cannot be framed. The page itself gets PageContentSecurityPolicy.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// PageContentSecurityPolicy is ContentSecurityPolicy for the page, where the editor may
+// also add <style> elements carrying nonce: CodeMirror writes its styles into one
+// (docs/playground.md). Scripts stay limited to the gateway's own files.
+func PageContentSecurityPolicy(nonce string) string {
+	return strings.Replace(ContentSecurityPolicy, "style-src 'self'", "style-src 'self' 'nonce-"+nonce+"'", 1)
+}
+
+// newNonce is a fresh CSP nonce: 128 random bits, base64.
+func newNonce() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return base64.StdEncoding.EncodeToString(b[:])
+}
 
 // TokenPath is where the demo mode serves DemoTokens; the page posts to it.
 const TokenPath = "/demo/token"
@@ -138,25 +157,24 @@ func Handler(o Options) http.Handler {
 	cfgJSON, _ := json.Marshal(cfg)
 
 	page := template.Must(template.New("index").Parse(string(a.files["index.html"])))
-	var buf bytes.Buffer
-	if err := page.Execute(&buf, map[string]any{"Base": "/playground/" + a.version + "/", "Demo": o.Demo}); err != nil {
+	base := "/playground/" + a.version + "/"
+	if err := page.Execute(io.Discard, map[string]any{"Base": base, "Demo": o.Demo, "Nonce": "x"}); err != nil {
 		panic(err) // the template is embedded and tested
 	}
-	index := buf.Bytes()
-	indexETag := `"` + a.version + `"`
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		// Each page gets its own style nonce, in the CSP header and in the page; so the
+		// page is never stored: a cached copy would carry a nonce its CSP no longer has.
+		// It is small, and it names the versioned assets, which are cached.
+		nonce := newNonce()
+		var buf bytes.Buffer
+		page.Execute(&buf, map[string]any{"Base": base, "Demo": o.Demo, "Nonce": nonce})
 		secure(w)
-		// The page is small and names the versioned assets: revalidate it every time.
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("ETag", indexETag)
-		if r.Header.Get("If-None-Match") == indexETag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
+		w.Header().Set("Content-Security-Policy", PageContentSecurityPolicy(nonce))
+		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Type", contentType("index.html"))
-		w.Write(index)
+		w.Write(buf.Bytes())
 	})
 	mux.HandleFunc("GET /playground/config.json", func(w http.ResponseWriter, r *http.Request) {
 		secure(w)

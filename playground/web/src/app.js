@@ -36,7 +36,19 @@ const CATALOG_QUERY = `query Catalog { catalog { code field owner class mask ttl
 // citizen is non-null for a self-service token (one with a citizen_id); its __typename
 // costs no department call.
 const ME_QUERY = `query Me { me { consumer subject department purpose roles citizen { __typename } } }`;
-const INTROSPECTION = getIntrospectionQuery();
+// The introspection query follows type references four levels down ([Citizen!]! needs
+// three), so it is nested 10 deep: the gateway's default depth limit (docs/operators.md,
+// `depth`). introspect asks again with less when a gateway allows less.
+const INTROSPECTION_BASE_DEPTH = 6;
+const introspectionQuery = (typeDepth) => getIntrospectionQuery({ typeDepth });
+
+async function introspect() {
+  const first = await gql(introspectionQuery(4));
+  const tooDeep = (first.body.errors || []).find((e) => e.extensions && e.extensions.code === "QUERY_TOO_DEEP");
+  const limit = tooDeep && tooDeep.extensions.limit;
+  if (!limit || limit - INTROSPECTION_BASE_DEPTH < 1 || limit - INTROSPECTION_BASE_DEPTH >= 4) return first;
+  return gql(introspectionQuery(limit - INTROSPECTION_BASE_DEPTH));
+}
 const REQUEST_MUTATION = `mutation RequestSharing($input: SharingRequestInput!) {
   requestSharing(input: $input) { id requester department codes purpose justification status createdAt deadline }
 }`;
@@ -285,7 +297,7 @@ async function loadIdentityAndSchema() {
   }
   if (auth[1] === lastAuth && state.schema) return;
   lastAuth = auth[1];
-  const [me, intro, cat] = await Promise.all([gql(ME_QUERY), gql(INTROSPECTION), gql(CATALOG_QUERY)]).catch((e) => [{ body: { errors: [{ message: e.message }] } }]);
+  const [me, intro, cat] = await Promise.all([gql(ME_QUERY), introspect(), gql(CATALOG_QUERY)]).catch((e) => [{ body: { errors: [{ message: e.message }] } }]);
   if (!me.body.data) {
     state.me = null;
     say(`The gateway refused the token: ${(me.body.errors || [{}])[0].message}`, "error");

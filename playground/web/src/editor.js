@@ -13,6 +13,11 @@ import { json, jsonParseLinter } from "@codemirror/lang-json";
 import { graphql, updateSchema, getSchema, offsetToPos } from "cm6-graphql";
 import { getHoverInformation, getTokenAtPosition, getTypeInfo } from "graphql-language-service";
 
+// styleNonce is the page's CSP nonce for <style> elements: CodeMirror writes its
+// styles into one, which the gateway's Content-Security-Policy allows only with the
+// nonce the page was served with (docs/playground.md).
+const styleNonce = (document.querySelector('meta[name="style-nonce"]') || {}).content || "";
+
 // Editor is one CodeMirror view in place of a host element, with the small API the
 // page needs: value, cursor, focus, and the problems the linter found.
 export class Editor {
@@ -29,6 +34,7 @@ export class Editor {
       ? [graphql(undefined, { onShowInDocs: opts.onShowInDocs }), hoverTooltip(hoverInfo(opts.hoverExtra))]
       : [json(), linter(jsonParseLinter())];
     const extensions = [
+      EditorView.cspNonce.of(styleNonce),
       lineNumbers(),
       history(),
       drawSelection(),
@@ -100,8 +106,9 @@ function hoverInfo(extra) {
     const src = view.state.doc.toString();
     const word = view.state.wordAt(pos);
     if (!word) return null;
-    // The language service reads the token that ends at the cursor.
-    const cursor = offsetToPos(view.state.doc, word.to);
+    // The language service reads the token under the cursor; at the word's end it
+    // would read the next one.
+    const cursor = offsetToPos(view.state.doc, Math.floor((word.from + word.to) / 2));
     const text = getHoverInformation(schema, src, cursor);
     if (!text) return null;
     return {
