@@ -1,6 +1,8 @@
 package playground
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"io"
@@ -93,7 +95,7 @@ func TestIndex(t *testing.T) {
 	}
 
 	// The style nonce: in the page and its CSP, and new for every page.
-	nonce := regexp.MustCompile(`<meta name="style-nonce" content="([A-Za-z0-9+/=]{24})">`)
+	nonce := regexp.MustCompile(`<meta name="style-nonce" content="([A-Za-z0-9_-]{22})">`)
 	m := nonce.FindStringSubmatch(body)
 	if m == nil {
 		t.Fatal("the page has no style nonce for the editor")
@@ -168,8 +170,32 @@ func TestAssets(t *testing.T) {
 			t.Errorf("%s: the body is not the embedded file", name)
 		}
 	}
+	// The bundle goes compressed to browsers that take gzip, and as it is to others.
+	path := "/playground/" + a.version + "/app.js"
+	res, body := get(t, h, path, "Accept-Encoding", "gzip, deflate, br")
+	if res.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(res.Header.Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("app.js for a browser that takes gzip: Content-Encoding %q, Vary %q", res.Header.Get("Content-Encoding"), res.Header.Get("Vary"))
+	}
+	zr, err := gzip.NewReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(plain, a.files["app.js"]) {
+		t.Errorf("the gzipped app.js does not unpack to the file (%v)", err)
+	}
+	if len(body) > len(plain)/2 {
+		t.Errorf("gzip leaves app.js at %d of %d bytes", len(body), len(plain))
+	}
+	for _, ae := range []string{"", "identity", "gzip;q=0, br"} {
+		res, body := get(t, h, path, "Accept-Encoding", ae)
+		if res.Header.Get("Content-Encoding") != "" || body != string(a.files["app.js"]) || res.Header.Get("ETag") == `"`+a.version+`-gzip"` {
+			t.Errorf("Accept-Encoding %q: got Content-Encoding %q, ETag %q, want the file as it is", ae, res.Header.Get("Content-Encoding"), res.Header.Get("ETag"))
+		}
+	}
+
 	// Another build's URL still works, but must not be cached under that name.
-	res, _ := get(t, h, "/playground/0123456789ab/app.js")
+	res, _ = get(t, h, "/playground/0123456789ab/app.js")
 	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "no-cache" {
 		t.Errorf("an old version's URL = %d %q, want 200 no-cache", res.StatusCode, res.Header.Get("Cache-Control"))
 	}
