@@ -6,7 +6,8 @@
 import { EditorState } from "@codemirror/state";
 import { EditorView, keymap, lineNumbers, drawSelection, highlightActiveLine, hoverTooltip } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { syntaxHighlighting, defaultHighlightStyle, bracketMatching, indentOnInput } from "@codemirror/language";
+import { syntaxHighlighting, defaultHighlightStyle, HighlightStyle, bracketMatching, indentOnInput } from "@codemirror/language";
+import { tags as t } from "@lezer/highlight";
 import { autocompletion, completionKeymap, closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
 import { linter, lintKeymap, forEachDiagnostic } from "@codemirror/lint";
 import { json, jsonParseLinter } from "@codemirror/lang-json";
@@ -17,6 +18,22 @@ import { getHoverInformation, getTokenAtPosition, getTypeInfo } from "graphql-la
 // styles into one, which the gateway's Content-Security-Policy allows only with the
 // nonce the page was served with (docs/playground.md).
 const styleNonce = (document.querySelector('meta[name="style-nonce"]') || {}).content || "";
+
+// highlight colours the tokens cm6-graphql and the JSON grammar tag, in the colours the
+// docs and the result view use for the same things; defaultHighlightStyle covers the rest.
+const highlight = HighlightStyle.define([
+  { tag: [t.keyword, t.definitionKeyword, t.bool, t.null], color: "#a0119b" },
+  { tag: t.propertyName, color: "#1f5fbf" },
+  { tag: t.attributeName, color: "#8a3ffc" },
+  { tag: t.variableName, color: "#c2185b" },
+  { tag: t.atom, color: "#b35c00" },
+  { tag: t.special(t.name), color: "#7a4d00" },
+  { tag: t.modifier, color: "#6b3fa0" },
+  { tag: t.string, color: "#1d7a3a" },
+  { tag: [t.integer, t.float, t.number], color: "#2a5d8f" },
+  { tag: t.lineComment, color: "#7a8794", fontStyle: "italic" },
+  { tag: [t.punctuation, t.paren, t.brace, t.separator], color: "#4a5563" },
+]);
 
 // Editor is one CodeMirror view in place of a host element, with the small API the
 // page needs: value, cursor, focus, and the problems the linter found.
@@ -42,6 +59,7 @@ export class Editor {
       indentOnInput(),
       bracketMatching(),
       closeBrackets(),
+      syntaxHighlighting(highlight),
       syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
       autocompletion({ icons: false }),
       // The page's own keys come first: Ctrl-Enter runs instead of inserting a line.
