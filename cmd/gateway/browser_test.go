@@ -289,6 +289,19 @@ func TestBrowserPlayground(t *testing.T) {
 		t.Errorf("after completion and prettify the query is\n%s\nwant\n%s", got, pretty)
 	}
 
+	// The editor keeps Tab for indenting, but Escape then Tab leaves it, as the page
+	// says: keyboard users are never trapped. (The click puts the cursor in the text as
+	// a person's does; with a selection, the first Escape only collapses it.)
+	step(t, ctx, "leaving the editor with Escape then Tab",
+		chromedp.Click(chromedp.CSS(editorContent+" .cm-line")),
+		pressKey("Escape", "Escape", 27, 0),
+		pressKey("Tab", "Tab", 9, 0),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("query").contains(document.activeElement)`),
+	)
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](editorText)); got != pretty {
+		t.Errorf("Escape then Tab changed the query to\n%s", got)
+	}
+
 	// Hovering a field shows its type and description from the schema and its
 	// catalogue entry: the code, the owner and this caller's access.
 	hoverOver(t, ctx, "phone")
@@ -635,9 +648,9 @@ func TestBrowserPlaygroundDataAccess(t *testing.T) {
 }
 
 // dataAccessStandIn passes every request to the gateway but two: the introspection
-// query, whose answer it gives Query.myDataAccess (as docs/guide-citizen-portal.md's
-// tracker is shaped) when the gateway has none, and the panel's MyDataAccess query,
-// which it answers with two fixed pages and records.
+// query, whose answer it gives Query.myDataAccess (shaped as docs/playground.md
+// describes it) when the gateway has none, and the panel's MyDataAccess query, which it
+// answers with two fixed pages and records.
 type dataAccessStandIn struct {
 	gateway http.Handler
 	mu      sync.Mutex
