@@ -335,13 +335,19 @@ func TestBrowserPlayground(t *testing.T) {
 		t.Errorf("%d \"Request sharing\" buttons for a field its owner does not share", n)
 	}
 
+	// The docs: Citizen's fields from the schema, each governed one with its catalogue
+	// entry and this caller's access; searching by catalogue code finds the field.
+	step(t, ctx, "opening the docs on Citizen",
+		chromedp.Click(chromedp.CSS(`.side-toggle[data-panel="docs"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#docs a.type-link`)),
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#docs a.type-link")].find(a => a.textContent === "Citizen").click()`),
+		chromedp.WaitVisible(chromedp.CSS(`#doc-Citizen-phone`)),
+	)
+	doc, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("doc-Citizen-phone").textContent`))
+	if !strings.Contains(doc, "phone: String") || !strings.Contains(doc, "310115-PSB-RK01-007") || !strings.Contains(doc, "not shared") || !strings.Contains(doc, "denied") {
+		t.Errorf("the docs show Citizen.phone as %q, want its type, code 310115-PSB-RK01-007, not shared, denied to this caller", doc)
+	}
 	if os.Getenv("GATEWAY_SCREENSHOT") != "" {
-		step(t, ctx, "opening the docs on Citizen for the screenshot",
-			chromedp.Click(chromedp.CSS(`.side-toggle[data-panel="docs"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`#docs a.type-link`)),
-			chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#docs a.type-link")].find(a => a.textContent === "Citizen").click()`),
-			chromedp.WaitVisible(chromedp.CSS(`#doc-Citizen-phone`)),
-		)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot: %v", err)
@@ -355,6 +361,11 @@ func TestBrowserPlayground(t *testing.T) {
 		}
 		t.Logf("screenshot written to %s (%d bytes)", out, len(png))
 	}
+	step(t, ctx, "searching the docs for a catalogue code",
+		chromedp.SendKeys(chromedp.CSS(`#docs-search`), "RK01-007"),
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("#docs a.type-link")].some((a) => a.textContent === "Citizen.phone")`),
+		chromedp.Click(chromedp.CSS(`.side-toggle[data-panel="docs"]`)),
+	)
 
 	// The same query as every demo consumer, side by side: the citizen's own portal
 	// sees the name in full, the playground sees it masked.

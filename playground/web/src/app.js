@@ -267,7 +267,7 @@ async function useConsumer() {
 }
 
 // validCitizenID checks the GB 11643 check digit, as the gateway will.
-export function validCitizenID(id) {
+function validCitizenID(id) {
   if (!/^\d{17}[\dX]$/i.test(id)) return false;
   const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
   const sum = w.reduce((s, x, i) => s + x * Number(id[i]), 0);
