@@ -5,7 +5,7 @@
 // and passes each argument with the type the gateway declares for it.
 
 import { getNamedType, isLeafType } from "graphql";
-import { el } from "./result.js";
+import { el, showList, definitions } from "./result.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -153,12 +153,7 @@ async function load(more) {
 }
 
 function render() {
-  const box = $("access-list");
-  if (!panel.shown.length) {
-    box.replaceChildren(el("p", "hint", "Nobody else read data about you in this period."));
-    return;
-  }
-  box.replaceChildren(...panel.shown.map(card));
+  showList($("access-list"), panel.shown.map(card), "Nobody else read data about you in this period.");
 }
 
 // decisionClass maps a decision (ALLOW, MASK, DENY or their past tense) to the badge
@@ -175,21 +170,13 @@ function card(a) {
   const c = el("article", "access-card");
   const when = a.at ? new Date(a.at).toLocaleString() : "";
   c.append(el("h3", "", [when, a.consumer].filter(Boolean).join(" · ")));
-  const dl = el("dl");
-  const row = (k, v) => { if (v !== null && v !== undefined && v !== "") dl.append(el("dt", "", k), v instanceof Node ? wrap(v) : el("dd", "", String(v))); };
   const keys = [...Object.keys(LABELS), ...Object.keys(a).filter((k) => !(k in LABELS))];
-  for (const k of keys) {
-    if (k === "at" || k === "consumer") continue;
+  c.append(definitions(keys.filter((k) => k !== "at" && k !== "consumer").map((k) => {
     const v = a[k];
-    if (Array.isArray(v)) row(LABELS[k] || k, items(v));
-    else if (v && typeof v === "object") row(LABELS[k] || k, JSON.stringify(v));
-    else row(LABELS[k] || k, v);
-  }
-  c.append(dl);
+    return [LABELS[k] || k, Array.isArray(v) ? items(v) : v && typeof v === "object" ? JSON.stringify(v) : v];
+  })));
   return c;
 }
-
-const wrap = (node) => { const dd = el("dd"); dd.append(node); return dd; };
 
 function items(list) {
   const ul = el("ul", "access-items");

@@ -9,7 +9,7 @@ import {
   isObjectType, isInterfaceType, isUnionType, isEnumType, isInputObjectType, isScalarType, isAbstractType,
 } from "graphql";
 import { Editor } from "./editor.js";
-import { annotate, renderJSON, summary, operationAt, el } from "./result.js";
+import { annotate, renderJSON, summary, operationAt, el, showList, definitions } from "./result.js";
 import { setupDataAccess, showDataAccess } from "./access.js";
 
 const $ = (id) => document.getElementById(id);
@@ -539,28 +539,22 @@ function addRequests(list) {
 }
 
 function renderRequests() {
-  const box = $("requests");
-  if (!state.requests.length) {
-    box.replaceChildren(el("p", "hint", "No sharing requests yet. A denied field that may be requested has a “Request sharing” button."));
-    return;
-  }
-  box.replaceChildren(...state.requests.map((r) => {
+  const when = (t) => t && new Date(t).toLocaleString();
+  showList($("requests"), state.requests.map((r) => {
     const card = el("article", `request-card s-${r.status.toLowerCase()}`);
     card.dataset.id = r.id;
-    card.append(el("h3", "", `${r.department} · ${r.status}`));
-    const dl = el("dl");
-    const row = (k, v) => { if (v) dl.append(el("dt", "", k), el("dd", "", v)); };
-    row("Request", r.id);
-    row("Codes", r.codes.join(", "));
-    row("Purpose", r.purpose);
-    row("Justification", r.justification);
-    row("Filed", r.createdAt && new Date(r.createdAt).toLocaleString());
-    row("Answer due", r.deadline && new Date(r.deadline).toLocaleString());
-    row("Decided", r.decidedAt && new Date(r.decidedAt).toLocaleString());
-    row("Reason", r.reason);
-    card.append(dl);
+    card.append(el("h3", "", `${r.department} · ${r.status}`), definitions([
+      ["Request", r.id],
+      ["Codes", r.codes.join(", ")],
+      ["Purpose", r.purpose],
+      ["Justification", r.justification],
+      ["Filed", when(r.createdAt)],
+      ["Answer due", when(r.deadline)],
+      ["Decided", when(r.decidedAt)],
+      ["Reason", r.reason],
+    ]));
     return card;
-  }));
+  }), "No sharing requests yet. A denied field that may be requested has a “Request sharing” button.");
 }
 
 async function loadRequests() {

@@ -232,6 +232,24 @@ function badge(n, onRequest) {
   return wrap;
 }
 
+// showList fills box with nodes, or with a hint paragraph when there are none.
+export function showList(box, nodes, hint) {
+  box.replaceChildren(...(nodes.length ? nodes : [el("p", "hint", hint)]));
+}
+
+// definitions is a <dl> of [term, value] rows, leaving out empty values; a value is
+// text or a DOM node.
+export function definitions(rows) {
+  const dl = el("dl");
+  for (const [k, v] of rows) {
+    if (v === null || v === undefined || v === "") continue;
+    const dd = el("dd");
+    dd.append(v instanceof Node ? v : String(v));
+    dl.append(el("dt", "", k), dd);
+  }
+  return dl;
+}
+
 // el makes an element with a class and optional text.
 export function el(tag, cls, txt) {
   const e = document.createElement(tag);
