@@ -311,6 +311,16 @@ func TestBrowserPlayground(t *testing.T) {
 		t.Errorf("the hover card over phone says %q, want Citizen.phone: String with code 310115-PSB-RK01-007, denied", hover)
 	}
 
+	// Ctrl-click on a field opens it in the docs, with its catalogue entry.
+	xy := wordAt(t, ctx, "phone")
+	step(t, ctx, "Ctrl-clicking phone",
+		chromedp.MouseClickXY(xy[0], xy[1], chromedp.ButtonModifiers(chromedp.ModifierCtrl)),
+		chromedp.WaitVisible(chromedp.CSS(`#doc-Citizen-phone.doc-target`)),
+		chromedp.Click(chromedp.CSS(`#docs button.back`)),
+		chromedp.WaitVisible(chromedp.CSS(`#docs a.type-link`)),
+		chromedp.Click(chromedp.CSS(`.side-toggle[data-panel="docs"]`)),
+	)
+
 	step(t, ctx, "running the query with Ctrl-Enter",
 		chromedp.Focus(chromedp.CSS(editorContent)),
 		chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)),
@@ -469,8 +479,9 @@ func TestBrowserPlayground(t *testing.T) {
 	}
 }
 
-// hoverOver moves the mouse over the first occurrence of word in the query editor.
-func hoverOver(t *testing.T, ctx context.Context, word string) {
+// wordAt is the middle of the second character of word's first occurrence in the query
+// editor, in page coordinates: a point inside the word.
+func wordAt(t *testing.T, ctx context.Context, word string) []float64 {
 	t.Helper()
 	js := `(() => {
 		const w = document.createTreeWalker(document.querySelector("#query .cm-content"), NodeFilter.SHOW_TEXT);
@@ -489,6 +500,13 @@ func hoverOver(t *testing.T, ctx context.Context, word string) {
 	if err != nil || len(xy) != 2 {
 		t.Fatalf("finding %q in the editor: %v %v", word, xy, err)
 	}
+	return xy
+}
+
+// hoverOver moves the mouse over the first occurrence of word in the query editor.
+func hoverOver(t *testing.T, ctx context.Context, word string) {
+	t.Helper()
+	xy := wordAt(t, ctx, word)
 	step(t, ctx, "moving the mouse to "+word,
 		chromedp.MouseEvent(chromedp.MouseMoved, xy[0]-3, xy[1]),
 		chromedp.MouseEvent(chromedp.MouseMoved, xy[0], xy[1]),

@@ -141,9 +141,18 @@ function setupEditors() {
       const entry = state.catalog.get(`${typeName}.${fieldName}`);
       return entry ? catalogChip(entry) : null;
     },
+    // Ctrl-click (Cmd-click on a Mac) on a field opens it in the docs; on anything else,
+    // its type. The types come as SDL strings: [Citizen!]!.
     onShowInDocs: (field, type, parentType) => {
+      const name = (parentType && field ? parentType : type || "").replace(/[[\]!]/g, "");
+      if (!state.schema || !state.schema.getType(name)) return;
       openSide("docs");
-      showType(parentType || getNamedType(type)?.name || type);
+      showType(name);
+      const item = field && $(`doc-${name}-${field}`);
+      if (item) {
+        item.scrollIntoView({ block: "center" });
+        item.classList.add("doc-target");
+      }
     },
     keys,
   });
@@ -178,7 +187,7 @@ function syntaxMessage(e) {
 
 function doPrettify() {
   try {
-    // print drops comments, as graphql-js's printer does; the history keeps the original.
+    // graphql-js's printer drops comments; undo (Ctrl-Z) brings them back.
     query.value = print(parse(query.value)) + "\n";
     setStatus("Prettified.");
   } catch (e) {
