@@ -93,6 +93,9 @@ func TestIndex(t *testing.T) {
 	if !strings.Contains(body, `id="consumer"`) {
 		t.Error("the demo page has no consumer picker")
 	}
+	if !strings.Contains(body, `/THIRD_PARTY_LICENSES.txt"`) {
+		t.Error("the page does not link the licences of the libraries it is built with")
+	}
 
 	// The style nonce: in the page and its CSP, and new for every page.
 	nonce := regexp.MustCompile(`<meta name="style-nonce" content="([A-Za-z0-9_-]{22})">`)
