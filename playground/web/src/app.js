@@ -77,16 +77,32 @@ function headersFromEditor() {
   return h;
 }
 
+// REQUEST_TIMEOUT_MS bounds every request the page makes: the gateway answers well
+// within it (each department call has its own timeout, docs/operators.md), so a
+// request still open after it is one that will not be answered.
+const REQUEST_TIMEOUT_MS = 60000;
+
+// post sends JSON to the gateway with the page's deadline, and says so when it passes.
+async function post(url, headers, body) {
+  try {
+    return await fetch(url, {
+      method: "POST",
+      headers: { ...headers, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (e) {
+    if (e.name === "TimeoutError") throw new Error(`no answer from the gateway within ${REQUEST_TIMEOUT_MS / 1000} s`);
+    throw e;
+  }
+}
+
 // gql posts one GraphQL request to the gateway; extra headers override the editor's.
 async function gql(query, variables, opts = {}) {
-  const h = { ...(opts.headers || headersFromEditor()) };
-  const res = await fetch(state.config.endpoint, {
-    method: "POST",
-    headers: { ...h, "Content-Type": "application/json", Accept: "application/graphql-response+json, application/json" },
-    body: JSON.stringify({ query, variables: variables || undefined, operationName: opts.operationName || undefined }),
-    credentials: "same-origin",
-    cache: "no-store",
-  });
+  const h = { ...(opts.headers || headersFromEditor()), Accept: "application/graphql-response+json, application/json" };
+  const res = await post(state.config.endpoint, h, { query, variables: variables || undefined, operationName: opts.operationName || undefined });
   let body;
   const text = await res.text();
   try {
@@ -98,12 +114,7 @@ async function gql(query, variables, opts = {}) {
 }
 
 async function mint(consumer, citizenId) {
-  const res = await fetch(state.config.tokenPath, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ consumer, citizenId: citizenId || "" }),
-    cache: "no-store",
-  });
+  const res = await post(state.config.tokenPath, {}, { consumer, citizenId: citizenId || "" });
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
   return body.token;
@@ -857,7 +868,7 @@ function closeSide() {
 
 async function main() {
   try {
-    const res = await fetch("/playground/config.json", { cache: "no-store" });
+    const res = await fetch("/playground/config.json", { cache: "no-store", signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     state.config = await res.json();
   } catch (e) {
     say(`Could not read the playground configuration: ${e.message}`, "error");
