@@ -885,3 +885,39 @@ func TestBrowserPlaygroundProduction(t *testing.T) {
 		t.Error("the production page asked the demo token endpoint")
 	}
 }
+
+// TestBrowserPlaygroundWithoutSchema uses a gateway that answers no introspection: the
+// page says it has no schema, still checks the query's syntax, and still runs queries
+// and marks what the gateway masked and denied.
+func TestBrowserPlaygroundWithoutSchema(t *testing.T) {
+	g := newTG(t, func(c *config.Config) { c.Introspection = false })
+	ctx, log := browser(t)
+	base, _ := url.Parse(g.srv.URL)
+	step(t, ctx, "loading the playground as the playground consumer",
+		chromedp.Navigate(g.srv.URL+"/"),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
+		chromedp.SetValue(chromedp.CSS("#consumer"), "playground"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as playground")`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("editor-status").textContent.startsWith("No schema")`),
+	)
+	typeQuery(t, ctx, `{ citizen(idNumber: "310115198503120012") { name phone } } }`)
+	step(t, ctx, "waiting for the syntax error",
+		chromedp.WaitVisible(chromedp.CSS(`#query .cm-lintRange-error`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("editor-status").textContent.includes("Syntax Error: Unexpected \"}\". (line 1, column 60)")`),
+	)
+	typeQuery(t, ctx, `{ citizen(idNumber: "310115198503120012") { name phone } }`)
+	step(t, ctx, "running the query without a schema",
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#query .cm-lintRange-error").length === 0`),
+		chromedp.Click(chromedp.CSS("#run")),
+		chromedp.WaitVisible(chromedp.CSS(`#result [data-path="citizen.phone"]`)),
+	)
+	got := readResult(t, ctx, "#result", "citizen.name", "citizen.phone")
+	if v := got["citizen.name"]; v.Text != `"张*"` || v.Status != "masked" || v.Code != "310115-PSB-RK01-002" {
+		t.Errorf("without a schema the name shows as %+v, want \"张*\" marked masked from the gateway's answer", v)
+	}
+	if v := got["citizen.phone"]; v.Status != "denied" || v.Code != "310115-PSB-RK01-007" {
+		t.Errorf("without a schema the phone shows as %+v, want denied from the gateway's answer", v)
+	}
+	checkPageHealth(t, ctx, log, base.Host)
+}

@@ -11,7 +11,8 @@ import { tags as t } from "@lezer/highlight";
 import { autocompletion, completionKeymap, closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
 import { linter, lintKeymap, forEachDiagnostic } from "@codemirror/lint";
 import { json, jsonParseLinter } from "@codemirror/lang-json";
-import { graphql, updateSchema, getSchema, offsetToPos } from "cm6-graphql";
+import { graphql, updateSchema, getSchema, offsetToPos, schemaStateField } from "cm6-graphql";
+import { parse } from "graphql";
 import { getHoverInformation, getTokenAtPosition, getTypeInfo } from "graphql-language-service";
 
 // styleNonce is the page's CSP nonce for <style> elements: CodeMirror writes its
@@ -48,7 +49,7 @@ export class Editor {
     const attrs = { "aria-labelledby": opts.label, "aria-multiline": "true" };
     if (opts.describedBy) attrs["aria-describedby"] = opts.describedBy;
     const language = opts.language === "graphql"
-      ? [graphql(undefined, { onShowInDocs: opts.onShowInDocs }), hoverTooltip(hoverInfo(opts.hoverExtra))]
+      ? [graphql(undefined, { onShowInDocs: opts.onShowInDocs }), syntaxWithoutSchema, hoverTooltip(hoverInfo(opts.hoverExtra))]
       : [json(), linter(jsonParseLinter())];
     const extensions = [
       EditorView.cspNonce.of(styleNonce),
@@ -113,6 +114,22 @@ export class Editor {
     this.onProblems(out);
   }
 }
+
+// syntaxWithoutSchema checks the query's syntax with graphql-js while there is no
+// schema (a gateway with introspection off): cm6-graphql checks nothing without one,
+// and checks syntax itself once there is.
+const syntaxWithoutSchema = linter((view) => {
+  const src = view.state.doc.toString();
+  if (getSchema(view.state) || !src.trim()) return [];
+  try {
+    parse(src);
+    return [];
+  } catch (e) {
+    const at = e.locations && e.locations[0];
+    const from = at ? Math.min(view.state.doc.line(at.line).from + at.column - 1, src.length) : 0;
+    return [{ from, to: Math.min(from + 1, src.length), severity: "error", message: e.message }];
+  }
+}, { needsRefresh: (u) => u.startState.field(schemaStateField) !== u.state.field(schemaStateField) });
 
 // hoverInfo shows what graphql-language-service knows of the token under the pointer
 // (the field's or argument's type and description), and extra(schema, parentType, field)
