@@ -6,18 +6,25 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"pudong.gov.cn/gateway"
 )
 
 // SourceFreshness says, for one department in one response, whether its data came from
 // the cache, from the department, or both, how old the oldest cached answer was, and
 // whether anything was served stale because the department failed.
+//
+// The cache is shared by every consumer, so a hit and its age tell that someone else
+// asked about the same subject, and when. Only the department's own callers see those
+// figures; everyone else sees whether anything was stale (docs/SECURITY.md, "side
+// channels").
 type SourceFreshness struct {
-	CacheHits int `json:"cacheHits"`
+	CacheHits int `json:"cacheHits,omitempty"`
 	// Fetched counts lookups the department answered; Failed those it was asked and
 	// did not answer (their fields carry the error), so a failure never reads as a fetch.
-	Fetched       int     `json:"fetched"`
-	Failed        int     `json:"failed"`
-	MaxAgeSeconds float64 `json:"maxAgeSeconds"`
+	Fetched       int     `json:"fetched,omitempty"`
+	Failed        int     `json:"failed,omitempty"`
+	MaxAgeSeconds float64 `json:"maxAgeSeconds,omitempty"`
 	Stale         bool    `json:"stale"`
 }
 
@@ -78,9 +85,19 @@ func (FreshnessExtension) InterceptResponse(ctx context.Context, next graphql.Re
 	if len(l.fresh.m) == 0 {
 		return resp
 	}
+	c := gateway.CallerFrom(ctx)
 	out := make(map[string]SourceFreshness, len(l.fresh.m))
 	for k, v := range l.fresh.m {
-		out[k] = *v
+		if c != nil && c.Dept == k {
+			out[k] = *v
+		} else if v.Stale {
+			// How old stale data is matters to the caller; it reveals only that the
+			// record was read at least one update cycle ago.
+			out[k] = SourceFreshness{Stale: true, MaxAgeSeconds: v.MaxAgeSeconds, Failed: v.Failed}
+		} else {
+			// This request's own failures tell nothing about anyone else's.
+			out[k] = SourceFreshness{Failed: v.Failed}
+		}
 	}
 	if resp.Extensions == nil {
 		resp.Extensions = map[string]any{}

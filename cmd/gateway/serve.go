@@ -282,7 +282,14 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	}
 
 	registerAuditMetrics(m, recorder)
-	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: timedRecorder{recorder, m, cfg.Audit.CommitTimeout}, Observer: m, Log: log, Caller: auth.CallerFrom}
+	budget := enforce.NewLocalBudget(func(consumer string) enforce.SubjectLimit {
+		if c := cfg.Consumer(consumer); c != nil {
+			l := c.Subjects()
+			return enforce.SubjectLimit{PerRequest: l.PerRequest, PerMinute: l.PerMinute}
+		}
+		return enforce.SubjectLimit{PerRequest: 1, PerMinute: 1}
+	}, 100_000)
+	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: timedRecorder{recorder, m, cfg.Audit.CommitTimeout}, Observer: m, Log: log, Caller: auth.CallerFrom, Budget: budget}
 	if cfg.BenchNoAudit {
 		eo.Recorder = nil
 		log.Warn("audit recording is OFF (--bench-no-audit): for throughput comparisons only")
@@ -406,6 +413,9 @@ func loadCatalog(cfg *config.Config) (*policy.Catalog, error) {
 	cat, err := policy.NewCatalog(parsed, enforce.Governed(schema))
 	if err != nil {
 		return nil, fmt.Errorf("catalogue does not match the schema: %w", err)
+	}
+	if err := enforce.CheckSchema(schema, cat, federation.Entities()); err != nil {
+		return nil, fmt.Errorf("the schema could serve department data ungoverned: %w", err)
 	}
 	return cat, nil
 }
