@@ -139,17 +139,7 @@ func TestBrokenConfigReportsEveryMistakeWithItsLine(t *testing.T) {
 	}
 
 	t.Setenv("AMR_API_KEY", "example-key")
-	dir := copyExampleBeside(t)
-	broken := filepath.Join(dir, "broken.yaml")
-	if err := os.WriteFile(broken, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	err = run(t.Context(), []string{"config", "check", broken}, os.Getenv, &out)
-	if err == nil {
-		t.Fatalf("a broken configuration passed: %s", out.String())
-	}
-	t.Log(err) // shown with -v: what an operator sees
+	broken, err := checkBroken(t, lines)
 	problems := strings.Split(err.Error(), "\n")[1:]
 	if len(problems) != len(want) {
 		t.Errorf("want %d problems, one per mistake, got %d:\n%v", len(want), len(problems), err)
@@ -218,17 +208,7 @@ func TestConfigCheckRunsEveryStartupCheck(t *testing.T) {
 		}
 		lineOf[m.message] = i + 1
 	}
-	dir := copyExampleBeside(t)
-	path := filepath.Join(dir, "broken.yaml")
-	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	err = run(t.Context(), []string{"config", "check", path}, os.Getenv, &out)
-	if err == nil {
-		t.Fatalf("config check passed a broken file: %s", out.String())
-	}
-	t.Log(err)
+	path, err := checkBroken(t, lines)
 	for msg, line := range lineOf {
 		want := fmt.Sprintf("%s:%d: ", path, line)
 		found := false
@@ -244,6 +224,23 @@ func TestConfigCheckRunsEveryStartupCheck(t *testing.T) {
 			t.Errorf("%q is not reported", msg)
 		}
 	}
+}
+
+// checkBroken writes lines as broken.yaml beside a copy of what the example names, runs
+// `config check` on it and returns its path and the error, which must not be nil.
+func checkBroken(t *testing.T, lines []string) (string, error) {
+	t.Helper()
+	path := filepath.Join(copyExampleBeside(t), "broken.yaml")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"config", "check", path}, os.Getenv, &out)
+	if err == nil {
+		t.Fatalf("config check passed a broken file: %s", out.String())
+	}
+	t.Log(err) // shown with -v: what an operator sees
+	return path, err
 }
 
 // copyExampleBeside copies what examples/production.yaml names (catalogue, keys,
