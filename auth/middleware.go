@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 )
 
 // Realm is the protection space named in WWW-Authenticate challenges.
@@ -85,10 +86,10 @@ func refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error)
 	h.Set("WWW-Authenticate", challenge)
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusUnauthorized)
+	w.WriteHeader(errcode.Status(errcode.Unauthenticated))
 	body := errorBody{Errors: []bodyError{{
 		Message:    e.Description,
-		Extensions: bodyExtensions{Code: "UNAUTHENTICATED", Reason: e.Code},
+		Extensions: bodyExtensions{Code: errcode.Unauthenticated, Reason: e.Code},
 	}}}
 	_ = json.NewEncoder(w).Encode(body) // the status is sent; a broken connection is the client's
 }

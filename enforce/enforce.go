@@ -19,15 +19,16 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/federation"
 	"pudong.gov.cn/gateway/idcode"
 	"pudong.gov.cn/gateway/policy"
 )
 
-// Error codes of this package, in extensions.code.
+// Error codes of this package, in extensions.code (the vocabulary is errcode's).
 const (
-	CodeForbiddenField   = "FORBIDDEN_FIELD"
-	CodeAuditUnavailable = "AUDIT_UNAVAILABLE"
+	CodeForbiddenField   = errcode.ForbiddenField
+	CodeAuditUnavailable = errcode.AuditUnavailable
 )
 
 // Recorder durably stores audit events; Record returns once they are committed.

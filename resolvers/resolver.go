@@ -10,9 +10,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"pudong.gov.cn/gateway/adapters"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/federation"
 	"pudong.gov.cn/gateway/idcode"
 )
@@ -36,20 +36,11 @@ type Resolver struct {
 	MaxPageSize int
 }
 
-// Codes of argument errors, in extensions.code.
-const (
-	CodeBadUserInput = "BAD_USER_INPUT"
-	CodeForbidden    = "FORBIDDEN"
-	CodeNotFound     = "NOT_FOUND"
-)
-
 // badInput is an argument error that names the argument and the rule it broke.
 func badInput(ctx context.Context, arg string, err error) error {
-	return &gqlerror.Error{
-		Path:       graphql.GetPath(ctx),
-		Message:    "argument " + arg + ": " + err.Error(),
-		Extensions: map[string]any{"code": CodeBadUserInput, "argument": arg},
-	}
+	e := errcode.At(ctx, errcode.BadUserInput, "argument "+arg+": "+err.Error())
+	e.Extensions["argument"] = arg
+	return e
 }
 
 // errSubject is the rule a credit subject must follow.

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 )
 
 // ConsumerProfile is what the configuration says a consumer's tokens may claim.
@@ -49,7 +50,7 @@ func ClaimsCheck(profile func(consumer string) (ConsumerProfile, bool), caller f
 			}
 			if problem != "" {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="pudong-gateway", error="invalid_token", error_description="claims not allowed for this consumer"`)
-				writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "token refused: "+problem)
+				errcode.WriteHTTP(w, errcode.Unauthenticated, "token refused: "+problem, nil)
 				return
 			}
 			next.ServeHTTP(w, r)

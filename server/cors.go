@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 )
 
 // CORS answers preflights for the origins any consumer allows, and lets a browser read a
@@ -70,7 +71,7 @@ func (c CORS) PerConsumer(next http.Handler) http.Handler {
 		caller := c.Caller(r)
 		if caller != nil && !slices.Contains(c.Origins[caller.Consumer], origin) {
 			w.Header().Del("Access-Control-Allow-Origin")
-			writeError(w, http.StatusForbidden, "ORIGIN_NOT_ALLOWED", "this consumer may not be called from a page at "+origin)
+			errcode.WriteHTTP(w, errcode.OriginNotAllowed, "this consumer may not be called from a page at "+origin, nil)
 			return
 		}
 		next.ServeHTTP(w, r)

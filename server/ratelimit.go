@@ -12,10 +12,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 )
-
-// CodeRateLimited is the code of a refused request over its rate limit.
-const CodeRateLimited = "RATE_LIMITED"
 
 // Rate is a token bucket: a steady rate and the burst allowed on top.
 type Rate struct {
@@ -95,8 +93,8 @@ func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 				which = "your application's"
 			}
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeError(w, http.StatusTooManyRequests, CodeRateLimited,
-				fmt.Sprintf("too many requests: %s rate limit is reached; retry after %d s", which, secs))
+			errcode.WriteHTTP(w, errcode.RateLimited,
+				fmt.Sprintf("too many requests: %s rate limit is reached; retry after %d s", which, secs), nil)
 			return
 		}
 		next.ServeHTTP(w, r)
