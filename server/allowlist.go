@@ -55,7 +55,6 @@ func LoadManifest(path string) (Manifest, error) {
 type allowlist struct {
 	manifest Manifest
 	only     func(consumer string) bool
-	caller   func(context.Context) *gateway.Caller
 }
 
 var _ interface {
@@ -67,7 +66,7 @@ func (allowlist) ExtensionName() string                   { return "Allowlist" }
 func (allowlist) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (a allowlist) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
-	c := a.caller(ctx)
+	c := gateway.CallerFrom(ctx)
 	if c == nil || !a.only(c.Consumer) {
 		return nil
 	}

@@ -21,10 +21,10 @@ type ConsumerProfile struct {
 // consumer that is not a self-service app, or none on one that is. The identity provider
 // signs tokens, but the gateway decides what each app may be: a mis-issued token for the
 // playground claiming dept=psb must not read the PSB's data as its owner.
-func ClaimsCheck(profile func(consumer string) (ConsumerProfile, bool), caller func(*http.Request) *gateway.Caller) func(http.Handler) http.Handler {
+func ClaimsCheck(profile func(consumer string) (ConsumerProfile, bool)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c := caller(r)
+			c := gateway.CallerFrom(r.Context())
 			if c == nil {
 				next.ServeHTTP(w, r)
 				return

@@ -15,7 +15,6 @@ import (
 type CORS struct {
 	// Origins lists, per consumer, the browser origins allowed to call.
 	Origins map[string][]string
-	Caller  func(*http.Request) *gateway.Caller
 }
 
 func (c CORS) any(origin string) bool {
@@ -68,7 +67,7 @@ func (c CORS) PerConsumer(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		caller := c.Caller(r)
+		caller := gateway.CallerFrom(r.Context())
 		if caller != nil && !slices.Contains(c.Origins[caller.Consumer], origin) {
 			w.Header().Del("Access-Control-Allow-Origin")
 			errcode.WriteHTTP(w, errcode.OriginNotAllowed, "this consumer may not be called from a page at "+origin, nil)

@@ -31,7 +31,6 @@ type GraphQLOptions struct {
 	// Manifest is the allowlist; AllowlistOnly says which consumers are bound to it.
 	Manifest      Manifest
 	AllowlistOnly func(consumer string) bool
-	Caller        func(context.Context) *gateway.Caller
 }
 
 // NewSchema returns the executable schema with the sharing policy and complexity wired in.
@@ -61,7 +60,7 @@ func NewGraphQL(o GraphQLOptions) *handler.Server {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
 	srv.Use(guard)
 	if o.AllowlistOnly != nil {
-		srv.Use(allowlist{manifest: o.Manifest, only: o.AllowlistOnly, caller: o.Caller})
+		srv.Use(allowlist{manifest: o.Manifest, only: o.AllowlistOnly})
 	}
 	srv.Use(shapeLimit{Depth: o.Limits.Depth, Aliases: o.Limits.Aliases, Fields: int64(o.Limits.Fields)})
 	srv.Use(extension.FixedComplexityLimit(o.Limits.Complexity))

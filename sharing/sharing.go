@@ -39,7 +39,6 @@ type Service struct {
 	static       []gateway.Grant
 	deadlineDays int
 	purger       Purger
-	callerOf     func(context.Context) *gateway.Caller
 	now          func() time.Time
 	log          *slog.Logger
 
@@ -58,7 +57,6 @@ type Options struct {
 	Consumers    []config.Consumer // their static grants are always in force
 	DeadlineDays int               // working days an owner has to answer
 	Purger       Purger
-	Caller       func(context.Context) *gateway.Caller
 	Now          func() time.Time
 	Log          *slog.Logger
 }
@@ -76,7 +74,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.DeadlineDays = 5
 	}
 	s := &Service{store: o.Store, catalog: o.Catalog, deadlineDays: o.DeadlineDays, purger: o.Purger,
-		callerOf: o.Caller, now: o.Now, log: o.Log}
+		now: o.Now, log: o.Log}
 	var problems []string
 	for _, c := range o.Consumers {
 		for i, g := range c.Grants {
@@ -157,8 +155,10 @@ func (s *Service) storeErr(ctx context.Context, op string, err error) error {
 	return gqlErr(ctx, errcode.StoreUnavailable, "%s: the gateway's store is unavailable; try again later", op)
 }
 
+// caller is the verified caller of the request (gateway.CallerFrom), or a caller with
+// no consumer, department or role, who may do nothing here.
 func (s *Service) caller(ctx context.Context) *gateway.Caller {
-	if c := s.callerOf(ctx); c != nil {
+	if c := gateway.CallerFrom(ctx); c != nil {
 		return c
 	}
 	return &gateway.Caller{}

@@ -259,7 +259,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 
 	svc, err := sharing.New(ctx, sharing.Options{
 		Store: st, Catalog: catalog, Consumers: cfg.Consumers, DeadlineDays: cfg.Sharing.DeadlineWorkingDays,
-		Purger: fed, Caller: auth.CallerFrom, Log: log,
+		Purger: fed, Log: log,
 	})
 	if err != nil {
 		return nil, err
@@ -274,7 +274,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	}
 
 	registerAuditMetrics(m, recorder)
-	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: timedRecorder{recorder, m}, Observer: m, Log: log, Caller: auth.CallerFrom}
+	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: timedRecorder{recorder, m}, Observer: m, Log: log, Caller: gateway.CallerFrom}
 	if cfg.BenchNoAudit {
 		eo.Recorder = nil
 		log.Warn("audit recording is OFF (--bench-no-audit): for throughput comparisons only")
@@ -299,14 +299,11 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 			c := cfg.Consumer(consumer)
 			return c != nil && c.AllowlistOnly
 		},
-		Caller: auth.CallerFrom,
 	})
 	origins := map[string][]string{}
 	for _, c := range cfg.Consumers {
 		origins[c.Name] = c.Origins
 	}
-	callerOf := func(r *http.Request) *gateway.Caller { return auth.CallerFrom(r.Context()) }
-
 	deps := server.Deps{
 		Log:       log,
 		GraphQL:   gql,
@@ -314,14 +311,14 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		Fed:       fed,
 		BodyLimit: cfg.Limits.BodyBytes,
 		Metrics:   m.Handler(),
-		CORS:      &server.CORS{Origins: origins, Caller: callerOf},
+		CORS:      &server.CORS{Origins: origins},
 		Claims: server.ClaimsCheck(func(name string) (server.ConsumerProfile, bool) {
 			c := cfg.Consumer(name)
 			if c == nil {
 				return server.ConsumerProfile{}, false
 			}
 			return server.ConsumerProfile{Dept: c.Dept, Roles: c.Roles, SelfService: c.SelfService}, true
-		}, callerOf),
+		}),
 		Ready: readiness(fed, st),
 	}
 	if !cfg.Limits.RateLimitsOff {
@@ -332,7 +329,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 			}
 			u, all := c.Limits()
 			return server.Limits{EndUser: server.Rate(u), Consumer: server.Rate(all)}
-		}, callerOf, 100000)
+		}, 100000)
 	}
 	if cfg.Pprof {
 		deps.Pprof = adminOnly(auth.Middleware(verifier, log), pprofHandler())
@@ -519,7 +516,7 @@ func pprofHandler() http.Handler {
 // department console; profiles reveal internals and must not be public.
 func adminOnly(authn func(http.Handler) http.Handler, next http.Handler) http.Handler {
 	return authn(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := auth.CallerFrom(r.Context())
+		c := gateway.CallerFrom(r.Context())
 		if c == nil || !(c.HasRole(gateway.RoleCIO) || c.Dept != "" && c.HasRole(gateway.RoleAuditor)) {
 			http.Error(w, "profiles are for the CIO office and department administrators", http.StatusForbidden)
 			return
