@@ -27,6 +27,9 @@ const (
 	RoleCIO      = "cio"
 )
 
+// Roles lists every role, the one list configuration and tokens are checked against.
+var Roles = []string{RoleApprover, RoleAuditor, RoleCIO}
+
 // HasRole reports whether the caller holds role.
 func (c *Caller) HasRole(role string) bool { return c != nil && slices.Contains(c.Roles, role) }
 

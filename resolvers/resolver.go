@@ -32,7 +32,7 @@ type Resolver struct {
 	Fed     *federation.Federation
 	Planner Planner
 	Admin   Admin
-	// MaxPageSize bounds `first`, to protect the departments (default 100).
+	// MaxPageSize bounds `first`, to protect the departments (default config.DefaultPageSize).
 	MaxPageSize int
 }
 

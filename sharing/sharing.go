@@ -71,7 +71,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.DeadlineDays <= 0 {
-		o.DeadlineDays = 5
+		o.DeadlineDays = config.DefaultDeadlineWorkingDays
 	}
 	s := &Service{store: o.Store, catalog: o.Catalog, deadlineDays: o.DeadlineDays, purger: o.Purger,
 		now: o.Now, log: o.Log}

@@ -269,11 +269,7 @@ func runConfig(args []string, stdout io.Writer) error {
 		problems = append(problems, err.Error())
 	}
 	if cfg.Allowlist != "" {
-		path := cfg.Allowlist
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(filepath.Dir(cfg.Path), path)
-		}
-		if _, err := server.LoadManifest(path); err != nil {
+		if _, err := server.LoadManifest(cfg.Allowlist); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}

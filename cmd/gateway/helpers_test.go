@@ -72,7 +72,7 @@ func newTG(t testing.TB, adjust ...func(*config.Config)) *tg {
 		f(cfg)
 	}
 	var closers closeStack
-	parts, err := assemble(ctx, cfg, log, &closers)
+	parts, err := assemble(ctx, cfg, switches{}, log, &closers)
 	if err != nil {
 		t.Fatal(err)
 	}

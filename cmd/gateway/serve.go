@@ -76,6 +76,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	var sw switches
 	if f.addr != "" {
 		cfg.Addr = f.addr
 	}
@@ -86,7 +87,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if !cfg.Demo {
 			return fmt.Errorf("--bench-no-audit is for demo-mode measurements only")
 		}
-		cfg.BenchNoAudit = true
+		sw.noAudit = true
 	}
 	if *noRateLimit {
 		if !cfg.Demo {
@@ -94,7 +95,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		cfg.Limits.RateLimitsOff = true
 	}
-	cfg.Pprof = *pprofOn
+	sw.pprof = *pprofOn
 	log := newLogger(cfg.Log, stdout)
 
 	var closers closeStack
@@ -116,7 +117,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 
-	gw, err := assemble(ctx, cfg, log, &closers)
+	gw, err := assemble(ctx, cfg, sw, log, &closers)
 	if err != nil {
 		return err
 	}
@@ -175,6 +176,13 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return logging.New(w, c.Format, c.Level)
 }
 
+// switches are the runtime flags of one run that are not configuration: they never come
+// from the file.
+type switches struct {
+	noAudit bool // --bench-no-audit: audit recording off, demo-mode measurements only
+	pprof   bool // --pprof: /debug/pprof/ for administrators
+}
+
 // gatewayParts are the assembled gateway, for the server and for tests.
 type gatewayParts struct {
 	handler  http.Handler
@@ -187,7 +195,7 @@ type gatewayParts struct {
 
 // assemble wires the gateway from its configuration: adapters, federation, catalogue,
 // store, audit, grants, identity, policy and HTTP.
-func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers *closeStack) (*gatewayParts, error) {
+func assemble(ctx context.Context, cfg *config.Config, sw switches, log *slog.Logger, closers *closeStack) (*gatewayParts, error) {
 	client := &http.Client{Transport: &http.Transport{
 		Proxy:               nil, // department systems are reached directly, never through a proxy
 		MaxIdleConns:        256,
@@ -275,7 +283,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 
 	registerAuditMetrics(m, recorder)
 	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: timedRecorder{recorder, m}, Observer: m, Log: log, Caller: gateway.CallerFrom}
-	if cfg.BenchNoAudit {
+	if sw.noAudit {
 		eo.Recorder = nil
 		log.Warn("audit recording is OFF (--bench-no-audit): for throughput comparisons only")
 	}
@@ -283,11 +291,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	res := &resolvers.Resolver{Fed: fed, Planner: enf, Admin: svc, MaxPageSize: cfg.Limits.PageSize}
 	var manifest server.Manifest
 	if cfg.Allowlist != "" {
-		path := cfg.Allowlist
-		if cfg.Path != "" && !filepath.IsAbs(path) {
-			path = filepath.Join(filepath.Dir(cfg.Path), path)
-		}
-		if manifest, err = server.LoadManifest(path); err != nil {
+		if manifest, err = server.LoadManifest(cfg.Allowlist); err != nil {
 			return nil, err
 		}
 		log.Info("allowlist loaded", "operations", len(manifest))
@@ -331,7 +335,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 			return server.Limits{EndUser: server.Rate(u), Consumer: server.Rate(all)}
 		}, 100000)
 	}
-	if cfg.Pprof {
+	if sw.pprof {
 		deps.Pprof = adminOnly(auth.Middleware(verifier, log), pprofHandler())
 	}
 	if cfg.Demo {
@@ -356,19 +360,19 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 // configuration, protocols are packages.
 func openSource(ctx context.Context, d config.Department, client *http.Client, log *slog.Logger) (adapters.Source, io.Closer, error) {
 	switch d.Protocol {
-	case "soap":
+	case config.ProtocolSOAP:
 		s, err := soap.New(d, client)
 		return s, nil, err
-	case "rest":
+	case config.ProtocolREST:
 		s, err := rest.New(d, client)
 		return s, nil, err
-	case "sql":
+	case config.ProtocolSQL:
 		s, err := sqldb.Open(d)
 		if err != nil {
 			return nil, nil, err
 		}
 		return s, s, nil
-	case "csv":
+	case config.ProtocolCSV:
 		s, err := csvdrop.Open(ctx, d, log.With("department", d.ID))
 		if err != nil {
 			return nil, nil, err
@@ -433,16 +437,6 @@ func newVerifier(cfg *config.Config) (*auth.Verifier, error) {
 		}
 		ac.Issuer, ac.Audience = auth.DemoIssuer, auth.DemoAudience
 		ac.KeyFiles = []string{auth.DemoPublicKeyFile(cfg.DataDir)}
-	} else if cfg.Path != "" {
-		base := filepath.Dir(cfg.Path)
-		for i, k := range ac.KeyFiles {
-			if !filepath.IsAbs(k) {
-				ac.KeyFiles[i] = filepath.Join(base, k)
-			}
-		}
-		if ac.JWKSFile != "" && !filepath.IsAbs(ac.JWKSFile) {
-			ac.JWKSFile = filepath.Join(base, ac.JWKSFile)
-		}
 	}
 	v, err := auth.NewVerifier(ac, known)
 	if err != nil {
