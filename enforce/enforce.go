@@ -341,7 +341,7 @@ func (e *Enforcer) Denied(ctx context.Context, dept, subject string) error {
 		for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, []string{typeName}) {
 			if entry := e.catalog.ByField(typeName + "." + f.Name); entry != nil && entry.Owner == dept {
 				if st != nil && entry.Class != gateway.Unconditional {
-					st.record(entry, policy.Subject{ID: subject, Person: subject}, policy.Decision{Outcome: gateway.Deny, Rule: policy.Denied})
+					st.record(entry, policy.Subject{ID: subject, Person: subject}, policy.Decision{Outcome: gateway.Deny, Rule: policy.RuleDenied})
 				}
 				codes = append(codes, entry.Code)
 				class = entry.Class

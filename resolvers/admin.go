@@ -73,10 +73,3 @@ func decodeCursor(s string) (int, bool) {
 	}
 	return n, true
 }
-
-// EncodeCursor and DecodeCursor are the cursors of every paged list, for the Admin
-// implementation's lists.
-func EncodeCursor(n int) string { return encodeCursor(n) }
-
-// DecodeCursor reads a cursor made by EncodeCursor.
-func DecodeCursor(s string) (int, bool) { return decodeCursor(s) }

@@ -7,6 +7,7 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -100,7 +101,7 @@ func (r *Resolver) enterpriseFor(ctx context.Context, code string, plan bool) *f
 func creditRecords(recs []adapters.Record, kinds []string) []*federation.CreditRecord {
 	out := make([]*federation.CreditRecord, 0, len(recs))
 	for _, r := range recs {
-		if len(kinds) > 0 && !contains(kinds, r["kind"]) {
+		if len(kinds) > 0 && !slices.Contains(kinds, r["kind"]) {
 			continue
 		}
 		out = append(out, &federation.CreditRecord{Record: r})
@@ -173,13 +174,4 @@ func enterprises(l *federation.Loaders, recs []adapters.Record) []*federation.En
 		out[i] = &federation.Enterprise{CreditCode: r["creditCode"], Record: r}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

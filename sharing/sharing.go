@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -169,7 +170,7 @@ func (s *Service) Catalog(ctx context.Context, department *string) ([]*model.Cat
 	dept := ""
 	if department != nil {
 		dept = *department
-		if !contains(s.catalog.Departments(), dept) {
+		if !slices.Contains(s.catalog.Departments(), dept) {
 			return nil, gqlErr(ctx, errcode.BadUserInput, "argument department: %q is not a department of the catalogue (%s)", dept, strings.Join(s.catalog.Departments(), ", "))
 		}
 	}
@@ -245,7 +246,7 @@ func (s *Service) RequestSharing(ctx context.Context, in model.SharingRequestInp
 			problems = append(problems, fmt.Sprintf("codes: %s (%s) is shared unconditionally; no request is needed", code, e.Field))
 		case e.Owner == c.Dept:
 			problems = append(problems, fmt.Sprintf("codes: %s belongs to your own department", code))
-		case !contains(byOwner[e.Owner], code):
+		case !slices.Contains(byOwner[e.Owner], code):
 			byOwner[e.Owner] = append(byOwner[e.Owner], code)
 		}
 	}
@@ -565,13 +566,4 @@ func AddWorkingDays(t time.Time, n int) time.Time {
 		}
 	}
 	return d.UTC()
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -12,9 +12,10 @@ import (
 	"pudong.gov.cn/gateway/legacysim/simhttp"
 )
 
-// The fixtures of DESIGN §8, answered live from the four simulators over their real
-// protocols, as an owner-independent caller with full access: each department console
-// sees its own fields, so one query per department reads everything.
+// The demo fixtures (docs/architecture.md, Demo data), answered live from the four
+// simulators over their real protocols, as an owner-independent caller with full access:
+// each department console sees its own fields, so one query per department reads
+// everything.
 func TestFixturesThroughEveryDepartment(t *testing.T) {
 	g := newTG(t)
 	psb := g.post(g.token("psb-console"), `{ citizen(idNumber: "310115198503120012") {

@@ -10,8 +10,9 @@ import (
 	"pudong.gov.cn/gateway/store"
 )
 
-// The whole loop of DESIGN §1: denied → request → the wrong department cannot decide →
-// the owner approves → the field opens for that purpose only → revoke → closed again.
+// The whole sharing loop (docs/architecture.md, The sharing policy): denied → request →
+// the wrong department cannot decide → the owner approves → the field opens for that
+// purpose only → revoke → closed again.
 func TestSharingLoop(t *testing.T) {
 	g := newTG(t)
 	play := g.token("playground")
