@@ -89,7 +89,7 @@ type planner struct{ denied map[string]bool }
 var errAllDenied = errors.New("every selected field is denied")
 
 func (p planner) NeedsDepartment(_ context.Context, dept, _, _ string) bool { return !p.denied[dept] }
-func (p planner) Denied(context.Context, string, string) error         { return errAllDenied }
+func (p planner) Denied(context.Context, string, string) error              { return errAllDenied }
 
 // world is a Resolver over four fake departments, and a request context with loaders.
 type world struct {
