@@ -207,7 +207,7 @@ func TestExamples(t *testing.T) {
 func fileOverdueRequest(t *testing.T, g *tg) {
 	t.Helper()
 	now := store.Micro(time.Now())
-	_, err := g.parts.store.CreateRequests(t.Context(), []gateway.SharingRequest{{
+	_, err := g.parts.Store.CreateRequests(t.Context(), []gateway.SharingRequest{{
 		Requester: "supervision-platform", RequestedBy: "inspector-0417", Department: "hrss",
 		Codes: []string{"310115-HRSS-SB01-002"}, Purpose: "market-supervision",
 		Justification: "Checking that enterprises under inspection pay their employees' insurance.",

@@ -142,7 +142,7 @@ func TestArgumentValidation(t *testing.T) {
 // one AMR call, one credit query, and PSB calls bounded by the distinct persons.
 func TestBatchingAvoidsNPlusOne(t *testing.T) {
 	g := newTG(t, func(c *config.Config) { c.Cache.Disabled = true })
-	credit := g.parts.fed.Department("credit").Source().(*sqldb.Source)
+	credit := g.parts.Fed.Department("credit").Source().(*sqldb.Source)
 	page := g.post(g.token("amr-console"), `{ enterprises(first: 50) { edges { node { creditCode } } } }`, nil)
 	reps := map[string]string{}
 	for _, e := range g.sims.Data.Enterprises {
@@ -201,7 +201,7 @@ func TestDepartmentDownAffectsOnlyItsFields(t *testing.T) {
 // came from and how old it is.
 func TestWarmSweepMakesNoUpstreamCalls(t *testing.T) {
 	g := newTG(t)
-	credit := g.parts.fed.Department("credit").Source().(*sqldb.Source)
+	credit := g.parts.Fed.Department("credit").Source().(*sqldb.Source)
 	q := `{ enterprises(first: 50) { edges { node { name creditRecords { kind title } legalRepresentative { name } } } } }`
 	tok := g.token("supervision-platform")
 	cold := g.post(tok, q, nil)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/legacysim"
@@ -30,7 +31,7 @@ type tg struct {
 	t     testing.TB
 	cfg   *config.Config
 	sims  *legacysim.Sims
-	parts *gatewayParts
+	parts *app.Gateway
 	srv   *httptest.Server
 	logs  *syncBuffer
 }
@@ -71,17 +72,16 @@ func newTG(t testing.TB, adjust ...func(*config.Config)) *tg {
 	for _, f := range adjust {
 		f(cfg)
 	}
-	var closers closeStack
-	parts, err := assemble(ctx, cfg, switches{}, log, &closers)
+	parts, err := app.New(ctx, cfg, app.Options{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(parts.handler)
+	srv := httptest.NewServer(parts.Handler)
 	t.Cleanup(func() {
 		srv.Close()
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		closers.closeAll(cctx, log)
+		parts.Close(cctx)
 		sims.Close(cctx)
 	})
 	return &tg{t: t, cfg: cfg, sims: sims, parts: parts, srv: srv, logs: logs}
@@ -94,7 +94,7 @@ func (g *tg) token(consumer string, citizen ...string) string {
 	if len(citizen) > 0 {
 		id = citizen[0]
 	}
-	tok, err := demoMinter(g.cfg)(consumer, id)
+	tok, err := app.DemoMinter(g.cfg)(consumer, id)
 	if err != nil {
 		g.t.Fatal(err)
 	}

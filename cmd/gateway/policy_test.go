@@ -172,7 +172,7 @@ func TestDataMinimisation(t *testing.T) {
 	if n := g.sims.PSB.Count("QueryPerson"); n != 0 {
 		t.Errorf("PSB was called %d times for a query whose PSB fields are all denied", n)
 	}
-	hrssBefore := g.parts.fed.Department("hrss")
+	hrssBefore := g.parts.Fed.Department("hrss")
 	_ = hrssBefore
 	r = g.post(g.token("playground"), `{ citizen(idNumber: "310115198503120012") { socialInsurance { insuranceType status } } }`, nil)
 	if e := r.errorAt("citizen.socialInsurance"); e == nil || e.Extensions["owner"] != "hrss" {
