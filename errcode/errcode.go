@@ -28,6 +28,8 @@ const (
 	AlreadyRevoked    = "ALREADY_REVOKED"
 	StoreUnavailable  = "STORE_UNAVAILABLE"
 	AuditUnavailable  = "AUDIT_UNAVAILABLE"
+	ForbiddenArgument = "FORBIDDEN_ARGUMENT"
+	SubjectLimit      = "SUBJECT_LIMIT_EXCEEDED"
 
 	// GraphQL request errors: nothing ran.
 	NotAllowlisted           = "OPERATION_NOT_ALLOWLISTED"
@@ -40,6 +42,7 @@ const (
 	ValidationFailed         = "GRAPHQL_VALIDATION_FAILED" // sent by gqlgen
 	PersistedQueryNotFound   = "PERSISTED_QUERY_NOT_FOUND" // sent by gqlgen's APQ
 	SubscriptionNotSupported = "SUBSCRIPTION_NOT_SUPPORTED"
+	IncrementalNotSupported  = "INCREMENTAL_DELIVERY_NOT_SUPPORTED"
 
 	// HTTP request errors: refused before GraphQL saw the request.
 	BadRequest           = "BAD_REQUEST"
@@ -78,6 +81,8 @@ var vocabulary = map[string]Info{
 	AlreadyRevoked:    {http.StatusOK, "the grant was already revoked"},
 	StoreUnavailable:  {http.StatusOK, "the gateway's database did not answer"},
 	AuditUnavailable:  {http.StatusOK, "the audit trail could not be written, so the answer is withheld"},
+	ForbiddenArgument: {http.StatusOK, "the field looks up, filters or counts by a datum the caller may not read"},
+	SubjectLimit:      {http.StatusOK, "the end user has reached more distinct people than its budget allows"},
 
 	NotAllowlisted:           {http.StatusOK, "a consumer in allowlist mode sent an unregistered operation"},
 	QueryTooDeep:             {http.StatusOK, "the query is nested too deep"},
@@ -89,6 +94,7 @@ var vocabulary = map[string]Info{
 	ValidationFailed:         {http.StatusOK, "the query does not fit the schema, or a variable its type"},
 	PersistedQueryNotFound:   {http.StatusOK, "the persisted-query hash is unknown; send the query text with it"},
 	SubscriptionNotSupported: {http.StatusOK, "subscriptions are not served over GET or POST"},
+	IncrementalNotSupported:  {http.StatusOK, "@defer and @stream are refused: each answer is sent whole"},
 
 	BadRequest:           {http.StatusBadRequest, "the HTTP request is not a well-formed GraphQL request"},
 	UnsupportedMediaType: {http.StatusUnsupportedMediaType, "the body is not application/json in UTF-8"},
