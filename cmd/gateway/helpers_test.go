@@ -56,6 +56,13 @@ func (s *syncBuffer) String() string {
 // newTG starts simulators and a gateway; adjust may change the configuration first.
 func newTG(t testing.TB, adjust ...func(*config.Config)) *tg {
 	t.Helper()
+	return newTGWith(t, app.Options{}, adjust...)
+}
+
+// newTGWith is newTG with the switches that are not configuration (app.Options), such as
+// audit recording off for benchmarks.
+func newTGWith(t testing.TB, opts app.Options, adjust ...func(*config.Config)) *tg {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	logs := &syncBuffer{}
@@ -72,7 +79,7 @@ func newTG(t testing.TB, adjust ...func(*config.Config)) *tg {
 	for _, f := range adjust {
 		f(cfg)
 	}
-	parts, err := app.New(ctx, cfg, app.Options{}, log)
+	parts, err := app.New(ctx, cfg, opts, log)
 	if err != nil {
 		t.Fatal(err)
 	}
