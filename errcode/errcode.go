@@ -4,9 +4,10 @@
 // what the client sees. docs/errors.md documents the same codes; a test keeps the two
 // equal.
 //
-// Adding a code is one line in the table below and one row in docs/errors.md. A code
-// that is not in the table never reaches a client: Presenter answers
-// INTERNAL_SERVER_ERROR instead, so a typo shows up in tests, not in production.
+// Adding a code is a constant and its row in the vocabulary (both in this file) and a row
+// in docs/errors.md; tests fail until all three are there. A code that is not in the
+// vocabulary never reaches a client: Presenter answers INTERNAL_SERVER_ERROR instead, so
+// a typo shows up in tests, not in production.
 package errcode
 
 import (

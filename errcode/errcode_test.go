@@ -82,6 +82,38 @@ func TestDocsAgree(t *testing.T) {
 	}
 }
 
+// TestEveryConstantInTheVocabulary: a code declared without its row in the vocabulary
+// would be presented as INTERNAL_SERVER_ERROR; this catches the forgotten row.
+func TestEveryConstantInTheVocabulary(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "errcode.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, decl := range f.Decls {
+		g, ok := decl.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			for _, v := range spec.(*ast.ValueSpec).Values {
+				lit, ok := v.(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					continue
+				}
+				code, _ := strconv.Unquote(lit.Value)
+				n++
+				if _, ok := Lookup(code); !ok {
+					t.Errorf("%s is declared but has no row in the vocabulary", code)
+				}
+			}
+		}
+	}
+	if n != len(Codes()) {
+		t.Errorf("%d constants, %d codes in the vocabulary", n, len(Codes()))
+	}
+}
+
 // TestNoCodeOutsideVocabulary fails when a package spells a code as a string literal
 // instead of naming the constant here, which is how codes drifted into seven packages.
 // The simulated departments (legacysim) speak their own protocols and are left out.
