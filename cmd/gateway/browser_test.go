@@ -150,6 +150,9 @@ func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Ac
 // from the page, compare consumers, file a sharing request, and check that the page
 // never made a request anywhere but the gateway.
 func TestBrowserPlayground(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the browser test takes seconds; it runs in the full suite")
+	}
 	g := newTG(t)
 	ctx, log := browser(t)
 	base, err := url.Parse(g.srv.URL)
