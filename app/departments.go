@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -134,7 +135,7 @@ func OpenSource(ctx context.Context, d config.Department, client *http.Client, l
 		}
 		return s, s, nil
 	}
-	return nil, nil, fmt.Errorf("protocol %q has no adapter (soap, rest, sql, csv)", d.Protocol)
+	return nil, nil, fmt.Errorf("protocol %q has no adapter (%s)", d.Protocol, strings.Join(config.Protocols, ", "))
 }
 
 // departmentTTL is how long a department's records may be cached: the shortest update

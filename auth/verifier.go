@@ -17,11 +17,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/config"
 )
 
-// Defaults for the zero values of Config.
+// Defaults for the zero values of Config. The leeway is the configuration's default
+// (config/defaults.go), named here for callers of this package.
 const (
-	DefaultLeeway        = 30 * time.Second
+	DefaultLeeway        = config.DefaultLeeway
 	DefaultMaxTokenBytes = 8 << 10
 )
 
