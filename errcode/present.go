@@ -37,11 +37,11 @@ type Extended interface {
 
 // Presenter returns gqlgen's error presenter: the one place where an error raised while
 // answering a GraphQL request becomes what the client reads. An error keeps its code when
-// the code is in the vocabulary; a Go error that carries extensions of its own
-// (Extended, as federation.SourceError is) is presented with them; an
-// argument gqlgen could not read is BAD_USER_INPUT; introspection while it is off is
-// INTROSPECTION_DISABLED; gqlgen's own uncoded request errors are BAD_REQUEST; anything
-// else is INTERNAL_SERVER_ERROR with a fixed message, and its text goes to log.
+// the code is in the vocabulary; a Go error that carries extensions of its own (Extended,
+// as federation.SourceError is) is presented with them; an argument gqlgen could not read
+// is BAD_USER_INPUT; introspection while it is off is INTROSPECTION_DISABLED; gqlgen's own
+// uncoded request errors are BAD_REQUEST; anything else is INTERNAL_SERVER_ERROR with a
+// fixed message, and its text goes to log.
 func Presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
