@@ -1,9 +1,7 @@
 package gateway_test
 
 import (
-	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,23 +12,7 @@ import (
 // document by section number, which the repository does not have.
 func TestCommentsCiteTheRepository(t *testing.T) {
 	doc := regexp.MustCompile(`docs/[A-Za-z0-9_-]+\.md`)
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "graph") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if ext := filepath.Ext(path); ext != ".go" && ext != ".yaml" && ext != ".graphqls" {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+	eachFile(t, false, []string{".go", ".yaml", ".graphqls"}, func(path string, b []byte) {
 		text := string(b)
 		if strings.Contains(text, "DESIGN "+"§") {
 			t.Errorf("%s cites a design document the repository does not have; cite docs/", path)
@@ -40,9 +22,5 @@ func TestCommentsCiteTheRepository(t *testing.T) {
 				t.Errorf("%s cites %s, which does not exist", path, cited)
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
