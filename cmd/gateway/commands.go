@@ -17,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2"
 	"gopkg.in/yaml.v3"
 
+	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/audit"
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
@@ -215,7 +216,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(config.Log{Format: "text", Level: "warn"}, stdout)
-	st, err := openStore(ctx, cfg, log)
+	st, err := app.OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -251,29 +252,25 @@ func runConfig(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := loadCatalog(cfg); err != nil {
+	if _, err := app.LoadCatalog(cfg); err != nil {
 		return err
 	}
 	// What start-up would refuse besides the file itself: adapter settings, keys and the
 	// allowlist manifest. Nothing is contacted; the adapters validate and open lazily.
 	var problems []string
 	for _, d := range cfg.Departments {
-		_, closer, err := openSource(context.Background(), d, http.DefaultClient, slog.New(slog.DiscardHandler))
+		_, closer, err := app.OpenSource(context.Background(), d, http.DefaultClient, slog.New(slog.DiscardHandler))
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("department %s: %v", d.ID, err))
 		} else if closer != nil {
 			closer.Close()
 		}
 	}
-	if _, err := newVerifier(cfg); err != nil {
+	if _, err := app.NewVerifier(cfg); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if cfg.Allowlist != "" {
-		path := cfg.Allowlist
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(filepath.Dir(cfg.Path), path)
-		}
-		if _, err := server.LoadManifest(path); err != nil {
+		if _, err := server.LoadManifest(cfg.Allowlist); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
