@@ -162,6 +162,22 @@ func EncodePublicKey(pub ed25519.PublicKey) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
 
+// PublishKey writes pub as DIR/keys/KEYID.pem unless it is there, so that the key set
+// verification starts from travels with the checkpoints it verifies.
+func PublishKey(dir string, pub ed25519.PublicKey) error {
+	path := filepath.Join(dir, "keys", KeyID(pub)+".pem")
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("publish audit key: %w", err)
+	}
+	if err := os.WriteFile(path, EncodePublicKey(pub), 0o644); err != nil {
+		return fmt.Errorf("publish audit key: %w", err)
+	}
+	return nil
+}
+
 // KeySet is the public keys verification trusts, by KeyID. Old keys stay in the set
 // after a rotation so that the checkpoints they signed still verify.
 type KeySet map[string]ed25519.PublicKey
@@ -254,7 +270,11 @@ func ReadAnchors(keys KeySet, dirs ...string) (*Anchors, error) {
 			return nil, err
 		}
 		if _, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("checkpoint directory: %w", err)
+			if !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("checkpoint directory: %w", err)
+			}
+			a.problems = append(a.problems, Break{Kind: MissingCheckpoint, Expected: "checkpoint directory " + dir, Found: "none"})
+			continue
 		}
 		for _, path := range names {
 			present[filepath.Base(path)] = append(present[filepath.Base(path)], dir)

@@ -254,6 +254,13 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		return nil, err
 	}
 	closers.push("store", func(context.Context) error { return st.Close() })
+	// Closed in reverse: the recorder first, then the shutdown checkpoint covers
+	// everything it committed, then the store.
+	checkpoints, err := startCheckpoints(cfg, st, log)
+	if err != nil {
+		return nil, err
+	}
+	closers.push("audit checkpoints", checkpoints.Close)
 	recorder := audit.NewRecorder(st, audit.Options{}, log)
 	closers.push("audit", recorder.Close)
 
@@ -274,7 +281,9 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	}
 
 	registerAuditMetrics(m, recorder)
-	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: timedRecorder{recorder, m}, Observer: m, Log: log, Caller: auth.CallerFrom}
+	m.CounterFunc("gateway_audit_checkpoints_total", "Signed audit checkpoints written.", nil, func() float64 { return float64(checkpoints.Written()) })
+	m.CounterFunc("gateway_audit_checkpoint_failures_total", "Audit checkpoints that could not be written.", nil, func() float64 { return float64(checkpoints.Failed()) })
+	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: observedRecorder{timedRecorder{recorder, m}.Record, checkpoints}, Observer: m, Log: log, Caller: auth.CallerFrom}
 	if cfg.BenchNoAudit {
 		eo.Recorder = nil
 		log.Warn("audit recording is OFF (--bench-no-audit): for throughput comparisons only")
