@@ -265,7 +265,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	closers.push("audit", recorder.Close)
 
 	svc, err := sharing.New(ctx, sharing.Options{
-		Store: st, Catalog: catalog, Consumers: cfg.Consumers, DeadlineDays: cfg.Sharing.DeadlineWorkingDays,
+		Store: st, Catalog: catalog, Consumers: cfg.Consumers, Purposes: cfg.Purposes, DeadlineDays: cfg.Sharing.DeadlineWorkingDays,
 		Purger: fed, Caller: auth.CallerFrom, Log: log,
 	})
 	if err != nil {
