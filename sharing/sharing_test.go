@@ -21,6 +21,16 @@ func (c *clock) now() time.Time { return c.t }
 
 func newService(t *testing.T, clk *clock, caller **gateway.Caller) *Service {
 	t.Helper()
+	return newServiceWith(t, clk, caller, Options{
+		Consumers: []config.Consumer{{Name: "online-hall", Purpose: "administrative-approval",
+			Grants: []config.Grant{{Purpose: "administrative-approval", Codes: []string{"310115-PSB-RK01-002"}}}}},
+	})
+}
+
+// newServiceWith is a service on the demo catalogue and a fresh store, with o's
+// consumers and purposes.
+func newServiceWith(t *testing.T, clk *clock, caller **gateway.Caller, o Options) *Service {
+	t.Helper()
 	data, err := os.ReadFile("../config/demo/catalog.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -42,12 +52,9 @@ func newService(t *testing.T, clk *clock, caller **gateway.Caller) *Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc, err := New(context.Background(), Options{
-		Store: st, Catalog: cat, DeadlineDays: 5, Now: clk.now,
-		Consumers: []config.Consumer{{Name: "online-hall", Purpose: "administrative-approval",
-			Grants: []config.Grant{{Purpose: "administrative-approval", Codes: []string{"310115-PSB-RK01-002"}}}}},
-		Caller: func(context.Context) *gateway.Caller { return *caller },
-	})
+	o.Store, o.Catalog, o.DeadlineDays, o.Now = st, cat, 5, clk.now
+	o.Caller = func(context.Context) *gateway.Caller { return *caller }
+	svc, err := New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,10 +59,16 @@ func (s *Service) eachAuditEvent(ctx context.Context, owners []string, f store.A
 
 // ownAccess reports whether e is the citizen's own reading of their own data. The event
 // does not name the rule that decided, but only the self-service rule lets a
-// self-service app see an item without a grant (docs/guide-citizen-portal.md).
+// self-service app see a conditional or not-shared item in full without a grant
+// (docs/guide-citizen-portal.md); an unconditional item is open to any citizen, so its
+// reading is someone else's unless proven otherwise.
 func (s *Service) ownAccess(e gateway.AuditEvent) bool {
 	c, ok := s.consumers[e.Consumer]
-	return ok && c.SelfService && e.Decision == gateway.Allow && e.GrantID == ""
+	if !ok || !c.SelfService || e.Decision != gateway.Allow || e.GrantID != "" {
+		return false
+	}
+	entry := s.catalog.ByCode(e.Code)
+	return entry != nil && entry.Class != gateway.Unconditional
 }
 
 // withheld reports whether an access is kept from the tracker at now, and when it will
