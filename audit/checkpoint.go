@@ -256,59 +256,73 @@ func (a *Anchors) Checkpoints() map[string][]Checkpoint { return a.valid }
 // maxCheckpointLine bounds one line of a checkpoint file.
 const maxCheckpointLine = 64 << 10
 
-// ReadAnchors reads the checkpoint files of the sink directories (the first is the
-// primary; the others are mirrors) and checks every signature against keys. A file
-// present in one sink and missing in another is reported, and the union of the valid
-// checkpoints anchors the chains, so deleting the file from one sink gains nothing.
-func ReadAnchors(keys KeySet, dirs ...string) (*Anchors, error) {
+// Sink is where one replica writes its checkpoints: a primary directory and an optional
+// mirror holding the same files.
+type Sink struct {
+	Dir    string
+	Mirror string
+}
+
+// ReadAnchors reads the checkpoint files of the sinks (one per replica whose
+// checkpoints are not in another's) and checks every signature against keys. A file
+// present in a sink's directory and missing in its mirror, or the other way round, is
+// reported; the union of the valid checkpoints anchors the chains, so deleting a file
+// from one directory gains nothing.
+func ReadAnchors(keys KeySet, sinks ...Sink) (*Anchors, error) {
 	a := &Anchors{valid: map[string][]Checkpoint{}}
 	seen := map[string]map[int64]Checkpoint{}
-	present := map[string][]string{} // file name → sinks that have it
-	for _, dir := range dirs {
-		names, err := filepath.Glob(filepath.Join(dir, "*"+CheckpointFileSuffix))
-		if err != nil {
-			return nil, err
-		}
-		if _, err := os.Stat(dir); err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("checkpoint directory: %w", err)
+	add := func(path string, cps []Checkpoint) {
+		for _, cp := range cps {
+			if seen[cp.Chain] == nil {
+				seen[cp.Chain] = map[int64]Checkpoint{}
 			}
-			a.problems = append(a.problems, Break{Kind: MissingCheckpoint, Expected: "checkpoint directory " + dir, Found: "none"})
-			continue
+			if old, dup := seen[cp.Chain][cp.Seq]; dup && old.Hash != cp.Hash {
+				a.problems = append(a.problems, Break{Chain: cp.Chain, Seq: cp.Seq, Kind: ForgedCheckpoint,
+					Expected: old.Hash, Found: cp.Hash + " in " + path})
+				continue
+			}
+			seen[cp.Chain][cp.Seq] = cp
 		}
-		for _, path := range names {
-			present[filepath.Base(path)] = append(present[filepath.Base(path)], dir)
-			cps, probs, err := readCheckpointFile(path, keys)
+	}
+	for _, sink := range sinks {
+		dirs := []string{sink.Dir}
+		if sink.Mirror != "" {
+			dirs = append(dirs, sink.Mirror)
+		}
+		present := map[string][]string{} // file name → directories of this sink that have it
+		for _, dir := range dirs {
+			if _, err := os.Stat(dir); err != nil {
+				if !errors.Is(err, fs.ErrNotExist) {
+					return nil, fmt.Errorf("checkpoint directory: %w", err)
+				}
+				a.problems = append(a.problems, Break{Kind: MissingCheckpoint, Expected: "checkpoint directory " + dir, Found: "none"})
+				continue
+			}
+			names, err := filepath.Glob(filepath.Join(dir, "*"+CheckpointFileSuffix))
 			if err != nil {
 				return nil, err
 			}
-			a.problems = append(a.problems, probs...)
-			for _, cp := range cps {
-				if seen[cp.Chain] == nil {
-					seen[cp.Chain] = map[int64]Checkpoint{}
+			for _, path := range names {
+				present[filepath.Base(path)] = append(present[filepath.Base(path)], dir)
+				cps, probs, err := readCheckpointFile(path, keys)
+				if err != nil {
+					return nil, err
 				}
-				if old, dup := seen[cp.Chain][cp.Seq]; dup && old.Hash != cp.Hash {
-					a.problems = append(a.problems, Break{Chain: cp.Chain, Seq: cp.Seq, Kind: ForgedCheckpoint,
-						Expected: old.Hash, Found: cp.Hash + " in " + path})
-					continue
-				}
-				seen[cp.Chain][cp.Seq] = cp
+				a.problems = append(a.problems, probs...)
+				add(path, cps)
 			}
 		}
-	}
-	files := make([]string, 0, len(present))
-	for f := range present {
-		files = append(files, f)
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		if len(present[f]) == len(dirs) {
-			continue
+		files := make([]string, 0, len(present))
+		for f := range present {
+			files = append(files, f)
 		}
-		for _, dir := range dirs {
-			if !contains(present[f], dir) {
-				a.problems = append(a.problems, Break{Chain: strings.TrimSuffix(f, CheckpointFileSuffix), Kind: MissingCheckpoint,
-					Expected: "checkpoint file " + filepath.Join(dir, f), Found: "none (the file is in " + strings.Join(present[f], ", ") + ")"})
+		sort.Strings(files)
+		for _, f := range files {
+			for _, dir := range dirs {
+				if !contains(present[f], dir) {
+					a.problems = append(a.problems, Break{Chain: strings.TrimSuffix(f, CheckpointFileSuffix), Kind: MissingCheckpoint,
+						Expected: "checkpoint file " + filepath.Join(dir, f), Found: "none (the file is in " + strings.Join(present[f], ", ") + ")"})
+				}
 			}
 		}
 	}

@@ -69,7 +69,7 @@ func (a *anchored) checkpointer(t *testing.T, key *audit.Signer) *audit.Checkpoi
 
 func (a *anchored) verify(t *testing.T, keys audit.KeySet) audit.Report {
 	t.Helper()
-	anchors, err := audit.ReadAnchors(keys, a.dir, a.mirror)
+	anchors, err := audit.ReadAnchors(keys, audit.Sink{Dir: a.dir, Mirror: a.mirror})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestVerifyAcceptsV1EventsOnlyBeforeV2(t *testing.T) {
 
 func TestExportedSliceVerifiesWithItsKeyAlone(t *testing.T) {
 	a := newAnchored(t)
-	anchors, err := audit.ReadAnchors(a.keys, a.dir)
+	anchors, err := audit.ReadAnchors(a.keys, audit.Sink{Dir: a.dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 )
 
 const auditHelp = `
-gateway audit verify [--data DIR] [--config FILE] [--keys FILE|DIR]...
+gateway audit verify [--data DIR] [--config FILE] [--keys FILE|DIR]... [--checkpoints DIR[,MIRROR]]...
 gateway audit verify --slice FILE [--keys FILE|DIR]...
 gateway audit export --from TIME --to TIME [--out FILE] [--data DIR] [--config FILE]
 
@@ -28,7 +28,9 @@ verify recomputes every audit hash chain and checks it against the signed checkp
 (audit.checkpoints): it reports an altered, missing or inserted event, a chain cut
 short or rebuilt with recomputed hashes, and a forged or missing checkpoint, each with
 the first sequence number not proven intact. The trusted keys are the signing key's,
-the keys published beside the checkpoints and audit.keys; --keys replaces them.
+the keys published beside the checkpoints and audit.keys; --keys replaces them. With
+several replicas, name each replica's checkpoint directory (and mirror) with
+--checkpoints.
 With --slice it checks an exported slice with the public keys the slice carries (only
 those also given with --keys, if any).
 
@@ -56,8 +58,9 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	fs := newFlagSet("gateway audit "+args[0], auditHelp, stdout)
 	var f commonFlags
 	f.register(fs, getenv, false)
-	var keys multiFlag
+	var keys, checkpoints multiFlag
 	fs.Var(&keys, "keys", "trusted public keys (PEM file or directory of *.pem); repeatable")
+	fs.Var(&checkpoints, "checkpoints", "checkpoint directory DIR or DIR,MIRROR of one replica (default: the configuration's); repeatable")
 	slice := fs.String("slice", "", "verify: an exported slice instead of the store")
 	from := fs.String("from", "", "export: start of the window (inclusive)")
 	to := fs.String("to", "", "export: end of the window (exclusive)")
@@ -72,11 +75,12 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	trusted, err := trustedKeys(cfg, keys)
+	sk := sinks(cfg, checkpoints)
+	trusted, err := trustedKeys(cfg, sk, keys)
 	if err != nil {
 		return err
 	}
-	anchors, err := audit.ReadAnchors(trusted, sinks(cfg)...)
+	anchors, err := audit.ReadAnchors(trusted, sk...)
 	if err != nil {
 		return err
 	}
@@ -96,8 +100,9 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	return printReport(rep, stdout)
 }
 
-// sinks are the checkpoint directories: the primary, then the mirror.
-func sinks(cfg *config.Config) []string {
+// sinkDirs are the checkpoint directories of the configuration: the primary, then the
+// mirror.
+func sinkDirs(cfg *config.Config) []string {
 	dirs := []string{cfg.Audit.Checkpoints.Dir}
 	if cfg.Audit.Checkpoints.Mirror != "" {
 		dirs = append(dirs, cfg.Audit.Checkpoints.Mirror)
@@ -105,16 +110,32 @@ func sinks(cfg *config.Config) []string {
 	return dirs
 }
 
+// sinks are the checkpoint sinks to verify against: --checkpoints DIR[,MIRROR] (one per
+// replica) when given, else the configuration's.
+func sinks(cfg *config.Config, flagged []string) []audit.Sink {
+	if len(flagged) == 0 {
+		return []audit.Sink{{Dir: cfg.Audit.Checkpoints.Dir, Mirror: cfg.Audit.Checkpoints.Mirror}}
+	}
+	out := make([]audit.Sink, len(flagged))
+	for i, f := range flagged {
+		dir, mirror, _ := strings.Cut(f, ",")
+		out[i] = audit.Sink{Dir: dir, Mirror: mirror}
+	}
+	return out
+}
+
 // trustedKeys is --keys when given, else the signing key's public key, the keys
 // published beside the checkpoints, and audit.keys.
-func trustedKeys(cfg *config.Config, flagged []string) (audit.KeySet, error) {
+func trustedKeys(cfg *config.Config, sinks []audit.Sink, flagged []string) (audit.KeySet, error) {
 	if len(flagged) > 0 {
 		return audit.LoadKeys(flagged...)
 	}
 	var paths []string
-	for _, dir := range sinks(cfg) {
-		if _, err := os.Stat(filepath.Join(dir, "keys")); err == nil {
-			paths = append(paths, filepath.Join(dir, "keys"))
+	for _, s := range sinks {
+		for _, dir := range []string{s.Dir, s.Mirror} {
+			if _, err := os.Stat(filepath.Join(dir, "keys")); dir != "" && err == nil {
+				paths = append(paths, filepath.Join(dir, "keys"))
+			}
 		}
 	}
 	ks, err := audit.LoadKeys(append(paths, cfg.Audit.Keys...)...)
@@ -241,7 +262,7 @@ func startCheckpoints(cfg *config.Config, st store.Store, log *slog.Logger) (*au
 	if err != nil {
 		return nil, err
 	}
-	for _, dir := range sinks(cfg) {
+	for _, dir := range sinkDirs(cfg) {
 		if err := audit.PublishKey(dir, signer.Public()); err != nil {
 			return nil, err
 		}
