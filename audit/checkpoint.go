@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -115,6 +116,10 @@ func LoadSigningKey(path string, create bool) (*Signer, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("audit signing key: %w", err)
+	}
+	// Whoever reads the key can forge checkpoints (docs/audit.md, "The signing key").
+	if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o077 != 0 && runtime.GOOS != "windows" {
+		return nil, fmt.Errorf("audit signing key %s is readable by others (mode %04o); chmod 600 it", path, info.Mode().Perm())
 	}
 	blk, _ := pem.Decode(b)
 	if blk == nil || blk.Type != "PRIVATE KEY" {

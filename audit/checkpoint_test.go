@@ -389,3 +389,26 @@ func TestExportedSliceVerifiesWithItsKeyAlone(t *testing.T) {
 		t.Errorf("export past the last checkpoint: %v, want ErrNotCovered", err)
 	}
 }
+
+func TestSigningKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit", "signing-key.pem")
+	if _, err := audit.LoadSigningKey(path, false); err == nil {
+		t.Error("a missing key without create: no error")
+	}
+	k1, err := audit.LoadSigningKey(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := audit.LoadSigningKey(path, true)
+	if err != nil || k2.KeyID() != k1.KeyID() {
+		t.Errorf("reloading the key: %v, id %s then %s", err, k1.KeyID(), k2.KeyID())
+	}
+	os.Chmod(path, 0o644)
+	if _, err := audit.LoadSigningKey(path, false); err == nil || !strings.Contains(err.Error(), "readable by others") {
+		t.Errorf("a key readable by others: %v", err)
+	}
+	os.WriteFile(path, []byte("not a key"), 0o600)
+	if _, err := audit.LoadSigningKey(path, false); err == nil {
+		t.Error("a file that is not a key: no error")
+	}
+}
