@@ -29,7 +29,7 @@ func newService(t *testing.T, clk *clock, caller **gateway.Caller) *Service {
 
 // newServiceWith is a service on the demo catalogue and a fresh store, with o's
 // consumers and purposes.
-func newServiceWith(t *testing.T, clk *clock, caller **gateway.Caller, o Options) *Service {
+func newServiceWith(t testing.TB, clk *clock, caller **gateway.Caller, o Options) *Service {
 	t.Helper()
 	data, err := os.ReadFile("../config/demo/catalog.yaml")
 	if err != nil {
