@@ -412,3 +412,16 @@ func TestSigningKeyFile(t *testing.T) {
 		t.Error("a file that is not a key: no error")
 	}
 }
+
+// A restart notices a chain cut while the gateway was down.
+func TestCheckpointerChecksTheHeadAtStart(t *testing.T) {
+	a := newAnchored(t)
+	if b, err := a.checkpointer(t, a.key).Check(context.Background()); b != nil || err != nil {
+		t.Fatalf("intact chain: %v %v", b, err)
+	}
+	exec(t, a.db, `DELETE FROM audit_events WHERE seq > 7`)
+	b, err := a.checkpointer(t, a.key).Check(context.Background())
+	if err != nil || b == nil || b.Kind != audit.Truncated || b.Seq != 8 {
+		t.Errorf("cut chain: %v %v, want truncated at seq 8", b, err)
+	}
+}

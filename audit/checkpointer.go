@@ -58,7 +58,8 @@ type Checkpointer struct {
 type checkpointFile struct {
 	path string
 	f    *os.File
-	prev string // link of the last checkpoint in the file
+	prev string      // link of the last checkpoint in the file
+	last *Checkpoint // the last checkpoint in the file, nil for a new file
 }
 
 // NewCheckpointer opens (or creates) the checkpoint file of the chain in each sink and
@@ -113,7 +114,7 @@ func openCheckpointFile(path string) (*checkpointFile, error) {
 		for sc.Scan() {
 			var cp Checkpoint
 			if json.Unmarshal(sc.Bytes(), &cp) == nil && len(cp.Sig) > 0 {
-				cf.prev = cp.link()
+				cf.prev, cf.last = cp.link(), &cp
 			}
 		}
 		err := sc.Err()
@@ -129,6 +130,34 @@ func openCheckpointFile(path string) (*checkpointFile, error) {
 	}
 	cf.f = f
 	return cf, nil
+}
+
+// Check compares the chain head with the last checkpoint written before this start: a
+// head behind it, or at its Seq with another hash, means the chain was cut or rebuilt
+// while the gateway was down (or restored from an older backup). It returns that
+// finding, nil when the head is consistent or nothing was checkpointed yet; the full
+// check is `gateway audit verify` (docs/audit.md).
+func (c *Checkpointer) Check(ctx context.Context) (*Break, error) {
+	if len(c.files) == 0 || c.files[0].last == nil {
+		return nil, nil
+	}
+	last := c.files[0].last
+	seq, hash, err := c.head.AuditHead(ctx, c.opts.Chain)
+	if err != nil {
+		return nil, fmt.Errorf("read chain head: %w", err)
+	}
+	c.mu.Lock()
+	c.lastSeq = seq
+	c.mu.Unlock()
+	switch {
+	case seq < last.Seq:
+		return &Break{Chain: last.Chain, Seq: seq + 1, Kind: Truncated,
+			Expected: fmt.Sprintf("events up to seq %d (checkpoint of %s)", last.Seq, last.At.Format(timeLayout)),
+			Found:    fmt.Sprintf("the chain ends at seq %d", seq)}, nil
+	case seq == last.Seq && hash != last.Hash:
+		return &Break{Chain: last.Chain, Seq: seq, Kind: Rehashed, Expected: last.Hash, Found: hash}, nil
+	}
+	return nil, nil
 }
 
 // Observe counts n events the recorder made durable; reaching Every wakes the loop.

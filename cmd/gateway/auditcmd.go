@@ -274,6 +274,15 @@ func startCheckpoints(cfg *config.Config, st store.Store, log *slog.Logger) (*au
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	switch b, err := cp.Check(ctx); {
+	case err != nil:
+		log.Warn("could not compare the audit chain with its last checkpoint", "err", err)
+	case b != nil:
+		// Serving goes on (the trail must keep recording), but this needs a person.
+		log.Error("the audit chain does not match its last signed checkpoint: run gateway audit verify", "finding", b.String())
+	}
 	log.Info("audit checkpoints", "dir", cfg.Audit.Checkpoints.Dir, "key", signer.KeyID())
 	return cp, nil
 }

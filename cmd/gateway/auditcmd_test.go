@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/audit"
 	"pudong.gov.cn/gateway/config"
 )
 
@@ -102,5 +104,27 @@ func TestAuditVerifyWithoutCheckpoints(t *testing.T) {
 	out, err := auditCmd("verify", "--data", dir)
 	if code, ok := err.(exitCode); !ok || code != 2 || !strings.Contains(out, "missing checkpoint") {
 		t.Errorf("checkpoints deleted: %v\n%s", err, out)
+	}
+}
+
+func TestAuditVerifyFlags(t *testing.T) {
+	dir := auditData(t, 3)
+	ckpt := filepath.Join(dir, "audit", "checkpoints")
+	// The published keys, named explicitly, and the checkpoints from a moved directory.
+	moved := filepath.Join(t.TempDir(), "gw1")
+	if err := os.Rename(ckpt, moved); err != nil {
+		t.Fatal(err)
+	}
+	out, err := auditCmd("verify", "--data", dir, "--checkpoints", moved, "--keys", filepath.Join(moved, "keys"))
+	if err != nil || !strings.Contains(out, "audit chain OK: 3 events") {
+		t.Errorf("--checkpoints and --keys: %v\n%s", err, out)
+	}
+	// A key set without the signing key: every checkpoint is untrusted.
+	other := filepath.Join(t.TempDir(), "other.pem")
+	_, k, _ := ed25519.GenerateKey(nil)
+	os.WriteFile(other, audit.EncodePublicKey(k.Public().(ed25519.PublicKey)), 0o644)
+	out, err = auditCmd("verify", "--data", dir, "--checkpoints", moved, "--keys", other)
+	if code, ok := err.(exitCode); !ok || code != 2 || !strings.Contains(out, "forged checkpoint") {
+		t.Errorf("untrusted key: %v\n%s", err, out)
 	}
 }
