@@ -62,6 +62,24 @@ type CatalogEntry struct {
 	Mask        Mask          // for conditional items that may be shown de-identified
 	TTL         time.Duration // the owner's update cycle: how long a record may be cached
 	Description string
+	// Copy, when set, says the item holds another department's datum again (one datum,
+	// one code): it is decided, masked and audited as its source unless LegalBasis is set.
+	Copy *Copy
+	// LegalBasis is the published legal basis on which the owner shares a copy more
+	// widely than its source; the catalogue shows it.
+	LegalBasis string
+}
+
+// Copy links a catalogue item to the datum it holds a copy of.
+type Copy struct {
+	Of string // the source's catalogue code
+	// Via names the relation of the item's type that leads to whom the datum is about
+	// (Enterprise.legalRepresentative for a legal representative's name); "" means the
+	// item's own subject.
+	Via string
+	// PersonOnly decides per value: the item is a copy only when its subject is a person
+	// (a credit record's subject ID is a citizen's ID number or a credit code).
+	PersonOnly bool
 }
 
 // Outcome is the decision for one field of one subject for one caller.

@@ -140,6 +140,38 @@ type Consumer struct {
 	// AllowlistOnly restricts the consumer to the operations registered in the
 	// allowlist manifest (production front ends).
 	AllowlistOnly bool `yaml:"allowlistOnly,omitempty"`
+	// SubjectLimit bounds how many distinct people other than themselves one end user
+	// may read or look up, per request and per minute (cost-based limits: aliases,
+	// lists and relations all count by the people they reach). Defaults depend on the
+	// kind of consumer; 0 means no bound.
+	SubjectLimit *SubjectLimit `yaml:"subjectLimit,omitempty"`
+}
+
+// SubjectLimit is a budget of distinct people.
+type SubjectLimit struct {
+	PerRequest int `yaml:"perRequest"`
+	PerMinute  int `yaml:"perMinute"`
+}
+
+// Subjects returns the consumer's budget of distinct people, with the defaults for its
+// kind: small for the playground and citizens' sessions, large for service backends
+// that serve many clerks, none for department consoles (which read their own data).
+func (c *Consumer) Subjects() SubjectLimit {
+	var l SubjectLimit
+	switch {
+	case c.Name == "playground":
+		l = SubjectLimit{PerRequest: 10, PerMinute: 30}
+	case c.SelfService:
+		l = SubjectLimit{PerRequest: 5, PerMinute: 10}
+	case c.Dept != "" || len(c.Roles) > 0:
+		l = SubjectLimit{}
+	default:
+		l = SubjectLimit{PerRequest: 200, PerMinute: 6000}
+	}
+	if c.SubjectLimit != nil {
+		l = *c.SubjectLimit
+	}
+	return l
 }
 
 // Limits returns the consumer's rate limits, with the defaults for its kind.

@@ -39,7 +39,10 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
-	Share func(ctx context.Context, obj any, next graphql.Resolver, code string) (res any, err error)
+	Join   func(ctx context.Context, obj any, next graphql.Resolver, code string) (res any, err error)
+	Lookup func(ctx context.Context, obj any, next graphql.Resolver, code string, key *bool) (res any, err error)
+	Role   func(ctx context.Context, obj any, next graphql.Resolver, any []string) (res any, err error)
+	Share  func(ctx context.Context, obj any, next graphql.Resolver, code string) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -72,8 +75,10 @@ type ComplexityRoot struct {
 		Access      func(childComplexity int) int
 		Class       func(childComplexity int) int
 		Code        func(childComplexity int) int
+		CopyOf      func(childComplexity int) int
 		Description func(childComplexity int) int
 		Field       func(childComplexity int) int
+		LegalBasis  func(childComplexity int) int
 		Mask        func(childComplexity int) int
 		Owner       func(childComplexity int) int
 		Requestable func(childComplexity int) int
@@ -442,6 +447,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CatalogEntry.Code(childComplexity), true
+	case "CatalogEntry.copyOf":
+		if e.ComplexityRoot.CatalogEntry.CopyOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogEntry.CopyOf(childComplexity), true
 	case "CatalogEntry.description":
 		if e.ComplexityRoot.CatalogEntry.Description == nil {
 			break
@@ -454,6 +465,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CatalogEntry.Field(childComplexity), true
+	case "CatalogEntry.legalBasis":
+		if e.ComplexityRoot.CatalogEntry.LegalBasis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogEntry.LegalBasis(childComplexity), true
 	case "CatalogEntry.mask":
 		if e.ComplexityRoot.CatalogEntry.Mask == nil {
 			break
@@ -1399,7 +1416,7 @@ func newExecutionContext(
 
 var sources = []*ast.Source{
 	{Name: "../schema/catalog.graphqls", Input: `"One catalogued data item and the caller's access to it."
-type CatalogEntry {
+type CatalogEntry @gatewayRecord {
   "310115-{DEPT}-{RESOURCE}-{ITEM}"
   code: String!
   "The schema coordinate carrying the item, e.g. Citizen.name."
@@ -1412,6 +1429,14 @@ type CatalogEntry {
   "How long the gateway may cache the owner's records, in seconds (the owner's update cycle)."
   ttl: Int!
   description: String
+  """
+  The catalogue code of the datum this item is a copy of (one datum, one code), when the
+  owner holds another department's datum again: the copy is decided, masked and audited as
+  that datum, unless legalBasis is set.
+  """
+  copyOf: String
+  "The published legal basis on which the owner shares this copy more widely than its source."
+  legalBasis: String
   "The caller's own access in general (self-service access to one's own data is not shown here)."
   access: Access!
   "Whether a sharing request could open this item to the caller."
@@ -1431,14 +1456,14 @@ enum Access {
 }
 
 "The calling consumer as the gateway sees it."
-type Consumer {
+type Consumer @gatewayRecord {
   consumer: String!
   subject: String!
   department: String
   purpose: String
   roles: [String!]!
   "The citizen of a self-service token."
-  citizen: Citizen
+  citizen: Citizen @relation
   "Grants in force for this consumer and purpose."
   grants: [Grant!]!
 }
@@ -1455,11 +1480,11 @@ type Citizen {
   householdAddress: String @share(code: "310115-PSB-RK01-006")
   phone: String @share(code: "310115-PSB-RK01-007")
   "Social-insurance records (Human Resources and Social Security), one per insurance type."
-  socialInsurance: [SocialInsurance!]
+  socialInsurance: [SocialInsurance!] @relation
   "Enterprises of which this citizen is the legal representative (Market Supervision)."
-  enterprises: [Enterprise!]
+  enterprises: [Enterprise!] @join(code: "310115-PSB-RK01-001")
   "Credit records about this citizen (credit platform)."
-  creditRecords(kinds: [CreditRecordKind!]): [CreditRecord!]
+  creditRecords(kinds: [CreditRecordKind!] @lookup(code: "310115-CREDIT-XY01-002")): [CreditRecord!] @join(code: "310115-CREDIT-XY01-003")
 }
 
 "Gender per GB/T 2261.1."
@@ -1476,7 +1501,7 @@ type CreditRecord {
   "Credit code or citizen ID number of the subject."
   subjectId: ID @share(code: "310115-CREDIT-XY01-003")
   "The subject, a citizen or an enterprise."
-  subject: CreditSubject
+  subject: CreditSubject @relation
   decisionNumber: String @share(code: "310115-CREDIT-XY01-004")
   title: String @share(code: "310115-CREDIT-XY01-005")
   content: String @share(code: "310115-CREDIT-XY01-006")
@@ -1505,6 +1530,61 @@ FORBIDDEN_FIELD error naming the code, the owner and the class).
 """
 directive @share(code: String!) on FIELD_DEFINITION
 
+"""
+Marks an argument that looks up, filters or counts by a catalogued datum (code). Filtering
+or counting by it needs the access that reading that datum of the named subject unmasked
+would need; a key lookup (key: true, the argument names the one subject the field answers
+about) needs at least masked access, since what it answers is governed field by field.
+Otherwise the field answers FORBIDDEN_ARGUMENT naming the code, and no department is
+asked. An allowed lookup of a person is audited like a read of the datum and counts
+toward the caller's budget of distinct people (docs/SECURITY.md).
+"""
+directive @lookup(code: String!, key: Boolean = false) on ARGUMENT_DEFINITION
+
+"""
+Marks a relation that finds its objects by a governed datum of its parent (a person's
+enterprises by the ID number the enterprise registry holds of its legal representative):
+following it needs the access that reading that datum unmasked would need, or it is null
+with FORBIDDEN_FIELD. The objects it leads to are governed field by field.
+"""
+directive @join(code: String!) on FIELD_DEFINITION
+
+"""
+Marks a field that carries no department datum of its own: a relation that leads to other
+objects (whose fields are governed one by one), or structure (page information, counts and
+cursors of a list that a governed relation or lookup produced). The gateway refuses to
+start when a field of an entity type is neither @share nor @relation.
+"""
+directive @relation on FIELD_DEFINITION
+
+"""
+Marks a paging argument (first, after): it selects a slice of what a relation yields and
+filters by no datum.
+"""
+directive @page on ARGUMENT_DEFINITION
+
+"""
+Marks a type as the gateway's own record (catalogue, sharing requests, grants, audit,
+statistics) or pure structure (connections, edges): no department datum, so its fields
+need no catalogue entry. Who may read it is decided by the operation (@role) or by the
+resolver's scope (own requests, own department).
+"""
+directive @gatewayRecord on OBJECT
+
+"""
+Restricts an operation to callers holding one of the roles; an empty list admits any
+authenticated caller. Every mutation and every administrative query carries it, and the
+gateway refuses to start when one does not. A caller without the role gets FORBIDDEN.
+"""
+directive @role(any: [Role!]!) on FIELD_DEFINITION
+
+"Roles a caller's token may carry."
+enum Role {
+  APPROVER
+  AUDITOR
+  CIO
+}
+
 "A calendar date in ISO 8601 (YYYY-MM-DD). A masked date keeps only its year (YYYY)."
 scalar Date
 
@@ -1518,7 +1598,7 @@ scalar Decimal
 scalar Time
 
 "Relay page information."
-type PageInfo {
+type PageInfo @gatewayRecord {
   hasNextPage: Boolean!
   endCursor: String
 }
@@ -1530,7 +1610,7 @@ type Enterprise {
   name: String @share(code: "310115-AMR-QY01-002")
   legalRepresentativeName: String @share(code: "310115-AMR-QY01-003")
   "The legal representative as a citizen; each of their fields is governed by its own owner."
-  legalRepresentative: Citizen
+  legalRepresentative: Citizen @relation
   status: EnterpriseStatus @share(code: "310115-AMR-QY01-004")
   establishedOn: Date @share(code: "310115-AMR-QY01-005")
   "Registered capital in CNY."
@@ -1538,7 +1618,7 @@ type Enterprise {
   businessScope: String @share(code: "310115-AMR-QY01-007")
   address: String @share(code: "310115-AMR-QY01-008")
   "Credit records about this enterprise (credit platform)."
-  creditRecords(kinds: [CreditRecordKind!]): [CreditRecord!]
+  creditRecords(kinds: [CreditRecordKind!] @lookup(code: "310115-CREDIT-XY01-002")): [CreditRecord!] @relation
   "Number of people insured through this employer (Human Resources and Social Security)."
   insuredEmployees: Int @share(code: "310115-HRSS-SB02-001")
 }
@@ -1551,13 +1631,13 @@ enum EnterpriseStatus {
   MOVED_OUT
 }
 
-type EnterpriseConnection {
+type EnterpriseConnection @gatewayRecord {
   edges: [EnterpriseEdge!]!
   pageInfo: PageInfo!
   totalCount: Int!
 }
 
-type EnterpriseEdge {
+type EnterpriseEdge @gatewayRecord {
   cursor: String!
   node: Enterprise!
 }
@@ -1593,13 +1673,13 @@ owns it; what a caller sees of each field is decided by that department's sharin
 """
 type Query {
   "A citizen by ID number (GB 11643). Null when the population registry has no such person."
-  citizen(idNumber: ID!): Citizen
+  citizen(idNumber: ID! @lookup(code: "310115-PSB-RK01-001", key: true)): Citizen @relation
   "An enterprise by unified social credit code (GB 32100). Null when the registry has none."
-  enterprise(creditCode: ID!): Enterprise
+  enterprise(creditCode: ID! @lookup(code: "310115-AMR-QY01-001", key: true)): Enterprise @relation
   "Enterprises, all or those whose legal representative is the given citizen, page by page."
-  enterprises(legalRepresentative: ID, first: Int = 20, after: String): EnterpriseConnection!
+  enterprises(legalRepresentative: ID @lookup(code: "310115-PSB-RK01-001"), first: Int = 20 @page, after: String @page): EnterpriseConnection @relation
   "Credit records of a subject (citizen ID number or credit code), optionally of some kinds."
-  creditRecords(subject: ID!, kinds: [CreditRecordKind!]): [CreditRecord!]!
+  creditRecords(subject: ID! @lookup(code: "310115-CREDIT-XY01-003"), kinds: [CreditRecordKind!] @lookup(code: "310115-CREDIT-XY01-002")): [CreditRecord!] @relation
   "The data catalogue, all or one department's, with the caller's own access to each item."
   catalog(department: String): [CatalogEntry!]!
   "The caller as the gateway sees it."
@@ -1607,20 +1687,20 @@ type Query {
   "Sharing requests: the caller's own, those addressed to the caller's department, or all for the CIO office."
   sharingRequests(status: SharingRequestStatus): [SharingRequest!]!
   "Audit events on the caller's own department's codes (owners and auditors only)."
-  auditEvents(code: String, subject: ID, from: Time, to: Time, first: Int = 50, after: String): AuditEventConnection!
+  auditEvents(code: String, subject: ID, from: Time, to: Time, first: Int = 50, after: String): AuditEventConnection! @role(any: [AUDITOR, APPROVER])
   "Per-department sharing statistics (CIO office)."
-  sharingStats: [DepartmentSharingStats!]!
+  sharingStats: [DepartmentSharingStats!]! @role(any: [CIO])
 }
 
 type Mutation {
   "Files a sharing request for catalogue codes; split by owning department, one PENDING request each."
-  requestSharing(input: SharingRequestInput!): [SharingRequest!]!
+  requestSharing(input: SharingRequestInput!): [SharingRequest!]! @role(any: [])
   "The owning department's approver approves or rejects a request. A decision is final."
-  decideSharingRequest(id: ID!, approve: Boolean!, validUntil: Time, reason: String): SharingRequest!
+  decideSharingRequest(id: ID!, approve: Boolean!, validUntil: Time, reason: String): SharingRequest! @role(any: [APPROVER])
   "The owning department ends a grant."
-  revokeGrant(id: ID!): Grant!
+  revokeGrant(id: ID!): Grant! @role(any: [APPROVER])
   "Drops the caller's own department's records from the gateway's caches, all or by key."
-  purgeCache(department: String!, keys: [ID!]): Int!
+  purgeCache(department: String!, keys: [ID!]): Int! @role(any: [APPROVER, AUDITOR])
 }
 `, BuiltIn: false},
 	{Name: "../schema/sharing.graphqls", Input: `input SharingRequestInput {
@@ -1639,7 +1719,7 @@ enum SharingRequestStatus {
 }
 
 "A request to one owning department to open catalogue items to a consumer."
-type SharingRequest {
+type SharingRequest @gatewayRecord {
   id: ID!
   requester: String!
   department: String!
@@ -1657,7 +1737,7 @@ type SharingRequest {
 }
 
 "Conditional items opened to one consumer for one purpose."
-type Grant {
+type Grant @gatewayRecord {
   id: ID!
   consumer: String!
   purpose: String!
@@ -1670,7 +1750,7 @@ type Grant {
 }
 
 "One decision on a conditional or not-shared field."
-type AuditEvent {
+type AuditEvent @gatewayRecord {
   seq: Int!
   at: Time!
   consumer: String!
@@ -1684,20 +1764,20 @@ type AuditEvent {
   hash: String!
 }
 
-type AuditEventConnection {
+type AuditEventConnection @gatewayRecord {
   edges: [AuditEventEdge!]!
   pageInfo: PageInfo!
   "Events matching the filter, across all pages."
   totalCount: Int!
 }
 
-type AuditEventEdge {
+type AuditEventEdge @gatewayRecord {
   cursor: String!
   node: AuditEvent!
 }
 
 "How one department shares: its catalogue by class, and how it answers requests."
-type DepartmentSharingStats {
+type DepartmentSharingStats @gatewayRecord {
   department: String!
   unconditional: Int!
   conditional: Int!
@@ -1711,7 +1791,9 @@ type DepartmentSharingStats {
 }
 `, BuiltIn: false},
 	{Name: "../schema/tracker.graphqls", Input: `# The citizen's own data tracker (docs/guide-citizen-portal.md): who looked at data about
-# the calling citizen, when, why and on what basis, from the audit trail.
+# the calling citizen, when, why and on what basis, from the audit trail. The answers are
+# the gateway's own records (@gatewayRecord), scoped by the resolver to the token's
+# citizen_id; myDataAccess takes no argument naming a person.
 
 extend type Query {
   """
@@ -1725,23 +1807,23 @@ extend type Query {
   not yet disclosed: all of them for the CIO office, those on its own department's codes
   for a department auditor. The subjects are not shown.
   """
-  withheldDataAccess(from: Time, to: Time, first: Int = 50): WithheldDataAccessList!
+  withheldDataAccess(from: Time, to: Time, first: Int = 50): WithheldDataAccessList! @role(any: [CIO, AUDITOR])
 }
 
-type DataAccessConnection {
+type DataAccessConnection @gatewayRecord {
   edges: [DataAccessEdge!]!
   pageInfo: PageInfo!
   "Accesses matching the window, across all pages."
   totalCount: Int!
 }
 
-type DataAccessEdge {
+type DataAccessEdge @gatewayRecord {
   cursor: String!
   node: DataAccess!
 }
 
 "One request by one consumer that touched data about the citizen."
-type DataAccess {
+type DataAccess @gatewayRecord {
   at: Time!
   "The consumer (app) that asked."
   consumer: String!
@@ -1755,7 +1837,7 @@ type DataAccess {
 }
 
 "One catalogue item of an access, and what the consumer got of it."
-type DataAccessItem {
+type DataAccessItem @gatewayRecord {
   code: String!
   "The schema coordinate of the item, e.g. Citizen.name."
   field: String!
@@ -1769,14 +1851,14 @@ type DataAccessItem {
   sharingRequestId: String
 }
 
-type WithheldDataAccessList {
+type WithheldDataAccessList @gatewayRecord {
   "Withheld accesses in the window (may exceed the items returned)."
   totalCount: Int!
   items: [WithheldDataAccess!]!
 }
 
 "An access withheld from a citizen's data tracker, as the CIO office and auditors see it."
-type WithheldDataAccess {
+type WithheldDataAccess @gatewayRecord {
   at: Time!
   consumer: String!
   purpose: String!
@@ -1859,6 +1941,10 @@ func (ec *executionContext) childFields_CatalogEntry(ctx context.Context, field 
 		return ec.fieldContext_CatalogEntry_ttl(ctx, field)
 	case "description":
 		return ec.fieldContext_CatalogEntry_description(ctx, field)
+	case "copyOf":
+		return ec.fieldContext_CatalogEntry_copyOf(ctx, field)
+	case "legalBasis":
+		return ec.fieldContext_CatalogEntry_legalBasis(ctx, field)
 	case "access":
 		return ec.fieldContext_CatalogEntry_access(ctx, field)
 	case "requestable":
@@ -2301,6 +2387,56 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) dir_join_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) dir_lookup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) dir_role_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "any",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNRole2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["any"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) dir_share_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2318,10 +2454,8 @@ func (ec *executionContext) dir_share_args(ctx context.Context, rawArgs map[stri
 func (ec *executionContext) field_Citizen_creditRecords_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "kinds",
-		func(ctx context.Context, v any) ([]string, error) {
-			return ec.unmarshalOCreditRecordKind2ᚕstringᚄ(ctx, v)
-		})
+
+	arg0, err := ec.field_Citizen_creditRecords_argsKinds(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -2329,18 +2463,112 @@ func (ec *executionContext) field_Citizen_creditRecords_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Citizen_creditRecords_argsKinds(
+	ctx context.Context,
+	rawArgs map[string]any,
+) ([]string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("kinds"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["kinds"]
+		if !ok {
+			var zeroVal []string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOCreditRecordKind2ᚕstringᚄ(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-CREDIT-XY01-002")
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, false)
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal []string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.([]string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal []string
+		return zeroVal, nil
+	} else {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be []string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Enterprise_creditRecords_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "kinds",
-		func(ctx context.Context, v any) ([]string, error) {
-			return ec.unmarshalOCreditRecordKind2ᚕstringᚄ(ctx, v)
-		})
+
+	arg0, err := ec.field_Enterprise_creditRecords_argsKinds(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["kinds"] = arg0
 	return args, nil
+}
+
+func (ec *executionContext) field_Enterprise_creditRecords_argsKinds(
+	ctx context.Context,
+	rawArgs map[string]any,
+) ([]string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("kinds"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["kinds"]
+		if !ok {
+			var zeroVal []string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOCreditRecordKind2ᚕstringᚄ(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-CREDIT-XY01-002")
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, false)
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal []string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.([]string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal []string
+		return zeroVal, nil
+	} else {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be []string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Mutation_decideSharingRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -2516,10 +2744,8 @@ func (ec *executionContext) field_Query_catalog_args(ctx context.Context, rawArg
 func (ec *executionContext) field_Query_citizen_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "idNumber",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNID2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Query_citizen_argsIDNumber(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -2527,21 +2753,62 @@ func (ec *executionContext) field_Query_citizen_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_citizen_argsIDNumber(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("idNumber"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["idNumber"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNID2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-PSB-RK01-001")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, true)
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Query_creditRecords_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "subject",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNID2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Query_creditRecords_argsSubject(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["subject"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kinds",
-		func(ctx context.Context, v any) ([]string, error) {
-			return ec.unmarshalOCreditRecordKind2ᚕstringᚄ(ctx, v)
-		})
+
+	arg1, err := ec.field_Query_creditRecords_argsKinds(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -2549,13 +2816,104 @@ func (ec *executionContext) field_Query_creditRecords_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_creditRecords_argsSubject(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["subject"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNID2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-CREDIT-XY01-003")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, false)
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Query_creditRecords_argsKinds(
+	ctx context.Context,
+	rawArgs map[string]any,
+) ([]string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("kinds"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["kinds"]
+		if !ok {
+			var zeroVal []string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOCreditRecordKind2ᚕstringᚄ(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-CREDIT-XY01-002")
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, false)
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal []string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.([]string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal []string
+		return zeroVal, nil
+	} else {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be []string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Query_enterprise_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "creditCode",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNID2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Query_enterprise_argsCreditCode(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -2563,13 +2921,56 @@ func (ec *executionContext) field_Query_enterprise_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_enterprise_argsCreditCode(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("creditCode"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["creditCode"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNID2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-AMR-QY01-001")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, true)
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Query_enterprises_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "legalRepresentative",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOID2ᚖstring(ctx, v)
-		})
+
+	arg0, err := ec.field_Query_enterprises_argsLegalRepresentative(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -2591,6 +2992,54 @@ func (ec *executionContext) field_Query_enterprises_args(ctx context.Context, ra
 	}
 	args["after"] = arg2
 	return args, nil
+}
+
+func (ec *executionContext) field_Query_enterprises_argsLegalRepresentative(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (*string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("legalRepresentative"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["legalRepresentative"]
+		if !ok {
+			var zeroVal *string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOID2ᚖstring(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-PSB-RK01-001")
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, false)
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(*string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal *string
+		return zeroVal, nil
+	} else {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Query_myDataAccess_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -3305,6 +3754,52 @@ func (ec *executionContext) fieldContext_CatalogEntry_description(_ context.Cont
 	return graphql.NewScalarFieldContext("CatalogEntry", field, false, false, "String")
 }
 
+func (ec *executionContext) _CatalogEntry_copyOf(ctx context.Context, field graphql.CollectedField, obj *model.CatalogEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogEntry_copyOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CopyOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogEntry_copyOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogEntry_legalBasis(ctx context.Context, field graphql.CollectedField, obj *model.CatalogEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogEntry_legalBasis(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LegalBasis, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogEntry_legalBasis(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogEntry", field, false, false, "String")
+}
+
 func (ec *executionContext) _CatalogEntry_access(ctx context.Context, field graphql.CollectedField, obj *model.CatalogEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3681,7 +4176,25 @@ func (ec *executionContext) _Citizen_enterprises(ctx context.Context, field grap
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Citizen().Enterprises(ctx, obj)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				code, err := ec.unmarshalNString2string(ctx, "310115-PSB-RK01-001")
+				if err != nil {
+					var zeroVal []*federation.Enterprise
+					return zeroVal, err
+				}
+				if ec.Directives.Join == nil {
+					var zeroVal []*federation.Enterprise
+					return zeroVal, errors.New("directive join is not implemented")
+				}
+				return ec.Directives.Join(ctx, obj, directive0, code)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*federation.Enterprise) graphql.Marshaler {
 			return ec.marshalOEnterprise2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐEnterpriseᚄ(ctx, selections, v)
 		},
@@ -3714,7 +4227,25 @@ func (ec *executionContext) _Citizen_creditRecords(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Citizen().CreditRecords(ctx, obj, fc.Args["kinds"].([]string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				code, err := ec.unmarshalNString2string(ctx, "310115-CREDIT-XY01-003")
+				if err != nil {
+					var zeroVal []*federation.CreditRecord
+					return zeroVal, err
+				}
+				if ec.Directives.Join == nil {
+					var zeroVal []*federation.CreditRecord
+					return zeroVal, errors.New("directive join is not implemented")
+				}
+				return ec.Directives.Join(ctx, obj, directive0, code)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*federation.CreditRecord) graphql.Marshaler {
 			return ec.marshalOCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx, selections, v)
 		},
@@ -5821,7 +6352,25 @@ func (ec *executionContext) _Mutation_requestSharing(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RequestSharing(ctx, fc.Args["input"].(model.SharingRequestInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{})
+				if err != nil {
+					var zeroVal []*model.SharingRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal []*model.SharingRequest
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.SharingRequest) graphql.Marshaler {
 			return ec.marshalNSharingRequest2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐSharingRequestᚄ(ctx, selections, v)
 		},
@@ -5865,7 +6414,25 @@ func (ec *executionContext) _Mutation_decideSharingRequest(ctx context.Context, 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DecideSharingRequest(ctx, fc.Args["id"].(string), fc.Args["approve"].(bool), fc.Args["validUntil"].(*time.Time), fc.Args["reason"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"APPROVER"})
+				if err != nil {
+					var zeroVal *model.SharingRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal *model.SharingRequest
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SharingRequest) graphql.Marshaler {
 			return ec.marshalNSharingRequest2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐSharingRequest(ctx, selections, v)
 		},
@@ -5909,7 +6476,25 @@ func (ec *executionContext) _Mutation_revokeGrant(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RevokeGrant(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"APPROVER"})
+				if err != nil {
+					var zeroVal *model.Grant
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal *model.Grant
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Grant) graphql.Marshaler {
 			return ec.marshalNGrant2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐGrant(ctx, selections, v)
 		},
@@ -5953,7 +6538,25 @@ func (ec *executionContext) _Mutation_purgeCache(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().PurgeCache(ctx, fc.Args["department"].(string), fc.Args["keys"].([]string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"APPROVER", "AUDITOR"})
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -6133,10 +6736,10 @@ func (ec *executionContext) _Query_enterprises(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.EnterpriseConnection) graphql.Marshaler {
-			return ec.marshalNEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx, selections, v)
+			return ec.marshalOEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_enterprises(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6177,10 +6780,10 @@ func (ec *executionContext) _Query_creditRecords(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*federation.CreditRecord) graphql.Marshaler {
-			return ec.marshalNCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx, selections, v)
+			return ec.marshalOCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_creditRecords(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6339,7 +6942,25 @@ func (ec *executionContext) _Query_auditEvents(ctx context.Context, field graphq
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().AuditEvents(ctx, fc.Args["code"].(*string), fc.Args["subject"].(*string), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"AUDITOR", "APPROVER"})
+				if err != nil {
+					var zeroVal *model.AuditEventConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal *model.AuditEventConnection
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEventConnection) graphql.Marshaler {
 			return ec.marshalNAuditEventConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐAuditEventConnection(ctx, selections, v)
 		},
@@ -6382,7 +7003,25 @@ func (ec *executionContext) _Query_sharingStats(ctx context.Context, field graph
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Query().SharingStats(ctx)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"CIO"})
+				if err != nil {
+					var zeroVal []*model.DepartmentSharingStats
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal []*model.DepartmentSharingStats
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.DepartmentSharingStats) graphql.Marshaler {
 			return ec.marshalNDepartmentSharingStats2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDepartmentSharingStatsᚄ(ctx, selections, v)
 		},
@@ -6459,7 +7098,25 @@ func (ec *executionContext) _Query_withheldDataAccess(ctx context.Context, field
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().WithheldDataAccess(ctx, fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["first"].(*int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"CIO", "AUDITOR"})
+				if err != nil {
+					var zeroVal *model.WithheldDataAccessList
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal *model.WithheldDataAccessList
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.WithheldDataAccessList) graphql.Marshaler {
 			return ec.marshalNWithheldDataAccessList2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccessList(ctx, selections, v)
 		},
@@ -8656,6 +9313,16 @@ func (ec *executionContext) _CatalogEntry(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "copyOf":
+			out.Values[i] = ec._CatalogEntry_copyOf(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "legalBasis":
+			out.Values[i] = ec._CatalogEntry_legalBasis(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "access":
 			out.Values[i] = ec._CatalogEntry_access(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9567,13 +10234,13 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "enterprises":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_enterprises(ctx, field)
 				})
 		case "creditRecords":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_creditRecords(ctx, field)
 				})
@@ -10351,22 +11018,6 @@ func (ec *executionContext) marshalNConsumer2ᚖpudongᚗgovᚗcnᚋgatewayᚋgr
 	return ec._Consumer(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*federation.CreditRecord) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNCreditRecord2ᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecord(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) marshalNCreditRecord2ᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecord(ctx context.Context, sel ast.SelectionSet, v *federation.CreditRecord) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CreditRecord!")
@@ -10485,14 +11136,6 @@ func (ec *executionContext) marshalNEnterprise2ᚖpudongᚗgovᚗcnᚋgatewayᚋ
 	return ec._Enterprise(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx context.Context, sel ast.SelectionSet, v *model.EnterpriseConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "EnterpriseConnection!")
-		return graphql.Null
-	}
-	return ec._EnterpriseConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNEnterpriseEdge2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EnterpriseEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -10575,6 +11218,50 @@ func (ec *executionContext) marshalNPageInfo2ᚖpudongᚗgovᚗcnᚋgatewayᚋgr
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRole2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRole2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Role!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNRole2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRole2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNRole2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRole2string(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNSharingClass2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐSharingClass(ctx context.Context, v any) (model.SharingClass, error) {
@@ -11042,6 +11729,13 @@ func (ec *executionContext) marshalOEnterprise2ᚖpudongᚗgovᚗcnᚋgatewayᚋ
 		return graphql.Null
 	}
 	return ec._Enterprise(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx context.Context, sel ast.SelectionSet, v *model.EnterpriseConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EnterpriseConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOEnterpriseStatus2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -71,7 +71,9 @@ func Decide(c *gateway.Caller, e *gateway.CatalogEntry, s Subject, grants Grants
 	case gateway.Unconditional:
 		return Decision{Outcome: gateway.Allow, Rule: Unconditional}
 	case gateway.Conditional:
-		if grants != nil {
+		// A grant opens an item to a consumer and purpose; a self-service app serves
+		// many citizens, so a grant never opens one citizen's data to another.
+		if grants != nil && c.CitizenID == "" {
 			if g := grants.Find(c.Consumer, c.Purpose, e.Code, now); g != nil {
 				return Decision{Outcome: gateway.Allow, Rule: Grant, GrantID: g.ID}
 			}

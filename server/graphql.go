@@ -43,7 +43,7 @@ type GraphQLOptions struct {
 func NewSchema(o GraphQLOptions) graphql.ExecutableSchema {
 	return graph.NewExecutableSchema(graph.Config{
 		Resolvers:  o.Resolvers,
-		Directives: graph.DirectiveRoot{Share: o.Enforcer.Share},
+		Directives: graph.DirectiveRoot{Share: o.Enforcer.Share, Lookup: o.Enforcer.Lookup, Role: o.Enforcer.Role, Join: o.Enforcer.Join},
 		Complexity: complexity(),
 	})
 }
@@ -68,6 +68,7 @@ func NewGraphQL(o GraphQLOptions) *handler.Server {
 	if o.AllowlistOnly != nil {
 		srv.Use(allowlist{manifest: o.Manifest, only: o.AllowlistOnly, caller: o.Caller})
 	}
+	srv.Use(noIncremental{})
 	srv.Use(shapeLimit{Depth: o.Limits.Depth, Aliases: o.Limits.Aliases, Fields: int64(o.Limits.Fields)})
 	srv.Use(extension.FixedComplexityLimit(o.Limits.Complexity))
 	for _, e := range o.Extensions {

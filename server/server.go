@@ -85,21 +85,28 @@ func chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
 	return h
 }
 
-// RequestIDHeader carries the request id, in and out.
+// RequestIDHeader carries the gateway's request id out, and a client's correlation id in.
 const RequestIDHeader = "X-Request-Id"
 
-// requestID gives every request an id (keeping a sane one the client sent), returns it
-// in a header, and puts it in the context for logs, department calls and audit.
+// ClientRequestIDHeader echoes the correlation id a client sent, when it was kept.
+const ClientRequestIDHeader = "X-Client-Request-Id"
+
+// requestID gives every request an id of the gateway's own, returns it in a header, and
+// puts it in the context for logs, department calls and audit. A client's X-Request-Id is
+// never used in its place: two consumers could otherwise share an id in the audit trail
+// (docs/SECURITY.md). A sane client id is kept beside it as the client's correlation id.
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
-		if !saneID(id) {
-			b := make([]byte, 12)
-			rand.Read(b)
-			id = hex.EncodeToString(b)
+		b := make([]byte, 12)
+		rand.Read(b)
+		id := hex.EncodeToString(b)
+		ctx := gateway.WithRequestID(r.Context(), id)
+		if client := r.Header.Get(RequestIDHeader); saneID(client) {
+			ctx = gateway.WithClientRequestID(ctx, client)
+			w.Header().Set(ClientRequestIDHeader, client)
 		}
 		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(gateway.WithRequestID(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

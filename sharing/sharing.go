@@ -206,6 +206,12 @@ func (s *Service) Catalog(ctx context.Context, department *string) ([]*model.Cat
 			d := e.Description
 			m.Description = &d
 		}
+		if e.Copy != nil {
+			m.CopyOf = &e.Copy.Of
+		}
+		if e.LegalBasis != "" {
+			m.LegalBasis = &e.LegalBasis
+		}
 		out[i] = m
 	}
 	return out, nil
@@ -236,6 +242,12 @@ func (s *Service) Me(ctx context.Context) (*model.Consumer, error) {
 // RequestSharing files one pending request per owning department.
 func (s *Service) RequestSharing(ctx context.Context, in model.SharingRequestInput) ([]*model.SharingRequest, error) {
 	c := s.caller(ctx)
+	if c.CitizenID != "" {
+		// A citizen sees their own data in full already; a grant to their app would open
+		// other citizens' data to every user of it (docs/guide-citizen-portal.md).
+		return nil, gqlErr(ctx, CodeForbidden, "requestSharing: a citizen's self-service session cannot file sharing requests; "+
+			"your own data is shown to you in full, and a grant to %s would open other people's data to all its users", c.Consumer)
+	}
 	purpose := c.Purpose
 	if in.Purpose != nil && strings.TrimSpace(*in.Purpose) != "" {
 		purpose = strings.TrimSpace(*in.Purpose)
@@ -389,6 +401,9 @@ func (s *Service) SharingRequests(ctx context.Context, status *model.SharingRequ
 	for i := range reqs {
 		if want != "" && string(reqs[i].StatusAt(now)) != want {
 			continue
+		}
+		if c.CitizenID != "" && reqs[i].RequestedBy != c.Subject {
+			continue // self-service: a citizen sees only what they filed, never another's
 		}
 		out = append(out, s.toRequest(&reqs[i], now))
 	}

@@ -68,6 +68,11 @@ func newTG(t testing.TB, adjust ...func(*config.Config)) *tg {
 		t.Fatal(err)
 	}
 	cfg.Departments = sims.Bindings
+	// Tests share few end users across many requests: the budget of distinct people is
+	// raised here and tested with its defaults in policy_test.go (restoreSubjectLimits).
+	for i := range cfg.Consumers {
+		cfg.Consumers[i].SubjectLimit = &config.SubjectLimit{PerRequest: 10_000, PerMinute: 1_000_000}
+	}
 	for _, f := range adjust {
 		f(cfg)
 	}
@@ -216,3 +221,14 @@ func (g *tg) tokenWithPurpose(consumer, purpose string) string {
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// restoreSubjectLimits gives every consumer its configured budget of distinct people back.
+func restoreSubjectLimits(cfg *config.Config) {
+	demo, _ := config.Demo(cfg.DataDir)
+	for i := range cfg.Consumers {
+		cfg.Consumers[i].SubjectLimit = nil
+		if d := demo.Consumer(cfg.Consumers[i].Name); d != nil {
+			cfg.Consumers[i].SubjectLimit = d.SubjectLimit
+		}
+	}
+}

@@ -283,7 +283,15 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	registerAuditMetrics(m, recorder)
 	m.CounterFunc("gateway_audit_checkpoints_total", "Signed audit checkpoints written.", nil, func() float64 { return float64(checkpoints.Written()) })
 	m.CounterFunc("gateway_audit_checkpoint_failures_total", "Audit checkpoints that could not be written.", nil, func() float64 { return float64(checkpoints.Failed()) })
-	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: observedRecorder{timedRecorder{recorder, m}.Record, checkpoints}, Observer: m, Log: log, Caller: auth.CallerFrom}
+	budget := enforce.NewLocalBudget(func(consumer string) enforce.SubjectLimit {
+		if c := cfg.Consumer(consumer); c != nil {
+			l := c.Subjects()
+			return enforce.SubjectLimit{PerRequest: l.PerRequest, PerMinute: l.PerMinute}
+		}
+		return enforce.SubjectLimit{PerRequest: 1, PerMinute: 1}
+	}, 100_000)
+	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: observedRecorder{timedRecorder{recorder, m}.Record, checkpoints},
+		Observer: m, Log: log, Caller: auth.CallerFrom, Budget: budget}
 	if cfg.BenchNoAudit {
 		eo.Recorder = nil
 		log.Warn("audit recording is OFF (--bench-no-audit): for throughput comparisons only")
@@ -411,6 +419,9 @@ func loadCatalog(cfg *config.Config) (*policy.Catalog, error) {
 	cat, err := policy.NewCatalog(parsed, enforce.Governed(schema))
 	if err != nil {
 		return nil, fmt.Errorf("catalogue does not match the schema: %w", err)
+	}
+	if err := enforce.CheckSchema(schema, cat, federation.Entities()); err != nil {
+		return nil, fmt.Errorf("the schema could serve department data ungoverned: %w", err)
 	}
 	return cat, nil
 }

@@ -321,7 +321,7 @@ func TestSoakWithFaults(t *testing.T) {
 				}
 				stats.mu.Unlock()
 				for _, code := range codes {
-					if !slices.Contains([]string{"FORBIDDEN_FIELD", "SOURCE_UNAVAILABLE", "SOURCE_ERROR", "BAD_USER_INPUT", "RATE_LIMITED"}, code) {
+					if !slices.Contains([]string{"FORBIDDEN_FIELD", "SOURCE_UNAVAILABLE", "SOURCE_ERROR", "BAD_USER_INPUT", "RATE_LIMITED", "FORBIDDEN_ARGUMENT", "SUBJECT_LIMIT_EXCEEDED"}, code) {
 						stats.problem("%s: unexpected error code %s: %.300s", c.name, code, res.raw)
 					}
 				}

@@ -57,6 +57,12 @@ type CatalogEntry struct {
 	// How long the gateway may cache the owner's records, in seconds (the owner's update cycle).
 	TTL         int     `json:"ttl"`
 	Description *string `json:"description,omitempty"`
+	// The catalogue code of the datum this item is a copy of (one datum, one code), when the
+	// owner holds another department's datum again: the copy is decided, masked and audited as
+	// that datum, unless legalBasis is set.
+	CopyOf *string `json:"copyOf,omitempty"`
+	// The published legal basis on which the owner shares this copy more widely than its source.
+	LegalBasis *string `json:"legalBasis,omitempty"`
 	// The caller's own access in general (self-service access to one's own data is not shown here).
 	Access Access `json:"access"`
 	// Whether a sharing request could open this item to the caller.
