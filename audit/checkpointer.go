@@ -147,7 +147,7 @@ func (c *Checkpointer) Check(ctx context.Context) (*Break, error) {
 		return nil, fmt.Errorf("read chain head: %w", err)
 	}
 	c.mu.Lock()
-	c.lastSeq = seq
+	c.lastSeq = last.Seq
 	c.mu.Unlock()
 	switch {
 	case seq < last.Seq:

@@ -283,6 +283,11 @@ func startCheckpoints(cfg *config.Config, st store.Store, log *slog.Logger) (*au
 		// Serving goes on (the trail must keep recording), but this needs a person.
 		log.Error("the audit chain does not match its last signed checkpoint: run gateway audit verify", "finding", b.String())
 	}
+	// Sign what came since the last checkpoint (a crash's tail, or a chain from before
+	// checkpoints existed) now rather than after the first interval.
+	if err := cp.Checkpoint(ctx); err != nil {
+		log.Warn("audit checkpoint at start failed; the next one will cover these events", "err", err)
+	}
 	log.Info("audit checkpoints", "dir", cfg.Audit.Checkpoints.Dir, "key", signer.KeyID())
 	return cp, nil
 }

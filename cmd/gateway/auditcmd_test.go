@@ -128,3 +128,32 @@ func TestAuditVerifyFlags(t *testing.T) {
 		t.Errorf("untrusted key: %v\n%s", err, out)
 	}
 }
+
+// A chain from before checkpoints (or a crash's tail) is signed as soon as the gateway
+// starts, not after the first interval.
+func TestCheckpointAtStart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg, err := config.Demo(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ev := gateway.AuditEvent{At: time.Now(), Consumer: "online-hall", Code: "310115-PSB-RK01-002", Owner: "psb", Subject: "310115198503120012", Decision: gateway.Allow}
+	if err := st.AppendAudit(ctx, []gateway.AuditEvent{ev, ev}); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := startCheckpoints(cfg, st, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close(ctx)
+	if out, err := auditCmd("verify", "--data", dir); err != nil || !strings.Contains(out, "signed up to seq 2") {
+		t.Errorf("right after start: %v\n%s", err, out)
+	}
+}
