@@ -31,6 +31,7 @@ the first sequence number not proven intact. The trusted keys are the signing ke
 the keys published beside the checkpoints and audit.keys; --keys replaces them. With
 several replicas, name each replica's checkpoint directory (and mirror) with
 --checkpoints.
+
 With --slice it checks an exported slice with the public keys the slice carries (only
 those also given with --keys, if any).
 
@@ -67,6 +68,12 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	out := fs.String("out", "", "export: the slice file (default: standard output)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if args[0] == "verify" && (*from != "" || *to != "" || *out != "") {
+		return errors.New("audit verify: --from, --to and --out are for audit export")
+	}
+	if args[0] == "export" && *slice != "" {
+		return errors.New("audit export: --slice is for audit verify")
 	}
 	if args[0] == "verify" && *slice != "" {
 		return verifySlice(ctx, *slice, keys, stdout)
