@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,5 +156,25 @@ func TestCheckpointAtStart(t *testing.T) {
 	defer cp.Close(ctx)
 	if out, err := auditCmd("verify", "--data", dir); err != nil || !strings.Contains(out, "signed up to seq 2") {
 		t.Errorf("right after start: %v\n%s", err, out)
+	}
+}
+
+// The hash covers the client's request id: a request that sends one leaves a chain that
+// still verifies, so whatever the hash covers is what the store keeps.
+func TestChainWithClientRequestIDVerifies(t *testing.T) {
+	g := newTG(t)
+	body := `{"query":"{ citizen(idNumber: \"310115198503120012\") { name } }"}`
+	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/graphql", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+g.token("online-hall"))
+	req.Header.Set("X-Request-Id", "client-7f3a")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	rep, err := audit.Verify(context.Background(), g.parts.store)
+	if err != nil || !rep.OK() || rep.Checked == 0 {
+		t.Errorf("chain after a request with X-Request-Id: %d events, %v %v", rep.Checked, rep.Broken, err)
 	}
 }
