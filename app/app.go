@@ -33,12 +33,13 @@ type Options struct {
 // Gateway is a built gateway: the HTTP handler to serve, and the parts commands and
 // tests reach into.
 type Gateway struct {
-	Handler  http.Handler
-	Fed      *federation.Federation
-	Store    store.Store
-	Sharing  *sharing.Service
-	Recorder *audit.Recorder
-	Catalog  *policy.Catalog
+	Handler      http.Handler
+	Fed          *federation.Federation
+	Store        store.Store
+	Sharing      *sharing.Service
+	Recorder     *audit.Recorder
+	checkpointer *audit.Checkpointer
+	Catalog      *policy.Catalog
 
 	cfg     *config.Config
 	opts    Options

@@ -19,7 +19,7 @@ import (
 // enforcer that decides every governed field (docs/architecture.md, The sharing policy).
 func (g *Gateway) policy(ctx context.Context) (*enforce.Enforcer, error) {
 	svc, err := sharing.New(ctx, sharing.Options{
-		Store: g.Store, Catalog: g.Catalog, Consumers: g.cfg.Consumers, DeadlineDays: g.cfg.Sharing.DeadlineWorkingDays,
+		Store: g.Store, Catalog: g.Catalog, Consumers: g.cfg.Consumers, Purposes: g.cfg.Purposes, DeadlineDays: g.cfg.Sharing.DeadlineWorkingDays,
 		Purger: g.Fed, Log: g.log,
 	})
 	if err != nil {
@@ -30,7 +30,7 @@ func (g *Gateway) policy(ctx context.Context) (*enforce.Enforcer, error) {
 	go svc.Watch(watchCtx, 30*time.Second)
 	g.onClose("grant watcher", func(context.Context) error { stopWatch(); return nil })
 
-	eo := enforce.Options{Catalog: g.Catalog, Grants: svc.Grants, Recorder: timedRecorder{g.Recorder, g.metrics},
+	eo := enforce.Options{Catalog: g.Catalog, Grants: svc.Grants, Recorder: observedRecorder{timedRecorder{g.Recorder, g.metrics}.Record, g.checkpointer},
 		Observer: g.metrics, Log: g.log, Caller: gateway.CallerFrom, Budget: g.subjectBudget()}
 	if g.opts.NoAudit {
 		eo.Recorder = nil

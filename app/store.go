@@ -28,6 +28,9 @@ func (g *Gateway) openStore(ctx context.Context) error {
 	}
 	g.Store = st
 	g.onClose("store", func(context.Context) error { return st.Close() })
+	if err := g.checkpoints(); err != nil {
+		return err
+	}
 	g.Recorder = audit.NewRecorder(st, audit.Options{}, g.log)
 	g.onClose("audit", g.Recorder.Close)
 	registerAuditMetrics(g.metrics, g.Recorder)

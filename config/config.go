@@ -44,6 +44,11 @@ type Config struct {
 	Sharing Sharing `yaml:"sharing,omitempty"`
 	Cache   Cache   `yaml:"cache,omitempty"`
 	Log     Log     `yaml:"log,omitempty"`
+	Audit   Audit   `yaml:"audit,omitempty"`
+
+	// Purposes describe purposes of access for the citizen's data tracker, and mark the
+	// confidential ones it withholds until their disclosure.
+	Purposes []Purpose `yaml:"purposes,omitempty"`
 
 	// Allowlist is the manifest of registered operations (written by `gateway allowlist
 	// register`), relative to the configuration file; consumers with allowlistOnly may
@@ -283,6 +288,7 @@ func (c *Config) WithDefaults() {
 		}
 	}
 	c.Log.Level = cmp.Or(c.Log.Level, DefaultLogLevel)
+	c.Audit.withDefaults(c.DataDir)
 }
 
 // Consumer returns a consumer by name, or nil.
@@ -611,6 +617,8 @@ func (c *Config) validate(at func(string) string) []string {
 	if c.Limits.PageSize > 1000 {
 		bad("limits.pageSize", "at most 1000")
 	}
+	c.Audit.validate(bad)
+	validatePurposes(c.Purposes, bad)
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		bad("log.format", "format %q: want json or text", c.Log.Format)
 	}

@@ -31,6 +31,7 @@ const (
 	AuditUnavailable  = "AUDIT_UNAVAILABLE"
 	ForbiddenArgument = "FORBIDDEN_ARGUMENT"
 	SubjectLimit      = "SUBJECT_LIMIT_EXCEEDED"
+	CitizenOnly       = "CITIZEN_ONLY"
 
 	// GraphQL request errors: nothing ran.
 	NotAllowlisted           = "OPERATION_NOT_ALLOWLISTED"
@@ -84,6 +85,7 @@ var vocabulary = map[string]Info{
 	AuditUnavailable:  {http.StatusOK, "the audit trail could not be written, so the answer is withheld"},
 	ForbiddenArgument: {http.StatusOK, "the field looks up, filters or counts by a datum the caller may not read"},
 	SubjectLimit:      {http.StatusOK, "the end user has reached more distinct people than its budget allows"},
+	CitizenOnly:       {http.StatusOK, "only a citizen's self-service token reads a data tracker"},
 
 	NotAllowlisted:           {http.StatusOK, "a consumer in allowlist mode sent an unregistered operation"},
 	QueryTooDeep:             {http.StatusOK, "the query is nested too deep"},

@@ -24,6 +24,10 @@ type Admin interface {
 	DecideSharingRequest(ctx context.Context, id string, approve bool, validUntil *time.Time, reason *string) (*model.SharingRequest, error)
 	RevokeGrant(ctx context.Context, id string) (*model.Grant, error)
 	PurgeCache(ctx context.Context, department string, keys []string) (int, error)
+	// MyDataAccess is the calling citizen's data tracker; WithheldDataAccess the
+	// accesses it withholds, for the CIO office and auditors.
+	MyDataAccess(ctx context.Context, first *int, after *string, from, to *time.Time) (*model.DataAccessConnection, error)
+	WithheldDataAccess(ctx context.Context, from, to *time.Time, first *int) (*model.WithheldDataAccessList, error)
 }
 
 type argError struct {

@@ -497,3 +497,11 @@ func TestAdminOperationsAreDelegated(t *testing.T) {
 		t.Error("admin operations called a department")
 	}
 }
+func (a *admin) MyDataAccess(context.Context, *int, *string, *time.Time, *time.Time) (*model.DataAccessConnection, error) {
+	a.called = append(a.called, "myDataAccess")
+	return &model.DataAccessConnection{}, nil
+}
+func (a *admin) WithheldDataAccess(context.Context, *time.Time, *time.Time, *int) (*model.WithheldDataAccessList, error) {
+	a.called = append(a.called, "withheldDataAccess")
+	return &model.WithheldDataAccessList{}, nil
+}

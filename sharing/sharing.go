@@ -44,6 +44,12 @@ type Service struct {
 	log          *slog.Logger
 
 	grants atomic.Pointer[grantSet]
+
+	// For the data tracker: consumers by name, the purposes it may show, and whether any
+	// purpose is confidential.
+	consumers       map[string]config.Consumer
+	purposes        map[string]config.Purpose
+	anyConfidential bool
 }
 
 type grantSet struct {
@@ -56,6 +62,7 @@ type Options struct {
 	Store        store.Store
 	Catalog      *policy.Catalog
 	Consumers    []config.Consumer // their static grants are always in force
+	Purposes     []config.Purpose  // described and confidential purposes, for the data tracker
 	DeadlineDays int               // working days an owner has to answer
 	Purger       Purger
 	Now          func() time.Time
@@ -76,6 +83,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	s := &Service{store: o.Store, catalog: o.Catalog, deadlineDays: o.DeadlineDays, purger: o.Purger,
 		now: o.Now, log: o.Log}
+	s.trackerConfig(o.Consumers, o.Purposes)
 	var problems []string
 	for _, c := range o.Consumers {
 		for i, g := range c.Grants {

@@ -21,6 +21,16 @@ func (c *clock) now() time.Time { return c.t }
 
 func newService(t *testing.T, clk *clock) *Service {
 	t.Helper()
+	return newServiceWith(t, clk, Options{
+		Consumers: []config.Consumer{{Name: "online-hall", Purpose: "administrative-approval",
+			Grants: []config.Grant{{Purpose: "administrative-approval", Codes: []string{"310115-PSB-RK01-002"}}}}},
+	})
+}
+
+// newServiceWith is a service on the demo catalogue and a fresh store, with o's
+// consumers and purposes.
+func newServiceWith(t testing.TB, clk *clock, o Options) *Service {
+	t.Helper()
 	data, err := os.ReadFile("../config/demo/catalog.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -42,11 +52,8 @@ func newService(t *testing.T, clk *clock) *Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc, err := New(context.Background(), Options{
-		Store: st, Catalog: cat, DeadlineDays: 5, Now: clk.now,
-		Consumers: []config.Consumer{{Name: "online-hall", Purpose: "administrative-approval",
-			Grants: []config.Grant{{Purpose: "administrative-approval", Codes: []string{"310115-PSB-RK01-002"}}}}},
-	})
+	o.Store, o.Catalog, o.DeadlineDays, o.Now = st, cat, 5, clk.now
+	svc, err := New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"pudong.gov.cn/gateway/app"
-	"pudong.gov.cn/gateway/audit"
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/graph"
@@ -187,49 +186,6 @@ func runToken(args []string, getenv func(string) string, stdout io.Writer) error
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
-	return nil
-}
-
-const auditHelp = `
-gateway audit verify [--data DIR] [--config FILE]
-
-Recomputes the audit hash chain and reports the first broken link. Exit status 0 when the
-chain verifies, 2 when it is broken.
-`
-
-func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprint(stdout, strings.TrimLeft(auditHelp, "\n"))
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return nil
-		}
-		return errors.New("audit: the subcommand is verify")
-	}
-	fs := newFlagSet("gateway audit verify", auditHelp, stdout)
-	var f commonFlags
-	f.register(fs, getenv, false)
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(f.config, f.data)
-	if err != nil {
-		return err
-	}
-	log := newLogger(config.Log{Format: "text", Level: "warn"}, stdout)
-	st, err := app.OpenStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	rep, err := audit.Verify(ctx, st)
-	if err != nil {
-		return fmt.Errorf("verifying the audit chain: %w", err)
-	}
-	if !rep.OK() {
-		fmt.Fprintf(stdout, "audit chain BROKEN after %d events: %s\n", rep.Checked, rep.Broken)
-		return exitCode(2)
-	}
-	fmt.Fprintf(stdout, "audit chain OK: %d events verified\n", rep.Checked)
 	return nil
 }
 
