@@ -1,7 +1,9 @@
 // Package gateway holds the domain of the district's data-sharing gateway: who calls
 // (Caller), what may be shared (the catalogue), the grants and sharing requests that open
-// conditional items, and the audit events that record every decision. The packages around
-// it (adapters, policy, auth, store, server) depend on these types, never on each other's.
+// conditional items, the audit events that record every decision, and what one request
+// carries in its context (the caller, the request ids). It imports no other package of
+// the module, so every package may use it; how the packages around it depend on one
+// another is in docs/architecture.md.
 package gateway
 
 import (
@@ -27,13 +29,16 @@ const (
 	RoleCIO      = "cio"
 )
 
+// Roles lists every role, the one list configuration and tokens are checked against.
+var Roles = []string{RoleApprover, RoleAuditor, RoleCIO}
+
 // HasRole reports whether the caller holds role.
 func (c *Caller) HasRole(role string) bool { return c != nil && slices.Contains(c.Roles, role) }
 
 // Class is how the owning department shares a data item.
 type Class string
 
-// The sharing classes of DESIGN §1.
+// The sharing classes (docs/architecture.md, The sharing policy).
 const (
 	Unconditional Class = "UNCONDITIONAL"
 	Conditional   Class = "CONDITIONAL"
@@ -43,7 +48,7 @@ const (
 // Mask names how a conditional item is de-identified for callers without a grant.
 type Mask string
 
-// The masks of DESIGN §4. MaskNone means the item is never shown masked.
+// The masks (docs/errors.md, extensions.masked). MaskNone means the item is never shown masked.
 const (
 	MaskNone     Mask = ""
 	MaskID       Mask = "id"       // 310115********0012

@@ -14,12 +14,13 @@ import (
 	"golang.org/x/time/rate"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/policy"
 )
 
 // CodeSubjectLimit is the code of a field refused because the caller has looked up more
 // distinct people than its budget allows (docs/SECURITY.md, "cost-based limits").
-const CodeSubjectLimit = "SUBJECT_LIMIT_EXCEEDED"
+const CodeSubjectLimit = errcode.SubjectLimit
 
 // SubjectLimit bounds how many distinct people one end user of a consumer may read or
 // look up: in one request, and per minute across requests. Zero means no bound.
@@ -87,7 +88,7 @@ func (b *LocalBudget) Take(_ context.Context, c *gateway.Caller, n int) (bool, t
 func (e *Enforcer) touch(ctx context.Context, st *state, t target, d policy.Decision) error {
 	person := t.subject.Person
 	c := st.caller
-	if e.budget == nil || c == nil || person == "" || person == c.CitizenID || d.Rule == policy.Owner {
+	if e.budget == nil || c == nil || person == "" || person == c.CitizenID || d.Rule == policy.RuleOwner {
 		return nil
 	}
 	st.mu.Lock()

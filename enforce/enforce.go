@@ -19,14 +19,15 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/idcode"
 	"pudong.gov.cn/gateway/policy"
 )
 
-// Error codes of this package, in extensions.code.
+// Error codes of this package, in extensions.code (the vocabulary is errcode's).
 const (
-	CodeForbiddenField   = "FORBIDDEN_FIELD"
-	CodeAuditUnavailable = "AUDIT_UNAVAILABLE"
+	CodeForbiddenField   = errcode.ForbiddenField
+	CodeAuditUnavailable = errcode.AuditUnavailable
 )
 
 // Recorder durably stores audit events; Record returns once they are committed.
@@ -255,7 +256,7 @@ func (e *Enforcer) asSource(t target) target {
 // records as their owner.
 func (st *state) decide(t target) policy.Decision {
 	if t.holder != "" && st.caller != nil && st.caller.Dept == t.holder {
-		return policy.Decision{Outcome: gateway.Allow, Rule: policy.Owner}
+		return policy.Decision{Outcome: gateway.Allow, Rule: policy.RuleOwner}
 	}
 	return policy.Decide(st.caller, t.entry, t.subject, st.grants, st.now)
 }
@@ -270,7 +271,7 @@ func (st *state) auditDue(t target, d policy.Decision) bool {
 	if t.subject.Person == "" || d.Outcome == gateway.Deny {
 		return false
 	}
-	return d.Rule != policy.Self && (d.Rule != policy.Owner || st.caller == nil || st.caller.Dept != t.entry.Owner)
+	return d.Rule != policy.RuleSelf && (d.Rule != policy.RuleOwner || st.caller == nil || st.caller.Dept != t.entry.Owner)
 }
 
 // Share implements the @share directive.
@@ -429,7 +430,7 @@ func (e *Enforcer) Denied(ctx context.Context, dept, subject string) error {
 		for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, []string{typeName}) {
 			if entry := e.catalog.ByField(typeName + "." + f.Name); entry != nil && entry.Owner == dept {
 				if st != nil && entry.Class != gateway.Unconditional {
-					st.record(entry, policy.Subject{ID: subject, Person: subject}, policy.Decision{Outcome: gateway.Deny, Rule: policy.Denied})
+					st.record(entry, policy.Subject{ID: subject, Person: subject}, policy.Decision{Outcome: gateway.Deny, Rule: policy.RuleDenied})
 				}
 				codes = append(codes, entry.Code)
 				class = entry.Class

@@ -86,7 +86,7 @@ func TestBudgetCountsDistinctPeople(t *testing.T) {
 	ctx := context.Background()
 	st := &state{caller: c}
 	people := []string{dataset.ZhangWei, dataset.LiNa, dataset.WangQiang, dataset.ChenJing}
-	allow := policy.Decision{Outcome: gateway.Allow, Rule: policy.Unconditional}
+	allow := policy.Decision{Outcome: gateway.Allow, Rule: policy.RuleUnconditional}
 	for i, p := range people[:3] {
 		for range 5 { // many fields of one person count once
 			if err := e.touch(ctx, st, target{subject: policy.Subject{ID: p, Person: p}}, allow); err != nil {

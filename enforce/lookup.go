@@ -10,13 +10,14 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/idcode"
 )
 
 // Codes of refused arguments and operations, in extensions.code.
 const (
-	CodeForbiddenArgument = "FORBIDDEN_ARGUMENT"
-	CodeForbidden         = "FORBIDDEN"
+	CodeForbiddenArgument = errcode.ForbiddenArgument
+	CodeForbidden         = errcode.Forbidden
 )
 
 // Lookup implements the @lookup directive on arguments. Looking up, filtering or counting

@@ -17,25 +17,20 @@ import (
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/cache"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/resilience"
-)
-
-// Error codes that reach GraphQL clients in extensions.code.
-const (
-	CodeSourceUnavailable = "SOURCE_UNAVAILABLE"
-	CodeSourceError       = "SOURCE_ERROR"
 )
 
 // SourceError is a department failure as clients see it: on that department's fields
 // only, with the department named.
 type SourceError struct {
 	Department string
-	Code       string // CodeSourceUnavailable or CodeSourceError
+	Code       string // errcode.SourceUnavailable or errcode.SourceError
 	Err        error
 }
 
 func (e *SourceError) Error() string {
-	if e.Code == CodeSourceError {
+	if e.Code == errcode.SourceError {
 		return fmt.Sprintf("department %s answered with data the gateway cannot read; its fields are unavailable for now", e.Department)
 	}
 	return fmt.Sprintf("department %s is unavailable; its fields are missing from this answer, try again later", e.Department)
@@ -43,17 +38,26 @@ func (e *SourceError) Error() string {
 
 func (e *SourceError) Unwrap() error { return e.Err }
 
-// CodeSourceNotOffered is the code of a field whose lookup no department of this
-// deployment offers (sources: LOOKUP: none).
-const CodeSourceNotOffered = "SOURCE_NOT_OFFERED"
+// Extensions are what a client reads beside the message: the code and the department
+// (errcode.Presenter presents them).
+func (e *SourceError) Extensions() map[string]any {
+	return map[string]any{"code": e.Code, "department": e.Department}
+}
 
-// NotOfferedError is a field that needs a lookup the deployment declared not offered.
+// NotOfferedError is a field that needs a lookup the deployment declared not offered
+// (sources: LOOKUP: none).
 type NotOfferedError struct {
 	Lookup string // its name in sources, e.g. enterpriseList
 }
 
 func (e *NotOfferedError) Error() string {
 	return fmt.Sprintf("no department of this deployment offers the %s lookup (sources.%s: none), so this field cannot be answered here", e.Lookup, e.Lookup)
+}
+
+// Extensions are the code and the lookup that is not offered (errcode.Presenter
+// presents them).
+func (e *NotOfferedError) Extensions() map[string]any {
+	return map[string]any{"code": errcode.SourceNotOffered, "source": e.Lookup}
 }
 
 // Observer is told of every upstream call, for metrics.
@@ -278,9 +282,9 @@ func (d *Department) wrap(err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	code := CodeSourceUnavailable
+	code := errcode.SourceUnavailable
 	if errors.Is(err, adapters.ErrBadResponse) {
-		code = CodeSourceError
+		code = errcode.SourceError
 	}
 	return &SourceError{Department: d.ID, Code: code, Err: err}
 }

@@ -122,6 +122,35 @@ type ComplexityRoot struct {
 		ValidUntil     func(childComplexity int) int
 	}
 
+	DataAccess struct {
+		At                  func(childComplexity int) int
+		Consumer            func(childComplexity int) int
+		ConsumerDescription func(childComplexity int) int
+		Items               func(childComplexity int) int
+		Purpose             func(childComplexity int) int
+		PurposeDescription  func(childComplexity int) int
+	}
+
+	DataAccessConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DataAccessEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	DataAccessItem struct {
+		Code             func(childComplexity int) int
+		Decision         func(childComplexity int) int
+		Field            func(childComplexity int) int
+		GrantID          func(childComplexity int) int
+		Owner            func(childComplexity int) int
+		SharingRequestID func(childComplexity int) int
+	}
+
 	DepartmentSharingStats struct {
 		AnsweredOnTime   func(childComplexity int) int
 		Approved         func(childComplexity int) int
@@ -185,15 +214,17 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AuditEvents     func(childComplexity int, code *string, subject *string, from *time.Time, to *time.Time, first *int, after *string) int
-		Catalog         func(childComplexity int, department *string) int
-		Citizen         func(childComplexity int, idNumber string) int
-		CreditRecords   func(childComplexity int, subject string, kinds []string) int
-		Enterprise      func(childComplexity int, creditCode string) int
-		Enterprises     func(childComplexity int, legalRepresentative *string, first *int, after *string) int
-		Me              func(childComplexity int) int
-		SharingRequests func(childComplexity int, status *model.SharingRequestStatus) int
-		SharingStats    func(childComplexity int) int
+		AuditEvents        func(childComplexity int, code *string, subject *string, from *time.Time, to *time.Time, first *int, after *string) int
+		Catalog            func(childComplexity int, department *string) int
+		Citizen            func(childComplexity int, idNumber string) int
+		CreditRecords      func(childComplexity int, subject string, kinds []string) int
+		Enterprise         func(childComplexity int, creditCode string) int
+		Enterprises        func(childComplexity int, legalRepresentative *string, first *int, after *string) int
+		Me                 func(childComplexity int) int
+		MyDataAccess       func(childComplexity int, first *int, after *string, from *time.Time, to *time.Time) int
+		SharingRequests    func(childComplexity int, status *model.SharingRequestStatus) int
+		SharingStats       func(childComplexity int) int
+		WithheldDataAccess func(childComplexity int, from *time.Time, to *time.Time, first *int) int
 	}
 
 	SharingRequest struct {
@@ -219,6 +250,19 @@ type ComplexityRoot struct {
 		LastPaidMonth func(childComplexity int) int
 		Since         func(childComplexity int) int
 		Status        func(childComplexity int) int
+	}
+
+	WithheldDataAccess struct {
+		At          func(childComplexity int) int
+		Consumer    func(childComplexity int) int
+		DisclosedAt func(childComplexity int) int
+		Owners      func(childComplexity int) int
+		Purpose     func(childComplexity int) int
+	}
+
+	WithheldDataAccessList struct {
+		Items      func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 }
 
@@ -261,6 +305,8 @@ type QueryResolver interface {
 	SharingRequests(ctx context.Context, status *model.SharingRequestStatus) ([]*model.SharingRequest, error)
 	AuditEvents(ctx context.Context, code *string, subject *string, from *time.Time, to *time.Time, first *int, after *string) (*model.AuditEventConnection, error)
 	SharingStats(ctx context.Context) ([]*model.DepartmentSharingStats, error)
+	MyDataAccess(ctx context.Context, first *int, after *string, from *time.Time, to *time.Time) (*model.DataAccessConnection, error)
+	WithheldDataAccess(ctx context.Context, from *time.Time, to *time.Time, first *int) (*model.WithheldDataAccessList, error)
 }
 type SocialInsuranceResolver interface {
 	Employer(ctx context.Context, obj *federation.SocialInsurance) (*federation.Enterprise, error)
@@ -626,6 +672,112 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreditRecord.ValidUntil(childComplexity), true
 
+	case "DataAccess.at":
+		if e.ComplexityRoot.DataAccess.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccess.At(childComplexity), true
+	case "DataAccess.consumer":
+		if e.ComplexityRoot.DataAccess.Consumer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccess.Consumer(childComplexity), true
+	case "DataAccess.consumerDescription":
+		if e.ComplexityRoot.DataAccess.ConsumerDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccess.ConsumerDescription(childComplexity), true
+	case "DataAccess.items":
+		if e.ComplexityRoot.DataAccess.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccess.Items(childComplexity), true
+	case "DataAccess.purpose":
+		if e.ComplexityRoot.DataAccess.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccess.Purpose(childComplexity), true
+	case "DataAccess.purposeDescription":
+		if e.ComplexityRoot.DataAccess.PurposeDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccess.PurposeDescription(childComplexity), true
+
+	case "DataAccessConnection.edges":
+		if e.ComplexityRoot.DataAccessConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessConnection.Edges(childComplexity), true
+	case "DataAccessConnection.pageInfo":
+		if e.ComplexityRoot.DataAccessConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessConnection.PageInfo(childComplexity), true
+	case "DataAccessConnection.totalCount":
+		if e.ComplexityRoot.DataAccessConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessConnection.TotalCount(childComplexity), true
+
+	case "DataAccessEdge.cursor":
+		if e.ComplexityRoot.DataAccessEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessEdge.Cursor(childComplexity), true
+	case "DataAccessEdge.node":
+		if e.ComplexityRoot.DataAccessEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessEdge.Node(childComplexity), true
+
+	case "DataAccessItem.code":
+		if e.ComplexityRoot.DataAccessItem.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessItem.Code(childComplexity), true
+	case "DataAccessItem.decision":
+		if e.ComplexityRoot.DataAccessItem.Decision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessItem.Decision(childComplexity), true
+	case "DataAccessItem.field":
+		if e.ComplexityRoot.DataAccessItem.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessItem.Field(childComplexity), true
+	case "DataAccessItem.grantId":
+		if e.ComplexityRoot.DataAccessItem.GrantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessItem.GrantID(childComplexity), true
+	case "DataAccessItem.owner":
+		if e.ComplexityRoot.DataAccessItem.Owner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessItem.Owner(childComplexity), true
+	case "DataAccessItem.sharingRequestId":
+		if e.ComplexityRoot.DataAccessItem.SharingRequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessItem.SharingRequestID(childComplexity), true
+
 	case "DepartmentSharingStats.answeredOnTime":
 		if e.ComplexityRoot.DepartmentSharingStats.AnsweredOnTime == nil {
 			break
@@ -977,6 +1129,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.myDataAccess":
+		if e.ComplexityRoot.Query.MyDataAccess == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myDataAccess_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyDataAccess(childComplexity, args["first"].(*int), args["after"].(*string), args["from"].(*time.Time), args["to"].(*time.Time)), true
 	case "Query.sharingRequests":
 		if e.ComplexityRoot.Query.SharingRequests == nil {
 			break
@@ -994,6 +1157,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SharingStats(childComplexity), true
+	case "Query.withheldDataAccess":
+		if e.ComplexityRoot.Query.WithheldDataAccess == nil {
+			break
+		}
+
+		args, err := ec.field_Query_withheldDataAccess_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WithheldDataAccess(childComplexity, args["from"].(*time.Time), args["to"].(*time.Time), args["first"].(*int)), true
 
 	case "SharingRequest.codes":
 		if e.ComplexityRoot.SharingRequest.Codes == nil {
@@ -1110,6 +1284,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SocialInsurance.Status(childComplexity), true
+
+	case "WithheldDataAccess.at":
+		if e.ComplexityRoot.WithheldDataAccess.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccess.At(childComplexity), true
+	case "WithheldDataAccess.consumer":
+		if e.ComplexityRoot.WithheldDataAccess.Consumer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccess.Consumer(childComplexity), true
+	case "WithheldDataAccess.disclosedAt":
+		if e.ComplexityRoot.WithheldDataAccess.DisclosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccess.DisclosedAt(childComplexity), true
+	case "WithheldDataAccess.owners":
+		if e.ComplexityRoot.WithheldDataAccess.Owners == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccess.Owners(childComplexity), true
+	case "WithheldDataAccess.purpose":
+		if e.ComplexityRoot.WithheldDataAccess.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccess.Purpose(childComplexity), true
+
+	case "WithheldDataAccessList.items":
+		if e.ComplexityRoot.WithheldDataAccessList.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccessList.Items(childComplexity), true
+	case "WithheldDataAccessList.totalCount":
+		if e.ComplexityRoot.WithheldDataAccessList.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccessList.TotalCount(childComplexity), true
 
 	}
 	return 0, false
@@ -1581,6 +1799,84 @@ type DepartmentSharingStats @gatewayRecord {
   overdue: Int!
 }
 `, BuiltIn: false},
+	{Name: "../schema/tracker.graphqls", Input: `# The citizen's own data tracker (docs/guide-citizen-portal.md): who looked at data about
+# the calling citizen, when, why and on what basis, from the audit trail. The answers are
+# the gateway's own records (@gatewayRecord), scoped by the resolver to the token's
+# citizen_id; myDataAccess takes no argument naming a person.
+
+extend type Query {
+  """
+  Every access to data about the calling citizen by anyone else, newest first: self-service
+  tokens (with citizen_id) only, and only the caller's own. Accesses for a confidential
+  purpose appear once the configuration discloses them.
+  """
+  myDataAccess(first: Int = 20, after: String, from: Time, to: Time): DataAccessConnection!
+  """
+  Accesses withheld from citizens' data trackers because their purpose is confidential and
+  not yet disclosed: all of them for the CIO office, those on its own department's codes
+  for a department auditor. The subjects are not shown.
+  """
+  withheldDataAccess(from: Time, to: Time, first: Int = 50): WithheldDataAccessList! @role(any: [CIO, AUDITOR])
+}
+
+type DataAccessConnection @gatewayRecord {
+  edges: [DataAccessEdge!]!
+  pageInfo: PageInfo!
+  "Accesses matching the window, across all pages."
+  totalCount: Int!
+}
+
+type DataAccessEdge @gatewayRecord {
+  cursor: String!
+  node: DataAccess!
+}
+
+"One request by one consumer that touched data about the citizen."
+type DataAccess @gatewayRecord {
+  at: Time!
+  "The consumer (app) that asked."
+  consumer: String!
+  "What the consumer is, from the gateway's configuration."
+  consumerDescription: String
+  "The purpose the consumer gave, when it is a purpose the configuration lists; else null."
+  purpose: String
+  purposeDescription: String
+  "The catalogue items decided, one per code and decision."
+  items: [DataAccessItem!]!
+}
+
+"One catalogue item of an access, and what the consumer got of it."
+type DataAccessItem @gatewayRecord {
+  code: String!
+  "The schema coordinate of the item, e.g. Citizen.name."
+  field: String!
+  "The owning department."
+  owner: String!
+  "ALLOW (seen), MASK (seen de-identified) or DENY (asked for, not shown)."
+  decision: Access!
+  "The grant that opened the item, when one did."
+  grantId: String
+  "The sharing request the grant came from, when it came from one."
+  sharingRequestId: String
+}
+
+type WithheldDataAccessList @gatewayRecord {
+  "Withheld accesses in the window (may exceed the items returned)."
+  totalCount: Int!
+  items: [WithheldDataAccess!]!
+}
+
+"An access withheld from a citizen's data tracker, as the CIO office and auditors see it."
+type WithheldDataAccess @gatewayRecord {
+  at: Time!
+  consumer: String!
+  purpose: String!
+  "The owning departments whose items were accessed."
+  owners: [String!]!
+  "When it appears in the tracker; null while the configuration sets no disclosure."
+  disclosedAt: Time
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -1738,6 +2034,64 @@ func (ec *executionContext) childFields_CreditRecord(ctx context.Context, field 
 		return ec.fieldContext_CreditRecord_penaltyAmount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreditRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_DataAccess(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_DataAccess_at(ctx, field)
+	case "consumer":
+		return ec.fieldContext_DataAccess_consumer(ctx, field)
+	case "consumerDescription":
+		return ec.fieldContext_DataAccess_consumerDescription(ctx, field)
+	case "purpose":
+		return ec.fieldContext_DataAccess_purpose(ctx, field)
+	case "purposeDescription":
+		return ec.fieldContext_DataAccess_purposeDescription(ctx, field)
+	case "items":
+		return ec.fieldContext_DataAccess_items(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DataAccess", field.Name)
+}
+
+func (ec *executionContext) childFields_DataAccessConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DataAccessConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DataAccessConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DataAccessConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DataAccessConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DataAccessEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DataAccessEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DataAccessEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DataAccessEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DataAccessItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_DataAccessItem_code(ctx, field)
+	case "field":
+		return ec.fieldContext_DataAccessItem_field(ctx, field)
+	case "owner":
+		return ec.fieldContext_DataAccessItem_owner(ctx, field)
+	case "decision":
+		return ec.fieldContext_DataAccessItem_decision(ctx, field)
+	case "grantId":
+		return ec.fieldContext_DataAccessItem_grantId(ctx, field)
+	case "sharingRequestId":
+		return ec.fieldContext_DataAccessItem_sharingRequestId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DataAccessItem", field.Name)
 }
 
 func (ec *executionContext) childFields_DepartmentSharingStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1898,6 +2252,32 @@ func (ec *executionContext) childFields_SocialInsurance(ctx context.Context, fie
 		return ec.fieldContext_SocialInsurance_lastPaidMonth(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SocialInsurance", field.Name)
+}
+
+func (ec *executionContext) childFields_WithheldDataAccess(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_WithheldDataAccess_at(ctx, field)
+	case "consumer":
+		return ec.fieldContext_WithheldDataAccess_consumer(ctx, field)
+	case "purpose":
+		return ec.fieldContext_WithheldDataAccess_purpose(ctx, field)
+	case "owners":
+		return ec.fieldContext_WithheldDataAccess_owners(ctx, field)
+	case "disclosedAt":
+		return ec.fieldContext_WithheldDataAccess_disclosedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WithheldDataAccess", field.Name)
+}
+
+func (ec *executionContext) childFields_WithheldDataAccessList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_WithheldDataAccessList_totalCount(ctx, field)
+	case "items":
+		return ec.fieldContext_WithheldDataAccessList_items(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WithheldDataAccessList", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2671,6 +3051,44 @@ func (ec *executionContext) field_Query_enterprises_argsLegalRepresentative(
 	}
 }
 
+func (ec *executionContext) field_Query_myDataAccess_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_sharingRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2682,6 +3100,36 @@ func (ec *executionContext) field_Query_sharingRequests_args(ctx context.Context
 		return nil, err
 	}
 	args["status"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_withheldDataAccess_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
 	return args, nil
 }
 
@@ -4450,6 +4898,433 @@ func (ec *executionContext) fieldContext_CreditRecord_penaltyAmount(_ context.Co
 	return graphql.NewScalarFieldContext("CreditRecord", field, true, false, "Decimal")
 }
 
+func (ec *executionContext) _DataAccess_at(ctx context.Context, field graphql.CollectedField, obj *model.DataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccess_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccess_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccess", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DataAccess_consumer(ctx context.Context, field graphql.CollectedField, obj *model.DataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccess_consumer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Consumer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccess_consumer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccess_consumerDescription(ctx context.Context, field graphql.CollectedField, obj *model.DataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccess_consumerDescription(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConsumerDescription, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccess_consumerDescription(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccess_purpose(ctx context.Context, field graphql.CollectedField, obj *model.DataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccess_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccess_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccess_purposeDescription(ctx context.Context, field graphql.CollectedField, obj *model.DataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccess_purposeDescription(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PurposeDescription, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccess_purposeDescription(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccess_items(ctx context.Context, field graphql.CollectedField, obj *model.DataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccess_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DataAccessItem) graphql.Marshaler {
+			return ec.marshalNDataAccessItem2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccess_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DataAccess",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataAccessItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DataAccessConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DataAccessEdge) graphql.Marshaler {
+			return ec.marshalNDataAccessEdge2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DataAccessConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataAccessEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DataAccessConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DataAccessConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DataAccessConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DataAccessEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccessEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DataAccess) graphql.Marshaler {
+			return ec.marshalNDataAccess2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccess(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DataAccessEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataAccess(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DataAccessItem_code(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessItem_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessItem_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccessItem_field(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessItem_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessItem_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccessItem_owner(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessItem_owner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Owner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessItem_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccessItem_decision(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessItem_decision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Decision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Access) graphql.Marshaler {
+			return ec.marshalNAccess2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐAccess(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessItem_decision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessItem", field, false, false, "Access")
+}
+
+func (ec *executionContext) _DataAccessItem_grantId(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessItem_grantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessItem_grantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccessItem_sharingRequestId(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessItem_sharingRequestId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SharingRequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessItem_sharingRequestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessItem", field, false, false, "String")
+}
+
 func (ec *executionContext) _DepartmentSharingStats_department(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentSharingStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6176,6 +7051,112 @@ func (ec *executionContext) fieldContext_Query_sharingStats(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_myDataAccess(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myDataAccess(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MyDataAccess(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DataAccessConnection) graphql.Marshaler {
+			return ec.marshalNDataAccessConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myDataAccess(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataAccessConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_myDataAccess_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_withheldDataAccess(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_withheldDataAccess(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WithheldDataAccess(ctx, fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"CIO", "AUDITOR"})
+				if err != nil {
+					var zeroVal *model.WithheldDataAccessList
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal *model.WithheldDataAccessList
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WithheldDataAccessList) graphql.Marshaler {
+			return ec.marshalNWithheldDataAccessList2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccessList(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_withheldDataAccess(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WithheldDataAccessList(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_withheldDataAccess_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6795,6 +7776,176 @@ func (ec *executionContext) _SocialInsurance_lastPaidMonth(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_SocialInsurance_lastPaidMonth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SocialInsurance", field, true, false, "YearMonth")
+}
+
+func (ec *executionContext) _WithheldDataAccess_at(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccess_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccess_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WithheldDataAccess", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WithheldDataAccess_consumer(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccess_consumer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Consumer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccess_consumer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WithheldDataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _WithheldDataAccess_purpose(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccess_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccess_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WithheldDataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _WithheldDataAccess_owners(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccess_owners(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Owners, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccess_owners(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WithheldDataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _WithheldDataAccess_disclosedAt(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccess_disclosedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisclosedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccess_disclosedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WithheldDataAccess", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WithheldDataAccessList_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccessList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccessList_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccessList_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WithheldDataAccessList", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WithheldDataAccessList_items(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccessList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccessList_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WithheldDataAccess) graphql.Marshaler {
+			return ec.marshalNWithheldDataAccess2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccessᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccessList_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WithheldDataAccessList",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WithheldDataAccess(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -8443,6 +9594,203 @@ func (ec *executionContext) _CreditRecord(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var dataAccessImplementors = []string{"DataAccess"}
+
+func (ec *executionContext) _DataAccess(ctx context.Context, sel ast.SelectionSet, obj *model.DataAccess) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dataAccessImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DataAccess")
+		case "at":
+			out.Values[i] = ec._DataAccess_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "consumer":
+			out.Values[i] = ec._DataAccess_consumer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "consumerDescription":
+			out.Values[i] = ec._DataAccess_consumerDescription(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "purpose":
+			out.Values[i] = ec._DataAccess_purpose(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "purposeDescription":
+			out.Values[i] = ec._DataAccess_purposeDescription(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "items":
+			out.Values[i] = ec._DataAccess_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dataAccessConnectionImplementors = []string{"DataAccessConnection"}
+
+func (ec *executionContext) _DataAccessConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DataAccessConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dataAccessConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DataAccessConnection")
+		case "edges":
+			out.Values[i] = ec._DataAccessConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DataAccessConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._DataAccessConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dataAccessEdgeImplementors = []string{"DataAccessEdge"}
+
+func (ec *executionContext) _DataAccessEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DataAccessEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dataAccessEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DataAccessEdge")
+		case "cursor":
+			out.Values[i] = ec._DataAccessEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._DataAccessEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dataAccessItemImplementors = []string{"DataAccessItem"}
+
+func (ec *executionContext) _DataAccessItem(ctx context.Context, sel ast.SelectionSet, obj *model.DataAccessItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dataAccessItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DataAccessItem")
+		case "code":
+			out.Values[i] = ec._DataAccessItem_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._DataAccessItem_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "owner":
+			out.Values[i] = ec._DataAccessItem_owner(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "decision":
+			out.Values[i] = ec._DataAccessItem_decision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "grantId":
+			out.Values[i] = ec._DataAccessItem_grantId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "sharingRequestId":
+			out.Values[i] = ec._DataAccessItem_sharingRequestId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var departmentSharingStatsImplementors = []string{"DepartmentSharingStats"}
 
 func (ec *executionContext) _DepartmentSharingStats(ctx context.Context, sel ast.SelectionSet, obj *model.DepartmentSharingStats) graphql.Marshaler {
@@ -8935,6 +10283,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_sharingStats(ctx, field)
 				})
+		case "myDataAccess":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myDataAccess(ctx, field)
+				})
+		case "withheldDataAccess":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_withheldDataAccess(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -9100,6 +10460,97 @@ func (ec *executionContext) _SocialInsurance(ctx context.Context, sel ast.Select
 			out.Values[i] = ec._SocialInsurance_lastPaidMonth(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var withheldDataAccessImplementors = []string{"WithheldDataAccess"}
+
+func (ec *executionContext) _WithheldDataAccess(ctx context.Context, sel ast.SelectionSet, obj *model.WithheldDataAccess) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, withheldDataAccessImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WithheldDataAccess")
+		case "at":
+			out.Values[i] = ec._WithheldDataAccess_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "consumer":
+			out.Values[i] = ec._WithheldDataAccess_consumer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "purpose":
+			out.Values[i] = ec._WithheldDataAccess_purpose(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "owners":
+			out.Values[i] = ec._WithheldDataAccess_owners(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disclosedAt":
+			out.Values[i] = ec._WithheldDataAccess_disclosedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var withheldDataAccessListImplementors = []string{"WithheldDataAccessList"}
+
+func (ec *executionContext) _WithheldDataAccessList(ctx context.Context, sel ast.SelectionSet, obj *model.WithheldDataAccessList) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, withheldDataAccessListImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WithheldDataAccessList")
+		case "totalCount":
+			out.Values[i] = ec._WithheldDataAccessList_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "items":
+			out.Values[i] = ec._WithheldDataAccessList_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -9598,6 +11049,70 @@ func (ec *executionContext) marshalNCreditRecordKind2string(ctx context.Context,
 	return res
 }
 
+func (ec *executionContext) marshalNDataAccess2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccess(ctx context.Context, sel ast.SelectionSet, v *model.DataAccess) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DataAccess!")
+		return graphql.Null
+	}
+	return ec._DataAccess(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDataAccessConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessConnection(ctx context.Context, sel ast.SelectionSet, v *model.DataAccessConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DataAccessConnection!")
+		return graphql.Null
+	}
+	return ec._DataAccessConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDataAccessEdge2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DataAccessEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDataAccessEdge2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDataAccessEdge2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessEdge(ctx context.Context, sel ast.SelectionSet, v *model.DataAccessEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DataAccessEdge!")
+		return graphql.Null
+	}
+	return ec._DataAccessEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDataAccessItem2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DataAccessItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDataAccessItem2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDataAccessItem2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessItem(ctx context.Context, sel ast.SelectionSet, v *model.DataAccessItem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DataAccessItem!")
+		return graphql.Null
+	}
+	return ec._DataAccessItem(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDepartmentSharingStats2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDepartmentSharingStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DepartmentSharingStats) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -9870,6 +11385,38 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNWithheldDataAccess2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccessᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WithheldDataAccess) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWithheldDataAccess2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccess(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWithheldDataAccess2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccess(ctx context.Context, sel ast.SelectionSet, v *model.WithheldDataAccess) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WithheldDataAccess!")
+		return graphql.Null
+	}
+	return ec._WithheldDataAccess(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWithheldDataAccessList2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccessList(ctx context.Context, sel ast.SelectionSet, v *model.WithheldDataAccessList) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WithheldDataAccessList!")
+		return graphql.Null
+	}
+	return ec._WithheldDataAccessList(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {

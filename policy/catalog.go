@@ -26,7 +26,8 @@ type CatalogError struct {
 // Error reads "source:line: message", the form editors and CI logs link to the line.
 func (e *CatalogError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Source, e.Line, e.Msg) }
 
-// codePattern is the catalogue code of DESIGN §4: district, department, resource, item.
+// codePattern is the catalogue code of docs/architecture.md (The sharing policy):
+// district, department, resource, item.
 var codePattern = regexp.MustCompile(`^310115-([A-Z]+)-[A-Z]+[0-9]+-[0-9]{3}$`)
 
 // fieldPattern is a schema coordinate: an object type and one of its fields.

@@ -343,8 +343,9 @@ func TestCatalogLookups(t *testing.T) {
 	}
 }
 
-// TestDemoCatalog holds config/demo/catalog.yaml to DESIGN §9: the schema uses these
-// codes, so a change here is a change of the public contract.
+// TestDemoCatalog holds config/demo/catalog.yaml to the demo catalogue the guides describe
+// (docs/guide-*.md): the schema uses these codes, so a change here is a change of the
+// public contract.
 func TestDemoCatalog(t *testing.T) {
 	data, err := os.ReadFile("../config/demo/catalog.yaml")
 	if err != nil {

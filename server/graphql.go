@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -10,19 +9,15 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/enforce"
-	"pudong.gov.cn/gateway/federation"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/graph"
 	"pudong.gov.cn/gateway/resolvers"
 	"pudong.gov.cn/gateway/server/gqlhttp"
 )
-
-// CodeInternal is the code of an unexpected failure; details stay in the logs.
-const CodeInternal = "INTERNAL_SERVER_ERROR"
 
 // GraphQLOptions are what the GraphQL executor needs.
 type GraphQLOptions struct {
@@ -36,7 +31,6 @@ type GraphQLOptions struct {
 	// Manifest is the allowlist; AllowlistOnly says which consumers are bound to it.
 	Manifest      Manifest
 	AllowlistOnly func(consumer string) bool
-	Caller        func(context.Context) *gateway.Caller
 }
 
 // NewSchema returns the executable schema with the sharing policy and complexity wired in.
@@ -68,7 +62,7 @@ func NewGraphQL(o GraphQLOptions) *handler.Server {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
 	srv.Use(guard)
 	if o.AllowlistOnly != nil {
-		srv.Use(allowlist{manifest: o.Manifest, only: o.AllowlistOnly, caller: o.Caller})
+		srv.Use(allowlist{manifest: o.Manifest, only: o.AllowlistOnly})
 	}
 	srv.Use(noIncremental{})
 	srv.Use(shapeLimit{Depth: o.Limits.Depth, Aliases: o.Limits.Aliases, Fields: int64(o.Limits.Fields)})
@@ -77,34 +71,11 @@ func NewGraphQL(o GraphQLOptions) *handler.Server {
 		srv.Use(e)
 	}
 	srv.Use(o.Enforcer)
-	srv.SetErrorPresenter(presentError)
+	srv.SetErrorPresenter(errcode.Presenter(o.Log))
 	log := o.Log
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.Error("panic while resolving", "request_id", gateway.RequestID(ctx), "panic", p)
-		return &gqlerror.Error{Message: "internal error; the request id in the X-Request-Id header helps the operators find it",
-			Extensions: map[string]any{"code": CodeInternal}}
+		return errcode.Request(errcode.Internal, errcode.InternalMessage)
 	})
 	return srv
-}
-
-// presentError gives department failures their stable code and department, and keeps
-// everything else as gqlgen presents it.
-func presentError(ctx context.Context, err error) *gqlerror.Error {
-	var se *federation.SourceError
-	if errors.As(err, &se) {
-		return &gqlerror.Error{
-			Path:       graphql.GetPath(ctx),
-			Message:    se.Error(),
-			Extensions: map[string]any{"code": se.Code, "department": se.Department},
-		}
-	}
-	var no *federation.NotOfferedError
-	if errors.As(err, &no) {
-		return &gqlerror.Error{
-			Path:       graphql.GetPath(ctx),
-			Message:    no.Error(),
-			Extensions: map[string]any{"code": federation.CodeSourceNotOffered, "source": no.Lookup},
-		}
-	}
-	return graphql.DefaultErrorPresenter(ctx, err)
 }

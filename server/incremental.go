@@ -6,10 +6,12 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"pudong.gov.cn/gateway/errcode"
 )
 
 // CodeIncrementalNotSupported refuses @defer and @stream before execution.
-const CodeIncrementalNotSupported = "INCREMENTAL_DELIVERY_NOT_SUPPORTED"
+const CodeIncrementalNotSupported = errcode.IncrementalNotSupported
 
 // noIncremental refuses operations that use @defer or @stream before anything runs. The
 // gateway answers each operation as one response whose audit events are committed before

@@ -241,6 +241,9 @@ func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Ac
 // from the page, compare consumers, file a sharing request, and check that the page
 // never made a request anywhere but the gateway.
 func TestBrowserPlayground(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the browser test takes seconds; it runs in the full suite")
+	}
 	g := newTG(t)
 	ctx, log := browser(t)
 	base, err := url.Parse(g.srv.URL)
@@ -581,7 +584,7 @@ func TestBrowserPlaygroundRoutes(t *testing.T) {
 // be checked exactly.
 func TestBrowserPlaygroundDataAccess(t *testing.T) {
 	g := newTG(t)
-	standIn := &dataAccessStandIn{gateway: g.parts.handler}
+	standIn := &dataAccessStandIn{gateway: g.parts.Handler}
 	srv := httptest.NewServer(standIn)
 	t.Cleanup(srv.Close)
 	ctx, log := browser(t)
@@ -841,7 +844,7 @@ func introType(s string) map[string]any {
 func TestBrowserPlaygroundProduction(t *testing.T) {
 	g := newTG(t, func(c *config.Config) { c.Limits.Depth = 9 })
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", g.parts.handler)
+	mux.Handle("/graphql", g.parts.Handler)
 	mux.Handle("/", playground.Handler(playground.Options{Endpoint: "/graphql"}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

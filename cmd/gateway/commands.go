@@ -15,7 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2"
 	"gopkg.in/yaml.v3"
 
-	"pudong.gov.cn/gateway/audit"
+	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/graph"
@@ -190,53 +190,6 @@ func runToken(args []string, getenv func(string) string, stdout io.Writer) error
 	return nil
 }
 
-const auditHelp = `
-gateway audit verify [--data DIR] [--config FILE]
-
-Recomputes the audit hash chain and reports the first broken link. Exit status 0 when the
-chain verifies, 2 when it is broken.
-`
-
-func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprint(stdout, strings.TrimLeft(auditHelp, "\n"))
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return nil
-		}
-		return errors.New("audit: the subcommand is verify")
-	}
-	fs := newFlagSet("gateway audit verify", auditHelp, stdout)
-	var f commonFlags
-	f.register(fs, getenv, false)
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	// Only the store is needed: the rest of the file is the server's to check.
-	cfg, err := config.Demo(f.data)
-	if f.config != "" {
-		cfg, err = config.Load(f.config)
-	}
-	if err != nil {
-		return err
-	}
-	log := newLogger(config.Log{Format: "text", Level: "warn"}, stdout)
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	rep, err := audit.Verify(ctx, st)
-	if err != nil {
-		return fmt.Errorf("verifying the audit chain: %w", err)
-	}
-	if !rep.OK() {
-		fmt.Fprintf(stdout, "audit chain BROKEN after %d events: %s\n", rep.Checked, rep.Broken)
-		return exitCode(2)
-	}
-	fmt.Fprintf(stdout, "audit chain OK: %d events verified\n", rep.Checked)
-	return nil
-}
-
 const configHelp = `
 gateway config check FILE
 
@@ -254,7 +207,7 @@ func runConfig(args []string, stdout io.Writer) error {
 		}
 		return errors.New("config: usage is gateway config check FILE")
 	}
-	cfg, warnings, err := loadChecked(args[1], true)
+	cfg, warnings, err := app.LoadChecked(args[1], true)
 	for _, w := range warnings {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}

@@ -370,7 +370,7 @@ func TestPolicyConformanceWalk(t *testing.T) {
 	truth := newTG(t, rawCatalog, walkLimits)
 	g := newTG(t, walkLimits)
 	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
-	w := &walker{schema: schema, cat: g.parts.catalog}
+	w := &walker{schema: schema, cat: g.parts.Catalog}
 	q := w.query(t)
 	raw := truth.post(truth.token("psb-console"), q, nil)
 	if len(raw.Errors) > 0 {
@@ -425,7 +425,7 @@ func TestPolicyConformanceWalk(t *testing.T) {
 		id := got.Header.Get("X-Request-Id")
 		have := map[auditKey]bool{}
 		for _, owner := range w.cat.Departments() {
-			events, err := g.parts.store.ListAudit(context.Background(), store.AuditFilter{Owner: owner})
+			events, err := g.parts.Store.ListAudit(context.Background(), store.AuditFilter{Owner: owner})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -35,7 +35,7 @@ func TestCopiesAreGovernedAsTheirSource(t *testing.T) {
 			t.Errorf("%q leaks through a copy", secret)
 		}
 	}
-	events, err := g.parts.store.ListAudit(context.Background(), store.AuditFilter{Owner: "psb", Subject: dataset.WangQiang})
+	events, err := g.parts.Store.ListAudit(context.Background(), store.AuditFilter{Owner: "psb", Subject: dataset.WangQiang})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestClientCannotChooseTheAuditRequestID(t *testing.T) {
 	if id == "" || id == "another-consumers-id-0001" || res.Header.Get("X-Client-Request-Id") != "another-consumers-id-0001" {
 		t.Fatalf("request ids: gateway %q, client %q", id, res.Header.Get("X-Client-Request-Id"))
 	}
-	events, err := g.parts.store.ListAudit(context.Background(), store.AuditFilter{Owner: "psb"})
+	events, err := g.parts.Store.ListAudit(context.Background(), store.AuditFilter{Owner: "psb"})
 	if err != nil || len(events) == 0 {
 		t.Fatalf("no events: %v", err)
 	}

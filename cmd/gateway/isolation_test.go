@@ -2,9 +2,10 @@ package main
 
 // Isolation between callers: many consumers and purposes ask for the same people at the
 // same time, through one shared record cache, and every answer is checked against the
-// decision DESIGN §4 and §9 give for its own caller. The cache holds department records,
-// never a caller's view, so a view can only leak if policy were applied before the cache
-// or state crossed requests; run it under -race as well.
+// decision the policy and the demo catalogue (docs/architecture.md) give for its own
+// caller. The cache holds department records, never a caller's view, so a view can only
+// leak if policy were applied before the cache or state crossed requests; run it under
+// -race as well.
 
 import (
 	"bytes"
@@ -49,7 +50,7 @@ type citizenView struct {
 	idNumber, name, birthDate, householdAddress, gender, phone, socialInsurance access
 }
 
-// The views of DESIGN §9's catalogue: PSB's personal items are conditional with masks,
+// The views of the demo catalogue: PSB's personal items are conditional with masks,
 // gender conditional without one, phone not shared; social insurance is HRSS's and
 // conditional without masks.
 var (

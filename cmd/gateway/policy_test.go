@@ -8,6 +8,7 @@ import (
 
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/legacysim/dataset"
 )
 
@@ -179,7 +180,7 @@ func TestDataMinimisation(t *testing.T) {
 	if n := g.sims.PSB.Count("QueryPerson"); n != 0 {
 		t.Errorf("PSB was called %d times for a query whose PSB fields are all denied", n)
 	}
-	hrssBefore := g.parts.fed.Department("hrss")
+	hrssBefore := g.parts.Fed.Department("hrss")
 	_ = hrssBefore
 	r = g.post(g.token("playground"), `{ citizen(idNumber: "310115198503120012") { socialInsurance { insuranceType status } } }`, nil)
 	if e := r.errorAt("citizen.socialInsurance"); e == nil || e.Extensions["owner"] != "hrss" {
@@ -248,7 +249,18 @@ func TestIntrospectionSwitch(t *testing.T) {
 		t.Errorf("introspection is on in demo mode: %s", r.Raw)
 	}
 	off := newTG(t, func(c *config.Config) { c.Introspection = false })
-	if r := off.post(off.token("playground"), `{ __schema { queryType { name } } }`, nil); len(r.Errors) == 0 || r.get("__schema") != nil {
+	if r := off.post(off.token("playground"), `{ __schema { queryType { name } } }`, nil); len(r.Errors) == 0 || r.get("__schema") != nil ||
+		r.Errors[0].Extensions["code"] != errcode.IntrospectionDisabled {
 		t.Errorf("introspection off: %s", r.Raw)
+	}
+}
+
+// TestUnreadableArgument: an argument gqlgen itself cannot read (a Time that does not
+// parse) is the client's mistake, BAD_USER_INPUT, not an internal error (errcode).
+func TestUnreadableArgument(t *testing.T) {
+	g := newTG(t)
+	r := g.post(g.token("psb-console"), `mutation { decideSharingRequest(id: "x", approve: true, validUntil: "next tuesday") { id } }`, nil)
+	if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != errcode.BadUserInput {
+		t.Errorf("an unreadable Time argument: %s", r.Raw)
 	}
 }

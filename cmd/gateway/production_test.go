@@ -15,6 +15,7 @@ import (
 
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/legacysim/simhttp"
 	"pudong.gov.cn/gateway/store/postgres/pgtest"
 )
@@ -33,7 +34,7 @@ func TestReadyOnPostgres(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("/readyz on PostgreSQL: %d, components %v", res.StatusCode, g.readyz())
 	}
-	g.parts.store.Close()
+	g.parts.Store.Close()
 	if c := g.readyz(); c["store"] != "down" {
 		t.Errorf("/readyz with the store closed: %v", c)
 	}
@@ -69,7 +70,7 @@ func TestStalledStoreFailsAuditedRequestsFast(t *testing.T) {
 		if took > bound+time.Second {
 			t.Errorf("an audited request took %s with audit.commitTimeout %s", took, bound)
 		}
-		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "AUDIT_UNAVAILABLE" || r.Data != nil {
+		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != errcode.AuditUnavailable || r.Data != nil {
 			t.Fatalf("with the store stalled: %s", r.Raw)
 		}
 	}
@@ -79,7 +80,7 @@ func TestStalledStoreFailsAuditedRequestsFast(t *testing.T) {
 	if took := time.Since(start); took > bound+time.Second {
 		t.Errorf("a store read took %s with store.timeout %s", took, bound)
 	}
-	if e := r.errorAt("sharingRequests"); e == nil || e.Extensions["code"] != "STORE_UNAVAILABLE" {
+	if e := r.errorAt("sharingRequests"); e == nil || e.Extensions["code"] != errcode.StoreUnavailable {
 		t.Errorf("sharingRequests with the store stalled: %s", r.Raw)
 	}
 }
@@ -115,7 +116,7 @@ func TestDepartmentFailureNullsOnlyItsOwnRootField(t *testing.T) {
 		if v, ok := r.Data[f]; !ok || v != nil {
 			t.Errorf("%s: want null, got %v: %s", f, v, r.Raw)
 		}
-		if e := r.errorAt(f); e == nil || e.Extensions["code"] != "SOURCE_UNAVAILABLE" {
+		if e := r.errorAt(f); e == nil || e.Extensions["code"] != errcode.SourceUnavailable {
 			t.Errorf("%s: want a SOURCE_UNAVAILABLE error at its path: %s", f, r.Raw)
 		}
 	}
@@ -169,7 +170,7 @@ func TestStandardIntrospectionQuery(t *testing.T) {
 	// Abuse through introspection is still bounded: only the ofType chain is exempt
 	// from the depth limit, and validation refuses introspection whose list fields
 	// (fields → type → fields …) nest past three.
-	refused := func(code any) bool { return code == "QUERY_TOO_DEEP" || code == "GRAPHQL_VALIDATION_FAILED" }
+	refused := func(code any) bool { return code == errcode.QueryTooDeep || code == errcode.ValidationFailed }
 	for _, q := range []string{
 		`{ __type(name: "Citizen") { name ` + strings.Repeat("ofType { ", 20) + "kind" + strings.Repeat(" }", 20) + " } }",
 		`{ __schema { types { fields { type { fields { type { fields { type { fields { type { fields { name } } } } } } } } } } } }`,
@@ -184,7 +185,7 @@ func TestStandardIntrospectionQuery(t *testing.T) {
 	off := newTG(t, func(c *config.Config) { c.Introspection = false })
 	for _, q := range []string{string(text), `{ __type(name: "Citizen") { name } }`, `{ me { consumer } x: __schema { queryType { name } } }`} {
 		r := off.post(off.token("playground"), q, nil)
-		if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "INTROSPECTION_DISABLED" || r.get("__schema") != nil || r.get("x") != nil {
+		if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != errcode.IntrospectionDisabled || r.get("__schema") != nil || r.get("x") != nil {
 			t.Errorf("introspection off: %.300s", r.Raw)
 		}
 	}
@@ -278,7 +279,7 @@ func TestPurgeCountsTheSharedLayerAndSaysWhenItIsDown(t *testing.T) {
 	dead := newTG(t, func(c *config.Config) { c.Cache.RedisAddr, c.Cache.RedisPrefix = "127.0.0.1:1", prefix })
 	dead.post(dead.token("online-hall"), q, nil)
 	r = dead.post(dead.token("psb-console"), `mutation { purgeCache(department: "psb") }`, nil)
-	if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "PURGE_INCOMPLETE" || strings.Contains(r.Errors[0].Message, "dial") ||
+	if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != errcode.PurgeIncomplete || strings.Contains(r.Errors[0].Message, "dial") ||
 		!strings.Contains(r.Errors[0].Message, "1 records were dropped on this gateway replica") {
 		t.Errorf("purge with Redis down: %s", r.Raw)
 	}

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/errcode"
 )
 
 // A population registry of another shape than the simulator's, bound by configuration
@@ -96,7 +97,7 @@ sources:
 		t.Errorf("the registry was called %d times for two citizens, want one batch", n)
 	}
 	e := r.errorAt("enterprises")
-	if e == nil || e.Extensions["code"] != "SOURCE_NOT_OFFERED" || e.Extensions["source"] != "enterpriseList" || !strings.Contains(e.Message, "enterpriseList") {
+	if e == nil || e.Extensions["code"] != errcode.SourceNotOffered || e.Extensions["source"] != "enterpriseList" || !strings.Contains(e.Message, "enterpriseList") {
 		t.Errorf("enterprises without a list operation: %s", r.Raw)
 	}
 	if v, ok := r.Data["enterprises"]; !ok || v != nil {

@@ -59,6 +59,9 @@ func soakDuration(t *testing.T) time.Duration {
 		}
 		return d
 	}
+	if testing.Short() {
+		return 2 * time.Second // -short: enough faults to flip the breakers a few times
+	}
 	return 8 * time.Second
 }
 

@@ -82,6 +82,47 @@ type Consumer struct {
 	Grants []*Grant `json:"grants"`
 }
 
+// One request by one consumer that touched data about the citizen.
+type DataAccess struct {
+	At time.Time `json:"at"`
+	// The consumer (app) that asked.
+	Consumer string `json:"consumer"`
+	// What the consumer is, from the gateway's configuration.
+	ConsumerDescription *string `json:"consumerDescription,omitempty"`
+	// The purpose the consumer gave, when it is a purpose the configuration lists; else null.
+	Purpose            *string `json:"purpose,omitempty"`
+	PurposeDescription *string `json:"purposeDescription,omitempty"`
+	// The catalogue items decided, one per code and decision.
+	Items []*DataAccessItem `json:"items"`
+}
+
+type DataAccessConnection struct {
+	Edges    []*DataAccessEdge `json:"edges"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+	// Accesses matching the window, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+type DataAccessEdge struct {
+	Cursor string      `json:"cursor"`
+	Node   *DataAccess `json:"node"`
+}
+
+// One catalogue item of an access, and what the consumer got of it.
+type DataAccessItem struct {
+	Code string `json:"code"`
+	// The schema coordinate of the item, e.g. Citizen.name.
+	Field string `json:"field"`
+	// The owning department.
+	Owner string `json:"owner"`
+	// ALLOW (seen), MASK (seen de-identified) or DENY (asked for, not shown).
+	Decision Access `json:"decision"`
+	// The grant that opened the item, when one did.
+	GrantID *string `json:"grantId,omitempty"`
+	// The sharing request the grant came from, when it came from one.
+	SharingRequestID *string `json:"sharingRequestId,omitempty"`
+}
+
 // How one department shares: its catalogue by class, and how it answers requests.
 type DepartmentSharingStats struct {
 	Department       string `json:"department"`
@@ -161,6 +202,23 @@ type SharingRequestInput struct {
 	// The purpose the grant will be bound to; defaults to the token's purpose.
 	Purpose       *string `json:"purpose,omitempty"`
 	Justification string  `json:"justification"`
+}
+
+// An access withheld from a citizen's data tracker, as the CIO office and auditors see it.
+type WithheldDataAccess struct {
+	At       time.Time `json:"at"`
+	Consumer string    `json:"consumer"`
+	Purpose  string    `json:"purpose"`
+	// The owning departments whose items were accessed.
+	Owners []string `json:"owners"`
+	// When it appears in the tracker; null while the configuration sets no disclosure.
+	DisclosedAt *time.Time `json:"disclosedAt,omitempty"`
+}
+
+type WithheldDataAccessList struct {
+	// Withheld accesses in the window (may exceed the items returned).
+	TotalCount int                   `json:"totalCount"`
+	Items      []*WithheldDataAccess `json:"items"`
 }
 
 type Access string
