@@ -142,14 +142,16 @@ func demoKeyProblems(cfg *config.Config) (problems []string) {
 
 // worldWritableKeys names the key files anyone on the machine may replace.
 func worldWritableKeys(cfg *config.Config) (problems []string) {
-	files := map[string]string{}
+	type keyFile struct{ path, file string }
+	var files []keyFile // in the file's order, so the problems come in that order too
 	for i, k := range cfg.Auth.KeyFiles {
-		files[fmt.Sprintf("auth.keyFiles[%d]", i)] = k
+		files = append(files, keyFile{fmt.Sprintf("auth.keyFiles[%d]", i), k})
 	}
 	if cfg.Auth.JWKSFile != "" {
-		files["auth.jwksFile"] = cfg.Auth.JWKSFile
+		files = append(files, keyFile{"auth.jwksFile", cfg.Auth.JWKSFile})
 	}
-	for path, f := range files {
+	for _, k := range files {
+		path, f := k.path, k.file
 		if info, err := os.Stat(f); err == nil && info.Mode().Perm()&0o002 != 0 {
 			problems = append(problems, fmt.Sprintf("%s: %s: %s is writable by everyone (mode %04o), so anyone on the machine could put their own key in it; run chmod o-w on it",
 				cfg.At(path), path, f, info.Mode().Perm()))
