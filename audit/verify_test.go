@@ -9,13 +9,13 @@ import (
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/audit"
-	"pudong.gov.cn/gateway/store/sqlite"
+	"pudong.gov.cn/gateway/store/sqlstore"
 )
 
 // chain stores ten events in three appends and returns the store and a second handle on
 // its file, through which tests tamper with the events as someone with access to the
 // data directory (but not to the gateway) would.
-func chain(t *testing.T) (*sqlite.Store, *sql.DB) {
+func chain(t *testing.T) (*sqlstore.Store, *sql.DB) {
 	t.Helper()
 	s, path := newStore(t)
 	for _, n := range []int{3, 5, 2} {
