@@ -56,11 +56,16 @@ var errStop = errors.New("stop")
 // recorded elsewhere (a log, a signed daily digest) can reveal.
 func Verify(ctx context.Context, s store.Store) (Report, error) {
 	var rep Report
-	prev := ""
+	prev, chain, n := "", "", int64(0)
 	err := s.ScanAudit(ctx, func(e gateway.AuditEvent) error {
+		// ScanAudit gives the chains one after another; each starts afresh.
+		if e.Chain != chain || rep.Checked == 0 {
+			prev, chain, n = "", e.Chain, 0
+		}
 		rep.Checked++
+		n++
 		rep.LastSeq, rep.LastHash = e.Seq, e.Hash
-		want := rep.Checked // Seq counts from 1 without gaps
+		want := n // Seq counts from 1 without gaps, per chain
 		switch {
 		case e.Seq != want:
 			rep.Broken = &Break{Seq: e.Seq, Kind: SeqGap, Expected: fmt.Sprint(want), Found: fmt.Sprint(e.Seq)}

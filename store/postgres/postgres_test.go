@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -199,4 +201,18 @@ func drain(ch <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// TestUpgrade opens a schema written by the gateway before the store was one
+// (testdata/postgres-v1.sql, pg_dump --inserts of a schema made by that version).
+func TestUpgrade(t *testing.T) {
+	dsn := freshSchema(t)
+	dump, err := os.ReadFile("../storetest/testdata/postgres-v1.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rawDB(t, dsn).Exec(strings.ReplaceAll(string(dump), "gw_fixture_v1.", "")); err != nil {
+		t.Fatalf("load the old schema: %v", err)
+	}
+	storetest.Upgraded(t, openStore(t, dsn))
 }
