@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"pudong.gov.cn/gateway"
 )
 
 // Config is the whole configuration.
@@ -184,6 +186,10 @@ type Auth struct {
 type Store struct {
 	Driver string `yaml:"driver,omitempty"` // sqlite (default) or postgres
 	DSN    string `yaml:"dsn,omitempty"`    // postgres DSN; for sqlite, a file path (default DataDir/gateway.db)
+	// Replica names this gateway's audit chain, so that replicas sharing a database do
+	// not queue on one chain head. Default: an id generated once and kept in
+	// DataDir/replica-id. Two replicas must not share a data directory without it.
+	Replica string `yaml:"replica,omitempty"`
 }
 
 // Limits protect the departments and the gateway from expensive queries.
@@ -593,6 +599,9 @@ func (c *Config) validate(at func(string) string) []string {
 	}
 	if c.Store.Driver == "postgres" && c.Store.DSN == "" {
 		bad("store.dsn", "postgres needs a dsn")
+	}
+	if c.Store.Replica != "" && !gateway.ValidChain(c.Store.Replica) {
+		bad("store.replica", "replica %q: up to 64 letters, digits, '.', '_' or '-'", c.Store.Replica)
 	}
 	if c.Limits.PageSize > 1000 {
 		bad("limits.pageSize", "at most 1000")

@@ -254,7 +254,13 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		return nil, err
 	}
 	closers.push("store", func(context.Context) error { return st.Close() })
-	recorder := audit.NewRecorder(st, audit.Options{}, log)
+	chain := cfg.Store.Replica
+	if chain == "" {
+		if chain, err = audit.ReplicaChain(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	recorder := audit.NewRecorder(st, audit.Options{Chain: chain}, log)
 	closers.push("audit", recorder.Close)
 
 	svc, err := sharing.New(ctx, sharing.Options{
