@@ -68,6 +68,7 @@ func (h *harness) all(ctx context.Context) error {
 		{h.o.ceiling, "ceiling", h.ceilingPhase},
 		{h.o.peer != "off", "peer", h.peerPhase},
 		{len(h.o.growth) > 0, "growth", h.growthPhase},
+		{h.o.replicasPG != "", "replicas", h.replicasPhase},
 	}
 	for _, s := range steps {
 		if !s.on {
