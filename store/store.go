@@ -60,7 +60,8 @@ type Store interface {
 	// another process sharing the database, still form one chain; appends to different
 	// chains do not wait for each other.
 	AppendAudit(ctx context.Context, events []gateway.AuditEvent) error
-	// ListAudit returns the events f selects in ascending (Seq, Chain).
+	// ListAudit returns the events f selects in ascending (Chain, Seq): the default
+	// chain "" first, then each replica's chain in order.
 	ListAudit(ctx context.Context, f AuditFilter) ([]gateway.AuditEvent, error)
 	// CountAudit counts the events f selects, ignoring its paging (AfterSeq, AfterChain,
 	// Limit).
@@ -148,39 +149,6 @@ func Micro(t time.Time) time.Time {
 		return t
 	}
 	return t.UTC().Truncate(time.Microsecond)
-}
-
-// AuditWhere is the SQL condition selecting f's events (withCursor adds the paging
-// cursor) for both stores: placeholder(n) writes the n-th parameter in the database's
-// notation, and at converts a time to the stored form.
-func AuditWhere(f AuditFilter, withCursor bool, placeholder func(n int) string, at func(time.Time) any) (string, []any) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, cond+placeholder(len(args)))
-	}
-	add(`owner = `, f.Owner)
-	if withCursor {
-		args = append(args, f.AfterSeq, f.AfterSeq, f.AfterChain)
-		n := len(args)
-		where = append(where, `(seq > `+placeholder(n-2)+` OR (seq = `+placeholder(n-1)+` AND chain > `+placeholder(n)+`))`)
-	}
-	if f.Code != "" {
-		add(`code = `, f.Code)
-	}
-	if f.Subject != "" {
-		add(`subject = `, f.Subject)
-	}
-	if !f.From.IsZero() {
-		add(`at >= `, at(Micro(f.From)))
-	}
-	if !f.To.IsZero() {
-		add(`at < `, at(Micro(f.To)))
-	}
-	return strings.Join(where, ` AND `), args
 }
 
 // RequestsQuery is the SELECT of the requests f selects, newest first, for both stores:

@@ -115,6 +115,8 @@ func (*dialect) Type(kind string) string {
 		return "timestamptz"
 	case "codes":
 		return "text[]"
+	case "blob":
+		return "bytea"
 	case "int":
 		return "bigint"
 	default:

@@ -180,9 +180,10 @@ func TestTamperedChainDetected(t *testing.T) {
 	if err := s.AppendAudit(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rawDB(t, dsn).ExecContext(ctx, `UPDATE audit_events SET decision = 'DENY' WHERE seq = 3`); err != nil {
-		t.Fatal(err)
-	}
+	storetest.Tamper(t, rawDB(t, dsn), true, "", func(evs []gateway.AuditEvent) []gateway.AuditEvent {
+		evs[2].Decision = gateway.Deny
+		return evs
+	})
 	rep, err := audit.Verify(ctx, s)
 	if err != nil {
 		t.Fatal(err)

@@ -90,6 +90,8 @@ func (*dialect) Type(kind string) string {
 	switch kind {
 	case "time", "int":
 		return "INTEGER"
+	case "blob":
+		return "BLOB"
 	default:
 		return "TEXT"
 	}

@@ -12,40 +12,11 @@ import (
 	"pudong.gov.cn/gateway/store"
 )
 
-// auditColumns are audit_events' columns in the order events are written and read.
-const auditColumns = `chain, seq, at, consumer, end_user, purpose, request_id, client_request_id, trace_id,
-	code, owner, subject, decision, grant_id, prev_hash, hash`
-
-// auditColumnCount is the number of auditColumns.
-const auditColumnCount = 16
-
-// insertSizes are the row counts of the prepared multi-row INSERTs an append is cut
-// into, largest first. One statement per append would be parsed afresh every time (a
-// tenth of an audited response's CPU in the profiles of docs/PERFORMANCE.md); a few fixed
-// sizes are prepared once per connection and cover any count in few executions.
-var insertSizes = []int{64, 16, 4, 1}
-
-// prepareInserts prepares the INSERT of each size in insertSizes. It runs before the
-// Store is used: on SQLite the writer's one connection is then busy in the transaction
-// that needs the statement, and a transaction re-prepares a statement on its own
-// connection when it must (database/sql's Tx.StmtContext).
-func (s *Store) prepareInserts(ctx context.Context) error {
-	s.inserts = map[int]*sql.Stmt{}
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", auditColumnCount), ", ") + ")"
-	for _, n := range insertSizes {
-		q := `INSERT INTO audit_events (` + auditColumns + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
-		st, err := s.w.PrepareContext(ctx, s.q(q))
-		if err != nil {
-			return fmt.Errorf("prepare audit insert: %w", err)
-		}
-		s.inserts[n] = st
-	}
-	return nil
-}
-
 // AppendAudit implements store.Store. Each chain's head row is read with the dialect's
 // lock, so appends to one chain — from this or any other process — take turns, while
-// appends to different chains (one per replica) do not wait for each other.
+// appends to different chains (one per replica) do not wait for each other. The events
+// of one chain go into one row of audit_blocks (EncodeBlock), and the block is listed
+// under each owner it holds events of.
 func (s *Store) AppendAudit(ctx context.Context, events []gateway.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
@@ -57,7 +28,7 @@ func (s *Store) AppendAudit(ctx context.Context, events []gateway.AuditEvent) er
 				return fmt.Errorf("chain %q: %w", chain, err)
 			}
 		}
-		return s.insertEvents(ctx, tx, events)
+		return nil
 	})
 	if err != nil {
 		return s.errf(err, "append audit")
@@ -77,8 +48,8 @@ func chainsOf(events []gateway.AuditEvent) []string {
 }
 
 // appendChain links the events of chain into it: it locks the chain's head, assigns
-// Seq, PrevHash and Hash in order, and advances the head.
-func (s *Store) appendChain(ctx context.Context, tx *sql.Tx, chain string, events []gateway.AuditEvent) error {
+// Seq, PrevHash and Hash in order, writes them as one block and advances the head.
+func (s *Store) appendChain(ctx context.Context, tx *sql.Tx, chain string, all []gateway.AuditEvent) error {
 	head := s.q(`SELECT seq, hash FROM audit_heads WHERE chain = ?` + s.d.ForUpdate())
 	var seq int64
 	var prev string
@@ -95,15 +66,24 @@ func (s *Store) appendChain(ctx context.Context, tx *sql.Tx, chain string, event
 	if err != nil {
 		return fmt.Errorf("lock chain head: %w", err)
 	}
+	events := all
+	if len(chainsOf(all)) > 1 {
+		events = nil
+		for _, e := range all {
+			if e.Chain == chain {
+				events = append(events, e)
+			}
+		}
+	}
 	for i := range events {
 		e := &events[i]
-		if e.Chain != chain {
-			continue
-		}
 		seq++
 		e.Seq, e.PrevHash, e.At = seq, prev, store.Micro(e.At)
 		e.Hash = e.ComputeHash()
 		prev = e.Hash
+	}
+	if err := insertBlock(ctx, tx, s.d, events); err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`UPDATE audit_heads SET seq = ?, hash = ? WHERE chain = ?`), seq, prev, chain); err != nil {
 		return fmt.Errorf("advance chain head: %w", err)
@@ -111,28 +91,90 @@ func (s *Store) appendChain(ctx context.Context, tx *sql.Tx, chain string, event
 	return nil
 }
 
-// insertEvents writes linked events with the prepared INSERTs.
-func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []gateway.AuditEvent) error {
-	for len(events) > 0 {
-		n := insertSizes[len(insertSizes)-1]
-		for _, size := range insertSizes {
-			if size <= len(events) {
-				n = size
-				break
-			}
+// insertBlock writes consecutive linked events of one chain as one block.
+func insertBlock(ctx context.Context, tx *sql.Tx, d Dialect, events []gateway.AuditEvent) error {
+	b, err := EncodeBlock(nil, events)
+	if err != nil {
+		return err
+	}
+	first, last := events[0], events[len(events)-1]
+	minAt, maxAt := first.At, first.At
+	var owners []string
+	for _, e := range events {
+		if e.At.Before(minAt) {
+			minAt = e.At
 		}
-		args := make([]any, 0, n*auditColumnCount)
-		for i := range events[:n] {
-			e := &events[i]
-			args = append(args, e.Chain, e.Seq, s.d.Time(e.At), e.Consumer, e.EndUser, e.Purpose, e.RequestID,
-				e.ClientRequestID, e.TraceID, e.Code, e.Owner, e.Subject, string(e.Decision), e.GrantID, e.PrevHash, e.Hash)
+		if e.At.After(maxAt) {
+			maxAt = e.At
 		}
-		if _, err := tx.StmtContext(ctx, s.inserts[n]).ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("insert events %d to %d: %w", events[0].Seq, events[n-1].Seq, err)
+		if !slices.Contains(owners, e.Owner) {
+			owners = append(owners, e.Owner)
 		}
-		events = events[n:]
+	}
+	p := d.Placeholder
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_blocks (chain, first_seq, last_seq, first_at, last_at, events)
+		VALUES (`+p(1)+`, `+p(2)+`, `+p(3)+`, `+p(4)+`, `+p(5)+`, `+p(6)+`)`,
+		first.Chain, first.Seq, last.Seq, d.Time(minAt), d.Time(maxAt), b)
+	if err != nil {
+		return fmt.Errorf("insert events %d to %d: %w", first.Seq, last.Seq, err)
+	}
+	values := make([]string, len(owners))
+	args := make([]any, 0, 3*len(owners))
+	for i, o := range owners {
+		args = append(args, o, first.Chain, first.Seq)
+		values[i] = "(" + p(len(args)-2) + ", " + p(len(args)-1) + ", " + p(len(args)) + ")"
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_block_owners (owner, chain, first_seq) VALUES `+
+		strings.Join(values, ", "), args...); err != nil {
+		return fmt.Errorf("list the block of events %d to %d under its owners: %w", first.Seq, last.Seq, err)
 	}
 	return nil
+}
+
+// ownerBlocks calls fn for each event of the blocks holding events of f's owner, in
+// (Chain, Seq) order, that f selects; withCursor applies its paging cursor. fn returns
+// false to stop. The SQL narrows the blocks by owner, cursor and time; the events are
+// filtered here.
+func (s *Store) ownerBlocks(ctx context.Context, f store.AuditFilter, withCursor bool, fn func(gateway.AuditEvent) bool) error {
+	p := s.d.Placeholder
+	args := []any{f.Owner}
+	q := `SELECT b.chain, b.first_seq, b.events FROM audit_block_owners o
+		JOIN audit_blocks b ON b.chain = o.chain AND b.first_seq = o.first_seq
+		WHERE o.owner = ` + p(1)
+	if withCursor {
+		args = append(args, f.AfterChain, f.AfterChain, f.AfterSeq)
+		q += ` AND (o.chain > ` + p(2) + ` OR (o.chain = ` + p(3) + ` AND b.last_seq > ` + p(4) + `))`
+	}
+	if !f.From.IsZero() {
+		args = append(args, s.d.Time(store.Micro(f.From)))
+		q += ` AND b.last_at >= ` + p(len(args))
+	}
+	if !f.To.IsZero() {
+		args = append(args, s.d.Time(store.Micro(f.To)))
+		q += ` AND b.first_at < ` + p(len(args))
+	}
+	q += ` ORDER BY o.chain, o.first_seq`
+	errEnough := errors.New("enough")
+	err := s.queryBlocks(ctx, q, args, func(e gateway.AuditEvent) error {
+		if !selects(f, withCursor, e) {
+			return nil
+		}
+		if !fn(e) {
+			return errEnough
+		}
+		return nil
+	})
+	if errors.Is(err, errEnough) {
+		return nil
+	}
+	return err
+}
+
+// selects reports whether f selects e.
+func selects(f store.AuditFilter, withCursor bool, e gateway.AuditEvent) bool {
+	return e.Owner == f.Owner && (f.Code == "" || e.Code == f.Code) && (f.Subject == "" || e.Subject == f.Subject) &&
+		(f.From.IsZero() || !e.At.Before(store.Micro(f.From))) && (f.To.IsZero() || e.At.Before(store.Micro(f.To))) &&
+		(!withCursor || e.Chain > f.AfterChain || (e.Chain == f.AfterChain && e.Seq > f.AfterSeq))
 }
 
 // ListAudit implements store.Store.
@@ -140,16 +182,10 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]gateway.A
 	if f.Owner == "" {
 		return nil, s.errf(store.ErrNoOwner, "list audit")
 	}
-	where, args := store.AuditWhere(f, true, s.d.Placeholder, s.d.Time)
-	q := `SELECT ` + auditColumns + ` FROM audit_events WHERE ` + where + ` ORDER BY seq, chain`
-	if f.Limit > 0 {
-		args = append(args, f.Limit)
-		q += ` LIMIT ` + s.d.Placeholder(len(args))
-	}
 	var out []gateway.AuditEvent
-	err := s.queryAudit(ctx, q, args, func(e gateway.AuditEvent) error {
+	err := s.ownerBlocks(ctx, f, true, func(e gateway.AuditEvent) bool {
 		out = append(out, e)
-		return nil
+		return f.Limit <= 0 || len(out) < f.Limit
 	})
 	if err != nil {
 		return nil, s.errf(err, "list audit")
@@ -162,9 +198,12 @@ func (s *Store) CountAudit(ctx context.Context, f store.AuditFilter) (int, error
 	if f.Owner == "" {
 		return 0, s.errf(store.ErrNoOwner, "count audit")
 	}
-	where, args := store.AuditWhere(f, false, s.d.Placeholder, s.d.Time)
-	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM audit_events WHERE `+where, args...).Scan(&n); err != nil {
+	n := 0
+	err := s.ownerBlocks(ctx, f, false, func(gateway.AuditEvent) bool {
+		n++
+		return true
+	})
+	if err != nil {
 		return 0, s.errf(err, "count audit")
 	}
 	return n, nil
@@ -172,7 +211,7 @@ func (s *Store) CountAudit(ctx context.Context, f store.AuditFilter) (int, error
 
 // ScanAudit implements store.Store.
 func (s *Store) ScanAudit(ctx context.Context, fn func(gateway.AuditEvent) error) error {
-	if err := s.queryAudit(ctx, `SELECT `+auditColumns+` FROM audit_events ORDER BY chain, seq`, nil, fn); err != nil {
+	if err := s.queryBlocks(ctx, `SELECT chain, first_seq, events FROM audit_blocks ORDER BY chain, first_seq`, nil, fn); err != nil {
 		return s.errf(err, "scan audit")
 	}
 	return nil
@@ -199,23 +238,22 @@ func (s *Store) AuditChains(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (s *Store) queryAudit(ctx context.Context, q string, args []any, fn func(gateway.AuditEvent) error) error {
+// queryBlocks runs q, which selects (chain, first_seq, events) of blocks, and calls fn
+// for each of their events in order.
+func (s *Store) queryBlocks(ctx context.Context, q string, args []any, fn func(gateway.AuditEvent) error) error {
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e gateway.AuditEvent
-		var at scanTime
-		var decision string
-		err := rows.Scan(&e.Chain, &e.Seq, &at, &e.Consumer, &e.EndUser, &e.Purpose, &e.RequestID,
-			&e.ClientRequestID, &e.TraceID, &e.Code, &e.Owner, &e.Subject, &decision, &e.GrantID, &e.PrevHash, &e.Hash)
-		if err != nil {
+		var chain string
+		var first int64
+		var b []byte
+		if err := rows.Scan(&chain, &first, &b); err != nil {
 			return err
 		}
-		e.At, e.Decision = at.t, gateway.Outcome(decision)
-		if err := fn(e); err != nil {
+		if err := DecodeBlock(chain, first, b, fn); err != nil {
 			return err
 		}
 	}

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"pudong.gov.cn/gateway"
 )
 
 // migration is one step of the schema's history. Steps are appended, never edited: a
 // database records the versions it has applied and runs each step once. sql is written
-// once for every dialect, with {text}, {time}, {codes} and {int} standing for the
+// once for every dialect, with {text}, {time}, {codes}, {int} and {blob} standing for the
 // dialect's column types; only[dialect name] follows it for what one database needs
 // alone. A step that has nothing for a dialect is still recorded there, so every
 // database counts the same versions.
@@ -19,6 +21,8 @@ type migration struct {
 	name    string
 	sql     string
 	only    map[string]string
+	// run, when set, follows the SQL in the same transaction, for what SQL cannot do.
+	run func(ctx context.Context, tx *sql.Tx, d Dialect) error
 }
 
 func migrations() []migration {
@@ -169,7 +173,95 @@ INSERT INTO audit_heads (chain, seq, hash) SELECT '', seq, hash FROM audit_head 
 DROP TABLE audit_head;
 `,
 		},
+	}, {
+		version: 5,
+		name:    "audit events in blocks, one row per append and chain",
+		// A row per event made the audit most of an audited answer's cost; a row per
+		// append holds its events (EncodeBlock), and audit_block_owners finds an owner's
+		// blocks. The events written before move into blocks of up to blockMigrate.
+		sql: `
+CREATE TABLE audit_blocks (
+	chain     {text} NOT NULL,
+	first_seq {int} NOT NULL,
+	last_seq  {int} NOT NULL,
+	first_at  {time} NOT NULL,
+	last_at   {time} NOT NULL,
+	events    {blob} NOT NULL,
+	PRIMARY KEY (chain, first_seq)
+);
+CREATE TABLE audit_block_owners (
+	owner     {text} NOT NULL,
+	chain     {text} NOT NULL,
+	first_seq {int} NOT NULL,
+	PRIMARY KEY (owner, chain, first_seq)
+);
+`,
+		run: eventsToBlocks,
 	}}
+}
+
+// blockMigrate is the most events migration 5 puts in one block.
+const blockMigrate = 1000
+
+// eventsToBlocks moves the rows of audit_events into audit_blocks, a chain's consecutive
+// events at a time, and drops the table. Each batch is read whole before it is written,
+// because a PostgreSQL connection cannot write while it is reading.
+func eventsToBlocks(ctx context.Context, tx *sql.Tx, d Dialect) error {
+	p := d.Placeholder
+	q := `SELECT chain, seq, at, consumer, end_user, purpose, request_id, client_request_id, trace_id,
+		code, owner, subject, decision, grant_id, prev_hash, hash FROM audit_events
+		WHERE chain > ` + p(1) + ` OR (chain = ` + p(2) + ` AND seq > ` + p(3) + `) ORDER BY chain, seq LIMIT ` + p(4)
+	chain, seq := "", int64(0)
+	for {
+		var batch []gateway.AuditEvent
+		err := queryEvents(ctx, tx, q, []any{chain, chain, seq, blockMigrate}, func(e gateway.AuditEvent) error {
+			batch = append(batch, e)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read audit events: %w", err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		for len(batch) > 0 {
+			n := 1
+			for n < len(batch) && batch[n].Chain == batch[0].Chain && batch[n].Seq == batch[n-1].Seq+1 {
+				n++
+			}
+			if err := insertBlock(ctx, tx, d, batch[:n]); err != nil {
+				return err
+			}
+			chain, seq = batch[n-1].Chain, batch[n-1].Seq
+			batch = batch[n:]
+		}
+	}
+	_, err := tx.ExecContext(ctx, `DROP TABLE audit_events`)
+	return err
+}
+
+// queryEvents reads per-event rows of the audit_events table of migrations 1 to 4.
+func queryEvents(ctx context.Context, tx *sql.Tx, q string, args []any, fn func(gateway.AuditEvent) error) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e gateway.AuditEvent
+		var at scanTime
+		var decision string
+		err := rows.Scan(&e.Chain, &e.Seq, &at, &e.Consumer, &e.EndUser, &e.Purpose, &e.RequestID,
+			&e.ClientRequestID, &e.TraceID, &e.Code, &e.Owner, &e.Subject, &decision, &e.GrantID, &e.PrevHash, &e.Hash)
+		if err != nil {
+			return err
+		}
+		e.At, e.Decision = at.t, gateway.Outcome(decision)
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // migrate applies the migrations the database has not applied yet, each in its own
@@ -187,7 +279,8 @@ func migrate(ctx context.Context, d Dialect, db *sql.DB) (int, error) {
 	}
 	defer unlock()
 
-	types := strings.NewReplacer("{text}", d.Type("text"), "{time}", d.Type("time"), "{codes}", d.Type("codes"), "{int}", d.Type("int"))
+	types := strings.NewReplacer("{text}", d.Type("text"), "{time}", d.Type("time"), "{codes}", d.Type("codes"),
+		"{int}", d.Type("int"), "{blob}", d.Type("blob"))
 	_, err = conn.ExecContext(ctx, types.Replace(`CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    {int} PRIMARY KEY,
 		name       {text} NOT NULL,
@@ -206,7 +299,7 @@ func migrate(ctx context.Context, d Dialect, db *sql.DB) (int, error) {
 	}
 	applied := 0
 	for _, m := range all {
-		done, err := applyMigration(ctx, d, conn, m.version, m.name, types.Replace(m.sql)+m.only[d.Name()])
+		done, err := applyMigration(ctx, d, conn, m, types.Replace(m.sql)+m.only[d.Name()])
 		if err != nil {
 			return applied, fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
 		}
@@ -217,7 +310,7 @@ func migrate(ctx context.Context, d Dialect, db *sql.DB) (int, error) {
 	return applied, nil
 }
 
-func applyMigration(ctx context.Context, d Dialect, conn *sql.Conn, version int, name, ddl string) (applied bool, err error) {
+func applyMigration(ctx context.Context, d Dialect, conn *sql.Conn, m migration, ddl string) (applied bool, err error) {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
@@ -229,7 +322,7 @@ func applyMigration(ctx context.Context, d Dialect, conn *sql.Conn, version int,
 	}()
 	p := d.Placeholder
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = `+p(1), version).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = `+p(1), m.version).Scan(&n); err != nil {
 		return false, err
 	}
 	if n > 0 {
@@ -240,8 +333,13 @@ func applyMigration(ctx context.Context, d Dialect, conn *sql.Conn, version int,
 			return false, err
 		}
 	}
+	if m.run != nil {
+		if err := m.run(ctx, tx, d); err != nil {
+			return false, err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (`+p(1)+`, `+p(2)+`, `+p(3)+`)`,
-		version, name, d.Time(time.Now())); err != nil {
+		m.version, m.name, d.Time(time.Now())); err != nil {
 		return false, err
 	}
 	return true, tx.Commit()

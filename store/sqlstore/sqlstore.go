@@ -30,7 +30,7 @@ type Dialect interface {
 	// where every write transaction already holds the whole database (SQLite).
 	ForUpdate() string
 	// Type names the column type of a kind of value in DDL: "text", "time", "codes"
-	// (a list of catalogue codes), "seq" (a 64-bit counter).
+	// (a list of catalogue codes), "int" (64-bit), "blob" (bytes).
 	Type(kind string) string
 	// Time converts a time to the stored form; times are scanned back with scanTime,
 	// which accepts every stored form.
@@ -65,7 +65,6 @@ type Store struct {
 	log *slog.Logger
 
 	requestColumns, grantColumns string
-	inserts                      map[int]*sql.Stmt // by rows; see prepareInserts
 
 	changes   chan struct{}
 	stop      context.CancelFunc
@@ -94,9 +93,6 @@ func Open(ctx context.Context, d Dialect, w, r *sql.DB, log *slog.Logger) (*Stor
 		return nil, fmt.Errorf("%s store: %w", d.Name(), err)
 	}
 	applied, err := migrate(ctx, d, w)
-	if err == nil {
-		err = s.prepareInserts(ctx)
-	}
 	if err != nil {
 		return fail(err)
 	}

@@ -876,7 +876,7 @@ func testListAuditAcrossChains(t *testing.T, open Opener) {
 	for _, e := range all {
 		order = append(order, fmt.Sprintf("%s%d", e.Chain, e.Seq))
 	}
-	equal(t, "ListAudit order (seq, chain)", order, []string{"a1", "b1", "a2", "b2", "a3", "b3", "a4"})
+	equal(t, "ListAudit order (chain, seq)", order, []string{"a1", "a2", "a3", "a4", "b1", "b2", "b3"})
 	var paged []gateway.AuditEvent
 	f := store.AuditFilter{Owner: "psb", Limit: 2}
 	for pages := 0; ; pages++ {
