@@ -6,7 +6,9 @@ import (
 )
 
 // TestWriterIsDurable checks the per-connection settings AppendAudit's promise rests on:
-// a commit is on disk when it returns (synchronous=FULL, 2) and foreign keys hold.
+// a commit is on disk when it returns (synchronous=FULL, 2), foreign keys hold, and no
+// commit stops to checkpoint the log (wal_autocheckpoint=0; the store checkpoints in the
+// background).
 func TestWriterIsDurable(t *testing.T) {
 	w, r, err := openDBs(filepath.Join(t.TempDir(), "gateway.db"))
 	if err != nil {
@@ -14,7 +16,7 @@ func TestWriterIsDurable(t *testing.T) {
 	}
 	defer r.Close()
 	defer w.Close()
-	for pragma, want := range map[string]int{"synchronous": 2, "foreign_keys": 1} {
+	for pragma, want := range map[string]int{"synchronous": 2, "foreign_keys": 1, "wal_autocheckpoint": 0} {
 		var got int
 		if err := w.QueryRow(`PRAGMA ` + pragma).Scan(&got); err != nil {
 			t.Fatal(err)

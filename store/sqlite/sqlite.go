@@ -25,6 +25,15 @@ import (
 	"pudong.gov.cn/gateway/store/sqlstore"
 )
 
+// params are every connection's settings. busy_timeout comes first (the driver orders it
+// so) because switching to WAL itself needs a lock that another process may hold.
+const params = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+	"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
+
+// checkpointEvery is how many polls apart the background checkpoints are: the log is
+// copied into the database about once a second, by a connection no commit waits for.
+const checkpointEvery = 5
+
 // pollInterval is how often a Store looks for grant and request changes made by another
 // process on the same file; docs/operators.md promises an approval in force everywhere
 // within a second.
@@ -37,8 +46,16 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*sqlstore.Store, 
 	if err != nil {
 		return nil, err
 	}
-	s, err := sqlstore.Open(ctx, &dialect{r: r, log: log}, w, r, log.With("path", path))
+	c, err := sql.Open("sqlite", path+params)
 	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite store: open %s: %w", path, err)
+	}
+	c.SetMaxOpenConns(1)
+	s, err := sqlstore.Open(ctx, &dialect{r: r, checkpoints: c, log: log}, w, r, log.With("path", path))
+	if err != nil {
+		c.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
@@ -49,11 +66,10 @@ func openDBs(path string) (w, r *sql.DB, err error) {
 	if path == "" || strings.ContainsRune(path, '?') {
 		return nil, nil, fmt.Errorf("sqlite store: invalid database path %q", path)
 	}
-	// busy_timeout comes first (the driver orders it so) because switching to WAL itself
-	// needs a lock that another process may hold.
-	params := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
-	w, err = sql.Open("sqlite", path+params+"&_txlock=immediate")
+	// The writer never checkpoints: a checkpoint in a commit (SQLite's default, every
+	// 1000 pages) copies the log into the database and syncs it while every audited
+	// answer waits; a separate connection does it in the background (checkpointEvery).
+	w, err = sql.Open("sqlite", path+params+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlite store: open %s: %w", path, err)
 	}
@@ -70,8 +86,9 @@ func openDBs(path string) (w, r *sql.DB, err error) {
 
 // dialect is SQLite's sqlstore.Dialect.
 type dialect struct {
-	r   *sql.DB
-	log *slog.Logger
+	r           *sql.DB
+	checkpoints *sql.DB // one connection; closed when the watcher stops
+	log         *slog.Logger
 
 	// seen is the highest change version already signalled, and committed the version
 	// this process's last change transaction set: the poller signals only news.
@@ -148,14 +165,22 @@ func (d *dialect) Watch(ctx context.Context, signal func(), done chan<- struct{}
 	d.seen.Store(v)
 	go func() {
 		defer close(done)
+		defer d.checkpoints.Close()
 		t := time.NewTicker(pollInterval)
 		defer t.Stop()
 		failing := false
-		for {
+		for tick := 1; ; tick++ {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			}
+			if tick%checkpointEvery == 0 {
+				// PASSIVE never waits for readers or the writer; what it cannot copy
+				// now, a later one does.
+				if _, err := d.checkpoints.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && ctx.Err() == nil {
+					d.log.Warn("sqlite store: checkpoint failed", "err", err)
+				}
 			}
 			err := d.r.QueryRowContext(ctx, `SELECT version FROM change_version`).Scan(&v)
 			switch {
