@@ -97,7 +97,7 @@ func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewa
 	events := auditEvents(ctx, gws) - before
 
 	r := row{Group: groupReplicas(len(gws)), System: "gateway", Scenario: s.Name, Mode: "warm", Conns: h.o.conns}
-	var lat []float64
+	var lat []string
 	for _, x := range res {
 		r.Requests += x.Requests
 		r.RPS += x.RPS
@@ -106,7 +106,7 @@ func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewa
 		if x.Elapsed > r.Elapsed {
 			r.Elapsed, r.ElapsedSec = x.Elapsed, x.ElapsedSec
 		}
-		lat = append(lat, x.Latency.P99)
+		lat = append(lat, fmt.Sprintf("%.1f", x.Latency.P99))
 		if r.FirstError == "" {
 			r.FirstError = x.FirstError
 		}
@@ -115,9 +115,9 @@ func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewa
 	if r.ElapsedSec > 0 {
 		r.AuditEventsPerSec = float64(events) / r.ElapsedSec
 	}
-	r.Note = fmt.Sprintf("%d replica(s), %d connections in all; audit %.0f events/s; p99 per replica %v ms", len(gws), h.o.conns, r.AuditEventsPerSec, lat)
+	r.Note = fmt.Sprintf("%d replica(s), %d connections in all; audit %.0f events/s; p99 per replica %s ms", len(gws), h.o.conns, r.AuditEventsPerSec, strings.Join(lat, ", "))
 	h.rep.Rows = append(h.rep.Rows, r)
-	h.logf("%-18s %-9s %-9s %8.0f req/s  audit %8.0f events/s  p99 %v ms  errors %d", r.Group, r.Scenario, r.Mode, r.RPS, r.AuditEventsPerSec, lat, r.Errors)
+	h.logf("%-18s %-9s %-9s %8.0f req/s  audit %8.0f events/s  p99 %s ms  errors %d", r.Group, r.Scenario, r.Mode, r.RPS, r.AuditEventsPerSec, strings.Join(lat, ", "), r.Errors)
 	if r.Errors > 0 {
 		h.logf("  first error: %s", oneLine(r.FirstError, 300))
 	}
