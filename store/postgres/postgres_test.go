@@ -107,7 +107,7 @@ func TestListenerReconnects(t *testing.T) {
 	if old == 0 {
 		t.Fatal("no listening connection after Open")
 	}
-	drain(s.Changes())
+	storetest.Drain(s.Changes())
 	if _, err := rawDB(t, dsn).ExecContext(ctx, `SELECT pg_terminate_backend($1)`, old); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestOtherSchemasIgnored(t *testing.T) {
 	// A change in b, then one in a: once a's own notification has arrived, b's (sent
 	// earlier, on the same channel, to the same listener) has been delivered too.
 	mk(b)
-	drain(a.Changes())
+	storetest.Drain(a.Changes())
 	mk(b)
 	mk(a)
 	select {
@@ -190,17 +190,6 @@ func TestTamperedChainDetected(t *testing.T) {
 	}
 	if rep.OK() || rep.Broken.Seq != 3 || rep.Broken.Kind != audit.HashMismatch {
 		t.Errorf("Verify after tampering with seq 3 = %+v, broken %v", rep, rep.Broken)
-	}
-}
-
-// drain empties a Changes channel of signals from earlier changes.
-func drain(ch <-chan struct{}) {
-	for {
-		select {
-		case <-ch:
-		default:
-			return
-		}
 	}
 }
 

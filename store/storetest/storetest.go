@@ -299,15 +299,21 @@ func testDecideTwice(t *testing.T, open Opener) {
 	}
 }
 
+// pending creates n sharing requests a second apart.
+func pending(t *testing.T, s store.Store, n int) []gateway.SharingRequest {
+	t.Helper()
+	var reqs []gateway.SharingRequest
+	for i := range n {
+		reqs = append(reqs, newRequest("online-hall", "psb", t0().Add(time.Duration(i)*time.Second), "310115-PSB-RK01-002"))
+	}
+	return create(t, s, reqs...)
+}
+
 func testConcurrentDecide(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
 	const requests, deciders = 3, 8
-	var reqs []gateway.SharingRequest
-	for i := range requests {
-		reqs = append(reqs, newRequest("online-hall", "psb", t0().Add(time.Duration(i)*time.Second), "310115-PSB-RK01-002"))
-	}
-	reqs = create(t, s, reqs...)
+	reqs := pending(t, s, requests)
 	type outcome struct {
 		req   string
 		grant *gateway.Grant
@@ -637,8 +643,8 @@ func testConcurrentAppend(t *testing.T, open Opener) {
 	appendConcurrently(t, nil, open(t))
 }
 
-// drain empties a Changes channel of signals from earlier changes.
-func drain(ch <-chan struct{}) {
+// Drain empties a Changes channel of signals from earlier changes.
+func Drain(ch <-chan struct{}) {
 	for {
 		select {
 		case <-ch:
@@ -660,16 +666,16 @@ func expectSignal(t *testing.T, ch <-chan struct{}, after string) {
 func testChanges(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
-	drain(s.Changes())
+	Drain(s.Changes())
 	req := create(t, s, newRequest("online-hall", "psb", t0(), "310115-PSB-RK01-002"))[0]
 	expectSignal(t, s.Changes(), "CreateRequests")
-	drain(s.Changes())
+	Drain(s.Changes())
 	_, g, err := s.DecideRequest(ctx, req.ID, store.Decision{Approve: true, By: "psb-approver", At: t0()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	expectSignal(t, s.Changes(), "DecideRequest")
-	drain(s.Changes())
+	Drain(s.Changes())
 	if _, err := s.RevokeGrant(ctx, g.ID, "psb-approver", t0().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -722,10 +728,10 @@ func testReopen(t *testing.T, open Opener) {
 func testReplicas(t *testing.T, open Opener) {
 	ctx := context.Background()
 	a, b := open(t), open(t)
-	drain(b.Changes())
+	Drain(b.Changes())
 	req := create(t, a, newRequest("online-hall", "psb", t0(), "310115-PSB-RK01-002"))[0]
 	expectSignal(t, b.Changes(), "CreateRequests on another replica")
-	drain(b.Changes())
+	Drain(b.Changes())
 	if _, _, err := a.DecideRequest(ctx, req.ID, store.Decision{Approve: true, By: "psb-approver", At: t0()}); err != nil {
 		t.Fatal(err)
 	}
@@ -734,7 +740,7 @@ func testReplicas(t *testing.T, open Opener) {
 	if err != nil || len(grants) != 1 {
 		t.Fatalf("the other replica sees grants %v, %v; want the new one", grants, err)
 	}
-	drain(a.Changes())
+	Drain(a.Changes())
 	if _, err := b.RevokeGrant(ctx, grants[0].ID, "psb-approver", t0().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -754,11 +760,7 @@ func testDecideAcrossReplicas(t *testing.T, open Opener) {
 	ctx := context.Background()
 	a, b := open(t), open(t)
 	const requests, deciders = 4, 6
-	var reqs []gateway.SharingRequest
-	for i := range requests {
-		reqs = append(reqs, newRequest("online-hall", "psb", t0().Add(time.Duration(i)*time.Second), "310115-PSB-RK01-002"))
-	}
-	reqs = create(t, a, reqs...)
+	reqs := pending(t, a, requests)
 	type win struct {
 		req   *gateway.SharingRequest
 		grant *gateway.Grant
