@@ -6,11 +6,53 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/store"
 )
+
+// The statements of an append. They are prepared once (prepareAppend): parsing them on
+// every commit was a sixth of an append's CPU (docs/PERFORMANCE.md).
+const (
+	qHead    = `SELECT seq, hash FROM audit_heads WHERE chain = ?`
+	qNewHead = `INSERT INTO audit_heads (chain, seq, hash) VALUES (?, 0, '') ON CONFLICT (chain) DO NOTHING`
+	qAdvance = `UPDATE audit_heads SET seq = ?, hash = ? WHERE chain = ?`
+	qBlock   = `INSERT INTO audit_blocks (chain, first_seq, last_seq, first_at, last_at, events) VALUES (?, ?, ?, ?, ?, ?)`
+	qOwner   = `INSERT INTO audit_block_owners (owner, chain, first_seq) VALUES (?, ?, ?)`
+)
+
+// appendStmts are the prepared statements of an append; a nil one is run unprepared.
+type appendStmts struct{ head, newHead, advance, block, owner *sql.Stmt }
+
+// prepareAppend prepares the statements of an append on the writer. It runs before the
+// Store is used: on SQLite the writer's one connection is busy in the transaction that
+// needs them later, and a transaction re-prepares a statement on its own connection when
+// it must (database/sql's Tx.StmtContext).
+func (s *Store) prepareAppend(ctx context.Context) error {
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{{&s.app.head, qHead + s.d.ForUpdate()}, {&s.app.newHead, qNewHead}, {&s.app.advance, qAdvance},
+		{&s.app.block, qBlock}, {&s.app.owner, qOwner}} {
+		st, err := s.w.PrepareContext(ctx, s.q(p.q))
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", p.q, err)
+		}
+		*p.st = st
+	}
+	return nil
+}
+
+// exec runs the prepared st in tx, or q when st is nil; q is written with ? parameters.
+func exec(ctx context.Context, tx *sql.Tx, d Dialect, st *sql.Stmt, q string, args ...any) error {
+	var err error
+	if st != nil {
+		_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, rewrite(d, q), args...)
+	}
+	return err
+}
 
 // AppendAudit implements store.Store. Each chain's head row is read with the dialect's
 // lock, so appends to one chain — from this or any other process — take turns, while
@@ -50,17 +92,16 @@ func chainsOf(events []gateway.AuditEvent) []string {
 // appendChain links the events of chain into it: it locks the chain's head, assigns
 // Seq, PrevHash and Hash in order, writes them as one block and advances the head.
 func (s *Store) appendChain(ctx context.Context, tx *sql.Tx, chain string, all []gateway.AuditEvent) error {
-	head := s.q(`SELECT seq, hash FROM audit_heads WHERE chain = ?` + s.d.ForUpdate())
+	head := tx.StmtContext(ctx, s.app.head)
 	var seq int64
 	var prev string
-	err := tx.QueryRowContext(ctx, head, chain).Scan(&seq, &prev)
+	err := head.QueryRowContext(ctx, chain).Scan(&seq, &prev)
 	if errors.Is(err, sql.ErrNoRows) {
 		// A new chain. Of two processes starting it at once, one inserts and the other
 		// waits for that insert to commit, then reads the head it made.
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO audit_heads (chain, seq, hash) VALUES (?, 0, '')
-			ON CONFLICT (chain) DO NOTHING`), chain)
+		err = exec(ctx, tx, s.d, s.app.newHead, qNewHead, chain)
 		if err == nil {
-			err = tx.QueryRowContext(ctx, head, chain).Scan(&seq, &prev)
+			err = head.QueryRowContext(ctx, chain).Scan(&seq, &prev)
 		}
 	}
 	if err != nil {
@@ -82,17 +123,18 @@ func (s *Store) appendChain(ctx context.Context, tx *sql.Tx, chain string, all [
 		e.Hash = e.ComputeHash()
 		prev = e.Hash
 	}
-	if err := insertBlock(ctx, tx, s.d, events); err != nil {
+	if err := insertBlock(ctx, tx, s.d, &s.app, events); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE audit_heads SET seq = ?, hash = ? WHERE chain = ?`), seq, prev, chain); err != nil {
+	if err := exec(ctx, tx, s.d, s.app.advance, qAdvance, seq, prev, chain); err != nil {
 		return fmt.Errorf("advance chain head: %w", err)
 	}
 	return nil
 }
 
-// insertBlock writes consecutive linked events of one chain as one block.
-func insertBlock(ctx context.Context, tx *sql.Tx, d Dialect, events []gateway.AuditEvent) error {
+// insertBlock writes consecutive linked events of one chain as one block, with st's
+// statements (unprepared where st holds none).
+func insertBlock(ctx context.Context, tx *sql.Tx, d Dialect, st *appendStmts, events []gateway.AuditEvent) error {
 	b, err := EncodeBlock(nil, events)
 	if err != nil {
 		return err
@@ -111,22 +153,13 @@ func insertBlock(ctx context.Context, tx *sql.Tx, d Dialect, events []gateway.Au
 			owners = append(owners, e.Owner)
 		}
 	}
-	p := d.Placeholder
-	_, err = tx.ExecContext(ctx, `INSERT INTO audit_blocks (chain, first_seq, last_seq, first_at, last_at, events)
-		VALUES (`+p(1)+`, `+p(2)+`, `+p(3)+`, `+p(4)+`, `+p(5)+`, `+p(6)+`)`,
-		first.Chain, first.Seq, last.Seq, d.Time(minAt), d.Time(maxAt), b)
-	if err != nil {
+	if err := exec(ctx, tx, d, st.block, qBlock, first.Chain, first.Seq, last.Seq, d.Time(minAt), d.Time(maxAt), b); err != nil {
 		return fmt.Errorf("insert events %d to %d: %w", first.Seq, last.Seq, err)
 	}
-	values := make([]string, len(owners))
-	args := make([]any, 0, 3*len(owners))
-	for i, o := range owners {
-		args = append(args, o, first.Chain, first.Seq)
-		values[i] = "(" + p(len(args)-2) + ", " + p(len(args)-1) + ", " + p(len(args)) + ")"
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_block_owners (owner, chain, first_seq) VALUES `+
-		strings.Join(values, ", "), args...); err != nil {
-		return fmt.Errorf("list the block of events %d to %d under its owners: %w", first.Seq, last.Seq, err)
+	for _, o := range owners {
+		if err := exec(ctx, tx, d, st.owner, qOwner, o, first.Chain, first.Seq); err != nil {
+			return fmt.Errorf("list the block of events %d to %d under %s: %w", first.Seq, last.Seq, o, err)
+		}
 	}
 	return nil
 }

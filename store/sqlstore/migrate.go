@@ -229,7 +229,7 @@ func eventsToBlocks(ctx context.Context, tx *sql.Tx, d Dialect) error {
 			for n < len(batch) && batch[n].Chain == batch[0].Chain && batch[n].Seq == batch[n-1].Seq+1 {
 				n++
 			}
-			if err := insertBlock(ctx, tx, d, batch[:n]); err != nil {
+			if err := insertBlock(ctx, tx, d, &appendStmts{}, batch[:n]); err != nil {
 				return err
 			}
 			chain, seq = batch[n-1].Chain, batch[n-1].Seq

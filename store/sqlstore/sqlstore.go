@@ -65,6 +65,7 @@ type Store struct {
 	log *slog.Logger
 
 	requestColumns, grantColumns string
+	app                          appendStmts
 
 	changes   chan struct{}
 	stop      context.CancelFunc
@@ -93,6 +94,9 @@ func Open(ctx context.Context, d Dialect, w, r *sql.DB, log *slog.Logger) (*Stor
 		return nil, fmt.Errorf("%s store: %w", d.Name(), err)
 	}
 	applied, err := migrate(ctx, d, w)
+	if err == nil {
+		err = s.prepareAppend(ctx)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -134,8 +138,11 @@ func (s *Store) signal() {
 }
 
 // q rewrites a statement written with ? parameters into the dialect's notation.
-func (s *Store) q(query string) string {
-	if s.d.Placeholder(1) == "?" {
+func (s *Store) q(query string) string { return rewrite(s.d, query) }
+
+// rewrite writes the ? parameters of query in d's notation.
+func rewrite(d Dialect, query string) string {
+	if d.Placeholder(1) == "?" {
 		return query
 	}
 	var b strings.Builder
@@ -143,7 +150,7 @@ func (s *Store) q(query string) string {
 	for _, c := range query {
 		if c == '?' {
 			n++
-			b.WriteString(s.d.Placeholder(n))
+			b.WriteString(d.Placeholder(n))
 			continue
 		}
 		b.WriteRune(c)
