@@ -32,14 +32,11 @@ func (h *harness) replicasPhase(ctx context.Context) error {
 	}
 	defer drop()
 	simData := filepath.Join(h.o.tmp, "replicas")
-	sim, err := startSim(h.o.tmp, h.bin, simData, nil, h.o.startTimeout)
+	sim, err := h.simulators(ctx, simData)
 	if err != nil {
 		return err
 	}
 	defer sim.stop()
-	if err := h.setLatency(ctx, sim.PSB, sim.AMR); err != nil {
-		return err
-	}
 	var gws []*gatewayProc
 	defer func() {
 		for _, g := range gws {

@@ -124,6 +124,11 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
+	for _, st := range []*sql.Stmt{s.app.head, s.app.newHead, s.app.advance, s.app.block, s.app.owner} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	if s.r == s.w {
 		return s.w.Close()
 	}
