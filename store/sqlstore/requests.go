@@ -59,20 +59,8 @@ func (s *Store) GetRequest(ctx context.Context, id string) (*gateway.SharingRequ
 // ListRequests implements store.Store.
 func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]gateway.SharingRequest, error) {
 	q, args := store.RequestsQuery(f, s.requestColumns, s.d.Placeholder)
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	out, err := queryAll(ctx, s.r, q, args, scanRequest)
 	if err != nil {
-		return nil, s.errf(err, "list requests")
-	}
-	defer rows.Close()
-	var out []gateway.SharingRequest
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, s.errf(err, "list requests")
-		}
-		out = append(out, *r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.errf(err, "list requests")
 	}
 	return out, nil
@@ -158,20 +146,8 @@ func (s *Store) insertGrant(ctx context.Context, tx *sql.Tx, g *gateway.Grant) e
 
 // ListGrants implements store.Store.
 func (s *Store) ListGrants(ctx context.Context) ([]gateway.Grant, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+s.grantColumns+` FROM grants ORDER BY created_at, id`)
+	out, err := queryAll(ctx, s.r, `SELECT `+s.grantColumns+` FROM grants ORDER BY created_at, id`, nil, scanGrant)
 	if err != nil {
-		return nil, s.errf(err, "list grants")
-	}
-	defer rows.Close()
-	var out []gateway.Grant
-	for rows.Next() {
-		g, err := scanGrant(rows)
-		if err != nil {
-			return nil, s.errf(err, "list grants")
-		}
-		out = append(out, *g)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.errf(err, "list grants")
 	}
 	return out, nil
@@ -210,6 +186,24 @@ func (s *Store) RevokeGrant(ctx context.Context, id, by string, at time.Time) (*
 		return nil, s.errf(err, "revoke grant %s", id)
 	}
 	return g, nil
+}
+
+// queryAll runs q on db and reads every row with scan.
+func queryAll[T any](ctx context.Context, db *sql.DB, q string, args []any, scan func(scanner) (*T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, rows.Err()
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.
