@@ -18,7 +18,7 @@ const (
 	qNewHead = `INSERT INTO audit_heads (chain, seq, hash) VALUES (?, 0, '') ON CONFLICT (chain) DO NOTHING`
 	qAdvance = `UPDATE audit_heads SET seq = ?, hash = ? WHERE chain = ?`
 	qBlock   = `INSERT INTO audit_blocks (chain, first_seq, last_seq, first_at, last_at, events) VALUES (?, ?, ?, ?, ?, ?)`
-	qOwner   = `INSERT INTO audit_block_owners (owner, chain, first_seq) VALUES (?, ?, ?)`
+	qOwner   = `INSERT INTO audit_block_owners (owner, chain, first_seq, events) VALUES (?, ?, ?, ?)`
 )
 
 // appendStmts are the prepared statements of an append; a nil one is run unprepared.
@@ -142,6 +142,7 @@ func insertBlock(ctx context.Context, tx *sql.Tx, d Dialect, st *appendStmts, ev
 	first, last := events[0], events[len(events)-1]
 	minAt, maxAt := first.At, first.At
 	var owners []string
+	count := map[string]int{}
 	for _, e := range events {
 		if e.At.Before(minAt) {
 			minAt = e.At
@@ -149,15 +150,16 @@ func insertBlock(ctx context.Context, tx *sql.Tx, d Dialect, st *appendStmts, ev
 		if e.At.After(maxAt) {
 			maxAt = e.At
 		}
-		if !slices.Contains(owners, e.Owner) {
+		if count[e.Owner] == 0 {
 			owners = append(owners, e.Owner)
 		}
+		count[e.Owner]++
 	}
 	if err := exec(ctx, tx, d, st.block, qBlock, first.Chain, first.Seq, last.Seq, d.Time(minAt), d.Time(maxAt), b); err != nil {
 		return fmt.Errorf("insert events %d to %d: %w", first.Seq, last.Seq, err)
 	}
 	for _, o := range owners {
-		if err := exec(ctx, tx, d, st.owner, qOwner, o, first.Chain, first.Seq); err != nil {
+		if err := exec(ctx, tx, d, st.owner, qOwner, o, first.Chain, first.Seq, count[o]); err != nil {
 			return fmt.Errorf("list the block of events %d to %d under %s: %w", first.Seq, last.Seq, o, err)
 		}
 	}
@@ -230,6 +232,15 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]gateway.A
 func (s *Store) CountAudit(ctx context.Context, f store.AuditFilter) (int, error) {
 	if f.Owner == "" {
 		return 0, s.errf(store.ErrNoOwner, "count audit")
+	}
+	if f.Code == "" && f.Subject == "" && f.From.IsZero() && f.To.IsZero() {
+		// All of an owner's events: the counts kept per block, without decoding.
+		var n int
+		err := s.r.QueryRowContext(ctx, s.q(`SELECT coalesce(sum(events), 0) FROM audit_block_owners WHERE owner = ?`), f.Owner).Scan(&n)
+		if err != nil {
+			return 0, s.errf(err, "count audit")
+		}
+		return n, nil
 	}
 	n := 0
 	err := s.ownerBlocks(ctx, f, false, func(gateway.AuditEvent) bool {

@@ -178,7 +178,8 @@ DROP TABLE audit_head;
 		name:    "audit events in blocks, one row per append and chain",
 		// A row per event made the audit most of an audited answer's cost; a row per
 		// append holds its events (EncodeBlock), and audit_block_owners finds an owner's
-		// blocks. The events written before move into blocks of up to blockMigrate.
+		// blocks and counts the owner's events in each. The events written before move
+		// into blocks of up to blockMigrate.
 		sql: `
 CREATE TABLE audit_blocks (
 	chain     {text} NOT NULL,
@@ -193,6 +194,7 @@ CREATE TABLE audit_block_owners (
 	owner     {text} NOT NULL,
 	chain     {text} NOT NULL,
 	first_seq {int} NOT NULL,
+	events    {int} NOT NULL,
 	PRIMARY KEY (owner, chain, first_seq)
 );
 `,
