@@ -61,11 +61,11 @@ func TestTwoReplicasShareGrantsAndAuditAChainEach(t *testing.T) {
 	}
 	<-done
 	<-done
-	rep, err := audit.Verify(context.Background(), a.parts.store)
+	rep, err := audit.Verify(context.Background(), a.parts.Store)
 	if err != nil || !rep.OK() || rep.Checked < 80 {
 		t.Errorf("verifiable chains from both replicas: %+v %v", rep, err)
 	}
-	chains, err := b.parts.store.AuditChains(context.Background())
+	chains, err := b.parts.Store.AuditChains(context.Background())
 	if err != nil || !slices.Equal(chains, []string{"replica-a", "replica-b"}) {
 		t.Errorf("audit chains = %v, %v; want one per replica", chains, err)
 	}

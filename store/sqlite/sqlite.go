@@ -35,8 +35,8 @@ const params = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 const checkpointEvery = 5
 
 // pollInterval is how often a Store looks for grant and request changes made by another
-// process on the same file; docs/operators.md promises an approval in force everywhere
-// within a second.
+// process on the same file; docs/architecture.md (The sharing policy) wants an approval in
+// force everywhere within a second.
 const pollInterval = 200 * time.Millisecond
 
 // Open opens (creating if needed) the database at path, brings its schema up to date and

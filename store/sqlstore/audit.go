@@ -261,6 +261,18 @@ func (s *Store) ScanAudit(ctx context.Context, fn func(gateway.AuditEvent) error
 	return nil
 }
 
+// AuditHead returns the Seq and Hash of chain's last event (0 and "" for a chain with
+// none), from the head row appends advance; the audit checkpoints sign it (audit.Head).
+func (s *Store) AuditHead(ctx context.Context, chain string) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := s.r.QueryRowContext(ctx, s.q(`SELECT seq, hash FROM audit_heads WHERE chain = ?`), chain).Scan(&seq, &hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, "", s.errf(err, "audit head of chain %q", chain)
+	}
+	return seq, hash, nil
+}
+
 // AuditChains implements store.Store.
 func (s *Store) AuditChains(ctx context.Context) ([]string, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT chain FROM audit_heads ORDER BY chain`)

@@ -56,6 +56,15 @@ func Tamper(t testing.TB, db *sql.DB, postgres bool, chain string, edit func([]g
 			t.Fatalf("tamper: %v", err)
 		}
 	}
+	// The head row follows the last event kept, as an attacker covering their tracks
+	// would leave it.
+	head, hash := int64(0), ""
+	if len(events) > 0 {
+		head, hash = events[len(events)-1].Seq, events[len(events)-1].Hash
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE audit_heads SET seq = `+p(1)+`, hash = `+p(2)+` WHERE chain = `+p(3), head, hash, chain); err != nil {
+		t.Fatalf("tamper: %v", err)
+	}
 	for len(events) > 0 {
 		n := 1
 		for n < len(events) && events[n].Seq == events[n-1].Seq+1 {
