@@ -16,31 +16,48 @@ import (
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/cache"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/resilience"
-)
-
-// Error codes that reach GraphQL clients in extensions.code.
-const (
-	CodeSourceUnavailable = "SOURCE_UNAVAILABLE"
-	CodeSourceError       = "SOURCE_ERROR"
 )
 
 // SourceError is a department failure as clients see it: on that department's fields
 // only, with the department named.
 type SourceError struct {
 	Department string
-	Code       string // CodeSourceUnavailable or CodeSourceError
+	Code       string // errcode.SourceUnavailable or errcode.SourceError
 	Err        error
 }
 
 func (e *SourceError) Error() string {
-	if e.Code == CodeSourceError {
+	if e.Code == errcode.SourceError {
 		return fmt.Sprintf("department %s answered with data the gateway cannot read; its fields are unavailable for now", e.Department)
 	}
 	return fmt.Sprintf("department %s is unavailable; its fields are missing from this answer, try again later", e.Department)
 }
 
 func (e *SourceError) Unwrap() error { return e.Err }
+
+// Extensions are what a client reads beside the message: the code and the department
+// (errcode.Presenter presents them).
+func (e *SourceError) Extensions() map[string]any {
+	return map[string]any{"code": e.Code, "department": e.Department}
+}
+
+// NotOfferedError is a field that needs a lookup the deployment declared not offered
+// (sources: LOOKUP: none).
+type NotOfferedError struct {
+	Lookup string // its name in sources, e.g. enterpriseList
+}
+
+func (e *NotOfferedError) Error() string {
+	return fmt.Sprintf("no department of this deployment offers the %s lookup (sources.%s: none), so this field cannot be answered here", e.Lookup, e.Lookup)
+}
+
+// Extensions are the code and the lookup that is not offered (errcode.Presenter
+// presents them).
+func (e *NotOfferedError) Extensions() map[string]any {
+	return map[string]any{"code": errcode.SourceNotOffered, "source": e.Lookup}
+}
 
 // Observer is told of every upstream call, for metrics.
 type Observer interface {
@@ -61,6 +78,7 @@ type Department struct {
 	obs       Observer
 	snapshot  adapters.Snapshot // nil unless the adapter serves a copy (a batch export)
 	cycle     time.Duration
+	log       *slog.Logger
 }
 
 // Options are what a Department needs besides its binding and adapter.
@@ -79,7 +97,7 @@ func NewDepartment(cfg config.Department, src adapters.Source, o Options) *Depar
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer, cycle: o.Cycle}
+	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer, cycle: o.Cycle, log: o.Log}
 	d.snapshot, _ = src.(adapters.Snapshot)
 	d.protected = resilience.Wrap(src, resilience.Options{
 		Department:  cfg.ID,
@@ -132,13 +150,15 @@ func (d *Department) Fetch(ctx context.Context, op string, keys []string) (map[s
 	}
 	if d.cache == nil {
 		got, err := d.upstream(ctx, op, keys)
-		d.noteFreshness(ctx, 0, len(keys), 0, false)
+		failed := unanswered(keys, got, err)
+		d.noteFreshness(ctx, 0, len(keys)-failed, failed, 0, false)
 		return got, err
 	}
 	res, err := d.cache.Fetch(ctx, op, keys, func(ctx context.Context, keys []string) (map[string][]adapters.Record, error) {
 		return d.upstream(ctx, op, keys)
 	})
-	d.noteFreshness(ctx, res.Hits, res.Misses, res.MaxAge, res.Stale)
+	failed := unanswered(keys, res.Records, err)
+	d.noteFreshness(ctx, res.Hits, max(res.Misses-failed, 0), failed, res.MaxAge, res.Stale)
 	if err != nil {
 		return res.Records, d.wrap(err)
 	}
@@ -185,9 +205,22 @@ func (d *Department) call(ctx context.Context, op string, keys []string) (map[st
 		d.obs.Upstream(d.ID, op, time.Since(start), err)
 	}
 	if err != nil {
+		d.logFailure(ctx, op, err)
 		return nil, d.wrap(err)
 	}
 	return got, nil
+}
+
+// logFailure tells the operator why a department call failed: the caller only sees
+// SOURCE_UNAVAILABLE, and a wrong password or a missing table is the operator's to fix
+// (docs/operators.md, Logs). A caller that left and a refusal of the open breaker
+// (whose opening is logged already) are not the department's failures.
+func (d *Department) logFailure(ctx context.Context, op string, err error) {
+	level := slog.LevelError
+	if ctx.Err() != nil || errors.Is(err, resilience.ErrOpen) {
+		level = slog.LevelDebug
+	}
+	d.log.Log(ctx, level, "department call failed", "department", d.ID, "op", op, "err", err)
 }
 
 // Page lists one page of op's records for key. Pages are cached as pages (records and
@@ -204,17 +237,26 @@ func (d *Department) Page(ctx context.Context, op, key string, offset, limit int
 			d.obs.Upstream(d.ID, op, time.Since(start), err)
 		}
 		if err != nil {
+			d.logFailure(ctx, op, err)
 			return adapters.Page{}, d.wrap(err)
 		}
 		return p, nil
 	}
 	if d.cache == nil {
 		p, err := load(ctx)
-		d.noteFreshness(ctx, 0, 1, 0, false)
+		if err != nil {
+			d.noteFreshness(ctx, 0, 0, 1, 0, false)
+		} else {
+			d.noteFreshness(ctx, 0, 1, 0, 0, false)
+		}
 		return p, err
 	}
 	p, res, err := d.cache.FetchPage(ctx, op, key, offset, limit, load)
-	d.noteFreshness(ctx, res.Hits, res.Misses, res.MaxAge, res.Stale)
+	failed := 0
+	if err != nil {
+		failed = 1 // nothing to serve, not even stale
+	}
+	d.noteFreshness(ctx, res.Hits, max(res.Misses-failed, 0), failed, res.MaxAge, res.Stale)
 	if err != nil {
 		return adapters.Page{}, d.wrap(err)
 	}
@@ -230,7 +272,7 @@ func (d *Department) cached(ctx context.Context, op, key string) ([]adapters.Rec
 	}
 	recs, _, age, ok := d.cache.Peek(op, key)
 	if ok {
-		d.noteFreshness(ctx, 1, 0, age, false)
+		d.noteFreshness(ctx, 1, 0, 0, age, false)
 	}
 	return recs, ok
 }
@@ -239,7 +281,7 @@ func (d *Department) cached(ctx context.Context, op, key string) ([]adapters.Rec
 // copy, the copy's own age counts: a record read a second ago from last week's export
 // is a week old, and stale once the owner's cycle has passed without a newer export
 // (docs/operators.md, "CSV exports").
-func (d *Department) noteFreshness(ctx context.Context, hits, misses int, age time.Duration, stale bool) {
+func (d *Department) noteFreshness(ctx context.Context, hits, fetched, failed int, age time.Duration, stale bool) {
 	if d.snapshot != nil {
 		if at := d.snapshot.SnapshotTime(); !at.IsZero() {
 			a := max(time.Since(at), 0)
@@ -247,7 +289,7 @@ func (d *Department) noteFreshness(ctx context.Context, hits, misses int, age ti
 			stale = stale || (d.cycle > 0 && a > d.cycle)
 		}
 	}
-	noteFreshness(ctx, d.ID, hits, misses, age, stale)
+	noteFreshness(ctx, d.ID, hits, fetched, failed, age, stale)
 }
 
 // Purge drops cached records of this department: all, or those of some keys.
@@ -263,9 +305,9 @@ func (d *Department) wrap(err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	code := CodeSourceUnavailable
+	code := errcode.SourceUnavailable
 	if errors.Is(err, adapters.ErrBadResponse) {
-		code = CodeSourceError
+		code = errcode.SourceError
 	}
 	return &SourceError{Department: d.ID, Code: code, Err: err}
 }
