@@ -41,6 +41,7 @@ type Config struct {
 	Sharing Sharing `yaml:"sharing,omitempty"`
 	Cache   Cache   `yaml:"cache,omitempty"`
 	Log     Log     `yaml:"log,omitempty"`
+	Seal    Seal    `yaml:"seal,omitempty"`
 
 	// Allowlist is the manifest of registered operations (written by `gateway allowlist
 	// register`), relative to the configuration file; consumers with allowlistOnly may
@@ -178,6 +179,14 @@ type Auth struct {
 	KeyFiles []string      `yaml:"keyFiles,omitempty"` // PEM public keys, relative to the config file
 	JWKSFile string        `yaml:"jwksFile,omitempty"`
 	Leeway   time.Duration `yaml:"leeway,omitempty"`
+}
+
+// Seal is the key that seals answers (docs/sealed-answers.md).
+type Seal struct {
+	// KeyFile is the Ed25519 private key (PKCS#8 PEM, mode 0600), relative to the
+	// configuration file; apart from the token and audit keys. Without it, requests
+	// for a sealed answer get SEAL_UNAVAILABLE. The demo keeps one in its data directory.
+	KeyFile string `yaml:"keyFile,omitempty"`
 }
 
 // Store is where grants, sharing requests and audit events are kept.

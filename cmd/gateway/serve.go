@@ -40,6 +40,7 @@ import (
 	"pudong.gov.cn/gateway/playground"
 	"pudong.gov.cn/gateway/policy"
 	"pudong.gov.cn/gateway/resolvers"
+	"pudong.gov.cn/gateway/seal"
 	"pudong.gov.cn/gateway/server"
 	"pudong.gov.cn/gateway/sharing"
 	"pudong.gov.cn/gateway/store"
@@ -273,8 +274,12 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		return nil, err
 	}
 
+	sealer, err := newSealer(cfg, recorder, log)
+	if err != nil {
+		return nil, err
+	}
 	registerAuditMetrics(m, recorder)
-	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: timedRecorder{recorder, m}, Observer: m, Log: log, Caller: auth.CallerFrom}
+	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: sealer.Recorder(timedRecorder{recorder, m}), Observer: m, Log: log, Caller: auth.CallerFrom}
 	if cfg.BenchNoAudit {
 		eo.Recorder = nil
 		log.Warn("audit recording is OFF (--bench-no-audit): for throughput comparisons only")
@@ -293,7 +298,8 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		log.Info("allowlist loaded", "operations", len(manifest))
 	}
 	gql := server.NewGraphQL(server.GraphQLOptions{Resolvers: res, Enforcer: enf, Limits: cfg.Limits, Introspection: cfg.Introspection, Log: log,
-		Extensions: []graphql.HandlerExtension{m, federation.FreshnessExtension{}},
+		// The sealer first: it signs the response every later extension has completed.
+		Extensions: []graphql.HandlerExtension{sealer, m, federation.FreshnessExtension{}},
 		Manifest:   manifest,
 		AllowlistOnly: func(consumer string) bool {
 			c := cfg.Consumer(consumer)
@@ -424,6 +430,26 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 		}
 		return s, nil
 	}
+}
+
+// newSealer loads the seal key: the demo's own in its data directory, or seal.keyFile.
+func newSealer(cfg *config.Config, recorder *audit.Recorder, log *slog.Logger) (*seal.Sealer, error) {
+	o := seal.Options{Position: recorder.PositionOf, Caller: auth.CallerFrom, Log: log}
+	var err error
+	switch {
+	case cfg.Demo:
+		o.Key, err = auth.LoadOrCreateKey(cfg.DataDir, seal.KeyFile, seal.PublicKeyFile)
+	case cfg.Seal.KeyFile != "":
+		path := cfg.Seal.KeyFile
+		if cfg.Path != "" && !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(cfg.Path), path)
+		}
+		o.Key, err = auth.ReadKey(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("seal key: %w", err)
+	}
+	return seal.New(o), nil
 }
 
 // newVerifier verifies tokens with the configured keys, or with the demo key.
