@@ -117,6 +117,24 @@ type ComplexityRoot struct {
 		ValidUntil     func(childComplexity int) int
 	}
 
+	DataIssue struct {
+		Code           func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Deadline       func(childComplexity int) int
+		Department     func(childComplexity int) int
+		Description    func(childComplexity int) int
+		Field          func(childComplexity int) int
+		FiledBy        func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		Note           func(childComplexity int) int
+		ResolvedAt     func(childComplexity int) int
+		ResolvedBy     func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Subject        func(childComplexity int) int
+		SuggestedValue func(childComplexity int) int
+	}
+
 	DepartmentSharingStats struct {
 		AnsweredOnTime   func(childComplexity int) int
 		Approved         func(childComplexity int) int
@@ -170,7 +188,9 @@ type ComplexityRoot struct {
 	Mutation struct {
 		DecideSharingRequest func(childComplexity int, id string, approve bool, validUntil *time.Time, reason *string) int
 		PurgeCache           func(childComplexity int, department string, keys []string) int
+		ReportDataIssue      func(childComplexity int, input model.DataIssueInput) int
 		RequestSharing       func(childComplexity int, input model.SharingRequestInput) int
+		ResolveDataIssue     func(childComplexity int, id string, outcome model.DataIssueOutcome, note *string) int
 		RevokeGrant          func(childComplexity int, id string) int
 	}
 
@@ -184,6 +204,7 @@ type ComplexityRoot struct {
 		Catalog         func(childComplexity int, department *string) int
 		Citizen         func(childComplexity int, idNumber string) int
 		CreditRecords   func(childComplexity int, subject string, kinds []string) int
+		DataIssues      func(childComplexity int, status *model.DataIssueStatus, kind *model.DataIssueKind) int
 		Enterprise      func(childComplexity int, creditCode string) int
 		Enterprises     func(childComplexity int, legalRepresentative *string, first *int, after *string) int
 		Me              func(childComplexity int) int
@@ -245,6 +266,8 @@ type MutationResolver interface {
 	DecideSharingRequest(ctx context.Context, id string, approve bool, validUntil *time.Time, reason *string) (*model.SharingRequest, error)
 	RevokeGrant(ctx context.Context, id string) (*model.Grant, error)
 	PurgeCache(ctx context.Context, department string, keys []string) (int, error)
+	ReportDataIssue(ctx context.Context, input model.DataIssueInput) (*model.DataIssue, error)
+	ResolveDataIssue(ctx context.Context, id string, outcome model.DataIssueOutcome, note *string) (*model.DataIssue, error)
 }
 type QueryResolver interface {
 	Citizen(ctx context.Context, idNumber string) (*federation.Citizen, error)
@@ -256,6 +279,7 @@ type QueryResolver interface {
 	SharingRequests(ctx context.Context, status *model.SharingRequestStatus) ([]*model.SharingRequest, error)
 	AuditEvents(ctx context.Context, code *string, subject *string, from *time.Time, to *time.Time, first *int, after *string) (*model.AuditEventConnection, error)
 	SharingStats(ctx context.Context) ([]*model.DepartmentSharingStats, error)
+	DataIssues(ctx context.Context, status *model.DataIssueStatus, kind *model.DataIssueKind) ([]*model.DataIssue, error)
 }
 type SocialInsuranceResolver interface {
 	Employer(ctx context.Context, obj *federation.SocialInsurance) (*federation.Enterprise, error)
@@ -609,6 +633,97 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreditRecord.ValidUntil(childComplexity), true
 
+	case "DataIssue.code":
+		if e.ComplexityRoot.DataIssue.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Code(childComplexity), true
+	case "DataIssue.createdAt":
+		if e.ComplexityRoot.DataIssue.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.CreatedAt(childComplexity), true
+	case "DataIssue.deadline":
+		if e.ComplexityRoot.DataIssue.Deadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Deadline(childComplexity), true
+	case "DataIssue.department":
+		if e.ComplexityRoot.DataIssue.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Department(childComplexity), true
+	case "DataIssue.description":
+		if e.ComplexityRoot.DataIssue.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Description(childComplexity), true
+	case "DataIssue.field":
+		if e.ComplexityRoot.DataIssue.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Field(childComplexity), true
+	case "DataIssue.filedBy":
+		if e.ComplexityRoot.DataIssue.FiledBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.FiledBy(childComplexity), true
+	case "DataIssue.id":
+		if e.ComplexityRoot.DataIssue.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.ID(childComplexity), true
+	case "DataIssue.kind":
+		if e.ComplexityRoot.DataIssue.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Kind(childComplexity), true
+	case "DataIssue.note":
+		if e.ComplexityRoot.DataIssue.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Note(childComplexity), true
+	case "DataIssue.resolvedAt":
+		if e.ComplexityRoot.DataIssue.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.ResolvedAt(childComplexity), true
+	case "DataIssue.resolvedBy":
+		if e.ComplexityRoot.DataIssue.ResolvedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.ResolvedBy(childComplexity), true
+	case "DataIssue.status":
+		if e.ComplexityRoot.DataIssue.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Status(childComplexity), true
+	case "DataIssue.subject":
+		if e.ComplexityRoot.DataIssue.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Subject(childComplexity), true
+	case "DataIssue.suggestedValue":
+		if e.ComplexityRoot.DataIssue.SuggestedValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.SuggestedValue(childComplexity), true
+
 	case "DepartmentSharingStats.answeredOnTime":
 		if e.ComplexityRoot.DepartmentSharingStats.AnsweredOnTime == nil {
 			break
@@ -851,6 +966,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PurgeCache(childComplexity, args["department"].(string), args["keys"].([]string)), true
+	case "Mutation.reportDataIssue":
+		if e.ComplexityRoot.Mutation.ReportDataIssue == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportDataIssue_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportDataIssue(childComplexity, args["input"].(model.DataIssueInput)), true
 	case "Mutation.requestSharing":
 		if e.ComplexityRoot.Mutation.RequestSharing == nil {
 			break
@@ -862,6 +988,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestSharing(childComplexity, args["input"].(model.SharingRequestInput)), true
+	case "Mutation.resolveDataIssue":
+		if e.ComplexityRoot.Mutation.ResolveDataIssue == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resolveDataIssue_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResolveDataIssue(childComplexity, args["id"].(string), args["outcome"].(model.DataIssueOutcome), args["note"].(*string)), true
 	case "Mutation.revokeGrant":
 		if e.ComplexityRoot.Mutation.RevokeGrant == nil {
 			break
@@ -931,6 +1068,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CreditRecords(childComplexity, args["subject"].(string), args["kinds"].([]string)), true
+	case "Query.dataIssues":
+		if e.ComplexityRoot.Query.DataIssues == nil {
+			break
+		}
+
+		args, err := ec.field_Query_dataIssues_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DataIssues(childComplexity, args["status"].(*model.DataIssueStatus), args["kind"].(*model.DataIssueKind)), true
 	case "Query.enterprise":
 		if e.ComplexityRoot.Query.Enterprise == nil {
 			break
@@ -1103,6 +1251,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("DataIssueInput", ec.unmarshalInputDataIssueInput),
 			graphql.NewInputUnmarshaler("SharingRequestInput", ec.unmarshalInputSharingRequestInput),
 		)
 	}
@@ -1367,6 +1516,85 @@ enum InsuranceStatus {
   ACTIVE
   SUSPENDED
   TERMINATED
+}
+`, BuiltIn: false},
+	{Name: "../schema/quality.graphqls", Input: `extend type Query {
+  """
+  Data-quality objections and the gateway's cross-source findings: those about the
+  caller's own department's items, the objections the caller filed (a citizen: their
+  own), or all for the CIO office.
+  """
+  dataIssues(status: DataIssueStatus, kind: DataIssueKind): [DataIssue!]!
+}
+
+extend type Mutation {
+  """
+  Files an objection about one catalogue item of one subject with the item's owning
+  department, which must answer within the same working-day deadline as a sharing
+  request. A citizen on the portal may object only about themselves. Personal values
+  are stored only as the filer may see them (masked where the filer's policy masks).
+  """
+  reportDataIssue(input: DataIssueInput!): DataIssue!
+  "The owning department's approver answers an objection or closes a finding. An answer is final."
+  resolveDataIssue(id: ID!, outcome: DataIssueOutcome!, note: String): DataIssue!
+}
+
+input DataIssueInput {
+  "The catalogue code of the item believed wrong."
+  code: String!
+  "Whom the item is about: a citizen ID number or an enterprise's credit code."
+  subject: ID!
+  "What is wrong, in words the owning department will read."
+  description: String!
+  "The value believed right, if known."
+  suggestedValue: String
+}
+
+enum DataIssueKind {
+  "Filed by a consumer."
+  OBJECTION
+  "Recorded by the gateway when two departments disagree about the same subject."
+  FINDING
+}
+
+enum DataIssueStatus {
+  OPEN
+  "An open objection past its deadline."
+  OVERDUE
+  CORRECTED
+  REJECTED
+  DUPLICATE
+}
+
+enum DataIssueOutcome {
+  CORRECTED
+  REJECTED
+  DUPLICATE
+}
+
+"An objection to a datum, or a cross-source finding, addressed to the datum's owner."
+type DataIssue {
+  id: ID!
+  kind: DataIssueKind!
+  "The catalogue code of the item, and its schema coordinate."
+  code: String!
+  field: String!
+  "The owning department that must answer."
+  department: String!
+  "Whom the item is about, as the filer may see it."
+  subject: String!
+  description: String!
+  "The filer's suggested value, as the filer may see it."
+  suggestedValue: String
+  "The consumer that filed it; gateway for findings."
+  filedBy: String!
+  status: DataIssueStatus!
+  createdAt: Time!
+  "Objections only: when the owner must have answered (working days)."
+  deadline: Time
+  resolvedAt: Time
+  resolvedBy: String
+  note: String
 }
 `, BuiltIn: false},
 	{Name: "../schema/query.graphqls", Input: `"""
@@ -1645,6 +1873,42 @@ func (ec *executionContext) childFields_CreditRecord(ctx context.Context, field 
 		return ec.fieldContext_CreditRecord_penaltyAmount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreditRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_DataIssue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DataIssue_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_DataIssue_kind(ctx, field)
+	case "code":
+		return ec.fieldContext_DataIssue_code(ctx, field)
+	case "field":
+		return ec.fieldContext_DataIssue_field(ctx, field)
+	case "department":
+		return ec.fieldContext_DataIssue_department(ctx, field)
+	case "subject":
+		return ec.fieldContext_DataIssue_subject(ctx, field)
+	case "description":
+		return ec.fieldContext_DataIssue_description(ctx, field)
+	case "suggestedValue":
+		return ec.fieldContext_DataIssue_suggestedValue(ctx, field)
+	case "filedBy":
+		return ec.fieldContext_DataIssue_filedBy(ctx, field)
+	case "status":
+		return ec.fieldContext_DataIssue_status(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DataIssue_createdAt(ctx, field)
+	case "deadline":
+		return ec.fieldContext_DataIssue_deadline(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_DataIssue_resolvedAt(ctx, field)
+	case "resolvedBy":
+		return ec.fieldContext_DataIssue_resolvedBy(ctx, field)
+	case "note":
+		return ec.fieldContext_DataIssue_note(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DataIssue", field.Name)
 }
 
 func (ec *executionContext) childFields_DepartmentSharingStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2025,6 +2289,20 @@ func (ec *executionContext) field_Mutation_purgeCache_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_reportDataIssue_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DataIssueInput, error) {
+			return ec.unmarshalNDataIssueInput2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_requestSharing_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2036,6 +2314,36 @@ func (ec *executionContext) field_Mutation_requestSharing_args(ctx context.Conte
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resolveDataIssue_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "outcome",
+		func(ctx context.Context, v any) (model.DataIssueOutcome, error) {
+			return ec.unmarshalNDataIssueOutcome2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueOutcome(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["outcome"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg2
 	return args, nil
 }
 
@@ -2168,6 +2476,28 @@ func (ec *executionContext) field_Query_creditRecords_args(ctx context.Context, 
 		return nil, err
 	}
 	args["kinds"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_dataIssues_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*model.DataIssueStatus, error) {
+			return ec.unmarshalODataIssueStatus2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (*model.DataIssueKind, error) {
+			return ec.unmarshalODataIssueKind2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg1
 	return args, nil
 }
 
@@ -3912,6 +4242,351 @@ func (ec *executionContext) fieldContext_CreditRecord_penaltyAmount(_ context.Co
 	return graphql.NewScalarFieldContext("CreditRecord", field, true, false, "Decimal")
 }
 
+func (ec *executionContext) _DataIssue_id(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DataIssue_kind(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DataIssueKind) graphql.Marshaler {
+			return ec.marshalNDataIssueKind2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "DataIssueKind")
+}
+
+func (ec *executionContext) _DataIssue_code(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_field(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_department(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_subject(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_description(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_suggestedValue(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_suggestedValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuggestedValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_suggestedValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_filedBy(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_filedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FiledBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_filedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_status(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DataIssueStatus) graphql.Marshaler {
+			return ec.marshalNDataIssueStatus2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "DataIssueStatus")
+}
+
+func (ec *executionContext) _DataIssue_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DataIssue_deadline(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_deadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deadline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_deadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DataIssue_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_resolvedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DataIssue_resolvedBy(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_resolvedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_resolvedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_note(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
 func (ec *executionContext) _DepartmentSharingStats_department(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentSharingStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5112,6 +5787,94 @@ func (ec *executionContext) fieldContext_Mutation_purgeCache(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_reportDataIssue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reportDataIssue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReportDataIssue(ctx, fc.Args["input"].(model.DataIssueInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DataIssue) graphql.Marshaler {
+			return ec.marshalNDataIssue2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssue(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reportDataIssue(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataIssue(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reportDataIssue_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resolveDataIssue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resolveDataIssue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResolveDataIssue(ctx, fc.Args["id"].(string), fc.Args["outcome"].(model.DataIssueOutcome), fc.Args["note"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DataIssue) graphql.Marshaler {
+			return ec.marshalNDataIssue2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssue(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resolveDataIssue(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataIssue(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resolveDataIssue_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5526,6 +6289,50 @@ func (ec *executionContext) fieldContext_Query_sharingStats(_ context.Context, f
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DepartmentSharingStats(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_dataIssues(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_dataIssues(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DataIssues(ctx, fc.Args["status"].(*model.DataIssueStatus), fc.Args["kind"].(*model.DataIssueKind))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DataIssue) graphql.Marshaler {
+			return ec.marshalNDataIssue2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_dataIssues(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataIssue(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_dataIssues_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -7224,6 +8031,69 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputDataIssueInput(ctx context.Context, obj any) (model.DataIssueInput, error) {
+	var it model.DataIssueInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"code", "subject", "description", "suggestedValue"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "suggestedValue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suggestedValue"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuggestedValue = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDataIssueInput unmarshals raw into the DataIssueInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDataIssueInput(ctx context.Context, raw any) (model.DataIssueInput, error) {
+	var out model.DataIssueInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DataIssueInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSharingRequestInput(ctx context.Context, obj any) (model.SharingRequestInput, error) {
 	var it model.SharingRequestInput
 	if obj == nil {
@@ -7787,6 +8657,109 @@ func (ec *executionContext) _CreditRecord(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var dataIssueImplementors = []string{"DataIssue"}
+
+func (ec *executionContext) _DataIssue(ctx context.Context, sel ast.SelectionSet, obj *model.DataIssue) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dataIssueImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DataIssue")
+		case "id":
+			out.Values[i] = ec._DataIssue_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._DataIssue_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._DataIssue_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._DataIssue_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "department":
+			out.Values[i] = ec._DataIssue_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._DataIssue_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._DataIssue_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "suggestedValue":
+			out.Values[i] = ec._DataIssue_suggestedValue(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "filedBy":
+			out.Values[i] = ec._DataIssue_filedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._DataIssue_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._DataIssue_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deadline":
+			out.Values[i] = ec._DataIssue_deadline(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "resolvedAt":
+			out.Values[i] = ec._DataIssue_resolvedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "resolvedBy":
+			out.Values[i] = ec._DataIssue_resolvedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "note":
+			out.Values[i] = ec._DataIssue_note(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var departmentSharingStatsImplementors = []string{"DepartmentSharingStats"}
 
 func (ec *executionContext) _DepartmentSharingStats(ctx context.Context, sel ast.SelectionSet, obj *model.DepartmentSharingStats) graphql.Marshaler {
@@ -8151,6 +9124,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "reportDataIssue":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reportDataIssue(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolveDataIssue":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resolveDataIssue(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8278,6 +9265,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_sharingStats(ctx, field)
+				})
+		case "dataIssues":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_dataIssues(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -8958,6 +9951,65 @@ func (ec *executionContext) marshalNCreditRecordKind2string(ctx context.Context,
 	return res
 }
 
+func (ec *executionContext) marshalNDataIssue2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DataIssue) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDataIssue2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssue(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDataIssue2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssue(ctx context.Context, sel ast.SelectionSet, v *model.DataIssue) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DataIssue!")
+		return graphql.Null
+	}
+	return ec._DataIssue(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDataIssueInput2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueInput(ctx context.Context, v any) (model.DataIssueInput, error) {
+	res, err := ec.unmarshalInputDataIssueInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNDataIssueKind2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueKind(ctx context.Context, v any) (model.DataIssueKind, error) {
+	var res model.DataIssueKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDataIssueKind2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueKind(ctx context.Context, sel ast.SelectionSet, v model.DataIssueKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDataIssueOutcome2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueOutcome(ctx context.Context, v any) (model.DataIssueOutcome, error) {
+	var res model.DataIssueOutcome
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDataIssueOutcome2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueOutcome(ctx context.Context, sel ast.SelectionSet, v model.DataIssueOutcome) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDataIssueStatus2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueStatus(ctx context.Context, v any) (model.DataIssueStatus, error) {
+	var res model.DataIssueStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDataIssueStatus2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueStatus(ctx context.Context, sel ast.SelectionSet, v model.DataIssueStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNDepartmentSharingStats2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDepartmentSharingStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DepartmentSharingStats) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -9453,6 +10505,38 @@ func (ec *executionContext) marshalOCreditSubject2pudongᚗgovᚗcnᚋgatewayᚋ
 		return graphql.Null
 	}
 	return ec._CreditSubject(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalODataIssueKind2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueKind(ctx context.Context, v any) (*model.DataIssueKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.DataIssueKind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODataIssueKind2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueKind(ctx context.Context, sel ast.SelectionSet, v *model.DataIssueKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalODataIssueStatus2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueStatus(ctx context.Context, v any) (*model.DataIssueStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.DataIssueStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODataIssueStatus2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueStatus(ctx context.Context, sel ast.SelectionSet, v *model.DataIssueStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalODate2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -20,32 +20,32 @@ func (r *citizenResolver) IDNumber(ctx context.Context, obj *federation.Citizen)
 
 // Name is the resolver for the name field.
 func (r *citizenResolver) Name(ctx context.Context, obj *federation.Citizen) (*string, error) {
-	return personField(ctx, obj, "name")
+	return r.personField(ctx, obj, "name")
 }
 
 // Gender is the resolver for the gender field.
 func (r *citizenResolver) Gender(ctx context.Context, obj *federation.Citizen) (*string, error) {
-	return personField(ctx, obj, "gender")
+	return r.personField(ctx, obj, "gender")
 }
 
 // BirthDate is the resolver for the birthDate field.
 func (r *citizenResolver) BirthDate(ctx context.Context, obj *federation.Citizen) (*string, error) {
-	return personField(ctx, obj, "birthDate")
+	return r.personField(ctx, obj, "birthDate")
 }
 
 // Ethnicity is the resolver for the ethnicity field.
 func (r *citizenResolver) Ethnicity(ctx context.Context, obj *federation.Citizen) (*string, error) {
-	return personField(ctx, obj, "ethnicity")
+	return r.personField(ctx, obj, "ethnicity")
 }
 
 // HouseholdAddress is the resolver for the householdAddress field.
 func (r *citizenResolver) HouseholdAddress(ctx context.Context, obj *federation.Citizen) (*string, error) {
-	return personField(ctx, obj, "householdAddress")
+	return r.personField(ctx, obj, "householdAddress")
 }
 
 // Phone is the resolver for the phone field.
 func (r *citizenResolver) Phone(ctx context.Context, obj *federation.Citizen) (*string, error) {
-	return personField(ctx, obj, "phone")
+	return r.personField(ctx, obj, "phone")
 }
 
 // SocialInsurance is the resolver for the socialInsurance field.

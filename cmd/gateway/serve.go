@@ -39,6 +39,7 @@ import (
 	"pudong.gov.cn/gateway/metrics"
 	"pudong.gov.cn/gateway/playground"
 	"pudong.gov.cn/gateway/policy"
+	"pudong.gov.cn/gateway/quality"
 	"pudong.gov.cn/gateway/resolvers"
 	"pudong.gov.cn/gateway/seal"
 	"pudong.gov.cn/gateway/server"
@@ -184,6 +185,7 @@ type gatewayParts struct {
 	sharing  *sharing.Service
 	recorder *audit.Recorder
 	catalog  *policy.Catalog
+	resolver *resolvers.Resolver
 }
 
 // assemble wires the gateway from its configuration: adapters, federation, catalogue,
@@ -285,7 +287,11 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		log.Warn("audit recording is OFF (--bench-no-audit): for throughput comparisons only")
 	}
 	enf := enforce.New(eo)
-	res := &resolvers.Resolver{Fed: fed, Planner: enf, Admin: svc, MaxPageSize: cfg.Limits.PageSize}
+	dq, err := openQuality(ctx, cfg, catalog, svc.Grants, log, closers)
+	if err != nil {
+		return nil, err
+	}
+	res := &resolvers.Resolver{Fed: fed, Planner: enf, Admin: svc, Quality: dq, Comparer: dq, MaxPageSize: cfg.Limits.PageSize}
 	var manifest server.Manifest
 	if cfg.Allowlist != "" {
 		path := cfg.Allowlist
@@ -358,7 +364,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	} else {
 		deps.Playground = playground.Handler(playground.Options{Endpoint: "/graphql"})
 	}
-	return &gatewayParts{handler: server.NewServer(deps), fed: fed, store: st, sharing: svc, recorder: recorder, catalog: catalog}, nil
+	return &gatewayParts{handler: server.NewServer(deps), fed: fed, store: st, sharing: svc, recorder: recorder, catalog: catalog, resolver: res}, nil
 }
 
 // openSource builds a department's adapter by its protocol: departments are bindings in
@@ -430,6 +436,23 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 		}
 		return s, nil
 	}
+}
+
+// openQuality opens the objections and findings beside the configured store: the same
+// PostgreSQL database, or a SQLite file of their own next to the store's.
+func openQuality(ctx context.Context, cfg *config.Config, catalog *policy.Catalog, grants func() policy.Grants, log *slog.Logger, closers *closeStack) (*quality.Service, error) {
+	dsn := cfg.Store.DSN
+	if cfg.Store.Driver != "postgres" {
+		dsn = filepath.Join(filepath.Dir(dsn), "quality.db")
+	}
+	db, err := quality.Open(ctx, cfg.Store.Driver, dsn)
+	if err != nil {
+		return nil, err
+	}
+	closers.push("data issues", func(context.Context) error { return db.Close() })
+	q := quality.New(quality.Options{DB: db, Catalog: catalog, Grants: grants, DeadlineDays: cfg.Sharing.DeadlineWorkingDays, Caller: auth.CallerFrom, Log: log})
+	closers.push("findings writer", q.Close)
+	return q, nil
 }
 
 // newSealer loads the seal key: the demo's own in its data directory, or seal.keyFile.

@@ -76,6 +76,42 @@ type Consumer struct {
 	Grants []*Grant `json:"grants"`
 }
 
+// An objection to a datum, or a cross-source finding, addressed to the datum's owner.
+type DataIssue struct {
+	ID   string        `json:"id"`
+	Kind DataIssueKind `json:"kind"`
+	// The catalogue code of the item, and its schema coordinate.
+	Code  string `json:"code"`
+	Field string `json:"field"`
+	// The owning department that must answer.
+	Department string `json:"department"`
+	// Whom the item is about, as the filer may see it.
+	Subject     string `json:"subject"`
+	Description string `json:"description"`
+	// The filer's suggested value, as the filer may see it.
+	SuggestedValue *string `json:"suggestedValue,omitempty"`
+	// The consumer that filed it; gateway for findings.
+	FiledBy   string          `json:"filedBy"`
+	Status    DataIssueStatus `json:"status"`
+	CreatedAt time.Time       `json:"createdAt"`
+	// Objections only: when the owner must have answered (working days).
+	Deadline   *time.Time `json:"deadline,omitempty"`
+	ResolvedAt *time.Time `json:"resolvedAt,omitempty"`
+	ResolvedBy *string    `json:"resolvedBy,omitempty"`
+	Note       *string    `json:"note,omitempty"`
+}
+
+type DataIssueInput struct {
+	// The catalogue code of the item believed wrong.
+	Code string `json:"code"`
+	// Whom the item is about: a citizen ID number or an enterprise's credit code.
+	Subject string `json:"subject"`
+	// What is wrong, in words the owning department will read.
+	Description string `json:"description"`
+	// The value believed right, if known.
+	SuggestedValue *string `json:"suggestedValue,omitempty"`
+}
+
 // How one department shares: its catalogue by class, and how it answers requests.
 type DepartmentSharingStats struct {
 	Department       string `json:"department"`
@@ -206,6 +242,182 @@ func (e *Access) UnmarshalJSON(b []byte) error {
 }
 
 func (e Access) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type DataIssueKind string
+
+const (
+	// Filed by a consumer.
+	DataIssueKindObjection DataIssueKind = "OBJECTION"
+	// Recorded by the gateway when two departments disagree about the same subject.
+	DataIssueKindFinding DataIssueKind = "FINDING"
+)
+
+var AllDataIssueKind = []DataIssueKind{
+	DataIssueKindObjection,
+	DataIssueKindFinding,
+}
+
+func (e DataIssueKind) IsValid() bool {
+	switch e {
+	case DataIssueKindObjection, DataIssueKindFinding:
+		return true
+	}
+	return false
+}
+
+func (e DataIssueKind) String() string {
+	return string(e)
+}
+
+func (e *DataIssueKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DataIssueKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DataIssueKind", str)
+	}
+	return nil
+}
+
+func (e DataIssueKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DataIssueKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DataIssueKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type DataIssueOutcome string
+
+const (
+	DataIssueOutcomeCorrected DataIssueOutcome = "CORRECTED"
+	DataIssueOutcomeRejected  DataIssueOutcome = "REJECTED"
+	DataIssueOutcomeDuplicate DataIssueOutcome = "DUPLICATE"
+)
+
+var AllDataIssueOutcome = []DataIssueOutcome{
+	DataIssueOutcomeCorrected,
+	DataIssueOutcomeRejected,
+	DataIssueOutcomeDuplicate,
+}
+
+func (e DataIssueOutcome) IsValid() bool {
+	switch e {
+	case DataIssueOutcomeCorrected, DataIssueOutcomeRejected, DataIssueOutcomeDuplicate:
+		return true
+	}
+	return false
+}
+
+func (e DataIssueOutcome) String() string {
+	return string(e)
+}
+
+func (e *DataIssueOutcome) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DataIssueOutcome(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DataIssueOutcome", str)
+	}
+	return nil
+}
+
+func (e DataIssueOutcome) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DataIssueOutcome) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DataIssueOutcome) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type DataIssueStatus string
+
+const (
+	DataIssueStatusOpen DataIssueStatus = "OPEN"
+	// An open objection past its deadline.
+	DataIssueStatusOverdue   DataIssueStatus = "OVERDUE"
+	DataIssueStatusCorrected DataIssueStatus = "CORRECTED"
+	DataIssueStatusRejected  DataIssueStatus = "REJECTED"
+	DataIssueStatusDuplicate DataIssueStatus = "DUPLICATE"
+)
+
+var AllDataIssueStatus = []DataIssueStatus{
+	DataIssueStatusOpen,
+	DataIssueStatusOverdue,
+	DataIssueStatusCorrected,
+	DataIssueStatusRejected,
+	DataIssueStatusDuplicate,
+}
+
+func (e DataIssueStatus) IsValid() bool {
+	switch e {
+	case DataIssueStatusOpen, DataIssueStatusOverdue, DataIssueStatusCorrected, DataIssueStatusRejected, DataIssueStatusDuplicate:
+		return true
+	}
+	return false
+}
+
+func (e DataIssueStatus) String() string {
+	return string(e)
+}
+
+func (e *DataIssueStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DataIssueStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DataIssueStatus", str)
+	}
+	return nil
+}
+
+func (e DataIssueStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DataIssueStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DataIssueStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
