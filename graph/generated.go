@@ -32,6 +32,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Citizen() CitizenResolver
 	CreditRecord() CreditRecordResolver
+	DepartmentSharingStats() DepartmentSharingStatsResolver
 	Enterprise() EnterpriseResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
@@ -135,17 +136,29 @@ type ComplexityRoot struct {
 		SuggestedValue func(childComplexity int) int
 	}
 
+	DepartmentDataQuality struct {
+		FindingsClosed           func(childComplexity int) int
+		FindingsOpen             func(childComplexity int) int
+		ObjectionsAnsweredOnTime func(childComplexity int) int
+		ObjectionsCorrected      func(childComplexity int) int
+		ObjectionsOverdue        func(childComplexity int) int
+		ObjectionsReceived       func(childComplexity int) int
+	}
+
 	DepartmentSharingStats struct {
-		AnsweredOnTime   func(childComplexity int) int
-		Approved         func(childComplexity int) int
-		Conditional      func(childComplexity int) int
-		Department       func(childComplexity int) int
-		NotShared        func(childComplexity int) int
-		Overdue          func(childComplexity int) int
-		Pending          func(childComplexity int) int
-		Rejected         func(childComplexity int) int
-		RequestsReceived func(childComplexity int) int
-		Unconditional    func(childComplexity int) int
+		AnsweredOnTime     func(childComplexity int) int
+		Approved           func(childComplexity int) int
+		Conditional        func(childComplexity int) int
+		ConditionalShare   func(childComplexity int) int
+		DataQuality        func(childComplexity int) int
+		Department         func(childComplexity int) int
+		NotShared          func(childComplexity int) int
+		Overdue            func(childComplexity int) int
+		Pending            func(childComplexity int) int
+		Rejected           func(childComplexity int) int
+		RequestsReceived   func(childComplexity int) int
+		Unconditional      func(childComplexity int) int
+		UnconditionalShare func(childComplexity int) int
 	}
 
 	Enterprise struct {
@@ -256,6 +269,11 @@ type CitizenResolver interface {
 }
 type CreditRecordResolver interface {
 	Subject(ctx context.Context, obj *federation.CreditRecord) (model.CreditSubject, error)
+}
+type DepartmentSharingStatsResolver interface {
+	UnconditionalShare(ctx context.Context, obj *model.DepartmentSharingStats) (float64, error)
+	ConditionalShare(ctx context.Context, obj *model.DepartmentSharingStats) (float64, error)
+	DataQuality(ctx context.Context, obj *model.DepartmentSharingStats) (*model.DepartmentDataQuality, error)
 }
 type EnterpriseResolver interface {
 	CreditRecords(ctx context.Context, obj *federation.Enterprise, kinds []string) ([]*federation.CreditRecord, error)
@@ -724,6 +742,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DataIssue.SuggestedValue(childComplexity), true
 
+	case "DepartmentDataQuality.findingsClosed":
+		if e.ComplexityRoot.DepartmentDataQuality.FindingsClosed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentDataQuality.FindingsClosed(childComplexity), true
+	case "DepartmentDataQuality.findingsOpen":
+		if e.ComplexityRoot.DepartmentDataQuality.FindingsOpen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentDataQuality.FindingsOpen(childComplexity), true
+	case "DepartmentDataQuality.objectionsAnsweredOnTime":
+		if e.ComplexityRoot.DepartmentDataQuality.ObjectionsAnsweredOnTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentDataQuality.ObjectionsAnsweredOnTime(childComplexity), true
+	case "DepartmentDataQuality.objectionsCorrected":
+		if e.ComplexityRoot.DepartmentDataQuality.ObjectionsCorrected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentDataQuality.ObjectionsCorrected(childComplexity), true
+	case "DepartmentDataQuality.objectionsOverdue":
+		if e.ComplexityRoot.DepartmentDataQuality.ObjectionsOverdue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentDataQuality.ObjectionsOverdue(childComplexity), true
+	case "DepartmentDataQuality.objectionsReceived":
+		if e.ComplexityRoot.DepartmentDataQuality.ObjectionsReceived == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentDataQuality.ObjectionsReceived(childComplexity), true
+
 	case "DepartmentSharingStats.answeredOnTime":
 		if e.ComplexityRoot.DepartmentSharingStats.AnsweredOnTime == nil {
 			break
@@ -742,6 +797,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DepartmentSharingStats.Conditional(childComplexity), true
+	case "DepartmentSharingStats.conditionalShare":
+		if e.ComplexityRoot.DepartmentSharingStats.ConditionalShare == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentSharingStats.ConditionalShare(childComplexity), true
+	case "DepartmentSharingStats.dataQuality":
+		if e.ComplexityRoot.DepartmentSharingStats.DataQuality == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentSharingStats.DataQuality(childComplexity), true
 	case "DepartmentSharingStats.department":
 		if e.ComplexityRoot.DepartmentSharingStats.Department == nil {
 			break
@@ -784,6 +851,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DepartmentSharingStats.Unconditional(childComplexity), true
+	case "DepartmentSharingStats.unconditionalShare":
+		if e.ComplexityRoot.DepartmentSharingStats.UnconditionalShare == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentSharingStats.UnconditionalShare(childComplexity), true
 
 	case "Enterprise.address":
 		if e.ComplexityRoot.Enterprise.Address == nil {
@@ -1596,6 +1669,28 @@ type DataIssue {
   resolvedBy: String
   note: String
 }
+
+extend type DepartmentSharingStats {
+  "Share of the department's catalogue items that are unconditional (0 to 1): what the district wants to raise."
+  unconditionalShare: Float!
+  "Share of the department's catalogue items that are conditional (0 to 1)."
+  conditionalShare: Float!
+  "How the department answers for the accuracy of its data."
+  dataQuality: DepartmentDataQuality!
+}
+
+"Objections a department received and findings about its copies."
+type DepartmentDataQuality {
+  objectionsReceived: Int!
+  "Objections answered by their deadline."
+  objectionsAnsweredOnTime: Int!
+  "Objections still open past their deadline."
+  objectionsOverdue: Int!
+  "Objections answered CORRECTED."
+  objectionsCorrected: Int!
+  findingsOpen: Int!
+  findingsClosed: Int!
+}
 `, BuiltIn: false},
 	{Name: "../schema/query.graphqls", Input: `"""
 The district's data-sharing gateway. Every field is read live from the department that
@@ -1911,6 +2006,24 @@ func (ec *executionContext) childFields_DataIssue(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type DataIssue", field.Name)
 }
 
+func (ec *executionContext) childFields_DepartmentDataQuality(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "objectionsReceived":
+		return ec.fieldContext_DepartmentDataQuality_objectionsReceived(ctx, field)
+	case "objectionsAnsweredOnTime":
+		return ec.fieldContext_DepartmentDataQuality_objectionsAnsweredOnTime(ctx, field)
+	case "objectionsOverdue":
+		return ec.fieldContext_DepartmentDataQuality_objectionsOverdue(ctx, field)
+	case "objectionsCorrected":
+		return ec.fieldContext_DepartmentDataQuality_objectionsCorrected(ctx, field)
+	case "findingsOpen":
+		return ec.fieldContext_DepartmentDataQuality_findingsOpen(ctx, field)
+	case "findingsClosed":
+		return ec.fieldContext_DepartmentDataQuality_findingsClosed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DepartmentDataQuality", field.Name)
+}
+
 func (ec *executionContext) childFields_DepartmentSharingStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "department":
@@ -1933,6 +2046,12 @@ func (ec *executionContext) childFields_DepartmentSharingStats(ctx context.Conte
 		return ec.fieldContext_DepartmentSharingStats_answeredOnTime(ctx, field)
 	case "overdue":
 		return ec.fieldContext_DepartmentSharingStats_overdue(ctx, field)
+	case "unconditionalShare":
+		return ec.fieldContext_DepartmentSharingStats_unconditionalShare(ctx, field)
+	case "conditionalShare":
+		return ec.fieldContext_DepartmentSharingStats_conditionalShare(ctx, field)
+	case "dataQuality":
+		return ec.fieldContext_DepartmentSharingStats_dataQuality(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DepartmentSharingStats", field.Name)
 }
@@ -4587,6 +4706,144 @@ func (ec *executionContext) fieldContext_DataIssue_note(_ context.Context, field
 	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
 }
 
+func (ec *executionContext) _DepartmentDataQuality_objectionsReceived(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentDataQuality) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentDataQuality_objectionsReceived(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ObjectionsReceived, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentDataQuality_objectionsReceived(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentDataQuality", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DepartmentDataQuality_objectionsAnsweredOnTime(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentDataQuality) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentDataQuality_objectionsAnsweredOnTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ObjectionsAnsweredOnTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentDataQuality_objectionsAnsweredOnTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentDataQuality", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DepartmentDataQuality_objectionsOverdue(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentDataQuality) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentDataQuality_objectionsOverdue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ObjectionsOverdue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentDataQuality_objectionsOverdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentDataQuality", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DepartmentDataQuality_objectionsCorrected(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentDataQuality) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentDataQuality_objectionsCorrected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ObjectionsCorrected, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentDataQuality_objectionsCorrected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentDataQuality", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DepartmentDataQuality_findingsOpen(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentDataQuality) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentDataQuality_findingsOpen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FindingsOpen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentDataQuality_findingsOpen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentDataQuality", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DepartmentDataQuality_findingsClosed(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentDataQuality) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentDataQuality_findingsClosed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FindingsClosed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentDataQuality_findingsClosed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentDataQuality", field, false, false, "Int")
+}
+
 func (ec *executionContext) _DepartmentSharingStats_department(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentSharingStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4815,6 +5072,84 @@ func (ec *executionContext) _DepartmentSharingStats_overdue(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_DepartmentSharingStats_overdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DepartmentSharingStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DepartmentSharingStats_unconditionalShare(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentSharingStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentSharingStats_unconditionalShare(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DepartmentSharingStats().UnconditionalShare(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentSharingStats_unconditionalShare(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentSharingStats", field, true, true, "Float")
+}
+
+func (ec *executionContext) _DepartmentSharingStats_conditionalShare(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentSharingStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentSharingStats_conditionalShare(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DepartmentSharingStats().ConditionalShare(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentSharingStats_conditionalShare(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentSharingStats", field, true, true, "Float")
+}
+
+func (ec *executionContext) _DepartmentSharingStats_dataQuality(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentSharingStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentSharingStats_dataQuality(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DepartmentSharingStats().DataQuality(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DepartmentDataQuality) graphql.Marshaler {
+			return ec.marshalNDepartmentDataQuality2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDepartmentDataQuality(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentSharingStats_dataQuality(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DepartmentSharingStats",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DepartmentDataQuality(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Enterprise_creditCode(ctx context.Context, field graphql.CollectedField, obj *federation.Enterprise) (ret graphql.Marshaler) {
@@ -8760,6 +9095,64 @@ func (ec *executionContext) _DataIssue(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var departmentDataQualityImplementors = []string{"DepartmentDataQuality"}
+
+func (ec *executionContext) _DepartmentDataQuality(ctx context.Context, sel ast.SelectionSet, obj *model.DepartmentDataQuality) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, departmentDataQualityImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DepartmentDataQuality")
+		case "objectionsReceived":
+			out.Values[i] = ec._DepartmentDataQuality_objectionsReceived(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "objectionsAnsweredOnTime":
+			out.Values[i] = ec._DepartmentDataQuality_objectionsAnsweredOnTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "objectionsOverdue":
+			out.Values[i] = ec._DepartmentDataQuality_objectionsOverdue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "objectionsCorrected":
+			out.Values[i] = ec._DepartmentDataQuality_objectionsCorrected(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "findingsOpen":
+			out.Values[i] = ec._DepartmentDataQuality_findingsOpen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "findingsClosed":
+			out.Values[i] = ec._DepartmentDataQuality_findingsClosed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var departmentSharingStatsImplementors = []string{"DepartmentSharingStats"}
 
 func (ec *executionContext) _DepartmentSharingStats(ctx context.Context, sel ast.SelectionSet, obj *model.DepartmentSharingStats) graphql.Marshaler {
@@ -8774,53 +9167,71 @@ func (ec *executionContext) _DepartmentSharingStats(ctx context.Context, sel ast
 		case "department":
 			out.Values[i] = ec._DepartmentSharingStats_department(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "unconditional":
 			out.Values[i] = ec._DepartmentSharingStats_unconditional(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "conditional":
 			out.Values[i] = ec._DepartmentSharingStats_conditional(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "notShared":
 			out.Values[i] = ec._DepartmentSharingStats_notShared(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "requestsReceived":
 			out.Values[i] = ec._DepartmentSharingStats_requestsReceived(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "approved":
 			out.Values[i] = ec._DepartmentSharingStats_approved(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rejected":
 			out.Values[i] = ec._DepartmentSharingStats_rejected(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pending":
 			out.Values[i] = ec._DepartmentSharingStats_pending(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "answeredOnTime":
 			out.Values[i] = ec._DepartmentSharingStats_answeredOnTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "overdue":
 			out.Values[i] = ec._DepartmentSharingStats_overdue(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "unconditionalShare":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DepartmentSharingStats_unconditionalShare(ctx, field, obj)
+				})
+		case "conditionalShare":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DepartmentSharingStats_conditionalShare(ctx, field, obj)
+				})
+		case "dataQuality":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DepartmentSharingStats_dataQuality(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10010,6 +10421,14 @@ func (ec *executionContext) marshalNDataIssueStatus2pudongᚗgovᚗcnᚋgateway�
 	return v
 }
 
+func (ec *executionContext) marshalNDepartmentDataQuality2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDepartmentDataQuality(ctx context.Context, sel ast.SelectionSet, v *model.DepartmentDataQuality) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DepartmentDataQuality!")
+		return graphql.Null
+	}
+	return ec._DepartmentDataQuality(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDepartmentSharingStats2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDepartmentSharingStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DepartmentSharingStats) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -10072,6 +10491,20 @@ func (ec *executionContext) marshalNEnterpriseEdge2ᚖpudongᚗgovᚗcnᚋgatewa
 		return graphql.Null
 	}
 	return ec._EnterpriseEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) marshalNGrant2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐGrantᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Grant) graphql.Marshaler {

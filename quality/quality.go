@@ -347,3 +347,38 @@ func (s *Service) toModel(is *Issue, now time.Time) *model.DataIssue {
 	}
 	return m
 }
+
+// DataQuality counts one department's objections and findings, for the CIO office's
+// statistics.
+func (s *Service) DataQuality(ctx context.Context, department string) (*model.DepartmentDataQuality, error) {
+	if !s.caller(ctx).HasRole(gateway.RoleCIO) {
+		return nil, gqlErr(ctx, CodeForbidden, "dataQuality: for the CIO office only")
+	}
+	list, err := s.o.DB.List(ctx, Filter{Department: department})
+	if err != nil {
+		return nil, s.dbErr(ctx, "dataQuality", err)
+	}
+	now := s.o.Now()
+	q := &model.DepartmentDataQuality{}
+	for i := range list {
+		is := &list[i]
+		switch {
+		case is.Kind == Finding && is.Status == StatusOpen:
+			q.FindingsOpen++
+		case is.Kind == Finding:
+			q.FindingsClosed++
+		default:
+			q.ObjectionsReceived++
+			if is.StatusAt(now) == StatusOverdue {
+				q.ObjectionsOverdue++
+			}
+			if !is.ResolvedAt.IsZero() && !is.ResolvedAt.After(is.Deadline) {
+				q.ObjectionsAnsweredOnTime++
+			}
+			if is.Status == StatusCorrected {
+				q.ObjectionsCorrected++
+			}
+		}
+	}
+	return q, nil
+}

@@ -11,6 +11,21 @@ import (
 	"pudong.gov.cn/gateway/graph/model"
 )
 
+// UnconditionalShare is the resolver for the unconditionalShare field.
+func (r *departmentSharingStatsResolver) UnconditionalShare(ctx context.Context, obj *model.DepartmentSharingStats) (float64, error) {
+	return share(obj.Unconditional, obj), nil
+}
+
+// ConditionalShare is the resolver for the conditionalShare field.
+func (r *departmentSharingStatsResolver) ConditionalShare(ctx context.Context, obj *model.DepartmentSharingStats) (float64, error) {
+	return share(obj.Conditional, obj), nil
+}
+
+// DataQuality is the resolver for the dataQuality field.
+func (r *departmentSharingStatsResolver) DataQuality(ctx context.Context, obj *model.DepartmentSharingStats) (*model.DepartmentDataQuality, error) {
+	return r.Quality.DataQuality(ctx, obj.Department)
+}
+
 // ReportDataIssue is the resolver for the reportDataIssue field.
 func (r *mutationResolver) ReportDataIssue(ctx context.Context, input model.DataIssueInput) (*model.DataIssue, error) {
 	return r.Quality.ReportDataIssue(ctx, input)

@@ -33,6 +33,17 @@ type Quality interface {
 	ReportDataIssue(ctx context.Context, input model.DataIssueInput) (*model.DataIssue, error)
 	ResolveDataIssue(ctx context.Context, id string, outcome model.DataIssueOutcome, note *string) (*model.DataIssue, error)
 	DataIssues(ctx context.Context, status *model.DataIssueStatus, kind *model.DataIssueKind) ([]*model.DataIssue, error)
+	// DataQuality counts one department's objections and findings (CIO office).
+	DataQuality(ctx context.Context, department string) (*model.DepartmentDataQuality, error)
+}
+
+// share is n as a fraction of a department's catalogue items, 0 when it has none.
+func share(n int, s *model.DepartmentSharingStats) float64 {
+	total := s.Unconditional + s.Conditional + s.NotShared
+	if total == 0 {
+		return 0
+	}
+	return float64(n) / float64(total)
 }
 
 // Comparer is told when a request holds two departments' versions of one datum, to

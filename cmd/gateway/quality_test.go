@@ -1,11 +1,15 @@
 package main
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"pudong.gov.cn/gateway/quality"
 	"pudong.gov.cn/gateway/sharing"
+	"pudong.gov.cn/gateway/store"
 )
 
 const issueFields = `id kind code field department subject description suggestedValue filedBy status createdAt deadline resolvedAt resolvedBy note`
@@ -104,6 +108,42 @@ func TestDataIssueObjectionLoop(t *testing.T) {
 	if r := g.post(g.token("ipudong-portal", "310115198503120012"), `{ dataIssues { id } }`, nil); len(r.get("dataIssues").([]any)) != 0 {
 		t.Errorf("a citizen sees another citizen's objections: %s", r.Raw)
 	}
+
+	// An objection the PSB left past its deadline is overdue, for the PSB and in the
+	// CIO office's statistics.
+	db, err := quality.Open(t.Context(), "sqlite", filepath.Join(filepath.Dir(g.cfg.Store.DSN), "quality.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	old := store.Micro(time.Now().AddDate(0, 0, -20))
+	late := quality.Issue{Kind: quality.Objection, Code: "310115-PSB-RK01-004", Department: "psb", Subject: "310115199001010029",
+		Description: "wrong birth date", FiledBy: "online-hall", Status: quality.StatusOpen, CreatedAt: old, Deadline: sharing.AddWorkingDays(old, 5)}
+	if _, err := db.Insert(t.Context(), &late, ""); err != nil {
+		t.Fatal(err)
+	}
+	if r := g.post(psb, `{ dataIssues(status: OVERDUE) { id } }`, nil); r.str("dataIssues.0.id") != late.ID {
+		t.Errorf("overdue: %s", r.Raw)
+	}
+	stats := `{ sharingStats { department unconditionalShare conditionalShare dataQuality { objectionsReceived objectionsAnsweredOnTime objectionsOverdue objectionsCorrected findingsOpen findingsClosed } } }`
+	r = g.post(g.token("cio-console"), stats, nil)
+	byDept := map[string]map[string]any{}
+	for _, d := range r.get("sharingStats").([]any) {
+		m := d.(map[string]any)
+		byDept[m["department"].(string)] = m
+	}
+	want := map[string]any{"objectionsReceived": 4.0, "objectionsAnsweredOnTime": 1.0, "objectionsOverdue": 1.0, "objectionsCorrected": 1.0, "findingsOpen": 0.0, "findingsClosed": 0.0}
+	for k, v := range want {
+		if got := byDept["psb"]["dataQuality"].(map[string]any)[k]; got != v {
+			t.Errorf("psb %s = %v, want %v: %s", k, got, v, r.Raw)
+		}
+	}
+	if byDept["psb"]["unconditionalShare"] != 0.0 || byDept["amr"]["unconditionalShare"] != 1.0 || byDept["psb"]["conditionalShare"].(float64) < 0.8 {
+		t.Errorf("shares: %s", r.Raw)
+	}
+	if r := g.post(psb, stats, nil); len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "FORBIDDEN" {
+		t.Errorf("statistics are the CIO office's: %s", r.Raw)
+	}
 }
 
 // After one read of E5 that selects its legal representative, amr's console has the
@@ -147,6 +187,29 @@ func TestCrossSourceFindingOnTheDemo(t *testing.T) {
 	if r := g.post(g.token("cio-console"), list, nil); len(r.get("dataIssues").([]any)) != 1 {
 		t.Errorf("the CIO office: %s", r.Raw)
 	}
+	// amr closes it; the CIO office's statistics count it open, then closed.
+	stats := `{ sharingStats { department dataQuality { findingsOpen findingsClosed } } }`
+	amrStats := func() string {
+		r := g.post(g.token("cio-console"), stats, nil)
+		for _, d := range r.get("sharingStats").([]any) {
+			if m := d.(map[string]any); m["department"] == "amr" {
+				q := m["dataQuality"].(map[string]any)
+				return fmt.Sprintf("%v/%v", q["findingsOpen"], q["findingsClosed"])
+			}
+		}
+		return string(r.Raw)
+	}
+	if s := amrStats(); s != "1/0" {
+		t.Errorf("amr findings open/closed %s, want 1/0", s)
+	}
+	r = g.post(amr, `mutation($id: ID!) { resolveDataIssue(id: $id, outcome: CORRECTED, note: "representative re-registered") { status } }`, map[string]any{"id": r.str("dataIssues.0.id")})
+	if r.str("resolveDataIssue.status") != "CORRECTED" {
+		t.Fatalf("amr closes its finding: %s", r.Raw)
+	}
+	if s := amrStats(); s != "0/1" {
+		t.Errorf("amr findings open/closed %s, want 0/1", s)
+	}
+
 	// A representative the registries agree on gives no finding.
 	g.post(hall, `{ enterprise(creditCode: "91310115MA1FL0AB0P") { legalRepresentative { name } } }`, nil)
 	time.Sleep(100 * time.Millisecond)

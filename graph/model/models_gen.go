@@ -112,6 +112,19 @@ type DataIssueInput struct {
 	SuggestedValue *string `json:"suggestedValue,omitempty"`
 }
 
+// Objections a department received and findings about its copies.
+type DepartmentDataQuality struct {
+	ObjectionsReceived int `json:"objectionsReceived"`
+	// Objections answered by their deadline.
+	ObjectionsAnsweredOnTime int `json:"objectionsAnsweredOnTime"`
+	// Objections still open past their deadline.
+	ObjectionsOverdue int `json:"objectionsOverdue"`
+	// Objections answered CORRECTED.
+	ObjectionsCorrected int `json:"objectionsCorrected"`
+	FindingsOpen        int `json:"findingsOpen"`
+	FindingsClosed      int `json:"findingsClosed"`
+}
+
 // How one department shares: its catalogue by class, and how it answers requests.
 type DepartmentSharingStats struct {
 	Department       string `json:"department"`
@@ -124,6 +137,12 @@ type DepartmentSharingStats struct {
 	Pending          int    `json:"pending"`
 	AnsweredOnTime   int    `json:"answeredOnTime"`
 	Overdue          int    `json:"overdue"`
+	// Share of the department's catalogue items that are unconditional (0 to 1): what the district wants to raise.
+	UnconditionalShare float64 `json:"unconditionalShare"`
+	// Share of the department's catalogue items that are conditional (0 to 1).
+	ConditionalShare float64 `json:"conditionalShare"`
+	// How the department answers for the accuracy of its data.
+	DataQuality *DepartmentDataQuality `json:"dataQuality"`
 }
 
 type EnterpriseConnection struct {
