@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,6 +137,12 @@ type Consumer struct {
 	// AllowlistOnly restricts the consumer to the operations registered in the
 	// allowlist manifest (production front ends).
 	AllowlistOnly bool `yaml:"allowlistOnly,omitempty"`
+	// Watch grants a watch list of enterprises and persons with notices of their
+	// changes (the supervision platform in the demo).
+	Watch bool `yaml:"watch,omitempty"`
+	// Webhook receives the consumer's notices (POST, signed with the seal key); without
+	// it the consumer polls them.
+	Webhook string `yaml:"webhook,omitempty"`
 }
 
 // Limits returns the consumer's rate limits, with the defaults for its kind.
@@ -571,6 +578,13 @@ func (c *Config) validate(at func(string) string) []string {
 		for _, r := range cons.Roles {
 			if r != "approver" && r != "auditor" && r != "cio" {
 				bad(cp+".roles", "role %q: want approver, auditor or cio", r)
+			}
+		}
+		if cons.Webhook != "" {
+			if u, err := url.Parse(cons.Webhook); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				bad(cp+".webhook", "webhook %q: want an http(s) URL", cons.Webhook)
+			} else if !cons.Watch {
+				bad(cp+".webhook", "a webhook receives watch notices: set watch: true as well")
 			}
 		}
 		for j, g := range cons.Grants {

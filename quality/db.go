@@ -2,18 +2,12 @@ package quality
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
-
+	"pudong.gov.cn/gateway/internal/ownsql"
 	"pudong.gov.cn/gateway/store"
 )
 
@@ -26,72 +20,52 @@ var (
 // DB keeps objections and findings in their own table, on SQLite or PostgreSQL through
 // database/sql: apart from the gateway's store, so the two evolve independently.
 type DB struct {
-	db       *sql.DB
-	postgres bool
+	db *ownsql.DB
 }
 
 // Open opens the issue table on driver "sqlite" (dsn is a file path, created if
 // needed) or "postgres" (dsn is a PostgreSQL DSN), and creates the table if it is not
 // there yet.
 func Open(ctx context.Context, driver, dsn string) (*DB, error) {
-	d := &DB{}
-	var err error
-	switch driver {
-	case "postgres":
-		d.postgres = true
-		d.db, err = sql.Open("pgx", dsn)
-	case "sqlite", "":
-		if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
-			return nil, fmt.Errorf("quality: %w", err)
-		}
-		d.db, err = sql.Open("sqlite", dsn+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
-		// One writer: SQLite serialises writes anyway, and one connection never waits
-		// on another of its own.
-		d.db.SetMaxOpenConns(1)
-	default:
-		return nil, fmt.Errorf("quality: unknown driver %q (sqlite or postgres)", driver)
-	}
+	db, err := ownsql.Open(ctx, driver, dsn, migration)
 	if err != nil {
-		return nil, fmt.Errorf("quality: open: %w", err)
+		return nil, fmt.Errorf("quality: %w", err)
 	}
-	if err := d.migrate(ctx); err != nil {
-		d.db.Close()
-		return nil, err
-	}
-	return d, nil
+	return &DB{db}, nil
 }
 
 // Close closes the database.
 func (d *DB) Close() error { return d.db.Close() }
 
-// migrate creates the table and its indexes. Times are microseconds since the epoch in
-// both databases, so one set of queries serves both.
+// migration creates the table and its indexes.
+var migration = []string{
+	`CREATE TABLE IF NOT EXISTS data_issues (
+		id TEXT PRIMARY KEY,
+		kind TEXT NOT NULL,
+		code TEXT NOT NULL,
+		department TEXT NOT NULL,
+		subject TEXT NOT NULL,
+		description TEXT NOT NULL,
+		suggested_value TEXT NOT NULL,
+		filed_by TEXT NOT NULL,
+		filed_by_user TEXT NOT NULL,
+		citizen TEXT NOT NULL,
+		status TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		deadline BIGINT NOT NULL,
+		resolved_at BIGINT NOT NULL,
+		resolved_by TEXT NOT NULL,
+		note TEXT NOT NULL,
+		finding_key TEXT
+	)`,
+	// Once per subject and item: a second finding of the same kind is not stored.
+	`CREATE UNIQUE INDEX IF NOT EXISTS data_issues_finding_key ON data_issues (finding_key)`,
+	`CREATE INDEX IF NOT EXISTS data_issues_department ON data_issues (department, created_at)`,
+}
+
+// migrate runs the migration again (it is re-runnable).
 func (d *DB) migrate(ctx context.Context) error {
-	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS data_issues (
-			id TEXT PRIMARY KEY,
-			kind TEXT NOT NULL,
-			code TEXT NOT NULL,
-			department TEXT NOT NULL,
-			subject TEXT NOT NULL,
-			description TEXT NOT NULL,
-			suggested_value TEXT NOT NULL,
-			filed_by TEXT NOT NULL,
-			filed_by_user TEXT NOT NULL,
-			citizen TEXT NOT NULL,
-			status TEXT NOT NULL,
-			created_at BIGINT NOT NULL,
-			deadline BIGINT NOT NULL,
-			resolved_at BIGINT NOT NULL,
-			resolved_by TEXT NOT NULL,
-			note TEXT NOT NULL,
-			finding_key TEXT
-		)`,
-		// Once per subject and item: a second finding of the same kind is not stored.
-		`CREATE UNIQUE INDEX IF NOT EXISTS data_issues_finding_key ON data_issues (finding_key)`,
-		`CREATE INDEX IF NOT EXISTS data_issues_department ON data_issues (department, created_at)`,
-	}
-	for _, s := range stmts {
+	for _, s := range migration {
 		if _, err := d.db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("quality: migrate: %w", err)
 		}
@@ -99,40 +73,10 @@ func (d *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// q rewrites ? placeholders as $n for PostgreSQL.
-func (d *DB) q(query string) string {
-	if !d.postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 const issueColumns = `id, kind, code, department, subject, description, suggested_value, filed_by, filed_by_user,
 	citizen, status, created_at, deadline, resolved_at, resolved_by, note`
 
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func fromMicros(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(n).UTC()
-}
+var micros, fromMicros = ownsql.Micros, ownsql.FromMicros
 
 // Insert stores a new issue with ID assigned. A finding whose key is already stored is
 // not stored again: Insert then returns false.
@@ -148,7 +92,7 @@ func (d *DB) Insert(ctx context.Context, is *Issue, findingKey string) (bool, er
 	if findingKey != "" {
 		key = findingKey
 	}
-	res, err := d.db.ExecContext(ctx, d.q(`INSERT INTO data_issues (`+issueColumns+`, finding_key)
+	res, err := d.db.ExecContext(ctx, d.db.Q(`INSERT INTO data_issues (`+issueColumns+`, finding_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (finding_key) DO NOTHING`),
 		is.ID, string(is.Kind), is.Code, is.Department, is.Subject, is.Description, is.SuggestedValue, is.FiledBy, is.FiledByUser,
 		is.Citizen, string(is.Status), micros(is.CreatedAt), micros(is.Deadline), micros(is.ResolvedAt), is.ResolvedBy, is.Note, key)
@@ -218,7 +162,7 @@ func (d *DB) List(ctx context.Context, f Filter) ([]Issue, error) {
 }
 
 func (d *DB) list(ctx context.Context, clause string, args ...any) ([]Issue, error) {
-	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+issueColumns+` FROM data_issues `+clause), args...)
+	rows, err := d.db.QueryContext(ctx, d.db.Q(`SELECT `+issueColumns+` FROM data_issues `+clause), args...)
 	if err != nil {
 		return nil, fmt.Errorf("quality: list: %w", err)
 	}
@@ -245,7 +189,7 @@ func (d *DB) list(ctx context.Context, clause string, args ...any) ([]Issue, err
 // Resolve records the owner's answer to an open issue. Of two concurrent answers
 // exactly one wins; the other gets ErrAlreadyResolved.
 func (d *DB) Resolve(ctx context.Context, id string, outcome Status, by, note string, at time.Time) (*Issue, error) {
-	res, err := d.db.ExecContext(ctx, d.q(`UPDATE data_issues SET status = ?, resolved_at = ?, resolved_by = ?, note = ?
+	res, err := d.db.ExecContext(ctx, d.db.Q(`UPDATE data_issues SET status = ?, resolved_at = ?, resolved_by = ?, note = ?
 		WHERE id = ? AND status = ?`), string(outcome), micros(at), by, note, id, string(StatusOpen))
 	if err != nil {
 		return nil, fmt.Errorf("quality: resolve: %w", err)

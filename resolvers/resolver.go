@@ -46,6 +46,14 @@ func share(n int, s *model.DepartmentSharingStats) float64 {
 	return float64(n) / float64(total)
 }
 
+// Watcher serves watch lists and the notices of their changes.
+type Watcher interface {
+	Watch(ctx context.Context, subjects []string) ([]*model.Watch, error)
+	Unwatch(ctx context.Context, subjects []string) (int, error)
+	WatchList(ctx context.Context) ([]*model.Watch, error)
+	Notices(ctx context.Context, status *model.NoticeStatus, first *int) ([]*model.Notice, error)
+}
+
 // Comparer is told when a request holds two departments' versions of one datum, to
 // compare them; it must return at once (the comparison and its record happen off the
 // request's path). A nil record is one the department does not have.
@@ -60,6 +68,7 @@ type Resolver struct {
 	Planner Planner
 	Admin   Admin
 	Quality Quality
+	Watcher Watcher
 	// Comparer, when set, compares what two departments hold about one subject.
 	Comparer Comparer
 	// MaxPageSize bounds `first`, to protect the departments (default 100).

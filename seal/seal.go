@@ -241,6 +241,16 @@ func (s *Sealer) seal(ctx context.Context, t *tap, resp *graphql.Response) error
 	return nil
 }
 
+// Sign returns a detached JWS (header..signature) over payload with the seal key: how
+// the gateway signs what it sends on its own initiative, such as watch notices to a
+// consumer's webhook. VerifyDetached checks it.
+func (s *Sealer) Sign(payload []byte) (string, error) {
+	if s.o.Key == nil {
+		return "", errors.New("no seal key is configured (seal.keyFile)")
+	}
+	return sign(s.o.Key, s.kid, payload), nil
+}
+
 // protectedHeader is the JWS header of every seal.
 type protectedHeader struct {
 	Alg string `json:"alg"`

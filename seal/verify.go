@@ -46,35 +46,6 @@ func Verify(answer []byte, keys ...ed25519.PublicKey) (*Verified, error) {
 		return nil, ErrNoSeal
 	}
 	jws, _ := sealObj["jws"].(string)
-	head, sig, ok := strings.Cut(jws, "..")
-	if !ok || strings.Contains(sig, ".") {
-		return nil, fmt.Errorf("seal: extensions.seal.jws is not a detached JWS (header..signature)")
-	}
-	var h protectedHeader
-	hb, err := base64.RawURLEncoding.DecodeString(head)
-	if err == nil {
-		err = json.Unmarshal(hb, &h)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("seal: the JWS header does not decode: %w", err)
-	}
-	if h.Alg != "EdDSA" {
-		return nil, fmt.Errorf("seal: the JWS algorithm is %q, seals use EdDSA", h.Alg)
-	}
-	sb, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil {
-		return nil, fmt.Errorf("seal: the JWS signature does not decode: %w", err)
-	}
-	var key ed25519.PublicKey
-	for _, k := range keys {
-		if KeyID(k) == h.Kid {
-			key = k
-		}
-	}
-	if key == nil {
-		return nil, fmt.Errorf("%w (kid %s)", ErrUnknownKey, h.Kid)
-	}
-
 	delete(sealObj, "jws")
 	unsigned, err := json.Marshal(doc)
 	if err != nil {
@@ -84,9 +55,8 @@ func Verify(answer []byte, keys ...ed25519.PublicKey) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	input := head + "." + base64.RawURLEncoding.EncodeToString(payload)
-	if !ed25519.Verify(key, []byte(input), sb) {
-		return nil, ErrBadSignature
+	if err := VerifyDetached(jws, payload, keys...); err != nil {
+		return nil, err
 	}
 
 	v := &Verified{}
@@ -99,6 +69,42 @@ func Verify(answer []byte, keys ...ed25519.PublicKey) (*Verified, error) {
 	flatten("", doc, &v.Values)
 	sort.Strings(v.Values)
 	return v, nil
+}
+
+// VerifyDetached checks a detached JWS made by the seal key over payload.
+func VerifyDetached(jws string, payload []byte, keys ...ed25519.PublicKey) error {
+	head, sig, ok := strings.Cut(jws, "..")
+	if !ok || strings.Contains(sig, ".") {
+		return fmt.Errorf("seal: the signature is not a detached JWS (header..signature)")
+	}
+	var h protectedHeader
+	hb, err := base64.RawURLEncoding.DecodeString(head)
+	if err == nil {
+		err = json.Unmarshal(hb, &h)
+	}
+	if err != nil {
+		return fmt.Errorf("seal: the JWS header does not decode: %w", err)
+	}
+	if h.Alg != "EdDSA" {
+		return fmt.Errorf("seal: the JWS algorithm is %q, seals use EdDSA", h.Alg)
+	}
+	sb, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil {
+		return fmt.Errorf("seal: the JWS signature does not decode: %w", err)
+	}
+	var key ed25519.PublicKey
+	for _, k := range keys {
+		if KeyID(k) == h.Kid {
+			key = k
+		}
+	}
+	if key == nil {
+		return fmt.Errorf("%w (kid %s)", ErrUnknownKey, h.Kid)
+	}
+	if !ed25519.Verify(key, []byte(head+"."+base64.RawURLEncoding.EncodeToString(payload)), sb) {
+		return ErrBadSignature
+	}
+	return nil
 }
 
 // flatten writes one "path = value" line per scalar of v.

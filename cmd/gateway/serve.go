@@ -37,6 +37,7 @@ import (
 	"pudong.gov.cn/gateway/legacysim/dataset"
 	"pudong.gov.cn/gateway/logging"
 	"pudong.gov.cn/gateway/metrics"
+	"pudong.gov.cn/gateway/notice"
 	"pudong.gov.cn/gateway/playground"
 	"pudong.gov.cn/gateway/policy"
 	"pudong.gov.cn/gateway/quality"
@@ -186,6 +187,7 @@ type gatewayParts struct {
 	recorder *audit.Recorder
 	catalog  *policy.Catalog
 	resolver *resolvers.Resolver
+	notices  *notice.Service
 }
 
 // assemble wires the gateway from its configuration: adapters, federation, catalogue,
@@ -291,7 +293,11 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	if err != nil {
 		return nil, err
 	}
-	res := &resolvers.Resolver{Fed: fed, Planner: enf, Admin: svc, Quality: dq, Comparer: dq, MaxPageSize: cfg.Limits.PageSize}
+	notices, err := openNotices(ctx, cfg, noticeDeps{fed, catalog, svc.Grants, eo.Recorder, sealer}, log, closers)
+	if err != nil {
+		return nil, err
+	}
+	res := &resolvers.Resolver{Fed: fed, Planner: enf, Admin: svc, Quality: dq, Comparer: dq, Watcher: notices, MaxPageSize: cfg.Limits.PageSize}
 	var manifest server.Manifest
 	if cfg.Allowlist != "" {
 		path := cfg.Allowlist
@@ -364,7 +370,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	} else {
 		deps.Playground = playground.Handler(playground.Options{Endpoint: "/graphql"})
 	}
-	return &gatewayParts{handler: server.NewServer(deps), fed: fed, store: st, sharing: svc, recorder: recorder, catalog: catalog, resolver: res}, nil
+	return &gatewayParts{handler: server.NewServer(deps), fed: fed, store: st, sharing: svc, recorder: recorder, catalog: catalog, resolver: res, notices: notices}, nil
 }
 
 // openSource builds a department's adapter by its protocol: departments are bindings in
@@ -438,14 +444,61 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 	}
 }
 
+// ownDSN is where the gateway's own tables beside the store live: the same PostgreSQL
+// database, or a SQLite file of their own (name) next to the store's.
+func ownDSN(cfg *config.Config, name string) string {
+	if cfg.Store.Driver == "postgres" {
+		return cfg.Store.DSN
+	}
+	return filepath.Join(filepath.Dir(cfg.Store.DSN), name)
+}
+
+// noticeDeps are the parts of the gateway that watch notices read and sign with.
+type noticeDeps struct {
+	fed      *federation.Federation
+	catalog  *policy.Catalog
+	grants   func() policy.Grants
+	recorder enforce.Recorder
+	signer   notice.Signer
+}
+
+// openNotices opens the watch lists and notice queue and starts change detection and
+// delivery. Watched subjects are re-read once per the shortest update cycle of the
+// departments that serve credit records, enterprises and insurance.
+func openNotices(ctx context.Context, cfg *config.Config, d noticeDeps, log *slog.Logger, closers *closeStack) (*notice.Service, error) {
+	db, err := notice.Open(ctx, cfg.Store.Driver, ownDSN(cfg, "notices.db"))
+	if err != nil {
+		return nil, err
+	}
+	closers.push("notices", func(context.Context) error { return db.Close() })
+	var cycle time.Duration
+	for _, r := range []config.Ref{cfg.Sources.CreditBySubject, cfg.Sources.Enterprise, cfg.Sources.InsuranceByCitizen} {
+		if ttl := departmentTTL(d.catalog, r.Department); ttl > 0 && (cycle == 0 || ttl < cycle) {
+			cycle = ttl
+		}
+	}
+	n := notice.New(notice.Options{DB: db, Fed: d.fed, Catalog: d.catalog, Grants: d.grants, Consumer: cfg.Consumer,
+		Recorder: d.recorder, Signer: d.signer, Caller: auth.CallerFrom, Cycle: cycle, Log: log,
+		Client: &http.Client{Timeout: 15 * time.Second}})
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); n.Run(runCtx, 30*time.Second) }()
+	closers.push("notice delivery", func(ctx context.Context) error {
+		stop()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	return n, nil
+}
+
 // openQuality opens the objections and findings beside the configured store: the same
 // PostgreSQL database, or a SQLite file of their own next to the store's.
 func openQuality(ctx context.Context, cfg *config.Config, catalog *policy.Catalog, grants func() policy.Grants, log *slog.Logger, closers *closeStack) (*quality.Service, error) {
-	dsn := cfg.Store.DSN
-	if cfg.Store.Driver != "postgres" {
-		dsn = filepath.Join(filepath.Dir(dsn), "quality.db")
-	}
-	db, err := quality.Open(ctx, cfg.Store.Driver, dsn)
+	db, err := quality.Open(ctx, cfg.Store.Driver, ownDSN(cfg, "quality.db"))
 	if err != nil {
 		return nil, err
 	}

@@ -172,6 +172,32 @@ type Grant struct {
 type Mutation struct {
 }
 
+// A change in a watched subject's governed data.
+type Notice struct {
+	ID      string `json:"id"`
+	Subject string `json:"subject"`
+	// CREDIT_RECORD_ADDED, CREDIT_RECORD_REMOVED, STATUS_CHANGED, INSURANCE_STARTED, INSURANCE_CHANGED or INSURANCE_ENDED.
+	Change string `json:"change"`
+	// The catalogue codes of the values below.
+	Codes []string `json:"codes"`
+	// Each value as the watcher's policy shows it (audited like any read).
+	Values      []*NoticeValue `json:"values"`
+	CreatedAt   time.Time      `json:"createdAt"`
+	Status      NoticeStatus   `json:"status"`
+	Attempts    int            `json:"attempts"`
+	DeliveredAt *time.Time     `json:"deliveredAt,omitempty"`
+	LastError   *string        `json:"lastError,omitempty"`
+}
+
+// One value of a notice.
+type NoticeValue struct {
+	Code   string `json:"code"`
+	Field  string `json:"field"`
+	Access Access `json:"access"`
+	// Null when access is DENY.
+	Value *string `json:"value,omitempty"`
+}
+
 // Relay page information.
 type PageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
@@ -207,6 +233,14 @@ type SharingRequestInput struct {
 	// The purpose the grant will be bound to; defaults to the token's purpose.
 	Purpose       *string `json:"purpose,omitempty"`
 	Justification string  `json:"justification"`
+}
+
+// One watched subject.
+type Watch struct {
+	Subject string    `json:"subject"`
+	Since   time.Time `json:"since"`
+	// When the gateway last read the subject's data; null before the first read.
+	CheckedAt *time.Time `json:"checkedAt,omitempty"`
 }
 
 type Access string
@@ -437,6 +471,68 @@ func (e *DataIssueStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e DataIssueStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type NoticeStatus string
+
+const (
+	// Waiting for a (further) delivery attempt to the consumer's webhook.
+	NoticeStatusPending   NoticeStatus = "PENDING"
+	NoticeStatusDelivered NoticeStatus = "DELIVERED"
+	// Every delivery attempt failed; still readable here.
+	NoticeStatusFailed NoticeStatus = "FAILED"
+	// The consumer has no webhook: read by polling.
+	NoticeStatusPoll NoticeStatus = "POLL"
+)
+
+var AllNoticeStatus = []NoticeStatus{
+	NoticeStatusPending,
+	NoticeStatusDelivered,
+	NoticeStatusFailed,
+	NoticeStatusPoll,
+}
+
+func (e NoticeStatus) IsValid() bool {
+	switch e {
+	case NoticeStatusPending, NoticeStatusDelivered, NoticeStatusFailed, NoticeStatusPoll:
+		return true
+	}
+	return false
+}
+
+func (e NoticeStatus) String() string {
+	return string(e)
+}
+
+func (e *NoticeStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NoticeStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NoticeStatus", str)
+	}
+	return nil
+}
+
+func (e NoticeStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NoticeStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NoticeStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -1,0 +1,286 @@
+// Package notice closes the "who approves, supervises" loop: a consumer with a watch
+// grant (the supervision platform by default) keeps a watch list of enterprises and
+// persons, and the gateway tells it when their governed data change (a new credit
+// record, a status change, a new or ended insurance) with a notice that is queued
+// durably, delivered at least once to its webhook signed with the gateway's seal key,
+// retried with bounded back-off, and readable by polling. Changes are noticed by
+// re-reading watched subjects through the gateway's own cache, at most once per owner's
+// update cycle, so no department is asked more often than the cache already asks it.
+package notice
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/federation"
+	"pudong.gov.cn/gateway/graph/model"
+	"pudong.gov.cn/gateway/idcode"
+	"pudong.gov.cn/gateway/policy"
+)
+
+// Error codes of this package, in extensions.code (docs/errors.md).
+const (
+	CodeBadUserInput = "BAD_USER_INPUT"
+	CodeForbidden    = "FORBIDDEN"
+	CodeUnavailable  = "STORE_UNAVAILABLE"
+)
+
+// Limits of a watch list.
+const (
+	MaxSubjectsPerCall = 500
+	MaxWatchList       = 10000
+)
+
+// Recorder durably stores audit events.
+type Recorder interface {
+	Record(ctx context.Context, events []gateway.AuditEvent) error
+}
+
+// Signer signs what the gateway sends on its own initiative (the seal key).
+type Signer interface {
+	Sign(payload []byte) (string, error)
+}
+
+// Options configure a Service.
+type Options struct {
+	DB       *DB
+	Fed      *federation.Federation // watched subjects are re-read through its cache
+	Catalog  *policy.Catalog
+	Grants   func() policy.Grants
+	Consumer func(name string) *config.Consumer // watch grant, webhook, purpose
+	Recorder Recorder                           // nil: audit off (benchmarks only)
+	Signer   Signer
+	Caller   func(context.Context) *gateway.Caller
+	Client   *http.Client // for webhooks
+	// Cycle is how often a watched subject is re-read: the shortest update cycle of the
+	// owners watched (the cache TTL), so a re-read costs a department at most one call
+	// per subject per cycle. Default 10 minutes.
+	Cycle time.Duration
+	// ScanLimit bounds the subjects re-read per pass (default 500); the rest wait for
+	// the next pass, least recently read first.
+	ScanLimit int
+	// MaxAttempts bounds webhook deliveries of one notice (default 10); the back-off
+	// between them doubles from BaseBackoff (1s) up to MaxBackoff (10m).
+	MaxAttempts             int
+	BaseBackoff, MaxBackoff time.Duration
+	Now                     func() time.Time
+	Log                     *slog.Logger
+}
+
+// Service serves watch lists and notices, and runs change detection and delivery.
+type Service struct {
+	o    Options
+	wake chan struct{}
+}
+
+// New returns a Service; Run starts its loops.
+func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Cycle <= 0 {
+		o.Cycle = 10 * time.Minute
+	}
+	if o.ScanLimit <= 0 {
+		o.ScanLimit = 500
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 10
+	}
+	if o.BaseBackoff <= 0 {
+		o.BaseBackoff = time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Minute
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{}
+	}
+	return &Service{o: o, wake: make(chan struct{}, 1)}
+}
+
+func gqlErr(ctx context.Context, code, format string, args ...any) error {
+	return &gqlerror.Error{Path: graphql.GetPath(ctx), Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": code}}
+}
+
+func (s *Service) dbErr(ctx context.Context, op string, err error) error {
+	s.o.Log.Error("notice store failure", "op", op, "request_id", gateway.RequestID(ctx), "err", err)
+	return gqlErr(ctx, CodeUnavailable, "%s: the gateway's store is unavailable; try again later", op)
+}
+
+// watcher returns the caller if its consumer holds the watch grant.
+func (s *Service) watcher(ctx context.Context, op string) (*gateway.Caller, error) {
+	c := s.o.Caller(ctx)
+	// Role check in the resolver until the schema has a directive for it.
+	if c == nil || s.o.Consumer(c.Consumer) == nil || !s.o.Consumer(c.Consumer).Watch {
+		name := "this consumer"
+		if c != nil {
+			name = c.Consumer
+		}
+		return nil, gqlErr(ctx, CodeForbidden, "%s: %s has no watch grant (consumers[].watch in the configuration)", op, name)
+	}
+	return c, nil
+}
+
+// Watch puts subjects on the caller's list.
+func (s *Service) Watch(ctx context.Context, subjects []string) ([]*model.Watch, error) {
+	c, err := s.watcher(ctx, "watch")
+	if err != nil {
+		return nil, err
+	}
+	if len(subjects) == 0 || len(subjects) > MaxSubjectsPerCall {
+		return nil, gqlErr(ctx, CodeBadUserInput, "argument subjects: between 1 and %d subjects per call", MaxSubjectsPerCall)
+	}
+	var bad []string
+	for _, sub := range subjects {
+		if idcode.ValidateIDNumber(sub) != nil && idcode.ValidateCreditCode(sub) != nil {
+			bad = append(bad, sub)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, gqlErr(ctx, CodeBadUserInput, "argument subjects: %s: a subject is a citizen ID number (GB 11643) or a unified social credit code (GB 32100)", strings.Join(bad, ", "))
+	}
+	n, err := s.o.DB.CountWatches(ctx, c.Consumer)
+	if err != nil {
+		return nil, s.dbErr(ctx, "watch", err)
+	}
+	if n+len(subjects) > MaxWatchList {
+		return nil, gqlErr(ctx, CodeBadUserInput, "argument subjects: a watch list holds at most %d subjects (%d now)", MaxWatchList, n)
+	}
+	if err := s.o.DB.AddWatches(ctx, c.Consumer, subjects, s.o.Now()); err != nil {
+		return nil, s.dbErr(ctx, "watch", err)
+	}
+	s.o.Log.Info("subjects watched", "request_id", gateway.RequestID(ctx), "consumer", c.Consumer, "subjects", len(subjects))
+	all, err := s.WatchList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Watch, 0, len(subjects))
+	for _, w := range all {
+		for _, sub := range subjects {
+			if w.Subject == sub {
+				out = append(out, w)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// Unwatch takes subjects off the caller's list.
+func (s *Service) Unwatch(ctx context.Context, subjects []string) (int, error) {
+	c, err := s.watcher(ctx, "unwatch")
+	if err != nil {
+		return 0, err
+	}
+	if len(subjects) > MaxSubjectsPerCall {
+		return 0, gqlErr(ctx, CodeBadUserInput, "argument subjects: at most %d subjects per call", MaxSubjectsPerCall)
+	}
+	n, err := s.o.DB.RemoveWatches(ctx, c.Consumer, subjects)
+	if err != nil {
+		return 0, s.dbErr(ctx, "unwatch", err)
+	}
+	return n, nil
+}
+
+// WatchList returns the caller's list.
+func (s *Service) WatchList(ctx context.Context) ([]*model.Watch, error) {
+	c, err := s.watcher(ctx, "watchList")
+	if err != nil {
+		return nil, err
+	}
+	ws, err := s.o.DB.Watches(ctx, c.Consumer, time.Time{}, 0)
+	if err != nil {
+		return nil, s.dbErr(ctx, "watchList", err)
+	}
+	out := make([]*model.Watch, len(ws))
+	for i, w := range ws {
+		out[i] = &model.Watch{Subject: w.Subject, Since: w.CreatedAt}
+		if !w.CheckedAt.IsZero() {
+			t := w.CheckedAt
+			out[i].CheckedAt = &t
+		}
+	}
+	return out, nil
+}
+
+// Notices returns the caller's notices. Any consumer may poll its own; only a consumer
+// with the watch grant has any.
+func (s *Service) Notices(ctx context.Context, status *model.NoticeStatus, first *int) ([]*model.Notice, error) {
+	c := s.o.Caller(ctx)
+	if c == nil {
+		return nil, gqlErr(ctx, CodeForbidden, "notices: no caller")
+	}
+	limit := 100
+	if first != nil {
+		if *first < 1 || *first > 500 {
+			return nil, gqlErr(ctx, CodeBadUserInput, "argument first: between 1 and 500")
+		}
+		limit = *first
+	}
+	st := Status("")
+	if status != nil {
+		st = Status(*status)
+	}
+	ns, err := s.o.DB.Notices(ctx, c.Consumer, st, limit)
+	if err != nil {
+		return nil, s.dbErr(ctx, "notices", err)
+	}
+	out := make([]*model.Notice, 0, len(ns))
+	for _, n := range ns {
+		var b Body
+		if err := json.Unmarshal(n.Body, &b); err != nil {
+			s.o.Log.Error("a stored notice does not decode", "notice", n.ID, "err", err)
+			continue
+		}
+		m := &model.Notice{ID: n.ID, Subject: n.Subject, Change: n.Change, Codes: b.Codes, Values: []*model.NoticeValue{},
+			CreatedAt: n.CreatedAt, Status: model.NoticeStatus(n.Status), Attempts: n.Attempts}
+		for _, v := range b.Values {
+			m.Values = append(m.Values, &model.NoticeValue{Code: v.Code, Field: v.Field, Access: model.Access(v.Access), Value: v.Value})
+		}
+		if !n.DeliveredAt.IsZero() {
+			t := n.DeliveredAt
+			m.DeliveredAt = &t
+		}
+		if n.LastError != "" {
+			e := n.LastError
+			m.LastError = &e
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Run detects changes every pass interval and delivers due notices until ctx ends.
+func (s *Service) Run(ctx context.Context, pass time.Duration) {
+	scan := time.NewTicker(pass)
+	defer scan.Stop()
+	deliver := time.NewTicker(time.Second)
+	defer deliver.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-scan.C:
+			if _, err := s.Scan(ctx, false); err != nil && ctx.Err() == nil {
+				s.o.Log.Warn("watch scan failed; retried on the next pass", "err", err)
+			}
+		case <-deliver.C:
+		case <-s.wake:
+		}
+		s.Deliver(ctx)
+	}
+}
