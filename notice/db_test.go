@@ -2,27 +2,23 @@ package notice
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"pudong.gov.cn/gateway/internal/ownsql/ownsqltest"
 	"pudong.gov.cn/gateway/store"
-	"pudong.gov.cn/gateway/store/postgres/pgtest"
 )
 
-// eachDB runs test on the tables of every database: SQLite always, PostgreSQL (in a
-// schema of its own) when GATEWAY_TEST_POSTGRES_DSN names one, skipping otherwise.
+// eachDB runs test on the tables of every database (ownsqltest.Each).
 func eachDB(t *testing.T, test func(t *testing.T, db *DB)) {
-	open := func(t *testing.T, driver, dsn string) *DB {
+	ownsqltest.Each(t, func(t *testing.T, driver, dsn string) {
 		db, err := Open(context.Background(), driver, dsn)
 		if err != nil {
 			t.Fatalf("%s: %v", driver, err)
 		}
 		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	t.Run("sqlite", func(t *testing.T) { test(t, open(t, "sqlite", filepath.Join(t.TempDir(), "notices.db"))) })
-	t.Run("postgres", func(t *testing.T) { test(t, open(t, "postgres", pgtest.FreshSchema(t))) })
+		test(t, db)
+	})
 }
 
 // The same behaviour on both databases: watch lists per consumer, a change recorded
