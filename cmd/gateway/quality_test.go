@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -180,6 +182,15 @@ func TestCrossSourceFindingOnTheDemo(t *testing.T) {
 	if r := g.post(amr, list, nil); len(r.get("dataIssues").([]any)) != 1 {
 		t.Errorf("a finding once per subject and item: %s", r.Raw)
 	}
+	if res, err := http.Get(g.srv.URL + "/metrics"); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(b), "gateway_findings_recorded_total 1") || !strings.Contains(string(b), "gateway_findings_dropped_total 0") {
+			t.Errorf("findings metrics: %s", grepLines(string(b), "gateway_findings"))
+		}
+	}
 	// Not for another department; the CIO office sees it beside the objections.
 	if r := g.post(g.token("psb-console"), list, nil); len(r.get("dataIssues").([]any)) != 0 {
 		t.Errorf("psb sees amr's finding: %s", r.Raw)
@@ -216,4 +227,15 @@ func TestCrossSourceFindingOnTheDemo(t *testing.T) {
 	if r := g.post(g.token("cio-console"), list, nil); len(r.get("dataIssues").([]any)) != 1 {
 		t.Errorf("a finding without a disagreement: %s", r.Raw)
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -293,6 +293,10 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	if err != nil {
 		return nil, err
 	}
+	m.CounterFunc("gateway_findings_recorded_total", "Cross-source findings stored (once per subject and item).", nil,
+		func() float64 { return float64(dq.FindingStats().Recorded) })
+	m.CounterFunc("gateway_findings_dropped_total", "Findings dropped because their queue was full (noticed again on a later read).", nil,
+		func() float64 { return float64(dq.FindingStats().Dropped) })
 	notices, err := openNotices(ctx, cfg, noticeDeps{fed, catalog, svc.Grants, eo.Recorder, sealer}, log, closers)
 	if err != nil {
 		return nil, err
