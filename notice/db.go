@@ -143,6 +143,10 @@ func (d *DB) Watches(ctx context.Context, consumer string, checkedBefore time.Ti
 		q += ` LIMIT ?`
 		args = append(args, limit)
 	}
+	return d.watches(ctx, q, args...)
+}
+
+func (d *DB) watches(ctx context.Context, q string, args ...any) ([]Watch, error) {
 	rows, err := d.db.QueryContext(ctx, d.db.Q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("notice: watches: %w", err)
@@ -157,6 +161,29 @@ func (d *DB) Watches(ctx context.Context, consumer string, checkedBefore time.Ti
 		}
 		w.CreatedAt, w.CheckedAt = fromMicros(created), fromMicros(checked)
 		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// Watchers returns every consumer's watch of one subject.
+func (d *DB) Watchers(ctx context.Context, subject string) ([]Watch, error) {
+	return d.watches(ctx, `SELECT consumer, subject, created_at, checked_at, state FROM watches WHERE subject = ?`, subject)
+}
+
+// Subjects returns every watched subject, of any consumer.
+func (d *DB) Subjects(ctx context.Context) (map[string]struct{}, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT subject FROM watches`)
+	if err != nil {
+		return nil, fmt.Errorf("notice: subjects: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]struct{}{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("notice: subjects: %w", err)
+		}
+		out[s] = struct{}{}
 	}
 	return out, rows.Err()
 }

@@ -58,6 +58,7 @@ func (r *citizenResolver) SocialInsurance(ctx context.Context, obj *federation.C
 	if err != nil {
 		return nil, err
 	}
+	r.seen(obj.IDNumber)
 	out := make([]*federation.SocialInsurance, len(recs))
 	for i, rec := range recs {
 		out[i] = &federation.SocialInsurance{Record: rec}
@@ -78,7 +79,7 @@ func (r *citizenResolver) Enterprises(ctx context.Context, obj *federation.Citiz
 
 // CreditRecords is the resolver for the creditRecords field.
 func (r *citizenResolver) CreditRecords(ctx context.Context, obj *federation.Citizen, kinds []string) ([]*federation.CreditRecord, error) {
-	recs, err := loaders(ctx).CreditRecords(ctx, obj.IDNumber)
+	recs, err := r.creditRecordsOf(ctx, obj.IDNumber)
 	if err != nil {
 		return nil, err
 	}

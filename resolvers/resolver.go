@@ -52,6 +52,24 @@ type Watcher interface {
 	Unwatch(ctx context.Context, subjects []string) (int, error)
 	WatchList(ctx context.Context) ([]*model.Watch, error)
 	Notices(ctx context.Context, status *model.NoticeStatus, first *int) ([]*model.Notice, error)
+	// Seen is told, without waiting, that a request read a subject's governed data.
+	Seen(subject string)
+}
+
+// seen tells the watcher that a request read subject's governed data.
+func (r *Resolver) seen(subject string) {
+	if r.Watcher != nil {
+		r.Watcher.Seen(subject)
+	}
+}
+
+// creditRecordsOf loads a subject's credit records for a request.
+func (r *Resolver) creditRecordsOf(ctx context.Context, subject string) ([]adapters.Record, error) {
+	recs, err := loaders(ctx).CreditRecords(ctx, subject)
+	if err == nil {
+		r.seen(subject)
+	}
+	return recs, err
 }
 
 // Comparer is told when a request holds two departments' versions of one datum, to

@@ -215,3 +215,47 @@ func TestWatchNoticeSurvivesRestart(t *testing.T) {
 		t.Errorf("watchList: %s", r.Raw)
 	}
 }
+
+// A change is noticed from what the gateway reads anyway: when the online hall reads a
+// watched enterprise's credit records, the watch is re-checked at once through the cache
+// that read filled, and the platform (no webhook in the demo) polls the notice.
+func TestWatchNoticeFromAnotherConsumersRead(t *testing.T) {
+	g := newTG(t)
+	ctx := t.Context()
+	sup := g.token("supervision-platform")
+	if r := g.post(sup, `mutation { watch(subjects: ["91310115607223817N"]) { subject } }`, nil); len(r.Errors) > 0 {
+		t.Fatalf("watch: %s", r.Raw)
+	}
+	if _, err := g.parts.notices.Scan(ctx, true); err != nil { // the baseline
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", strings.TrimPrefix(g.sims.Addrs["credit"], "sqlite:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO shixin (id, xdr_id, xdr_mc, jdswh, mc, nr, jdrq, yxqz, jdjg) VALUES
+		('SX-TEST-0001', '91310115607223817N', '上海东岸食品有限公司', '浦信〔2026〕88号', '拒不履行生效判决',
+		 '列入失信被执行人名单。', '2026-12-04', NULL, '上海市浦东新区人民法院')`); err != nil {
+		t.Fatal(err)
+	}
+	g.parts.fed.Purge(ctx, "credit", []string{"91310115607223817N"}) // the cache's refresh
+	if r := g.post(g.token("online-hall"), `{ enterprise(creditCode: "91310115607223817N") { creditRecords { id kind } } }`, nil); !strings.Contains(string(r.Raw), "SX-TEST-0001") {
+		t.Fatalf("the hall's read: %s", r.Raw)
+	}
+	var r gqlResp
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		r = g.post(sup, `{ notices(status: POLL) { subject change values { field access value } } }`, nil)
+		if len(r.get("notices").([]any)) > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r.str("notices.0.subject") != "91310115607223817N" || r.str("notices.0.change") != notice.CreditRecordAdded || !strings.Contains(string(r.Raw), "DISHONESTY") {
+		t.Fatalf("the platform's notice: %s", r.Raw)
+	}
+	if len(r.get("notices").([]any)) != 1 {
+		t.Errorf("one notice: %s", r.Raw)
+	}
+}
