@@ -243,7 +243,7 @@ type ComplexityRoot struct {
 		Enterprise      func(childComplexity int, creditCode string) int
 		Enterprises     func(childComplexity int, legalRepresentative *string, first *int, after *string) int
 		Me              func(childComplexity int) int
-		Notices         func(childComplexity int, status *model.NoticeStatus, first *int) int
+		Notices         func(childComplexity int, status *model.NoticeStatus, after *string, first *int) int
 		SharingRequests func(childComplexity int, status *model.SharingRequestStatus) int
 		SharingStats    func(childComplexity int) int
 		WatchList       func(childComplexity int) int
@@ -331,7 +331,7 @@ type QueryResolver interface {
 	SharingStats(ctx context.Context) ([]*model.DepartmentSharingStats, error)
 	DataIssues(ctx context.Context, status *model.DataIssueStatus, kind *model.DataIssueKind) ([]*model.DataIssue, error)
 	WatchList(ctx context.Context) ([]*model.Watch, error)
-	Notices(ctx context.Context, status *model.NoticeStatus, first *int) ([]*model.Notice, error)
+	Notices(ctx context.Context, status *model.NoticeStatus, after *string, first *int) ([]*model.Notice, error)
 }
 type SocialInsuranceResolver interface {
 	Employer(ctx context.Context, obj *federation.SocialInsurance) (*federation.Enterprise, error)
@@ -1333,7 +1333,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Notices(childComplexity, args["status"].(*model.NoticeStatus), args["first"].(*int)), true
+		return e.ComplexityRoot.Query.Notices(childComplexity, args["status"].(*model.NoticeStatus), args["after"].(*string), args["first"].(*int)), true
 	case "Query.sharingRequests":
 		if e.ComplexityRoot.Query.SharingRequests == nil {
 			break
@@ -1998,9 +1998,10 @@ type DepartmentSharingStats {
   watchList: [Watch!]!
   """
   The caller's notices of changes in watched subjects, oldest first: all, or in one
-  status. Consumers without a webhook read them here (status POLL).
+  status, after the notice id ` + "`" + `after` + "`" + ` (the last one a poll saw). Consumers without a
+  webhook read them here (status POLL).
   """
-  notices(status: NoticeStatus, first: Int = 100): [Notice!]!
+  notices(status: NoticeStatus, after: ID, first: Int = 100): [Notice!]!
 }
 
 extend type Mutation {
@@ -2998,14 +2999,22 @@ func (ec *executionContext) field_Query_notices_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["status"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["first"] = arg1
+	args["first"] = arg2
 	return args, nil
 }
 
@@ -7478,7 +7487,7 @@ func (ec *executionContext) _Query_notices(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Notices(ctx, fc.Args["status"].(*model.NoticeStatus), fc.Args["first"].(*int))
+			return ec.Resolvers.Query().Notices(ctx, fc.Args["status"].(*model.NoticeStatus), fc.Args["after"].(*string), fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Notice) graphql.Marshaler {

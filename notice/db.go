@@ -2,6 +2,7 @@ package notice
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -250,13 +251,32 @@ func (d *DB) notices(ctx context.Context, where string, args ...any) ([]Notice, 
 	return out, rows.Err()
 }
 
-// Notices returns a consumer's notices, all or in one status, oldest first, at most limit.
-func (d *DB) Notices(ctx context.Context, consumer string, status Status, limit int) ([]Notice, error) {
-	if status == "" {
-		return d.notices(ctx, `consumer = ? ORDER BY created_at, id LIMIT ?`, consumer, limit)
+// Notices returns a consumer's notices, all or in one status, oldest first, after the
+// notice afterID when it is set, at most limit.
+func (d *DB) Notices(ctx context.Context, consumer string, status Status, afterID string, limit int) ([]Notice, error) {
+	where, args := `consumer = ?`, []any{consumer}
+	if status != "" {
+		where += ` AND status = ?`
+		args = append(args, string(status))
 	}
-	return d.notices(ctx, `consumer = ? AND status = ? ORDER BY created_at, id LIMIT ?`, consumer, string(status), limit)
+	if afterID != "" {
+		var at int64
+		err := d.db.QueryRowContext(ctx, d.db.Q(`SELECT created_at FROM notices WHERE id = ? AND consumer = ?`), afterID, consumer).Scan(&at)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrUnknownNotice
+		}
+		if err != nil {
+			return nil, fmt.Errorf("notice: list: %w", err)
+		}
+		where += ` AND (created_at > ? OR created_at = ? AND id > ?)`
+		args = append(args, at, at, afterID)
+	}
+	return d.notices(ctx, where+` ORDER BY created_at, id LIMIT ?`, append(args, limit)...)
 }
+
+// ErrUnknownNotice is returned for an after cursor that names none of the consumer's
+// notices.
+var ErrUnknownNotice = errors.New("no such notice")
 
 // Due returns pending notices whose next attempt is due at now, oldest first.
 func (d *DB) Due(ctx context.Context, now time.Time, limit int) ([]Notice, error) {

@@ -53,7 +53,7 @@ func TestDB(t *testing.T) {
 		if err := db.Checked(ctx, ws[0], `{"credit":["x"]}`, now, []Notice{{ID: "NT-2", Consumer: "sup", Subject: "A", Body: []byte(`{}`), Status: Pending, CreatedAt: now}}); err != nil {
 			t.Fatal(err)
 		}
-		ns, err := db.Notices(ctx, "sup", "", 10)
+		ns, err := db.Notices(ctx, "sup", "", "", 10)
 		if err != nil || len(ns) != 1 || string(ns[0].Body) != `{"id":"NT-1"}` || ns[0].Status != Pending {
 			t.Fatalf("notices: %+v %v", ns, err)
 		}
@@ -77,9 +77,24 @@ func TestDB(t *testing.T) {
 		if err := db.Attempted(ctx, "NT-1", Delivered, 3, now, now, ""); err != errAlreadyDone {
 			t.Errorf("a delivered notice attempted again: %v", err)
 		}
-		ns, _ = db.Notices(ctx, "sup", Delivered, 10)
+		ns, _ = db.Notices(ctx, "sup", Delivered, "", 10)
 		if len(ns) != 1 || ns[0].Attempts != 2 || !ns[0].DeliveredAt.Equal(now.Add(time.Minute)) {
 			t.Errorf("delivered: %+v", ns)
+		}
+		// Polling pages with the last notice seen.
+		b := ws[1]
+		db.Checked(ctx, b, `{}`, now, []Notice{
+			{ID: "NT-3", Consumer: "sup", Subject: "B", Body: []byte(`{}`), Status: Poll, CreatedAt: now},
+			{ID: "NT-4", Consumer: "sup", Subject: "B", Body: []byte(`{}`), Status: Poll, CreatedAt: now.Add(time.Second)},
+		})
+		if ns, err := db.Notices(ctx, "sup", "", "NT-1", 10); err != nil || len(ns) != 2 || ns[0].ID != "NT-3" {
+			t.Errorf("after NT-1: %+v %v", ns, err)
+		}
+		if ns, _ := db.Notices(ctx, "sup", Poll, "NT-3", 10); len(ns) != 1 || ns[0].ID != "NT-4" {
+			t.Errorf("after NT-3: %+v", ns)
+		}
+		if _, err := db.Notices(ctx, "other", "", "NT-1", 10); err != ErrUnknownNotice {
+			t.Errorf("another consumer's cursor: %v", err)
 		}
 		if n, err := db.RemoveWatches(ctx, "sup", []string{"A", "Z"}); err != nil || n != 1 {
 			t.Errorf("unwatch: %d %v", n, err)

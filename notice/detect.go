@@ -104,14 +104,16 @@ func (s *Service) check(ctx context.Context, l *federation.Loaders, w Watch, now
 			return 0, fmt.Errorf("stored state: %w", err)
 		}
 	}
+	c := s.watcherCaller(w.Consumer)
+	if c == nil {
+		// The consumer lost its watch grant: nothing is read for it, and the watch moves
+		// to the back of the queue so that it does not hold up the others.
+		return 0, s.o.DB.Checked(ctx, w, w.State, store.Micro(now), nil)
+	}
 	r := s.read(ctx, l, w.Subject, old)
 	var notices []Notice
 	var events []gateway.AuditEvent
 	if !first { // the first read is the baseline: what exists already is not news
-		c := s.watcherCaller(w.Consumer)
-		if c == nil {
-			return 0, nil // the consumer lost its watch grant
-		}
 		for _, ch := range diff(old, r) {
 			id := store.NewID("NT", now)
 			b := Body{ID: id, Consumer: w.Consumer, Subject: w.Subject, Change: ch.kind, DetectedAt: now.UTC(), Codes: []string{}, Values: []Value{}}

@@ -11,6 +11,7 @@ package notice
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -250,7 +251,7 @@ func (s *Service) WatchList(ctx context.Context) ([]*model.Watch, error) {
 
 // Notices returns the caller's notices. Any consumer may poll its own; only a consumer
 // with the watch grant has any.
-func (s *Service) Notices(ctx context.Context, status *model.NoticeStatus, first *int) ([]*model.Notice, error) {
+func (s *Service) Notices(ctx context.Context, status *model.NoticeStatus, after *string, first *int) ([]*model.Notice, error) {
 	c := s.o.Caller(ctx)
 	if c == nil {
 		return nil, gqlErr(ctx, CodeForbidden, "notices: no caller")
@@ -266,7 +267,14 @@ func (s *Service) Notices(ctx context.Context, status *model.NoticeStatus, first
 	if status != nil {
 		st = Status(*status)
 	}
-	ns, err := s.o.DB.Notices(ctx, c.Consumer, st, limit)
+	cursor := ""
+	if after != nil {
+		cursor = *after
+	}
+	ns, err := s.o.DB.Notices(ctx, c.Consumer, st, cursor, limit)
+	if errors.Is(err, ErrUnknownNotice) {
+		return nil, gqlErr(ctx, CodeBadUserInput, "argument after: %q is none of your notices", cursor)
+	}
 	if err != nil {
 		return nil, s.dbErr(ctx, "notices", err)
 	}

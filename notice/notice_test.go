@@ -77,7 +77,7 @@ func TestDeliveryBackoffIsBounded(t *testing.T) {
 		s.Deliver(ctx)
 		now = now.Add(10 * time.Second) // past any back-off
 	}
-	ns, _ := db.Notices(ctx, "sup", "", 10)
+	ns, _ := db.Notices(ctx, "sup", "", "", 10)
 	if hits.Load() != 3 || len(ns) != 1 || ns[0].Status != Failed || ns[0].Attempts != 3 {
 		t.Errorf("after 5 passes: %d tries, %+v", hits.Load(), ns)
 	}

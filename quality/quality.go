@@ -182,6 +182,10 @@ func (s *Service) ReportDataIssue(ctx context.Context, in model.DataIssueInput) 
 			return nil, gqlErr(ctx, CodeBadUserInput, "argument input.suggestedValue: at most 1000 bytes")
 		}
 	}
+	if person := strings.HasPrefix(entry.Field, "Citizen.") || strings.HasPrefix(entry.Field, "SocialInsurance."); person && subj.Person == "" ||
+		strings.HasPrefix(entry.Field, "Enterprise.") && subj.Person != "" {
+		return nil, gqlErr(ctx, CodeBadUserInput, "argument input.subject: %s is about %s; give the subject it belongs to (an ID number for a person, a credit code for an enterprise)", entry.Code, entry.Field)
+	}
 	if c.CitizenID != "" && subj.Person != c.CitizenID {
 		return nil, gqlErr(ctx, CodeForbidden, "reportDataIssue: a citizen may object only to their own data")
 	}

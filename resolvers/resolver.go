@@ -51,7 +51,7 @@ type Watcher interface {
 	Watch(ctx context.Context, subjects []string) ([]*model.Watch, error)
 	Unwatch(ctx context.Context, subjects []string) (int, error)
 	WatchList(ctx context.Context) ([]*model.Watch, error)
-	Notices(ctx context.Context, status *model.NoticeStatus, first *int) ([]*model.Notice, error)
+	Notices(ctx context.Context, status *model.NoticeStatus, after *string, first *int) ([]*model.Notice, error)
 	// Seen is told, without waiting, that a request read a subject's governed data.
 	Seen(subject string)
 }

@@ -27,6 +27,6 @@ func (r *queryResolver) WatchList(ctx context.Context) ([]*model.Watch, error) {
 }
 
 // Notices is the resolver for the notices field.
-func (r *queryResolver) Notices(ctx context.Context, status *model.NoticeStatus, first *int) ([]*model.Notice, error) {
-	return r.Watcher.Notices(ctx, status, first)
+func (r *queryResolver) Notices(ctx context.Context, status *model.NoticeStatus, after *string, first *int) ([]*model.Notice, error) {
+	return r.Watcher.Notices(ctx, status, after, first)
 }

@@ -258,4 +258,12 @@ func TestWatchNoticeFromAnotherConsumersRead(t *testing.T) {
 	if len(r.get("notices").([]any)) != 1 {
 		t.Errorf("one notice: %s", r.Raw)
 	}
+	// The next poll starts after the last notice seen.
+	r = g.post(sup, `{ notices { id } }`, nil)
+	if next := g.post(sup, `query($after: ID) { notices(after: $after) { id } }`, map[string]any{"after": r.str("notices.0.id")}); len(next.get("notices").([]any)) != 0 {
+		t.Errorf("after the last notice: %s", next.Raw)
+	}
+	if bad := g.post(sup, `{ notices(after: "NT-20261204-NOPE") { id } }`, nil); len(bad.Errors) == 0 || bad.Errors[0].Extensions["code"] != "BAD_USER_INPUT" {
+		t.Errorf("an unknown cursor: %s", bad.Raw)
+	}
 }

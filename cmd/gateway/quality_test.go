@@ -95,6 +95,7 @@ func TestDataIssueObjectionLoop(t *testing.T) {
 		{hall, map[string]any{"code": "310115-XXX", "subject": "310115198503120012", "description": "x"}, "BAD_USER_INPUT"},
 		{hall, map[string]any{"code": "310115-PSB-RK01-002", "subject": "310115198503120013", "description": "x"}, "BAD_USER_INPUT"},
 		{hall, map[string]any{"code": "310115-PSB-RK01-002", "subject": "310115198503120012", "description": "  "}, "BAD_USER_INPUT"},
+		{hall, map[string]any{"code": "310115-PSB-RK01-002", "subject": "91310115MA1FL0AB0P", "description": "a name of an enterprise?"}, "BAD_USER_INPUT"},
 	} {
 		r := g.post(c.tok, file, map[string]any{"in": c.in})
 		if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != c.code {
