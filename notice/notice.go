@@ -307,34 +307,42 @@ func (s *Service) Notices(ctx context.Context, status *model.NoticeStatus, after
 const recheckEvery = 5 * time.Second
 
 // Run detects changes every pass interval and on reads of watched subjects, and
-// delivers due notices, until ctx ends.
+// delivers due notices, until ctx ends. Each step has its own deadline, so a database
+// or department that hangs delays the loop, never stops it.
 func (s *Service) Run(ctx context.Context, pass time.Duration) {
 	scan := time.NewTicker(pass)
 	defer scan.Stop()
 	deliver := time.NewTicker(time.Second)
 	defer deliver.Stop()
-	s.refreshWatched(ctx)
+	step := func(d time.Duration, f func(ctx context.Context)) {
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		f(ctx)
+	}
+	step(time.Minute, s.refreshWatched)
 	rechecked := map[string]time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-scan.C:
-			s.refreshWatched(ctx)
-			if _, err := s.Scan(ctx, false); err != nil && ctx.Err() == nil {
-				s.o.Log.Warn("watch scan failed; retried on the next pass", "err", err)
-			}
+			step(pass, func(ctx context.Context) {
+				s.refreshWatched(ctx)
+				if _, err := s.Scan(ctx, false); err != nil && ctx.Err() == nil {
+					s.o.Log.Warn("watch scan failed; retried on the next pass", "err", err)
+				}
+			})
 			clear(rechecked)
 		case sub := <-s.seen:
 			if time.Since(rechecked[sub]) < recheckEvery {
 				continue
 			}
 			rechecked[sub] = time.Now()
-			s.recheck(ctx, sub)
+			step(time.Minute, func(ctx context.Context) { s.recheck(ctx, sub) })
 		case <-s.wake:
 		case <-deliver.C:
 		}
-		s.Deliver(ctx)
+		step(5*time.Minute, func(ctx context.Context) { s.Deliver(ctx) })
 	}
 }
 
