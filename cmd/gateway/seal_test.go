@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"pudong.gov.cn/gateway/auth"
+	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/seal"
 	"pudong.gov.cn/gateway/store"
 )
@@ -168,5 +171,48 @@ func checkDocumentedProcedure(t *testing.T, g *tg, good, forged string) {
 	}
 	if out, err := exec.Command("python3", script, forged, pub).CombinedOutput(); err == nil || !strings.Contains(string(out), "InvalidSignature") {
 		t.Errorf("the documented procedure accepts a forged answer: %v\n%s", err, out)
+	}
+}
+
+// In production the seal key is seal.keyFile, relative to the configuration file; a
+// missing or world-readable key stops the start with a message, and no key at all
+// leaves seals refused (SEAL_UNAVAILABLE) rather than the gateway down.
+func TestSealKeyFromConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := auth.LoadOrCreateKey(dir, "seal.pem", "seal.pub.pem"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{Path: filepath.Join(dir, "gateway.yaml"), Seal: config.Seal{KeyFile: "seal.pem"}}
+	s, err := newSealer(cfg, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := s.Sign([]byte("payload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := seal.ReadPublicKey(filepath.Join(dir, "seal.pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seal.VerifyDetached(jws, []byte("payload"), pub); err != nil {
+		t.Errorf("signed with the configured key: %v", err)
+	}
+	cfg.Seal.KeyFile = "missing.pem"
+	if _, err := newSealer(cfg, nil, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "seal key") {
+		t.Errorf("a missing key: %v", err)
+	}
+	os.Chmod(filepath.Join(dir, "seal.pem"), 0o644)
+	cfg.Seal.KeyFile = "seal.pem"
+	if _, err := newSealer(cfg, nil, slog.New(slog.DiscardHandler)); err == nil {
+		t.Errorf("a key others can read was accepted")
+	}
+	cfg.Seal.KeyFile = ""
+	s, err = newSealer(cfg, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Sign([]byte("x")); err == nil {
+		t.Errorf("signed without a key")
 	}
 }
