@@ -129,6 +129,12 @@ type Consumer struct {
 	SelfService bool     `yaml:"selfService,omitempty"` // tokens carry citizen_id
 	Grants      []Grant  `yaml:"grants,omitempty"`      // static grants on conditional items
 	Origins     []string `yaml:"origins,omitempty"`     // browser origins allowed by CORS
+	// Watch grants a watch list of enterprises and persons with notices of their
+	// changes (the supervision platform in the demo).
+	Watch bool `yaml:"watch,omitempty"`
+	// Webhook receives the consumer's notices (POST, signed with the seal key); without
+	// it the consumer polls them.
+	Webhook string `yaml:"webhook,omitempty"`
 	// RateLimit bounds each end user (token subject) of this consumer, and
 	// ConsumerRateLimit the consumer as a whole. Defaults depend on the kind of
 	// consumer: low for the playground and citizens' sessions, high for service backends.
@@ -137,12 +143,6 @@ type Consumer struct {
 	// AllowlistOnly restricts the consumer to the operations registered in the
 	// allowlist manifest (production front ends).
 	AllowlistOnly bool `yaml:"allowlistOnly,omitempty"`
-	// Watch grants a watch list of enterprises and persons with notices of their
-	// changes (the supervision platform in the demo).
-	Watch bool `yaml:"watch,omitempty"`
-	// Webhook receives the consumer's notices (POST, signed with the seal key); without
-	// it the consumer polls them.
-	Webhook string `yaml:"webhook,omitempty"`
 }
 
 // Limits returns the consumer's rate limits, with the defaults for its kind.
