@@ -114,31 +114,9 @@ func (s *Service) check(ctx context.Context, l *federation.Loaders, w Watch, now
 	var notices []Notice
 	var events []gateway.AuditEvent
 	if !first { // the first read is the baseline: what exists already is not news
-		for _, ch := range diff(old, r) {
-			id := store.NewID("NT", now)
-			b := Body{ID: id, Consumer: w.Consumer, Subject: w.Subject, Change: ch.kind, DetectedAt: now.UTC(), Codes: []string{}, Values: []Value{}}
-			for _, f := range ch.fields {
-				v, ev := s.value(c, w.Subject, f, now, id)
-				if v == nil {
-					continue
-				}
-				b.Values = append(b.Values, *v)
-				if !slices.Contains(b.Codes, v.Code) {
-					b.Codes = append(b.Codes, v.Code)
-				}
-				if ev != nil {
-					events = append(events, *ev)
-				}
-			}
-			body, err := json.Marshal(b)
-			if err != nil {
-				return 0, err
-			}
-			st := Poll
-			if cons := s.o.Consumer(w.Consumer); cons != nil && cons.Webhook != "" {
-				st = Pending
-			}
-			notices = append(notices, Notice{ID: id, Consumer: w.Consumer, Subject: w.Subject, Change: ch.kind, Body: body, Status: st, CreatedAt: store.Micro(now)})
+		var err error
+		if notices, events, err = s.noticesFor(c, w, old, r, now); err != nil {
+			return 0, err
 		}
 	}
 	// No value leaves for the watcher before its access is on record.
@@ -155,6 +133,49 @@ func (s *Service) check(ctx context.Context, l *federation.Loaders, w Watch, now
 		return 0, err
 	}
 	return len(notices), nil
+}
+
+// noticesFor turns what changed between two reads into the watcher's notices and the
+// audit events of their values. A change the watcher may not learn of (its datum is
+// denied to it, such as a person's insurance status without a grant) yields no notice:
+// that a notice came would itself tell the datum.
+func (s *Service) noticesFor(c *gateway.Caller, w Watch, old state, r read, now time.Time) ([]Notice, []gateway.AuditEvent, error) {
+	var notices []Notice
+	var events []gateway.AuditEvent
+	for _, ch := range diff(old, r) {
+		id := store.NewID("NT", now)
+		key, ev := s.value(c, w.Subject, field{coord: ch.key}, now, id)
+		if key == nil || key.Access == string(gateway.Deny) {
+			if ev != nil {
+				events = append(events, *ev)
+			}
+			continue
+		}
+		b := Body{ID: id, Consumer: w.Consumer, Subject: w.Subject, Change: ch.kind, DetectedAt: now.UTC(), Codes: []string{}, Values: []Value{}}
+		for _, f := range ch.fields {
+			v, ev := s.value(c, w.Subject, f, now, id)
+			if v == nil {
+				continue
+			}
+			b.Values = append(b.Values, *v)
+			if !slices.Contains(b.Codes, v.Code) {
+				b.Codes = append(b.Codes, v.Code)
+			}
+			if ev != nil {
+				events = append(events, *ev)
+			}
+		}
+		body, err := json.Marshal(b)
+		if err != nil {
+			return nil, nil, err
+		}
+		st := Poll
+		if cons := s.o.Consumer(w.Consumer); cons != nil && cons.Webhook != "" {
+			st = Pending
+		}
+		notices = append(notices, Notice{ID: id, Consumer: w.Consumer, Subject: w.Subject, Change: ch.kind, Body: body, Status: st, CreatedAt: store.Micro(now)})
+	}
+	return notices, events, nil
 }
 
 // read loads what the gateway governs about a subject, through the cache. A failed
@@ -186,9 +207,11 @@ func (s *Service) read(ctx context.Context, l *federation.Loaders, subject strin
 	return r
 }
 
-// change is one change found by diff, with the raw values a notice reports.
+// change is one change found by diff, with the raw values a notice reports. key is the
+// datum whose change it reports: the watcher must be allowed to learn of that one.
 type change struct {
 	kind   string
+	key    string
 	fields []field
 }
 
@@ -201,7 +224,7 @@ func diff(old state, r read) []change {
 	var out []change
 	for _, id := range r.state.Credit {
 		if !slices.Contains(old.Credit, id) {
-			ch := change{kind: CreditRecordAdded}
+			ch := change{kind: CreditRecordAdded, key: "CreditRecord.id"}
 			for _, f := range creditFields {
 				if v := r.credit[id][f]; v != "" {
 					ch.fields = append(ch.fields, field{"CreditRecord." + f, v})
@@ -212,11 +235,11 @@ func diff(old state, r read) []change {
 	}
 	for _, id := range old.Credit {
 		if !slices.Contains(r.state.Credit, id) {
-			out = append(out, change{kind: CreditRecordRemoved, fields: []field{{"CreditRecord.id", id}}})
+			out = append(out, change{kind: CreditRecordRemoved, key: "CreditRecord.id", fields: []field{{"CreditRecord.id", id}}})
 		}
 	}
 	if old.Status != "" && r.state.Status != "" && old.Status != r.state.Status {
-		out = append(out, change{kind: StatusChanged, fields: []field{{"Enterprise.status", r.state.Status}}})
+		out = append(out, change{kind: StatusChanged, key: "Enterprise.status", fields: []field{{"Enterprise.status", r.state.Status}}})
 	}
 	for _, t := range slices.Sorted(maps.Keys(r.state.Insurance)) {
 		was, had := old.Insurance[t]
@@ -228,7 +251,7 @@ func diff(old state, r read) []change {
 			kind = InsuranceChanged
 		}
 		rec := r.insured[t]
-		ch := change{kind: kind}
+		ch := change{kind: kind, key: "SocialInsurance.status"}
 		for _, f := range []string{"insuranceType", "status", "employer", "since", "lastPaidMonth"} {
 			if v := rec[f]; v != "" {
 				ch.fields = append(ch.fields, field{"SocialInsurance." + f, v})
@@ -238,7 +261,7 @@ func diff(old state, r read) []change {
 	}
 	for _, t := range slices.Sorted(maps.Keys(old.Insurance)) {
 		if _, still := r.state.Insurance[t]; !still && r.state.Insurance != nil {
-			out = append(out, change{kind: InsuranceEnded, fields: []field{{"SocialInsurance.insuranceType", t}}})
+			out = append(out, change{kind: InsuranceEnded, key: "SocialInsurance.status", fields: []field{{"SocialInsurance.insuranceType", t}}})
 		}
 	}
 	return out

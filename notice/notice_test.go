@@ -2,6 +2,7 @@ package notice
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -10,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/policy"
 )
 
 // Every kind of change is found, and nothing else: an unchanged read, and an aspect a
@@ -80,5 +83,68 @@ func TestDeliveryBackoffIsBounded(t *testing.T) {
 	ns, _ := db.Notices(ctx, "sup", "", "", 10)
 	if hits.Load() != 3 || len(ns) != 1 || ns[0].Status != Failed || ns[0].Attempts != 3 {
 		t.Errorf("after 5 passes: %d tries, %+v", hits.Load(), ns)
+	}
+}
+
+// A notice shows each value as the watcher's policy does and audits the conditional
+// ones; a change of a datum the watcher may not see (a person's insurance without a
+// grant) yields no notice at all, only the audited denial.
+func TestNoticesPassThePolicy(t *testing.T) {
+	entries := []gateway.CatalogEntry{
+		{Code: "C-1", Field: "CreditRecord.id", Owner: "credit", Class: gateway.Unconditional},
+		{Code: "C-6", Field: "CreditRecord.content", Owner: "credit", Class: gateway.Conditional},
+		{Code: "C-9", Field: "CreditRecord.title", Owner: "credit", Class: gateway.Conditional, Mask: gateway.MaskName},
+		{Code: "H-1", Field: "SocialInsurance.insuranceType", Owner: "hrss", Class: gateway.Conditional},
+		{Code: "H-2", Field: "SocialInsurance.status", Owner: "hrss", Class: gateway.Conditional},
+	}
+	governed := map[string]string{}
+	for _, e := range entries {
+		governed[e.Field] = e.Code
+	}
+	cat, err := policy.NewCatalog(entries, governed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grants := policy.NewGrantIndex([]gateway.Grant{{ID: "G1", Consumer: "sup", Purpose: "market-supervision", Codes: []string{"C-6"}}})
+	s := New(Options{Catalog: cat, Grants: func() policy.Grants { return grants },
+		Consumer: func(string) *config.Consumer {
+			return &config.Consumer{Name: "sup", Purpose: "market-supervision", Watch: true}
+		}})
+	c := s.watcherCaller("sup")
+	old := state{Credit: []string{}, Insurance: map[string]string{"PENSION": "ACTIVE|E1"}}
+	r := read{
+		state:   state{Credit: []string{"c1"}, Insurance: map[string]string{"PENSION": "STOPPED|E1"}},
+		credit:  map[string]adapters.Record{"c1": {"id": "c1", "title": "罚款决定", "content": "罚款一万元"}},
+		insured: map[string]adapters.Record{"PENSION": {"insuranceType": "PENSION", "status": "STOPPED"}},
+	}
+	ns, events, err := s.noticesFor(c, Watch{Consumer: "sup", Subject: "310115198503120012"}, old, r, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns) != 1 || ns[0].Change != CreditRecordAdded || ns[0].Status != Poll {
+		t.Fatalf("notices %+v", ns)
+	}
+	var b Body
+	json.Unmarshal(ns[0].Body, &b)
+	got := map[string]string{}
+	for _, v := range b.Values {
+		val := "<nil>"
+		if v.Value != nil {
+			val = *v.Value
+		}
+		got[v.Field] = v.Access + " " + val
+	}
+	if got["CreditRecord.content"] != "ALLOW 罚款一万元" || got["CreditRecord.title"] != "MASK 罚***" || got["CreditRecord.id"] != "ALLOW c1" {
+		t.Errorf("values %v", got)
+	}
+	audited := map[string]gateway.Outcome{}
+	for _, e := range events {
+		audited[e.Code] = e.Decision
+		if e.Consumer != "sup" || e.Subject != "310115198503120012" {
+			t.Errorf("event %+v", e)
+		}
+	}
+	if audited["C-6"] != gateway.Allow || audited["C-9"] != gateway.Masked || audited["H-2"] != gateway.Deny || len(audited) != 3 {
+		t.Errorf("audited %v", audited)
 	}
 }
