@@ -288,11 +288,7 @@ func (s *Service) value(c *gateway.Caller, subject string, f field, now time.Tim
 	if idcode.ValidateIDNumber(subject) == nil {
 		subj.Person = subject
 	}
-	var grants policy.Grants
-	if s.o.Grants != nil {
-		grants = s.o.Grants()
-	}
-	d := policy.Decide(c, entry, subj, grants, now)
+	d := policy.Decide(c, entry, subj, s.grants(), now)
 	v := &Value{Code: entry.Code, Field: entry.Field, Access: string(d.Outcome)}
 	switch d.Outcome {
 	case gateway.Allow:

@@ -165,6 +165,13 @@ func (s *Service) watcher(ctx context.Context, op string) (*gateway.Caller, erro
 	return c, nil
 }
 
+func (s *Service) grants() policy.Grants {
+	if s.o.Grants == nil {
+		return nil
+	}
+	return s.o.Grants()
+}
+
 // Watch puts subjects on the caller's list.
 func (s *Service) Watch(ctx context.Context, subjects []string) ([]*model.Watch, error) {
 	c, err := s.watcher(ctx, "watch")
@@ -174,14 +181,24 @@ func (s *Service) Watch(ctx context.Context, subjects []string) ([]*model.Watch,
 	if len(subjects) == 0 || len(subjects) > MaxSubjectsPerCall {
 		return nil, gqlErr(ctx, CodeBadUserInput, "argument subjects: between 1 and %d subjects per call", MaxSubjectsPerCall)
 	}
-	var bad []string
+	var bad, denied []string
+	idEntry := s.o.Catalog.ByField("Citizen.idNumber")
 	for _, sub := range subjects {
-		if idcode.ValidateIDNumber(sub) != nil && idcode.ValidateCreditCode(sub) != nil {
+		switch {
+		case idcode.ValidateCreditCode(sub) == nil:
+		case idcode.ValidateIDNumber(sub) != nil:
 			bad = append(bad, sub)
+		case policy.Decide(c, idEntry, policy.Subject{ID: sub, Person: sub}, s.grants(), s.o.Now()).Outcome == gateway.Deny:
+			// Following a person is looking them up by their ID number: it needs at least
+			// the masked access a lookup by it needs.
+			denied = append(denied, policy.MaskIDNumber(sub))
 		}
 	}
 	if len(bad) > 0 {
 		return nil, gqlErr(ctx, CodeBadUserInput, "argument subjects: %s: a subject is a citizen ID number (GB 11643) or a unified social credit code (GB 32100)", strings.Join(bad, ", "))
+	}
+	if len(denied) > 0 {
+		return nil, gqlErr(ctx, CodeForbidden, "watch: %s may not look persons up by ID number (%s)", c.Consumer, strings.Join(denied, ", "))
 	}
 	n, err := s.o.DB.CountWatches(ctx, c.Consumer)
 	if err != nil {

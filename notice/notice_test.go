@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -146,5 +147,32 @@ func TestNoticesPassThePolicy(t *testing.T) {
 	}
 	if audited["C-6"] != gateway.Allow || audited["C-9"] != gateway.Masked || audited["H-2"] != gateway.Deny || len(audited) != 3 {
 		t.Errorf("audited %v", audited)
+	}
+}
+
+// Following a person is a lookup by their ID number: a watcher that may not see ID
+// numbers even masked may not watch persons, and is told which.
+func TestWatchingAPersonNeedsTheIDNumber(t *testing.T) {
+	cat, err := policy.NewCatalog([]gateway.CatalogEntry{{Code: "P-1", Field: "Citizen.idNumber", Owner: "psb", Class: gateway.Conditional}},
+		map[string]string{"Citizen.idNumber": "P-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "n.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := New(Options{DB: db, Catalog: cat,
+		Caller: func(context.Context) *gateway.Caller {
+			return &gateway.Caller{Consumer: "sup", Purpose: "market-supervision"}
+		},
+		Consumer: func(string) *config.Consumer { return &config.Consumer{Name: "sup", Watch: true} }})
+	_, err = s.Watch(context.Background(), []string{"310115198503120012"})
+	if err == nil || !strings.Contains(err.Error(), "310115********0012") || strings.Contains(err.Error(), "310115198503120012") {
+		t.Errorf("watching a person without the ID number: %v", err)
+	}
+	if _, err := s.Watch(context.Background(), []string{"91310115MA1FL0AB0P"}); err != nil {
+		t.Errorf("an enterprise: %v", err)
 	}
 }
