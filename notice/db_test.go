@@ -9,22 +9,10 @@ import (
 	"pudong.gov.cn/gateway/store"
 )
 
-// eachDB runs test on the tables of every database (ownsqltest.Each).
-func eachDB(t *testing.T, test func(t *testing.T, db *DB)) {
-	ownsqltest.Each(t, func(t *testing.T, driver, dsn string) {
-		db, err := Open(context.Background(), driver, dsn)
-		if err != nil {
-			t.Fatalf("%s: %v", driver, err)
-		}
-		t.Cleanup(func() { db.Close() })
-		test(t, db)
-	})
-}
-
 // The same behaviour on both databases: watch lists per consumer, a change recorded
 // with its notices in one step and only once, the queue's due order and final states.
 func TestDB(t *testing.T) {
-	eachDB(t, func(t *testing.T, db *DB) {
+	ownsqltest.Each(t, Open, func(t *testing.T, db *DB) {
 		ctx := context.Background()
 		now := store.Micro(time.Now())
 		if err := db.AddWatches(ctx, "sup", []string{"A", "B"}, now); err != nil {

@@ -11,22 +11,10 @@ import (
 	"pudong.gov.cn/gateway/store"
 )
 
-// eachDB runs test on the tables of every database (ownsqltest.Each).
-func eachDB(t *testing.T, test func(t *testing.T, db *DB)) {
-	ownsqltest.Each(t, func(t *testing.T, driver, dsn string) {
-		db, err := Open(context.Background(), driver, dsn)
-		if err != nil {
-			t.Fatalf("%s: %v", driver, err)
-		}
-		t.Cleanup(func() { db.Close() })
-		test(t, db)
-	})
-}
-
 // The same behaviour on both databases: insert, list by who may see, findings once per
 // key, answers final and exactly once under concurrency, the migration re-runnable.
 func TestDB(t *testing.T) {
-	eachDB(t, func(t *testing.T, db *DB) {
+	ownsqltest.Each(t, Open, func(t *testing.T, db *DB) {
 		ctx := context.Background()
 		now := store.Micro(time.Now())
 		obj := Issue{Kind: Objection, Code: "310115-PSB-RK01-006", Department: "psb", Subject: "310115198503120012",
