@@ -1,5 +1,6 @@
-// Package audit makes the audit trail of DESIGN §5 durable without making every response
-// wait for its own disk flush, and checks the trail's hash chain.
+// Package audit makes the audit trail (docs/architecture.md, Where the audit trail is
+// written) durable without making every response wait for its own disk flush, and checks
+// the trail's hash chain.
 //
 // No response carrying conditional data may leave before its audit events are stored, so
 // each request waits for a commit. The Recorder shares commits between concurrent

@@ -28,13 +28,11 @@ import (
 
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/cache/internal/ratelog"
+	"pudong.gov.cn/gateway/config"
 )
 
-// Defaults for options left at zero.
+// Defaults for options left at zero; the others are the configuration's (config.Default…).
 const (
-	DefaultMaxRecords  = 100000
-	DefaultNotFoundTTL = 30 * time.Second
-	DefaultStaleFor    = time.Hour
 	DefaultLoadTimeout = 10 * time.Second
 	// sharedBackoff is how long the shared layer is bypassed after it failed, so that a
 	// Redis outage costs one timeout per second rather than one per request.
@@ -139,16 +137,16 @@ type call struct {
 func New(o Options) *Cache {
 	maxRecords := o.MaxRecords
 	if maxRecords <= 0 {
-		maxRecords = DefaultMaxRecords
+		maxRecords = config.DefaultCacheMaxRecords
 	}
 	notFound := o.NotFoundTTL
 	if notFound == 0 {
-		notFound = DefaultNotFoundTTL
+		notFound = config.DefaultNotFoundTTL
 	}
 	notFound = min(notFound, o.TTL)
 	staleFor := o.StaleFor
 	if staleFor == 0 {
-		staleFor = DefaultStaleFor
+		staleFor = config.DefaultStaleFor
 	}
 	loadTimeout := o.LoadTimeout
 	if loadTimeout <= 0 {

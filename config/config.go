@@ -6,6 +6,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"pudong.gov.cn/gateway"
 )
 
 // Config is the whole configuration.
@@ -43,6 +46,11 @@ type Config struct {
 	Cache   Cache   `yaml:"cache,omitempty"`
 	Log     Log     `yaml:"log,omitempty"`
 	Seal    Seal    `yaml:"seal,omitempty"`
+	Audit   Audit   `yaml:"audit,omitempty"`
+
+	// Purposes describe purposes of access for the citizen's data tracker, and mark the
+	// confidential ones it withholds until their disclosure.
+	Purposes []Purpose `yaml:"purposes,omitempty"`
 
 	// Allowlist is the manifest of registered operations (written by `gateway allowlist
 	// register`), relative to the configuration file; consumers with allowlistOnly may
@@ -52,11 +60,6 @@ type Config struct {
 	// Introspection allows schema introspection; on in the demo, off by default in a
 	// production file.
 	Introspection bool `yaml:"introspection,omitempty"`
-
-	// BenchNoAudit turns audit recording off: demo-mode throughput comparisons only.
-	BenchNoAudit bool `yaml:"-"`
-	// Pprof serves /debug/pprof/ to administrators.
-	Pprof bool `yaml:"-"`
 
 	// CatalogData holds the catalogue files' contents by name, read at Load.
 	CatalogData map[string][]byte `yaml:"-"`
@@ -143,6 +146,38 @@ type Consumer struct {
 	// AllowlistOnly restricts the consumer to the operations registered in the
 	// allowlist manifest (production front ends).
 	AllowlistOnly bool `yaml:"allowlistOnly,omitempty"`
+	// SubjectLimit bounds how many distinct people other than themselves one end user
+	// may read or look up, per request and per minute (cost-based limits: aliases,
+	// lists and relations all count by the people they reach). Defaults depend on the
+	// kind of consumer; 0 means no bound.
+	SubjectLimit *SubjectLimit `yaml:"subjectLimit,omitempty"`
+}
+
+// SubjectLimit is a budget of distinct people.
+type SubjectLimit struct {
+	PerRequest int `yaml:"perRequest"`
+	PerMinute  int `yaml:"perMinute"`
+}
+
+// Subjects returns the consumer's budget of distinct people, with the defaults for its
+// kind: small for the playground and citizens' sessions, large for service backends
+// that serve many clerks, none for department consoles (which read their own data).
+func (c *Consumer) Subjects() SubjectLimit {
+	var l SubjectLimit
+	switch {
+	case c.Name == "playground":
+		l = SubjectLimit{PerRequest: 10, PerMinute: 30}
+	case c.SelfService:
+		l = SubjectLimit{PerRequest: 5, PerMinute: 10}
+	case c.Dept != "" || len(c.Roles) > 0:
+		l = SubjectLimit{}
+	default:
+		l = SubjectLimit{PerRequest: 200, PerMinute: 6000}
+	}
+	if c.SubjectLimit != nil {
+		l = *c.SubjectLimit
+	}
+	return l
 }
 
 // Limits returns the consumer's rate limits, with the defaults for its kind.
@@ -238,73 +273,38 @@ type Log struct {
 	Level  string `yaml:"level,omitempty"`  // debug, info (default), warn, error
 }
 
-// WithDefaults fills every unset setting with its default.
+// WithDefaults fills every unset setting with its default (defaults.go).
 func (c *Config) WithDefaults() {
-	if c.Addr == "" {
-		c.Addr = "127.0.0.1:8080"
-	}
-	if c.DataDir == "" {
-		c.DataDir = "data"
-	}
+	c.Addr = cmp.Or(c.Addr, DefaultAddr)
+	c.DataDir = cmp.Or(c.DataDir, DefaultDataDir)
 	c.Sources.fill()
-	if c.Store.Driver == "" {
-		c.Store.Driver = "sqlite"
-	}
+	c.Store.Driver = cmp.Or(c.Store.Driver, DefaultStoreDriver)
 	if c.Store.Driver == "sqlite" && c.Store.DSN == "" {
-		c.Store.DSN = filepath.Join(c.DataDir, "gateway.db")
+		c.Store.DSN = filepath.Join(c.DataDir, DefaultSQLiteFile)
 	}
 	l := &c.Limits
-	if l.Depth == 0 {
-		l.Depth = 10
-	}
-	if l.Complexity == 0 {
-		l.Complexity = 5000
-	}
-	if l.Aliases == 0 {
-		l.Aliases = 50
-	}
-	if l.Fields == 0 {
-		l.Fields = 10000
-	}
-	if l.Selections == 0 {
-		l.Selections = 1000
-	}
-	if l.BodyBytes == 0 {
-		l.BodyBytes = 1 << 20
-	}
-	if l.PageSize == 0 {
-		l.PageSize = 100
-	}
-	if l.BatchWait == 0 {
-		l.BatchWait = 250 * time.Microsecond
-	}
-	if c.Sharing.DeadlineWorkingDays == 0 {
-		c.Sharing.DeadlineWorkingDays = 5
-	}
-	if c.Cache.MaxRecords == 0 {
-		c.Cache.MaxRecords = 100000
-	}
-	if c.Cache.StaleFor == 0 {
-		c.Cache.StaleFor = time.Hour
-	}
-	if c.Cache.NotFoundTTL == 0 {
-		c.Cache.NotFoundTTL = 30 * time.Second
-	}
-	if c.Cache.RedisPrefix == "" {
-		c.Cache.RedisPrefix = "pdgw:"
-	}
-	if c.Auth.Leeway == 0 {
-		c.Auth.Leeway = 30 * time.Second
-	}
+	l.Depth = cmp.Or(l.Depth, DefaultDepth)
+	l.Complexity = cmp.Or(l.Complexity, DefaultComplexity)
+	l.Aliases = cmp.Or(l.Aliases, DefaultAliases)
+	l.Fields = cmp.Or(l.Fields, DefaultFields)
+	l.Selections = cmp.Or(l.Selections, DefaultSelections)
+	l.BodyBytes = cmp.Or(l.BodyBytes, DefaultBodyBytes)
+	l.PageSize = cmp.Or(l.PageSize, DefaultPageSize)
+	l.BatchWait = cmp.Or(l.BatchWait, DefaultBatchWait)
+	c.Sharing.DeadlineWorkingDays = cmp.Or(c.Sharing.DeadlineWorkingDays, DefaultDeadlineWorkingDays)
+	c.Cache.MaxRecords = cmp.Or(c.Cache.MaxRecords, DefaultCacheMaxRecords)
+	c.Cache.StaleFor = cmp.Or(c.Cache.StaleFor, DefaultStaleFor)
+	c.Cache.NotFoundTTL = cmp.Or(c.Cache.NotFoundTTL, DefaultNotFoundTTL)
+	c.Cache.RedisPrefix = cmp.Or(c.Cache.RedisPrefix, DefaultRedisPrefix)
+	c.Auth.Leeway = cmp.Or(c.Auth.Leeway, DefaultLeeway)
 	if c.Log.Format == "" {
-		c.Log.Format = "json"
+		c.Log.Format = DefaultLogFormat
 		if c.Demo {
 			c.Log.Format = "text"
 		}
 	}
-	if c.Log.Level == "" {
-		c.Log.Level = "info"
-	}
+	c.Log.Level = cmp.Or(c.Log.Level, DefaultLogLevel)
+	c.Audit.withDefaults(c.DataDir)
 }
 
 // Consumer returns a consumer by name, or nil.
@@ -396,12 +396,35 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
-	return ParseEnv(data, path, func(name string) ([]byte, error) {
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(filepath.Dir(path), name)
-		}
-		return os.ReadFile(name)
+	dir := filepath.Dir(path)
+	c, err := ParseEnv(data, path, func(name string) ([]byte, error) {
+		return os.ReadFile(relativeTo(dir, name))
 	}, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	c.resolvePaths(dir)
+	return c, nil
+}
+
+// resolvePaths makes the files a configuration names relative to its own directory
+// (allowlist, key files, JWKS file, seal key) absolute, once, so that no user of the configuration
+// needs to know where it came from. Catalogue files are read relative to it at Load.
+func (c *Config) resolvePaths(dir string) {
+	c.Allowlist = relativeTo(dir, c.Allowlist)
+	c.Auth.JWKSFile = relativeTo(dir, c.Auth.JWKSFile)
+	c.Seal.KeyFile = relativeTo(dir, c.Seal.KeyFile)
+	for i, k := range c.Auth.KeyFiles {
+		c.Auth.KeyFiles[i] = relativeTo(dir, k)
+	}
+}
+
+// relativeTo is name read from dir: name itself when absolute or empty.
+func relativeTo(dir, name string) string {
+	if name == "" || filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(dir, name)
 }
 
 // Parse decodes and validates configuration bytes; readFile reads the files it names.
@@ -493,8 +516,6 @@ func indexLines(n *yaml.Node, path string, lines map[string]int) {
 	}
 }
 
-var protocols = []string{"soap", "rest", "sql", "csv"}
-
 func (c *Config) validate(at func(string) string) []string {
 	var p []string
 	bad := func(path, format string, args ...any) {
@@ -510,22 +531,22 @@ func (c *Config) validate(at func(string) string) []string {
 			bad(dp+".id", "department %q is bound twice", d.ID)
 		}
 		ids[d.ID] = true
-		if !slices.Contains(protocols, d.Protocol) {
-			bad(dp+".protocol", "protocol %q: want one of %s", d.Protocol, strings.Join(protocols, ", "))
+		if !slices.Contains(Protocols, d.Protocol) {
+			bad(dp+".protocol", "protocol %q: want one of %s", d.Protocol, strings.Join(Protocols, ", "))
 		}
 		switch d.Protocol {
-		case "soap", "rest":
+		case ProtocolSOAP, ProtocolREST:
 			if d.Endpoint == "" {
 				bad(dp+".endpoint", "a %s department needs an endpoint URL", d.Protocol)
 			}
-		case "sql":
+		case ProtocolSQL:
 			if d.Driver != "sqlite" && d.Driver != "mysql" {
 				bad(dp+".driver", "driver %q: want sqlite or mysql", d.Driver)
 			}
 			if d.DSN == "" {
 				bad(dp+".dsn", "an sql department needs a dsn")
 			}
-		case "csv":
+		case ProtocolCSV:
 			if d.Dir == "" {
 				bad(dp+".dir", "a csv department needs the export directory")
 			}
@@ -576,8 +597,8 @@ func (c *Config) validate(at func(string) string) []string {
 			bad(cp+".purpose", "a consumer needs the purpose its tokens carry by default")
 		}
 		for _, r := range cons.Roles {
-			if r != "approver" && r != "auditor" && r != "cio" {
-				bad(cp+".roles", "role %q: want approver, auditor or cio", r)
+			if !slices.Contains(gateway.Roles, r) {
+				bad(cp+".roles", "role %q: want one of %s", r, strings.Join(gateway.Roles, ", "))
 			}
 		}
 		if cons.Webhook != "" {
@@ -620,6 +641,8 @@ func (c *Config) validate(at func(string) string) []string {
 	if c.Limits.PageSize > 1000 {
 		bad("limits.pageSize", "at most 1000")
 	}
+	c.Audit.validate(bad)
+	validatePurposes(c.Purposes, bad)
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		bad("log.format", "format %q: want json or text", c.Log.Format)
 	}

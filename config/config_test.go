@@ -2,6 +2,9 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +136,31 @@ func TestEnvironmentReferences(t *testing.T) {
 	_, err = ParseEnv([]byte(src), "gw.yaml", readNone, lookup)
 	if err == nil || !strings.Contains(err.Error(), "gw.yaml:23: ${PG_PASS} is not set") {
 		t.Errorf("a missing variable is reported with its line: %v", err)
+	}
+}
+
+// Load resolves the files a configuration names relative to the file itself, once, so
+// that the gateway started from another directory reads the same files.
+func TestLoadResolvesPathsOnce(t *testing.T) {
+	dir := t.TempDir()
+	conf := good + "allowlist: ops.json\nseal: {keyFile: keys/seal.pem}\n"
+	conf = strings.Replace(conf, "keyFiles: [k.pem]", "keyFiles: [k.pem, /etc/abs.pem], jwksFile: keys/jwks.json", 1)
+	if err := os.WriteFile(filepath.Join(dir, "gw.yaml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "psb.yaml"), []byte("# catalogue"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(filepath.Join(dir, "gw.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "k.pem"), "/etc/abs.pem"}
+	if !slices.Equal(c.Auth.KeyFiles, want) || c.Auth.JWKSFile != filepath.Join(dir, "keys/jwks.json") ||
+		c.Allowlist != filepath.Join(dir, "ops.json") || c.Seal.KeyFile != filepath.Join(dir, "keys/seal.pem") {
+		t.Errorf("paths: keys %v, jwks %q, allowlist %q, seal key %q", c.Auth.KeyFiles, c.Auth.JWKSFile, c.Allowlist, c.Seal.KeyFile)
+	}
+	if string(c.CatalogData["psb.yaml"]) != "# catalogue" {
+		t.Error("the catalogue file is read beside the configuration")
 	}
 }

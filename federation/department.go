@@ -17,31 +17,32 @@ import (
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/cache"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/resilience"
-)
-
-// Error codes that reach GraphQL clients in extensions.code.
-const (
-	CodeSourceUnavailable = "SOURCE_UNAVAILABLE"
-	CodeSourceError       = "SOURCE_ERROR"
 )
 
 // SourceError is a department failure as clients see it: on that department's fields
 // only, with the department named.
 type SourceError struct {
 	Department string
-	Code       string // CodeSourceUnavailable or CodeSourceError
+	Code       string // errcode.SourceUnavailable or errcode.SourceError
 	Err        error
 }
 
 func (e *SourceError) Error() string {
-	if e.Code == CodeSourceError {
+	if e.Code == errcode.SourceError {
 		return fmt.Sprintf("department %s answered with data the gateway cannot read; its fields are unavailable for now", e.Department)
 	}
 	return fmt.Sprintf("department %s is unavailable; its fields are missing from this answer, try again later", e.Department)
 }
 
 func (e *SourceError) Unwrap() error { return e.Err }
+
+// Extensions are what a client reads beside the message: the code and the department
+// (errcode.Presenter presents them).
+func (e *SourceError) Extensions() map[string]any {
+	return map[string]any{"code": e.Code, "department": e.Department}
+}
 
 // Observer is told of every upstream call, for metrics.
 type Observer interface {
@@ -243,9 +244,9 @@ func (d *Department) wrap(err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	code := CodeSourceUnavailable
+	code := errcode.SourceUnavailable
 	if errors.Is(err, adapters.ErrBadResponse) {
-		code = CodeSourceError
+		code = errcode.SourceError
 	}
 	return &SourceError{Department: d.ID, Code: code, Err: err}
 }

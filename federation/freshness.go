@@ -6,15 +6,22 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"pudong.gov.cn/gateway"
 )
 
 // SourceFreshness says, for one department in one response, whether its data came from
 // the cache, from the department, or both, how old the oldest cached answer was, and
 // whether anything was served stale because the department failed.
+//
+// The cache is shared by every consumer, so a hit and its age tell that someone else
+// asked about the same subject, and when. Only the department's own callers see those
+// figures; everyone else sees whether anything was stale (docs/SECURITY.md, "side
+// channels").
 type SourceFreshness struct {
-	CacheHits     int     `json:"cacheHits"`
-	Fetched       int     `json:"fetched"`
-	MaxAgeSeconds float64 `json:"maxAgeSeconds"`
+	CacheHits     int     `json:"cacheHits,omitempty"`
+	Fetched       int     `json:"fetched,omitempty"`
+	MaxAgeSeconds float64 `json:"maxAgeSeconds,omitempty"`
 	Stale         bool    `json:"stale"`
 }
 
@@ -74,9 +81,18 @@ func (FreshnessExtension) InterceptResponse(ctx context.Context, next graphql.Re
 	if len(l.fresh.m) == 0 {
 		return resp
 	}
+	c := gateway.CallerFrom(ctx)
 	out := make(map[string]SourceFreshness, len(l.fresh.m))
 	for k, v := range l.fresh.m {
-		out[k] = *v
+		if c != nil && c.Dept == k {
+			out[k] = *v
+		} else if v.Stale {
+			// How old stale data is matters to the caller; it reveals only that the
+			// record was read at least one update cycle ago.
+			out[k] = SourceFreshness{Stale: true, MaxAgeSeconds: v.MaxAgeSeconds}
+		} else {
+			out[k] = SourceFreshness{}
+		}
 	}
 	if resp.Extensions == nil {
 		resp.Extensions = map[string]any{}

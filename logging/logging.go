@@ -35,6 +35,9 @@ func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 		})
 		if !has {
 			r.AddAttrs(slog.String("request_id", id))
+			if client := gateway.ClientRequestID(ctx); client != "" {
+				r.AddAttrs(slog.String("client_request_id", client))
+			}
 		}
 	}
 	return h.Handler.Handle(ctx, r)

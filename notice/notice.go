@@ -19,22 +19,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/gqlerror"
-
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/federation"
 	"pudong.gov.cn/gateway/graph/model"
 	"pudong.gov.cn/gateway/idcode"
 	"pudong.gov.cn/gateway/policy"
-)
-
-// Error codes of this package, in extensions.code (docs/errors.md).
-const (
-	CodeBadUserInput = "BAD_USER_INPUT"
-	CodeForbidden    = "FORBIDDEN"
-	CodeUnavailable  = "STORE_UNAVAILABLE"
 )
 
 // Limits of a watch list.
@@ -62,7 +53,6 @@ type Options struct {
 	Consumer func(name string) *config.Consumer // watch grant, webhook, purpose
 	Recorder Recorder                           // nil: audit off (benchmarks only)
 	Signer   Signer
-	Caller   func(context.Context) *gateway.Caller
 	Client   *http.Client // for webhooks
 	// Cycle is how often a watched subject is re-read: the shortest update cycle of the
 	// owners watched (the cache TTL), so a re-read costs a department at most one call
@@ -143,24 +133,24 @@ func (s *Service) refreshWatched(ctx context.Context) {
 }
 
 func gqlErr(ctx context.Context, code, format string, args ...any) error {
-	return &gqlerror.Error{Path: graphql.GetPath(ctx), Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": code}}
+	return errcode.At(ctx, code, fmt.Sprintf(format, args...))
 }
 
 func (s *Service) dbErr(ctx context.Context, op string, err error) error {
 	s.o.Log.Error("notice store failure", "op", op, "request_id", gateway.RequestID(ctx), "err", err)
-	return gqlErr(ctx, CodeUnavailable, "%s: the gateway's store is unavailable; try again later", op)
+	return gqlErr(ctx, errcode.StoreUnavailable, "%s: the gateway's store is unavailable; try again later", op)
 }
 
 // watcher returns the caller if its consumer holds the watch grant.
 func (s *Service) watcher(ctx context.Context, op string) (*gateway.Caller, error) {
-	c := s.o.Caller(ctx)
+	c := gateway.CallerFrom(ctx)
 	// Role check in the resolver until the schema has a directive for it.
 	if c == nil || s.o.Consumer(c.Consumer) == nil || !s.o.Consumer(c.Consumer).Watch {
 		name := "this consumer"
 		if c != nil {
 			name = c.Consumer
 		}
-		return nil, gqlErr(ctx, CodeForbidden, "%s: %s has no watch grant (consumers[].watch in the configuration)", op, name)
+		return nil, gqlErr(ctx, errcode.Forbidden, "%s: %s has no watch grant (consumers[].watch in the configuration)", op, name)
 	}
 	return c, nil
 }
@@ -179,7 +169,7 @@ func (s *Service) Watch(ctx context.Context, subjects []string) ([]*model.Watch,
 		return nil, err
 	}
 	if len(subjects) == 0 || len(subjects) > MaxSubjectsPerCall {
-		return nil, gqlErr(ctx, CodeBadUserInput, "argument subjects: between 1 and %d subjects per call", MaxSubjectsPerCall)
+		return nil, gqlErr(ctx, errcode.BadUserInput, "argument subjects: between 1 and %d subjects per call", MaxSubjectsPerCall)
 	}
 	var bad, denied []string
 	idEntry := s.o.Catalog.ByField("Citizen.idNumber")
@@ -195,17 +185,17 @@ func (s *Service) Watch(ctx context.Context, subjects []string) ([]*model.Watch,
 		}
 	}
 	if len(bad) > 0 {
-		return nil, gqlErr(ctx, CodeBadUserInput, "argument subjects: %s: a subject is a citizen ID number (GB 11643) or a unified social credit code (GB 32100)", strings.Join(bad, ", "))
+		return nil, gqlErr(ctx, errcode.BadUserInput, "argument subjects: %s: a subject is a citizen ID number (GB 11643) or a unified social credit code (GB 32100)", strings.Join(bad, ", "))
 	}
 	if len(denied) > 0 {
-		return nil, gqlErr(ctx, CodeForbidden, "watch: %s may not look persons up by ID number (%s)", c.Consumer, strings.Join(denied, ", "))
+		return nil, gqlErr(ctx, errcode.Forbidden, "watch: %s may not look persons up by ID number (%s)", c.Consumer, strings.Join(denied, ", "))
 	}
 	n, err := s.o.DB.CountWatches(ctx, c.Consumer)
 	if err != nil {
 		return nil, s.dbErr(ctx, "watch", err)
 	}
 	if n+len(subjects) > MaxWatchList {
-		return nil, gqlErr(ctx, CodeBadUserInput, "argument subjects: a watch list holds at most %d subjects (%d now)", MaxWatchList, n)
+		return nil, gqlErr(ctx, errcode.BadUserInput, "argument subjects: a watch list holds at most %d subjects (%d now)", MaxWatchList, n)
 	}
 	if err := s.o.DB.AddWatches(ctx, c.Consumer, subjects, s.o.Now()); err != nil {
 		return nil, s.dbErr(ctx, "watch", err)
@@ -235,7 +225,7 @@ func (s *Service) Unwatch(ctx context.Context, subjects []string) (int, error) {
 		return 0, err
 	}
 	if len(subjects) > MaxSubjectsPerCall {
-		return 0, gqlErr(ctx, CodeBadUserInput, "argument subjects: at most %d subjects per call", MaxSubjectsPerCall)
+		return 0, gqlErr(ctx, errcode.BadUserInput, "argument subjects: at most %d subjects per call", MaxSubjectsPerCall)
 	}
 	n, err := s.o.DB.RemoveWatches(ctx, c.Consumer, subjects)
 	if err != nil {
@@ -269,14 +259,14 @@ func (s *Service) WatchList(ctx context.Context) ([]*model.Watch, error) {
 // Notices returns the caller's notices. Any consumer may poll its own; only a consumer
 // with the watch grant has any.
 func (s *Service) Notices(ctx context.Context, status *model.NoticeStatus, after *string, first *int) ([]*model.Notice, error) {
-	c := s.o.Caller(ctx)
+	c := gateway.CallerFrom(ctx)
 	if c == nil {
-		return nil, gqlErr(ctx, CodeForbidden, "notices: no caller")
+		return nil, gqlErr(ctx, errcode.Forbidden, "notices: no caller")
 	}
 	limit := 100
 	if first != nil {
 		if *first < 1 || *first > 500 {
-			return nil, gqlErr(ctx, CodeBadUserInput, "argument first: between 1 and 500")
+			return nil, gqlErr(ctx, errcode.BadUserInput, "argument first: between 1 and 500")
 		}
 		limit = *first
 	}
@@ -290,7 +280,7 @@ func (s *Service) Notices(ctx context.Context, status *model.NoticeStatus, after
 	}
 	ns, err := s.o.DB.Notices(ctx, c.Consumer, st, cursor, limit)
 	if errors.Is(err, ErrUnknownNotice) {
-		return nil, gqlErr(ctx, CodeBadUserInput, "argument after: %q is none of your notices", cursor)
+		return nil, gqlErr(ctx, errcode.BadUserInput, "argument after: %q is none of your notices", cursor)
 	}
 	if err != nil {
 		return nil, s.dbErr(ctx, "notices", err)

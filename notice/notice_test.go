@@ -164,15 +164,13 @@ func TestWatchingAPersonNeedsTheIDNumber(t *testing.T) {
 	}
 	defer db.Close()
 	s := New(Options{DB: db, Catalog: cat,
-		Caller: func(context.Context) *gateway.Caller {
-			return &gateway.Caller{Consumer: "sup", Purpose: "market-supervision"}
-		},
 		Consumer: func(string) *config.Consumer { return &config.Consumer{Name: "sup", Watch: true} }})
-	_, err = s.Watch(context.Background(), []string{"310115198503120012"})
+	ctx := gateway.WithCaller(context.Background(), &gateway.Caller{Consumer: "sup", Purpose: "market-supervision"})
+	_, err = s.Watch(ctx, []string{"310115198503120012"})
 	if err == nil || !strings.Contains(err.Error(), "310115********0012") || strings.Contains(err.Error(), "310115198503120012") {
 		t.Errorf("watching a person without the ID number: %v", err)
 	}
-	if _, err := s.Watch(context.Background(), []string{"91310115MA1FL0AB0P"}); err != nil {
+	if _, err := s.Watch(ctx, []string{"91310115MA1FL0AB0P"}); err != nil {
 		t.Errorf("an enterprise: %v", err)
 	}
 }

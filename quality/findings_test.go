@@ -30,8 +30,7 @@ func newTestService(t testing.TB, queue int) (*Service, *DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{DB: db, Catalog: testCatalog(t), Grants: func() policy.Grants { return nil },
-		Caller: func(context.Context) *gateway.Caller { return nil }, QueueSize: queue})
+	s := New(Options{DB: db, Catalog: testCatalog(t), Grants: func() policy.Grants { return nil }, QueueSize: queue})
 	t.Cleanup(func() {
 		s.Close(context.Background())
 		db.Close()
@@ -72,7 +71,7 @@ func TestComparisons(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	// Another replica, or this one after a restart, does not record them again.
-	s2 := New(Options{DB: db, Catalog: testCatalog(t), Grants: func() policy.Grants { return nil }, Caller: func(context.Context) *gateway.Caller { return nil }})
+	s2 := New(Options{DB: db, Catalog: testCatalog(t), Grants: func() policy.Grants { return nil }})
 	s2.LegalRepresentative(e5, nil)
 	s2.Close(context.Background())
 	if list, _ := db.List(context.Background(), Filter{Kind: Finding}); len(list) != 3 {

@@ -17,10 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/gqlerror"
-
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/graph/model"
 	"pudong.gov.cn/gateway/idcode"
 	"pudong.gov.cn/gateway/policy"
@@ -78,22 +76,12 @@ func (is *Issue) StatusAt(t time.Time) Status {
 	return is.Status
 }
 
-// Error codes of this package, in extensions.code (docs/errors.md).
-const (
-	CodeBadUserInput    = "BAD_USER_INPUT"
-	CodeForbidden       = "FORBIDDEN"
-	CodeNotFound        = "NOT_FOUND"
-	CodeAlreadyResolved = "ALREADY_RESOLVED"
-	CodeUnavailable     = "STORE_UNAVAILABLE"
-)
-
 // Options configure a Service.
 type Options struct {
 	DB           *DB
 	Catalog      *policy.Catalog
 	Grants       func() policy.Grants // the grants in force now
 	DeadlineDays int                  // working days an owner has to answer an objection
-	Caller       func(context.Context) *gateway.Caller
 	Now          func() time.Time
 	Log          *slog.Logger
 	// QueueSize bounds the findings waiting to be stored (default 1024); findings
@@ -139,22 +127,22 @@ func New(o Options) *Service {
 }
 
 func gqlErr(ctx context.Context, code, format string, args ...any) error {
-	return &gqlerror.Error{Path: graphql.GetPath(ctx), Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": code}}
+	return errcode.At(ctx, code, fmt.Sprintf(format, args...))
 }
 
 func (s *Service) dbErr(ctx context.Context, op string, err error) error {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return gqlErr(ctx, CodeNotFound, "%s: no such data issue", op)
+		return gqlErr(ctx, errcode.NotFound, "%s: no such data issue", op)
 	case errors.Is(err, ErrAlreadyResolved):
-		return gqlErr(ctx, CodeAlreadyResolved, "%s: the issue has already been answered; an answer is final", op)
+		return gqlErr(ctx, errcode.AlreadyResolved, "%s: the issue has already been answered; an answer is final", op)
 	}
 	s.o.Log.Error("data issue store failure", "op", op, "request_id", gateway.RequestID(ctx), "err", err)
-	return gqlErr(ctx, CodeUnavailable, "%s: the gateway's store is unavailable; try again later", op)
+	return gqlErr(ctx, errcode.StoreUnavailable, "%s: the gateway's store is unavailable; try again later", op)
 }
 
 func (s *Service) caller(ctx context.Context) *gateway.Caller {
-	if c := s.o.Caller(ctx); c != nil {
+	if c := gateway.CallerFrom(ctx); c != nil {
 		return c
 	}
 	return &gateway.Caller{}
@@ -165,43 +153,43 @@ func (s *Service) ReportDataIssue(ctx context.Context, in model.DataIssueInput) 
 	c := s.caller(ctx)
 	entry := s.o.Catalog.ByCode(in.Code)
 	if entry == nil {
-		return nil, gqlErr(ctx, CodeBadUserInput, "argument input.code: %q is not in the catalogue", in.Code)
+		return nil, gqlErr(ctx, errcode.BadUserInput, "argument input.code: %q is not in the catalogue", in.Code)
 	}
 	subj, err := subjectOf(in.Subject)
 	if err != nil {
-		return nil, gqlErr(ctx, CodeBadUserInput, "argument input.subject: %v", err)
+		return nil, gqlErr(ctx, errcode.BadUserInput, "argument input.subject: %v", err)
 	}
 	desc := strings.TrimSpace(in.Description)
 	if desc == "" || len(desc) > 4000 {
-		return nil, gqlErr(ctx, CodeBadUserInput, "argument input.description: say what is wrong, in at most 4000 bytes")
+		return nil, gqlErr(ctx, errcode.BadUserInput, "argument input.description: say what is wrong, in at most 4000 bytes")
 	}
 	suggested := ""
 	if in.SuggestedValue != nil {
 		suggested = strings.TrimSpace(*in.SuggestedValue)
 		if len(suggested) > 1000 {
-			return nil, gqlErr(ctx, CodeBadUserInput, "argument input.suggestedValue: at most 1000 bytes")
+			return nil, gqlErr(ctx, errcode.BadUserInput, "argument input.suggestedValue: at most 1000 bytes")
 		}
 	}
 	if person := strings.HasPrefix(entry.Field, "Citizen.") || strings.HasPrefix(entry.Field, "SocialInsurance."); person && subj.Person == "" ||
 		strings.HasPrefix(entry.Field, "Enterprise.") && subj.Person != "" {
-		return nil, gqlErr(ctx, CodeBadUserInput, "argument input.subject: %s is about %s; give the subject it belongs to (an ID number for a person, a credit code for an enterprise)", entry.Code, entry.Field)
+		return nil, gqlErr(ctx, errcode.BadUserInput, "argument input.subject: %s is about %s; give the subject it belongs to (an ID number for a person, a credit code for an enterprise)", entry.Code, entry.Field)
 	}
 	if c.CitizenID != "" && subj.Person != c.CitizenID {
-		return nil, gqlErr(ctx, CodeForbidden, "reportDataIssue: a citizen may object only to their own data")
+		return nil, gqlErr(ctx, errcode.Forbidden, "reportDataIssue: a citizen may object only to their own data")
 	}
 	now := store.Micro(s.o.Now())
 	grants := s.o.Grants()
 	// What the filer may see of the item and of the subject is all that is stored.
 	d := policy.Decide(c, entry, subj, grants, now)
 	if d.Outcome == gateway.Deny {
-		return nil, gqlErr(ctx, CodeForbidden, "reportDataIssue: %s (%s) of this subject is not shared with %s; object only to values you can see", entry.Field, entry.Code, c.Consumer)
+		return nil, gqlErr(ctx, errcode.Forbidden, "reportDataIssue: %s (%s) of this subject is not shared with %s; object only to values you can see", entry.Field, entry.Code, c.Consumer)
 	}
 	if d.Outcome == gateway.Masked && suggested != "" {
 		suggested = policy.MaskValue(entry.Mask, suggested)
 	}
 	shown, ok := s.visibleSubject(c, subj, grants, now)
 	if !ok {
-		return nil, gqlErr(ctx, CodeForbidden, "reportDataIssue: this subject's ID number is not shared with %s", c.Consumer)
+		return nil, gqlErr(ctx, errcode.Forbidden, "reportDataIssue: this subject's ID number is not shared with %s", c.Consumer)
 	}
 	is := Issue{
 		Kind: Objection, Code: entry.Code, Department: entry.Owner, Subject: shown, Description: desc, SuggestedValue: suggested,
@@ -247,17 +235,13 @@ func (s *Service) visibleSubject(c *gateway.Caller, subj policy.Subject, grants 
 
 // ResolveDataIssue records the owning department's answer.
 func (s *Service) ResolveDataIssue(ctx context.Context, id string, outcome model.DataIssueOutcome, note *string) (*model.DataIssue, error) {
-	c := s.caller(ctx)
-	// Role check in the resolver until the schema has a directive for it.
-	if c.Dept == "" || !c.HasRole(gateway.RoleApprover) {
-		return nil, gqlErr(ctx, CodeForbidden, "resolveDataIssue: only an approver of the owning department may answer")
-	}
+	c := s.caller(ctx) // an approver: the schema's @role
 	is, err := s.o.DB.Get(ctx, id)
 	if err != nil {
 		return nil, s.dbErr(ctx, "resolveDataIssue", err)
 	}
 	if is.Department != c.Dept {
-		return nil, gqlErr(ctx, CodeForbidden, "resolveDataIssue: %s is addressed to %s; only its approvers may answer", id, is.Department)
+		return nil, gqlErr(ctx, errcode.Forbidden, "resolveDataIssue: %s is addressed to %s; only its approvers may answer", id, is.Department)
 	}
 	n := ""
 	if note != nil {
@@ -353,11 +337,8 @@ func (s *Service) toModel(is *Issue, now time.Time) *model.DataIssue {
 }
 
 // DataQuality counts one department's objections and findings, for the CIO office's
-// statistics.
+// statistics (the schema's @role admits the CIO office only).
 func (s *Service) DataQuality(ctx context.Context, department string) (*model.DepartmentDataQuality, error) {
-	if !s.caller(ctx).HasRole(gateway.RoleCIO) {
-		return nil, gqlErr(ctx, CodeForbidden, "dataQuality: for the CIO office only")
-	}
 	list, err := s.o.DB.List(ctx, Filter{Department: department})
 	if err != nil {
 		return nil, s.dbErr(ctx, "dataQuality", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"pudong.gov.cn/gateway/adapters"
+	"pudong.gov.cn/gateway/config"
 )
 
 // ErrOpen is wrapped, together with adapters.ErrUnavailable, by the error of a call the
@@ -60,26 +61,23 @@ type Options struct {
 	Log *slog.Logger
 }
 
-// Defaults for Options fields left zero. Timeout and Concurrency match the federation
-// layer's defaults for a binding that does not say.
+// Defaults for Options fields left zero that a binding cannot set; timeout, concurrency
+// and retries default to the configuration's (config.Default…).
 const (
-	DefaultTimeout     = 3 * time.Second
-	DefaultConcurrency = 8
-	DefaultRetries     = 1
 	DefaultBackoffBase = 50 * time.Millisecond
 	DefaultBackoffMax  = time.Second
 )
 
 func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+		o.Timeout = config.DefaultTimeout
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = DefaultConcurrency
+		o.Concurrency = config.DefaultConcurrency
 	}
 	switch {
 	case o.Retries == 0:
-		o.Retries = DefaultRetries
+		o.Retries = config.DefaultRetries
 	case o.Retries < 0:
 		o.Retries = 0
 	}

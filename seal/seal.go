@@ -24,6 +24,7 @@ import (
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/audit"
+	"pudong.gov.cn/gateway/errcode"
 )
 
 // How a caller asks for a seal, and where the answer carries it.
@@ -40,12 +41,6 @@ const (
 	// apart from the token and audit keys.
 	KeyFile       = "seal-key.pem"
 	PublicKeyFile = "seal-key.pub.pem"
-)
-
-// Error codes of this package, in extensions.code.
-const (
-	CodeBadSealRequest  = "BAD_SEAL_REQUEST"
-	CodeSealUnavailable = "SEAL_UNAVAILABLE"
 )
 
 // Attestation is the seal a response carries in extensions.seal. Everything in it but
@@ -75,7 +70,6 @@ type Options struct {
 	Key ed25519.PrivateKey
 	// Position finds where a committed audit event landed in the chain.
 	Position func(ctx context.Context, e gateway.AuditEvent) (audit.Position, error)
-	Caller   func(context.Context) *gateway.Caller
 	Now      func() time.Time
 	Log      *slog.Logger
 }
@@ -151,7 +145,7 @@ func (s *Sealer) InterceptOperation(ctx context.Context, next graphql.OperationH
 	want, err := requested(graphql.GetOperationContext(ctx))
 	if err != nil {
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
-			Message: err.Error(), Extensions: map[string]any{"code": CodeBadSealRequest}}}})
+			Message: err.Error(), Extensions: map[string]any{"code": errcode.BadSealRequest}}}})
 	}
 	if !want {
 		return next(ctx)
@@ -168,7 +162,7 @@ func (s *Sealer) InterceptOperation(ctx context.Context, next graphql.OperationH
 			s.o.Log.Error("answer not sealed", "request_id", gateway.RequestID(rctx), "err", err)
 			resp.Errors = append(resp.Errors, &gqlerror.Error{
 				Message:    "the gateway could not seal this answer; the data are not attested, try again later",
-				Extensions: map[string]any{"code": CodeSealUnavailable}})
+				Extensions: map[string]any{"code": errcode.SealUnavailable}})
 		}
 		return resp
 	}
@@ -207,7 +201,7 @@ func (s *Sealer) seal(ctx context.Context, t *tap, resp *graphql.Response) error
 		return errors.New("no seal key is configured (seal.keyFile)")
 	}
 	a := Attestation{Format: Format, KeyID: s.kid, RequestID: gateway.RequestID(ctx), SealedAt: s.o.Now().UTC().Format(time.RFC3339Nano)}
-	if c := s.o.Caller(ctx); c != nil {
+	if c := gateway.CallerFrom(ctx); c != nil {
 		a.Consumer, a.EndUser, a.Purpose = c.Consumer, c.Subject, c.Purpose
 	}
 	t.mu.Lock()

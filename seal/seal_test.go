@@ -17,6 +17,7 @@ import (
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/audit"
+	"pudong.gov.cn/gateway/errcode"
 )
 
 // RFC 8785's own examples of number and string canonicalisation, and member order by
@@ -50,6 +51,7 @@ func sealed(t *testing.T, s *Sealer, oc *graphql.OperationContext, data string) 
 	t.Helper()
 	ctx := graphql.WithOperationContext(context.Background(), oc)
 	ctx = gateway.WithRequestID(ctx, "req-0001")
+	ctx = gateway.WithCaller(ctx, &gateway.Caller{Consumer: "online-hall", Subject: "clerk-07", Purpose: "administrative-approval"})
 	rec := s.Recorder(recorderFunc(func(context.Context, []gateway.AuditEvent) error { return nil }))
 	h := s.InterceptOperation(ctx, func(ctx context.Context) graphql.ResponseHandler {
 		return func(ctx context.Context) *graphql.Response {
@@ -84,9 +86,6 @@ func newTestSealer(t *testing.T) (*Sealer, ed25519.PublicKey) {
 				t.Errorf("position asked for %+v, not the request's last event", e)
 			}
 			return audit.Position{Seq: 42, Hash: strings.Repeat("ab", 32)}, nil
-		},
-		Caller: func(context.Context) *gateway.Caller {
-			return &gateway.Caller{Consumer: "online-hall", Subject: "clerk-07", Purpose: "administrative-approval"}
 		},
 		Now: func() time.Time { return time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC) },
 	})
@@ -178,14 +177,14 @@ func TestSealRequests(t *testing.T) {
 	} {
 		ctx := graphql.WithOperationContext(context.Background(), oc)
 		resp := s.InterceptOperation(ctx, func(context.Context) graphql.ResponseHandler { t.Fatal("executed"); return nil })(ctx)
-		if len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != CodeBadSealRequest {
+		if len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != errcode.BadSealRequest {
 			t.Errorf("%+v: %v", oc, resp.Errors)
 		}
 	}
 	// No key: the answer comes without a seal and says so.
-	nokey := New(Options{Caller: func(context.Context) *gateway.Caller { return nil }})
+	nokey := New(Options{})
 	body = sealed(t, nokey, &graphql.OperationContext{Extensions: map[string]any{"seal": true}}, answer)
-	if !strings.Contains(string(body), CodeSealUnavailable) || strings.Contains(string(body), `"jws"`) {
+	if !strings.Contains(string(body), errcode.SealUnavailable) || strings.Contains(string(body), `"jws"`) {
 		t.Errorf("without a key: %s", body)
 	}
 }

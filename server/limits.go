@@ -12,15 +12,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/graph"
-)
-
-// Error codes of query limits, in extensions.code.
-const (
-	CodeQueryTooDeep     = "QUERY_TOO_DEEP"
-	CodeTooManyAliases   = "TOO_MANY_ALIASES"
-	CodeTooComplex       = "QUERY_TOO_COMPLEX"
-	CodeIntrospectionOff = "INTROSPECTION_DISABLED"
 )
 
 // shapeLimit refuses, before anything runs, operations nested deeper than Depth, using
@@ -52,17 +45,17 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	case sh.depth > l.Depth:
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("the query is nested %d levels deep; at most %d are allowed", sh.depth, l.Depth),
-			Extensions: map[string]any{"code": CodeQueryTooDeep, "depth": sh.depth, "limit": l.Depth},
+			Extensions: map[string]any{"code": errcode.QueryTooDeep, "depth": sh.depth, "limit": l.Depth},
 		}
 	case sh.aliases > int64(l.Aliases):
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("the query uses %d aliases; at most %d are allowed", sh.aliases, l.Aliases),
-			Extensions: map[string]any{"code": CodeTooManyAliases, "aliases": sh.aliases, "limit": l.Aliases},
+			Extensions: map[string]any{"code": errcode.TooManyAliases, "aliases": sh.aliases, "limit": l.Aliases},
 		}
 	case l.Fields > 0 && sh.fields > l.Fields:
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("the query expands to %d field selections once its fragments are spread; at most %d are allowed", sh.fields, l.Fields),
-			Extensions: map[string]any{"code": CodeTooComplex, "fields": sh.fields, "limit": l.Fields},
+			Extensions: map[string]any{"code": errcode.QueryTooComplex, "fields": sh.fields, "limit": l.Fields},
 		}
 	}
 	return nil
@@ -204,7 +197,7 @@ func (g *documentGuard) MutateOperationParameters(ctx context.Context, p *graphq
 	if n > g.MaxSelections {
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("the document has %d selections; at most %d are allowed", n, g.MaxSelections),
-			Extensions: map[string]any{"code": CodeTooComplex, "selections": n, "limit": g.MaxSelections},
+			Extensions: map[string]any{"code": errcode.QueryTooComplex, "selections": n, "limit": g.MaxSelections},
 		}
 	}
 	g.checked.Add(ctx, p.Query, true)

@@ -12,10 +12,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 )
-
-// CodeRateLimited is the code of a refused request over its rate limit.
-const CodeRateLimited = "RATE_LIMITED"
 
 // Rate is a token bucket: a steady rate and the burst allowed on top.
 type Rate struct {
@@ -33,18 +31,17 @@ type Limits struct {
 
 // RateLimiter enforces per-consumer and per-end-user limits.
 type RateLimiter struct {
-	limits  func(consumer string) Limits
-	mu      sync.Mutex
-	byCons  map[string]*rate.Limiter
-	byUser  *lru.Cache[string, *rate.Limiter]
-	callerO func(*http.Request) *gateway.Caller
+	limits func(consumer string) Limits
+	mu     sync.Mutex
+	byCons map[string]*rate.Limiter
+	byUser *lru.Cache[string, *rate.Limiter]
 }
 
 // NewRateLimiter keeps at most maxUsers end-user buckets (least recently used go
 // first, which only ever lets a forgotten user start with a full bucket).
-func NewRateLimiter(limits func(consumer string) Limits, caller func(*http.Request) *gateway.Caller, maxUsers int) *RateLimiter {
+func NewRateLimiter(limits func(consumer string) Limits, maxUsers int) *RateLimiter {
 	users, _ := lru.New[string, *rate.Limiter](maxUsers)
-	return &RateLimiter{limits: limits, byCons: map[string]*rate.Limiter{}, byUser: users, callerO: caller}
+	return &RateLimiter{limits: limits, byCons: map[string]*rate.Limiter{}, byUser: users}
 }
 
 func newLimiter(r Rate) *rate.Limiter {
@@ -58,7 +55,7 @@ func newLimiter(r Rate) *rate.Limiter {
 // authentication: the caller decides which buckets apply.
 func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := l.callerO(r)
+		c := gateway.CallerFrom(r.Context())
 		if c == nil {
 			next.ServeHTTP(w, r)
 			return
@@ -95,8 +92,8 @@ func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 				which = "your application's"
 			}
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeError(w, http.StatusTooManyRequests, CodeRateLimited,
-				fmt.Sprintf("too many requests: %s rate limit is reached; retry after %d s", which, secs))
+			errcode.WriteHTTP(w, errcode.RateLimited,
+				fmt.Sprintf("too many requests: %s rate limit is reached; retry after %d s", which, secs), nil)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -40,7 +40,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/config"
@@ -56,7 +55,6 @@ type Source struct {
 	endpoint string // without a trailing slash
 	header   string // API key header, "" for none
 	key      string
-	timeout  time.Duration
 	client   *http.Client
 	mapping  *adapters.Mapping
 	wanted   map[string]bool // legacy fields worth decoding: the mapped ones and key fields
@@ -72,10 +70,10 @@ var (
 // binding is reported at once, naming the department and operation. Requests go through
 // client (nil: a client of its own), which the gateway shares for connection reuse;
 // redirects are never followed, so an answer always comes from the path that was asked
-// for. d.Timeout, when set, bounds each upstream call on top of the caller's context.
+// for. Deadlines are the caller's: resilience bounds every call (package adapters).
 func New(d config.Department, client *http.Client) (*Source, error) {
 	var errs []string
-	if d.Protocol != "" && d.Protocol != "rest" {
+	if d.Protocol != "" && d.Protocol != config.ProtocolREST {
 		errs = append(errs, fmt.Sprintf("protocol is %q, not rest", d.Protocol))
 	}
 	endpoint, err := parseEndpoint(d.Endpoint)
@@ -126,7 +124,7 @@ func New(d config.Department, client *http.Client) (*Source, error) {
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Source{
-		dept: d.ID, endpoint: endpoint, header: header, key: key, timeout: d.Timeout,
+		dept: d.ID, endpoint: endpoint, header: header, key: key,
 		client: c, mapping: mapping, wanted: wanted, ops: ops,
 	}, nil
 }
@@ -308,11 +306,6 @@ type answer struct {
 }
 
 func (s *Source) callRaw(ctx context.Context, op *operation, key string, keys []string, p, size int) (answer, []string, error) {
-	if s.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.timeout)
-		defer cancel()
-	}
 	target := s.url(op, key, keys, p, size)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {

@@ -23,7 +23,7 @@ func benchQuery(b *testing.B, g *tg, token, query string) {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+token)
 			w := httptest.NewRecorder()
-			g.parts.handler.ServeHTTP(w, req)
+			g.parts.Handler.ServeHTTP(w, req)
 			if w.Code != 200 {
 				b.Fatalf("%d %s", w.Code, w.Body)
 			}
@@ -63,7 +63,7 @@ func BenchmarkWarmSupervisionSweep(b *testing.B) {
 // comparison off: the difference is what recording findings costs a request.
 func BenchmarkWarmSupervisionSweepNoComparison(b *testing.B) {
 	g := newTG(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
-	g.parts.resolver.Comparer = nil
+	g.parts.Resolver.Comparer = nil
 	tok := g.token("supervision-platform")
 	q := `{ enterprises(first: 50) { edges { node { name creditRecords { kind title content } legalRepresentative { name } } } } }`
 	benchQuery(b, g, tok, q)

@@ -17,7 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2"
 	"gopkg.in/yaml.v3"
 
-	"pudong.gov.cn/gateway/audit"
+	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/graph"
@@ -189,49 +189,6 @@ func runToken(args []string, getenv func(string) string, stdout io.Writer) error
 	return nil
 }
 
-const auditHelp = `
-gateway audit verify [--data DIR] [--config FILE]
-
-Recomputes the audit hash chain and reports the first broken link. Exit status 0 when the
-chain verifies, 2 when it is broken.
-`
-
-func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprint(stdout, strings.TrimLeft(auditHelp, "\n"))
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return nil
-		}
-		return errors.New("audit: the subcommand is verify")
-	}
-	fs := newFlagSet("gateway audit verify", auditHelp, stdout)
-	var f commonFlags
-	f.register(fs, getenv, false)
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(f.config, f.data)
-	if err != nil {
-		return err
-	}
-	log := newLogger(config.Log{Format: "text", Level: "warn"}, stdout)
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	rep, err := audit.Verify(ctx, st)
-	if err != nil {
-		return fmt.Errorf("verifying the audit chain: %w", err)
-	}
-	if !rep.OK() {
-		fmt.Fprintf(stdout, "audit chain BROKEN after %d events: %s\n", rep.Checked, rep.Broken)
-		return exitCode(2)
-	}
-	fmt.Fprintf(stdout, "audit chain OK: %d events verified\n", rep.Checked)
-	return nil
-}
-
 const configHelp = `
 gateway config check FILE
 
@@ -251,29 +208,25 @@ func runConfig(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := loadCatalog(cfg); err != nil {
+	if _, err := app.LoadCatalog(cfg); err != nil {
 		return err
 	}
 	// What start-up would refuse besides the file itself: adapter settings, keys and the
 	// allowlist manifest. Nothing is contacted; the adapters validate and open lazily.
 	var problems []string
 	for _, d := range cfg.Departments {
-		_, closer, err := openSource(context.Background(), d, http.DefaultClient, slog.New(slog.DiscardHandler))
+		_, closer, err := app.OpenSource(context.Background(), d, http.DefaultClient, slog.New(slog.DiscardHandler))
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("department %s: %v", d.ID, err))
 		} else if closer != nil {
 			closer.Close()
 		}
 	}
-	if _, err := newVerifier(cfg); err != nil {
+	if _, err := app.NewVerifier(cfg); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if cfg.Allowlist != "" {
-		path := cfg.Allowlist
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(filepath.Dir(cfg.Path), path)
-		}
-		if _, err := server.LoadManifest(path); err != nil {
+		if _, err := server.LoadManifest(cfg.Allowlist); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}

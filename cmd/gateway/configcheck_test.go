@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/config"
 )
 
@@ -54,7 +55,7 @@ func TestProductionExampleBindingsOpen(t *testing.T) {
 		case "csv":
 			d.Dir = t.TempDir() // the mounted exchange share
 		}
-		src, closer, err := openSource(context.Background(), d, http.DefaultClient, log)
+		src, closer, err := app.OpenSource(context.Background(), d, http.DefaultClient, log)
 		if err != nil {
 			t.Errorf("department %s: %v", d.ID, err)
 			continue
@@ -66,7 +67,7 @@ func TestProductionExampleBindingsOpen(t *testing.T) {
 			closer.Close()
 		}
 	}
-	if _, err := loadCatalog(cfg); err != nil {
+	if _, err := app.LoadCatalog(cfg); err != nil {
 		t.Errorf("catalogue: %v", err)
 	}
 }

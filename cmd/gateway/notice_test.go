@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/legacysim"
 	"pudong.gov.cn/gateway/notice"
@@ -96,18 +97,17 @@ func TestWatchNoticeSurvivesRestart(t *testing.T) {
 	}
 	cfg.Departments = sims.Bindings
 	cfg.Consumer("supervision-platform").Webhook = hook.srv.URL
-	start := func() (*gatewayParts, *httptest.Server, func()) {
-		var closers closeStack
-		parts, err := assemble(ctx, cfg, log, &closers)
+	start := func() (*app.Gateway, *httptest.Server, func()) {
+		parts, err := app.New(ctx, cfg, app.Options{}, log)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(parts.handler)
+		srv := httptest.NewServer(parts.Handler)
 		return parts, srv, func() {
 			srv.Close()
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			closers.closeAll(cctx, log)
+			parts.Close(cctx)
 		}
 	}
 	parts, srv, stop := start()
@@ -126,7 +126,7 @@ func TestWatchNoticeSurvivesRestart(t *testing.T) {
 		t.Fatalf("watch: %s", r.Raw)
 	}
 	// The first read is the baseline: what exists already is not news.
-	if n, err := parts.notices.Scan(ctx, true); err != nil || n != 0 {
+	if n, err := parts.Notices.Scan(ctx, true); err != nil || n != 0 {
 		t.Fatalf("baseline scan: %d notices, %v", n, err)
 	}
 
@@ -142,17 +142,17 @@ func TestWatchNoticeSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The gateway reads it on its next re-read after the cache refresh (here: at once).
-	if _, err := parts.fed.Purge(ctx, "credit", []string{"91310115MA1FL0AB0P"}); err != nil {
+	if _, err := parts.Fed.Purge(ctx, "credit", []string{"91310115MA1FL0AB0P"}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := parts.notices.Scan(ctx, true); err != nil || n != 1 {
+	if n, err := parts.Notices.Scan(ctx, true); err != nil || n != 1 {
 		t.Fatalf("scan after the penalty: %d notices, %v", n, err)
 	}
-	if n, _ := parts.notices.Scan(ctx, true); n != 0 {
+	if n, _ := parts.Notices.Scan(ctx, true); n != 0 {
 		t.Errorf("the same change noticed twice")
 	}
 	// The webhook is down: the notice stays queued, with its attempt counted.
-	parts.notices.Deliver(ctx)
+	parts.Notices.Deliver(ctx)
 	r = g.post(sup, `{ notices { id subject change codes status attempts lastError values { code field access value } } }`, nil)
 	if r.str("notices.0.status") != "PENDING" || r.get("notices.0.attempts") != 1.0 || !strings.Contains(r.str("notices.0.lastError"), "503") {
 		t.Fatalf("a failed delivery: %s", r.Raw)
@@ -188,7 +188,7 @@ func TestWatchNoticeSurvivesRestart(t *testing.T) {
 		t.Errorf("kind: %+v", v)
 	}
 	// Its conditional value is on the credit platform's audit trail under the notice's id.
-	events, err := parts.store.ListAudit(ctx, store.AuditFilter{Owner: "credit"})
+	events, err := parts.Store.ListAudit(ctx, store.AuditFilter{Owner: "credit"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestWatchNoticeFromAnotherConsumersRead(t *testing.T) {
 	if r := g.post(sup, `mutation { watch(subjects: ["91310115607223817N"]) { subject } }`, nil); len(r.Errors) > 0 {
 		t.Fatalf("watch: %s", r.Raw)
 	}
-	if _, err := g.parts.notices.Scan(ctx, true); err != nil { // the baseline
+	if _, err := g.parts.Notices.Scan(ctx, true); err != nil { // the baseline
 		t.Fatal(err)
 	}
 	db, err := sql.Open("sqlite", strings.TrimPrefix(g.sims.Addrs["credit"], "sqlite:"))
@@ -239,7 +239,7 @@ func TestWatchNoticeFromAnotherConsumersRead(t *testing.T) {
 		 '列入失信被执行人名单。', '2026-12-04', NULL, '上海市浦东新区人民法院')`); err != nil {
 		t.Fatal(err)
 	}
-	g.parts.fed.Purge(ctx, "credit", []string{"91310115607223817N"}) // the cache's refresh
+	g.parts.Fed.Purge(ctx, "credit", []string{"91310115607223817N"}) // the cache's refresh
 	if r := g.post(g.token("online-hall"), `{ enterprise(creditCode: "91310115607223817N") { creditRecords { id kind } } }`, nil); !strings.Contains(string(r.Raw), "SX-TEST-0001") {
 		t.Fatalf("the hall's read: %s", r.Raw)
 	}

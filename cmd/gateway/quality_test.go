@@ -58,6 +58,10 @@ func TestDataIssueObjectionLoop(t *testing.T) {
 			t.Errorf("a non-owner answered: %s", r.Raw)
 		}
 	}
+	// A caller without the approver role is refused by the schema's @role, naming it.
+	if r = g.post(hall, answer, map[string]any{"id": id, "o": "CORRECTED"}); len(r.Errors) == 0 || r.Errors[0].Extensions["roles"] == nil {
+		t.Errorf("the hall is not refused by @role: %s", r.Raw)
+	}
 	r = g.post(psb, answer, map[string]any{"id": id, "o": "CORRECTED"})
 	if r.str("resolveDataIssue.status") != "CORRECTED" || !strings.HasPrefix(r.str("resolveDataIssue.resolvedBy"), "psb-console/") {
 		t.Fatalf("resolve: %s", r.Raw)
@@ -144,7 +148,7 @@ func TestDataIssueObjectionLoop(t *testing.T) {
 	}
 	for _, dept := range []string{"psb", "amr", "credit", "hrss"} {
 		var unconditional, conditional, all float64
-		for _, e := range g.parts.catalog.Entries(dept) {
+		for _, e := range g.parts.Catalog.Entries(dept) {
 			all++
 			switch e.Class {
 			case gateway.Unconditional:

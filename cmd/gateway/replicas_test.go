@@ -58,7 +58,7 @@ func TestTwoReplicasShareGrantsAndOneAuditChain(t *testing.T) {
 	}
 	<-done
 	<-done
-	rep, err := audit.Verify(context.Background(), a.parts.store)
+	rep, err := audit.Verify(context.Background(), a.parts.Store)
 	if err != nil || !rep.OK() || rep.Checked < 80 {
 		t.Errorf("one verifiable chain from both replicas: %+v %v", rep, err)
 	}

@@ -15,8 +15,10 @@ import (
 	"strings"
 	"testing"
 
+	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/seal"
 	"pudong.gov.cn/gateway/store"
 )
@@ -81,7 +83,7 @@ func TestSealedAnswerOnTheDemo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			events, err := g.parts.store.ListAudit(t.Context(), store.AuditFilter{Owner: "psb"})
+			events, err := g.parts.Store.ListAudit(t.Context(), store.AuditFilter{Owner: "psb"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,7 +120,7 @@ func TestSealedAnswerOnTheDemo(t *testing.T) {
 		t.Errorf("unasked seal: %s", raw)
 	}
 	raw, _ = g.postRaw(tok, map[string]any{"query": q, "variables": vars, "extensions": map[string]any{"seal": "please"}}, nil)
-	if !bytes.Contains(raw, []byte(seal.CodeBadSealRequest)) || bytes.Contains(raw, []byte("张伟")) {
+	if !bytes.Contains(raw, []byte(errcode.BadSealRequest)) || bytes.Contains(raw, []byte("张伟")) {
 		t.Errorf("bad seal request: %s", raw)
 	}
 }
@@ -174,16 +176,16 @@ func checkDocumentedProcedure(t *testing.T, g *tg, good, forged string) {
 	}
 }
 
-// In production the seal key is seal.keyFile, relative to the configuration file; a
-// missing or world-readable key stops the start with a message, and no key at all
-// leaves seals refused (SEAL_UNAVAILABLE) rather than the gateway down.
+// In production the seal key is seal.keyFile (config.Load makes it relative to the
+// configuration file); a missing or world-readable key stops the start with a message,
+// and no key at all leaves seals refused (SEAL_UNAVAILABLE) rather than the gateway down.
 func TestSealKeyFromConfiguration(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := auth.LoadOrCreateKey(dir, "seal.pem", "seal.pub.pem"); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{Path: filepath.Join(dir, "gateway.yaml"), Seal: config.Seal{KeyFile: "seal.pem"}}
-	s, err := newSealer(cfg, nil, slog.New(slog.DiscardHandler))
+	cfg := &config.Config{Path: filepath.Join(dir, "gateway.yaml"), Seal: config.Seal{KeyFile: filepath.Join(dir, "seal.pem")}}
+	s, err := app.NewSealer(cfg, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,17 +200,17 @@ func TestSealKeyFromConfiguration(t *testing.T) {
 	if err := seal.VerifyDetached(jws, []byte("payload"), pub); err != nil {
 		t.Errorf("signed with the configured key: %v", err)
 	}
-	cfg.Seal.KeyFile = "missing.pem"
-	if _, err := newSealer(cfg, nil, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "seal key") {
+	cfg.Seal.KeyFile = filepath.Join(dir, "missing.pem")
+	if _, err := app.NewSealer(cfg, nil, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "seal key") {
 		t.Errorf("a missing key: %v", err)
 	}
 	os.Chmod(filepath.Join(dir, "seal.pem"), 0o644)
-	cfg.Seal.KeyFile = "seal.pem"
-	if _, err := newSealer(cfg, nil, slog.New(slog.DiscardHandler)); err == nil {
+	cfg.Seal.KeyFile = filepath.Join(dir, "seal.pem")
+	if _, err := app.NewSealer(cfg, nil, slog.New(slog.DiscardHandler)); err == nil {
 		t.Errorf("a key others can read was accepted")
 	}
 	cfg.Seal.KeyFile = ""
-	s, err = newSealer(cfg, nil, slog.New(slog.DiscardHandler))
+	s, err = app.NewSealer(cfg, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

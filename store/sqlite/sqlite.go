@@ -24,8 +24,8 @@ import (
 )
 
 // pollInterval is how often a Store looks for grant and request changes made by another
-// process on the same file; DESIGN §4 wants an approval in force everywhere within a
-// second.
+// process on the same file; docs/architecture.md (The sharing policy) wants an approval in
+// force everywhere within a second.
 const pollInterval = 200 * time.Millisecond
 
 // Store is a store.Store on one SQLite file.

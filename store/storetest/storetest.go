@@ -23,8 +23,8 @@ import (
 // as a restart or a second replica would, and closes it when the test ends.
 type Opener func(t *testing.T) store.Store
 
-// signalWithin is how soon Changes must fire: DESIGN §4 wants an approval in force on
-// every replica within a second.
+// signalWithin is how soon Changes must fire: docs/architecture.md (The sharing policy)
+// wants an approval in force on every replica within a second.
 const signalWithin = time.Second
 
 // t0 is the suite's "now". It has a sub-second part on purpose, to catch stores that

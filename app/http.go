@@ -1,0 +1,192 @@
+package app
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/auth"
+	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/enforce"
+	"pudong.gov.cn/gateway/federation"
+	"pudong.gov.cn/gateway/idcode"
+	"pudong.gov.cn/gateway/playground"
+	"pudong.gov.cn/gateway/resolvers"
+	"pudong.gov.cn/gateway/server"
+)
+
+// http builds the HTTP surface: identity, limits, the GraphQL executor with the policy
+// wired in, and the operators' and the demo's extras.
+func (g *Gateway) http(enf *enforce.Enforcer) (http.Handler, error) {
+	verifier, err := NewVerifier(g.cfg)
+	if err != nil {
+		return nil, err
+	}
+	gql, err := g.graphql(enf)
+	if err != nil {
+		return nil, err
+	}
+	cfg := g.cfg
+	origins := map[string][]string{}
+	for _, c := range cfg.Consumers {
+		origins[c.Name] = c.Origins
+	}
+	deps := server.Deps{
+		Log: g.log, GraphQL: gql, Auth: auth.Middleware(verifier, g.log), Fed: g.Fed,
+		BodyLimit: cfg.Limits.BodyBytes, Metrics: g.metrics.Handler(),
+		CORS: &server.CORS{Origins: origins}, Claims: server.ClaimsCheck(profiles(cfg)),
+		Ready: readiness(g.Fed, g.Store),
+	}
+	if !cfg.Limits.RateLimitsOff {
+		deps.RateLimit = server.NewRateLimiter(rateLimits(cfg), 100000)
+	}
+	if g.opts.Pprof {
+		deps.Pprof = adminOnly(auth.Middleware(verifier, g.log), pprofHandler())
+	}
+	g.playground(&deps)
+	return server.NewServer(deps), nil
+}
+
+// graphql is the GraphQL executor over the resolvers, with the allowlist manifest.
+func (g *Gateway) graphql(enf *enforce.Enforcer) (http.Handler, error) {
+	cfg := g.cfg
+	var manifest server.Manifest
+	if cfg.Allowlist != "" {
+		var err error
+		if manifest, err = server.LoadManifest(cfg.Allowlist); err != nil {
+			return nil, err
+		}
+		g.log.Info("allowlist loaded", "operations", len(manifest))
+	}
+	g.Resolver = &resolvers.Resolver{Fed: g.Fed, Planner: enf, Admin: g.Sharing, Quality: g.Quality, Comparer: g.Quality, Watcher: g.Notices,
+		MaxPageSize: cfg.Limits.PageSize}
+	return server.NewGraphQL(server.GraphQLOptions{
+		Resolvers: g.Resolver, Enforcer: enf, Limits: cfg.Limits, Introspection: cfg.Introspection, Log: g.log,
+		// The sealer first: it signs the response every later extension has completed.
+		Extensions: []graphql.HandlerExtension{g.sealer, g.metrics, federation.FreshnessExtension{}},
+		Manifest:   manifest,
+		AllowlistOnly: func(consumer string) bool {
+			c := cfg.Consumer(consumer)
+			return c != nil && c.AllowlistOnly
+		},
+	}), nil
+}
+
+// playground serves the playground page; in the demo also the token endpoint, and only
+// to loopback host names (and the address the demo was told to listen on, if it names
+// one).
+func (g *Gateway) playground(deps *server.Deps) {
+	cfg := g.cfg
+	if !cfg.Demo {
+		deps.Playground = playground.Handler(playground.Options{Endpoint: "/graphql"})
+		return
+	}
+	deps.Hosts = append([]string{}, server.LoopbackHosts...)
+	if h, _, err := net.SplitHostPort(cfg.Addr); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
+		deps.Hosts = append(deps.Hosts, strings.ToLower(strings.Trim(h, "[]")))
+	}
+	consumers := make([]playground.Consumer, len(cfg.Consumers))
+	for i, c := range cfg.Consumers {
+		consumers[i] = playground.Consumer{Name: c.Name, Description: c.Description, Purpose: c.Purpose, SelfService: c.SelfService}
+	}
+	deps.Playground = playground.Handler(playground.Options{Demo: true, Consumers: consumers, Endpoint: "/graphql"})
+	deps.DemoTokens = playground.DemoTokens(DemoMinter(cfg))
+}
+
+// profiles is what a token's claims are checked against: its consumer's configuration.
+func profiles(cfg *config.Config) func(string) (server.ConsumerProfile, bool) {
+	return func(name string) (server.ConsumerProfile, bool) {
+		c := cfg.Consumer(name)
+		if c == nil {
+			return server.ConsumerProfile{}, false
+		}
+		return server.ConsumerProfile{Dept: c.Dept, Roles: c.Roles, SelfService: c.SelfService}, true
+	}
+}
+
+// rateLimits are each consumer's limits, with the defaults for its kind.
+func rateLimits(cfg *config.Config) func(string) server.Limits {
+	return func(consumer string) server.Limits {
+		c := cfg.Consumer(consumer)
+		if c == nil {
+			return server.Limits{}
+		}
+		u, all := c.Limits()
+		return server.Limits{EndUser: server.Rate(u), Consumer: server.Rate(all)}
+	}
+}
+
+// NewVerifier verifies tokens with the configured keys, or with the demo key.
+func NewVerifier(cfg *config.Config) (*auth.Verifier, error) {
+	known := func(name string) bool { return cfg.Consumer(name) != nil }
+	ac := auth.Config{Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, KeyFiles: cfg.Auth.KeyFiles, JWKSFile: cfg.Auth.JWKSFile, Leeway: cfg.Auth.Leeway}
+	if cfg.Demo {
+		if _, err := auth.LoadOrCreateDemoKey(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("demo signing key: %w", err)
+		}
+		ac.Issuer, ac.Audience = auth.DemoIssuer, auth.DemoAudience
+		ac.KeyFiles = []string{auth.DemoPublicKeyFile(cfg.DataDir)}
+	}
+	v, err := auth.NewVerifier(ac, known)
+	if err != nil {
+		return nil, fmt.Errorf("token verification: %w", err)
+	}
+	return v, nil
+}
+
+// DemoMinter mints playground tokens with the demo key: demo mode only.
+func DemoMinter(cfg *config.Config) playground.Minter {
+	return func(consumer, citizenID string) (string, error) {
+		c := cfg.Consumer(consumer)
+		if c == nil {
+			return "", fmt.Errorf("unknown consumer %q", consumer)
+		}
+		claims := auth.Claims{Consumer: c.Name, Purpose: c.Purpose, Dept: c.Dept, Roles: c.Roles, Subject: "playground-" + c.Name, TTL: time.Hour}
+		if c.SelfService {
+			if err := idcode.ValidateIDNumber(citizenID); err != nil {
+				return "", fmt.Errorf("%s tokens carry the citizen's ID number: %w", c.Name, err)
+			}
+			claims.CitizenID = citizenID
+			claims.Subject = "citizen-" + citizenID[len(citizenID)-4:]
+		}
+		key, err := auth.LoadOrCreateDemoKey(cfg.DataDir)
+		if err != nil {
+			return "", err
+		}
+		kid, err := auth.KeyID(key.Public())
+		if err != nil {
+			return "", err
+		}
+		return auth.Mint(key, kid, claims, time.Now())
+	}
+}
+
+// pprofHandler serves the runtime profiles.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// adminOnly lets through callers with a verified token of the CIO office or a
+// department console; profiles reveal internals and must not be public.
+func adminOnly(authn func(http.Handler) http.Handler, next http.Handler) http.Handler {
+	return authn(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := gateway.CallerFrom(r.Context())
+		if c == nil || !(c.HasRole(gateway.RoleCIO) || c.Dept != "" && c.HasRole(gateway.RoleAuditor)) {
+			http.Error(w, "profiles are for the CIO office and department administrators", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}

@@ -1,0 +1,98 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/audit"
+	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/federation"
+	"pudong.gov.cn/gateway/metrics"
+	"pudong.gov.cn/gateway/server"
+	"pudong.gov.cn/gateway/store"
+	"pudong.gov.cn/gateway/store/postgres"
+	"pudong.gov.cn/gateway/store/sqlite"
+)
+
+// openStore opens the gateway's own database and the audit recorder that batches
+// commits into it (docs/architecture.md, Where the audit trail is written).
+func (g *Gateway) openStore(ctx context.Context) error {
+	st, err := OpenStore(ctx, g.cfg, g.log)
+	if err != nil {
+		return err
+	}
+	g.Store = st
+	g.onClose("store", func(context.Context) error { return st.Close() })
+	if err := g.checkpoints(); err != nil {
+		return err
+	}
+	g.Recorder = audit.NewRecorder(st, audit.Options{}, g.log)
+	g.onClose("audit", g.Recorder.Close)
+	registerAuditMetrics(g.metrics, g.Recorder)
+	return nil
+}
+
+// OpenStore opens the store cfg names: PostgreSQL for several replicas, SQLite (its
+// directory created) for one.
+func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
+	if cfg.Store.Driver == "postgres" {
+		s, err := postgres.Open(ctx, cfg.Store.DSN, log)
+		if err != nil {
+			return nil, fmt.Errorf("opening the PostgreSQL store: %w", err)
+		}
+		return s, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Store.DSN), 0o700); err != nil {
+		return nil, fmt.Errorf("store directory: %w", err)
+	}
+	s, err := sqlite.Open(ctx, cfg.Store.DSN, log)
+	if err != nil {
+		return nil, fmt.Errorf("opening the SQLite store: %w", err)
+	}
+	return s, nil
+}
+
+func registerAuditMetrics(m *metrics.Metrics, r *audit.Recorder) {
+	m.CounterFunc("gateway_audit_events_total", "Audit events durably committed.", nil, func() float64 { return float64(r.Stats().Events) })
+	m.CounterFunc("gateway_audit_commits_total", "Audit group commits.", nil, func() float64 { return float64(r.Stats().Commits) })
+	m.CounterFunc("gateway_audit_commit_failures_total", "Audit group commits that failed.", nil, func() float64 { return float64(r.Stats().Failures) })
+}
+
+// timedRecorder measures how long a response waits for its audit events.
+type timedRecorder struct {
+	r *audit.Recorder
+	m *metrics.Metrics
+}
+
+func (t timedRecorder) Record(ctx context.Context, events []gateway.AuditEvent) error {
+	start := time.Now()
+	err := t.r.Record(ctx, events)
+	t.m.AuditCommit(time.Since(start))
+	return err
+}
+
+// readiness reports the store and every department's breaker: ready when the store
+// answers; departments that are down degrade only their own fields, so they are
+// reported but do not make the gateway unready.
+func readiness(fed *federation.Federation, st store.Store) func(ctx context.Context) server.Health {
+	return func(ctx context.Context) server.Health {
+		h := server.Health{OK: true, Components: map[string]string{}}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if _, err := st.ListRequests(ctx, store.RequestFilter{Requester: "\x00readiness"}); err != nil {
+			h.OK = false
+			h.Components["store"] = "down"
+		} else {
+			h.Components["store"] = "up"
+		}
+		for _, d := range fed.Departments() {
+			h.Components["department:"+d.ID] = d.State().String()
+		}
+		return h
+	}
+}
