@@ -144,7 +144,8 @@ func (s *Service) dbErr(ctx context.Context, op string, err error) error {
 // watcher returns the caller if its consumer holds the watch grant.
 func (s *Service) watcher(ctx context.Context, op string) (*gateway.Caller, error) {
 	c := gateway.CallerFrom(ctx)
-	// Role check in the resolver until the schema has a directive for it.
+	// The watch grant is the consumer's configuration (consumers[].watch), not a role its
+	// tokens carry, so it is checked here rather than by the schema's @role.
 	if c == nil || s.o.Consumer(c.Consumer) == nil || !s.o.Consumer(c.Consumer).Watch {
 		name := "this consumer"
 		if c != nil {
