@@ -18,8 +18,8 @@ import (
 // checkpoints starts this replica's signed audit checkpoints (docs/audit.md). Closed in
 // reverse order of opening: the recorder first, then the shutdown checkpoint covers
 // everything it committed, then the store.
-func (g *Gateway) checkpoints() error {
-	cp, err := StartCheckpoints(g.cfg, g.Store, g.log)
+func (g *Gateway) checkpoints(st store.Store) error {
+	cp, err := StartCheckpoints(g.cfg, st, g.log)
 	if err != nil {
 		return err
 	}

@@ -42,10 +42,10 @@ func (g *Gateway) departments(ctx context.Context) (*federation.Federation, erro
 	listenCtx, stopListen := context.WithCancel(context.WithoutCancel(ctx))
 	g.onClose("cache listeners", func(context.Context) error { stopListen(); return nil })
 	var depts []*federation.Department
-	for _, d := range g.cfg.Departments {
+	for i, d := range g.cfg.Departments {
 		dept, err := g.department(ctx, listenCtx, d, client, shared)
 		if err != nil {
-			return nil, fmt.Errorf("department %s: %w", d.ID, err)
+			return nil, fmt.Errorf("%s: department %s: %w", g.cfg.At(fmt.Sprintf("departments[%d]", i)), d.ID, err)
 		}
 		depts = append(depts, dept)
 	}
@@ -105,6 +105,7 @@ func (g *Gateway) sharedCache() (cache.Shared, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache.redisAddr: %w", err)
 	}
+	goredis.SetLogger(rediscache.Logger(g.log)) // go-redis's one logger per process
 	client := goredis.NewClient(opts)
 	g.onClose("redis", func(context.Context) error { return client.Close() })
 	g.log.Info("shared record cache", "redis", opts.Addr)
@@ -129,7 +130,7 @@ func OpenSource(ctx context.Context, d config.Department, client *http.Client, l
 		}
 		return s, s, nil
 	case config.ProtocolCSV:
-		s, err := csvdrop.Open(ctx, d, log.With("department", d.ID))
+		s, err := csvdrop.Open(ctx, d, log) // the adapter names its department itself
 		if err != nil {
 			return nil, nil, err
 		}

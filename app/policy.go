@@ -33,7 +33,7 @@ func (g *Gateway) policy(ctx context.Context) (*enforce.Enforcer, enforce.Record
 	g.onClose("grant watcher", func(context.Context) error { stopWatch(); return nil })
 
 	eo := enforce.Options{Catalog: g.Catalog, Grants: svc.Grants,
-		Recorder: g.sealer.Recorder(observedRecorder{timedRecorder{g.Recorder, g.metrics}.Record, g.checkpointer}),
+		Recorder: g.sealer.Recorder(observedRecorder{timedRecorder{g.Recorder, g.metrics, g.cfg.Audit.CommitTimeout}.Record, g.checkpointer}),
 		Observer: g.metrics, Log: g.log, Caller: gateway.CallerFrom, Budget: g.subjectBudget()}
 	if g.opts.NoAudit {
 		eo.Recorder = nil

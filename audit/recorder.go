@@ -36,6 +36,11 @@ type Options struct {
 	// previous commit has finished, which already batches everything that arrived
 	// during it.
 	MaxWait time.Duration
+	// CommitTimeout bounds each AppendAudit, so that a store that stops answering fails
+	// the commit (and its callers) instead of holding the loop, and the events queued
+	// behind it, for as long as it stalls. Default 0: no bound of its own; callers
+	// bound their wait with Record's context.
+	CommitTimeout time.Duration
 }
 
 // Stats are the Recorder's counters, for metrics.
@@ -239,8 +244,14 @@ func (r *Recorder) take(spare []gateway.AuditEvent, spareWaiters []waiter) ([]ga
 
 // commit stores one batch and tells its callers the outcome.
 func (r *Recorder) commit(batch []gateway.AuditEvent, waiters []waiter) {
+	ctx := r.ctx
+	if r.opts.CommitTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.opts.CommitTimeout)
+		defer cancel()
+	}
 	start := time.Now()
-	err := r.s.AppendAudit(r.ctx, batch)
+	err := r.s.AppendAudit(ctx, batch)
 	took := time.Since(start)
 	r.lastCommit.Store(int64(took))
 	r.lastBatch.Store(int64(len(batch)))

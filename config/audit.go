@@ -1,12 +1,14 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"time"
 )
 
-// Audit configures the signed checkpoints of the audit trail (docs/audit.md).
+// Audit configures the signed checkpoints of the audit trail (docs/audit.md) and bounds
+// its commits.
 type Audit struct {
 	// SigningKey is the Ed25519 private key (PKCS #8 PEM) that signs checkpoints:
 	// never the token keys, never in the audit database. Generated when missing.
@@ -16,6 +18,11 @@ type Audit struct {
 	// audit verify`: the keys of before a rotation.
 	Keys        []string    `yaml:"keys,omitempty"`
 	Checkpoints Checkpoints `yaml:"checkpoints,omitempty"`
+	// CommitTimeout is how long a response may wait for its audit events to be durable
+	// (its own commit and the commits queued before it). Past it the answer is withheld
+	// with AUDIT_UNAVAILABLE, so a stalled store fails requests fast instead of holding
+	// them for as long as it stalls (docs/operators.md). Default 5s.
+	CommitTimeout time.Duration `yaml:"commitTimeout,omitempty"`
 }
 
 // Checkpoints says where and how often the chain head is signed.
@@ -27,6 +34,7 @@ type Checkpoints struct {
 }
 
 func (a *Audit) withDefaults(dataDir string) {
+	a.CommitTimeout = cmp.Or(a.CommitTimeout, DefaultAuditCommitTimeout)
 	if a.SigningKey == "" {
 		a.SigningKey = filepath.Join(dataDir, "audit", "signing-key.pem")
 	}

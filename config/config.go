@@ -10,11 +10,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,16 +63,102 @@ type Config struct {
 	// production file.
 	Introspection bool `yaml:"introspection,omitempty"`
 
+	// AllowUnsafe names settings a production configuration may use only on purpose:
+	// "demo-key" (the demo issuer or signing key, as `gateway sim` writes them, for
+	// trying the gateway against the simulators), "world-writable-keys" (key files anyone
+	// may replace) and "introspection" (on without a warning). Start-up refuses the first
+	// two and warns about the third unless they are listed (docs/operators.md).
+	AllowUnsafe []string `yaml:"allowUnsafe,omitempty"`
+
 	// CatalogData holds the catalogue files' contents by name, read at Load.
 	CatalogData map[string][]byte `yaml:"-"`
 	// Path is the file the configuration came from, "" for the demo.
 	Path string `yaml:"-"`
+	// lines are the line of every key and list item, by path ("departments[0].auth").
+	lines map[string]int
+	// faulty are the paths Load found problems at.
+	faulty []string
 }
 
-// Ref names the department and operation that serve one kind of lookup.
+// Faulty reports whether Load found a problem at path or under it, so that later checks
+// of the same setting (an adapter's, at start-up) do not report it a second time.
+func (c *Config) Faulty(path string) bool {
+	for _, f := range c.faulty {
+		if f == path || strings.HasPrefix(f, path+".") || strings.HasPrefix(f, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// At returns "FILE:LINE" of a setting by its path, such as "departments[1].dsn" or
+// "cache.redisAddr": the nearest line the file has for it (its parent's when the setting
+// is absent), or just the file. Checks made after Load, at start-up or by `gateway config
+// check`, report their problems with it, in the form Load uses.
+func (c *Config) At(path string) string {
+	for p := path; p != ""; {
+		if l, ok := c.lines[p]; ok {
+			return fmt.Sprintf("%s:%d", c.Path, l)
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	if c.Path == "" {
+		return "configuration"
+	}
+	return c.Path
+}
+
+// Ref names the department and operation that serve one kind of lookup, or says that no
+// department of this deployment offers it.
 type Ref struct {
 	Department string `yaml:"department"`
 	Operation  string `yaml:"operation"`
+	// None is written `lookup: none` in the file: no department offers this lookup (a
+	// registry without a list operation, say). The gateway starts without it, and the
+	// fields that need it answer SOURCE_NOT_OFFERED naming it (docs/errors.md).
+	None bool `yaml:"-"`
+}
+
+// NoSource is how a configuration file says a lookup is not offered.
+const NoSource = "none"
+
+// UnmarshalYAML reads a Ref as {department, operation}, or as the word none.
+func (r *Ref) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if n.Value != NoSource {
+			// A TypeError, so that decoding goes on and reports the file's other mistakes.
+			return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q: want {department: …, operation: …} or %s", n.Line, n.Value, NoSource)}}
+		}
+		*r = Ref{None: true}
+		return nil
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Value != "department" && k.Value != "operation" {
+				return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: field %s not found in a source (department, operation)", k.Line, k.Value)}}
+			}
+		}
+	}
+	type plain Ref // without this method, so decoding does not recurse
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*r = Ref(p)
+	return nil
+}
+
+// MarshalYAML writes a Ref that is not offered as the word none.
+func (r Ref) MarshalYAML() (any, error) {
+	if r.None {
+		return NoSource, nil
+	}
+	type plain Ref
+	return plain(r), nil
 }
 
 // Sources says which department serves which lookup of the unified schema. Unset
@@ -88,13 +176,13 @@ type Sources struct {
 
 // DefaultSources are the lookups as the district's four systems serve them.
 var DefaultSources = Sources{
-	Person:              Ref{"psb", "person"},
-	Enterprise:          Ref{"amr", "enterprise"},
-	EnterprisesByRep:    Ref{"amr", "byLegalRep"},
-	EnterpriseList:      Ref{"amr", "list"},
-	CreditBySubject:     Ref{"credit", "bySubject"},
-	InsuranceByCitizen:  Ref{"hrss", "byCitizen"},
-	InsuranceByEmployer: Ref{"hrss", "byEmployer"},
+	Person:              Ref{Department: "psb", Operation: "person"},
+	Enterprise:          Ref{Department: "amr", Operation: "enterprise"},
+	EnterprisesByRep:    Ref{Department: "amr", Operation: "byLegalRep"},
+	EnterpriseList:      Ref{Department: "amr", Operation: "list"},
+	CreditBySubject:     Ref{Department: "credit", Operation: "bySubject"},
+	InsuranceByCitizen:  Ref{Department: "hrss", Operation: "byCitizen"},
+	InsuranceByEmployer: Ref{Department: "hrss", Operation: "byEmployer"},
 }
 
 // Each returns the lookups by their configuration names.
@@ -116,7 +204,7 @@ func (s *Sources) fill() {
 		{&s.CreditBySubject, DefaultSources.CreditBySubject}, {&s.InsuranceByCitizen, DefaultSources.InsuranceByCitizen},
 		{&s.InsuranceByEmployer, DefaultSources.InsuranceByEmployer},
 	} {
-		if p.dst.Department == "" && p.dst.Operation == "" {
+		if p.dst.Department == "" && p.dst.Operation == "" && !p.dst.None {
 			*p.dst = p.def
 		}
 	}
@@ -235,6 +323,9 @@ type Seal struct {
 type Store struct {
 	Driver string `yaml:"driver,omitempty"` // sqlite (default) or postgres
 	DSN    string `yaml:"dsn,omitempty"`    // postgres DSN; for sqlite, a file path (default DataDir/gateway.db)
+	// Timeout bounds each store call a request makes (sharing requests, grants, audit
+	// queries), so a stalled database fails them with STORE_UNAVAILABLE. Default 5s.
+	Timeout time.Duration `yaml:"timeout,omitempty"`
 }
 
 // Limits protect the departments and the gateway from expensive queries.
@@ -304,6 +395,7 @@ func (c *Config) WithDefaults() {
 		}
 	}
 	c.Log.Level = cmp.Or(c.Log.Level, DefaultLogLevel)
+	c.Store.Timeout = cmp.Or(c.Store.Timeout, DefaultStoreTimeout)
 	c.Audit.withDefaults(c.DataDir)
 }
 
@@ -390,7 +482,9 @@ func withFileLine(name, msg string) string {
 }
 
 // Load reads a configuration file and the catalogue files it names, and validates it.
-// Every problem is reported at once, with file and line.
+// Every problem is reported at once, with file and line. With an *Error it still returns
+// what could be read (nil only when the file is not YAML at all), so that `gateway config
+// check` can go on to the checks of start-up and report their problems too.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -400,11 +494,10 @@ func Load(path string) (*Config, error) {
 	c, err := ParseEnv(data, path, func(name string) ([]byte, error) {
 		return os.ReadFile(relativeTo(dir, name))
 	}, os.LookupEnv)
-	if err != nil {
-		return nil, err
+	if c != nil {
+		c.resolvePaths(dir)
 	}
-	c.resolvePaths(dir)
-	return c, nil
+	return c, err
 }
 
 // resolvePaths makes the files a configuration names relative to its own directory
@@ -456,24 +549,22 @@ func ParseEnv(data []byte, name string, readFile func(string) ([]byte, error), l
 			return nil, err
 		}
 	}
-	lines := map[string]int{}
-	indexLines(&root, "", lines)
-	at := func(path string) string {
-		// The nearest known line: the path itself, else its closest parent.
-		for p := path; p != ""; {
-			if l, ok := lines[p]; ok {
-				return fmt.Sprintf("%s:%d", name, l)
-			}
-			i := strings.LastIndexAny(p, ".[")
-			if i < 0 {
-				break
-			}
-			p = p[:i]
-		}
-		return name
-	}
+	c.lines = map[string]int{}
+	indexLines(&root, "", c.lines)
+	at := c.At
 	c.WithDefaults()
 	problems = append(problems, c.validate(at)...)
+	if lookup != nil {
+		for i, d := range c.Departments {
+			if k := d.Auth.KeyEnv; k != "" && d.Auth.Key == "" {
+				if v, ok := lookup(k); !ok || v == "" {
+					path := fmt.Sprintf("departments[%d].auth.keyEnv", i)
+					c.faulty = append(c.faulty, path)
+					problems = append(problems, fmt.Sprintf("%s: %s: the environment variable %s is not set", at(path), path, k))
+				}
+			}
+		}
+	}
 	c.CatalogData = map[string][]byte{}
 	for i, f := range c.Catalog {
 		b, err := readFile(f)
@@ -484,7 +575,7 @@ func ParseEnv(data []byte, name string, readFile func(string) ([]byte, error), l
 		c.CatalogData[f] = b
 	}
 	if len(problems) > 0 {
-		return nil, &Error{Problems: problems}
+		return c, &Error{Problems: problems}
 	}
 	return c, nil
 }
@@ -520,6 +611,7 @@ func (c *Config) validate(at func(string) string) []string {
 	var p []string
 	bad := func(path, format string, args ...any) {
 		p = append(p, at(path)+": "+path+": "+fmt.Sprintf(format, args...))
+		c.faulty = append(c.faulty, path)
 	}
 	ids := map[string]bool{}
 	for i, d := range c.Departments {
@@ -571,6 +663,9 @@ func (c *Config) validate(at func(string) string) []string {
 	sort.Strings(names)
 	for _, n := range names {
 		r := c.Sources.Each()[n]
+		if r.None {
+			continue
+		}
 		d := c.Department(r.Department)
 		switch {
 		case d == nil && !c.Demo:
@@ -646,7 +741,75 @@ func (c *Config) validate(at func(string) string) []string {
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		bad("log.format", "format %q: want json or text", c.Log.Format)
 	}
+	if !slices.Contains(logLevels, c.Log.Level) {
+		bad("log.level", "level %q: want one of %s", c.Log.Level, strings.Join(logLevels, ", "))
+	}
+	for i, u := range c.AllowUnsafe {
+		if !slices.Contains(unsafeSettings, u) {
+			bad(fmt.Sprintf("allowUnsafe[%d]", i), "%q: want one of %s", u, strings.Join(unsafeSettings, ", "))
+		}
+	}
+	if msg := checkListenAddr(c.Addr); msg != "" {
+		bad("addr", "%s", msg)
+	}
+	for _, n := range []struct {
+		path string
+		v    int64
+	}{
+		{"limits.depth", int64(c.Limits.Depth)}, {"limits.complexity", int64(c.Limits.Complexity)},
+		{"limits.aliases", int64(c.Limits.Aliases)}, {"limits.fields", int64(c.Limits.Fields)},
+		{"limits.selections", int64(c.Limits.Selections)}, {"limits.bodyBytes", c.Limits.BodyBytes},
+		{"limits.pageSize", int64(c.Limits.PageSize)}, {"limits.batchWait", int64(c.Limits.BatchWait)},
+		{"sharing.deadlineWorkingDays", int64(c.Sharing.DeadlineWorkingDays)},
+		{"cache.maxRecords", int64(c.Cache.MaxRecords)}, {"cache.staleFor", int64(c.Cache.StaleFor)},
+		{"cache.notFoundTTL", int64(c.Cache.NotFoundTTL)}, {"auth.leeway", int64(c.Auth.Leeway)},
+		{"audit.commitTimeout", int64(c.Audit.CommitTimeout)}, {"store.timeout", int64(c.Store.Timeout)},
+	} {
+		if n.v < 0 {
+			bad(n.path, "must not be negative; leave it out for the default")
+		}
+	}
+	for i, d := range c.Departments {
+		dp := fmt.Sprintf("departments[%d]", i)
+		if d.Retries < -1 {
+			bad(dp+".retries", "retries %d: want -1 (none), 0 (the default) or more", d.Retries)
+		}
+		if d.BreakerFailures < 0 {
+			bad(dp+".breakerFailures", "must not be negative")
+		}
+		if d.BreakerOpenFor < 0 {
+			bad(dp+".breakerOpenFor", "must not be negative")
+		}
+	}
 	return p
+}
+
+// Unsafe settings AllowUnsafe can name.
+const (
+	UnsafeDemoKey           = "demo-key"
+	UnsafeWorldWritableKeys = "world-writable-keys"
+	UnsafeIntrospection     = "introspection"
+)
+
+var unsafeSettings = []string{UnsafeDemoKey, UnsafeWorldWritableKeys, UnsafeIntrospection}
+
+// Allows reports whether AllowUnsafe names setting.
+func (c *Config) Allows(setting string) bool { return slices.Contains(c.AllowUnsafe, setting) }
+
+// logLevels are the values of log.level.
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+// checkListenAddr says what is wrong with a listen address, or "".
+func checkListenAddr(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not HOST:PORT (e.g. 0.0.0.0:8080): %v", addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("port %q of %q: want a number from 0 to 65535", port, addr)
+	}
+	return ""
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func readNone(name string) ([]byte, error) { return []byte("# catalogue"), nil }
@@ -136,6 +138,26 @@ func TestEnvironmentReferences(t *testing.T) {
 	_, err = ParseEnv([]byte(src), "gw.yaml", readNone, lookup)
 	if err == nil || !strings.Contains(err.Error(), "gw.yaml:23: ${PG_PASS} is not set") {
 		t.Errorf("a missing variable is reported with its line: %v", err)
+	}
+}
+
+// A lookup no department offers is declared `none`; a typo is refused with its line.
+func TestSourceNotOffered(t *testing.T) {
+	c := &Config{}
+	if err := decodeStrict([]byte("sources:\n  enterpriseList: none\n  person: {department: psb, operation: person}\n"), "f.yaml", c); err != nil {
+		t.Fatal(err)
+	}
+	c.Sources.fill()
+	if !c.Sources.EnterpriseList.None || c.Sources.Person.Department != "psb" || c.Sources.Enterprise != DefaultSources.Enterprise {
+		t.Errorf("sources: %+v", c.Sources)
+	}
+	out, err := yaml.Marshal(c.Sources)
+	if err != nil || !strings.Contains(string(out), "enterpriseList: none") {
+		t.Errorf("marshalled: %s %v", out, err)
+	}
+	err = decodeStrict([]byte("sources:\n  enterpriseList: nothing\n  person: {department: psb, operaton: person}\n"), "f.yaml", &Config{})
+	if err == nil || !strings.Contains(err.Error(), `f.yaml:2: "nothing"`) || !strings.Contains(err.Error(), "f.yaml:3: field operaton") {
+		t.Errorf("typos: %v", err)
 	}
 }
 

@@ -11,6 +11,10 @@ const (
 	DefaultDataDir     = "data"
 	DefaultStoreDriver = "sqlite"
 	DefaultSQLiteFile  = "gateway.db" // in DataDir
+	// DefaultStoreTimeout bounds each store call a request makes.
+	DefaultStoreTimeout = 5 * time.Second
+	// DefaultAuditCommitTimeout bounds a response's wait for its audit events.
+	DefaultAuditCommitTimeout = 5 * time.Second
 
 	// Query limits.
 	DefaultDepth      = 10

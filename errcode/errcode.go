@@ -22,6 +22,7 @@ const (
 	ForbiddenField    = "FORBIDDEN_FIELD"
 	SourceUnavailable = "SOURCE_UNAVAILABLE"
 	SourceError       = "SOURCE_ERROR"
+	SourceNotOffered  = "SOURCE_NOT_OFFERED"
 	BadUserInput      = "BAD_USER_INPUT"
 	Forbidden         = "FORBIDDEN"
 	NotFound          = "NOT_FOUND"
@@ -30,6 +31,7 @@ const (
 	AlreadyResolved   = "ALREADY_RESOLVED"
 	StoreUnavailable  = "STORE_UNAVAILABLE"
 	AuditUnavailable  = "AUDIT_UNAVAILABLE"
+	PurgeIncomplete   = "PURGE_INCOMPLETE"
 	ForbiddenArgument = "FORBIDDEN_ARGUMENT"
 	SubjectLimit      = "SUBJECT_LIMIT_EXCEEDED"
 	CitizenOnly       = "CITIZEN_ONLY"
@@ -80,6 +82,7 @@ var vocabulary = map[string]Info{
 	ForbiddenField:    {http.StatusOK, "the sharing policy denies one field to this caller"},
 	SourceUnavailable: {http.StatusOK, "a department is down or too slow; its fields are null"},
 	SourceError:       {http.StatusOK, "a department answered something unreadable; its fields are null"},
+	SourceNotOffered:  {http.StatusOK, "no department of this deployment offers the lookup the field needs"},
 	BadUserInput:      {http.StatusOK, "an argument breaks a rule the message names"},
 	Forbidden:         {http.StatusOK, "the caller may not use this operation"},
 	NotFound:          {http.StatusOK, "the sharing request, grant or data issue does not exist"},
@@ -88,6 +91,7 @@ var vocabulary = map[string]Info{
 	AlreadyResolved:   {http.StatusOK, "the data issue was already answered; an answer is final"},
 	StoreUnavailable:  {http.StatusOK, "the gateway's database did not answer"},
 	AuditUnavailable:  {http.StatusOK, "the audit trail could not be written, so the answer is withheld"},
+	PurgeIncomplete:   {http.StatusOK, "this replica's cache was purged, the shared cache did not answer"},
 	ForbiddenArgument: {http.StatusOK, "the field looks up, filters or counts by a datum the caller may not read"},
 	SubjectLimit:      {http.StatusOK, "the end user has reached more distinct people than its budget allows"},
 	CitizenOnly:       {http.StatusOK, "only a citizen's self-service token reads a data tracker"},

@@ -2171,15 +2171,24 @@ type DepartmentDataQuality @gatewayRecord {
 	{Name: "../schema/query.graphqls", Input: `"""
 The district's data-sharing gateway. Every field is read live from the department that
 owns it; what a caller sees of each field is decided by that department's sharing policy.
+A department that fails nulls only the fields it serves, each with a SOURCE_UNAVAILABLE
+error at its path: every root field that reads a department is nullable for that reason,
+so what the other departments answered is still delivered.
 """
 type Query {
   "A citizen by ID number (GB 11643). Null when the population registry has no such person."
   citizen(idNumber: ID! @lookup(code: "310115-PSB-RK01-001", key: true)): Citizen @relation
   "An enterprise by unified social credit code (GB 32100). Null when the registry has none."
   enterprise(creditCode: ID! @lookup(code: "310115-AMR-QY01-001", key: true)): Enterprise @relation
-  "Enterprises, all or those whose legal representative is the given citizen, page by page."
+  """
+  Enterprises, all or those whose legal representative is the given citizen, page by page.
+  Null (with an error) when the enterprise registry fails; the rest of the answer stands.
+  """
   enterprises(legalRepresentative: ID @lookup(code: "310115-PSB-RK01-001"), first: Int = 20 @page, after: String @page): EnterpriseConnection @relation
-  "Credit records of a subject (citizen ID number or credit code), optionally of some kinds."
+  """
+  Credit records of a subject (citizen ID number or credit code), optionally of some kinds.
+  Null (with an error) when the credit platform fails; the rest of the answer stands.
+  """
   creditRecords(subject: ID! @lookup(code: "310115-CREDIT-XY01-003"), kinds: [CreditRecordKind!] @lookup(code: "310115-CREDIT-XY01-002")): [CreditRecord!] @relation
   "The data catalogue, all or one department's, with the caller's own access to each item."
   catalog(department: String): [CatalogEntry!]!

@@ -50,6 +50,8 @@ func NewGraphQL(o GraphQLOptions) *handler.Server {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(introspectionOff{})
 	}
 	// Before anything parses a document (APQ runs first, so a hash is already text).
 	guard := &documentGuard{MaxSelections: o.Limits.Selections, checked: lru.New[bool](1000)}

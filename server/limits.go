@@ -66,6 +66,7 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 type shape struct {
 	depth           int
 	aliases, fields int64
+	chain           int // the longest __Type.ofType chain starting at this selection set
 }
 
 type measurer struct {
@@ -84,11 +85,17 @@ func (m *measurer) set(set ast.SelectionSet) shape {
 		switch s := sel.(type) {
 		case *ast.Field:
 			sh = m.set(s.SelectionSet)
-			if len(s.SelectionSet) > 0 {
-				sh.depth++
-			} else {
-				sh.depth = 1
+			link := 0
+			if typeRefLink(s) {
+				link = sh.chain + 1
 			}
+			switch {
+			case len(s.SelectionSet) == 0:
+				sh.depth = 1
+			case link == 0 || link > maxTypeRefChain:
+				sh.depth++
+			}
+			sh.chain = link
 			sh.fields = sat(sh.fields, 1)
 			if s.Alias != "" && s.Alias != s.Name {
 				sh.aliases = sat(sh.aliases, 1)
@@ -99,10 +106,75 @@ func (m *measurer) set(set ast.SelectionSet) shape {
 			sh = m.fragment(s)
 		}
 		out.depth = max(out.depth, sh.depth)
+		out.chain = max(out.chain, sh.chain)
 		out.aliases = sat(out.aliases, sh.aliases)
 		out.fields = sat(out.fields, sh.fields)
 	}
 	return out
+}
+
+// maxTypeRefChain is how many ofType links in a row are exempt from the depth limit:
+// graphql-js's query nests nine, and no type reference of this schema wraps deeper than
+// [[T!]!]! (three), so a longer chain only inflates a query and counts again.
+const maxTypeRefChain = 10
+
+// typeRefLink reports whether f is a link of introspection's type-reference chain,
+// __Type.ofType. The standard introspection query (graphql-js getIntrospectionQuery, which
+// GraphiQL and code generators send) unwraps NON_NULL and LIST wrappers through eight
+// nested ofType selections, so counting them would refuse every standard tool. Such a
+// chain only walks the wrappers of one type reference and costs nothing; nesting that
+// does fan out (fields → type → fields …) still counts, and so does a chain longer than
+// maxTypeRefChain, so introspection cannot be used to build a deep query.
+func typeRefLink(f *ast.Field) bool {
+	return f.Name == "ofType" && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "__Type"
+}
+
+// introspectionOff answers an operation that asks for __schema or __type, when
+// introspection is off, with INTROSPECTION_DISABLED (docs/errors.md) before anything runs.
+// __typename is not introspection of the schema and stays allowed.
+type introspectionOff struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = introspectionOff{}
+
+func (introspectionOff) ExtensionName() string                   { return "IntrospectionOff" }
+func (introspectionOff) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (introspectionOff) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Query || !asksSchema(oc.Operation.SelectionSet, map[string]bool{}) {
+		return nil
+	}
+	return &gqlerror.Error{
+		Message:    "schema introspection (__schema, __type) is turned off on this gateway; the schema reference is docs/schema.md in the gateway's documentation",
+		Extensions: map[string]any{"code": errcode.IntrospectionDisabled},
+	}
+}
+
+// asksSchema reports whether a root selection set selects __schema or __type, directly
+// or through fragments (each visited once).
+func asksSchema(set ast.SelectionSet, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if asksSchema(s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Definition != nil && !seen[s.Name] {
+				seen[s.Name] = true
+				if asksSchema(s.Definition.SelectionSet, seen) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // fragment measures a fragment once. Validation has already refused cycles; onPath

@@ -20,6 +20,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/cache"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/federation"
@@ -84,31 +85,53 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	s := &Service{store: o.Store, catalog: o.Catalog, deadlineDays: o.DeadlineDays, purger: o.Purger,
 		now: o.Now, log: o.Log}
 	s.trackerConfig(o.Consumers, o.Purposes)
-	var problems []string
+	if problems := StaticGrantProblems(o.Catalog, o.Consumers); len(problems) > 0 {
+		msgs := make([]string, len(problems))
+		for i, p := range problems {
+			msgs[i] = p.Message
+		}
+		return nil, fmt.Errorf("static grants: %s", strings.Join(msgs, "; "))
+	}
 	for _, c := range o.Consumers {
 		for i, g := range c.Grants {
-			for _, code := range g.Codes {
-				e := o.Catalog.ByCode(code)
-				switch {
-				case e == nil:
-					problems = append(problems, fmt.Sprintf("consumer %s grant %d: code %s is not in the catalogue", c.Name, i, code))
-				case e.Class != gateway.Conditional:
-					problems = append(problems, fmt.Sprintf("consumer %s grant %d: code %s is %s; only conditional items are granted", c.Name, i, code, e.Class))
-				}
-			}
 			s.static = append(s.static, gateway.Grant{
 				ID: fmt.Sprintf("CFG-%s-%d", c.Name, i+1), Consumer: c.Name, Purpose: g.Purpose,
 				Codes: g.Codes, ValidUntil: g.ValidUntil, GrantedBy: "configuration",
 			})
 		}
 	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("static grants: %s", strings.Join(problems, "; "))
-	}
 	if err := s.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// StaticGrantProblem is a static grant that names a code it cannot grant.
+type StaticGrantProblem struct {
+	Path    string // the setting, as config.Config.At takes it: consumers[2].grants[0].codes[3]
+	Message string
+}
+
+// StaticGrantProblems checks the consumers' static grants against the catalogue: each code
+// must be known and conditional (open items need no grant, not-shared ones cannot have
+// one). New refuses to start on any; `gateway config check` reports them with their lines.
+func StaticGrantProblems(cat *policy.Catalog, consumers []config.Consumer) []StaticGrantProblem {
+	var out []StaticGrantProblem
+	for ci, c := range consumers {
+		for i, g := range c.Grants {
+			for k, code := range g.Codes {
+				path := fmt.Sprintf("consumers[%d].grants[%d].codes[%d]", ci, i, k)
+				e := cat.ByCode(code)
+				switch {
+				case e == nil:
+					out = append(out, StaticGrantProblem{path, fmt.Sprintf("consumer %s grant %d: code %s is not in the catalogue", c.Name, i, code)})
+				case e.Class != gateway.Conditional:
+					out = append(out, StaticGrantProblem{path, fmt.Sprintf("consumer %s grant %d: code %s is %s; only conditional items are granted", c.Name, i, code, e.Class)})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Refresh reloads the grants from the store and swaps the new set in.
@@ -539,7 +562,13 @@ func (s *Service) PurgeCache(ctx context.Context, department string, keys []stri
 		return 0, nil
 	}
 	n, err := s.purger.Purge(ctx, department, keys)
-	if err != nil {
+	var partial *cache.SharedPurgeError
+	switch {
+	case errors.As(err, &partial):
+		// The cause (a dial error, say) is the operator's, not the caller's.
+		s.log.Error("cache purge reached only this replica", "request_id", gateway.RequestID(ctx), "department", department, "keys", len(keys), "records", partial.Local, "err", err)
+		return 0, gqlErr(ctx, errcode.PurgeIncomplete, "purgeCache: %d records were dropped on this gateway replica, but the shared cache did not answer, so other replicas keep theirs until they expire; try the purge again later", partial.Local)
+	case err != nil:
 		return 0, gqlErr(ctx, errcode.BadUserInput, "purgeCache: %v", err)
 	}
 	s.log.Info("cache purged", "request_id", gateway.RequestID(ctx), "department", department, "keys", len(keys), "records", n)

@@ -70,6 +70,9 @@ type Store interface {
 	// Signals coalesce: one pending signal stands for any number of changes. The
 	// channel has one reader, the gateway's grant cache, and is never closed.
 	Changes() <-chan struct{}
+	// Ping reports whether the database answers and holds the gateway's schema: the
+	// readiness probe asks it, so it reads nothing of a caller's and writes nothing.
+	Ping(ctx context.Context) error
 	// Close releases the database. Calling it again is harmless.
 	Close() error
 }

@@ -11,8 +11,9 @@
 //	              written. All values are query-escaped.
 //	keySeparator  joins the keys of {keys} (default ","). A key that contains it cannot be
 //	              sent in a batch and is reported absent.
-//	records       dotted path of the JSON array of records, e.g. data or result.items.
-//	              Empty: the whole answer is one record object.
+//	records       dotted path of the JSON array of records, e.g. data or result.items;
+//	              $ when the answer itself is the array. Empty: the whole answer is one
+//	              record object.
 //	total         dotted path of the total count (a number or a numeric string).
 //	keyField      legacy field holding each record's key. Required with {keys}, where it
 //	              groups the answer by key; elsewhere it guards against an upstream that
@@ -24,6 +25,9 @@
 //	maxPages      how many pages Fetch reads for one key (default 10). A key with more
 //	              records than maxPages×maxPageSize fails with ErrBadResponse rather than
 //	              returning a silently truncated list; callers page with Page instead.
+//
+// A field's from (and keyField) may be a dotted path into nested objects of a record, e.g.
+// basic.name for {"basic": {"name": …}}.
 //
 // An operation has one shape: {keys} (batch: one call per Fetch), {key} (one call, or one
 // run of pages, per key, sequentially) or no key (a listing, Page only with key "").
@@ -58,6 +62,7 @@ type Source struct {
 	client   *http.Client
 	mapping  *adapters.Mapping
 	wanted   map[string]bool // legacy fields worth decoding: the mapped ones and key fields
+	nested   map[string]bool // objects a dotted wanted field lies in: "basic" for basic.name
 	ops      map[string]*operation
 }
 
@@ -117,6 +122,12 @@ func New(d config.Department, client *http.Client) (*Source, error) {
 			wanted[op.keyField] = true
 		}
 	}
+	nested := map[string]bool{}
+	for f := range wanted {
+		for i := strings.IndexByte(f, '.'); i > 0; i = next(f, i) {
+			nested[f[:i]] = true
+		}
+	}
 	c := &http.Client{}
 	if client != nil {
 		cp := *client // shares the transport, hence the connection pool
@@ -125,8 +136,16 @@ func New(d config.Department, client *http.Client) (*Source, error) {
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Source{
 		dept: d.ID, endpoint: endpoint, header: header, key: key,
-		client: c, mapping: mapping, wanted: wanted, ops: ops,
+		client: c, mapping: mapping, wanted: wanted, nested: nested, ops: ops,
 	}, nil
+}
+
+// next is the index of the dot after position i in f, or -1.
+func next(f string, i int) int {
+	if j := strings.IndexByte(f[i+1:], '.'); j >= 0 {
+		return i + 1 + j
+	}
+	return -1
 }
 
 // Fetch implements adapters.Source. A batch operation makes one upstream call for up to

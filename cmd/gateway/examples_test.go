@@ -282,6 +282,7 @@ func nonEmpty(v any) bool {
 // regenerate it with the command in the configuration's comment when they change.
 func TestCitizenPortalAllowlistIsCurrent(t *testing.T) {
 	t.Setenv("CREDIT_DB_PASSWORD", "example-password")
+	t.Setenv("AMR_API_KEY", "example-key")
 	fresh := filepath.Join(t.TempDir(), "allowlist.json")
 	var out bytes.Buffer
 	if err := run(t.Context(), []string{"allowlist", "register", "--out", fresh, filepath.Join(examplesDir, "citizen-portal")}, os.Getenv, &out); err != nil {

@@ -55,11 +55,13 @@ func parseServeFlags(args []string, getenv func(string) string, stdout io.Writer
 }
 
 // configure loads the configuration and applies the flags that override it; the
-// switches that are not configuration become app.Options.
-func (f *serveFlags) configure() (*config.Config, app.Options, error) {
-	cfg, err := loadConfig(f.config, f.data)
+// switches that are not configuration become app.Options. A production file goes through
+// every start-up check first (app.LoadChecked), so that all its problems are reported at
+// once; its warnings are returned for the log.
+func (f *serveFlags) configure() (*config.Config, app.Options, []string, error) {
+	cfg, warnings, err := loadServeConfig(f.config, f.data)
 	if err != nil {
-		return nil, app.Options{}, err
+		return nil, app.Options{}, nil, err
 	}
 	if f.addr != "" {
 		cfg.Addr = f.addr
@@ -68,15 +70,15 @@ func (f *serveFlags) configure() (*config.Config, app.Options, error) {
 		cfg.Cache.Disabled = true
 	}
 	if f.noAudit && !cfg.Demo {
-		return nil, app.Options{}, fmt.Errorf("--bench-no-audit is for demo-mode measurements only")
+		return nil, app.Options{}, nil, fmt.Errorf("--bench-no-audit is for demo-mode measurements only")
 	}
 	if f.noRateLimit {
 		if !cfg.Demo {
-			return nil, app.Options{}, fmt.Errorf("--bench-no-rate-limit is for demo-mode load tests only; set limits.rateLimitsOff in a configuration file")
+			return nil, app.Options{}, nil, fmt.Errorf("--bench-no-rate-limit is for demo-mode load tests only; set limits.rateLimitsOff in a configuration file")
 		}
 		cfg.Limits.RateLimitsOff = true
 	}
-	return cfg, app.Options{NoAudit: f.noAudit, Pprof: f.pprof}, nil
+	return cfg, app.Options{NoAudit: f.noAudit, Pprof: f.pprof}, warnings, nil
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -84,11 +86,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	cfg, opts, err := f.configure()
+	cfg, opts, warnings, err := f.configure()
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg.Log, stdout)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
 	if cfg.Demo {
 		sims, err := startSimulators(ctx, cfg, f.size, log)
 		if err != nil {
@@ -176,6 +181,15 @@ func loadConfig(path, dataDir string) (*config.Config, error) {
 		return config.Demo(dataDir)
 	}
 	return config.Load(path)
+}
+
+// loadServeConfig is loadConfig with every start-up check run on a production file.
+func loadServeConfig(path, dataDir string) (*config.Config, []string, error) {
+	if path == "" {
+		cfg, err := config.Demo(dataDir)
+		return cfg, nil, err
+	}
+	return app.LoadChecked(path, false)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

@@ -253,6 +253,9 @@ type PageInfo struct {
 
 // The district's data-sharing gateway. Every field is read live from the department that
 // owns it; what a caller sees of each field is decided by that department's sharing policy.
+// A department that fails nulls only the fields it serves, each with a SOURCE_UNAVAILABLE
+// error at its path: every root field that reads a department is nullable for that reason,
+// so what the other departments answered is still delivered.
 type Query struct {
 }
 

@@ -104,6 +104,16 @@ func (s *Store) init(ctx context.Context) error {
 // Changes implements store.Store.
 func (s *Store) Changes() <-chan struct{} { return s.changes }
 
+// Ping implements store.Store: one round trip on a pooled connection to the migrations table,
+// which exists once the migrations have run, so a dropped schema reads as down too.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.pool.QueryRow(ctx, `SELECT 1 FROM schema_migrations LIMIT 1`).Scan(&one); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres store: ping: %w", err)
+	}
+	return nil
+}
+
 // Close stops listening and closes the pool.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {

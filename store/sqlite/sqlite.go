@@ -90,6 +90,16 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 // Changes implements store.Store.
 func (s *Store) Changes() <-chan struct{} { return s.changes }
 
+// Ping implements store.Store: one read on the reader pool, of a table the migrations
+// create, so a file replaced or emptied under the gateway reads as down.
+func (s *Store) Ping(ctx context.Context) error {
+	var n int64
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite store: ping: %w", err)
+	}
+	return nil
+}
+
 // Close stops watching for changes and closes the database.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {

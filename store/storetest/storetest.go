@@ -53,6 +53,7 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"Changes", testChanges},
 		{"Reopen", testReopen},
 		{"Replicas", testReplicas},
+		{"Ping", testPing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t)) })
@@ -730,4 +731,22 @@ func testReplicas(t *testing.T, open Opener) {
 	expectSignal(t, a.Changes(), "RevokeGrant on another replica")
 
 	appendConcurrently(t, a, b)
+}
+
+// testPing: an open store answers Ping, and a closed one does not, promptly. The
+// readiness probe relies on both (docs/operators.md).
+func testPing(t *testing.T, open Opener) {
+	s := open(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping on an open store: %v", err)
+	}
+	s.Close()
+	if err := s.Ping(ctx); err == nil {
+		t.Fatal("Ping on a closed store succeeded")
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Ping on a closed store waited for the deadline instead of failing")
+	}
 }
