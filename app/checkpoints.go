@@ -18,8 +18,8 @@ import (
 // checkpoints starts this replica's signed audit checkpoints (docs/audit.md). Closed in
 // reverse order of opening: the recorder first, then the shutdown checkpoint covers
 // everything it committed, then the store.
-func (g *Gateway) checkpoints(st store.Store) error {
-	cp, err := StartCheckpoints(g.cfg, st, g.log)
+func (g *Gateway) checkpoints(st store.Store, chain string) error {
+	cp, err := StartCheckpoints(g.cfg, st, chain, g.log)
 	if err != nil {
 		return err
 	}
@@ -31,8 +31,8 @@ func (g *Gateway) checkpoints(st store.Store) error {
 }
 
 // StartCheckpoints loads (or generates) the audit signing key, publishes its public key
-// beside the checkpoints and starts the checkpointer of this replica's chain.
-func StartCheckpoints(cfg *config.Config, st store.Store, log *slog.Logger) (*audit.Checkpointer, error) {
+// beside the checkpoints and starts the checkpointer of chain, this replica's.
+func StartCheckpoints(cfg *config.Config, st store.Store, chain string, log *slog.Logger) (*audit.Checkpointer, error) {
 	head, ok := st.(audit.Head)
 	if !ok {
 		return nil, fmt.Errorf("the %s store cannot read the audit chain head", cfg.Store.Driver)
@@ -55,7 +55,7 @@ func StartCheckpoints(cfg *config.Config, st store.Store, log *slog.Logger) (*au
 	}
 	cp, err := audit.NewCheckpointer(head, audit.CheckpointOptions{
 		Every: cfg.Audit.Checkpoints.Every, Interval: cfg.Audit.Checkpoints.Interval,
-		Dir: cfg.Audit.Checkpoints.Dir, Mirror: cfg.Audit.Checkpoints.Mirror, Signer: signer, Log: log,
+		Dir: cfg.Audit.Checkpoints.Dir, Mirror: cfg.Audit.Checkpoints.Mirror, Signer: signer, Log: log, Chain: chain,
 	})
 	if err != nil {
 		return nil, err

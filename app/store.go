@@ -27,17 +27,31 @@ func (g *Gateway) openStore(ctx context.Context) error {
 		return err
 	}
 	g.onClose("store", func(context.Context) error { return opened.Close() })
+	chain, err := ReplicaChain(g.cfg)
+	if err != nil {
+		return err
+	}
 	// The checkpointer reads the chain head in the background, from the store itself;
 	// the calls a request makes are bounded by store.timeout.
-	if err := g.checkpoints(opened); err != nil {
+	if err := g.checkpoints(opened, chain); err != nil {
 		return err
 	}
 	st := store.WithTimeout(opened, g.cfg.Store.Timeout)
 	g.Store = st
-	g.Recorder = audit.NewRecorder(st, audit.Options{CommitTimeout: g.cfg.Audit.CommitTimeout}, g.log)
+	g.Recorder = audit.NewRecorder(st, audit.Options{CommitTimeout: g.cfg.Audit.CommitTimeout, Chain: chain}, g.log)
 	g.onClose("audit", g.Recorder.Close)
 	registerAuditMetrics(g.metrics, g.Recorder)
 	return nil
+}
+
+// ReplicaChain is the audit chain this replica appends to and checkpoints: store.replica,
+// or the id kept in the data directory (audit.ReplicaChain), so that replicas sharing a
+// database do not queue on one chain head (docs/operators.md, Several replicas).
+func ReplicaChain(cfg *config.Config) (string, error) {
+	if cfg.Store.Replica != "" {
+		return cfg.Store.Replica, nil
+	}
+	return audit.ReplicaChain(cfg.DataDir)
 }
 
 // OpenStore opens the store cfg names: PostgreSQL for several replicas, SQLite (its

@@ -16,13 +16,14 @@ import (
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/audit"
-	"pudong.gov.cn/gateway/store/sqlite"
+	"pudong.gov.cn/gateway/store/sqlstore"
+	"pudong.gov.cn/gateway/store/storetest"
 )
 
 // anchored is a chain of ten events (appends of 3, 5 and 2) with a checkpoint after each
 // append (seq 3, 8 and 10), written to a primary and a mirror sink.
 type anchored struct {
-	s              *sqlite.Store
+	s              *sqlstore.Store
 	db             *sql.DB
 	dir, mirror    string
 	key            *audit.Signer
@@ -81,7 +82,7 @@ func (a *anchored) verify(t *testing.T, keys audit.KeySet) audit.Report {
 }
 
 // emptyChain is a store with a second handle on its file for tampering.
-func emptyChain(t *testing.T) (*sqlite.Store, *sql.DB) {
+func emptyChain(t *testing.T) (*sqlstore.Store, *sql.DB) {
 	t.Helper()
 	s, path := newStore(t)
 	db, err := sql.Open("sqlite", path)
@@ -94,25 +95,21 @@ func emptyChain(t *testing.T) (*sqlite.Store, *sql.DB) {
 
 // rebuild replaces the stored chain with the events edit returns, renumbered and
 // re-hashed with hash: what an attacker who knows the documented format can do.
-func rebuild(t *testing.T, s *sqlite.Store, db *sql.DB, edit func([]gateway.AuditEvent) []gateway.AuditEvent, hash func(i int, e *gateway.AuditEvent) string) {
+func rebuild(t *testing.T, s *sqlstore.Store, db *sql.DB, edit func([]gateway.AuditEvent) []gateway.AuditEvent, hash func(i int, e *gateway.AuditEvent) string) {
 	t.Helper()
 	var evs []gateway.AuditEvent
 	if err := s.ScanAudit(context.Background(), func(e gateway.AuditEvent) error { evs = append(evs, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	evs = edit(evs)
-	exec(t, db, `DELETE FROM audit_events`)
 	prev := ""
 	for i := range evs {
 		e := &evs[i]
 		e.Seq, e.PrevHash = int64(i+1), prev
 		e.Hash = hash(i, e)
 		prev = e.Hash
-		exec(t, db, `INSERT INTO audit_events (seq, at, consumer, end_user, purpose, request_id, code, owner, subject,
-			decision, grant_id, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.Seq, e.At.UnixMicro(), e.Consumer, e.EndUser, e.Purpose, e.RequestID, e.Code, e.Owner, e.Subject,
-			string(e.Decision), e.GrantID, e.PrevHash, e.Hash)
 	}
+	storetest.Tamper(t, db, false, "", func([]gateway.AuditEvent) []gateway.AuditEvent { return evs })
 }
 
 func v2(_ int, e *gateway.AuditEvent) string { return e.ComputeHash() }
@@ -147,12 +144,12 @@ func TestCheckpointsDetect(t *testing.T) {
 		{
 			// A shorter intact chain: only the signed head at seq 10 shows it was longer.
 			name:   "truncation",
-			tamper: func(t *testing.T, a *anchored) { exec(t, a.db, `DELETE FROM audit_events WHERE seq > 8`) },
+			tamper: func(t *testing.T, a *anchored) { truncate(t, a.db, 8) },
 			want:   audit.Break{Seq: 9, Kind: audit.Truncated},
 		},
 		{
 			name:   "truncation to nothing",
-			tamper: func(t *testing.T, a *anchored) { exec(t, a.db, `DELETE FROM audit_events`) },
+			tamper: func(t *testing.T, a *anchored) { truncate(t, a.db, 0) },
 			want:   audit.Break{Seq: 1, Kind: audit.Truncated},
 		},
 		{
@@ -176,7 +173,7 @@ func TestCheckpointsDetect(t *testing.T) {
 			tamper: func(t *testing.T, a *anchored) {
 				// Someone who can write the files but does not hold the key moves the
 				// signed head back to seq 8 after cutting the tail.
-				exec(t, a.db, `DELETE FROM audit_events WHERE seq > 8`)
+				truncate(t, a.db, 8)
 				for _, path := range []string{a.checkpointFile, filepath.Join(a.mirror, audit.ChainFile(""))} {
 					b, _ := os.ReadFile(path)
 					lines := strings.Split(strings.TrimSpace(string(b)), "\n")
@@ -193,7 +190,7 @@ func TestCheckpointsDetect(t *testing.T) {
 		{
 			name: "checkpoint signed by an untrusted key",
 			tamper: func(t *testing.T, a *anchored) {
-				exec(t, a.db, `DELETE FROM audit_events WHERE seq > 8`)
+				truncate(t, a.db, 8)
 				os.Remove(a.checkpointFile)
 				os.Remove(filepath.Join(a.mirror, audit.ChainFile("")))
 				a.checkpointer(t, otherKey(t)).Checkpoint(context.Background())
@@ -419,9 +416,16 @@ func TestCheckpointerChecksTheHeadAtStart(t *testing.T) {
 	if b, err := a.checkpointer(t, a.key).Check(context.Background()); b != nil || err != nil {
 		t.Fatalf("intact chain: %v %v", b, err)
 	}
-	exec(t, a.db, `DELETE FROM audit_events WHERE seq > 7`)
+	truncate(t, a.db, 7)
 	b, err := a.checkpointer(t, a.key).Check(context.Background())
 	if err != nil || b == nil || b.Kind != audit.Truncated || b.Seq != 8 {
 		t.Errorf("cut chain: %v %v, want truncated at seq 8", b, err)
 	}
+}
+
+// truncate cuts the default chain after its first n events, behind the store's back,
+// head row included, as an attacker covering their tracks would.
+func truncate(t *testing.T, db *sql.DB, n int) {
+	t.Helper()
+	storetest.Tamper(t, db, false, "", func(evs []gateway.AuditEvent) []gateway.AuditEvent { return evs[:n] })
 }

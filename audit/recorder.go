@@ -41,6 +41,10 @@ type Options struct {
 	// behind it, for as long as it stalls. Default 0: no bound of its own; callers
 	// bound their wait with Record's context.
 	CommitTimeout time.Duration
+	// Chain is the audit chain this Recorder appends to (gateway.AuditEvent.Chain): one
+	// per replica, so that replicas sharing a database do not take turns on one chain
+	// head. Events are stamped with it whatever their own Chain. Default "".
+	Chain string
 }
 
 // Stats are the Recorder's counters, for metrics.
@@ -112,7 +116,11 @@ func (r *Recorder) Record(ctx context.Context, events []gateway.AuditEvent) erro
 		r.mu.Unlock()
 		return ErrClosed
 	}
+	start := len(r.queue)
 	r.queue = append(r.queue, events...)
+	for i := range r.queue[start:] {
+		r.queue[start+i].Chain = r.opts.Chain
+	}
 	r.waiters = append(r.waiters, w)
 	r.mu.Unlock()
 	r.signal()

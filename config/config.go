@@ -326,6 +326,10 @@ type Store struct {
 	// Timeout bounds each store call a request makes (sharing requests, grants, audit
 	// queries), so a stalled database fails them with STORE_UNAVAILABLE. Default 5s.
 	Timeout time.Duration `yaml:"timeout,omitempty"`
+	// Replica names this gateway's audit chain, so that replicas sharing a database do
+	// not queue on one chain head. Default: an id generated once and kept in
+	// DataDir/replica-id. Two replicas must not share a data directory without it.
+	Replica string `yaml:"replica,omitempty"`
 }
 
 // Limits protect the departments and the gateway from expensive queries.
@@ -732,6 +736,9 @@ func (c *Config) validate(at func(string) string) []string {
 	}
 	if c.Store.Driver == "postgres" && c.Store.DSN == "" {
 		bad("store.dsn", "postgres needs a dsn")
+	}
+	if c.Store.Replica != "" && !gateway.ValidChain(c.Store.Replica) {
+		bad("store.replica", "replica %q: up to 64 letters, digits, '.', '_' or '-'", c.Store.Replica)
 	}
 	if c.Limits.PageSize > 1000 {
 		bad("limits.pageSize", "at most 1000")

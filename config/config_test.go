@@ -161,6 +161,19 @@ func TestSourceNotOffered(t *testing.T) {
 	}
 }
 
+// TestStoreReplica: a replica name becomes the audit chain's name, so one that is not a
+// chain name is refused where it is written.
+func TestStoreReplica(t *testing.T) {
+	c, err := Parse([]byte(good+"store: {replica: gw-2.prod}\n"), "gw.yaml", readNone)
+	if err != nil || c.Store.Replica != "gw-2.prod" {
+		t.Fatalf("store.replica gw-2.prod: %v, %+v", err, c.Store)
+	}
+	_, err = Parse([]byte(good+"store: {replica: \"gw 2/prod\"}\n"), "gw.yaml", readNone)
+	if err == nil || !strings.Contains(err.Error(), "store.replica") {
+		t.Errorf("store.replica with a space and a slash: err = %v, want a store.replica problem", err)
+	}
+}
+
 // Load resolves the files a configuration names relative to the file itself, once, so
 // that the gateway started from another directory reads the same files.
 func TestLoadResolvesPathsOnce(t *testing.T) {

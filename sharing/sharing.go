@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -517,11 +518,11 @@ func (s *Service) AuditEvents(ctx context.Context, code, subject *string, from, 
 		f.To = *to
 	}
 	if after != nil && *after != "" {
-		var seq int64
-		if _, err := fmt.Sscanf(*after, "seq:%d", &seq); err != nil || seq < 0 {
+		seq, chain, ok := parseAuditCursor(*after)
+		if !ok {
 			return nil, gqlErr(ctx, errcode.BadUserInput, "argument after: not a cursor this list gave out")
 		}
-		f.AfterSeq = seq
+		f.AfterSeq, f.AfterChain = seq, chain
 	}
 	total, err := s.store.CountAudit(ctx, store.AuditFilter{Owner: f.Owner, Code: f.Code, Subject: f.Subject, From: f.From, To: f.To})
 	if err != nil {
@@ -539,7 +540,7 @@ func (s *Service) AuditEvents(ctx context.Context, code, subject *string, from, 
 		conn.PageInfo.HasNextPage = true
 	}
 	for _, e := range evs {
-		cursor := fmt.Sprintf("seq:%d", e.Seq)
+		cursor := auditCursor(e)
 		n := &model.AuditEvent{Seq: int(e.Seq), At: e.At, Consumer: e.Consumer, EndUser: e.EndUser, Purpose: e.Purpose,
 			RequestID: e.RequestID, Code: e.Code, Subject: e.Subject, Decision: model.Access(e.Decision), Hash: e.Hash}
 		if e.GrantID != "" {
@@ -550,6 +551,25 @@ func (s *Service) AuditEvents(ctx context.Context, code, subject *string, from, 
 		conn.PageInfo.EndCursor = &cursor
 	}
 	return conn, nil
+}
+
+// auditCursor is the paging cursor after e: "seq:N" on the default chain, as before
+// there were chains, and "seq:N:CHAIN" on a replica's (store.AuditFilter's order).
+func auditCursor(e gateway.AuditEvent) string {
+	if e.Chain == "" {
+		return "seq:" + strconv.FormatInt(e.Seq, 10)
+	}
+	return "seq:" + strconv.FormatInt(e.Seq, 10) + ":" + e.Chain
+}
+
+func parseAuditCursor(c string) (seq int64, chain string, ok bool) {
+	rest, ok := strings.CutPrefix(c, "seq:")
+	if !ok {
+		return 0, "", false
+	}
+	n, chain, _ := strings.Cut(rest, ":")
+	seq, err := strconv.ParseInt(n, 10, 64)
+	return seq, chain, err == nil && seq >= 0
 }
 
 // PurgeCache drops the caller's own department's cached records.

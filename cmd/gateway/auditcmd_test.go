@@ -18,6 +18,7 @@ import (
 	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/audit"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/store/storetest"
 )
 
 // auditData is a demo data directory whose store holds n events in the default chain,
@@ -36,7 +37,7 @@ func auditData(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	cp, err := app.StartCheckpoints(cfg, st, log)
+	cp, err := app.StartCheckpoints(cfg, st, "", log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +90,7 @@ func TestAuditVerifyAndExportCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`DELETE FROM audit_events WHERE seq > 4`); err != nil {
-		t.Fatal(err)
-	}
+	storetest.Tamper(t, db, false, "", func(evs []gateway.AuditEvent) []gateway.AuditEvent { return evs[:4] })
 	out, err = auditCmd("verify", "--data", dir)
 	if code, ok := err.(exitCode); !ok || code != 2 || !strings.Contains(out, "broken at seq 5: truncated") {
 		t.Errorf("truncated chain: %v\n%s", err, out)
@@ -148,7 +147,7 @@ func TestCheckpointAtStart(t *testing.T) {
 	if err := st.AppendAudit(ctx, []gateway.AuditEvent{ev, ev}); err != nil {
 		t.Fatal(err)
 	}
-	cp, err := app.StartCheckpoints(cfg, st, log)
+	cp, err := app.StartCheckpoints(cfg, st, "", log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -163,7 +163,7 @@ func TestClientCannotChooseTheAuditRequestID(t *testing.T) {
 		t.Fatalf("no events: %v", err)
 	}
 	for _, e := range events {
-		if e.RequestID != id {
+		if e.RequestID != id || e.ClientRequestID != "another-consumers-id-0001" {
 			t.Errorf("event ids: %q (client %q), want %q", e.RequestID, e.ClientRequestID, id)
 		}
 	}

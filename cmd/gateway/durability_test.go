@@ -15,9 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/audit"
 	"pudong.gov.cn/gateway/store"
 	"pudong.gov.cn/gateway/store/sqlite"
+	"pudong.gov.cn/gateway/store/storetest"
 )
 
 func mintFor(t *testing.T, dataDir string, args ...string) string {
@@ -155,9 +157,14 @@ func TestGracefulStopAndAuditVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`UPDATE audit_events SET consumer = 'someone-else' WHERE seq = 1`); err != nil {
+	chain, err := audit.ReplicaChain(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
+	storetest.Tamper(t, db, false, chain, func(evs []gateway.AuditEvent) []gateway.AuditEvent {
+		evs[0].Consumer = "someone-else"
+		return evs
+	})
 	db.Close()
 	out.Reset()
 	err = run(context.Background(), []string{"audit", "verify", "--data", dir}, func(string) string { return "" }, &out)

@@ -8,5 +8,5 @@ import (
 
 func TestAuditHead(t *testing.T) {
 	testDSN(t)
-	storetest.RunHead(t, open(t, freshSchema(t)))
+	storetest.RunHead(t, openStore(t, freshSchema(t)))
 }

@@ -4,11 +4,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"pudong.gov.cn/gateway/store/sqlite"
+	"pudong.gov.cn/gateway/store/sqlstore"
 	"pudong.gov.cn/gateway/store/storetest"
 )
 
 func TestAuditHead(t *testing.T) {
-	s := opener(filepath.Join(t.TempDir(), "gateway.db"))(t).(*sqlite.Store)
+	s := opener(filepath.Join(t.TempDir(), "gateway.db"))(t).(*sqlstore.Store)
 	storetest.RunHead(t, s)
 }
