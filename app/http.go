@@ -64,10 +64,12 @@ func (g *Gateway) graphql(enf *enforce.Enforcer) (http.Handler, error) {
 		}
 		g.log.Info("allowlist loaded", "operations", len(manifest))
 	}
-	res := &resolvers.Resolver{Fed: g.Fed, Planner: enf, Admin: g.Sharing, MaxPageSize: cfg.Limits.PageSize}
+	g.Resolver = &resolvers.Resolver{Fed: g.Fed, Planner: enf, Admin: g.Sharing, Quality: g.Quality, Comparer: g.Quality, Watcher: g.Notices,
+		MaxPageSize: cfg.Limits.PageSize}
 	return server.NewGraphQL(server.GraphQLOptions{
-		Resolvers: res, Enforcer: enf, Limits: cfg.Limits, Introspection: cfg.Introspection, Log: g.log,
-		Extensions: []graphql.HandlerExtension{g.metrics, federation.FreshnessExtension{}},
+		Resolvers: g.Resolver, Enforcer: enf, Limits: cfg.Limits, Introspection: cfg.Introspection, Log: g.log,
+		// The sealer first: it signs the response every later extension has completed.
+		Extensions: []graphql.HandlerExtension{g.sealer, g.metrics, federation.FreshnessExtension{}},
 		Manifest:   manifest,
 		AllowlistOnly: func(consumer string) bool {
 			c := cfg.Consumer(consumer)
