@@ -1,11 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 
 	"pudong.gov.cn/gateway/seal"
@@ -96,6 +103,28 @@ func TestBrowserPlaygroundObjectionAndSeal(t *testing.T) {
 	// The answer the page verified is the gateway's sealed answer, as `gateway seal verify` sees it.
 	if _, err := seal.Verify([]byte(shown["answer"]), g.sealKey()); err != nil {
 		t.Errorf("the page's answer does not verify in Go: %v", err)
+	}
+
+	// Saved from the page, the answer verifies with `gateway seal verify`, as a clerk
+	// keeps it with the case file (docs/guide-online-hall.md).
+	dir := t.TempDir()
+	step(t, ctx, "saving the sealed answer",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir})
+			return err
+		}),
+		chromedp.Click(chromedp.CSS("#seal-save")),
+	)
+	var saved []string
+	for deadline := time.Now().Add(10 * time.Second); len(saved) == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		saved, _ = filepath.Glob(filepath.Join(dir, "answer-*.json"))
+	}
+	if len(saved) != 1 {
+		t.Fatalf("saving the answer left %v in the download directory", saved)
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"seal", "verify", saved[0], "--data", g.cfg.DataDir}, os.Getenv, &out); err != nil || !strings.Contains(out.String(), `data.citizen.name = "张伟"`) {
+		t.Errorf("the saved answer: %v\n%s", err, out.String())
 	}
 
 	step(t, ctx, "changing one character of the sealed answer",

@@ -502,8 +502,15 @@ function sealPanel(body) {
   const change = el("button", "", "Change one character and verify");
   change.type = "button";
   change.id = "seal-tamper";
+  // Saving puts the text, as it now is, in a file that `gateway seal verify` or any JWS
+  // library checks later; a data: link keeps it inside the page (nothing is sent).
+  const save = el("a", "button", "Save answer");
+  save.id = "seal-save";
+  save.download = `answer-${(body.extensions.seal.requestId || "sealed").replace(/[^A-Za-z0-9-]/g, "")}.json`;
+  save.href = "#";
+  save.addEventListener("click", () => { save.href = `data:application/json;charset=utf-8,${encodeURIComponent(text.value)}`; });
   const buttons = el("div", "buttons");
-  buttons.append(again, change);
+  buttons.append(again, change, save);
   box.append(title, verdict, details, text, buttons);
 
   const show = async (answer) => {
