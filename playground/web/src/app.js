@@ -520,7 +520,7 @@ function sealPanel(body) {
     verdict.dataset.valid = String(v.ok);
     verdict.className = `seal-verdict ${v.ok ? "ok" : "error"}`;
     if (!v.ok) {
-      verdict.textContent = `Seal INVALID: ${v.reason}.`;
+      verdict.textContent = `${v.unsupported ? "Seal not checked" : "Seal INVALID"}: ${v.reason}.`;
       details.replaceChildren();
       return;
     }

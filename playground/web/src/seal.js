@@ -45,7 +45,9 @@ export function attestedValues(answer) {
 }
 
 // verify checks the seal of an answer (a parsed JSON object) against a JWK Set:
-// {ok: true, attestation, values} or {ok: false, reason}. It never throws.
+// {ok: true, attestation, values} or {ok: false, reason}, with unsupported set when the
+// browser cannot check Ed25519 at all (no WebCrypto outside a secure context, or no
+// Ed25519 in it): that says nothing about the seal. It never throws.
 export async function verify(answer, jwks) {
   try {
     const seal = answer && answer.extensions && answer.extensions.seal;
@@ -61,7 +63,12 @@ export async function verify(answer, jwks) {
     const unsigned = { ...answer, extensions: { ...answer.extensions, seal: attestation } };
     const payload = new TextEncoder().encode(canonical(unsigned));
     const input = new TextEncoder().encode(`${parts[0]}.${encodeB64(payload)}`);
-    const key = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: jwk.x }, { name: "Ed25519" }, false, ["verify"]);
+    let key;
+    try {
+      key = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: jwk.x }, { name: "Ed25519" }, false, ["verify"]);
+    } catch (e) {
+      return { ok: false, unsupported: true, reason: `this browser cannot verify Ed25519 signatures (${e.message}); use gateway seal verify` };
+    }
     const good = await crypto.subtle.verify({ name: "Ed25519" }, key, decodeB64(parts[2]), input);
     if (!good) return { ok: false, reason: "the signature does not match the answer: a value was changed, or the key is not the gateway's" };
     return { ok: true, attestation, values: attestedValues(answer) };
