@@ -84,7 +84,24 @@ func TestBrowserPlaygroundObjectionAndSeal(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#issue-cancel")),
 	)
 
+	// A nested object is about itself: an enterprise of 张伟's is reported with its own
+	// credit code, which the query selected, not with 张伟's ID number.
+	typeQuery(t, ctx, `{ citizen(idNumber: "310115198503120012") { enterprises { creditCode name } } }`)
+	step(t, ctx, "reporting a nested enterprise's name",
+		chromedp.Click(chromedp.CSS("#run")),
+		chromedp.WaitVisible(chromedp.CSS(`#result [data-path="citizen.enterprises.0.name"]`)),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#result [data-path="citizen.enterprises.0.name"]').parentElement.querySelector("button.report").click()`),
+		chromedp.WaitVisible(chromedp.CSS("#issue-description")),
+	)
+	want := g.post(g.token("online-hall"), `{ citizen(idNumber: "310115198503120012") { enterprises { creditCode } } }`, nil).str("citizen.enterprises.0.creditCode")
+	form, _ = chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`({item: document.getElementById("issue-item").textContent, subject: document.getElementById("issue-subject").value})`))
+	if want == "" || form["subject"] != want || !strings.Contains(form["item"], "310115-AMR-QY01-002") {
+		t.Errorf("the enterprise's name is reported as %q about %q, want 310115-AMR-QY01-002 about %q", form["item"], form["subject"], want)
+	}
+	step(t, ctx, "closing the form", chromedp.Click(chromedp.CSS("#issue-cancel")))
+
 	// Seal: the page asks for it, verifies it and lists what it attests.
+	typeQuery(t, ctx, `{ citizen(idNumber: "310115198503120012") { name householdAddress } }`)
 	step(t, ctx, "running a sealed query",
 		chromedp.Click(chromedp.CSS("#seal")),
 		chromedp.Click(chromedp.CSS("#run")),

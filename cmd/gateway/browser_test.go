@@ -344,6 +344,13 @@ func TestBrowserPlayground(t *testing.T) {
 	if v := got["citizen.phone"]; v.Text != "null" || v.Status != "denied" || v.Code != "310115-PSB-RK01-007" || !strings.Contains(v.Badge, "310115-PSB-RK01-007") || !strings.Contains(v.Badge, "denied") {
 		t.Errorf("citizen.phone is shown as %+v, want null marked denied with its code 310115-PSB-RK01-007 in the badge", v)
 	}
+	// A masked value can be reported to its owner (browser_loops_test.go files one); a
+	// denied one, which the caller does not see, cannot.
+	reports, _ := chromedp.Run(ctx, chromedp.Evaluate[map[string]bool](`Object.fromEntries(["citizen.name", "citizen.phone"].map((p) =>
+		[p, !!document.querySelector('#result [data-path="' + p + '"]').parentElement.querySelector("button.report")]))`))
+	if !reports["citizen.name"] || reports["citizen.phone"] {
+		t.Errorf("\"Report\" buttons: %v, want one beside the masked name and none beside the denied phone", reports)
+	}
 	// phone is not shared at all: nothing to request
 	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#result button.request").length`)); n != 0 {
 		t.Errorf("%d \"Request sharing\" buttons for a field its owner does not share", n)
