@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,21 +27,8 @@ func TestBrowserPlaygroundObjectionAndSeal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the browser test takes seconds; it runs in the full suite")
 	}
-	g := newTG(t)
-	ctx, log := browser(t)
-	base, err := url.Parse(g.srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	step(t, ctx, "loading the playground as the online hall",
-		chromedp.Navigate(g.srv.URL+"/"),
-		chromedp.WaitVisible(chromedp.CSS("#consumer")),
-		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
-		chromedp.SetValue(chromedp.CSS("#consumer"), "online-hall"),
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
-		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as online-hall")`),
-		chromedp.Poll[chromedp.Void](`document.body.dataset.ready === "true"`),
-	)
+	g, ctx, log, host := openPlayground(t, "online-hall")
+	step(t, ctx, "waiting for the schema", chromedp.Poll[chromedp.Void](`document.body.dataset.ready === "true"`))
 
 	// Report: the address's badge knows its code, and the subject comes from the
 	// query's idNumber argument.
@@ -156,7 +142,7 @@ func TestBrowserPlaygroundObjectionAndSeal(t *testing.T) {
 		t.Errorf("the changed answer in Go: %v, want ErrBadSignature", err)
 	}
 
-	paths := checkPageHealth(t, ctx, log, base.Host)
+	paths := checkPageHealth(t, ctx, log, host)
 	if !paths[seal.KeysPath] {
 		t.Errorf("the page did not read the seal key from %s: %v", seal.KeysPath, paths)
 	}
