@@ -549,7 +549,12 @@ function sealPanel(body) {
     show(answer);
   };
   again.addEventListener("click", fromText);
-  change.addEventListener("click", () => { text.value = tamper(text.value); fromText(); });
+  change.addEventListener("click", () => {
+    const changed = tamper(text.value);
+    if (changed === text.value) { verdict.textContent = "The answer's data hold no value to change: edit the text instead."; return; }
+    text.value = changed;
+    fromText();
+  });
   show(body);
   return box;
 }

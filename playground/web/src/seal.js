@@ -77,12 +77,19 @@ export async function verify(answer, jwks) {
   }
 }
 
-// tamper changes one byte of the first string value of the answer's data in its JSON
-// text (the last character's code point, plus one), to show that the seal then fails.
+// tamper changes one character of the answer's data in its JSON text, to show that the
+// seal then fails: the last one of the first string value (its code point plus one),
+// or else the first digit of a number. It returns the text unchanged when the data hold
+// neither.
 export function tamper(text) {
   const m = /"data"\s*:[\s\S]*?:\s*"((?:[^"\\]|\\.)+)"/.exec(text);
-  if (!m) return text;
-  const end = m.index + m[0].length - 1; // the closing quote
-  const last = text.charCodeAt(end - 1);
-  return text.slice(0, end - 1) + String.fromCharCode(last === 0x7e ? 0x7d : last + 1) + text.slice(end);
+  if (m && !m[1].endsWith("\\")) {
+    const end = m.index + m[0].length - 1; // the closing quote
+    const last = text.charCodeAt(end - 1);
+    return text.slice(0, end - 1) + String.fromCharCode(last === 0x7e ? 0x7d : last + 1) + text.slice(end);
+  }
+  const d = /"data"\s*:[\s\S]*?:\s*-?([0-9])/.exec(text);
+  if (!d) return text;
+  const at = d.index + d[0].length - 1;
+  return text.slice(0, at) + String((Number(d[1]) + 1) % 10) + text.slice(at + 1);
 }
