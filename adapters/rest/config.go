@@ -85,6 +85,20 @@ func parseOperation(name string, o config.Operation) (*operation, []string) {
 	p := o.Params
 	op := &operation{name: name, batch: max(o.Batch, 1), sep: ",", firstPage: 1, maxPages: defaultMaxPages}
 
+	checkKnownParams(p, bad)
+	placeholders := op.parsePath(p[paramPath], bad)
+	placeholders += op.parseQuery(p[paramQuery], bad)
+	if placeholders > 1 {
+		bad("path and query hold %d key placeholders; at most one of {key} or {keys}", placeholders)
+	}
+	op.parseRecords(p, bad)
+	op.checkBatch(bad)
+	op.parsePaging(p, bad)
+	return op, errs
+}
+
+// checkKnownParams reports every parameter the adapter does not know, in order.
+func checkKnownParams(p map[string]string, bad func(string, ...any)) {
 	var unknown []string
 	known := knownParams()
 	for k := range p {
@@ -96,56 +110,68 @@ func parseOperation(name string, o config.Operation) (*operation, []string) {
 	for _, k := range unknown {
 		bad("unknown parameter %q (known: %s)", k, strings.Join(known, ", "))
 	}
+}
 
-	placeholders := 0
-	op.path = p[paramPath]
+// parsePath validates the path template and returns how many {key}
+// placeholders it holds.
+func (op *operation) parsePath(path string, bad func(string, ...any)) int {
+	op.path = path
 	switch {
-	case op.path == "":
+	case path == "":
 		bad("path is required")
-	case !strings.HasPrefix(op.path, "/") || strings.ContainsAny(op.path, "?#"):
-		bad("path %q must start with / and hold no query or fragment", op.path)
-	case strings.Contains(op.path, keysPlaceholder):
-		bad("path %q: {keys} may only stand in the query", op.path)
+	case !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "?#"):
+		bad("path %q must start with / and hold no query or fragment", path)
+	case strings.Contains(path, keysPlaceholder):
+		bad("path %q: {keys} may only stand in the query", path)
 	default:
-		if _, err := url.Parse(op.path); err != nil {
-			bad("path %q is not a valid URL path: %v", op.path, err)
+		if _, err := url.Parse(path); err != nil {
+			bad("path %q is not a valid URL path: %v", path, err)
 		}
-		if n := strings.Count(op.path, keyPlaceholder); n > 0 {
-			placeholders += n
+		if n := strings.Count(path, keyPlaceholder); n > 0 {
 			op.place = pathKey
+			return n
 		}
 	}
+	return 0
+}
 
-	if q := p[paramQuery]; q != "" {
-		vals, err := url.ParseQuery(q)
-		if err != nil {
-			bad("query %q is not name=value pairs joined by &: %v", q, err)
-		}
-		names := make([]string, 0, len(vals))
-		for n := range vals {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		for _, n := range names {
-			for _, v := range vals[n] {
-				switch {
-				case v == keyPlaceholder:
-					placeholders++
-					op.place = queryKey
-				case v == keysPlaceholder:
-					placeholders++
-					op.place = batchKeys
-				case strings.Contains(v, "{key"):
-					bad("query parameter %q: a placeholder must be the whole value", n)
-				}
-				op.query = append(op.query, queryParam{n, v})
+// parseQuery validates the fixed query parameters and returns how many key
+// placeholders ({key} or {keys}) they hold.
+func (op *operation) parseQuery(q string, bad func(string, ...any)) int {
+	if q == "" {
+		return 0
+	}
+	vals, err := url.ParseQuery(q)
+	if err != nil {
+		bad("query %q is not name=value pairs joined by &: %v", q, err)
+	}
+	names := make([]string, 0, len(vals))
+	for n := range vals {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	placeholders := 0
+	for _, n := range names {
+		for _, v := range vals[n] {
+			switch {
+			case v == keyPlaceholder:
+				placeholders++
+				op.place = queryKey
+			case v == keysPlaceholder:
+				placeholders++
+				op.place = batchKeys
+			case strings.Contains(v, "{key"):
+				bad("query parameter %q: a placeholder must be the whole value", n)
 			}
+			op.query = append(op.query, queryParam{n, v})
 		}
 	}
-	if placeholders > 1 {
-		bad("path and query hold %d key placeholders; at most one of {key} or {keys}", placeholders)
-	}
+	return placeholders
+}
 
+// parseRecords reads where the answer holds its records, their keys and the
+// total count.
+func (op *operation) parseRecords(p map[string]string, bad func(string, ...any)) {
 	if s, ok := p[paramKeySeparator]; ok {
 		if s == "" {
 			bad("keySeparator is empty")
@@ -166,7 +192,11 @@ func parseOperation(name string, o config.Operation) (*operation, []string) {
 			bad("records %s (the answer is the array) leaves no object to hold total", bodyPath)
 		}
 	}
+}
 
+// checkBatch checks that a batch operation can tell which record answers
+// which key, and that only a {keys} operation batches.
+func (op *operation) checkBatch(bad func(string, ...any)) {
 	switch {
 	case op.place == batchKeys:
 		if op.keyField == "" {
@@ -178,25 +208,16 @@ func parseOperation(name string, o config.Operation) (*operation, []string) {
 	case op.batch > 1:
 		bad("batch %d needs {keys} in the query; without it each call carries one key", op.batch)
 	}
+}
 
+// parsePaging reads the paging parameters, which go together, and checks
+// that an operation without a key pages.
+func (op *operation) parsePaging(p map[string]string, bad func(string, ...any)) {
 	op.pageParam, op.sizeParam = p[paramPageParam], p[paramSizeParam]
 	if (op.pageParam == "") != (op.sizeParam == "") {
 		bad("pageParam and sizeParam go together")
 	}
-	if op.paged() {
-		if op.place == batchKeys {
-			bad("a batch operation ({keys}) cannot page")
-		}
-		if op.records == nil || op.total == nil {
-			bad("a paged operation needs records and total")
-		}
-		op.maxPageSize = positive(p, paramMaxPageSize, 0, bad)
-		if op.maxPageSize == 0 && p[paramMaxPageSize] == "" {
-			bad("a paged operation needs maxPageSize")
-		}
-		op.firstPage = whole(p, paramFirstPage, 1, bad)
-		op.maxPages = positive(p, paramMaxPages, defaultMaxPages, bad)
-	} else {
+	if !op.paged() {
 		for _, f := range []string{paramFirstPage, paramMaxPageSize, paramMaxPages} {
 			if _, ok := p[f]; ok {
 				bad("%s only applies with pageParam and sizeParam", f)
@@ -205,8 +226,20 @@ func parseOperation(name string, o config.Operation) (*operation, []string) {
 		if op.place == noKey {
 			bad("an operation without a key placeholder must page (pageParam, sizeParam)")
 		}
+		return
 	}
-	return op, errs
+	if op.place == batchKeys {
+		bad("a batch operation ({keys}) cannot page")
+	}
+	if op.records == nil || op.total == nil {
+		bad("a paged operation needs records and total")
+	}
+	op.maxPageSize = positive(p, paramMaxPageSize, 0, bad)
+	if op.maxPageSize == 0 && p[paramMaxPageSize] == "" {
+		bad("a paged operation needs maxPageSize")
+	}
+	op.firstPage = whole(p, paramFirstPage, 1, bad)
+	op.maxPages = positive(p, paramMaxPages, defaultMaxPages, bad)
 }
 
 // positive reads a parameter that must be a whole number ≥ 1, or def when absent.
