@@ -87,6 +87,25 @@ func parseBinding(d config.Department, log *slog.Logger) (*settings, error) {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 
+	checkDepartment(d, bad)
+	m, err := adapters.NewMapping(d.Fields, d.Codes)
+	if err != nil {
+		bad("%v", err)
+	}
+	keys, shared := readOperations(d, log, bad)
+	s := &settings{dept: d.ID, dir: d.Dir}
+	s.readExport(shared, bad)
+	s.readIndexAndShrink(shared, bad)
+
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("csvdrop: department %q: invalid binding: %s", d.ID, strings.Join(errs, "; "))
+	}
+	s.layout = newLayout(m, d.Fields, d.Codes, keys)
+	return s, nil
+}
+
+// checkDepartment checks the department-level settings every binding needs.
+func checkDepartment(d config.Department, bad func(string, ...any)) {
 	if d.ID == "" {
 		bad("id is required")
 	}
@@ -102,16 +121,16 @@ func parseBinding(d config.Department, log *slog.Logger) (*settings, error) {
 	if len(d.Fields) == 0 {
 		bad("no fields are mapped")
 	}
-	m, err := adapters.NewMapping(d.Fields, d.Codes)
-	if err != nil {
-		bad("%v", err)
-	}
+}
 
-	s := &settings{dept: d.ID, dir: d.Dir}
+// setBy is the first operation that set an export parameter and the value it
+// set, so a disagreement can name both operations.
+type setBy struct{ op, value string }
+
+// readOperations returns each operation's key column and the export parameters
+// the operations share; they must agree, as one export serves every operation.
+func readOperations(d config.Department, log *slog.Logger, bad func(string, ...any)) (map[string]string, map[string]setBy) {
 	keys := map[string]string{}
-	// shared holds, for pattern, marker and poll, the first operation that set each and
-	// the value it set, so a disagreement can name both operations.
-	type setBy struct{ op, value string }
 	shared := map[string]setBy{}
 	for _, op := range slices.Sorted(maps.Keys(d.Operations)) {
 		o := d.Operations[op]
@@ -143,7 +162,12 @@ func parseBinding(d config.Department, log *slog.Logger) (*settings, error) {
 			}
 		}
 	}
+	return keys, shared
+}
 
+// readExport reads how the export is found and when it is read: its file
+// pattern, its completion marker, the polling and settling durations.
+func (s *settings) readExport(shared map[string]setBy, bad func(string, ...any)) {
 	s.pattern = shared[ParamPattern].value
 	switch {
 	case s.pattern == "":
@@ -182,8 +206,12 @@ func parseBinding(d config.Department, log *slog.Logger) (*settings, error) {
 	}
 	s.poll = duration(ParamPoll, DefaultPoll, false)
 	s.settle = duration(ParamSettle, DefaultSettle, true)
+}
 
-	s.index = filepath.Join(d.Dir, DefaultIndexDir)
+// readIndexAndShrink reads where the index is kept (relative to the export
+// directory unless absolute) and the largest fraction of rows a new export may lose.
+func (s *settings) readIndexAndShrink(shared map[string]setBy, bad func(string, ...any)) {
+	s.index = filepath.Join(s.dir, DefaultIndexDir)
 	if v, ok := shared[ParamIndexDir]; ok {
 		switch {
 		case strings.TrimSpace(v.value) == "":
@@ -191,7 +219,7 @@ func parseBinding(d config.Department, log *slog.Logger) (*settings, error) {
 		case filepath.IsAbs(v.value):
 			s.index = v.value
 		default:
-			s.index = filepath.Join(d.Dir, v.value)
+			s.index = filepath.Join(s.dir, v.value)
 		}
 	}
 
@@ -204,10 +232,4 @@ func parseBinding(d config.Department, log *slog.Logger) (*settings, error) {
 			s.shrink = f
 		}
 	}
-
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("csvdrop: department %q: invalid binding: %s", d.ID, strings.Join(errs, "; "))
-	}
-	s.layout = newLayout(m, d.Fields, d.Codes, keys)
-	return s, nil
 }

@@ -107,6 +107,24 @@ func (l *layout) build(ctx context.Context, dir string, id fileID, r io.Reader) 
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 
+	if rows, err = l.loadRows(ctx, db, r); err != nil {
+		return "", 0, err
+	}
+	if err := l.finishIndex(ctx, db, rows); err != nil {
+		return "", 0, fmt.Errorf("index: %w", err)
+	}
+	if err := db.Close(); err != nil {
+		return "", 0, fmt.Errorf("index: %w", err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return "", 0, fmt.Errorf("index: %w", err)
+	}
+	return tmp, rows, nil
+}
+
+// loadRows creates the rows table (one k column per operation's key, one v
+// column per field) and fills it from the export in one transaction.
+func (l *layout) loadRows(ctx context.Context, db *sql.DB, r io.Reader) (int, error) {
 	cols := make([]string, 0, len(l.keys)+len(l.fields))
 	for i := range l.keys {
 		cols = append(cols, "k"+strconv.Itoa(i)+" TEXT")
@@ -115,19 +133,19 @@ func (l *layout) build(ctx context.Context, dir string, id fileID, r io.Reader) 
 		cols = append(cols, "v"+strconv.Itoa(i)+" TEXT NOT NULL")
 	}
 	if _, err := db.ExecContext(ctx, "CREATE TABLE rows ("+strings.Join(cols, ", ")+")"); err != nil {
-		return "", 0, fmt.Errorf("index: %w", err)
+		return 0, fmt.Errorf("index: %w", err)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return "", 0, fmt.Errorf("index: %w", err)
+		return 0, fmt.Errorf("index: %w", err)
 	}
 	defer tx.Rollback()
 	ins, err := tx.PrepareContext(ctx, "INSERT INTO rows VALUES ("+strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",")+")")
 	if err != nil {
-		return "", 0, fmt.Errorf("index: %w", err)
+		return 0, fmt.Errorf("index: %w", err)
 	}
 	args := make([]any, len(cols))
-	rows, err = l.parse(ctx, r, func(keys, values []string) error {
+	rows, err := l.parse(ctx, r, func(keys, values []string) error {
 		for i, k := range keys {
 			args[i] = nil // a row without this key is not found under ""
 			if k != "" {
@@ -143,27 +161,25 @@ func (l *layout) build(ctx context.Context, dir string, id fileID, r io.Reader) 
 		return nil
 	})
 	if err != nil {
-		return "", 0, err
+		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
-		return "", 0, fmt.Errorf("index: %w", err)
+		return 0, fmt.Errorf("index: %w", err)
 	}
+	return rows, nil
+}
+
+// finishIndex indexes every key column, once the rows are in, and records
+// the row count.
+func (l *layout) finishIndex(ctx context.Context, db *sql.DB, rows int) error {
 	for i := range l.keys {
 		k := "k" + strconv.Itoa(i)
 		if _, err := db.ExecContext(ctx, "CREATE INDEX rows_"+k+" ON rows ("+k+")"); err != nil {
-			return "", 0, fmt.Errorf("index: %w", err)
+			return err
 		}
 	}
-	if _, err := db.ExecContext(ctx, "CREATE TABLE meta (rows INTEGER NOT NULL); INSERT INTO meta VALUES (?)", rows); err != nil {
-		return "", 0, fmt.Errorf("index: %w", err)
-	}
-	if err := db.Close(); err != nil {
-		return "", 0, fmt.Errorf("index: %w", err)
-	}
-	if err := syncFile(tmp); err != nil {
-		return "", 0, fmt.Errorf("index: %w", err)
-	}
-	return tmp, rows, nil
+	_, err := db.ExecContext(ctx, "CREATE TABLE meta (rows INTEGER NOT NULL); INSERT INTO meta VALUES (?)", rows)
+	return err
 }
 
 func syncFile(path string) error {

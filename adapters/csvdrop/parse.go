@@ -91,51 +91,16 @@ type rowSink func(keys, values []string) error
 // since serving part of a department's records would silently hide the rest. It holds
 // one row at a time, whatever the size of the export.
 func (l *layout) parse(ctx context.Context, r io.Reader, sink rowSink) (int, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if b, err := br.Peek(len(bom)); err == nil && string(b) == bom {
-		if _, err := br.Discard(len(bom)); err != nil {
-			return 0, fmt.Errorf("read: %w", err)
-		}
-	}
-	cr := csv.NewReader(br)
-	cr.ReuseRecord = true // the header fixes the field count; every row must match it
-
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return 0, malformed(0, errors.New("the export is empty"))
-	}
+	cr, err := openCSV(r)
 	if err != nil {
-		return 0, readError(err)
+		return 0, err
 	}
-	pos := make(map[string]int, len(header))
-	for i, h := range header {
-		if !utf8.ValidString(h) {
-			return 0, malformed(1, fmt.Errorf("header column %d is not valid UTF-8", i+1))
-		}
-		h = strings.TrimSpace(h)
-		if _, dup := pos[h]; dup {
-			return 0, malformed(1, fmt.Errorf("header names column %q twice", h))
-		}
-		pos[h] = i
+	pos, err := l.readHeader(cr)
+	if err != nil {
+		return 0, err
 	}
-	var missing []string
-	for _, c := range l.columns {
-		if _, ok := pos[c]; !ok {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) > 0 {
-		return 0, malformed(1, fmt.Errorf("header lacks column(s) %s", strings.Join(missing, ", ")))
-	}
-	keyAt := make([]int, len(l.keys))
-	for i, k := range l.keys {
-		keyAt[i] = pos[k.Column]
-	}
-
+	row := l.newRowMapper(pos)
 	rows := 0
-	keys := make([]string, len(l.keys))
-	values := make([]string, len(l.fields))
-	raw := make(map[string]string, len(l.columns))
 	for {
 		if rows%4096 == 0 && ctx.Err() != nil {
 			return 0, fmt.Errorf("read: %w", context.Cause(ctx))
@@ -148,28 +113,16 @@ func (l *layout) parse(ctx context.Context, r io.Reader, sink rowSink) (int, err
 			return 0, readError(err)
 		}
 		line, _ := cr.FieldPos(0)
-		for i, v := range rec {
-			if !utf8.ValidString(v) {
-				return 0, malformed(line, fmt.Errorf("column %d is not valid UTF-8", i+1))
-			}
+		if err := checkUTF8(rec, line); err != nil {
+			return 0, err
 		}
 		if rows == math.MaxInt32 {
 			return 0, malformed(line, errors.New("too many rows"))
 		}
-		for _, c := range l.columns {
-			raw[c] = rec[pos[c]]
+		if err := row.mapRow(rec, line); err != nil {
+			return 0, err
 		}
-		u, err := l.mapping.Apply(raw)
-		if err != nil {
-			return 0, malformed(line, err)
-		}
-		for i, f := range l.fields {
-			values[i] = u[f]
-		}
-		for i := range l.keys {
-			keys[i] = strings.TrimSpace(rec[keyAt[i]])
-		}
-		if err := sink(keys, values); err != nil {
+		if err := sink(row.keys, row.values); err != nil {
 			return 0, err
 		}
 		rows++
@@ -180,6 +133,106 @@ func (l *layout) parse(ctx context.Context, r io.Reader, sink rowSink) (int, err
 		return 0, malformed(0, errors.New("the export has a header but no rows"))
 	}
 	return rows, nil
+}
+
+// openCSV returns a CSV reader over r that skips a leading byte order mark.
+func openCSV(r io.Reader) (*csv.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, err := br.Peek(len(bom)); err == nil && string(b) == bom {
+		if _, err := br.Discard(len(bom)); err != nil {
+			return nil, fmt.Errorf("read: %w", err)
+		}
+	}
+	cr := csv.NewReader(br)
+	cr.ReuseRecord = true // the header fixes the field count; every row must match it
+	return cr, nil
+}
+
+// readHeader reads the header line and returns the position of each column,
+// rejecting a header that names a column twice or lacks one the layout reads.
+func (l *layout) readHeader(cr *csv.Reader) (map[string]int, error) {
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, malformed(0, errors.New("the export is empty"))
+	}
+	if err != nil {
+		return nil, readError(err)
+	}
+	pos := make(map[string]int, len(header))
+	for i, h := range header {
+		if !utf8.ValidString(h) {
+			return nil, malformed(1, fmt.Errorf("header column %d is not valid UTF-8", i+1))
+		}
+		h = strings.TrimSpace(h)
+		if _, dup := pos[h]; dup {
+			return nil, malformed(1, fmt.Errorf("header names column %q twice", h))
+		}
+		pos[h] = i
+	}
+	var missing []string
+	for _, c := range l.columns {
+		if _, ok := pos[c]; !ok {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, malformed(1, fmt.Errorf("header lacks column(s) %s", strings.Join(missing, ", ")))
+	}
+	return pos, nil
+}
+
+// checkUTF8 rejects a row holding a value that is not valid UTF-8.
+func checkUTF8(rec []string, line int) error {
+	for i, v := range rec {
+		if !utf8.ValidString(v) {
+			return malformed(line, fmt.Errorf("column %d is not valid UTF-8", i+1))
+		}
+	}
+	return nil
+}
+
+// rowMapper turns one CSV record into the lookup keys and unified values a
+// rowSink receives; its slices are reused for every row.
+type rowMapper struct {
+	l      *layout
+	pos    map[string]int // column name → position in the record
+	keyAt  []int          // position of each operation's key column
+	raw    map[string]string
+	keys   []string
+	values []string
+}
+
+func (l *layout) newRowMapper(pos map[string]int) *rowMapper {
+	keyAt := make([]int, len(l.keys))
+	for i, k := range l.keys {
+		keyAt[i] = pos[k.Column]
+	}
+	return &rowMapper{
+		l:      l,
+		pos:    pos,
+		keyAt:  keyAt,
+		raw:    make(map[string]string, len(l.columns)),
+		keys:   make([]string, len(l.keys)),
+		values: make([]string, len(l.fields)),
+	}
+}
+
+// mapRow fills m.keys and m.values from rec, read at line.
+func (m *rowMapper) mapRow(rec []string, line int) error {
+	for _, c := range m.l.columns {
+		m.raw[c] = rec[m.pos[c]]
+	}
+	u, err := m.l.mapping.Apply(m.raw)
+	if err != nil {
+		return malformed(line, err)
+	}
+	for i, f := range m.l.fields {
+		m.values[i] = u[f]
+	}
+	for i := range m.l.keys {
+		m.keys[i] = strings.TrimSpace(rec[m.keyAt[i]])
+	}
+	return nil
 }
 
 // readError tells a malformed CSV (rejected) from a failed read (retried).
