@@ -329,18 +329,54 @@ func (c *Cache) fetch(ctx context.Context, op string, keys []string, load entryL
 		return res, nil
 	}
 	now := c.now()
+	pl := c.claim(op, keys, now)
+
+	res.Hits = len(pl.hits)
+	for _, h := range pl.hits {
+		res.serve(h.key, h.entry.entry(), c.age(h.entry.meta(), now), false)
+	}
+	if len(pl.waits) == 0 {
+		c.stats.hits.Add(uint64(res.Hits))
+		return res, nil
+	}
+	if len(pl.toLoad) > 0 {
+		go c.load(ctx, op, pl.toLoad, pl.mine, load)
+	}
+
+	c.stats.coalesced.Add(uint64(len(pl.waits) - len(pl.toLoad)))
+	failed, firstErr := c.await(ctx, op, pl.waits, &res)
+	res.Misses = pl.distinct - res.Hits
+	c.stats.hits.Add(uint64(res.Hits))
+	c.stats.misses.Add(uint64(res.Misses))
+	if failed > 0 {
+		return res, fmt.Errorf("cache: %d of %d keys of %s %s could not be loaded: %w", failed, pl.distinct, c.dept, op, firstErr)
+	}
+	return res, nil
+}
+
+// plan is what one fetch found for its keys under the lock: the fresh entries
+// it serves, the loads it waits for, and the keys it loads itself.
+type plan struct {
+	hits     []hit
+	waits    []pending
+	toLoad   []string
+	mine     map[string]*call // the calls this fetch started, by key
+	distinct int              // the number of distinct keys asked for
+}
+
+// claim sorts keys, once each, into fresh hits, loads already in flight, and
+// loads this fetch starts (registered in c.inflight so that others wait for
+// them); an expired entry that may still be served stale is kept beside its wait.
+func (c *Cache) claim(op string, keys []string, now time.Time) plan {
 	var (
-		hits   []hit
-		waits  []pending
-		toLoad []string
-		mine   map[string]*call
-		seen   map[string]struct{}
+		pl   plan
+		seen map[string]struct{}
 	)
 	if len(keys) > 1 {
 		seen = make(map[string]struct{}, len(keys))
 	}
-
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.ops[op] = struct{}{}
 	for _, k := range keys {
 		if seen != nil {
@@ -355,7 +391,7 @@ func (c *Cache) fetch(ctx context.Context, op string, keys []string, load entryL
 			switch e := p.meta(); {
 			case c.fresh(e, now):
 				// Served after unlocking: decoding records is the slow part of a hit.
-				hits = append(hits, hit{k, p})
+				pl.hits = append(pl.hits, hit{k, p})
 				continue
 			case c.servableStale(e, now):
 				e = p.entry()
@@ -365,37 +401,29 @@ func (c *Cache) fetch(ctx context.Context, op string, keys []string, load entryL
 			}
 		}
 		if cl, ok := c.inflight[ek]; ok {
-			waits = append(waits, pending{key: k, call: cl, stale: stale})
+			pl.waits = append(pl.waits, pending{key: k, call: cl, stale: stale})
 			continue
 		}
 		cl := &call{done: make(chan struct{})}
 		c.inflight[ek] = cl
-		if mine == nil {
-			mine = map[string]*call{}
+		if pl.mine == nil {
+			pl.mine = map[string]*call{}
 		}
-		mine[k] = cl
-		toLoad = append(toLoad, k)
-		waits = append(waits, pending{key: k, call: cl, mine: true, stale: stale})
+		pl.mine[k] = cl
+		pl.toLoad = append(pl.toLoad, k)
+		pl.waits = append(pl.waits, pending{key: k, call: cl, mine: true, stale: stale})
 	}
-	c.mu.Unlock()
+	pl.distinct = len(keys)
+	if seen != nil {
+		pl.distinct = len(seen)
+	}
+	return pl
+}
 
-	res.Hits = len(hits)
-	for _, h := range hits {
-		res.serve(h.key, h.entry.entry(), c.age(h.entry.meta(), now), false)
-	}
-	if len(waits) == 0 {
-		c.stats.hits.Add(uint64(res.Hits))
-		return res, nil
-	}
-	if len(toLoad) > 0 {
-		go c.load(ctx, op, toLoad, mine, load)
-	}
-
-	c.stats.coalesced.Add(uint64(len(waits) - len(toLoad)))
-	var (
-		failed   int
-		firstErr error
-	)
+// await waits for each pending load, or for ctx to end, and serves its answer
+// into res: the loaded entry, else a stale one, else it counts the key as
+// failed and keeps the first error.
+func (c *Cache) await(ctx context.Context, op string, waits []pending, res *Result) (failed int, firstErr error) {
 	for _, p := range waits {
 		select {
 		case <-p.call.done:
@@ -431,17 +459,7 @@ func (c *Cache) fetch(ctx context.Context, op string, keys []string, load entryL
 			}
 		}
 	}
-	distinct := len(keys)
-	if seen != nil {
-		distinct = len(seen)
-	}
-	res.Misses = distinct - res.Hits
-	c.stats.hits.Add(uint64(res.Hits))
-	c.stats.misses.Add(uint64(res.Misses))
-	if failed > 0 {
-		return res, fmt.Errorf("cache: %d of %d keys of %s %s could not be loaded: %w", failed, distinct, c.dept, op, firstErr)
-	}
-	return res, nil
+	return failed, firstErr
 }
 
 // newest returns the more recently loaded of two possible entries.
