@@ -252,40 +252,10 @@ type result[T any] struct {
 // budget running out). It reports the verdict to the breaker exactly once, or a
 // half-open breaker would wait forever for its probe.
 func attempt[T any](ctx, budget context.Context, s *Source, op string, call func(context.Context) (T, error)) (_ T, vd verdict, err error) {
-	var zero T
-	dept := s.opts.Department
-	if ctx.Err() != nil {
-		// Checked first: a select on a free slot and a done context picks either, and
-		// a caller who has left should neither reach the department nor take a probe.
-		return zero, verdictUncounted, callerGone(ctx, dept)
-	}
-	// An open breaker refuses before the queue: waiting for a slot held by calls to a
-	// stalled department would only spend the budget on a refusal.
-	if fromGobreaker(s.breaker.State()) == StateOpen {
-		s.notes.flush()
-		return zero, verdictUncounted, s.refused(gobreaker.ErrOpenState)
-	}
-	s.notes.flush()
-
-	select {
-	case s.slots <- struct{}{}:
-	case <-budget.Done():
-		if ctx.Err() != nil {
-			return zero, verdictUncounted, fmt.Errorf("%w: department %s: the request ended while waiting for one of its %d connections: %w",
-				adapters.ErrUnavailable, dept, cap(s.slots), ctx.Err())
-		}
-		// Not counted against the department: the calls holding the slots are, when
-		// they time out.
-		return zero, verdictUncounted, fmt.Errorf("%w: department %s: all %d of its connections stayed busy for the call's %s: %w",
-			adapters.ErrUnavailable, dept, cap(s.slots), s.opts.Timeout, context.DeadlineExceeded)
-	}
-	// The breaker is asked only now: while this call queued, the calls ahead of it may
-	// have opened it.
-	done, err := s.breaker.Allow()
-	s.notes.flush()
+	done, err := s.admit(ctx, budget)
 	if err != nil {
-		<-s.slots
-		return zero, verdictUncounted, s.refused(err)
+		var zero T
+		return zero, verdictUncounted, err
 	}
 	// The slot passes to whichever side sees the answer: this attempt frees it after
 	// telling the breaker (so a call queued for the slot sees a breaker already opened
@@ -309,9 +279,59 @@ func attempt[T any](ctx, budget context.Context, s *Source, op string, call func
 	}()
 	s.attempts.Add(1)
 
-	// The adapter runs on its own goroutine so that one which ignores its context
-	// still cannot hold the caller past the budget. The goroutine keeps the slot
-	// until the adapter returns: the department is still busy with that call.
+	var r result[T]
+	r, owned = callWithin(budget, s, op, call)
+	return judge(ctx, budget, s, op, r)
+}
+
+// admit lets a call through to the department: the caller is still there, the
+// breaker is not open, a connection slot is free within budget, and the
+// breaker, asked last, allows it. On success the caller holds a slot and must
+// report to done exactly once.
+func (s *Source) admit(ctx, budget context.Context) (done func(error), err error) {
+	dept := s.opts.Department
+	if ctx.Err() != nil {
+		// Checked first: a select on a free slot and a done context picks either, and
+		// a caller who has left should neither reach the department nor take a probe.
+		return nil, callerGone(ctx, dept)
+	}
+	// An open breaker refuses before the queue: waiting for a slot held by calls to a
+	// stalled department would only spend the budget on a refusal.
+	if fromGobreaker(s.breaker.State()) == StateOpen {
+		s.notes.flush()
+		return nil, s.refused(gobreaker.ErrOpenState)
+	}
+	s.notes.flush()
+
+	select {
+	case s.slots <- struct{}{}:
+	case <-budget.Done():
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: department %s: the request ended while waiting for one of its %d connections: %w",
+				adapters.ErrUnavailable, dept, cap(s.slots), ctx.Err())
+		}
+		// Not counted against the department: the calls holding the slots are, when
+		// they time out.
+		return nil, fmt.Errorf("%w: department %s: all %d of its connections stayed busy for the call's %s: %w",
+			adapters.ErrUnavailable, dept, cap(s.slots), s.opts.Timeout, context.DeadlineExceeded)
+	}
+	// The breaker is asked only now: while this call queued, the calls ahead of it may
+	// have opened it.
+	done, err = s.breaker.Allow()
+	s.notes.flush()
+	if err != nil {
+		<-s.slots
+		return nil, s.refused(err)
+	}
+	return done, nil
+}
+
+// callWithin runs call on its own goroutine so that an adapter which ignores
+// its context still cannot hold the caller past the budget. It reports whether
+// the caller owns the slot now (the answer came in time); otherwise the
+// goroutine keeps the slot until the adapter returns, as the department is
+// still busy with that call.
+func callWithin[T any](budget context.Context, s *Source, op string, call func(context.Context) (T, error)) (r result[T], owned bool) {
 	ch := make(chan result[T])
 	abandoned := make(chan struct{})
 	go func() {
@@ -321,8 +341,8 @@ func attempt[T any](ctx, budget context.Context, s *Source, op string, call func
 			// goroutine) and would end the process; an adapter panics on input it did
 			// not expect, so it is an unreadable answer.
 			if p := recover(); p != nil {
-				s.opts.Log.Error("department adapter panicked", "department", dept, "op", op, "panic", p, "stack", string(debug.Stack()))
-				r = result[T]{err: fmt.Errorf("%w: department %s: the adapter panicked: %v", adapters.ErrBadResponse, dept, p)}
+				s.opts.Log.Error("department adapter panicked", "department", s.opts.Department, "op", op, "panic", p, "stack", string(debug.Stack()))
+				r = result[T]{err: fmt.Errorf("%w: department %s: the adapter panicked: %v", adapters.ErrBadResponse, s.opts.Department, p)}
 			}
 			select {
 			case ch <- r:
@@ -333,39 +353,43 @@ func attempt[T any](ctx, budget context.Context, s *Source, op string, call func
 		r.v, r.err = call(budget)
 	}()
 
-	var r result[T]
 	select {
 	case r = <-ch:
-		owned = true
+		return r, true
 	case <-budget.Done():
 		select {
 		case r = <-ch: // answered just in time: prefer the answer
-			owned = true
+			return r, true
 		default:
 			close(abandoned)
-			r.err = budget.Err()
+			return result[T]{err: budget.Err()}, false
 		}
 	}
+}
 
+// judge turns an attempt's result into its answer and the verdict the breaker
+// hears: the caller leaving is not the department's fault, running out of
+// budget is.
+func judge[T any](ctx, budget context.Context, s *Source, op string, r result[T]) (T, verdict, error) {
+	var zero T
+	dept := s.opts.Department
 	switch {
 	case r.err == nil:
-		vd = verdictOK
-		return r.v, vd, nil
+		return r.v, verdictOK, nil
 	case ctx.Err() != nil:
 		// The caller cancelled or ran out of its own time: not the department's fault.
-		return zero, vd, callerGone(ctx, dept)
+		return zero, verdictUncounted, callerGone(ctx, dept)
 	case errors.Is(budget.Err(), context.DeadlineExceeded):
-		vd = verdictUnavailable
 		s.timeouts.Add(1)
 		s.opts.Log.WarnContext(ctx, "department call timed out", "department", dept, "op", op, "timeout", s.opts.Timeout)
-		return zero, vd, fmt.Errorf("%w: department %s did not answer within %s: %w",
+		return zero, verdictUnavailable, fmt.Errorf("%w: department %s did not answer within %s: %w",
 			adapters.ErrUnavailable, dept, s.opts.Timeout, context.DeadlineExceeded)
 	case errors.Is(r.err, adapters.ErrBadResponse):
-		vd = verdictUnreadable
+		return zero, verdictUnreadable, r.err
 	case errors.Is(r.err, adapters.ErrUnavailable):
-		vd = verdictUnavailable
+		return zero, verdictUnavailable, r.err
 	}
-	return zero, vd, r.err
+	return zero, verdictUncounted, r.err
 }
 
 // refused is the error of a call the breaker did not let through, counted as rejected.
