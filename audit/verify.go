@@ -144,44 +144,15 @@ func verify(ctx context.Context, s Scanner, a *Anchors, partial bool) (Report, e
 	err := s.ScanAudit(ctx, func(e gateway.AuditEvent) error {
 		c := get(e.Chain)
 		if partial && c.rep.Events == 0 {
-			c.base, c.prev, c.provenTo = e.Seq-1, e.PrevHash, e.Seq-1
-			for c.next < len(c.cps) && c.cps[c.next].Seq <= c.base {
-				c.next++
-			}
+			c.startAt(e)
 		}
 		rep.Checked++
 		c.rep.Events++
 		rep.LastSeq, rep.LastHash = e.Seq, e.Hash
 		c.rep.LastSeq, c.rep.LastHash = e.Seq, e.Hash
-		want := c.base + c.rep.Events // Seq counts from 1 without gaps in each chain
-		switch {
-		case e.Seq != want:
-			rep.Broken = &Break{Seq: e.Seq, Kind: SeqGap, Expected: fmt.Sprint(want), Found: fmt.Sprint(e.Seq)}
-		case e.PrevHash != c.prev:
-			rep.Broken = &Break{Seq: e.Seq, Kind: PrevHashMismatch, Expected: c.prev, Found: e.PrevHash}
-		default:
-			h := e.ComputeHash()
-			switch {
-			case h == e.Hash:
-				c.v2 = true
-			case c.v2 || e.Chain != "" || e.ClientRequestID != "" || e.TraceID != "" || e.ComputeHashV1() != e.Hash:
-				// v1 covers none of the fields that came with v2, so an event that has
-				// them, or follows a v2 event, must be v2 (docs/audit.md).
-				rep.Broken = &Break{Seq: e.Seq, Kind: HashMismatch, Expected: h, Found: e.Hash}
-			}
-		}
-		for rep.Broken == nil && c.next < len(c.cps) && c.cps[c.next].Seq <= e.Seq {
-			cp := c.cps[c.next]
-			if cp.Seq == e.Seq && cp.Hash != e.Hash {
-				// The chain is consistent with itself but not with what was signed: it
-				// was rebuilt somewhere after the last checkpoint it still matches.
-				rep.Broken = &Break{Seq: c.provenTo + 1, Kind: Rehashed,
-					Expected: fmt.Sprintf("hash %s at seq %d (checkpoint of %s)", cp.Hash, cp.Seq, cp.At.Format(timeLayout)), Found: e.Hash}
-				break
-			}
-			c.provenTo = cp.Seq
-			c.rep.Checkpoint = &c.cps[c.next]
-			c.next++
+		rep.Broken = c.link(e)
+		if rep.Broken == nil {
+			rep.Broken = c.meetCheckpoints(e)
 		}
 		if rep.Broken != nil {
 			rep.Broken.Chain = e.Chain
@@ -207,19 +178,78 @@ func verify(ctx context.Context, s Scanner, a *Anchors, partial bool) (Report, e
 		if a == nil || (rep.Broken != nil && rep.Broken.Chain == name) {
 			continue
 		}
-		switch {
-		case c.next < len(c.cps):
-			last := c.cps[len(c.cps)-1]
-			rep.Findings = append(rep.Findings, Break{Chain: name, Seq: c.rep.LastSeq + 1, Kind: Truncated,
-				Expected: fmt.Sprintf("events up to seq %d (checkpoint of %s)", last.Seq, last.At.Format(timeLayout)),
-				Found:    fmt.Sprintf("the chain ends at seq %d", c.rep.LastSeq)})
-		case len(c.cps) == 0 && c.rep.Events > 0:
-			rep.Findings = append(rep.Findings, Break{Chain: name, Seq: 1, Kind: MissingCheckpoint,
-				Expected: "a signed checkpoint of the chain", Found: fmt.Sprintf("none for its %d events", c.rep.Events)})
+		if f := c.anchorFinding(); f != nil {
+			rep.Findings = append(rep.Findings, *f)
 		}
 	}
 	if rep.Broken == nil && len(rep.Findings) > 0 {
 		rep.Broken = &rep.Findings[0]
 	}
 	return rep, nil
+}
+
+// startAt makes a partial chain start at e, linked to whatever PrevHash e has;
+// the checkpoints before it prove nothing read here.
+func (c *chainState) startAt(e gateway.AuditEvent) {
+	c.base, c.prev, c.provenTo = e.Seq-1, e.PrevHash, e.Seq-1
+	for c.next < len(c.cps) && c.cps[c.next].Seq <= c.base {
+		c.next++
+	}
+}
+
+// link checks that e, the chain's latest event (already counted), follows the
+// one before it: the next Seq, its hash as PrevHash, and a hash of its own
+// that covers it.
+func (c *chainState) link(e gateway.AuditEvent) *Break {
+	want := c.base + c.rep.Events // Seq counts from 1 without gaps in each chain
+	switch {
+	case e.Seq != want:
+		return &Break{Seq: e.Seq, Kind: SeqGap, Expected: fmt.Sprint(want), Found: fmt.Sprint(e.Seq)}
+	case e.PrevHash != c.prev:
+		return &Break{Seq: e.Seq, Kind: PrevHashMismatch, Expected: c.prev, Found: e.PrevHash}
+	}
+	h := e.ComputeHash()
+	switch {
+	case h == e.Hash:
+		c.v2 = true
+	case c.v2 || e.Chain != "" || e.ClientRequestID != "" || e.TraceID != "" || e.ComputeHashV1() != e.Hash:
+		// v1 covers none of the fields that came with v2, so an event that has
+		// them, or follows a v2 event, must be v2 (docs/audit.md).
+		return &Break{Seq: e.Seq, Kind: HashMismatch, Expected: h, Found: e.Hash}
+	}
+	return nil
+}
+
+// meetCheckpoints moves past the checkpoints up to e, which must match the one
+// signed at its Seq.
+func (c *chainState) meetCheckpoints(e gateway.AuditEvent) *Break {
+	for c.next < len(c.cps) && c.cps[c.next].Seq <= e.Seq {
+		cp := c.cps[c.next]
+		if cp.Seq == e.Seq && cp.Hash != e.Hash {
+			// The chain is consistent with itself but not with what was signed: it
+			// was rebuilt somewhere after the last checkpoint it still matches.
+			return &Break{Seq: c.provenTo + 1, Kind: Rehashed,
+				Expected: fmt.Sprintf("hash %s at seq %d (checkpoint of %s)", cp.Hash, cp.Seq, cp.At.Format(timeLayout)), Found: e.Hash}
+		}
+		c.provenTo = cp.Seq
+		c.rep.Checkpoint = &c.cps[c.next]
+		c.next++
+	}
+	return nil
+}
+
+// anchorFinding reports a chain, read to its end, that stops short of its
+// latest checkpoint (Truncated) or has events but no checkpoint at all.
+func (c *chainState) anchorFinding() *Break {
+	switch {
+	case c.next < len(c.cps):
+		last := c.cps[len(c.cps)-1]
+		return &Break{Chain: c.rep.Chain, Seq: c.rep.LastSeq + 1, Kind: Truncated,
+			Expected: fmt.Sprintf("events up to seq %d (checkpoint of %s)", last.Seq, last.At.Format(timeLayout)),
+			Found:    fmt.Sprintf("the chain ends at seq %d", c.rep.LastSeq)}
+	case len(c.cps) == 0 && c.rep.Events > 0:
+		return &Break{Chain: c.rep.Chain, Seq: 1, Kind: MissingCheckpoint,
+			Expected: "a signed checkpoint of the chain", Found: fmt.Sprintf("none for its %d events", c.rep.Events)}
+	}
+	return nil
 }
