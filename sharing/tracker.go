@@ -145,13 +145,9 @@ func (s *Service) MyDataAccess(ctx context.Context, first *int, after *string, f
 	if err != nil {
 		return nil, err
 	}
-	var cursor string
-	if after != nil && *after != "" {
-		b, err := base64.RawURLEncoding.DecodeString(*after)
-		if err != nil || !strings.Contains(string(b), "|") {
-			return nil, gqlErr(ctx, errcode.BadUserInput, "argument after: not a cursor this list gave out")
-		}
-		cursor = string(b)
+	cursor, err := trackerCursor(ctx, after)
+	if err != nil {
+		return nil, err
 	}
 	f.Subject = c.CitizenID
 	now := s.now()
@@ -166,46 +162,78 @@ func (s *Service) MyDataAccess(ctx context.Context, first *int, after *string, f
 		key := e.RequestID + "\x00" + e.Consumer + "\x00" + e.Purpose
 		a := byKey[key]
 		if a == nil {
-			a = &access{node: &model.DataAccess{At: e.At, Consumer: e.Consumer, Items: []*model.DataAccessItem{}}, seen: map[string]bool{}}
-			if cc, ok := s.consumers[e.Consumer]; ok && cc.Description != "" {
-				d := cc.Description
-				a.node.ConsumerDescription = &d
-			}
-			if p, ok := s.purposes[e.Purpose]; ok {
-				name := e.Purpose
-				a.node.Purpose = &name
-				if p.Description != "" {
-					d := p.Description
-					a.node.PurposeDescription = &d
-				}
-			}
+			a = s.newAccess(e)
 			byKey[key] = a
 		}
-		if e.At.Before(a.node.At) {
-			a.node.At = e.At
-		}
-		item := e.Code + "\x00" + string(e.Decision) + "\x00" + e.GrantID
-		if a.seen[item] {
-			return
-		}
-		a.seen[item] = true
-		it := &model.DataAccessItem{Code: e.Code, Owner: e.Owner, Decision: model.Access(e.Decision)}
-		if entry := s.catalog.ByCode(e.Code); entry != nil {
-			it.Field = entry.Field
-		}
-		if e.GrantID != "" {
-			g := e.GrantID
-			it.GrantID = &g
-			if gr, ok := s.grants.Load().byID[g]; ok && gr.RequestID != "" {
-				r := gr.RequestID
-				it.SharingRequestID = &r
-			}
-		}
-		a.node.Items = append(a.node.Items, it)
+		s.addToAccess(a, e)
 	})
 	if err != nil {
 		return nil, s.trackerErr(ctx, op, err)
 	}
+	return accessPage(newestAccessesFirst(byKey), cursor, limit), nil
+}
+
+// trackerCursor decodes an after argument of the data tracker ("" for none).
+func trackerCursor(ctx context.Context, after *string) (string, error) {
+	if after == nil || *after == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(*after)
+	if err != nil || !strings.Contains(string(b), "|") {
+		return "", gqlErr(ctx, errcode.BadUserInput, "argument after: not a cursor this list gave out")
+	}
+	return string(b), nil
+}
+
+// newAccess starts the tracker's entry for e's request, described with what
+// the configuration says of its consumer and purpose (an unlisted purpose is
+// not shown).
+func (s *Service) newAccess(e gateway.AuditEvent) *access {
+	a := &access{node: &model.DataAccess{At: e.At, Consumer: e.Consumer, Items: []*model.DataAccessItem{}}, seen: map[string]bool{}}
+	if cc, ok := s.consumers[e.Consumer]; ok && cc.Description != "" {
+		d := cc.Description
+		a.node.ConsumerDescription = &d
+	}
+	if p, ok := s.purposes[e.Purpose]; ok {
+		name := e.Purpose
+		a.node.Purpose = &name
+		if p.Description != "" {
+			d := p.Description
+			a.node.PurposeDescription = &d
+		}
+	}
+	return a
+}
+
+// addToAccess adds e's field to its request's entry, once per code, decision
+// and grant, and dates the entry by its earliest event.
+func (s *Service) addToAccess(a *access, e gateway.AuditEvent) {
+	if e.At.Before(a.node.At) {
+		a.node.At = e.At
+	}
+	item := e.Code + "\x00" + string(e.Decision) + "\x00" + e.GrantID
+	if a.seen[item] {
+		return
+	}
+	a.seen[item] = true
+	it := &model.DataAccessItem{Code: e.Code, Owner: e.Owner, Decision: model.Access(e.Decision)}
+	if entry := s.catalog.ByCode(e.Code); entry != nil {
+		it.Field = entry.Field
+	}
+	if e.GrantID != "" {
+		g := e.GrantID
+		it.GrantID = &g
+		if gr, ok := s.grants.Load().byID[g]; ok && gr.RequestID != "" {
+			r := gr.RequestID
+			it.SharingRequestID = &r
+		}
+	}
+	a.node.Items = append(a.node.Items, it)
+}
+
+// newestAccessesFirst gives each access its cursor key and returns them newest
+// first, each with its items in code order.
+func newestAccessesFirst(byKey map[string]*access) []*access {
 	all := make([]*access, 0, len(byKey))
 	for key, a := range byKey {
 		// The cursor carries a digest of the grouping key, never the request id or
@@ -217,6 +245,11 @@ func (s *Service) MyDataAccess(ctx context.Context, first *int, after *string, f
 	}
 	// Newest first; the key breaks ties so that pages never overlap.
 	sort.Slice(all, func(i, j int) bool { return newer(all[i], all[j]) })
+	return all
+}
+
+// accessPage returns the page of up to limit accesses after cursor.
+func accessPage(all []*access, cursor string, limit int) *model.DataAccessConnection {
 	start := 0
 	if cursor != "" {
 		start = sort.Search(len(all), func(i int) bool { return newer(&access{key: cursor}, all[i]) })
@@ -229,7 +262,7 @@ func (s *Service) MyDataAccess(ctx context.Context, first *int, after *string, f
 		conn.PageInfo.EndCursor = &cur
 	}
 	conn.PageInfo.HasNextPage = end < len(all)
-	return conn, nil
+	return conn
 }
 
 // newer orders accesses newest first by their keys (time, then request).
