@@ -25,8 +25,20 @@ type migration struct {
 	run func(ctx context.Context, tx *sql.Tx, d Dialect) error
 }
 
+// migrations is the schema's history, one function per step, in order.
 func migrations() []migration {
-	return []migration{{
+	return []migration{
+		initialSchema(),
+		noSubjectIndex(),
+		noCodeIndex(),
+		chainPerReplica(),
+		auditBlocks(),
+	}
+}
+
+// initialSchema is the first schema: sharing requests, grants and one audit chain.
+func initialSchema() migration {
+	return migration{
 		version: 1,
 		name:    "requests, grants and the audit chain",
 		sql: `
@@ -103,7 +115,12 @@ CREATE TABLE audit_head (
 INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '');
 `,
 		},
-	}, {
+	}
+}
+
+// noSubjectIndex drops the audit trail's subject index on SQLite.
+func noSubjectIndex() migration {
+	return migration{
 		version: 2,
 		name:    "no subject index on the audit trail",
 		// Subjects are random keys: their index made every append rewrite one index page
@@ -111,7 +128,12 @@ INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '');
 		// by subject rarely; that scan of the owner's events is the price. PostgreSQL,
 		// for larger deployments, keeps it.
 		only: map[string]string{"sqlite": `DROP INDEX IF EXISTS audit_events_owner_subject;`},
-	}, {
+	}
+}
+
+// noCodeIndex drops the audit trail's code index on SQLite.
+func noCodeIndex() migration {
+	return migration{
 		version: 3,
 		name:    "no code index on the audit trail",
 		// Each audited response touched one page of this index per catalogue code it
@@ -119,7 +141,12 @@ INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '');
 		// owner's events of one code are found by scanning the owner's events in order,
 		// which a page of results stops early.
 		only: map[string]string{"sqlite": `DROP INDEX IF EXISTS audit_events_owner_code;`},
-	}, {
+	}
+}
+
+// chainPerReplica gives each replica an audit chain of its own and records client request and trace ids.
+func chainPerReplica() migration {
+	return migration{
 		version: 4,
 		name:    "one audit chain per replica; client request id and trace id",
 		// Replicas appending to one chain all wait for its one head row; with a chain
@@ -173,7 +200,12 @@ INSERT INTO audit_heads (chain, seq, hash) SELECT '', seq, hash FROM audit_head 
 DROP TABLE audit_head;
 `,
 		},
-	}, {
+	}
+}
+
+// auditBlocks stores audit events in blocks, one row per append and chain.
+func auditBlocks() migration {
+	return migration{
 		version: 5,
 		name:    "audit events in blocks, one row per append and chain",
 		// A row per event made the audit most of an audited answer's cost; a row per
@@ -199,7 +231,7 @@ CREATE TABLE audit_block_owners (
 );
 `,
 		run: eventsToBlocks,
-	}}
+	}
 }
 
 // blockMigrate is the most events migration 5 puts in one block.
