@@ -190,26 +190,47 @@ func Handler(o Options) http.Handler {
 	}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		// Each page gets its own style nonce, in the CSP header and in the page; so the
-		// page is never stored: a cached copy would carry a nonce its CSP no longer has.
-		// It is small, and it names the versioned assets, which are cached.
-		nonce := newNonce()
-		var buf bytes.Buffer
-		page.Execute(&buf, map[string]any{"Base": base, "Demo": o.Demo, "Nonce": nonce})
-		secure(w)
-		w.Header().Set("Content-Security-Policy", PageContentSecurityPolicy(nonce))
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Content-Type", contentType("index.html"))
-		w.Write(buf.Bytes())
-	})
+	mux.HandleFunc("GET /{$}", servePage(page, base, o.Demo))
 	mux.HandleFunc("GET /playground/config.json", func(w http.ResponseWriter, r *http.Request) {
 		secure(w)
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Type", contentType("config.json"))
 		w.Write(cfgJSON)
 	})
-	mux.HandleFunc("GET /playground/{version}/{name}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /playground/{version}/{name}", serveAsset(a))
+	mux.HandleFunc("GET /playground/", func(w http.ResponseWriter, r *http.Request) {
+		secure(w)
+		if r.URL.Path == "/playground/" {
+			http.Redirect(w, r, "/", http.StatusFound)
+			return
+		}
+		http.NotFound(w, r)
+	})
+	return mux
+}
+
+// servePage serves the playground page, which names the assets of this build
+// under base.
+func servePage(page *template.Template, base string, demo bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		// Each page gets its own style nonce, in the CSP header and in the page; so the
+		// page is never stored: a cached copy would carry a nonce its CSP no longer has.
+		// It is small, and it names the versioned assets, which are cached.
+		nonce := newNonce()
+		var buf bytes.Buffer
+		page.Execute(&buf, map[string]any{"Base": base, "Demo": demo, "Nonce": nonce})
+		secure(w)
+		w.Header().Set("Content-Security-Policy", PageContentSecurityPolicy(nonce))
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", contentType("index.html"))
+		w.Write(buf.Bytes())
+	}
+}
+
+// serveAsset serves one embedded asset, gzipped to a client that accepts it;
+// assets of this build are cached for good under its version.
+func serveAsset(a assets) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		b, ok := a.files[name]
 		if !ok || name == "index.html" {
@@ -241,16 +262,7 @@ func Handler(o Options) http.Handler {
 		w.Header().Set("ETag", `"`+a.version+`-gzip"`)
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Write(z)
-	})
-	mux.HandleFunc("GET /playground/", func(w http.ResponseWriter, r *http.Request) {
-		secure(w)
-		if r.URL.Path == "/playground/" {
-			http.Redirect(w, r, "/", http.StatusFound)
-			return
-		}
-		http.NotFound(w, r)
-	})
-	return mux
+	}
 }
 
 // secure sets the headers every playground response carries.
