@@ -485,6 +485,37 @@ func testAuditChain(t *testing.T, open Opener) {
 func testListAudit(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
+	all := appendMixedAudit(t, s)
+
+	for _, f := range auditFilters() {
+		got, err := s.ListAudit(ctx, f)
+		if err != nil {
+			t.Fatalf("ListAudit(%+v): %v", f, err)
+		}
+		want := selectAudit(all, f)
+		unpaged := f
+		unpaged.AfterSeq = 0
+		if n, err := s.CountAudit(ctx, unpaged); err != nil || n != len(selectAudit(all, unpaged)) {
+			t.Errorf("CountAudit(%+v) = %d, %v; want %d", unpaged, n, err, len(selectAudit(all, unpaged)))
+		}
+		if len(want) == 0 && len(got) == 0 {
+			continue
+		}
+		equal(t, fmt.Sprintf("ListAudit(%+v)", f), got, want)
+	}
+
+	// Paging: AfterSeq as the cursor and Limit as the page size reassemble the whole list.
+	paged := pageAudit(t, s, "psb", 4)
+	equal(t, "pages of psb's events", paged, selectAudit(all, store.AuditFilter{Owner: "psb"}))
+
+	if _, err := s.ListAudit(ctx, store.AuditFilter{Code: "310115-PSB-RK01-002"}); !errors.Is(err, store.ErrNoOwner) {
+		t.Errorf("ListAudit without owner: err = %v, want ErrNoOwner", err)
+	}
+}
+
+// appendMixedAudit appends, in two calls, 30 events of two owners, three codes,
+// three subjects and three decisions, and returns them as stored.
+func appendMixedAudit(t *testing.T, s store.Store) []gateway.AuditEvent {
 	owners := []string{"psb", "hrss"}
 	codes := map[string][]string{
 		"psb":  {"310115-PSB-RK01-002", "310115-PSB-RK01-007"},
@@ -500,19 +531,12 @@ func testListAudit(t *testing.T, open Opener) {
 	}
 	appendAudit(t, s, in[:10]...)
 	appendAudit(t, s, in[10:]...)
-	all := scan(t, s)
+	return scan(t, s)
+}
 
-	selects := func(f store.AuditFilter) []gateway.AuditEvent {
-		var out []gateway.AuditEvent
-		for _, e := range all {
-			if e.Owner == f.Owner && (f.Code == "" || e.Code == f.Code) && (f.Subject == "" || e.Subject == f.Subject) &&
-				(f.From.IsZero() || !e.At.Before(f.From)) && (f.To.IsZero() || e.At.Before(f.To)) && e.Seq > f.AfterSeq {
-				out = append(out, e)
-			}
-		}
-		return out
-	}
-	for _, f := range []store.AuditFilter{
+// auditFilters are the filters ListAudit and CountAudit are checked with.
+func auditFilters() []store.AuditFilter {
+	return []store.AuditFilter{
 		{Owner: "psb"},
 		{Owner: "hrss"},
 		{Owner: "amr"},
@@ -524,47 +548,44 @@ func testListAudit(t *testing.T, open Opener) {
 		{Owner: "psb", To: t0().Add(10 * time.Minute)},
 		{Owner: "hrss", From: t0().Add(5 * time.Minute), To: t0().Add(21 * time.Minute)},
 		{Owner: "psb", AfterSeq: 17},
-	} {
-		got, err := s.ListAudit(ctx, f)
-		if err != nil {
-			t.Fatalf("ListAudit(%+v): %v", f, err)
-		}
-		want := selects(f)
-		unpaged := f
-		unpaged.AfterSeq = 0
-		if n, err := s.CountAudit(ctx, unpaged); err != nil || n != len(selects(unpaged)) {
-			t.Errorf("CountAudit(%+v) = %d, %v; want %d", unpaged, n, err, len(selects(unpaged)))
-		}
-		if len(want) == 0 && len(got) == 0 {
-			continue
-		}
-		equal(t, fmt.Sprintf("ListAudit(%+v)", f), got, want)
 	}
+}
 
-	// Paging: AfterSeq as the cursor and Limit as the page size reassemble the whole list.
+// selectAudit is what ListAudit should return for f (without a Limit), found
+// by reading every event.
+func selectAudit(all []gateway.AuditEvent, f store.AuditFilter) []gateway.AuditEvent {
+	var out []gateway.AuditEvent
+	for _, e := range all {
+		if e.Owner == f.Owner && (f.Code == "" || e.Code == f.Code) && (f.Subject == "" || e.Subject == f.Subject) &&
+			(f.From.IsZero() || !e.At.Before(f.From)) && (f.To.IsZero() || e.At.Before(f.To)) && e.Seq > f.AfterSeq {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// pageAudit reads all of owner's events in pages of size, each after the last
+// Seq of the one before.
+func pageAudit(t *testing.T, s store.Store, owner string, size int) []gateway.AuditEvent {
+	t.Helper()
 	var paged []gateway.AuditEvent
 	after := int64(0)
 	for pages := 0; ; pages++ {
 		if pages > 10 {
 			t.Fatal("paging does not end")
 		}
-		page, err := s.ListAudit(ctx, store.AuditFilter{Owner: "psb", AfterSeq: after, Limit: 4})
+		page, err := s.ListAudit(context.Background(), store.AuditFilter{Owner: owner, AfterSeq: after, Limit: size})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(page) > 4 {
-			t.Fatalf("page of %d events with Limit 4", len(page))
+		if len(page) > size {
+			t.Fatalf("page of %d events with Limit %d", len(page), size)
 		}
 		if len(page) == 0 {
-			break
+			return paged
 		}
 		paged = append(paged, page...)
 		after = page[len(page)-1].Seq
-	}
-	equal(t, "pages of psb's events", paged, selects(store.AuditFilter{Owner: "psb"}))
-
-	if _, err := s.ListAudit(ctx, store.AuditFilter{Code: "310115-PSB-RK01-002"}); !errors.Is(err, store.ErrNoOwner) {
-		t.Errorf("ListAudit without owner: err = %v, want ErrNoOwner", err)
 	}
 }
 
