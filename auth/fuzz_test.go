@@ -32,57 +32,15 @@ import (
 func FuzzVerify(f *testing.F) {
 	fx := newFixture(f)
 	now := time.Now()
-	base := baseClaims(now)
 	edKID := kidOf(f, fx.ed.Public())
 
-	valid := []string{
-		mintFor(f, fx.ed, edKID, Claims{}, now),
-		mintFor(f, fx.ed, "", Claims{Roles: []string{"approver"}, CitizenID: "310115198503120012"}, now),
-		mintFor(f, fx.ec256, kidOf(f, fx.ec256.Public()), Claims{}, now),
-		mintFor(f, fx.rsa, "", Claims{}, now),
-		craft(f, jwt.SigningMethodPS256, fx.rsa, "", base),
-		mintFor(f, fx.jwksEd, "jwks-ed", Claims{}, now),
-		mintFor(f, fx.jwksEC, "jwks-ec384", Claims{}, now),
-		craft(f, jwt.SigningMethodPS256, fx.jwksRSA, "jwks-rsa", base),
-	}
-	b64 := base64.RawURLEncoding
+	valid := validSeeds(f, fx, now)
 	for _, tok := range valid {
 		f.Add(tok)
-		p := strings.Split(tok, ".")
-		payload, _ := b64.DecodeString(p[1])
-		f.Add(p[0] + "." + b64.EncodeToString(bytes.Replace(payload, []byte("online-hall"), []byte("ipudong-portal"), 1)) + "." + p[2])
-		sig, _ := b64.DecodeString(p[2])
-		if len(sig) > 0 {
-			sig[len(sig)/2] ^= 0x01
-		}
-		f.Add(p[0] + "." + p[1] + "." + b64.EncodeToString(sig))
-		f.Add(p[0] + "." + p[1] + ".")
-		f.Add(b64.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + p[1] + ".")
-		f.Add(b64.EncodeToString([]byte(`{"alg":"HS256","kid":"`+edKID+`"}`)) + "." + p[1] + "." + p[2])
-		f.Add(tok + "=")
-		f.Add(" " + tok)
+		addTamperedSeeds(f, tok, edKID)
 	}
-	f.Add(craft(f, jwt.SigningMethodHS256, fx.edPEM, "", base))
-	f.Add(mintFor(f, fx.stranger, edKID, Claims{}, now))
-	f.Add(mintFor(f, fx.stranger, "", Claims{}, now))
-	f.Add(mintFor(f, fx.ed, "unknown-kid", Claims{}, now))
-	f.Add(craft(f, jwt.SigningMethodEdDSA, fx.ed, edKID, edit(base, map[string]any{"exp": nil})))
-	f.Add(craft(f, jwt.SigningMethodEdDSA, fx.ed, edKID, edit(base, map[string]any{"aud": []any{1, nil, "x"}})))
-	f.Add(craft(f, jwt.SigningMethodEdDSA, fx.ed, edKID, edit(base, map[string]any{"exp": "tomorrow"})))
-	f.Add("")
-	f.Add("a.b.c")
-	f.Add("..")
-	f.Add(strings.Repeat("A", DefaultMaxTokenBytes+1))
-	f.Add("eyJhbGciOiJFZERTQSJ9.e30.")
-
-	keys := []trustedKey{
-		{fx.ed.Public(), []string{"EdDSA"}},
-		{fx.ec256.Public(), []string{"ES256"}},
-		{fx.rsa.Public(), []string{"RS256", "PS256"}},
-		{fx.jwksEd.Public(), []string{"EdDSA"}},
-		{fx.jwksEC.Public(), []string{"ES384"}},
-		{fx.jwksRSA.Public(), []string{"PS256"}},
-	}
+	addRefusedSeeds(f, fx, now)
+	keys := trustedKeys(fx)
 	// The independent check itself must accept what is valid, or it proves nothing.
 	for i, tok := range valid {
 		if _, err := fx.all.Verify(tok); err != nil {
@@ -111,6 +69,70 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("Verify accepted a token the independent check refuses (%s): %q", why, token)
 		}
 	})
+}
+
+// validSeeds are valid tokens signed by every configured key.
+func validSeeds(f *testing.F, fx *fixture, now time.Time) []string {
+	base := baseClaims(now)
+	return []string{
+		mintFor(f, fx.ed, kidOf(f, fx.ed.Public()), Claims{}, now),
+		mintFor(f, fx.ed, "", Claims{Roles: []string{"approver"}, CitizenID: "310115198503120012"}, now),
+		mintFor(f, fx.ec256, kidOf(f, fx.ec256.Public()), Claims{}, now),
+		mintFor(f, fx.rsa, "", Claims{}, now),
+		craft(f, jwt.SigningMethodPS256, fx.rsa, "", base),
+		mintFor(f, fx.jwksEd, "jwks-ed", Claims{}, now),
+		mintFor(f, fx.jwksEC, "jwks-ec384", Claims{}, now),
+		craft(f, jwt.SigningMethodPS256, fx.jwksRSA, "jwks-rsa", base),
+	}
+}
+
+// addTamperedSeeds adds versions of a valid token with its payload, signature,
+// algorithm or framing changed.
+func addTamperedSeeds(f *testing.F, tok, edKID string) {
+	b64 := base64.RawURLEncoding
+	p := strings.Split(tok, ".")
+	payload, _ := b64.DecodeString(p[1])
+	f.Add(p[0] + "." + b64.EncodeToString(bytes.Replace(payload, []byte("online-hall"), []byte("ipudong-portal"), 1)) + "." + p[2])
+	sig, _ := b64.DecodeString(p[2])
+	if len(sig) > 0 {
+		sig[len(sig)/2] ^= 0x01
+	}
+	f.Add(p[0] + "." + p[1] + "." + b64.EncodeToString(sig))
+	f.Add(p[0] + "." + p[1] + ".")
+	f.Add(b64.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + p[1] + ".")
+	f.Add(b64.EncodeToString([]byte(`{"alg":"HS256","kid":"`+edKID+`"}`)) + "." + p[1] + "." + p[2])
+	f.Add(tok + "=")
+	f.Add(" " + tok)
+}
+
+// addRefusedSeeds adds tokens refused for their key, their claims or their shape.
+func addRefusedSeeds(f *testing.F, fx *fixture, now time.Time) {
+	base := baseClaims(now)
+	edKID := kidOf(f, fx.ed.Public())
+	f.Add(craft(f, jwt.SigningMethodHS256, fx.edPEM, "", base))
+	f.Add(mintFor(f, fx.stranger, edKID, Claims{}, now))
+	f.Add(mintFor(f, fx.stranger, "", Claims{}, now))
+	f.Add(mintFor(f, fx.ed, "unknown-kid", Claims{}, now))
+	f.Add(craft(f, jwt.SigningMethodEdDSA, fx.ed, edKID, edit(base, map[string]any{"exp": nil})))
+	f.Add(craft(f, jwt.SigningMethodEdDSA, fx.ed, edKID, edit(base, map[string]any{"aud": []any{1, nil, "x"}})))
+	f.Add(craft(f, jwt.SigningMethodEdDSA, fx.ed, edKID, edit(base, map[string]any{"exp": "tomorrow"})))
+	f.Add("")
+	f.Add("a.b.c")
+	f.Add("..")
+	f.Add(strings.Repeat("A", DefaultMaxTokenBytes+1))
+	f.Add("eyJhbGciOiJFZERTQSJ9.e30.")
+}
+
+// trustedKeys are the fixture's configured keys, as the independent check knows them.
+func trustedKeys(fx *fixture) []trustedKey {
+	return []trustedKey{
+		{fx.ed.Public(), []string{"EdDSA"}},
+		{fx.ec256.Public(), []string{"ES256"}},
+		{fx.rsa.Public(), []string{"RS256", "PS256"}},
+		{fx.jwksEd.Public(), []string{"EdDSA"}},
+		{fx.jwksEC.Public(), []string{"ES384"}},
+		{fx.jwksRSA.Public(), []string{"PS256"}},
+	}
 }
 
 // trustedKey is a configured public key and the algorithms it may sign with.

@@ -29,17 +29,40 @@ import (
 func TestVerify(t *testing.T) {
 	f := newFixture(t)
 	now := time.Now()
+	var tests []verifyCase
+	for _, cases := range []func(*testing.T, *fixture, time.Time) []verifyCase{
+		acceptedTokens, refusedBeforeSignature, refusedBySignature, refusedByClaims,
+	} {
+		tests = append(tests, cases(t, f, now)...)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := f.all
+			if tt.edOnly {
+				v = f.edOnly
+			}
+			token := tt.token(t)
+			checkVerify(t, v, tt, token)
+			checkMiddleware(t, v, tt, token)
+		})
+	}
+}
+
+// verifyCase is one token TestVerify runs through Verify and the middleware.
+type verifyCase struct {
+	name   string
+	token  func(t *testing.T) string
+	edOnly bool   // verify with the Ed25519-only verifier
+	want   *Error // nil: accepted
+	detail string // must appear in the error's description
+}
+
+// acceptedTokens are signed with every key type, from PEM files and from the JWKS,
+// with and without kid, or bend the claims only within what is allowed.
+func acceptedTokens(t *testing.T, f *fixture, now time.Time) []verifyCase {
 	base := baseClaims(now)
 	edKID := kidOf(t, f.ed.Public())
-
-	tests := []struct {
-		name   string
-		token  func(t *testing.T) string
-		edOnly bool   // verify with the Ed25519-only verifier
-		want   *Error // nil: accepted
-		detail string // must appear in the error's description
-	}{
-		// Accepted: every key type, from PEM files and from the JWKS, with and without kid.
+	return []verifyCase{
 		{name: "Ed25519 PEM with kid", token: func(t *testing.T) string {
 			return mintFor(t, f.ed, edKID, Claims{}, now)
 		}},
@@ -79,8 +102,14 @@ func TestVerify(t *testing.T) {
 		{name: "aud list containing ours", token: func(t *testing.T) string {
 			return craft(t, jwt.SigningMethodEdDSA, f.ed, edKID, edit(base, map[string]any{"aud": []string{"other-api", testAudience}}))
 		}},
+	}
+}
 
-		// Refused before a signature is checked.
+// refusedBeforeSignature are refused before a signature is checked.
+func refusedBeforeSignature(t *testing.T, f *fixture, now time.Time) []verifyCase {
+	base := baseClaims(now)
+	edKID := kidOf(t, f.ed.Public())
+	return []verifyCase{
 		{name: "alg none", want: ErrAlgorithm, token: func(t *testing.T) string {
 			return craft(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "", base)
 		}},
@@ -119,8 +148,13 @@ func TestVerify(t *testing.T) {
 		{name: "roles not an array", want: ErrMalformed, token: func(t *testing.T) string {
 			return craft(t, jwt.SigningMethodEdDSA, f.ed, edKID, edit(base, map[string]any{"roles": "cio"}))
 		}},
+	}
+}
 
-		// Refused by the signature.
+// refusedBySignature are refused by the signature.
+func refusedBySignature(t *testing.T, f *fixture, now time.Time) []verifyCase {
+	edKID := kidOf(t, f.ed.Public())
+	return []verifyCase{
 		{name: "tampered payload", want: ErrBadSignature, token: func(t *testing.T) string {
 			parts := strings.Split(mintFor(t, f.ed, edKID, Claims{Consumer: "ipudong-portal"}, now), ".")
 			payload := must[[]byte](t)(base64.RawURLEncoding.DecodeString(parts[1]))
@@ -133,8 +167,14 @@ func TestVerify(t *testing.T) {
 		{name: "signed by an unconfigured key naming a configured kid", want: ErrBadSignature, token: func(t *testing.T) string {
 			return mintFor(t, f.stranger, edKID, Claims{}, now)
 		}},
+	}
+}
 
-		// Refused by the claims.
+// refusedByClaims are refused by the claims.
+func refusedByClaims(t *testing.T, f *fixture, now time.Time) []verifyCase {
+	base := baseClaims(now)
+	edKID := kidOf(t, f.ed.Public())
+	return []verifyCase{
 		{name: "expired", want: ErrExpired, token: func(t *testing.T) string {
 			return mintFor(t, f.ed, edKID, Claims{TTL: time.Hour}, now.Add(-2*time.Hour))
 		}},
@@ -169,60 +209,62 @@ func TestVerify(t *testing.T) {
 			return mintFor(t, f.ed, edKID, Claims{Consumer: "scraper-bot"}, now)
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			v := f.all
-			if tt.edOnly {
-				v = f.edOnly
-			}
-			token := tt.token(t)
+}
 
-			caller, err := v.Verify(token)
-			if tt.want == nil {
-				if err != nil {
-					t.Fatalf("Verify: %v", err)
-				}
-				if caller.Consumer != "online-hall" || caller.Subject != "clerk-0042" {
-					t.Errorf("caller = %+v", caller)
-				}
-			} else {
-				if !errors.Is(err, tt.want) {
-					t.Fatalf("Verify error = %v, want %s", err, tt.want.Code)
-				}
-				if e, _ := errors.AsType[*Error](err); !strings.Contains(e.Description, tt.detail) {
-					t.Errorf("description %q lacks %q", e.Description, tt.detail)
-				}
-				if caller != nil {
-					t.Errorf("caller = %+v, want nil", caller)
-				}
-			}
+// checkVerify checks that Verify accepts the token with its caller, or refuses
+// it with the case's error.
+func checkVerify(t *testing.T, v *Verifier, tt verifyCase, token string) {
+	t.Helper()
+	caller, err := v.Verify(token)
+	if tt.want == nil {
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		if caller.Consumer != "online-hall" || caller.Subject != "clerk-0042" {
+			t.Errorf("caller = %+v", caller)
+		}
+	} else {
+		if !errors.Is(err, tt.want) {
+			t.Fatalf("Verify error = %v, want %s", err, tt.want.Code)
+		}
+		if e, _ := errors.AsType[*Error](err); !strings.Contains(e.Description, tt.detail) {
+			t.Errorf("description %q lacks %q", e.Description, tt.detail)
+		}
+		if caller != nil {
+			t.Errorf("caller = %+v, want nil", caller)
+		}
+	}
+}
 
-			var logs bytes.Buffer
-			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			var seen *gateway.Caller
-			h := Middleware(v, log)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				seen = gateway.CallerFrom(r.Context())
-			}))
-			rec := httptest.NewRecorder()
-			req := httptest.NewRequest(http.MethodPost, "/graphql", nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			h.ServeHTTP(rec, req)
+// checkMiddleware checks that the middleware passes the caller of an accepted
+// token on, and answers a refused one with a 401 that neither it nor the logs
+// echo the token in.
+func checkMiddleware(t *testing.T, v *Verifier, tt verifyCase, token string) {
+	t.Helper()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var seen *gateway.Caller
+	h := Middleware(v, log)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = gateway.CallerFrom(r.Context())
+	}))
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/graphql", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	h.ServeHTTP(rec, req)
 
-			if tt.want == nil {
-				if rec.Code != http.StatusOK || seen == nil || seen.Consumer != "online-hall" {
-					t.Fatalf("middleware: status %d, caller %+v", rec.Code, seen)
-				}
-				return
-			}
-			if seen != nil {
-				t.Fatal("middleware called the next handler for a refused token")
-			}
-			assertRefused(t, rec, tt.want.Code, true)
-			assertNoToken(t, token, rec.Body.String(), logs.String())
-			if !strings.Contains(logs.String(), "reason="+tt.want.Code) {
-				t.Errorf("log lacks the reason: %s", logs.String())
-			}
-		})
+	if tt.want == nil {
+		if rec.Code != http.StatusOK || seen == nil || seen.Consumer != "online-hall" {
+			t.Fatalf("middleware: status %d, caller %+v", rec.Code, seen)
+		}
+		return
+	}
+	if seen != nil {
+		t.Fatal("middleware called the next handler for a refused token")
+	}
+	assertRefused(t, rec, tt.want.Code, true)
+	assertNoToken(t, token, rec.Body.String(), logs.String())
+	if !strings.Contains(logs.String(), "reason="+tt.want.Code) {
+		t.Errorf("log lacks the reason: %s", logs.String())
 	}
 }
 
