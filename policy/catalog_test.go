@@ -66,112 +66,9 @@ func entry(replace map[string]string) string {
 }
 
 func TestParseCatalogErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		yaml string
-		want []string // each error, in order: "line: what" after the source
-	}{
-		{"unknown class", entry(map[string]string{"class": "class: PUBLIC"}),
-			[]string{`5: class "PUBLIC" is unknown; expected UNCONDITIONAL, CONDITIONAL or NONE`}},
-		{"unknown mask", entry(map[string]string{"mask": "mask: initials"}),
-			[]string{`6: mask "initials" is unknown; expected id, name, phone, year or district`}},
-		{"mask on an unconditional item", entry(map[string]string{"class": "class: UNCONDITIONAL"}),
-			[]string{`6: mask name on a UNCONDITIONAL item; only CONDITIONAL items are shown masked`}},
-		{"mask on a not-shared item", entry(map[string]string{"class": "class: NONE"}),
-			[]string{`6: mask name on a NONE item`}},
-		{"code in lower case", entry(map[string]string{"code": "code: 310115-psb-rk01-002"}),
-			[]string{`3: code "310115-psb-rk01-002" does not match 310115-{DEPT}-{RESOURCE}-{ITEM}, e.g. 310115-PSB-RK01-002`}},
-		{"code of another district", entry(map[string]string{"code": "code: 310104-PSB-RK01-002"}),
-			[]string{`3: code "310104-PSB-RK01-002" does not match`}},
-		{"code without item", entry(map[string]string{"code": "code: 310115-PSB-RK01"}),
-			[]string{`3: code "310115-PSB-RK01" does not match`}},
-		{"code with a two-digit item", entry(map[string]string{"code": "code: 310115-PSB-RK01-02"}),
-			[]string{`3: code "310115-PSB-RK01-02" does not match`}},
-		{"code of another department", entry(map[string]string{"code": "code: 310115-AMR-QY01-002"}),
-			[]string{`3: code 310115-AMR-QY01-002 is listed under department psb; expected a code of the form 310115-PSB-{RESOURCE}-{ITEM}`}},
-		{"ttl not a duration", entry(map[string]string{"ttl": "ttl: 1 hour"}),
-			[]string{`7: ttl "1 hour" is not a positive duration; expected the owner's update cycle as a Go duration, e.g. 10m, 1h or 24h`}},
-		{"ttl negative", entry(map[string]string{"ttl": "ttl: -1h"}),
-			[]string{`7: ttl "-1h" is not a positive duration`}},
-		{"ttl zero", entry(map[string]string{"ttl": "ttl: 0s"}),
-			[]string{`7: ttl "0s" is not a positive duration`}},
-		{"ttl missing", entry(map[string]string{"ttl": "# no ttl"}),
-			[]string{`3: "ttl" is missing`}},
-		{"code missing", entry(map[string]string{"code": "field: Citizen.name", "field": "# moved"}),
-			[]string{`3: "code" is missing`}},
-		{"code empty", entry(map[string]string{"code": "code: ''"}),
-			[]string{`3: "code" is empty`}},
-		{"field not a coordinate", entry(map[string]string{"field": "field: name"}),
-			[]string{`4: field "name" is not a schema coordinate; expected Type.field, e.g. Citizen.name`}},
-		{"field a list", entry(map[string]string{"field": "field: [Citizen.name]"}),
-			[]string{`4: "field" must be a single value, found a list`}},
-		{"unknown key in an entry", entry(map[string]string{"description": "descripton: 姓名"}),
-			[]string{`8: unknown key "descripton" in a catalogue entry; expected code, field, class, mask, ttl, description`}},
-		{"key twice", entry(map[string]string{"description": "class: NONE"}),
-			[]string{`8: key "class" appears twice in a catalogue entry`}},
-		{"duplicate code", entry(nil) + `    - code: 310115-PSB-RK01-002
-      field: Citizen.gender
-      class: CONDITIONAL
-      ttl: 1h
-`, []string{`9: code 310115-PSB-RK01-002 is already used at line 3; one datum, one code`}},
-		{"duplicate field", entry(nil) + `    - code: 310115-PSB-RK01-003
-      field: Citizen.name
-      class: CONDITIONAL
-      ttl: 1h
-`, []string{`10: field Citizen.name already has an entry at line 4; a field carries one code`}},
-		{"duplicate field across departments", entry(nil) + `- department: amr
-  entries:
-    - {code: 310115-AMR-QY01-001, field: Citizen.name, class: UNCONDITIONAL, ttl: 10m}
-`, []string{`11: field Citizen.name already has an entry at line 4`}},
-		{"unknown key in a department", `- department: psb
-  owner: 公安分局
-  entries: []
-`, []string{`2: unknown key "owner" in a department; expected department, entries`}},
-		{"department missing", `- entries: []
-`, []string{`1: "department" is missing`}},
-		{"department not an id", `- department: PSB
-  entries: []
-`, []string{`1: department "PSB" is not a department id; expected lower-case letters and digits, e.g. psb`}},
-		{"department twice", `- department: psb
-  entries: []
-- department: psb
-  entries: []
-`, []string{`3: department psb is already listed at line 1; list each department once`}},
-		{"entries missing", `- department: psb
-`, []string{`1: department lacks "entries"; expected its list of catalogue entries`}},
-		{"entries not a list", `- department: psb
-  entries: 310115-PSB-RK01-001
-`, []string{`2: expected a list of catalogue entries, found "310115-PSB-RK01-001"`}},
-		{"entry not a mapping", `- department: psb
-  entries:
-    - 310115-PSB-RK01-001
-`, []string{`3: expected a catalogue entry (a mapping with keys code, field, class, mask, ttl, description, copyOf, legalBasis), found "310115-PSB-RK01-001"`}},
-		{"not a list of departments", `psb:
-  - code: 310115-PSB-RK01-001
-`, []string{`1: expected a list of departments, found a mapping`}},
-		{"empty file", ``, []string{`1: the catalogue is empty; expected a list of departments`}},
-		{"empty list", `[]`, []string{`1: the catalogue lists no departments`}},
-		{"every mistake at once", `- department: psb
-  entries:
-    - code: 310115-PSB-RK01-1
-      field: Citizen.name
-      class: SECRET
-      mask: name
-      ttl: 1d
-    - code: 310115-PSB-RK01-002
-      field: Citizen.name
-      class: UNCONDITIONAL
-      mask: year
-      ttl: 1h
-      owner: psb
-`, []string{
-			`3: code "310115-PSB-RK01-1" does not match`,
-			`5: class "SECRET" is unknown`,
-			`7: ttl "1d" is not a positive duration`,
-			`13: unknown key "owner" in a catalogue entry`,
-			`9: field Citizen.name already has an entry at line 4`,
-			`11: mask year on a UNCONDITIONAL item`,
-		}},
+	var tests []catalogMistake
+	for _, group := range [][]catalogMistake{entryMistakes, duplicateMistakes, structureMistakes} {
+		tests = append(tests, group...)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,6 +91,127 @@ func TestParseCatalogErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// catalogMistake is a catalogue ParseCatalog refuses and the errors it must report.
+type catalogMistake struct {
+	name string
+	yaml string
+	want []string // each error, in order: "line: what" after the source
+}
+
+// entryMistakes are mistakes within one catalogue entry.
+var entryMistakes = []catalogMistake{
+	{"unknown class", entry(map[string]string{"class": "class: PUBLIC"}),
+		[]string{`5: class "PUBLIC" is unknown; expected UNCONDITIONAL, CONDITIONAL or NONE`}},
+	{"unknown mask", entry(map[string]string{"mask": "mask: initials"}),
+		[]string{`6: mask "initials" is unknown; expected id, name, phone, year or district`}},
+	{"mask on an unconditional item", entry(map[string]string{"class": "class: UNCONDITIONAL"}),
+		[]string{`6: mask name on a UNCONDITIONAL item; only CONDITIONAL items are shown masked`}},
+	{"mask on a not-shared item", entry(map[string]string{"class": "class: NONE"}),
+		[]string{`6: mask name on a NONE item`}},
+	{"code in lower case", entry(map[string]string{"code": "code: 310115-psb-rk01-002"}),
+		[]string{`3: code "310115-psb-rk01-002" does not match 310115-{DEPT}-{RESOURCE}-{ITEM}, e.g. 310115-PSB-RK01-002`}},
+	{"code of another district", entry(map[string]string{"code": "code: 310104-PSB-RK01-002"}),
+		[]string{`3: code "310104-PSB-RK01-002" does not match`}},
+	{"code without item", entry(map[string]string{"code": "code: 310115-PSB-RK01"}),
+		[]string{`3: code "310115-PSB-RK01" does not match`}},
+	{"code with a two-digit item", entry(map[string]string{"code": "code: 310115-PSB-RK01-02"}),
+		[]string{`3: code "310115-PSB-RK01-02" does not match`}},
+	{"code of another department", entry(map[string]string{"code": "code: 310115-AMR-QY01-002"}),
+		[]string{`3: code 310115-AMR-QY01-002 is listed under department psb; expected a code of the form 310115-PSB-{RESOURCE}-{ITEM}`}},
+	{"ttl not a duration", entry(map[string]string{"ttl": "ttl: 1 hour"}),
+		[]string{`7: ttl "1 hour" is not a positive duration; expected the owner's update cycle as a Go duration, e.g. 10m, 1h or 24h`}},
+	{"ttl negative", entry(map[string]string{"ttl": "ttl: -1h"}),
+		[]string{`7: ttl "-1h" is not a positive duration`}},
+	{"ttl zero", entry(map[string]string{"ttl": "ttl: 0s"}),
+		[]string{`7: ttl "0s" is not a positive duration`}},
+	{"ttl missing", entry(map[string]string{"ttl": "# no ttl"}),
+		[]string{`3: "ttl" is missing`}},
+	{"code missing", entry(map[string]string{"code": "field: Citizen.name", "field": "# moved"}),
+		[]string{`3: "code" is missing`}},
+	{"code empty", entry(map[string]string{"code": "code: ''"}),
+		[]string{`3: "code" is empty`}},
+	{"field not a coordinate", entry(map[string]string{"field": "field: name"}),
+		[]string{`4: field "name" is not a schema coordinate; expected Type.field, e.g. Citizen.name`}},
+	{"field a list", entry(map[string]string{"field": "field: [Citizen.name]"}),
+		[]string{`4: "field" must be a single value, found a list`}},
+	{"unknown key in an entry", entry(map[string]string{"description": "descripton: 姓名"}),
+		[]string{`8: unknown key "descripton" in a catalogue entry; expected code, field, class, mask, ttl, description`}},
+	{"key twice", entry(map[string]string{"description": "class: NONE"}),
+		[]string{`8: key "class" appears twice in a catalogue entry`}},
+}
+
+// duplicateMistakes give a code or a field a second entry.
+var duplicateMistakes = []catalogMistake{
+	{"duplicate code", entry(nil) + `    - code: 310115-PSB-RK01-002
+      field: Citizen.gender
+      class: CONDITIONAL
+      ttl: 1h
+`, []string{`9: code 310115-PSB-RK01-002 is already used at line 3; one datum, one code`}},
+	{"duplicate field", entry(nil) + `    - code: 310115-PSB-RK01-003
+      field: Citizen.name
+      class: CONDITIONAL
+      ttl: 1h
+`, []string{`10: field Citizen.name already has an entry at line 4; a field carries one code`}},
+	{"duplicate field across departments", entry(nil) + `- department: amr
+  entries:
+    - {code: 310115-AMR-QY01-001, field: Citizen.name, class: UNCONDITIONAL, ttl: 10m}
+`, []string{`11: field Citizen.name already has an entry at line 4`}},
+}
+
+// structureMistakes are departments, lists and files of the wrong shape, and
+// every kind of mistake in one file.
+var structureMistakes = []catalogMistake{
+	{"unknown key in a department", `- department: psb
+  owner: 公安分局
+  entries: []
+`, []string{`2: unknown key "owner" in a department; expected department, entries`}},
+	{"department missing", `- entries: []
+`, []string{`1: "department" is missing`}},
+	{"department not an id", `- department: PSB
+  entries: []
+`, []string{`1: department "PSB" is not a department id; expected lower-case letters and digits, e.g. psb`}},
+	{"department twice", `- department: psb
+  entries: []
+- department: psb
+  entries: []
+`, []string{`3: department psb is already listed at line 1; list each department once`}},
+	{"entries missing", `- department: psb
+`, []string{`1: department lacks "entries"; expected its list of catalogue entries`}},
+	{"entries not a list", `- department: psb
+  entries: 310115-PSB-RK01-001
+`, []string{`2: expected a list of catalogue entries, found "310115-PSB-RK01-001"`}},
+	{"entry not a mapping", `- department: psb
+  entries:
+    - 310115-PSB-RK01-001
+`, []string{`3: expected a catalogue entry (a mapping with keys code, field, class, mask, ttl, description, copyOf, legalBasis), found "310115-PSB-RK01-001"`}},
+	{"not a list of departments", `psb:
+  - code: 310115-PSB-RK01-001
+`, []string{`1: expected a list of departments, found a mapping`}},
+	{"empty file", ``, []string{`1: the catalogue is empty; expected a list of departments`}},
+	{"empty list", `[]`, []string{`1: the catalogue lists no departments`}},
+	{"every mistake at once", `- department: psb
+  entries:
+    - code: 310115-PSB-RK01-1
+      field: Citizen.name
+      class: SECRET
+      mask: name
+      ttl: 1d
+    - code: 310115-PSB-RK01-002
+      field: Citizen.name
+      class: UNCONDITIONAL
+      mask: year
+      ttl: 1h
+      owner: psb
+`, []string{
+		`3: code "310115-PSB-RK01-1" does not match`,
+		`5: class "SECRET" is unknown`,
+		`7: ttl "1d" is not a positive duration`,
+		`13: unknown key "owner" in a catalogue entry`,
+		`9: field Citizen.name already has an entry at line 4`,
+		`11: mask year on a UNCONDITIONAL item`,
+	}},
 }
 
 func TestParseCatalogSyntaxError(t *testing.T) {
