@@ -132,95 +132,7 @@ func TestCheckpointedChainVerifies(t *testing.T) {
 }
 
 func TestCheckpointsDetect(t *testing.T) {
-	otherKey := func(t *testing.T) *audit.Signer {
-		_, k, _ := ed25519.GenerateKey(nil)
-		return audit.NewSigner(k)
-	}
-	for _, tc := range []struct {
-		name   string
-		tamper func(t *testing.T, a *anchored)
-		want   audit.Break // Seq is checked when Kind is
-	}{
-		{
-			// A shorter intact chain: only the signed head at seq 10 shows it was longer.
-			name:   "truncation",
-			tamper: func(t *testing.T, a *anchored) { truncate(t, a.db, 8) },
-			want:   audit.Break{Seq: 9, Kind: audit.Truncated},
-		},
-		{
-			name:   "truncation to nothing",
-			tamper: func(t *testing.T, a *anchored) { truncate(t, a.db, 0) },
-			want:   audit.Break{Seq: 1, Kind: audit.Truncated},
-		},
-		{
-			// Event 5 deleted and the chain re-hashed with the documented format: the
-			// chain is valid-looking, Verify without checkpoints finds nothing, and the
-			// checkpoint at seq 8 no longer matches. Everything after the checkpoint at
-			// seq 3 is unproven.
-			name: "re-hashing",
-			tamper: func(t *testing.T, a *anchored) {
-				rebuild(t, a.s, a.db, func(evs []gateway.AuditEvent) []gateway.AuditEvent {
-					return append(evs[:4:4], evs[5:]...)
-				}, v2)
-				if rep, err := audit.Verify(context.Background(), a.s); err != nil || !rep.OK() {
-					t.Fatalf("the rebuilt chain does not look valid on its own: %v %v", rep.Broken, err)
-				}
-			},
-			want: audit.Break{Seq: 4, Kind: audit.Rehashed},
-		},
-		{
-			name: "forged checkpoint",
-			tamper: func(t *testing.T, a *anchored) {
-				// Someone who can write the files but does not hold the key moves the
-				// signed head back to seq 8 after cutting the tail.
-				truncate(t, a.db, 8)
-				for _, path := range []string{a.checkpointFile, filepath.Join(a.mirror, audit.ChainFile(""))} {
-					b, _ := os.ReadFile(path)
-					lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-					var cp audit.Checkpoint
-					json.Unmarshal([]byte(lines[2]), &cp)
-					cp.Seq, cp.Hash = 8, "forged"
-					out, _ := json.Marshal(cp)
-					lines[2] = string(out)
-					os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
-				}
-			},
-			want: audit.Break{Seq: 8, Kind: audit.ForgedCheckpoint},
-		},
-		{
-			name: "checkpoint signed by an untrusted key",
-			tamper: func(t *testing.T, a *anchored) {
-				truncate(t, a.db, 8)
-				os.Remove(a.checkpointFile)
-				os.Remove(filepath.Join(a.mirror, audit.ChainFile("")))
-				a.checkpointer(t, otherKey(t)).Checkpoint(context.Background())
-			},
-			want: audit.Break{Seq: 8, Kind: audit.ForgedCheckpoint},
-		},
-		{
-			name: "missing checkpoint files",
-			tamper: func(t *testing.T, a *anchored) {
-				os.Remove(a.checkpointFile)
-				os.Remove(filepath.Join(a.mirror, audit.ChainFile("")))
-			},
-			want: audit.Break{Seq: 1, Kind: audit.MissingCheckpoint},
-		},
-		{
-			// The mirror still anchors the chain, and the missing file is reported.
-			name:   "checkpoint file missing in one sink",
-			tamper: func(t *testing.T, a *anchored) { os.Remove(a.checkpointFile) },
-			want:   audit.Break{Kind: audit.MissingCheckpoint},
-		},
-		{
-			name: "checkpoint removed from the middle of the file",
-			tamper: func(t *testing.T, a *anchored) {
-				b, _ := os.ReadFile(a.checkpointFile)
-				lines := strings.SplitAfter(string(b), "\n")
-				os.WriteFile(a.checkpointFile, []byte(lines[0]+lines[2]), 0o600)
-			},
-			want: audit.Break{Seq: 10, Kind: audit.CheckpointGap},
-		},
-	} {
+	for _, tc := range checkpointTampers {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAnchored(t)
 			tc.tamper(t, a)
@@ -233,6 +145,105 @@ func TestCheckpointsDetect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkpointTampers are changes to an anchored chain of 10 events (checkpoints
+// at seq 3, 8 and 10) and what verifying it must find.
+var checkpointTampers = []struct {
+	name   string
+	tamper func(t *testing.T, a *anchored)
+	want   audit.Break // Seq is checked when Kind is
+}{
+	{
+		// A shorter intact chain: only the signed head at seq 10 shows it was longer.
+		name:   "truncation",
+		tamper: func(t *testing.T, a *anchored) { truncate(t, a.db, 8) },
+		want:   audit.Break{Seq: 9, Kind: audit.Truncated},
+	},
+	{
+		name:   "truncation to nothing",
+		tamper: func(t *testing.T, a *anchored) { truncate(t, a.db, 0) },
+		want:   audit.Break{Seq: 1, Kind: audit.Truncated},
+	},
+	{
+		// Everything after the checkpoint at seq 3 is unproven.
+		name:   "re-hashing",
+		tamper: rehashWithoutEvent5,
+		want:   audit.Break{Seq: 4, Kind: audit.Rehashed},
+	},
+	{
+		name:   "forged checkpoint",
+		tamper: forgeHeadAt8,
+		want:   audit.Break{Seq: 8, Kind: audit.ForgedCheckpoint},
+	},
+	{
+		name:   "checkpoint signed by an untrusted key",
+		tamper: resignWithUntrustedKey,
+		want:   audit.Break{Seq: 8, Kind: audit.ForgedCheckpoint},
+	},
+	{
+		name:   "missing checkpoint files",
+		tamper: removeCheckpointFiles,
+		want:   audit.Break{Seq: 1, Kind: audit.MissingCheckpoint},
+	},
+	{
+		// The mirror still anchors the chain, and the missing file is reported.
+		name:   "checkpoint file missing in one sink",
+		tamper: func(t *testing.T, a *anchored) { os.Remove(a.checkpointFile) },
+		want:   audit.Break{Kind: audit.MissingCheckpoint},
+	},
+	{
+		name: "checkpoint removed from the middle of the file",
+		tamper: func(t *testing.T, a *anchored) {
+			b, _ := os.ReadFile(a.checkpointFile)
+			lines := strings.SplitAfter(string(b), "\n")
+			os.WriteFile(a.checkpointFile, []byte(lines[0]+lines[2]), 0o600)
+		},
+		want: audit.Break{Seq: 10, Kind: audit.CheckpointGap},
+	},
+}
+
+// rehashWithoutEvent5 deletes event 5 and re-hashes the chain with the
+// documented format: the chain is valid-looking, Verify without checkpoints
+// finds nothing, and the checkpoint at seq 8 no longer matches.
+func rehashWithoutEvent5(t *testing.T, a *anchored) {
+	rebuild(t, a.s, a.db, func(evs []gateway.AuditEvent) []gateway.AuditEvent {
+		return append(evs[:4:4], evs[5:]...)
+	}, v2)
+	if rep, err := audit.Verify(context.Background(), a.s); err != nil || !rep.OK() {
+		t.Fatalf("the rebuilt chain does not look valid on its own: %v %v", rep.Broken, err)
+	}
+}
+
+// forgeHeadAt8 is someone who can write the files but does not hold the key:
+// they cut the tail and move the signed head back to seq 8.
+func forgeHeadAt8(t *testing.T, a *anchored) {
+	truncate(t, a.db, 8)
+	for _, path := range []string{a.checkpointFile, filepath.Join(a.mirror, audit.ChainFile(""))} {
+		b, _ := os.ReadFile(path)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		var cp audit.Checkpoint
+		json.Unmarshal([]byte(lines[2]), &cp)
+		cp.Seq, cp.Hash = 8, "forged"
+		out, _ := json.Marshal(cp)
+		lines[2] = string(out)
+		os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	}
+}
+
+// resignWithUntrustedKey cuts the tail and replaces the checkpoints with ones
+// signed by a key the verifier does not trust.
+func resignWithUntrustedKey(t *testing.T, a *anchored) {
+	truncate(t, a.db, 8)
+	removeCheckpointFiles(t, a)
+	_, k, _ := ed25519.GenerateKey(nil)
+	a.checkpointer(t, audit.NewSigner(k)).Checkpoint(context.Background())
+}
+
+// removeCheckpointFiles removes the checkpoints from both sinks.
+func removeCheckpointFiles(t *testing.T, a *anchored) {
+	os.Remove(a.checkpointFile)
+	os.Remove(filepath.Join(a.mirror, audit.ChainFile("")))
 }
 
 // A rotated key: the checkpoints of the old key still verify while it stays in the

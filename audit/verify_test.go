@@ -63,66 +63,7 @@ func TestVerifyEmptyChain(t *testing.T) {
 }
 
 func TestVerifyDetects(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		tamper func(t *testing.T, db *sql.DB)
-		want   audit.Break // Expected and Found are checked when set
-	}{
-		{
-			name: "altered field",
-			tamper: func(t *testing.T, db *sql.DB) {
-				edit(t, db, func(evs []gateway.AuditEvent) { evs[3].Subject = "310115199001010029" })
-			},
-			want: audit.Break{Seq: 4, Kind: audit.HashMismatch},
-		},
-		{
-			name: "altered last event",
-			tamper: func(t *testing.T, db *sql.DB) {
-				edit(t, db, func(evs []gateway.AuditEvent) { evs[9].Decision = gateway.Deny })
-			},
-			want: audit.Break{Seq: 10, Kind: audit.HashMismatch},
-		},
-		{
-			name: "altered time",
-			tamper: func(t *testing.T, db *sql.DB) {
-				edit(t, db, func(evs []gateway.AuditEvent) { evs[1].At = evs[1].At.Add(time.Microsecond) })
-			},
-			want: audit.Break{Seq: 2, Kind: audit.HashMismatch},
-		},
-		{
-			// Whoever knows the format can make an altered event consistent with itself,
-			// but not with the next event, whose hash covers the old one.
-			name: "altered event with its hash recomputed",
-			tamper: func(t *testing.T, db *sql.DB) {
-				edit(t, db, func(evs []gateway.AuditEvent) {
-					evs[5].Consumer = "playground"
-					evs[5].Hash = evs[5].ComputeHash()
-				})
-			},
-			want: audit.Break{Seq: 7, Kind: audit.PrevHashMismatch},
-		},
-		{
-			name: "deleted event",
-			tamper: func(t *testing.T, db *sql.DB) {
-				storetest.Tamper(t, db, false, "", func(evs []gateway.AuditEvent) []gateway.AuditEvent { return slices.Delete(evs, 6, 7) })
-			},
-			want: audit.Break{Seq: 8, Kind: audit.SeqGap, Expected: "7", Found: "8"},
-		},
-		{
-			name: "deleted first event",
-			tamper: func(t *testing.T, db *sql.DB) {
-				storetest.Tamper(t, db, false, "", func(evs []gateway.AuditEvent) []gateway.AuditEvent { return evs[1:] })
-			},
-			want: audit.Break{Seq: 2, Kind: audit.SeqGap, Expected: "1", Found: "2"},
-		},
-		{
-			name: "rewritten link",
-			tamper: func(t *testing.T, db *sql.DB) {
-				edit(t, db, func(evs []gateway.AuditEvent) { evs[4].PrevHash = evs[4].Hash })
-			},
-			want: audit.Break{Seq: 5, Kind: audit.PrevHashMismatch},
-		},
-	} {
+	for _, tc := range chainTampers {
 		t.Run(tc.name, func(t *testing.T) {
 			s, db := chain(t)
 			tc.tamper(t, db)
@@ -146,6 +87,68 @@ func TestVerifyDetects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// chainTampers are changes to a chain of 10 events and the break Verify must find.
+var chainTampers = []struct {
+	name   string
+	tamper func(t *testing.T, db *sql.DB)
+	want   audit.Break // Expected and Found are checked when set
+}{
+	{
+		name: "altered field",
+		tamper: func(t *testing.T, db *sql.DB) {
+			edit(t, db, func(evs []gateway.AuditEvent) { evs[3].Subject = "310115199001010029" })
+		},
+		want: audit.Break{Seq: 4, Kind: audit.HashMismatch},
+	},
+	{
+		name: "altered last event",
+		tamper: func(t *testing.T, db *sql.DB) {
+			edit(t, db, func(evs []gateway.AuditEvent) { evs[9].Decision = gateway.Deny })
+		},
+		want: audit.Break{Seq: 10, Kind: audit.HashMismatch},
+	},
+	{
+		name: "altered time",
+		tamper: func(t *testing.T, db *sql.DB) {
+			edit(t, db, func(evs []gateway.AuditEvent) { evs[1].At = evs[1].At.Add(time.Microsecond) })
+		},
+		want: audit.Break{Seq: 2, Kind: audit.HashMismatch},
+	},
+	{
+		// Whoever knows the format can make an altered event consistent with itself,
+		// but not with the next event, whose hash covers the old one.
+		name: "altered event with its hash recomputed",
+		tamper: func(t *testing.T, db *sql.DB) {
+			edit(t, db, func(evs []gateway.AuditEvent) {
+				evs[5].Consumer = "playground"
+				evs[5].Hash = evs[5].ComputeHash()
+			})
+		},
+		want: audit.Break{Seq: 7, Kind: audit.PrevHashMismatch},
+	},
+	{
+		name: "deleted event",
+		tamper: func(t *testing.T, db *sql.DB) {
+			storetest.Tamper(t, db, false, "", func(evs []gateway.AuditEvent) []gateway.AuditEvent { return slices.Delete(evs, 6, 7) })
+		},
+		want: audit.Break{Seq: 8, Kind: audit.SeqGap, Expected: "7", Found: "8"},
+	},
+	{
+		name: "deleted first event",
+		tamper: func(t *testing.T, db *sql.DB) {
+			storetest.Tamper(t, db, false, "", func(evs []gateway.AuditEvent) []gateway.AuditEvent { return evs[1:] })
+		},
+		want: audit.Break{Seq: 2, Kind: audit.SeqGap, Expected: "1", Found: "2"},
+	},
+	{
+		name: "rewritten link",
+		tamper: func(t *testing.T, db *sql.DB) {
+			edit(t, db, func(evs []gateway.AuditEvent) { evs[4].PrevHash = evs[4].Hash })
+		},
+		want: audit.Break{Seq: 5, Kind: audit.PrevHashMismatch},
+	},
 }
 
 func TestVerifyReportsStorageErrors(t *testing.T) {
