@@ -25,7 +25,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,6 +168,76 @@ func validGraphQL(status int, raw []byte) (string, []string) {
 // TestSoakWithFaults: see the file comment.
 func TestSoakWithFaults(t *testing.T) {
 	duration := soakDuration(t)
+	g := newSoakGateway(t)
+	callers := soakCallers(g)
+	queries := soakQueries(g)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: soakClients}}
+	// Warm up every path once, so the baseline includes pools and caches that exist anyway.
+	for _, c := range callers {
+		for _, q := range queries {
+			query, vars := q(rand.New(rand.NewPCG(1, 2)))
+			if _, err := postFrom(client, g.srv.URL, c.token, query, vars); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	client.CloseIdleConnections()
+	baseTotal, baseNonConn := goroutines()
+	baseHeap := heapInUse(g)
+
+	stats := &soakStats{statuses: map[int]int{}, codes: map[string]int{}, faults: map[string]int{}}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	// The fault flipper: seeded, so a failing run can be replayed.
+	const seed = 20240611
+	wg.Go(func() { flipFaults(g, stats, stop, seed) })
+	weighted := weightedCallers(callers)
+	for w := 0; w < soakClients; w++ {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(w)+100))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c := weighted[r.IntN(len(weighted))]
+				query, vars := queries[r.IntN(len(queries))](r)
+				soakRequest(client, g, c, query, vars, stats)
+			}
+		})
+	}
+	time.Sleep(duration)
+	close(stop)
+	wg.Wait()
+	client.CloseIdleConnections()
+
+	recovered := awaitSoakRecovery(t, client, g)
+	total, nonConn := awaitGoroutines(t, baseTotal, baseNonConn)
+	heap := heapInUse(g)
+	if path := os.Getenv("GATEWAY_SOAK_HEAPPROFILE"); path != "" {
+		// For finding what the heap holds after a long soak: go tool pprof -sample_index=inuse_space.
+		if f, err := os.Create(path); err == nil {
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+	if heap > baseHeap+soakHeapSlack {
+		t.Errorf("heap in use %d MiB after the soak, baseline %d MiB, bound +%d MiB", heap>>20, baseHeap>>20, soakHeapSlack>>20)
+	}
+
+	stats.mu.Lock()
+	defer stats.mu.Unlock()
+	stats.check(t, duration)
+	stats.log(t, duration, seed)
+	t.Logf("soak: breakers closed %v after the faults ended", recovered.Round(time.Millisecond))
+	t.Logf("soak: goroutines %d before, %d after (not connections: %d before, %d after); heap in use (less the log buffer) %.1f MiB before, %.1f MiB after",
+		baseTotal, total, baseNonConn, nonConn, float64(baseHeap)/(1<<20), float64(heap)/(1<<20))
+}
+
+// newSoakGateway is a gateway whose PSB and AMR simulators, on loopback, time
+// out after 300 ms and open their breakers for 500 ms.
+func newSoakGateway(t *testing.T) *tg {
 	g := newTG(t, func(c *config.Config) {
 		for i := range c.Departments {
 			if d := &c.Departments[i]; d.ID == "psb" || d.ID == "amr" {
@@ -182,23 +251,37 @@ func TestSoakWithFaults(t *testing.T) {
 			t.Fatalf("the %s simulator is not on loopback: %s", id, addr)
 		}
 	}
+	return g
+}
 
+// soakCallers are the soak's consumers, each with how often it calls and what
+// it must never see.
+func soakCallers(g *tg) []soakCaller {
 	phones := []string{"13812345678", "13987654321", "13601234567", "13501112233"}
-	callers := []soakCaller{
+	return []soakCaller{
 		{"online-hall", g.token("online-hall"), 4, phones},
 		{"supervision-platform", g.token("supervision-platform"), 2, append([]string{"银城中路", "1985-03-12"}, phones...)},
 		{"playground", g.token("playground"), 1, append([]string{"张伟", "银城中路", "1985-03-12", "拒不履行"}, phones...)},
 		{"ipudong-portal as 李娜", g.token("ipudong-portal", dataset.LiNa), 1, []string{"张伟", "银城中路", "13812345678", "拒不履行"}},
 		{"psb-console", g.token("psb-console"), 1, []string{"拒不履行"}},
 	}
+}
+
+// weightedCallers repeats each caller as often as its weight.
+func weightedCallers(callers []soakCaller) []soakCaller {
 	var weighted []soakCaller
 	for _, c := range callers {
 		for i := 0; i < c.weight; i++ {
 			weighted = append(weighted, c)
 		}
 	}
+	return weighted
+}
+
+// soakQueries are the queries the soak draws from, each with random arguments.
+func soakQueries(g *tg) []func(r *rand.Rand) (string, map[string]any) {
 	persons, enterprises := g.sims.Data.Persons, g.sims.Data.Enterprises
-	queries := []func(r *rand.Rand) (string, map[string]any){
+	return []func(r *rand.Rand) (string, map[string]any){
 		func(r *rand.Rand) (string, map[string]any) {
 			return `query($id: ID!) { citizen(idNumber: $id) { idNumber name birthDate householdAddress phone socialInsurance { insuranceType employer { name } } } }`,
 				map[string]any{"id": persons[r.IntN(len(persons))].IDNumber}
@@ -222,127 +305,93 @@ func TestSoakWithFaults(t *testing.T) {
 			return `{ citizen(idNumber: "310115198503120013") { name } }`, nil // bad check digit
 		},
 	}
+}
 
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: soakClients}}
-	// Warm up every path once, so the baseline includes pools and caches that exist anyway.
-	for _, c := range callers {
-		for _, q := range queries {
-			query, vars := q(rand.New(rand.NewPCG(1, 2)))
-			if _, err := postFrom(client, g.srv.URL, c.token, query, vars); err != nil {
-				t.Fatal(err)
+// flipFaults sets a random fault (down, slow, garbage, errors or none) on the
+// PSB and AMR simulators every 150 to 500 ms until stop is closed.
+func flipFaults(g *tg, stats *soakStats, stop <-chan struct{}, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	for {
+		for _, d := range []struct {
+			id  string
+			ctl *simhttp.Control
+		}{{"psb", g.sims.PSB}, {"amr", g.sims.AMR}} {
+			var f simhttp.Fault
+			switch r.IntN(5) {
+			case 0:
+				f = simhttp.Fault{Mode: simhttp.ModeDown}
+			case 1:
+				f = simhttp.Fault{Mode: simhttp.ModeSlow, Latency: fmt.Sprintf("%dms", 1000+r.IntN(1000))}
+			case 2:
+				f = simhttp.Fault{Mode: simhttp.ModeGarbage}
+			case 3:
+				f = simhttp.Fault{Mode: simhttp.ModeError, Rate: 0.5}
+			default:
+				f = simhttp.Fault{Mode: simhttp.ModeOK}
 			}
+			if err := d.ctl.SetFault(f); err != nil {
+				stats.problem("SetFault: %v", err)
+			}
+			stats.mu.Lock()
+			stats.faults[d.id+":"+f.Mode]++
+			stats.mu.Unlock()
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(time.Duration(150+r.IntN(350)) * time.Millisecond):
 		}
 	}
-	client.CloseIdleConnections()
-	baseTotal, baseNonConn := goroutines()
-	baseHeap := heapInUse(g)
+}
 
-	stats := &soakStats{statuses: map[int]int{}, codes: map[string]int{}, faults: map[string]int{}}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-
-	// The fault flipper: seeded, so a failing run can be replayed.
-	const seed = 20240611
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		r := rand.New(rand.NewPCG(seed, 1))
-		for {
-			for _, d := range []struct {
-				id  string
-				ctl *simhttp.Control
-			}{{"psb", g.sims.PSB}, {"amr", g.sims.AMR}} {
-				var f simhttp.Fault
-				switch r.IntN(5) {
-				case 0:
-					f = simhttp.Fault{Mode: simhttp.ModeDown}
-				case 1:
-					f = simhttp.Fault{Mode: simhttp.ModeSlow, Latency: fmt.Sprintf("%dms", 1000+r.IntN(1000))}
-				case 2:
-					f = simhttp.Fault{Mode: simhttp.ModeGarbage}
-				case 3:
-					f = simhttp.Fault{Mode: simhttp.ModeError, Rate: 0.5}
-				default:
-					f = simhttp.Fault{Mode: simhttp.ModeOK}
-				}
-				if err := d.ctl.SetFault(f); err != nil {
-					stats.problem("SetFault: %v", err)
-				}
-				stats.mu.Lock()
-				stats.faults[d.id+":"+f.Mode]++
-				stats.mu.Unlock()
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Duration(150+r.IntN(350)) * time.Millisecond):
-			}
-		}
-	}()
-
-	var inFlight atomic.Int64
-	for w := 0; w < soakClients; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(seed, uint64(w)+100))
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c := weighted[r.IntN(len(weighted))]
-				query, vars := queries[r.IntN(len(queries))](r)
-				inFlight.Add(1)
-				start := time.Now()
-				res, err := postFrom(client, g.srv.URL, c.token, query, vars)
-				lat := time.Since(start)
-				inFlight.Add(-1)
-				stats.mu.Lock()
-				stats.requests++
-				stats.latencies = append(stats.latencies, lat)
-				stats.maxLat = max(stats.maxLat, lat)
-				if err == nil {
-					stats.statuses[res.status]++
-				}
-				stats.mu.Unlock()
-				if err != nil && res.raw == nil {
-					stats.problem("%s: no answer: %v", c.name, err)
-					continue
-				}
-				if !slices.Contains([]int{200, 413, 429, 503}, res.status) {
-					stats.problem("%s: status %d: %.300s", c.name, res.status, res.raw)
-				}
-				why, codes := validGraphQL(res.status, res.raw)
-				if why != "" {
-					stats.problem("%s: not a valid GraphQL response (%s): %.300s", c.name, why, res.raw)
-				}
-				stats.mu.Lock()
-				for _, code := range codes {
-					stats.codes[code]++
-				}
-				stats.mu.Unlock()
-				for _, code := range codes {
-					if !slices.Contains([]string{"FORBIDDEN_FIELD", "SOURCE_UNAVAILABLE", "SOURCE_ERROR", "BAD_USER_INPUT", "RATE_LIMITED", "FORBIDDEN_ARGUMENT", "SUBJECT_LIMIT_EXCEEDED"}, code) {
-						stats.problem("%s: unexpected error code %s: %.300s", c.name, code, res.raw)
-					}
-				}
-				for _, s := range c.secrets {
-					if bytes.Contains(res.raw, []byte(s)) {
-						stats.problem("%s: the answer leaks %q: %.300s", c.name, s, res.raw)
-					}
-				}
-			}
-		}()
+// soakRequest sends one query as c and records its latency, status and error
+// codes, and any problem with the answer: no answer, a status other than those
+// allowed, not a GraphQL response, an unexpected code, or a value c may not see.
+func soakRequest(client *http.Client, g *tg, c soakCaller, query string, vars map[string]any, stats *soakStats) {
+	start := time.Now()
+	res, err := postFrom(client, g.srv.URL, c.token, query, vars)
+	lat := time.Since(start)
+	stats.mu.Lock()
+	stats.requests++
+	stats.latencies = append(stats.latencies, lat)
+	stats.maxLat = max(stats.maxLat, lat)
+	if err == nil {
+		stats.statuses[res.status]++
 	}
-	time.Sleep(duration)
-	close(stop)
-	wg.Wait()
-	client.CloseIdleConnections()
+	stats.mu.Unlock()
+	if err != nil && res.raw == nil {
+		stats.problem("%s: no answer: %v", c.name, err)
+		return
+	}
+	if !slices.Contains([]int{200, 413, 429, 503}, res.status) {
+		stats.problem("%s: status %d: %.300s", c.name, res.status, res.raw)
+	}
+	why, codes := validGraphQL(res.status, res.raw)
+	if why != "" {
+		stats.problem("%s: not a valid GraphQL response (%s): %.300s", c.name, why, res.raw)
+	}
+	stats.mu.Lock()
+	for _, code := range codes {
+		stats.codes[code]++
+	}
+	stats.mu.Unlock()
+	for _, code := range codes {
+		if !slices.Contains([]string{"FORBIDDEN_FIELD", "SOURCE_UNAVAILABLE", "SOURCE_ERROR", "BAD_USER_INPUT", "RATE_LIMITED", "FORBIDDEN_ARGUMENT", "SUBJECT_LIMIT_EXCEEDED"}, code) {
+			stats.problem("%s: unexpected error code %s: %.300s", c.name, code, res.raw)
+		}
+	}
+	for _, s := range c.secrets {
+		if bytes.Contains(res.raw, []byte(s)) {
+			stats.problem("%s: the answer leaks %q: %.300s", c.name, s, res.raw)
+		}
+	}
+}
 
-	// Recovery: departments back, breakers closed. Probes must reach the departments, so
-	// the owners purge their cached records first.
+// awaitSoakRecovery brings the departments back and waits for both breakers to
+// close, then checks that the gateway answers in full; it returns how long the
+// breakers took. Probes must reach the departments, so the owners purge their
+// cached records first.
+func awaitSoakRecovery(t *testing.T, client *http.Client, g *tg) time.Duration {
 	g.sims.PSB.SetFault(simhttp.Fault{Mode: simhttp.ModeOK})
 	g.sims.AMR.SetFault(simhttp.Fault{Mode: simhttp.ModeOK})
 	recoverStart := time.Now()
@@ -371,56 +420,54 @@ func TestSoakWithFaults(t *testing.T) {
 		t.Errorf("after recovery the gateway answers in full: %s", r.Raw)
 	}
 	client.CloseIdleConnections()
+	return recovered
+}
 
-	// Goroutines back near the baseline (polled: slow simulator handlers finish on their own).
-	var total, nonConn int
+// awaitGoroutines waits, up to 10 s, for the goroutines to come back near the
+// baseline (slow simulator handlers finish on their own) and returns their numbers.
+func awaitGoroutines(t *testing.T, baseTotal, baseNonConn int) (total, nonConn int) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		total, nonConn = goroutines()
 		if nonConn <= baseNonConn+soakGoroutineSlack && total <= baseTotal+soakIdleConnGoroutines+soakGoroutineSlack {
-			break
+			return total, nonConn
 		}
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<20)
 			t.Errorf("goroutines: %d (%d not connections) after the soak, baseline %d (%d); bound +%d (+%d for idle connections)\n%s",
 				total, nonConn, baseTotal, baseNonConn, soakGoroutineSlack, soakIdleConnGoroutines, buf[:runtime.Stack(buf, true)])
-			break
+			return total, nonConn
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	heap := heapInUse(g)
-	if path := os.Getenv("GATEWAY_SOAK_HEAPPROFILE"); path != "" {
-		// For finding what the heap holds after a long soak: go tool pprof -sample_index=inuse_space.
-		if f, err := os.Create(path); err == nil {
-			pprof.WriteHeapProfile(f)
-			f.Close()
-		}
-	}
-	if heap > baseHeap+soakHeapSlack {
-		t.Errorf("heap in use %d MiB after the soak, baseline %d MiB, bound +%d MiB", heap>>20, baseHeap>>20, soakHeapSlack>>20)
-	}
+}
 
-	stats.mu.Lock()
-	defer stats.mu.Unlock()
-	for _, p := range stats.problems {
+// check reports the problems the clients saw, a request slower than the
+// bound, and a soak with too few requests to mean anything. s.mu is held.
+func (s *soakStats) check(t *testing.T, duration time.Duration) {
+	for _, p := range s.problems {
 		t.Error(p)
 	}
-	if stats.maxLat > soakMaxLatency {
-		t.Errorf("the slowest request took %v; departments time out after 300 ms", stats.maxLat)
+	if s.maxLat > soakMaxLatency {
+		t.Errorf("the slowest request took %v; departments time out after 300 ms", s.maxLat)
 	}
-	if stats.requests < 100 {
-		t.Errorf("only %d requests in %v", stats.requests, duration)
+	if s.requests < 100 {
+		t.Errorf("only %d requests in %v", s.requests, duration)
 	}
-	slices.Sort(stats.latencies)
+}
+
+// log writes the soak's figures: rate, latencies, statuses, codes and faults. s.mu is held.
+func (s *soakStats) log(t *testing.T, duration time.Duration, seed uint64) {
+	slices.Sort(s.latencies)
 	pct := func(p float64) time.Duration {
-		if len(stats.latencies) == 0 {
+		if len(s.latencies) == 0 {
 			return 0
 		}
-		return stats.latencies[int(p*float64(len(stats.latencies)-1))].Round(time.Millisecond)
+		return s.latencies[int(p*float64(len(s.latencies)-1))].Round(time.Millisecond)
 	}
 	faults := 0
 	var faultList []string
-	for k, n := range stats.faults {
+	for k, n := range s.faults {
 		if !strings.HasSuffix(k, ":ok") {
 			faults += n
 		}
@@ -428,10 +475,7 @@ func TestSoakWithFaults(t *testing.T) {
 	}
 	sort.Strings(faultList)
 	t.Logf("soak: duration %v, %d clients, %d requests (%.0f/s), latency p50 %v p99 %v max %v",
-		duration, soakClients, stats.requests, float64(stats.requests)/duration.Seconds(), pct(0.5), pct(0.99), stats.maxLat.Round(time.Millisecond))
-	t.Logf("soak: statuses %v; error codes %v", stats.statuses, stats.codes)
+		duration, soakClients, s.requests, float64(s.requests)/duration.Seconds(), pct(0.5), pct(0.99), s.maxLat.Round(time.Millisecond))
+	t.Logf("soak: statuses %v; error codes %v", s.statuses, s.codes)
 	t.Logf("soak: %d faults injected (seed %d): %s", faults, seed, strings.Join(faultList, " "))
-	t.Logf("soak: breakers closed %v after the faults ended", recovered.Round(time.Millisecond))
-	t.Logf("soak: goroutines %d before, %d after (not connections: %d before, %d after); heap in use (less the log buffer) %.1f MiB before, %.1f MiB after",
-		baseTotal, total, baseNonConn, nonConn, float64(baseHeap)/(1<<20), float64(heap)/(1<<20))
 }
