@@ -121,131 +121,167 @@ func (g *tg) assertNoUpstream(t testing.TB, what string, before upstreamCalls) {
 // shows the same claims, properly signed, do open it.
 func TestAttackForgedTokens(t *testing.T) {
 	g := newTG(t)
-	key, err := auth.LoadOrCreateDemoKey(g.cfg.DataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid, _ := auth.KeyID(key.Public())
-	pubPEM, err := os.ReadFile(auth.DemoPublicKeyFile(g.cfg.DataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, stranger, _ := ed25519.GenerateKey(rand.Reader)
-	strangerKID, _ := auth.KeyID(stranger.Public())
-	ecStranger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	now := time.Now()
-
-	claims := func(changes map[string]any) jwt.MapClaims {
-		c := jwt.MapClaims{
-			"iss": auth.DemoIssuer, "aud": auth.DemoAudience, "sub": "intruder",
-			"consumer": "psb-console", "dept": "psb", "purpose": "department-administration",
-			"roles": []string{"approver", "auditor"},
-			"iat":   now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-		}
-		for k, v := range changes {
-			if v == nil {
-				delete(c, k)
-			} else {
-				c[k] = v
-			}
-		}
-		return c
-	}
-	sign := func(m jwt.SigningMethod, k any, kid string, c jwt.MapClaims) string {
-		t.Helper()
-		tok := jwt.NewWithClaims(m, c)
-		if kid != "" {
-			tok.Header["kid"] = kid
-		}
-		s, err := tok.SignedString(k)
-		if err != nil {
-			t.Fatalf("sign %s: %v", m.Alg(), err)
-		}
-		return s
-	}
-	b64 := base64.RawURLEncoding.EncodeToString
-	unsigned := func(header string, c jwt.MapClaims) string {
-		body, _ := json.Marshal(c)
-		return b64([]byte(header)) + "." + b64(body) + "."
-	}
-
+	f := newForger(t, g)
 	const query = `{ citizen(idNumber: "310115198503120012") { name phone householdAddress } }`
-	valid := sign(jwt.SigningMethodEdDSA, key, kid, claims(nil))
+	valid := f.sign(t, jwt.SigningMethodEdDSA, f.key, f.kid, f.claims(nil))
 	if r := g.post(valid, query, nil); r.str("citizen.phone") != "13812345678" {
 		t.Fatalf("control: a correctly signed psb-console token must read the phone: %s", r.Raw)
 	}
 
+	before := g.upstream()
+	for _, c := range forgedTokens(t, g, f, valid) {
+		t.Run(c.name, func(t *testing.T) {
+			r := g.send(c.token, strings.NewReader(`{"query":`+strconv.Quote(query)+`}`), -1, nil)
+			assertTokenRefused(t, r, c.name, c.token, c.reason)
+		})
+	}
+	g.assertNoUpstream(t, "a refused token", before)
+}
+
+// forger makes tokens claiming to be the PSB's console: signed by the demo key
+// or by keys the gateway does not trust, or not signed at all.
+type forger struct {
+	key         ed25519.PrivateKey // the demo signing key
+	kid         string
+	pubPEM      []byte // the demo public key's PEM file
+	stranger    ed25519.PrivateKey
+	strangerKID string
+	ecStranger  *ecdsa.PrivateKey
+	now         time.Time
+}
+
+func newForger(t *testing.T, g *tg) *forger {
+	key, err := auth.LoadOrCreateDemoKey(g.cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &forger{key: key, now: time.Now()}
+	f.kid, _ = auth.KeyID(key.Public())
+	if f.pubPEM, err = os.ReadFile(auth.DemoPublicKeyFile(g.cfg.DataDir)); err != nil {
+		t.Fatal(err)
+	}
+	_, f.stranger, _ = ed25519.GenerateKey(rand.Reader)
+	f.strangerKID, _ = auth.KeyID(f.stranger.Public())
+	f.ecStranger, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	return f
+}
+
+// claims are the console's claims with changes applied (nil removes a claim).
+func (f *forger) claims(changes map[string]any) jwt.MapClaims {
+	c := jwt.MapClaims{
+		"iss": auth.DemoIssuer, "aud": auth.DemoAudience, "sub": "intruder",
+		"consumer": "psb-console", "dept": "psb", "purpose": "department-administration",
+		"roles": []string{"approver", "auditor"},
+		"iat":   f.now.Unix(), "nbf": f.now.Unix(), "exp": f.now.Add(time.Hour).Unix(),
+	}
+	for k, v := range changes {
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+	}
+	return c
+}
+
+func (f *forger) sign(t *testing.T, m jwt.SigningMethod, k any, kid string, c jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(m, c)
+	if kid != "" {
+		tok.Header["kid"] = kid
+	}
+	s, err := tok.SignedString(k)
+	if err != nil {
+		t.Fatalf("sign %s: %v", m.Alg(), err)
+	}
+	return s
+}
+
+func (f *forger) unsigned(header string, c jwt.MapClaims) string {
+	b64 := base64.RawURLEncoding.EncodeToString
+	body, _ := json.Marshal(c)
+	return b64([]byte(header)) + "." + b64(body) + "."
+}
+
+// forgedToken is a token the gateway must refuse, and the reason it must give
+// ("" when any will do).
+type forgedToken struct {
+	name, token, reason string
+}
+
+// forgedTokens are every token TestAttackForgedTokens sends; valid is the
+// correctly signed console token some of them are made from.
+func forgedTokens(t *testing.T, g *tg, f *forger, valid string) []forgedToken {
+	b64 := base64.RawURLEncoding.EncodeToString
 	// A validly signed playground token whose payload is swapped for the console's claims.
 	parts := strings.Split(g.token("playground"), ".")
-	payload, _ := json.Marshal(claims(nil))
+	payload, _ := json.Marshal(f.claims(nil))
 	tampered := parts[0] + "." + b64(payload) + "." + parts[2]
 	// The valid token with its signature cut off, and with the signature of another token.
 	vparts := strings.Split(valid, ".")
 	noSig := vparts[0] + "." + vparts[1] + "."
 	otherSig := vparts[0] + "." + vparts[1] + "." + parts[2]
-	numKID := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims(nil))
+	numKID := jwt.NewWithClaims(jwt.SigningMethodEdDSA, f.claims(nil))
 	numKID.Header["kid"] = 42
-	kidNumber, _ := numKID.SignedString(key)
-	huge := sign(jwt.SigningMethodEdDSA, key, kid, claims(map[string]any{"pad": strings.Repeat("A", 9<<10)}))
+	kidNumber, _ := numKID.SignedString(f.key)
+	huge := f.sign(t, jwt.SigningMethodEdDSA, f.key, f.kid, f.claims(map[string]any{"pad": strings.Repeat("A", 9<<10)}))
 
-	cases := []struct {
-		name, token, reason string
-	}{
-		{"alg none", unsigned(`{"alg":"none","typ":"JWT"}`, claims(nil)), "algorithm_not_allowed"},
-		{"alg none with the demo kid", unsigned(`{"alg":"none","kid":"`+kid+`"}`, claims(nil)), "algorithm_not_allowed"},
-		{"alg NONE", unsigned(`{"alg":"NONE","typ":"JWT"}`, claims(nil)), "algorithm_not_allowed"},
-		{"no alg header", unsigned(`{"typ":"JWT"}`, claims(nil)), "algorithm_not_allowed"},
-		{"HS256 keyed with the public key PEM", sign(jwt.SigningMethodHS256, pubPEM, "", claims(nil)), "algorithm_not_allowed"},
-		{"HS256 keyed with the public key PEM, demo kid", sign(jwt.SigningMethodHS256, pubPEM, kid, claims(nil)), "algorithm_not_allowed"},
-		{"HS256 keyed with the raw public key", sign(jwt.SigningMethodHS256, []byte(key.Public().(ed25519.PublicKey)), kid, claims(nil)), "algorithm_not_allowed"},
-		{"ES256 by a stranger under the demo kid", sign(jwt.SigningMethodES256, ecStranger, kid, claims(nil)), "algorithm_not_allowed"},
-		{"wrong iss", sign(jwt.SigningMethodEdDSA, key, kid, claims(map[string]any{"iss": "https://evil.example"})), "wrong_issuer"},
-		{"no iss", sign(jwt.SigningMethodEdDSA, key, kid, claims(map[string]any{"iss": nil})), "missing_claim"},
-		{"wrong aud", sign(jwt.SigningMethodEdDSA, key, kid, claims(map[string]any{"aud": "another-api"})), "wrong_audience"},
-		{"no aud", sign(jwt.SigningMethodEdDSA, key, kid, claims(map[string]any{"aud": nil})), "missing_claim"},
-		{"expired", sign(jwt.SigningMethodEdDSA, key, kid, claims(map[string]any{
-			"iat": now.Add(-2 * time.Hour).Unix(), "nbf": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})), "expired"},
-		{"no exp", sign(jwt.SigningMethodEdDSA, key, kid, claims(map[string]any{"exp": nil})), "missing_claim"},
-		{"nbf in the future", sign(jwt.SigningMethodEdDSA, key, kid, claims(map[string]any{"nbf": now.Add(time.Hour).Unix()})), "not_yet_valid"},
-		{"iat in the future", sign(jwt.SigningMethodEdDSA, key, kid, claims(map[string]any{"iat": now.Add(time.Hour).Unix()})), "issued_in_future"},
+	return []forgedToken{
+		{"alg none", f.unsigned(`{"alg":"none","typ":"JWT"}`, f.claims(nil)), "algorithm_not_allowed"},
+		{"alg none with the demo kid", f.unsigned(`{"alg":"none","kid":"`+f.kid+`"}`, f.claims(nil)), "algorithm_not_allowed"},
+		{"alg NONE", f.unsigned(`{"alg":"NONE","typ":"JWT"}`, f.claims(nil)), "algorithm_not_allowed"},
+		{"no alg header", f.unsigned(`{"typ":"JWT"}`, f.claims(nil)), "algorithm_not_allowed"},
+		{"HS256 keyed with the public key PEM", f.sign(t, jwt.SigningMethodHS256, f.pubPEM, "", f.claims(nil)), "algorithm_not_allowed"},
+		{"HS256 keyed with the public key PEM, demo kid", f.sign(t, jwt.SigningMethodHS256, f.pubPEM, f.kid, f.claims(nil)), "algorithm_not_allowed"},
+		{"HS256 keyed with the raw public key", f.sign(t, jwt.SigningMethodHS256, []byte(f.key.Public().(ed25519.PublicKey)), f.kid, f.claims(nil)), "algorithm_not_allowed"},
+		{"ES256 by a stranger under the demo kid", f.sign(t, jwt.SigningMethodES256, f.ecStranger, f.kid, f.claims(nil)), "algorithm_not_allowed"},
+		{"wrong iss", f.sign(t, jwt.SigningMethodEdDSA, f.key, f.kid, f.claims(map[string]any{"iss": "https://evil.example"})), "wrong_issuer"},
+		{"no iss", f.sign(t, jwt.SigningMethodEdDSA, f.key, f.kid, f.claims(map[string]any{"iss": nil})), "missing_claim"},
+		{"wrong aud", f.sign(t, jwt.SigningMethodEdDSA, f.key, f.kid, f.claims(map[string]any{"aud": "another-api"})), "wrong_audience"},
+		{"no aud", f.sign(t, jwt.SigningMethodEdDSA, f.key, f.kid, f.claims(map[string]any{"aud": nil})), "missing_claim"},
+		{"expired", f.sign(t, jwt.SigningMethodEdDSA, f.key, f.kid, f.claims(map[string]any{
+			"iat": f.now.Add(-2 * time.Hour).Unix(), "nbf": f.now.Add(-2 * time.Hour).Unix(), "exp": f.now.Add(-time.Hour).Unix()})), "expired"},
+		{"no exp", f.sign(t, jwt.SigningMethodEdDSA, f.key, f.kid, f.claims(map[string]any{"exp": nil})), "missing_claim"},
+		{"nbf in the future", f.sign(t, jwt.SigningMethodEdDSA, f.key, f.kid, f.claims(map[string]any{"nbf": f.now.Add(time.Hour).Unix()})), "not_yet_valid"},
+		{"iat in the future", f.sign(t, jwt.SigningMethodEdDSA, f.key, f.kid, f.claims(map[string]any{"iat": f.now.Add(time.Hour).Unix()})), "issued_in_future"},
 		{"huge token (> 8 KiB)", huge, "token_too_large"},
-		{"unknown kid, demo key", sign(jwt.SigningMethodEdDSA, key, "no-such-key", claims(nil)), "unknown_key"},
-		{"stranger key under its own kid", sign(jwt.SigningMethodEdDSA, stranger, strangerKID, claims(nil)), "unknown_key"},
-		{"stranger key under the demo kid", sign(jwt.SigningMethodEdDSA, stranger, kid, claims(nil)), "bad_signature"},
-		{"stranger key without kid", sign(jwt.SigningMethodEdDSA, stranger, "", claims(nil)), "bad_signature"},
+		{"unknown kid, demo key", f.sign(t, jwt.SigningMethodEdDSA, f.key, "no-such-key", f.claims(nil)), "unknown_key"},
+		{"stranger key under its own kid", f.sign(t, jwt.SigningMethodEdDSA, f.stranger, f.strangerKID, f.claims(nil)), "unknown_key"},
+		{"stranger key under the demo kid", f.sign(t, jwt.SigningMethodEdDSA, f.stranger, f.kid, f.claims(nil)), "bad_signature"},
+		{"stranger key without kid", f.sign(t, jwt.SigningMethodEdDSA, f.stranger, "", f.claims(nil)), "bad_signature"},
 		{"kid not a string", kidNumber, "malformed_token"},
 		{"payload swapped under a valid signature", tampered, "bad_signature"},
 		{"signature removed", noSig, ""},
 		{"signature of another token", otherSig, "bad_signature"},
 		{"not a JWT", "not-a-token", "malformed_token"},
-		{"unknown consumer", sign(jwt.SigningMethodEdDSA, key, kid, claims(map[string]any{"consumer": "shadow-app"})), "unknown_consumer"},
+		{"unknown consumer", f.sign(t, jwt.SigningMethodEdDSA, f.key, f.kid, f.claims(map[string]any{"consumer": "shadow-app"})), "unknown_consumer"},
 	}
-	before := g.upstream()
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r := g.send(c.token, strings.NewReader(`{"query":`+strconv.Quote(query)+`}`), -1, nil)
-			if r.Status != http.StatusUnauthorized {
-				t.Errorf("status %d, want 401: %.300s", r.Status, r.Raw)
-			}
-			if ch := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, "Bearer ") || !strings.Contains(ch, `error="invalid_token"`) {
-				t.Errorf("WWW-Authenticate = %q, want an RFC 6750 invalid_token challenge", ch)
-			}
-			resp, ok := r.gql()
-			if !ok || len(resp.Errors) == 0 || resp.Errors[0].Extensions["code"] != "UNAUTHENTICATED" {
-				t.Errorf("want a GraphQL-shaped UNAUTHENTICATED error: %.300s", r.Raw)
-			} else if c.reason != "" && resp.Errors[0].Extensions["reason"] != c.reason {
-				t.Errorf("reason %v, want %s", resp.Errors[0].Extensions["reason"], c.reason)
-			}
-			if bytes.Contains(r.Raw, []byte(`"data"`)) {
-				t.Errorf("a refused request carries data: %s", r.Raw)
-			}
-			assertNoLeak(t, c.name, r.Raw, governedSecrets...)
-			if sig := c.token[strings.LastIndexByte(c.token, '.')+1:]; len(sig) > 8 && bytes.Contains(r.Raw, []byte(sig)) {
-				t.Errorf("the response echoes the token")
-			}
-		})
+}
+
+// assertTokenRefused checks a refusal of a token: 401 with an RFC 6750
+// challenge, a GraphQL-shaped UNAUTHENTICATED error with the reason, no data,
+// and neither a governed value nor the token's signature in the answer.
+func assertTokenRefused(t *testing.T, r rawResp, name, token, reason string) {
+	t.Helper()
+	if r.Status != http.StatusUnauthorized {
+		t.Errorf("status %d, want 401: %.300s", r.Status, r.Raw)
 	}
-	g.assertNoUpstream(t, "a refused token", before)
+	if ch := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, "Bearer ") || !strings.Contains(ch, `error="invalid_token"`) {
+		t.Errorf("WWW-Authenticate = %q, want an RFC 6750 invalid_token challenge", ch)
+	}
+	resp, ok := r.gql()
+	if !ok || len(resp.Errors) == 0 || resp.Errors[0].Extensions["code"] != "UNAUTHENTICATED" {
+		t.Errorf("want a GraphQL-shaped UNAUTHENTICATED error: %.300s", r.Raw)
+	} else if reason != "" && resp.Errors[0].Extensions["reason"] != reason {
+		t.Errorf("reason %v, want %s", resp.Errors[0].Extensions["reason"], reason)
+	}
+	if bytes.Contains(r.Raw, []byte(`"data"`)) {
+		t.Errorf("a refused request carries data: %s", r.Raw)
+	}
+	assertNoLeak(t, name, r.Raw, governedSecrets...)
+	if sig := token[strings.LastIndexByte(token, '.')+1:]; len(sig) > 8 && bytes.Contains(r.Raw, []byte(sig)) {
+		t.Errorf("the response echoes the token")
+	}
 }
 
 // deepQuery nests citizen → enterprises → legalRepresentative … levels deep, ending in
