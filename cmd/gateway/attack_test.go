@@ -309,32 +309,7 @@ func TestAttackQueryShapes(t *testing.T) {
 	hall := g.token("online-hall") // sees 张伟's name and address in full: a leak would show
 	zhang := []string{"张伟", "银城中路", "13812345678", "1985-03-12"}
 
-	var aliases strings.Builder
-	for i := 0; i < 1000; i++ {
-		fmt.Fprintf(&aliases, "a%d: name ", i)
-	}
-	var chain strings.Builder // six fragments, each two levels deeper than the last
-	chain.WriteString(`{ citizen(idNumber: "310115198503120012") { ...L0 } }`)
-	for i := 0; i < 6; i++ {
-		fmt.Fprintf(&chain, "\nfragment L%d on Citizen { name enterprises { legalRepresentative { ...L%d } } }", i, i+1)
-	}
-	chain.WriteString("\nfragment L6 on Citizen { name phone }")
-
-	cases := []struct {
-		name, query string
-		code        string // extensions.code of the first error ("A|B": either); "" when any error will do
-	}{
-		{"depth beyond the limit", deepQuery(g.cfg.Limits.Depth + 4), "QUERY_TOO_DEEP"},
-		{"1000 aliases of name", `{ citizen(idNumber: "310115198503120012") { ` + aliases.String() + `} }`, "TOO_MANY_ALIASES|QUERY_TOO_COMPLEX"},
-		{"deeply nested fragments", chain.String(), "QUERY_TOO_DEEP"},
-		{"fragment cycle", `{ citizen(idNumber: "310115198503120012") { ...A } }
-			fragment A on Citizen { name enterprises { legalRepresentative { ...B } } }
-			fragment B on Citizen { phone ...A }`, "GRAPHQL_VALIDATION_FAILED"},
-		{"self-spreading fragment", `{ citizen(idNumber: "310115198503120012") { ...A } } fragment A on Citizen { name ...A }`, "GRAPHQL_VALIDATION_FAILED"},
-		{"unknown field next to a governed one", `{ citizen(idNumber: "310115198503120012") { name nosuch } }`, "GRAPHQL_VALIDATION_FAILED"},
-		{"complexity", `{ enterprises(first: 100) { edges { node { creditRecords { content } legalRepresentative { name creditRecords { content } enterprises { creditRecords { content } } } } } } }`, ""},
-	}
-	for _, c := range cases {
+	for _, c := range attackShapes(g) {
 		t.Run(c.name, func(t *testing.T) {
 			before := g.upstream()
 			start := time.Now()
@@ -375,13 +350,67 @@ func TestAttackQueryShapes(t *testing.T) {
 	})
 
 	// Transport-level refusals.
+	for _, c := range attackBodies(g) {
+		t.Run(c.name, func(t *testing.T) {
+			before := g.upstream()
+			body, n := c.body()
+			r := g.send(hall, body, n, nil)
+			if r.Status != c.status {
+				t.Errorf("status %d, want %d: %.300s", r.Status, c.status, r.Raw)
+			}
+			if resp, ok := r.gql(); !ok || len(resp.Errors) == 0 || resp.Data != nil {
+				t.Errorf("want a GraphQL-shaped error without data: %.300s", r.Raw)
+			}
+			assertNoLeak(t, c.name, r.Raw, zhang...)
+			g.assertNoUpstream(t, c.name, before)
+		})
+	}
+}
+
+// attackShape is a query built to be expensive or to confuse the executor, and
+// the code of its refusal ("A|B": either; "" when any error will do).
+type attackShape struct {
+	name, query string
+	code        string
+}
+
+func attackShapes(g *tg) []attackShape {
+	var aliases strings.Builder
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&aliases, "a%d: name ", i)
+	}
+	var chain strings.Builder // six fragments, each two levels deeper than the last
+	chain.WriteString(`{ citizen(idNumber: "310115198503120012") { ...L0 } }`)
+	for i := 0; i < 6; i++ {
+		fmt.Fprintf(&chain, "\nfragment L%d on Citizen { name enterprises { legalRepresentative { ...L%d } } }", i, i+1)
+	}
+	chain.WriteString("\nfragment L6 on Citizen { name phone }")
+
+	return []attackShape{
+		{"depth beyond the limit", deepQuery(g.cfg.Limits.Depth + 4), "QUERY_TOO_DEEP"},
+		{"1000 aliases of name", `{ citizen(idNumber: "310115198503120012") { ` + aliases.String() + `} }`, "TOO_MANY_ALIASES|QUERY_TOO_COMPLEX"},
+		{"deeply nested fragments", chain.String(), "QUERY_TOO_DEEP"},
+		{"fragment cycle", `{ citizen(idNumber: "310115198503120012") { ...A } }
+			fragment A on Citizen { name enterprises { legalRepresentative { ...B } } }
+			fragment B on Citizen { phone ...A }`, "GRAPHQL_VALIDATION_FAILED"},
+		{"self-spreading fragment", `{ citizen(idNumber: "310115198503120012") { ...A } } fragment A on Citizen { name ...A }`, "GRAPHQL_VALIDATION_FAILED"},
+		{"unknown field next to a governed one", `{ citizen(idNumber: "310115198503120012") { name nosuch } }`, "GRAPHQL_VALIDATION_FAILED"},
+		{"complexity", `{ enterprises(first: 100) { edges { node { creditRecords { content } legalRepresentative { name creditRecords { content } enterprises { creditRecords { content } } } } } } }`, ""},
+	}
+}
+
+// attackBody is a malformed request body (with its length, -1 for chunked) and
+// the status the transport refuses it with.
+type attackBody struct {
+	name   string
+	body   func() (io.Reader, int64)
+	status int
+}
+
+func attackBodies(g *tg) []attackBody {
 	q := `{ citizen(idNumber: "310115198503120012") { name householdAddress } }`
 	op, _ := json.Marshal(map[string]any{"query": q})
-	transport := []struct {
-		name   string
-		body   func() (io.Reader, int64)
-		status int
-	}{
+	return []attackBody{
 		{"batched operations (JSON array)", func() (io.Reader, int64) {
 			b := []byte("[" + string(op) + "," + string(op) + "]")
 			return bytes.NewReader(b), int64(len(b))
@@ -408,21 +437,6 @@ func TestAttackQueryShapes(t *testing.T) {
 			return bytes.NewReader(b), int64(len(b))
 		}, http.StatusBadRequest},
 	}
-	for _, c := range transport {
-		t.Run(c.name, func(t *testing.T) {
-			before := g.upstream()
-			body, n := c.body()
-			r := g.send(hall, body, n, nil)
-			if r.Status != c.status {
-				t.Errorf("status %d, want %d: %.300s", r.Status, c.status, r.Raw)
-			}
-			if resp, ok := r.gql(); !ok || len(resp.Errors) == 0 || resp.Data != nil {
-				t.Errorf("want a GraphQL-shaped error without data: %.300s", r.Raw)
-			}
-			assertNoLeak(t, c.name, r.Raw, zhang...)
-			g.assertNoUpstream(t, c.name, before)
-		})
-	}
 }
 
 // repeatReader yields c forever.
@@ -444,46 +458,6 @@ func TestAttackFieldDuplication(t *testing.T) {
 	g := newTG(t)
 	play := g.token("playground")
 	secrets := []string{"张伟", "银城中路", "13812345678", "1985-03-12"}
-	dup := func(n int, fields ...string) string {
-		var b strings.Builder
-		b.WriteString(`{ citizen(idNumber: "310115198503120012") { `)
-		for i := 0; i < n; i++ {
-			for _, f := range fields {
-				b.WriteString(f + " ")
-			}
-		}
-		b.WriteString("} }")
-		return b.String()
-	}
-	// answered checks a duplicated query that is answered: masks, denial, one error, one call.
-	answered := func(t *testing.T, r gqlResp, calls int64) {
-		t.Helper()
-		if r.str("citizen.name") != "张*" {
-			t.Errorf("the mask still applies: %.400s", r.Raw)
-		}
-		if r.get("citizen.phone") != nil || r.errorAt("citizen.phone") == nil {
-			t.Errorf("the denial still applies: %.400s", r.Raw)
-		}
-		if len(r.Errors) != 1 {
-			t.Errorf("one merged field is one error, got %d", len(r.Errors))
-		}
-		if len(r.Raw) > 4096 {
-			t.Errorf("the answer to duplicated fields is %d bytes; merged fields answer once", len(r.Raw))
-		}
-		if calls != 1 {
-			t.Errorf("PSB calls: %d, want 1", calls)
-		}
-	}
-	// refused checks a duplicated query refused before anything ran.
-	refused := func(t *testing.T, r gqlResp, calls int64) {
-		t.Helper()
-		if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "QUERY_TOO_COMPLEX" || r.Data != nil {
-			t.Errorf("want an answer or a QUERY_TOO_COMPLEX refusal: %.400s", r.Raw)
-		}
-		if calls != 0 {
-			t.Errorf("a refused query called the PSB %d times", calls)
-		}
-	}
 	cases := []struct {
 		name       string
 		query      string
@@ -491,11 +465,11 @@ func TestAttackFieldDuplication(t *testing.T) {
 		mustRefuse bool
 	}{
 		// 900 selections: within what front ends send, so it must be answered.
-		{"name, phone and address 300 times each", dup(300, "name", "phone", "householdAddress"), false, false},
+		{"name, phone and address 300 times each", duplicated(300, "name", "phone", "householdAddress"), false, false},
 		// The same governed field 1,000 times: answered as one field, or refused outright.
-		{"name 1,000 times", dup(1000, "name", "phone"), true, false},
+		{"name 1,000 times", duplicated(1000, "name", "phone"), true, false},
 		// A quarter of the body limit: 50,000 selections of one field.
-		{"name 50,000 times", dup(50000, "name"), true, true},
+		{"name 50,000 times", duplicated(50000, "name"), true, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -514,13 +488,58 @@ func TestAttackFieldDuplication(t *testing.T) {
 			calls := g.sims.PSB.Count("QueryPerson")
 			switch {
 			case c.mustRefuse || (c.mayRefuse && r.Data == nil):
-				refused(t, r, calls)
+				assertDuplicationRefused(t, r, calls)
 			default:
-				answered(t, r, calls)
+				assertDuplicationAnswered(t, r, calls)
 			}
 			assertNoLeak(t, c.name, r.Raw, secrets...)
 			t.Logf("%d-byte query: status %d in %v, %d bytes, %d PSB calls", len(c.query), r.Status, took.Round(time.Millisecond), len(r.Raw), calls)
 		})
+	}
+}
+
+// duplicated selects fields of 张伟 n times over, without aliases.
+func duplicated(n int, fields ...string) string {
+	var b strings.Builder
+	b.WriteString(`{ citizen(idNumber: "310115198503120012") { `)
+	for i := 0; i < n; i++ {
+		for _, f := range fields {
+			b.WriteString(f + " ")
+		}
+	}
+	b.WriteString("} }")
+	return b.String()
+}
+
+// assertDuplicationAnswered checks a duplicated query that is answered: masks,
+// denial, one error, one call.
+func assertDuplicationAnswered(t *testing.T, r gqlResp, calls int64) {
+	t.Helper()
+	if r.str("citizen.name") != "张*" {
+		t.Errorf("the mask still applies: %.400s", r.Raw)
+	}
+	if r.get("citizen.phone") != nil || r.errorAt("citizen.phone") == nil {
+		t.Errorf("the denial still applies: %.400s", r.Raw)
+	}
+	if len(r.Errors) != 1 {
+		t.Errorf("one merged field is one error, got %d", len(r.Errors))
+	}
+	if len(r.Raw) > 4096 {
+		t.Errorf("the answer to duplicated fields is %d bytes; merged fields answer once", len(r.Raw))
+	}
+	if calls != 1 {
+		t.Errorf("PSB calls: %d, want 1", calls)
+	}
+}
+
+// assertDuplicationRefused checks a duplicated query refused before anything ran.
+func assertDuplicationRefused(t *testing.T, r gqlResp, calls int64) {
+	t.Helper()
+	if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "QUERY_TOO_COMPLEX" || r.Data != nil {
+		t.Errorf("want an answer or a QUERY_TOO_COMPLEX refusal: %.400s", r.Raw)
+	}
+	if calls != 0 {
+		t.Errorf("a refused query called the PSB %d times", calls)
 	}
 }
 
