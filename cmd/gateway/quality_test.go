@@ -24,11 +24,24 @@ const issueFields = `id kind code field department subject description suggested
 func TestDataIssueObjectionLoop(t *testing.T) {
 	g := newTG(t)
 	hall, psb := g.token("online-hall"), g.token("psb-console")
-	file := `mutation($in: DataIssueInput!) { reportDataIssue(input: $in) { ` + issueFields + ` } }`
+	id := fileAddressObjection(t, g, hall)
+	ownerAnswersObjection(t, g, id, hall, psb)
+	objectionKeepsFilersMasks(t, g, psb)
+	objectionsRefusedOrOwn(t, g, hall)
+	overdueObjectionInStatistics(t, g, psb)
+}
+
+// fileIssue is the mutation that files a data issue.
+const fileIssue = `mutation($in: DataIssueInput!) { reportDataIssue(input: $in) { ` + issueFields + ` } }`
+
+// fileAddressObjection has the hall object to 张伟's household address and
+// checks the issue it gets back, due the sharing requests' working days later.
+func fileAddressObjection(t *testing.T, g *tg, hall string) string {
+	t.Helper()
 	in := map[string]any{"code": "310115-PSB-RK01-006", "subject": "310115198503120012",
 		"description":    "The applicant moved in 2025; the household address on file is the old one.",
 		"suggestedValue": "上海市浦东新区世纪大道100号"}
-	r := g.post(hall, file, map[string]any{"in": in})
+	r := g.post(hall, fileIssue, map[string]any{"in": in})
 	if len(r.Errors) > 0 || r.str("reportDataIssue.status") != "OPEN" || r.str("reportDataIssue.department") != "psb" ||
 		r.str("reportDataIssue.field") != "Citizen.householdAddress" || r.str("reportDataIssue.subject") != "310115198503120012" ||
 		r.str("reportDataIssue.suggestedValue") != "上海市浦东新区世纪大道100号" || r.str("reportDataIssue.filedBy") != "online-hall" {
@@ -40,9 +53,16 @@ func TestDataIssueObjectionLoop(t *testing.T) {
 	if want := sharing.AddWorkingDays(created, g.cfg.Sharing.DeadlineWorkingDays); !deadline.Equal(want.Truncate(time.Second)) && !deadline.Equal(want) {
 		t.Errorf("deadline %s, want %s working days after %s (%s)", deadline, "5", created, want)
 	}
+	return id
+}
 
+// ownerAnswersObjection checks that the PSB's console, and not the AMR's, lists
+// the objection, that only the owner's approver answers it, once, and that the
+// filer sees the answer.
+func ownerAnswersObjection(t *testing.T, g *tg, id, hall, psb string) {
+	t.Helper()
 	// The PSB's console lists it; the AMR's does not.
-	r = g.post(psb, `{ dataIssues(status: OPEN) { id kind subject description } }`, nil)
+	r := g.post(psb, `{ dataIssues(status: OPEN) { id kind subject description } }`, nil)
 	if r.str("dataIssues.0.id") != id || r.str("dataIssues.0.kind") != "OBJECTION" {
 		t.Fatalf("psb's console: %s", r.Raw)
 	}
@@ -78,9 +98,14 @@ func TestDataIssueObjectionLoop(t *testing.T) {
 	if r.str("dataIssues.0.id") != id || r.str("dataIssues.0.status") != "CORRECTED" || !strings.Contains(r.str("dataIssues.0.note"), "2025") {
 		t.Errorf("the filer's view: %s", r.Raw)
 	}
+}
 
+// objectionKeepsFilersMasks: the playground sees 张伟's name and ID masked, and
+// its objection stores them masked.
+func objectionKeepsFilersMasks(t *testing.T, g *tg, psb string) {
+	t.Helper()
 	// The playground sees 张伟's name and ID masked: the objection keeps them masked.
-	r = g.post(g.token("playground"), file, map[string]any{"in": map[string]any{"code": "310115-PSB-RK01-002",
+	r := g.post(g.token("playground"), fileIssue, map[string]any{"in": map[string]any{"code": "310115-PSB-RK01-002",
 		"subject": "310115198503120012", "description": "wrong character", "suggestedValue": "张玮"}})
 	if r.str("reportDataIssue.subject") != "310115********0012" || r.str("reportDataIssue.suggestedValue") != "张*" {
 		t.Errorf("masked as the filer's policy masks: %s", r.Raw)
@@ -88,7 +113,12 @@ func TestDataIssueObjectionLoop(t *testing.T) {
 	if r := g.post(psb, `{ dataIssues(status: OPEN) { subject suggestedValue } }`, nil); strings.Contains(string(r.Raw), "张玮") || strings.Contains(string(r.Raw), "310115198503120012") {
 		t.Errorf("a value beyond what the filer may see was stored: %s", r.Raw)
 	}
+}
 
+// objectionsRefusedOrOwn checks refused objections, and that a citizen objects
+// to their own data and sees only their own objections.
+func objectionsRefusedOrOwn(t *testing.T, g *tg, hall string) {
+	t.Helper()
 	// Refusals: a NONE item, another citizen's data from the portal, bad input.
 	for _, c := range []struct {
 		tok  string
@@ -102,23 +132,27 @@ func TestDataIssueObjectionLoop(t *testing.T) {
 		{hall, map[string]any{"code": "310115-PSB-RK01-002", "subject": "310115198503120012", "description": "  "}, "BAD_USER_INPUT"},
 		{hall, map[string]any{"code": "310115-PSB-RK01-002", "subject": "91310115MA1FL0AB0P", "description": "a name of an enterprise?"}, "BAD_USER_INPUT"},
 	} {
-		r := g.post(c.tok, file, map[string]any{"in": c.in})
+		r := g.post(c.tok, fileIssue, map[string]any{"in": c.in})
 		if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != c.code {
 			t.Errorf("%v: want %s, got %s", c.in, c.code, r.Raw)
 		}
 	}
 	// A citizen objects to their own data and sees only their own objections.
 	li := g.token("ipudong-portal", "310115199001010029")
-	r = g.post(li, file, map[string]any{"in": map[string]any{"code": "310115-PSB-RK01-002", "subject": "310115199001010029", "description": "my name is misspelt"}})
+	r := g.post(li, fileIssue, map[string]any{"in": map[string]any{"code": "310115-PSB-RK01-002", "subject": "310115199001010029", "description": "my name is misspelt"}})
 	if r.str("reportDataIssue.subject") != "310115199001010029" {
 		t.Errorf("self-service objection: %s", r.Raw)
 	}
 	if r := g.post(g.token("ipudong-portal", "310115198503120012"), `{ dataIssues { id } }`, nil); len(r.get("dataIssues").([]any)) != 0 {
 		t.Errorf("a citizen sees another citizen's objections: %s", r.Raw)
 	}
+}
 
-	// An objection the PSB left past its deadline is overdue, for the PSB and in the
-	// CIO office's statistics.
+// overdueObjectionInStatistics: an objection the PSB left past its deadline is
+// overdue, for the PSB and in the CIO office's statistics, beside each
+// department's shares of catalogue classes.
+func overdueObjectionInStatistics(t *testing.T, g *tg, psb string) {
+	t.Helper()
 	db, err := quality.Open(t.Context(), "sqlite", filepath.Join(filepath.Dir(g.cfg.Store.DSN), "quality.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +168,7 @@ func TestDataIssueObjectionLoop(t *testing.T) {
 		t.Errorf("overdue: %s", r.Raw)
 	}
 	stats := `{ sharingStats { department unconditionalShare conditionalShare dataQuality { objectionsReceived objectionsAnsweredOnTime objectionsOverdue objectionsCorrected findingsOpen findingsClosed } } }`
-	r = g.post(g.token("cio-console"), stats, nil)
+	r := g.post(g.token("cio-console"), stats, nil)
 	byDept := map[string]map[string]any{}
 	for _, d := range r.get("sharingStats").([]any) {
 		m := d.(map[string]any)
