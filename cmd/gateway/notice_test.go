@@ -97,23 +97,53 @@ func TestWatchNoticeSurvivesRestart(t *testing.T) {
 	}
 	cfg.Departments = sims.Bindings
 	cfg.Consumer("supervision-platform").Webhook = hook.srv.URL
-	start := func() (*app.Gateway, *httptest.Server, func()) {
-		parts, err := app.New(ctx, cfg, app.Options{}, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(parts.Handler)
-		return parts, srv, func() {
-			srv.Close()
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			parts.Close(cctx)
-		}
-	}
-	parts, srv, stop := start()
-	g := &tg{t: t, cfg: cfg, sims: sims, parts: parts, srv: srv, logs: logs}
+	g := &tg{t: t, cfg: cfg, sims: sims, logs: logs}
+	stop := startNoticeGateway(t, g, log)
 	sup := g.token("supervision-platform")
 
+	watchE1AndLiNa(t, g, sup)
+	recordPenaltyAgainstE1(t, g)
+	id := queuedAfterFailedDelivery(t, g, sup)
+	stop()
+
+	// A restart: the notice is still queued and is delivered once the webhook is back.
+	hook.accept.Store(true)
+	defer startNoticeGateway(t, g, log)()
+	deadline := time.Now().Add(15 * time.Second)
+	for len(hook.received()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := hook.received()
+	if len(got) != 1 {
+		t.Fatalf("%d notices delivered after the restart, want 1 (%d tries)\n%s", len(got), hook.tries.Load(), logs.String())
+	}
+	checkDeliveredPenalty(t, g, sup, id, got[0])
+	deliveredOnceAndUnwatched(t, g, hook, sup)
+}
+
+// startNoticeGateway starts the gateway of g.cfg into g and returns what stops it.
+func startNoticeGateway(t *testing.T, g *tg, log *slog.Logger) (stop func()) {
+	t.Helper()
+	ctx := context.Background()
+	parts, err := app.New(ctx, g.cfg, app.Options{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(parts.Handler)
+	g.parts, g.srv = parts, srv
+	return func() {
+		srv.Close()
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		parts.Close(cctx)
+	}
+}
+
+// watchE1AndLiNa has the supervision platform watch E1 and 李娜, after checking
+// that watching needs the grant and a valid subject; the first scan is the baseline.
+func watchE1AndLiNa(t *testing.T, g *tg, sup string) {
+	t.Helper()
+	ctx := context.Background()
 	// Watching needs the grant; bad subjects are named.
 	if r := g.post(g.token("online-hall"), `mutation { watch(subjects: ["91310115MA1FL0AB0P"]) { subject } }`, nil); len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "FORBIDDEN" {
 		t.Errorf("watch without the grant: %s", r.Raw)
@@ -126,12 +156,19 @@ func TestWatchNoticeSurvivesRestart(t *testing.T) {
 		t.Fatalf("watch: %s", r.Raw)
 	}
 	// The first read is the baseline: what exists already is not news.
-	if n, err := parts.Notices.Scan(ctx, true); err != nil || n != 0 {
+	if n, err := g.parts.Notices.Scan(ctx, true); err != nil || n != 0 {
 		t.Fatalf("baseline scan: %d notices, %v", n, err)
 	}
 
+}
+
+// recordPenaltyAgainstE1 adds a penalty against E1 to the credit database and
+// checks that the next scan notices it, once.
+func recordPenaltyAgainstE1(t *testing.T, g *tg) {
+	t.Helper()
+	ctx := context.Background()
 	// The credit platform records a penalty against E1.
-	db, err := sql.Open("sqlite", strings.TrimPrefix(sims.Addrs["credit"], "sqlite:"))
+	db, err := sql.Open("sqlite", strings.TrimPrefix(g.sims.Addrs["credit"], "sqlite:"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,38 +179,37 @@ func TestWatchNoticeSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The gateway reads it on its next re-read after the cache refresh (here: at once).
-	if _, err := parts.Fed.Purge(ctx, "credit", []string{"91310115MA1FL0AB0P"}); err != nil {
+	if _, err := g.parts.Fed.Purge(ctx, "credit", []string{"91310115MA1FL0AB0P"}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := parts.Notices.Scan(ctx, true); err != nil || n != 1 {
+	if n, err := g.parts.Notices.Scan(ctx, true); err != nil || n != 1 {
 		t.Fatalf("scan after the penalty: %d notices, %v", n, err)
 	}
-	if n, _ := parts.Notices.Scan(ctx, true); n != 0 {
+	if n, _ := g.parts.Notices.Scan(ctx, true); n != 0 {
 		t.Errorf("the same change noticed twice")
 	}
+}
+
+// queuedAfterFailedDelivery tries to deliver while the webhook is down and
+// returns the id of the notice still queued.
+func queuedAfterFailedDelivery(t *testing.T, g *tg, sup string) string {
+	t.Helper()
+	ctx := context.Background()
 	// The webhook is down: the notice stays queued, with its attempt counted.
-	parts.Notices.Deliver(ctx)
-	r = g.post(sup, `{ notices { id subject change codes status attempts lastError values { code field access value } } }`, nil)
+	g.parts.Notices.Deliver(ctx)
+	r := g.post(sup, `{ notices { id subject change codes status attempts lastError values { code field access value } } }`, nil)
 	if r.str("notices.0.status") != "PENDING" || r.get("notices.0.attempts") != 1.0 || !strings.Contains(r.str("notices.0.lastError"), "503") {
 		t.Fatalf("a failed delivery: %s", r.Raw)
 	}
-	id := r.str("notices.0.id")
-	stop()
+	return r.str("notices.0.id")
+}
 
-	// A restart: the notice is still queued and is delivered once the webhook is back.
-	hook.accept.Store(true)
-	parts, srv, stop = start()
-	defer stop()
-	g.parts, g.srv = parts, srv
-	deadline := time.Now().Add(15 * time.Second)
-	for len(hook.received()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	got := hook.received()
-	if len(got) != 1 {
-		t.Fatalf("%d notices delivered after the restart, want 1 (%d tries)\n%s", len(got), hook.tries.Load(), logs.String())
-	}
-	b := got[0]
+// checkDeliveredPenalty checks the notice delivered about E1's penalty: its
+// values passed the platform's policy, its conditional value is on the credit
+// platform's audit trail under the notice's id, and it is listed as delivered.
+func checkDeliveredPenalty(t *testing.T, g *tg, sup, id string, b notice.Body) {
+	t.Helper()
+	ctx := context.Background()
 	if b.ID != id || b.Subject != "91310115MA1FL0AB0P" || b.Change != notice.CreditRecordAdded || b.Consumer != "supervision-platform" {
 		t.Errorf("notice %+v", b)
 	}
@@ -188,7 +224,7 @@ func TestWatchNoticeSurvivesRestart(t *testing.T) {
 		t.Errorf("kind: %+v", v)
 	}
 	// Its conditional value is on the credit platform's audit trail under the notice's id.
-	events, err := parts.Store.ListAudit(ctx, store.AuditFilter{Owner: "credit"})
+	events, err := g.parts.Store.ListAudit(ctx, store.AuditFilter{Owner: "credit"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,11 +235,15 @@ func TestWatchNoticeSurvivesRestart(t *testing.T) {
 	if !audited {
 		t.Errorf("the notice's content is not on the audit trail")
 	}
-	r = g.post(sup, `{ notices(status: DELIVERED) { id deliveredAt attempts } }`, nil)
+	r := g.post(sup, `{ notices(status: DELIVERED) { id deliveredAt attempts } }`, nil)
 	if r.str("notices.0.id") != id || r.str("notices.0.deliveredAt") == "" || r.get("notices.0.attempts") != 2.0 {
 		t.Errorf("delivered: %s", r.Raw)
 	}
-	// Once: no more deliveries, and unwatching ends the watch.
+}
+
+// deliveredOnceAndUnwatched: no more deliveries follow, and unwatching ends the watch.
+func deliveredOnceAndUnwatched(t *testing.T, g *tg, hook *webhook, sup string) {
+	t.Helper()
 	time.Sleep(1500 * time.Millisecond)
 	if n := len(hook.received()); n != 1 {
 		t.Errorf("%d deliveries, want 1", n)
