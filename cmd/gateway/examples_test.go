@@ -106,27 +106,10 @@ func TestExamples(t *testing.T) {
 	})
 
 	for _, folder := range exampleFolders {
-		dir := filepath.Join(examplesDir, folder.dir)
-		files, err := filepath.Glob(filepath.Join(dir, "*.graphql"))
-		if err != nil || len(files) == 0 {
-			t.Fatalf("%s: no examples (%v)", dir, err)
-		}
-		sort.Strings(files)
-		vars := map[string]map[string]any{}
-		if b, err := os.ReadFile(filepath.Join(dir, "variables.json")); err == nil {
-			if err := json.Unmarshal(b, &vars); err != nil {
-				t.Fatalf("%s/variables.json: %v", folder.dir, err)
-			}
-		}
-		for name := range vars {
-			if !slices.Contains(files, filepath.Join(dir, name)) {
-				t.Errorf("%s/variables.json names %s, which is not an example", folder.dir, name)
-			}
-		}
+		files, vars := readExampleFolder(t, folder.dir)
 		if folder.dir == "cio-office" {
 			fileOverdueRequest(t, g)
 		}
-
 		answers := map[string]gqlResp{}
 		for _, file := range files {
 			name := filepath.Base(file)
@@ -137,44 +120,9 @@ func TestExamples(t *testing.T) {
 			query := string(b)
 			h := parseExampleHeader(t, query)
 			t.Run(folder.dir+"/"+name, func(t *testing.T) {
-				consumer := folder.consumer
-				switch {
-				case h.consumer == "":
-				case folder.dir == "department-console" && strings.HasSuffix(h.consumer, "-console"):
-					consumer = h.consumer
-				case h.consumer != folder.consumer:
-					t.Fatalf("header says consumer %s, but %s examples are sent by %s", h.consumer, folder.dir, folder.consumer)
-				}
-				if !h.prose {
-					t.Errorf("the leading comment must say why %s sends this", consumer)
-				}
-				var tok string
-				if g.cfg.Consumer(consumer).SelfService {
-					if h.citizen == "" {
-						t.Fatalf("a self-service example names its signed-in citizen (# citizen: ID)")
-					}
-					tok = g.token(consumer, h.citizen)
-				} else {
-					tok = g.token(consumer)
-				}
-
-				v := map[string]any{}
-				for k, val := range vars[name] {
-					v[k] = val
-				}
-				for _, u := range h.uses {
-					prev, ok := answers[u.file]
-					if !ok {
-						t.Fatalf("uses %s, which has not run before it in %s", u.file, folder.dir)
-					}
-					val := prev.get(u.path)
-					if val == nil {
-						t.Fatalf("%s has nothing at %s: %s", u.file, u.path, prev.Raw)
-					}
-					v[u.variable] = val
-				}
+				tok := exampleToken(t, g, folder.dir, folder.consumer, h)
+				v := exampleVariables(t, folder.dir, vars[name], h, answers)
 				checkVariablesDeclared(t, query, v)
-
 				var r gqlResp
 				if h.seal {
 					r = g.postSealed(tok, query, v)
@@ -185,29 +133,108 @@ func TestExamples(t *testing.T) {
 				if os.Getenv("GATEWAY_EXAMPLES_SHOW") != "" { // to see the answers: GATEWAY_EXAMPLES_SHOW=1 go test -run TestExamples -v
 					t.Logf("variables %s\n%s", toJSON(v), r.Raw)
 				}
-				if r.Status != 200 {
-					t.Fatalf("HTTP %d: %s", r.Status, r.Raw)
-				}
-				for _, e := range r.Errors {
-					path := pathString(e.Path)
-					if !slices.Contains(h.expect, expectedError{fmt.Sprint(e.Extensions["code"]), path}) {
-						t.Errorf("unexpected error %v at %s: %s", e.Extensions["code"], path, e.Message)
-					}
-				}
-				for _, x := range h.expect {
-					if e := r.errorAt(x.path); e == nil || e.Extensions["code"] != x.code {
-						t.Errorf("the header expects %s at %s: %s", x.code, x.path, r.Raw)
-					}
-				}
-				if len(r.Data) == 0 {
-					t.Fatalf("no data: %s", r.Raw)
-				}
-				for field, val := range r.Data {
-					if !nonEmpty(val) {
-						t.Errorf("%s is empty: %s", field, r.Raw)
-					}
-				}
+				checkExampleAnswer(t, r, h)
 			})
+		}
+	}
+}
+
+// readExampleFolder returns the example files of an examples folder, in
+// order, and their variables by file name (from variables.json, which may
+// name only examples that exist).
+func readExampleFolder(t *testing.T, folder string) (files []string, vars map[string]map[string]any) {
+	t.Helper()
+	dir := filepath.Join(examplesDir, folder)
+	files, err := filepath.Glob(filepath.Join(dir, "*.graphql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("%s: no examples (%v)", dir, err)
+	}
+	sort.Strings(files)
+	vars = map[string]map[string]any{}
+	if b, err := os.ReadFile(filepath.Join(dir, "variables.json")); err == nil {
+		if err := json.Unmarshal(b, &vars); err != nil {
+			t.Fatalf("%s/variables.json: %v", folder, err)
+		}
+	}
+	for name := range vars {
+		if !slices.Contains(files, filepath.Join(dir, name)) {
+			t.Errorf("%s/variables.json names %s, which is not an example", folder, name)
+		}
+	}
+	return files, vars
+}
+
+// exampleToken is the token an example is sent with: its folder's consumer (a
+// department console example may name another console), signed in as the
+// citizen the header names for a self-service consumer.
+func exampleToken(t *testing.T, g *tg, folder, folderConsumer string, h exampleHeader) string {
+	t.Helper()
+	consumer := folderConsumer
+	switch {
+	case h.consumer == "":
+	case folder == "department-console" && strings.HasSuffix(h.consumer, "-console"):
+		consumer = h.consumer
+	case h.consumer != folderConsumer:
+		t.Fatalf("header says consumer %s, but %s examples are sent by %s", h.consumer, folder, folderConsumer)
+	}
+	if !h.prose {
+		t.Errorf("the leading comment must say why %s sends this", consumer)
+	}
+	if !g.cfg.Consumer(consumer).SelfService {
+		return g.token(consumer)
+	}
+	if h.citizen == "" {
+		t.Fatalf("a self-service example names its signed-in citizen (# citizen: ID)")
+	}
+	return g.token(consumer, h.citizen)
+}
+
+// exampleVariables are an example's variables from variables.json, plus those
+// its header takes from the answers of examples run before it.
+func exampleVariables(t *testing.T, folder string, fixed map[string]any, h exampleHeader, answers map[string]gqlResp) map[string]any {
+	t.Helper()
+	v := map[string]any{}
+	for k, val := range fixed {
+		v[k] = val
+	}
+	for _, u := range h.uses {
+		prev, ok := answers[u.file]
+		if !ok {
+			t.Fatalf("uses %s, which has not run before it in %s", u.file, folder)
+		}
+		val := prev.get(u.path)
+		if val == nil {
+			t.Fatalf("%s has nothing at %s: %s", u.file, u.path, prev.Raw)
+		}
+		v[u.variable] = val
+	}
+	return v
+}
+
+// checkExampleAnswer checks that an example answered what its header says:
+// HTTP 200, data in every field, and exactly the errors it declares.
+func checkExampleAnswer(t *testing.T, r gqlResp, h exampleHeader) {
+	t.Helper()
+	if r.Status != 200 {
+		t.Fatalf("HTTP %d: %s", r.Status, r.Raw)
+	}
+	for _, e := range r.Errors {
+		path := pathString(e.Path)
+		if !slices.Contains(h.expect, expectedError{fmt.Sprint(e.Extensions["code"]), path}) {
+			t.Errorf("unexpected error %v at %s: %s", e.Extensions["code"], path, e.Message)
+		}
+	}
+	for _, x := range h.expect {
+		if e := r.errorAt(x.path); e == nil || e.Extensions["code"] != x.code {
+			t.Errorf("the header expects %s at %s: %s", x.code, x.path, r.Raw)
+		}
+	}
+	if len(r.Data) == 0 {
+		t.Fatalf("no data: %s", r.Raw)
+	}
+	for field, val := range r.Data {
+		if !nonEmpty(val) {
+			t.Errorf("%s is empty: %s", field, r.Raw)
 		}
 	}
 }
