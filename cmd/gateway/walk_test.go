@@ -32,17 +32,22 @@ func TestOperatorsWalk(t *testing.T) {
 	commands := walkCommands(t)
 
 	dir := t.TempDir()
-	subst := strings.NewReplacer(
-		"/tmp/gw-walk", dir,
-		"postgres://postgres@127.0.0.1:5432/test?sslmode=disable", dsn,
-		"redisAddr: 127.0.0.1:6379", "redisAddr: "+redisAddr,
-		`redisPrefix: "walk:"`, `redisPrefix: "gwtest-walk:`+rand.Text()[:10]+`:"`,
-	)
 	ctx, cancel := context.WithCancel(t.Context())
-	var background []chan error
+	w := &opsWalk{
+		ctx: ctx,
+		dir: dir,
+		subst: strings.NewReplacer(
+			"/tmp/gw-walk", dir,
+			"postgres://postgres@127.0.0.1:5432/test?sslmode=disable", dsn,
+			"redisAddr: 127.0.0.1:6379", "redisAddr: "+redisAddr,
+			`redisPrefix: "walk:"`, `redisPrefix: "gwtest-walk:`+rand.Text()[:10]+`:"`,
+		),
+		addrs: map[string]string{},
+		vars:  map[string]string{},
+	}
 	t.Cleanup(func() {
 		cancel()
-		for _, done := range background {
+		for _, done := range w.background {
 			select {
 			case <-done:
 			case <-time.After(30 * time.Second):
@@ -50,50 +55,16 @@ func TestOperatorsWalk(t *testing.T) {
 			}
 		}
 	})
-	addrs := map[string]string{} // the documented address → the replica's real one
-	vars := map[string]string{}
 	for _, c := range commands {
-		line := subst.Replace(c.line)
-		for doc, real := range addrs {
-			line = strings.ReplaceAll(line, doc, real)
-		}
-		for k, v := range vars {
-			line = strings.ReplaceAll(line, "$"+k, v)
-		}
+		line := w.expand(c.line)
 		t.Logf("$ %s", c.line)
 		switch {
 		case c.heredoc != "":
-			path := strings.TrimSpace(strings.TrimPrefix(line[:strings.Index(line, "<<")], "cat >>"))
-			f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = f.WriteString(subst.Replace(c.heredoc))
-			f.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			w.appendHeredoc(t, line, c.heredoc)
 		case strings.HasPrefix(line, "go run ./cmd/gateway sim "):
-			out := &syncBuffer{}
-			background = append(background, start(ctx, args(line), out))
-			waitUntil(t, "the simulators' configuration", 60*time.Second, func() bool {
-				_, err := os.Stat(filepath.Join(dir, "sim", "gateway.yaml"))
-				return err == nil && strings.Contains(out.String(), "A gateway for these simulators")
-			})
+			w.startSimulators(t, line)
 		case strings.HasPrefix(line, "go run ./cmd/gateway --config "):
-			a := args(line)
-			documented := a[len(a)-1]
-			a[len(a)-1] = "127.0.0.1:0"
-			out := &syncBuffer{}
-			background = append(background, start(ctx, a, out))
-			listening := regexp.MustCompile(`gateway listening.* addr=(127\.0\.0\.1:\d+)`)
-			waitUntil(t, "replica "+documented+" listening", 60*time.Second, func() bool {
-				m := listening.FindStringSubmatch(out.String())
-				if m != nil {
-					addrs[documented] = m[1]
-				}
-				return m != nil
-			})
+			w.startReplica(t, line)
 		case strings.HasPrefix(line, "go run ./cmd/gateway "):
 			var out strings.Builder
 			if err := run(ctx, args(line), os.Getenv, &out); err != nil {
@@ -108,29 +79,102 @@ func TestOperatorsWalk(t *testing.T) {
 			if err := run(ctx, args(cmd), os.Getenv, &out); err != nil {
 				t.Fatalf("%s: %v", line, err)
 			}
-			vars["TOKEN"] = strings.TrimSpace(out.String())
+			w.vars["TOKEN"] = strings.TrimSpace(out.String())
 		case strings.HasPrefix(line, "curl "):
-			body := curl(t, line)
-			switch {
-			case strings.HasSuffix(line, "/readyz"):
-				var h struct {
-					OK         bool              `json:"ok"`
-					Components map[string]string `json:"components"`
-				}
-				if err := json.Unmarshal(body, &h); err != nil || !h.OK || h.Components["store"] != "up" {
-					t.Errorf("%s: %s", line, body)
-				}
-			case strings.HasSuffix(line, "/graphql"):
-				if !strings.Contains(string(body), `{"data":{"citizen":{"name":"张伟"}}`) {
-					t.Errorf("%s: %s", line, body)
-				}
-			}
+			checkWalkCurl(t, line)
 		default:
 			t.Fatalf("the walk has a command this test does not know how to run: %s", line)
 		}
 	}
-	if len(addrs) != 2 {
-		t.Errorf("the walk started %d replicas, want 2", len(addrs))
+	if len(w.addrs) != 2 {
+		t.Errorf("the walk started %d replicas, want 2", len(w.addrs))
+	}
+}
+
+// opsWalk is the state of the operators' walk: what it substitutes in the
+// commands, and what the commands started.
+type opsWalk struct {
+	ctx        context.Context
+	dir        string
+	subst      *strings.Replacer
+	addrs      map[string]string // the documented address → the replica's real one
+	vars       map[string]string // shell variables set by the walk
+	background []chan error      // the commands still running
+}
+
+// expand substitutes the test's own directory, DSN, Redis address and prefix,
+// the replicas' real addresses and the walk's variables in a command.
+func (w *opsWalk) expand(line string) string {
+	line = w.subst.Replace(line)
+	for doc, real := range w.addrs {
+		line = strings.ReplaceAll(line, doc, real)
+	}
+	for k, v := range w.vars {
+		line = strings.ReplaceAll(line, "$"+k, v)
+	}
+	return line
+}
+
+// appendHeredoc runs cat >> FILE <<'END': it appends the heredoc to FILE.
+func (w *opsWalk) appendHeredoc(t *testing.T, line, heredoc string) {
+	path := strings.TrimSpace(strings.TrimPrefix(line[:strings.Index(line, "<<")], "cat >>"))
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString(w.subst.Replace(heredoc))
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startSimulators starts the simulators in the background and waits for the
+// gateway configuration they write.
+func (w *opsWalk) startSimulators(t *testing.T, line string) {
+	out := &syncBuffer{}
+	w.background = append(w.background, start(w.ctx, args(line), out))
+	waitUntil(t, "the simulators' configuration", 60*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(w.dir, "sim", "gateway.yaml"))
+		return err == nil && strings.Contains(out.String(), "A gateway for these simulators")
+	})
+}
+
+// startReplica starts a replica on a free port instead of the documented one,
+// and waits until it listens.
+func (w *opsWalk) startReplica(t *testing.T, line string) {
+	a := args(line)
+	documented := a[len(a)-1]
+	a[len(a)-1] = "127.0.0.1:0"
+	out := &syncBuffer{}
+	w.background = append(w.background, start(w.ctx, a, out))
+	listening := regexp.MustCompile(`gateway listening.* addr=(127\.0\.0\.1:\d+)`)
+	waitUntil(t, "replica "+documented+" listening", 60*time.Second, func() bool {
+		m := listening.FindStringSubmatch(out.String())
+		if m != nil {
+			w.addrs[documented] = m[1]
+		}
+		return m != nil
+	})
+}
+
+// checkWalkCurl sends a curl command of the walk and checks its answer: a ready
+// replica, or 张伟's name.
+func checkWalkCurl(t *testing.T, line string) {
+	body := curl(t, line)
+	switch {
+	case strings.HasSuffix(line, "/readyz"):
+		var h struct {
+			OK         bool              `json:"ok"`
+			Components map[string]string `json:"components"`
+		}
+		if err := json.Unmarshal(body, &h); err != nil || !h.OK || h.Components["store"] != "up" {
+			t.Errorf("%s: %s", line, body)
+		}
+	case strings.HasSuffix(line, "/graphql"):
+		if !strings.Contains(string(body), `{"data":{"citizen":{"name":"张伟"}}`) {
+			t.Errorf("%s: %s", line, body)
+		}
 	}
 }
 
