@@ -16,16 +16,31 @@ import (
 func TestSharingLoop(t *testing.T) {
 	g := newTG(t)
 	play := g.token("playground")
-	q := `{ citizen(idNumber: "310115198503120012") { gender } }`
-	r := g.post(play, q, nil)
+	r := g.post(play, sharingLoopQuery, nil)
 	e := r.errorAt("citizen.gender")
 	if e == nil || e.Extensions["requestable"] != true {
 		t.Fatalf("gender is denied and requestable: %s", r.Raw)
 	}
 	code := e.Extensions["catalogCode"].(string)
 
+	psbReq, hrssReq := requestGenderAndInsurance(t, g, play, code)
+	nonOwnersCannotDecide(t, g, play, psbReq)
+	grantID := ownerApprovesForOnePurpose(t, g, play, psbReq)
+	onlyTheOwnerRevokes(t, g, play, grantID)
+	cioSeesRequestsAndStatistics(t, g, play, hrssReq)
+}
+
+// sharingLoopQuery reads 张伟's gender, a CONDITIONAL item the playground is denied.
+const sharingLoopQuery = `{ citizen(idNumber: "310115198503120012") { gender } }`
+
+// requestGenderAndInsurance has the playground request code and an HRSS code:
+// one request per owning department, listed for the requester and the owner;
+// it returns the PSB's and the HRSS's request. NONE items and unknown codes are
+// refused first, with every problem named.
+func requestGenderAndInsurance(t *testing.T, g *tg, play, code string) (psbReq, hrssReq string) {
+	t.Helper()
 	// NONE items and unknown codes are refused with every problem named.
-	r = g.post(play, `mutation { requestSharing(input: {codes: ["310115-PSB-RK01-007", "310115-XXX-1", "310115-PSB-RK01-003"], justification: "x"}) { id } }`, nil)
+	r := g.post(play, `mutation { requestSharing(input: {codes: ["310115-PSB-RK01-007", "310115-XXX-1", "310115-PSB-RK01-003"], justification: "x"}) { id } }`, nil)
 	if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "BAD_USER_INPUT" ||
 		!strings.Contains(r.Errors[0].Message, "RK01-007") || !strings.Contains(r.Errors[0].Message, "310115-XXX-1") {
 		t.Fatalf("NONE and unknown codes: %s", r.Raw)
@@ -38,7 +53,6 @@ func TestSharingLoop(t *testing.T) {
 	if len(reqs) != 2 || r.str("requestSharing.0.status") != "PENDING" || r.str("requestSharing.0.purpose") != "exploration" {
 		t.Fatalf("requestSharing: %s", r.Raw)
 	}
-	var psbReq, hrssReq string
 	for i := range reqs {
 		switch r.str("requestSharing." + string(rune('0'+i)) + ".department") {
 		case "psb":
@@ -59,17 +73,28 @@ func TestSharingLoop(t *testing.T) {
 		t.Errorf("owner's list: %s", r.Raw)
 	}
 
-	// The wrong department cannot decide; nor can the requester.
+	return psbReq, hrssReq
+}
+
+// nonOwnersCannotDecide: the wrong department cannot decide; nor can the requester.
+func nonOwnersCannotDecide(t *testing.T, g *tg, play, psbReq string) {
+	t.Helper()
 	for _, tok := range []string{g.token("hrss-console"), play} {
-		r = g.post(tok, `mutation($id: ID!) { decideSharingRequest(id: $id, approve: true) { status } }`, map[string]any{"id": psbReq})
+		r := g.post(tok, `mutation($id: ID!) { decideSharingRequest(id: $id, approve: true) { status } }`, map[string]any{"id": psbReq})
 		if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "FORBIDDEN" {
 			t.Errorf("a non-owner decided: %s", r.Raw)
 		}
 	}
 
-	// The owner approves; the field opens for that consumer and purpose only.
+}
+
+// ownerApprovesForOnePurpose: the owner approves, once; the field opens for that
+// consumer and purpose only. It returns the grant.
+func ownerApprovesForOnePurpose(t *testing.T, g *tg, play, psbReq string) string {
+	t.Helper()
+	q := sharingLoopQuery
 	psb := g.token("psb-console")
-	r = g.post(psb, `mutation($id: ID!) { decideSharingRequest(id: $id, approve: true, reason: "ok for the portal") {
+	r := g.post(psb, `mutation($id: ID!) { decideSharingRequest(id: $id, approve: true, reason: "ok for the portal") {
 		status decidedBy grant { id active codes } } }`, map[string]any{"id": psbReq})
 	if r.str("decideSharingRequest.status") != "APPROVED" || r.get("decideSharingRequest.grant.active") != true {
 		t.Fatalf("approve: %s", r.Raw)
@@ -88,7 +113,14 @@ func TestSharingLoop(t *testing.T) {
 		t.Errorf("the grant is bound to its consumer: %s", r.Raw)
 	}
 
-	// Revoke: closed again at once. Only the granting department may revoke.
+	return grantID
+}
+
+// onlyTheOwnerRevokes: revoking closes the field again at once; only the
+// granting department may revoke.
+func onlyTheOwnerRevokes(t *testing.T, g *tg, play, grantID string) {
+	t.Helper()
+	q, psb := sharingLoopQuery, g.token("psb-console")
 	if r := g.post(g.token("amr-console"), `mutation($id: ID!) { revokeGrant(id: $id) { id } }`, map[string]any{"id": grantID}); len(r.Errors) == 0 {
 		t.Errorf("another department revoked: %s", r.Raw)
 	}
@@ -99,10 +131,15 @@ func TestSharingLoop(t *testing.T) {
 		t.Errorf("after revocation the field is closed: %s", r.Raw)
 	}
 
-	// hrss rejects its part; the CIO office sees both and the statistics.
+}
+
+// cioSeesRequestsAndStatistics: the HRSS rejects its part; the CIO office sees
+// both requests and the statistics, which are for it alone.
+func cioSeesRequestsAndStatistics(t *testing.T, g *tg, play, hrssReq string) {
+	t.Helper()
 	g.post(g.token("hrss-console"), `mutation($id: ID!) { decideSharingRequest(id: $id, approve: false, reason: "no need") { status } }`, map[string]any{"id": hrssReq})
 	cio := g.token("cio-console")
-	r = g.post(cio, `{ sharingRequests { id status } sharingStats { department unconditional conditional notShared requestsReceived approved rejected answeredOnTime overdue } }`, nil)
+	r := g.post(cio, `{ sharingRequests { id status } sharingStats { department unconditional conditional notShared requestsReceived approved rejected answeredOnTime overdue } }`, nil)
 	if len(r.get("sharingRequests").([]any)) != 2 {
 		t.Errorf("the CIO sees all requests: %s", r.Raw)
 	}
