@@ -82,7 +82,25 @@ func TestBrokenConfigReportsEveryMistakeWithItsLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(string(orig), "\n")
+	lines := breakProductionExample(t, strings.Split(string(orig), "\n"))
+	want := configMistakes(t, lines)
+
+	t.Setenv("AMR_API_KEY", "example-key")
+	broken, err := checkBroken(t, lines)
+	problems := strings.Split(err.Error(), "\n")[1:]
+	if len(problems) != len(want) {
+		t.Errorf("want %d problems, one per mistake, got %d:\n%v", len(want), len(problems), err)
+	}
+	for _, m := range want {
+		checkMistakeReported(t, m, problems, broken, err)
+	}
+}
+
+// breakProductionExample makes five mistakes in the lines of the production
+// example: an unknown role, a consumer without purpose, an unknown protocol,
+// an unknown key and a missing endpoint.
+func breakProductionExample(t *testing.T, lines []string) []string {
+	t.Helper()
 	// index returns the first line at or after from that equals want exactly.
 	index := func(from int, want string) int {
 		for i := from; i < len(lines); i++ {
@@ -107,7 +125,21 @@ func TestBrokenConfigReportsEveryMistakeWithItsLine(t *testing.T) {
 	lines = append(lines[:retries+1], append([]string{"    retry: 2"}, lines[retries+1:]...)...)
 	lines = append(lines[:index(psb, "    endpoint: http://rkk.gaj.pudong.internal/PopulationService")], lines[index(psb, "    endpoint: http://rkk.gaj.pudong.internal/PopulationService")+1:]...)
 
-	// Line numbers (1-based) in the broken file, found again after the edits.
+	return lines
+}
+
+// configMistake is a mistake made in the example, the line (1-based) it is on
+// in the broken file, and a part of the problem's text.
+type configMistake struct {
+	what    string
+	line    int
+	message string
+}
+
+// configMistakes are the mistakes breakProductionExample made, at the lines of
+// the broken file.
+func configMistakes(t *testing.T, lines []string) []configMistake {
+	t.Helper()
 	at := func(want string, from string) int {
 		start := 0
 		if from != "" {
@@ -126,49 +158,41 @@ func TestBrokenConfigReportsEveryMistakeWithItsLine(t *testing.T) {
 		t.Fatalf("broken file has no line %q", want)
 		return 0
 	}
-	type mistake struct {
-		what    string
-		line    int
-		message string // a part of the problem's text
-	}
-	want := []mistake{
+	return []configMistake{
 		{"unknown key", at("    retry: 2", ""), "field retry not found"},
 		{"bad protocol", at("    protocol: http", ""), `departments[1].protocol: protocol "http"`},
 		{"missing endpoint", at("  - id: psb", ""), "departments[0].endpoint: a soap department needs an endpoint URL"},
 		{"consumer without purpose", at("  - name: supervision-platform", ""), "consumers[2].purpose: a consumer needs the purpose"},
 		{"unknown role", at("    roles: [approver, auditer]", "  - name: hrss-console"), `consumers[6].roles: role "auditer"`},
 	}
+}
 
-	t.Setenv("AMR_API_KEY", "example-key")
-	broken, err := checkBroken(t, lines)
-	problems := strings.Split(err.Error(), "\n")[1:]
-	if len(problems) != len(want) {
-		t.Errorf("want %d problems, one per mistake, got %d:\n%v", len(want), len(problems), err)
-	}
-	// Every problem, from the YAML decoder or from validation, reads "FILE:LINE: …".
+// checkMistakeReported checks that m is among the problems, reported as
+// "FILE:LINE: …" with the broken file and the mistake's line; like every
+// problem, from the YAML decoder or from validation.
+func checkMistakeReported(t *testing.T, m configMistake, problems []string, broken string, err error) {
+	t.Helper()
 	where := regexp.MustCompile(`^\s*(.+?\.yaml):(\d+): `)
-	for _, m := range want {
-		found := false
-		for _, p := range problems {
-			if !strings.Contains(p, m.message) {
-				continue
-			}
-			found = true
-			w := where.FindStringSubmatch(p)
-			if w == nil {
-				t.Errorf("%s: the problem names no file and line: %q", m.what, p)
-				continue
-			}
-			if w[1] != broken {
-				t.Errorf("%s: file %q, want %q", m.what, w[1], broken)
-			}
-			if n, _ := strconv.Atoi(w[2]); n != m.line {
-				t.Errorf("%s: reported at line %s, the mistake is on line %d: %q", m.what, w[2], m.line, p)
-			}
+	found := false
+	for _, p := range problems {
+		if !strings.Contains(p, m.message) {
+			continue
 		}
-		if !found {
-			t.Errorf("%s is not reported; problems:\n%v", m.what, err)
+		found = true
+		w := where.FindStringSubmatch(p)
+		if w == nil {
+			t.Errorf("%s: the problem names no file and line: %q", m.what, p)
+			continue
 		}
+		if w[1] != broken {
+			t.Errorf("%s: file %q, want %q", m.what, w[1], broken)
+		}
+		if n, _ := strconv.Atoi(w[2]); n != m.line {
+			t.Errorf("%s: reported at line %s, the mistake is on line %d: %q", m.what, w[2], m.line, p)
+		}
+	}
+	if !found {
+		t.Errorf("%s is not reported; problems:\n%v", m.what, err)
 	}
 }
 
