@@ -69,53 +69,90 @@ func TestSealedAnswerOnTheDemo(t *testing.T) {
 			if err := os.WriteFile(file, raw, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			var out bytes.Buffer
-			if err := run(t.Context(), []string{"seal", "verify", file, "--data", g.cfg.DataDir}, os.Getenv, &out); err != nil {
-				t.Fatalf("%v\n%s\n%s", err, out.String(), raw)
-			}
-			for _, want := range []string{"seal OK", "consumer online-hall", "request " + hdr.Get("X-Request-Id"), `data.citizen.name = "张伟"`, "audit chain position: seq "} {
-				if !strings.Contains(out.String(), want) {
-					t.Errorf("verify output lacks %q:\n%s", want, out.String())
-				}
-			}
-
+			verifySavedAnswer(t, g, file, raw, hdr.Get("X-Request-Id"))
 			// The attested position is the request's own last event in the stored chain.
-			v, err := seal.Verify(raw, g.sealKey())
-			if err != nil {
-				t.Fatal(err)
-			}
-			events, err := g.parts.Store.ListAudit(t.Context(), store.AuditFilter{Owner: "psb"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var last int64
-			for _, e := range events {
-				if e.RequestID == hdr.Get("X-Request-Id") {
-					last = max(last, e.Seq)
-					if e.Seq == v.Attestation.Audit.Seq && e.Hash != v.Attestation.Audit.Hash {
-						t.Errorf("seal names hash %s at seq %d, the trail has %s", v.Attestation.Audit.Hash, e.Seq, e.Hash)
-					}
-				}
-			}
-			if last == 0 || v.Attestation.Audit.Seq != last {
-				t.Errorf("seal names seq %d, the request's last event is %d", v.Attestation.Audit.Seq, last)
-			}
-
-			forged := bytes.Replace(raw, []byte("张伟"), []byte("张玮"), 1)
-			pyForged := filepath.Join(t.TempDir(), "forged.json")
-			os.WriteFile(pyForged, forged, 0o600)
-			checkDocumentedProcedure(t, g, file, pyForged)
-			os.WriteFile(file, forged, 0o600)
-			out.Reset()
-			err = run(t.Context(), []string{"seal", "verify", "--data", g.cfg.DataDir, file}, os.Getenv, &out)
-			var code exitCode
-			if !errors.As(err, &code) || code != 2 || !strings.Contains(out.String(), "seal INVALID") {
-				t.Errorf("a changed byte: %v\n%s", err, out.String())
-			}
+			checkAttestedPosition(t, g, raw, hdr.Get("X-Request-Id"))
+			oneChangedByteFails(t, g, file, raw)
 		})
 	}
 
 	// The seal key is published, without a token, as the JWK Set a browser verifies with.
+	checkPublishedSealKey(t, g)
+
+	// Unsealed answers stay as they were; a malformed request says what is wrong.
+	raw, _ := g.postRaw(tok, map[string]any{"query": q, "variables": vars}, nil)
+	if bytes.Contains(raw, []byte(`"seal"`)) {
+		t.Errorf("unasked seal: %s", raw)
+	}
+	raw, _ = g.postRaw(tok, map[string]any{"query": q, "variables": vars, "extensions": map[string]any{"seal": "please"}}, nil)
+	if !bytes.Contains(raw, []byte(errcode.BadSealRequest)) || bytes.Contains(raw, []byte("张伟")) {
+		t.Errorf("bad seal request: %s", raw)
+	}
+}
+
+// verifySavedAnswer runs `gateway seal verify` on a saved answer: the seal
+// holds and names the consumer, the request and its audit chain position.
+func verifySavedAnswer(t *testing.T, g *tg, file string, raw []byte, requestID string) {
+	t.Helper()
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"seal", "verify", file, "--data", g.cfg.DataDir}, os.Getenv, &out); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, out.String(), raw)
+	}
+	for _, want := range []string{"seal OK", "consumer online-hall", "request " + requestID, `data.citizen.name = "张伟"`, "audit chain position: seq "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("verify output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// checkAttestedPosition checks that the seal names the request's last audit
+// event in the stored chain, with its hash.
+func checkAttestedPosition(t *testing.T, g *tg, raw []byte, requestID string) {
+	t.Helper()
+	v, err := seal.Verify(raw, g.sealKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := g.parts.Store.ListAudit(t.Context(), store.AuditFilter{Owner: "psb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	for _, e := range events {
+		if e.RequestID == requestID {
+			last = max(last, e.Seq)
+			if e.Seq == v.Attestation.Audit.Seq && e.Hash != v.Attestation.Audit.Hash {
+				t.Errorf("seal names hash %s at seq %d, the trail has %s", v.Attestation.Audit.Hash, e.Seq, e.Hash)
+			}
+		}
+	}
+	if last == 0 || v.Attestation.Audit.Seq != last {
+		t.Errorf("seal names seq %d, the request's last event is %d", v.Attestation.Audit.Seq, last)
+	}
+
+}
+
+// oneChangedByteFails changes one character of a saved answer: the documented
+// procedure and `gateway seal verify` (exit code 2) both refuse it.
+func oneChangedByteFails(t *testing.T, g *tg, file string, raw []byte) {
+	t.Helper()
+	forged := bytes.Replace(raw, []byte("张伟"), []byte("张玮"), 1)
+	pyForged := filepath.Join(t.TempDir(), "forged.json")
+	os.WriteFile(pyForged, forged, 0o600)
+	checkDocumentedProcedure(t, g, file, pyForged)
+	os.WriteFile(file, forged, 0o600)
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"seal", "verify", "--data", g.cfg.DataDir, file}, os.Getenv, &out)
+	var code exitCode
+	if !errors.As(err, &code) || code != 2 || !strings.Contains(out.String(), "seal INVALID") {
+		t.Errorf("a changed byte: %v\n%s", err, out.String())
+	}
+}
+
+// checkPublishedSealKey checks that the demo's seal key is published, without a
+// token, as a JWK Set.
+func checkPublishedSealKey(t *testing.T, g *tg) {
+	t.Helper()
 	res, err := g.srv.Client().Get(g.srv.URL + seal.KeysPath)
 	if err != nil {
 		t.Fatal(err)
@@ -129,15 +166,6 @@ func TestSealedAnswerOnTheDemo(t *testing.T) {
 		t.Errorf("published key %+v is not the demo's seal key", k)
 	}
 
-	// Unsealed answers stay as they were; a malformed request says what is wrong.
-	raw, _ := g.postRaw(tok, map[string]any{"query": q, "variables": vars}, nil)
-	if bytes.Contains(raw, []byte(`"seal"`)) {
-		t.Errorf("unasked seal: %s", raw)
-	}
-	raw, _ = g.postRaw(tok, map[string]any{"query": q, "variables": vars, "extensions": map[string]any{"seal": "please"}}, nil)
-	if !bytes.Contains(raw, []byte(errcode.BadSealRequest)) || bytes.Contains(raw, []byte("张伟")) {
-		t.Errorf("bad seal request: %s", raw)
-	}
 }
 
 // sealKey is the demo's seal public key.
