@@ -21,59 +21,9 @@ import (
 // the binding impossible.
 func TestRESTSystemOfAnotherShapeBoundByConfiguration(t *testing.T) {
 	var calls atomic.Int64
-	registry := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/citizens" || r.Header.Get("X-Token") != "t0ken" {
-			http.Error(w, "no", http.StatusNotFound)
-			return
-		}
-		calls.Add(1)
-		people := map[string]any{
-			"310115198503120012": map[string]any{"id": "310115198503120012", "basic": map[string]any{"name": "张伟", "sex": "M"}, "birth": map[string]any{"date": "1985-03-12"}},
-			"310115199001010029": map[string]any{"id": "310115199001010029", "basic": map[string]any{"name": "李娜", "sex": "F"}, "birth": nil},
-		}
-		out := []any{}
-		for _, id := range strings.Split(r.URL.Query().Get("ids"), ",") {
-			if p, ok := people[id]; ok {
-				out = append(out, p)
-			}
-		}
-		json.NewEncoder(w).Encode(out)
-	}))
+	registry := batchArrayRegistry(&calls)
 	defer registry.Close()
-
-	binding := `
-departments:
-  - id: psb
-    name: 人口库 (REST)
-    protocol: rest
-    endpoint: ` + registry.URL + `
-    auth: {header: X-Token, key: t0ken}
-    operations:
-      person:
-        batch: 50
-        path: /api/citizens
-        query: ids={keys}
-        records: $
-        keyField: id
-    fields:
-      - {from: id, to: idNumber}
-      - {from: basic.name, to: name}
-      - {from: basic.sex, to: gender, code: sex}
-      - {from: birth.date, to: birthDate, date: "2006-01-02"}
-    codes:
-      sex: {M: MALE, F: FEMALE, "*": UNKNOWN}
-sources:
-  enterpriseList: none
-`
-	var part struct {
-		Departments []config.Department `yaml:"departments"`
-		Sources     config.Sources      `yaml:"sources"`
-	}
-	dec := yaml.NewDecoder(strings.NewReader(binding))
-	dec.KnownFields(true)
-	if err := dec.Decode(&part); err != nil {
-		t.Fatal(err)
-	}
+	part := decodeRESTBinding(t, registry.URL)
 	g := newTG(t, func(c *config.Config) {
 		c.Cache.Disabled = true
 		for i, d := range c.Departments {
@@ -108,4 +58,71 @@ sources:
 	if len(r.Errors) != 0 {
 		t.Errorf("enterprises of a legal representative: %s", r.Raw)
 	}
+}
+
+// batchArrayRegistry is a population registry that answers a batch lookup
+// (ids=A,B) with a top-level JSON array of records with nested fields; calls
+// counts the lookups.
+func batchArrayRegistry(calls *atomic.Int64) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/citizens" || r.Header.Get("X-Token") != "t0ken" {
+			http.Error(w, "no", http.StatusNotFound)
+			return
+		}
+		calls.Add(1)
+		people := map[string]any{
+			"310115198503120012": map[string]any{"id": "310115198503120012", "basic": map[string]any{"name": "张伟", "sex": "M"}, "birth": map[string]any{"date": "1985-03-12"}},
+			"310115199001010029": map[string]any{"id": "310115199001010029", "basic": map[string]any{"name": "李娜", "sex": "F"}, "birth": nil},
+		}
+		out := []any{}
+		for _, id := range strings.Split(r.URL.Query().Get("ids"), ",") {
+			if p, ok := people[id]; ok {
+				out = append(out, p)
+			}
+		}
+		json.NewEncoder(w).Encode(out)
+	}))
+}
+
+// restBinding is the part of a configuration decodeRESTBinding reads.
+type restBinding struct {
+	Departments []config.Department `yaml:"departments"`
+	Sources     config.Sources      `yaml:"sources"`
+}
+
+// decodeRESTBinding decodes, with unknown keys refused, the binding of the
+// registry at url: records: $, nested fields, and no enterprise list.
+func decodeRESTBinding(t *testing.T, url string) restBinding {
+	t.Helper()
+	binding := `
+departments:
+  - id: psb
+    name: 人口库 (REST)
+    protocol: rest
+    endpoint: ` + url + `
+    auth: {header: X-Token, key: t0ken}
+    operations:
+      person:
+        batch: 50
+        path: /api/citizens
+        query: ids={keys}
+        records: $
+        keyField: id
+    fields:
+      - {from: id, to: idNumber}
+      - {from: basic.name, to: name}
+      - {from: basic.sex, to: gender, code: sex}
+      - {from: birth.date, to: birthDate, date: "2006-01-02"}
+    codes:
+      sex: {M: MALE, F: FEMALE, "*": UNKNOWN}
+sources:
+  enterpriseList: none
+`
+	var part restBinding
+	dec := yaml.NewDecoder(strings.NewReader(binding))
+	dec.KnownFields(true)
+	if err := dec.Decode(&part); err != nil {
+		t.Fatal(err)
+	}
+	return part
 }
