@@ -376,8 +376,32 @@ func TestPolicyConformanceWalk(t *testing.T) {
 	if len(raw.Errors) > 0 {
 		t.Fatalf("the truth has errors: %.2000s", raw.Raw)
 	}
+	total := 0
+	for _, c := range walkCallers(g.cfg) {
+		var tok string
+		if c.citizen != "" {
+			tok = g.token(c.name, c.citizen)
+		} else {
+			tok = g.token(c.name)
+		}
+		got := g.post(tok, q, nil)
+		wc := &walkCheck{t: t, w: w, c: c, got: got, due: map[auditKey]bool{}}
+		wc.roots(raw)
+		// Every due decision is in the audit trail under this request's id.
+		wc.dueAudited(g)
+		t.Logf("%s: %d values checked, %d audit events due", c.name, wc.checks, len(wc.due))
+		total += wc.checks
+	}
+	if total < 1000 {
+		t.Errorf("the walk checked only %d values; the query reaches too little", total)
+	}
+}
+
+// walkCallers are the configuration's consumers with the codes granted for
+// their own purpose; a self-service consumer is signed in as 张伟.
+func walkCallers(cfg *config.Config) []walkCaller {
 	var callers []walkCaller
-	for _, c := range g.cfg.Consumers {
+	for _, c := range cfg.Consumers {
 		wcl := walkCaller{name: c.Name, purpose: c.Purpose, dept: c.Dept}
 		for _, gr := range c.Grants {
 			if gr.Purpose == c.Purpose {
@@ -389,66 +413,63 @@ func TestPolicyConformanceWalk(t *testing.T) {
 		}
 		callers = append(callers, wcl)
 	}
-	total := 0
-	for _, c := range callers {
-		var tok string
-		if c.citizen != "" {
-			tok = g.token(c.name, c.citizen)
-		} else {
-			tok = g.token(c.name)
-		}
-		got := g.post(tok, q, nil)
-		wc := &walkCheck{t: t, w: w, c: c, got: got, due: map[auditKey]bool{}}
-		for _, r := range w.roots {
-			refused := false
-			for arg, code := range r.lookups {
-				v, ok := r.args[arg]
-				if !ok {
-					continue
-				}
-				e := w.cat.ByCode(code)
-				eff, holder := refTarget(w.cat, e, personOf(v))
-				switch refDecide(c, eff, personOf(v), holder) {
-				case gateway.Deny:
-					refused = true
-				case gateway.Masked:
-					refused = refused || !r.keys[arg]
-				}
-			}
-			if refused {
-				wc.refused(r.alias, got.get(r.alias), "FORBIDDEN_ARGUMENT")
+	return callers
+}
+
+// roots checks each root field of the walk's answer: refused when an argument
+// is a lookup the caller may not make, else the value the truth answered, as
+// the caller's policy shows it.
+func (wc *walkCheck) roots(raw gqlResp) {
+	w, c, got := wc.w, wc.c, wc.got
+	for _, r := range w.roots {
+		refused := false
+		for arg, code := range r.lookups {
+			v, ok := r.args[arg]
+			if !ok {
 				continue
 			}
-			wc.value(r.alias, raw.get(r.alias), got.get(r.alias), "")
-		}
-		// Every due decision is in the audit trail under this request's id.
-		id := got.Header.Get("X-Request-Id")
-		have := map[auditKey]bool{}
-		for _, owner := range w.cat.Departments() {
-			events, err := g.parts.Store.ListAudit(context.Background(), store.AuditFilter{Owner: owner})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range events {
-				if e.RequestID == id {
-					have[auditKey{e.Code, e.Subject, e.Decision}] = true
-				}
+			e := w.cat.ByCode(code)
+			eff, holder := refTarget(w.cat, e, personOf(v))
+			switch refDecide(c, eff, personOf(v), holder) {
+			case gateway.Deny:
+				refused = true
+			case gateway.Masked:
+				refused = refused || !r.keys[arg]
 			}
 		}
-		var missing []string
-		for k := range wc.due {
-			if !have[k] {
-				missing = append(missing, fmt.Sprintf("%s %s %s", k.code, k.subject, k.decision))
-			}
+		if refused {
+			wc.refused(r.alias, got.get(r.alias), "FORBIDDEN_ARGUMENT")
+			continue
 		}
-		sort.Strings(missing)
-		if len(missing) > 0 {
-			t.Errorf("%s: %d due audit events missing, e.g. %v", c.name, len(missing), missing[:min(5, len(missing))])
-		}
-		t.Logf("%s: %d values checked, %d audit events due", c.name, wc.checks, len(wc.due))
-		total += wc.checks
+		wc.value(r.alias, raw.get(r.alias), got.get(r.alias), "")
 	}
-	if total < 1000 {
-		t.Errorf("the walk checked only %d values; the query reaches too little", total)
+}
+
+// dueAudited checks that every decision due for the walk's request is in the
+// audit trail under the request's id.
+func (wc *walkCheck) dueAudited(g *tg) {
+	t, w, c := wc.t, wc.w, wc.c
+	id := wc.got.Header.Get("X-Request-Id")
+	have := map[auditKey]bool{}
+	for _, owner := range w.cat.Departments() {
+		events, err := g.parts.Store.ListAudit(context.Background(), store.AuditFilter{Owner: owner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			if e.RequestID == id {
+				have[auditKey{e.Code, e.Subject, e.Decision}] = true
+			}
+		}
+	}
+	var missing []string
+	for k := range wc.due {
+		if !have[k] {
+			missing = append(missing, fmt.Sprintf("%s %s %s", k.code, k.subject, k.decision))
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("%s: %d due audit events missing, e.g. %v", c.name, len(missing), missing[:min(5, len(missing))])
 	}
 }
