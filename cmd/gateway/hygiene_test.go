@@ -136,18 +136,7 @@ func hygieneSession(t *testing.T, url string, mint func(consumer, citizen string
 	}
 
 	// Bad tokens: forged, expired, tampered, none, garbage.
-	now := time.Now()
-	claims := jwt.MapClaims{"iss": auth.DemoIssuer, "aud": auth.DemoAudience, "sub": "x", "consumer": "psb-console",
-		"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}
-	expired := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
-	expired.Header["kid"] = kid
-	expiredTok, _ := expired.SignedString(key)
-	hallParts := strings.Split(hall, ".")
-	payload, _ := base64.RawURLEncoding.DecodeString(hallParts[1])
-	payload = bytes.Replace(payload, []byte("online-hall"), []byte("psb-console"), 1)
-	tampered := hallParts[0] + "." + base64.RawURLEncoding.EncodeToString(payload) + "." + hallParts[2]
-	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + hallParts[1] + "."
-	for _, tok := range []string{expiredTok, tampered, none, "eyJnotatoken", hall + "x", strings.Repeat("eyJ", 3000)} {
+	for _, tok := range hygieneBadTokens(hall, key, kid) {
 		post(tok, `{ citizen(idNumber: "310115198503120012") { phone } }`, nil)
 	}
 
@@ -169,6 +158,31 @@ func hygieneSession(t *testing.T, url string, mint func(consumer, citizen string
 	amrFault.SetFault(simhttp.Fault{Mode: simhttp.ModeOK})
 
 	// Sharing: a request, a decision, the field opened, the grant revoked; the owner's audit.
+	hygieneSharing(t, post, play, hall, psb, citizenQ)
+	return bodies
+}
+
+// hygieneBadTokens are tokens the gateway refuses: expired, tampered, unsigned,
+// garbage, a valid one with a byte more, and one far too large.
+func hygieneBadTokens(hall string, key any, kid string) []string {
+	now := time.Now()
+	claims := jwt.MapClaims{"iss": auth.DemoIssuer, "aud": auth.DemoAudience, "sub": "x", "consumer": "psb-console",
+		"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}
+	expired := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	expired.Header["kid"] = kid
+	expiredTok, _ := expired.SignedString(key)
+	hallParts := strings.Split(hall, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(hallParts[1])
+	payload = bytes.Replace(payload, []byte("online-hall"), []byte("psb-console"), 1)
+	tampered := hallParts[0] + "." + base64.RawURLEncoding.EncodeToString(payload) + "." + hallParts[2]
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + hallParts[1] + "."
+	return []string{expiredTok, tampered, none, "eyJnotatoken", hall + "x", strings.Repeat("eyJ", 3000)}
+}
+
+// hygieneSharing runs the sharing loop through post: a request, a decision, the
+// field opened, the grant revoked; a refused request; the owner's audit.
+func hygieneSharing(t *testing.T, post func(token, query string, vars map[string]any) gqlResp, play, hall, psb, citizenQ string) {
+	t.Helper()
 	r := post(play, `mutation { requestSharing(input: {codes: ["310115-PSB-RK01-003"], justification: "hygiene"}) { id } }`, nil)
 	if id := r.str("requestSharing.0.id"); id != "" {
 		d := post(psb, `mutation($id: ID!) { decideSharingRequest(id: $id, approve: true, reason: "ok") { status grant { id } } }`, map[string]any{"id": id})
@@ -182,7 +196,6 @@ func hygieneSession(t *testing.T, url string, mint func(consumer, citizen string
 	post(play, `mutation { requestSharing(input: {codes: ["310115-PSB-RK01-007"], justification: "13812345678"}) { id } }`, nil)
 	post(psb, `{ auditEvents(first: 5) { edges { node { code subject decision } } } }`, nil)
 	post(hall, `{ auditEvents(first: 5) { edges { node { code subject } } } }`, nil)
-	return bodies
 }
 
 // assertErrorsEchoNoDeniedValue checks the messages (and extensions) of every error.
