@@ -41,44 +41,14 @@ func TestKillLosesNoAuditedResponse(t *testing.T) {
 	c := startChild(t, "--addr", "127.0.0.1:0", "--data", dir, "--sim-citizens", "200", "--sim-enterprises", "50", "--sim-credit-records", "100")
 	tok := mintFor(t, dir, "--consumer", "online-hall")
 
-	var mu sync.Mutex
-	var received []string // request ids of responses that carried conditional data
+	rec := &receivedIDs{}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	ids := []string{"310115198503120012", "310115199001010029", "310115197811200036", "310115200107150041"}
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			body, _ := json.Marshal(map[string]any{"query": `query($id: ID!) { citizen(idNumber: $id) { name birthDate } }`,
-				"variables": map[string]any{"id": ids[w]}})
-			for ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.URL+"/graphql", bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+tok)
-				res, err := http.DefaultClient.Do(req)
-				if err != nil {
-					return
-				}
-				raw, err := io.ReadAll(res.Body)
-				res.Body.Close()
-				if err != nil || !bytes.Contains(raw, []byte(`"name":"`)) || bytes.Contains(raw, []byte(`"name":null`)) {
-					continue
-				}
-				mu.Lock()
-				received = append(received, res.Header.Get("X-Request-Id"))
-				mu.Unlock()
-			}
-		}(w)
+	for _, id := range []string{"310115198503120012", "310115199001010029", "310115197811200036", "310115200107150041"} {
+		wg.Go(func() { askUntilCancelled(ctx, c.URL, tok, id, rec) })
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for {
-		mu.Lock()
-		n := len(received)
-		mu.Unlock()
-		if n >= 100 || time.Now().After(deadline) {
-			break
-		}
+	for rec.count() < 100 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -87,8 +57,7 @@ func TestKillLosesNoAuditedResponse(t *testing.T) {
 	<-c.done
 	cancel()
 	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
+	received := rec.ids
 	if len(received) < 10 {
 		t.Fatalf("only %d responses before the kill", len(received))
 	}
@@ -98,14 +67,7 @@ func TestKillLosesNoAuditedResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	events, err := st.ListAudit(context.Background(), store.AuditFilter{Owner: "psb", Code: "310115-PSB-RK01-002"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	audited := map[string]bool{}
-	for _, e := range events {
-		audited[e.RequestID] = true
-	}
+	audited := auditedRequests(t, st, "psb", "310115-PSB-RK01-002")
 	for _, id := range received {
 		if !audited[id] {
 			t.Errorf("response %s reached the client without its audit event", id)
@@ -116,6 +78,60 @@ func TestKillLosesNoAuditedResponse(t *testing.T) {
 		t.Errorf("chain after the kill: %+v %v", rep, err)
 	}
 	t.Logf("%d responses received before SIGKILL, all audited; chain of %d events verifies", len(received), rep.Checked)
+}
+
+// receivedIDs are the request ids of responses that carried conditional data.
+type receivedIDs struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (r *receivedIDs) add(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ids = append(r.ids, id)
+}
+
+func (r *receivedIDs) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.ids)
+}
+
+// askUntilCancelled asks the gateway at url for a citizen's name and birth date
+// until ctx ends or a request fails, and records each answer that carried the name.
+func askUntilCancelled(ctx context.Context, url, tok, id string, rec *receivedIDs) {
+	body, _ := json.Marshal(map[string]any{"query": `query($id: ID!) { citizen(idNumber: $id) { name birthDate } }`,
+		"variables": map[string]any{"id": id}})
+	for ctx.Err() == nil {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		raw, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || !bytes.Contains(raw, []byte(`"name":"`)) || bytes.Contains(raw, []byte(`"name":null`)) {
+			continue
+		}
+		rec.add(res.Header.Get("X-Request-Id"))
+	}
+}
+
+// auditedRequests are the request ids with an audit event of owner's code in st.
+func auditedRequests(t *testing.T, st store.Store, owner, code string) map[string]bool {
+	t.Helper()
+	events, err := st.ListAudit(context.Background(), store.AuditFilter{Owner: owner, Code: code})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := map[string]bool{}
+	for _, e := range events {
+		audited[e.RequestID] = true
+	}
+	return audited
 }
 
 // A graceful stop (SIGTERM) drains and exits cleanly, and the CLI verifies the chain.
