@@ -268,7 +268,27 @@ func TestBrowserPlayground(t *testing.T) {
 	}
 	g, ctx, log, host := openPlayground(t, "playground")
 	step(t, ctx, "reading the minted token", chromedp.Poll[chromedp.Void](`document.querySelector("#headers .cm-content").textContent.includes("Bearer ey")`))
+	typeWithCompletionAndPrettify(t, ctx)
+	escapeThenTabLeavesEditor(t, ctx)
+	hoverAndCtrlClickPhone(t, ctx)
+	runAndReadPolicyMarks(t, ctx)
+	docsShowCatalogueEntries(t, ctx)
+	compareConsumers(t, ctx)
+	validationMarksMistakes(t, ctx)
+	requestSharingFromResult(t, ctx, g)
+	historyRecallsQueries(t, ctx)
+	paths := checkPageHealth(t, ctx, log, host)
+	if !paths[playground.TokenPath] || !paths["/graphql"] {
+		t.Errorf("requests to %v: want the demo token endpoint and /graphql among them", paths)
+	}
+}
 
+// prettyCitizenQuery is the first query of TestBrowserPlayground as prettify writes it.
+const prettyCitizenQuery = "{\n  citizen(idNumber: \"310115198503120012\") {\n    name\n    phone\n    idNumber\n  }\n}\n"
+
+// typeWithCompletionAndPrettify types the first query as a person does: completion, prettify.
+func typeWithCompletionAndPrettify(t *testing.T, ctx context.Context) {
+	t.Helper()
 	// Type the query into the editor, taking "name" from the completion list that
 	// graphql-language-service offers for Citizen from the introspected schema, prettify
 	// it with graphql-js, and run it with Ctrl-Enter.
@@ -291,11 +311,14 @@ func TestBrowserPlayground(t *testing.T) {
 		chromedp.Poll[chromedp.Void](editorText+` === '{ citizen(idNumber: "310115198503120012") { name phone idNumber } }'`),
 		chromedp.Click(chromedp.CSS("#prettify")),
 	)
-	const pretty = "{\n  citizen(idNumber: \"310115198503120012\") {\n    name\n    phone\n    idNumber\n  }\n}\n"
-	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](editorText)); got != pretty {
-		t.Errorf("after completion and prettify the query is\n%s\nwant\n%s", got, pretty)
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](editorText)); got != prettyCitizenQuery {
+		t.Errorf("after completion and prettify the query is\n%s\nwant\n%s", got, prettyCitizenQuery)
 	}
+}
 
+// escapeThenTabLeavesEditor checks that keyboard users are never trapped in the editor.
+func escapeThenTabLeavesEditor(t *testing.T, ctx context.Context) {
+	t.Helper()
 	// The editor keeps Tab for indenting, but Escape then Tab leaves it, as the page
 	// says: keyboard users are never trapped. (The click puts the cursor in the text as
 	// a person's does; with a selection, the first Escape only collapses it.)
@@ -305,10 +328,14 @@ func TestBrowserPlayground(t *testing.T) {
 		pressKey("Tab", "Tab", 9, 0),
 		chromedp.Poll[chromedp.Void](`!document.getElementById("query").contains(document.activeElement)`),
 	)
-	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](editorText)); got != pretty {
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](editorText)); got != prettyCitizenQuery {
 		t.Errorf("Escape then Tab changed the query to\n%s", got)
 	}
+}
 
+// hoverAndCtrlClickPhone reads phone's hover card and opens it in the docs with Ctrl-click.
+func hoverAndCtrlClickPhone(t *testing.T, ctx context.Context) {
+	t.Helper()
 	// Hovering a field shows its type and description from the schema and its
 	// catalogue entry: the code, the owner and this caller's access.
 	hoverOver(t, ctx, "phone")
@@ -327,13 +354,17 @@ func TestBrowserPlayground(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#docs a.type-link`)),
 		chromedp.Click(chromedp.CSS(`.side-toggle[data-panel="docs"]`)),
 	)
+}
 
+// runAndReadPolicyMarks runs the query with Ctrl-Enter and reads the policy's marks from the result.
+func runAndReadPolicyMarks(t *testing.T, ctx context.Context) {
+	t.Helper()
 	step(t, ctx, "running the query with Ctrl-Enter",
 		chromedp.Focus(chromedp.CSS(editorContent)),
 		chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)),
 		chromedp.WaitVisible(chromedp.CSS(`#result [data-path="citizen.idNumber"]`)),
 	)
-	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](editorText)); got != pretty {
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](editorText)); got != prettyCitizenQuery {
 		t.Errorf("Ctrl-Enter changed the query to\n%s", got)
 	}
 
@@ -358,7 +389,11 @@ func TestBrowserPlayground(t *testing.T) {
 	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#result button.request").length`)); n != 0 {
 		t.Errorf("%d \"Request sharing\" buttons for a field its owner does not share", n)
 	}
+}
 
+// docsShowCatalogueEntries checks the docs' catalogue entries and their search by code.
+func docsShowCatalogueEntries(t *testing.T, ctx context.Context) {
+	t.Helper()
 	// The docs: Citizen's fields from the schema, each governed one with its catalogue
 	// entry and this caller's access; searching by catalogue code finds the field.
 	step(t, ctx, "opening the docs on Citizen",
@@ -390,7 +425,11 @@ func TestBrowserPlayground(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("#docs a.type-link")].some((a) => a.textContent === "Citizen.phone")`),
 		chromedp.Click(chromedp.CSS(`.side-toggle[data-panel="docs"]`)),
 	)
+}
 
+// compareConsumers runs the query as every demo consumer, side by side.
+func compareConsumers(t *testing.T, ctx context.Context) {
+	t.Helper()
 	// The same query as every demo consumer, side by side: the citizen's own portal
 	// sees the name in full, the playground sees it masked.
 	step(t, ctx, "comparing consumers",
@@ -417,7 +456,11 @@ func TestBrowserPlayground(t *testing.T) {
 	if v := pg["citizen.name"]; v.Text != `"张*"` || v.Status != "masked" {
 		t.Errorf("the playground column shows the name as %+v, want \"张*\" masked", v)
 	}
+}
 
+// validationMarksMistakes checks that mistakes are marked before anything is sent.
+func validationMarksMistakes(t *testing.T, ctx context.Context) {
+	t.Helper()
 	// Validation: graphql-js's rules through graphql-language-service mark a field
 	// Citizen does not have and an argument citizen does not take, in the editor and in
 	// the status line, before anything is sent.
@@ -449,7 +492,11 @@ func TestBrowserPlayground(t *testing.T) {
 	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("editor-status").textContent`)); !strings.Contains(got, "line 1, column 54") {
 		t.Errorf("the prettify error says %q, want it at line 1, column 54", got)
 	}
+}
 
+// requestSharingFromResult files a sharing request from the result view.
+func requestSharingFromResult(t *testing.T, ctx context.Context, g *tg) {
+	t.Helper()
 	// A conditional item without a mask is denied but requestable: file a request
 	// from the result view.
 	typeQuery(t, ctx, `{ citizen(idNumber: "310115198503120012") { name socialInsurance { insuranceType } } }`)
@@ -472,25 +519,24 @@ func TestBrowserPlayground(t *testing.T) {
 	if reqs := g.post(g.token("hrss-console"), `{ sharingRequests(status: PENDING) { requester codes } }`, nil); !strings.Contains(string(reqs.Raw), `"requester":"playground"`) {
 		t.Errorf("the gateway has no pending request from playground: %s", reqs.Raw)
 	}
+}
 
+// historyRecallsQueries checks the history of queries run and recalls one.
+func historyRecallsQueries(t *testing.T, ctx context.Context) {
+	t.Helper()
 	// History: the queries run are listed, newest first, and one click puts one back.
 	step(t, ctx, "opening the history",
 		chromedp.Click(chromedp.CSS(`.side-toggle[data-panel="history"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#history .history-item`)),
 	)
 	queries, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#history .history-item")].map((e) => e.title)`))
-	if len(queries) != 2 || !strings.Contains(queries[0], "socialInsurance") || queries[1] != pretty {
+	if len(queries) != 2 || !strings.Contains(queries[0], "socialInsurance") || queries[1] != prettyCitizenQuery {
 		t.Errorf("the history lists %q, want the social-insurance query first and the first query after it", queries)
 	}
 	step(t, ctx, "recalling the first query from the history",
 		chromedp.Evaluate[chromedp.Void](`document.querySelectorAll("#history .history-item")[1].click()`),
-		chromedp.Poll[chromedp.Void](editorText+` === `+jsString(pretty)),
+		chromedp.Poll[chromedp.Void](editorText+` === `+jsString(prettyCitizenQuery)),
 	)
-
-	paths := checkPageHealth(t, ctx, log, host)
-	if !paths[playground.TokenPath] || !paths["/graphql"] {
-		t.Errorf("requests to %v: want the demo token endpoint and /graphql among them", paths)
-	}
 }
 
 // wordAt is the middle of the second character of word's first occurrence in the query
