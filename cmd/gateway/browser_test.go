@@ -645,8 +645,45 @@ func TestBrowserPlaygroundDataAccess(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ctx, log := browser(t)
 	base, _ := url.Parse(srv.URL)
-	const toggle = `.side-toggle[data-panel="access"]`
 
+	panelAbsentWithoutField(t, ctx, g)
+	step(t, ctx, "loading the playground as the citizen through the stand-in",
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
+		chromedp.SetValue(chromedp.CSS("#consumer"), "ipudong-portal"),
+		chromedp.SetValue(chromedp.CSS("#citizen"), "310115198503120012"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as ipudong-portal")`),
+		chromedp.WaitVisible(chromedp.CSS(accessToggle)),
+		chromedp.Click(chromedp.CSS(accessToggle)),
+		chromedp.WaitVisible(chromedp.CSS(`#access-from`)),
+		chromedp.SetValue(chromedp.CSS(`#access-from`), "2026-11-01"),
+		chromedp.Click(chromedp.CSS(`#access-load`)),
+		chromedp.WaitVisible(chromedp.CSS(`#access-list .access-card`)),
+	)
+	pagesThroughAccesses(t, ctx)
+	checkDataAccessCalls(t, standIn.calls())
+	// A consumer's token has no tracker: the panel closes and its button goes.
+	step(t, ctx, "switching to the playground consumer",
+		chromedp.SetValue(chromedp.CSS("#consumer"), "playground"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as playground")`),
+		chromedp.Poll[chromedp.Void](`document.querySelector(`+jsString(accessToggle)+`).hidden && document.getElementById("side").hidden`),
+	)
+	gw, _ := url.Parse(g.srv.URL)
+	paths := checkPageHealth(t, ctx, log, base.Host, gw.Host)
+	if !paths["/graphql"] {
+		t.Errorf("requests to %v: want /graphql among them", paths)
+	}
+}
+
+// accessToggle is the button that opens the "My data access" panel.
+const accessToggle = `.side-toggle[data-panel="access"]`
+
+// panelAbsentWithoutField checks that, while the gateway's schema has no
+// myDataAccess, the panel does not exist, not even for a citizen.
+func panelAbsentWithoutField(t *testing.T, ctx context.Context, g *tg) {
+	t.Helper()
 	introspected := g.post(g.token("playground"), `{ __type(name: "Query") { fields { name } } }`, nil)
 	if !strings.Contains(string(introspected.Raw), `"fields"`) {
 		t.Fatalf("the gateway does not answer introspection: %s", introspected.Raw)
@@ -660,25 +697,17 @@ func TestBrowserPlaygroundDataAccess(t *testing.T) {
 			chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
 			chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as ipudong-portal") && document.body.dataset.ready === "true"`),
 		)
-		if hidden, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector(`+jsString(toggle)+`).hidden`)); !hidden {
+		if hidden, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector(`+jsString(accessToggle)+`).hidden`)); !hidden {
 			t.Error("the My data access button shows although the gateway's schema has no myDataAccess")
 		}
 	}
 
-	step(t, ctx, "loading the playground as the citizen through the stand-in",
-		chromedp.Navigate(srv.URL+"/"),
-		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
-		chromedp.SetValue(chromedp.CSS("#consumer"), "ipudong-portal"),
-		chromedp.SetValue(chromedp.CSS("#citizen"), "310115198503120012"),
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
-		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as ipudong-portal")`),
-		chromedp.WaitVisible(chromedp.CSS(toggle)),
-		chromedp.Click(chromedp.CSS(toggle)),
-		chromedp.WaitVisible(chromedp.CSS(`#access-from`)),
-		chromedp.SetValue(chromedp.CSS(`#access-from`), "2026-11-01"),
-		chromedp.Click(chromedp.CSS(`#access-load`)),
-		chromedp.WaitVisible(chromedp.CSS(`#access-list .access-card`)),
-	)
+}
+
+// pagesThroughAccesses reads the panel's first page (one access of two, shown
+// with its consumer, purpose, fields and grant) and loads the second.
+func pagesThroughAccesses(t *testing.T, ctx context.Context) {
+	t.Helper()
 	cards := func() []string {
 		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#access-list .access-card")].map((c) => c.textContent)`))
 		if err != nil {
@@ -708,7 +737,12 @@ func TestBrowserPlaygroundDataAccess(t *testing.T) {
 		t.Errorf("the second page shows %q, want supervision-platform's access on request req-42", second[1])
 	}
 
-	calls := standIn.calls()
+}
+
+// checkDataAccessCalls checks the panel's two queries: shaped by the schema,
+// the first from 1 November without a cursor, the next after the first's cursor.
+func checkDataAccessCalls(t *testing.T, calls []gqlRequest) {
+	t.Helper()
 	if len(calls) != 2 {
 		t.Fatalf("the page asked for myDataAccess %d times, want 2: %v", len(calls), calls)
 	}
@@ -722,18 +756,6 @@ func TestBrowserPlaygroundDataAccess(t *testing.T) {
 		t.Errorf("the next page was asked with %v, want after cursor-1", calls[1].Variables)
 	}
 
-	// A consumer's token has no tracker: the panel closes and its button goes.
-	step(t, ctx, "switching to the playground consumer",
-		chromedp.SetValue(chromedp.CSS("#consumer"), "playground"),
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
-		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as playground")`),
-		chromedp.Poll[chromedp.Void](`document.querySelector(`+jsString(toggle)+`).hidden && document.getElementById("side").hidden`),
-	)
-	gw, _ := url.Parse(g.srv.URL)
-	paths := checkPageHealth(t, ctx, log, base.Host, gw.Host)
-	if !paths["/graphql"] {
-		t.Errorf("requests to %v: want /graphql among them", paths)
-	}
 }
 
 // dataAccessStandIn passes every request to the gateway but two: the introspection
