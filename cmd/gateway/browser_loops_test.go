@@ -29,7 +29,21 @@ func TestBrowserPlaygroundObjectionAndSeal(t *testing.T) {
 	}
 	g, ctx, log, host := openPlayground(t, "online-hall")
 	step(t, ctx, "waiting for the schema", chromedp.Poll[chromedp.Void](`document.body.dataset.ready === "true"`))
+	reportAddressFromResult(t, ctx, g)
+	refusedObjectionShowsCode(t, ctx)
+	nestedObjectReportedAsItself(t, ctx, g)
+	sealedAnswerVerified(t, ctx, g)
+	savedSealVerifies(t, ctx, g)
+	changedCharacterFailsSeal(t, ctx, g)
+	paths := checkPageHealth(t, ctx, log, host)
+	if !paths[seal.KeysPath] {
+		t.Errorf("the page did not read the seal key from %s: %v", seal.KeysPath, paths)
+	}
+}
 
+// reportAddressFromResult files an objection to the address from the result view; it reaches the PSB's console.
+func reportAddressFromResult(t *testing.T, ctx context.Context, g *tg) {
+	t.Helper()
 	// Report: the address's badge knows its code, and the subject comes from the
 	// query's idNumber argument.
 	const address = `#result [data-path="citizen.householdAddress"]`
@@ -57,7 +71,11 @@ func TestBrowserPlaygroundObjectionAndSeal(t *testing.T) {
 		r.str("dataIssues.0.code") != "310115-PSB-RK01-006" || r.str("dataIssues.0.filedBy") != "online-hall" || r.str("dataIssues.0.suggestedValue") != "上海市浦东新区世纪大道100号" {
 		t.Errorf("the page says %q; psb's console lists %s", filed, r.Raw)
 	}
+}
 
+// refusedObjectionShowsCode checks that a refused objection shows the gateway's error code.
+func refusedObjectionShowsCode(t *testing.T, ctx context.Context) {
+	t.Helper()
 	// A refused objection shows the gateway's error code.
 	step(t, ctx, "filing an objection about nobody",
 		chromedp.Click(chromedp.CSS("#issue-cancel")),
@@ -69,7 +87,11 @@ func TestBrowserPlaygroundObjectionAndSeal(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`document.getElementById("issue-status").textContent.startsWith("Not filed: BAD_USER_INPUT")`),
 		chromedp.Click(chromedp.CSS("#issue-cancel")),
 	)
+}
 
+// nestedObjectReportedAsItself reports a nested enterprise's name about the enterprise, not about 张伟.
+func nestedObjectReportedAsItself(t *testing.T, ctx context.Context, g *tg) {
+	t.Helper()
 	// A nested object is about itself: an enterprise of 张伟's is reported with its own
 	// credit code, which the query selected, not with 张伟's ID number.
 	typeQuery(t, ctx, `{ citizen(idNumber: "310115198503120012") { enterprises { creditCode name } } }`)
@@ -80,12 +102,16 @@ func TestBrowserPlaygroundObjectionAndSeal(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#issue-description")),
 	)
 	want := g.post(g.token("online-hall"), `{ citizen(idNumber: "310115198503120012") { enterprises { creditCode } } }`, nil).str("citizen.enterprises.0.creditCode")
-	form, _ = chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`({item: document.getElementById("issue-item").textContent, subject: document.getElementById("issue-subject").value})`))
+	form, _ := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`({item: document.getElementById("issue-item").textContent, subject: document.getElementById("issue-subject").value})`))
 	if want == "" || form["subject"] != want || !strings.Contains(form["item"], "310115-AMR-QY01-002") {
 		t.Errorf("the enterprise's name is reported as %q about %q, want 310115-AMR-QY01-002 about %q", form["item"], form["subject"], want)
 	}
 	step(t, ctx, "closing the form", chromedp.Click(chromedp.CSS("#issue-cancel")))
+}
 
+// sealedAnswerVerified asks for a sealed answer, which the page verifies and lists.
+func sealedAnswerVerified(t *testing.T, ctx context.Context, g *tg) {
+	t.Helper()
 	// Seal: the page asks for it, verifies it and lists what it attests.
 	typeQuery(t, ctx, `{ citizen(idNumber: "310115198503120012") { name householdAddress } }`)
 	step(t, ctx, "running a sealed query",
@@ -107,7 +133,11 @@ func TestBrowserPlaygroundObjectionAndSeal(t *testing.T) {
 	if _, err := seal.Verify([]byte(shown["answer"]), g.sealKey()); err != nil {
 		t.Errorf("the page's answer does not verify in Go: %v", err)
 	}
+}
 
+// savedSealVerifies saves the sealed answer from the page and verifies it with `gateway seal verify`.
+func savedSealVerifies(t *testing.T, ctx context.Context, g *tg) {
+	t.Helper()
 	// Saved from the page, the answer verifies with `gateway seal verify`, as a clerk
 	// keeps it with the case file (docs/guide-online-hall.md).
 	dir := t.TempDir()
@@ -129,7 +159,11 @@ func TestBrowserPlaygroundObjectionAndSeal(t *testing.T) {
 	if err := run(t.Context(), []string{"seal", "verify", saved[0], "--data", g.cfg.DataDir}, os.Getenv, &out); err != nil || !strings.Contains(out.String(), `data.citizen.name = "张伟"`) {
 		t.Errorf("the saved answer: %v\n%s", err, out.String())
 	}
+}
 
+// changedCharacterFailsSeal changes one character of the sealed answer: the page and Go both refuse it.
+func changedCharacterFailsSeal(t *testing.T, ctx context.Context, g *tg) {
+	t.Helper()
 	step(t, ctx, "changing one character of the sealed answer",
 		chromedp.Click(chromedp.CSS("#seal-tamper")),
 		chromedp.Poll[chromedp.Void](`document.getElementById("seal-verdict").dataset.valid === "false"`),
@@ -140,10 +174,5 @@ func TestBrowserPlaygroundObjectionAndSeal(t *testing.T) {
 	}
 	if _, err := seal.Verify([]byte(tampered["answer"]), g.sealKey()); !errors.Is(err, seal.ErrBadSignature) {
 		t.Errorf("the changed answer in Go: %v, want ErrBadSignature", err)
-	}
-
-	paths := checkPageHealth(t, ctx, log, host)
-	if !paths[seal.KeysPath] {
-		t.Errorf("the page did not read the seal key from %s: %v", seal.KeysPath, paths)
 	}
 }
