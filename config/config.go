@@ -197,6 +197,10 @@ type Limits struct {
 	PageSize   int   `yaml:"pageSize,omitempty"`   // max `first`; default 100
 	// RateLimitsOff turns per-consumer and per-user rate limits off (load tests only).
 	RateLimitsOff bool `yaml:"rateLimitsOff,omitempty"`
+	// RedisAddr shares rate limits across replicas through this Redis (an address or a
+	// redis:// or rediss:// URL); default cache.redisAddr. Without either, each replica
+	// counts on its own.
+	RedisAddr string `yaml:"redisAddr,omitempty"`
 	// BatchWait is how long a loader waits to gather keys into one department call.
 	BatchWait time.Duration `yaml:"batchWait,omitempty"` // default 250µs
 }

@@ -325,14 +325,9 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		Ready: readiness(fed, st),
 	}
 	if !cfg.Limits.RateLimitsOff {
-		deps.RateLimit = server.NewRateLimiter(func(consumer string) server.Limits {
-			c := cfg.Consumer(consumer)
-			if c == nil {
-				return server.Limits{}
-			}
-			u, all := c.Limits()
-			return server.Limits{EndUser: server.Rate(u), Consumer: server.Rate(all)}
-		}, callerOf, 100000)
+		if deps.RateLimit, err = newRateLimiter(cfg, log, m, closers); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Pprof {
 		deps.Pprof = adminOnly(auth.Middleware(verifier, log), pprofHandler())
