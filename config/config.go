@@ -173,11 +173,15 @@ type Rate struct {
 
 // Auth is how tokens are verified.
 type Auth struct {
-	Issuer   string        `yaml:"issuer"`
-	Audience string        `yaml:"audience"`
-	KeyFiles []string      `yaml:"keyFiles,omitempty"` // PEM public keys, relative to the config file
-	JWKSFile string        `yaml:"jwksFile,omitempty"`
-	Leeway   time.Duration `yaml:"leeway,omitempty"`
+	Issuer   string   `yaml:"issuer"`
+	Audience string   `yaml:"audience"`
+	KeyFiles []string `yaml:"keyFiles,omitempty"` // PEM public keys, relative to the config file
+	JWKSFile string   `yaml:"jwksFile,omitempty"`
+	// JWKSURL is the identity provider's published key set, fetched every JWKSRefresh
+	// (default 15m) and again when a token names an unknown key (docs/operators.md).
+	JWKSURL     string        `yaml:"jwksURL,omitempty"`
+	JWKSRefresh time.Duration `yaml:"jwksRefresh,omitempty"`
+	Leeway      time.Duration `yaml:"leeway,omitempty"`
 }
 
 // Store is where grants, sharing requests and audit events are kept.
@@ -588,9 +592,15 @@ func (c *Config) validate(at func(string) string) []string {
 		if c.Auth.Audience == "" {
 			bad("auth.audience", "the audience tokens must carry is required")
 		}
-		if len(c.Auth.KeyFiles) == 0 && c.Auth.JWKSFile == "" {
-			bad("auth", "name the public keys that sign tokens (keyFiles or jwksFile)")
+		if len(c.Auth.KeyFiles) == 0 && c.Auth.JWKSFile == "" && c.Auth.JWKSURL == "" {
+			bad("auth", "name the public keys that sign tokens (keyFiles, jwksFile or jwksURL)")
 		}
+	}
+	if u := c.Auth.JWKSURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		bad("auth.jwksURL", "%q: want the identity provider's https:// URL", u)
+	}
+	if c.Auth.JWKSRefresh < 0 {
+		bad("auth.jwksRefresh", "must not be negative")
 	}
 	if c.Store.Driver != "sqlite" && c.Store.Driver != "postgres" {
 		bad("store.driver", "driver %q: want sqlite or postgres", c.Store.Driver)

@@ -265,8 +265,13 @@ func runConfig(args []string, stdout io.Writer) error {
 			closer.Close()
 		}
 	}
-	if _, err := newVerifier(cfg); err != nil {
-		problems = append(problems, err.Error())
+	// The key files only: a JWKS URL is the provider's to answer, and is not contacted.
+	offline := *cfg
+	offline.Auth.JWKSURL = ""
+	if len(offline.Auth.KeyFiles) > 0 || offline.Auth.JWKSFile != "" {
+		if _, err := newVerifier(&offline, slog.New(slog.DiscardHandler)); err != nil {
+			problems = append(problems, err.Error())
+		}
 	}
 	if cfg.Allowlist != "" {
 		path := cfg.Allowlist

@@ -268,10 +268,11 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	go svc.Watch(watchCtx, 30*time.Second)
 	closers.push("grant watcher", func(context.Context) error { stopWatch(); return nil })
 
-	verifier, err := newVerifier(cfg)
+	verifier, err := newVerifier(cfg, log)
 	if err != nil {
 		return nil, err
 	}
+	closers.push("token keys", func(context.Context) error { verifier.Close(); return nil })
 
 	registerAuditMetrics(m, recorder)
 	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: timedRecorder{recorder, m}, Observer: m, Log: log, Caller: auth.CallerFrom}
@@ -421,10 +422,12 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 	}
 }
 
-// newVerifier verifies tokens with the configured keys, or with the demo key.
-func newVerifier(cfg *config.Config) (*auth.Verifier, error) {
+// newVerifier verifies tokens with the configured keys, or with the demo key. Close it
+// to stop refreshing a JWKS URL's keys.
+func newVerifier(cfg *config.Config, log *slog.Logger) (*auth.Verifier, error) {
 	known := func(name string) bool { return cfg.Consumer(name) != nil }
-	ac := auth.Config{Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, KeyFiles: cfg.Auth.KeyFiles, JWKSFile: cfg.Auth.JWKSFile, Leeway: cfg.Auth.Leeway}
+	ac := auth.Config{Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, KeyFiles: cfg.Auth.KeyFiles, JWKSFile: cfg.Auth.JWKSFile, Leeway: cfg.Auth.Leeway,
+		JWKSURL: cfg.Auth.JWKSURL, JWKSRefresh: cfg.Auth.JWKSRefresh, Log: log.With("component", "auth")}
 	if cfg.Demo {
 		if _, err := auth.LoadOrCreateDemoKey(cfg.DataDir); err != nil {
 			return nil, fmt.Errorf("demo signing key: %w", err)
