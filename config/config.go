@@ -41,6 +41,7 @@ type Config struct {
 	Sharing Sharing `yaml:"sharing,omitempty"`
 	Cache   Cache   `yaml:"cache,omitempty"`
 	Log     Log     `yaml:"log,omitempty"`
+	Tracing Tracing `yaml:"tracing,omitempty"`
 
 	// Allowlist is the manifest of registered operations (written by `gateway allowlist
 	// register`), relative to the configuration file; consumers with allowlistOnly may
@@ -222,6 +223,22 @@ type Cache struct {
 	NotFoundTTL time.Duration `yaml:"notFoundTTL,omitempty"` // default 30s
 	RedisAddr   string        `yaml:"redisAddr,omitempty"`   // optional shared layer
 	RedisPrefix string        `yaml:"redisPrefix,omitempty"` // default "pdgw:"
+}
+
+// Tracing configures OpenTelemetry tracing (docs/operators.md, "Tracing"). The standard
+// OTEL_* environment variables override it; OTEL_EXPORTER_OTLP_ENDPOINT alone turns
+// tracing on, in any mode.
+type Tracing struct {
+	// Endpoint is the OTLP/HTTP collector: a base URL (http://collector:4318, to which
+	// /v1/traces is added) or the full traces URL. Empty: tracing is off.
+	Endpoint string `yaml:"endpoint,omitempty"`
+	// Headers go with every export (a hosted backend's API key).
+	Headers map[string]string `yaml:"headers,omitempty"`
+	// ServiceName is the service.name of the gateway's spans; default pudong-gateway.
+	ServiceName string `yaml:"serviceName,omitempty"`
+	// SampleRatio is the share of new traces recorded, in (0, 1]; a caller's
+	// traceparent decides for traces it started. Default 1.
+	SampleRatio float64 `yaml:"sampleRatio,omitempty"`
 }
 
 // Log configures structured logs.
@@ -598,6 +615,12 @@ func (c *Config) validate(at func(string) string) []string {
 	}
 	if u := c.Auth.JWKSURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		bad("auth.jwksURL", "%q: want the identity provider's https:// URL", u)
+	}
+	if r := c.Tracing.SampleRatio; r < 0 || r > 1 {
+		bad("tracing.sampleRatio", "%v: want a share in (0, 1]", r)
+	}
+	if u := c.Tracing.Endpoint; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		bad("tracing.endpoint", "%q: want the collector's OTLP/HTTP URL (http://collector:4318)", u)
 	}
 	if c.Auth.JWKSRefresh < 0 {
 		bad("auth.jwksRefresh", "must not be negative")

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/cache"
 	"pudong.gov.cn/gateway/config"
@@ -60,12 +62,14 @@ type Department struct {
 	protected *resilience.Source
 	cache     *cache.Cache // nil: no caching
 	obs       Observer
+	tracer    trace.Tracer // nil: no spans
 }
 
 // Options are what a Department needs besides its binding and adapter.
 type Options struct {
 	Cache    *cache.Cache // nil: every lookup asks the department
 	Observer Observer     // nil: no metrics
+	Tracer   trace.Tracer // nil: no spans (see trace.go)
 	Log      *slog.Logger
 }
 
@@ -74,8 +78,12 @@ func NewDepartment(cfg config.Department, src adapters.Source, o Options) *Depar
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer}
-	d.protected = resilience.Wrap(src, resilience.Options{
+	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer, tracer: o.Tracer}
+	inner := src
+	if d.tracer != nil {
+		inner = traced(d, src)
+	}
+	d.protected = resilience.Wrap(inner, resilience.Options{
 		Department:  cfg.ID,
 		Timeout:     cfg.Timeout,
 		Concurrency: cfg.Concurrency,
@@ -120,16 +128,27 @@ func (d *Department) HasOperation(op string) bool {
 // department for the rest, in chunks of the operation's batch size. Keys the department
 // does not know are absent from the result. On failure the error is a *SourceError and
 // the result holds what could still be served (from the cache, possibly stale).
-func (d *Department) Fetch(ctx context.Context, op string, keys []string) (map[string][]adapters.Record, error) {
+func (d *Department) Fetch(ctx context.Context, op string, keys []string) (_ map[string][]adapters.Record, err error) {
 	if len(keys) == 0 {
 		return map[string][]adapters.Record{}, nil
 	}
 	if d.cache == nil {
+		if d.tracer != nil {
+			var span trace.Span
+			ctx, span = d.startLookup(ctx, op, len(keys))
+			defer func() { endLookup(span, 0, len(keys), false, err) }()
+		}
 		got, err := d.upstream(ctx, op, keys)
 		noteFreshness(ctx, d.ID, 0, len(keys), 0, false)
 		return got, err
 	}
-	res, err := d.cache.Fetch(ctx, op, keys, func(ctx context.Context, keys []string) (map[string][]adapters.Record, error) {
+	var res cache.Result
+	if d.tracer != nil {
+		var span trace.Span
+		ctx, span = d.startLookup(ctx, op, len(keys))
+		defer func() { endLookup(span, res.Hits, res.Misses, res.Stale, err) }()
+	}
+	res, err = d.cache.Fetch(ctx, op, keys, func(ctx context.Context, keys []string) (map[string][]adapters.Record, error) {
 		return d.upstream(ctx, op, keys)
 	})
 	noteFreshness(ctx, d.ID, res.Hits, res.Misses, res.MaxAge, res.Stale)
@@ -174,7 +193,15 @@ func (d *Department) upstream(ctx context.Context, op string, keys []string) (ma
 
 func (d *Department) call(ctx context.Context, op string, keys []string) (map[string][]adapters.Record, error) {
 	start := time.Now()
-	got, err := d.protected.Fetch(ctx, op, keys)
+	var got map[string][]adapters.Record
+	var err error
+	if d.tracer != nil {
+		got, err = traceCall(d, ctx, op, len(keys), func(ctx context.Context) (map[string][]adapters.Record, error) {
+			return d.protected.Fetch(ctx, op, keys)
+		})
+	} else {
+		got, err = d.protected.Fetch(ctx, op, keys)
+	}
 	if d.obs != nil {
 		d.obs.Upstream(d.ID, op, time.Since(start), err)
 	}
@@ -189,13 +216,32 @@ const pageTotal = "\x00total"
 
 // Page lists one page of op's records for key. Pages are cached like records, under
 // the operation "page:" + op; a purge of all the department's records drops them too.
-func (d *Department) Page(ctx context.Context, op, key string, offset, limit int) (adapters.Page, error) {
+func (d *Department) Page(ctx context.Context, op, key string, offset, limit int) (_ adapters.Page, err error) {
 	if !d.protected.CanPage() {
 		return adapters.Page{}, fmt.Errorf("department %s cannot list records page by page", d.ID)
 	}
+	var res cache.Result
+	if d.tracer != nil {
+		var span trace.Span
+		ctx, span = d.startLookup(ctx, op, 1)
+		defer func() {
+			if d.cache == nil {
+				res.Misses = 1
+			}
+			endLookup(span, res.Hits, res.Misses, res.Stale, err)
+		}()
+	}
 	load := func(ctx context.Context) (adapters.Page, error) {
 		start := time.Now()
-		p, err := d.protected.Page(ctx, op, key, offset, limit)
+		var p adapters.Page
+		var err error
+		if d.tracer != nil {
+			p, err = traceCall(d, ctx, op, 1, func(ctx context.Context) (adapters.Page, error) {
+				return d.protected.Page(ctx, op, key, offset, limit)
+			})
+		} else {
+			p, err = d.protected.Page(ctx, op, key, offset, limit)
+		}
 		if d.obs != nil {
 			d.obs.Upstream(d.ID, op, time.Since(start), err)
 		}
@@ -210,7 +256,7 @@ func (d *Department) Page(ctx context.Context, op, key string, offset, limit int
 		return p, err
 	}
 	ck := key + "|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit)
-	res, err := d.cache.Fetch(ctx, "page:"+op, []string{ck}, func(ctx context.Context, _ []string) (map[string][]adapters.Record, error) {
+	res, err = d.cache.Fetch(ctx, "page:"+op, []string{ck}, func(ctx context.Context, _ []string) (map[string][]adapters.Record, error) {
 		p, err := load(ctx)
 		if err != nil {
 			return nil, err

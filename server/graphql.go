@@ -77,7 +77,7 @@ func NewGraphQL(o GraphQLOptions) *handler.Server {
 	srv.SetErrorPresenter(presentError)
 	log := o.Log
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
-		log.Error("panic while resolving", "request_id", gateway.RequestID(ctx), "panic", p)
+		log.ErrorContext(ctx, "panic while resolving", "request_id", gateway.RequestID(ctx), "panic", p)
 		return &gqlerror.Error{Message: "internal error; the request id in the X-Request-Id header helps the operators find it",
 			Extensions: map[string]any{"code": CodeInternal}}
 	})

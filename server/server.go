@@ -37,6 +37,7 @@ type Deps struct {
 	Claims     func(http.Handler) http.Handler  // checks a token's claims against its consumer; nil: none
 	CORS       *CORS                            // browser origins per consumer; nil: no CORS
 	RateLimit  *RateLimiter                     // per consumer and end user; nil: none
+	Trace      func(http.Handler) http.Handler  // starts each request's span (tracing.Tracing.Middleware); nil: none
 }
 
 // Health is the readiness report: OK, and the state of each component.
@@ -49,7 +50,12 @@ type Health struct {
 func NewServer(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
-	return chain(mux, requestID, recoverer(d.Log), accessLog(d.Log), hostCheck(d.Hosts))
+	mw := []func(http.Handler) http.Handler{requestID}
+	if d.Trace != nil {
+		// Before the access log and the recoverer, so their lines carry the trace id.
+		mw = append(mw, d.Trace)
+	}
+	return chain(mux, append(mw, recoverer(d.Log), accessLog(d.Log), hostCheck(d.Hosts))...)
 }
 
 // hostCheck refuses requests for any host name but hosts (when set): a demo gateway on a
@@ -123,7 +129,7 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 					if p == http.ErrAbortHandler {
 						panic(p)
 					}
-					log.Error("panic in handler", "request_id", gateway.RequestID(r.Context()), "path", r.URL.Path, "panic", p)
+					log.ErrorContext(r.Context(), "panic in handler", "request_id", gateway.RequestID(r.Context()), "path", r.URL.Path, "panic", p)
 					writeError(w, http.StatusInternalServerError, CodeInternal, "internal error; the X-Request-Id header helps the operators find it")
 				}
 			}()
@@ -167,7 +173,7 @@ func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
 			if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
 				return
 			}
-			log.Info("request", "request_id", gateway.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
+			log.InfoContext(r.Context(), "request", "request_id", gateway.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
 				"status", sw.status, "bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond))
 		})
 	}

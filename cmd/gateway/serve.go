@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/adapters"
@@ -45,6 +46,7 @@ import (
 	"pudong.gov.cn/gateway/store"
 	"pudong.gov.cn/gateway/store/postgres"
 	"pudong.gov.cn/gateway/store/sqlite"
+	"pudong.gov.cn/gateway/tracing"
 )
 
 const serveHelp = `
@@ -95,6 +97,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		cfg.Limits.RateLimitsOff = true
 	}
 	cfg.Pprof = *pprofOn
+	cfg.Tracing = resolveTracing(cfg.Tracing, getenv)
 	log := newLogger(cfg.Log, stdout)
 
 	var closers closeStack
@@ -183,6 +186,7 @@ type gatewayParts struct {
 	sharing  *sharing.Service
 	recorder *audit.Recorder
 	catalog  *policy.Catalog
+	tracing  *tracing.Tracing // nil: tracing off
 }
 
 // assemble wires the gateway from its configuration: adapters, federation, catalogue,
@@ -199,6 +203,15 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		return nil, err
 	}
 	m := metrics.New()
+	tr, err := startTracing(ctx, cfg, log, closers)
+	if err != nil {
+		return nil, err
+	}
+	var tracer trace.Tracer // nil: no department spans
+	if tr != nil {
+		tracer = tr.Tracer()
+		client.Transport = tr.Transport(client.Transport) // traceparent on to the departments
+	}
 
 	var shared cache.Shared
 	if cfg.Cache.RedisAddr != "" && !cfg.Cache.Disabled {
@@ -242,7 +255,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 			m.CounterFunc("gateway_csv_rejected_exports_total", "Malformed exports rejected whole (the previous export keeps serving).",
 				prometheus.Labels{"department": d.ID}, func() float64 { return float64(drop.Rejected()) })
 		}
-		depts = append(depts, federation.NewDepartment(d, src, federation.Options{Cache: c, Observer: m, Log: log}))
+		depts = append(depts, federation.NewDepartment(d, src, federation.Options{Cache: c, Observer: m, Tracer: tracer, Log: log}))
 	}
 	fed, err := federation.New(depts, cfg.Sources, cfg.Limits.BatchWait)
 	if err != nil {
@@ -276,6 +289,9 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 
 	registerAuditMetrics(m, recorder)
 	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: timedRecorder{recorder, m}, Observer: m, Log: log, Caller: auth.CallerFrom}
+	if tr != nil {
+		eo.Recorder = tr.Recorder(eo.Recorder)
+	}
 	if cfg.BenchNoAudit {
 		eo.Recorder = nil
 		log.Warn("audit recording is OFF (--bench-no-audit): for throughput comparisons only")
@@ -293,8 +309,12 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		}
 		log.Info("allowlist loaded", "operations", len(manifest))
 	}
+	extensions := []graphql.HandlerExtension{m, federation.FreshnessExtension{}}
+	if tr != nil {
+		extensions = append([]graphql.HandlerExtension{tr.Extension()}, extensions...)
+	}
 	gql := server.NewGraphQL(server.GraphQLOptions{Resolvers: res, Enforcer: enf, Limits: cfg.Limits, Introspection: cfg.Introspection, Log: log,
-		Extensions: []graphql.HandlerExtension{m, federation.FreshnessExtension{}},
+		Extensions: extensions,
 		Manifest:   manifest,
 		AllowlistOnly: func(consumer string) bool {
 			c := cfg.Consumer(consumer)
@@ -325,6 +345,9 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		}, callerOf),
 		Ready: readiness(fed, st),
 	}
+	if tr != nil {
+		deps.Trace = tr.Middleware
+	}
 	if !cfg.Limits.RateLimitsOff {
 		if deps.RateLimit, err = newRateLimiter(cfg, log, m, closers); err != nil {
 			return nil, err
@@ -348,7 +371,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	} else {
 		deps.Playground = playground.Handler(playground.Options{Endpoint: "/graphql"})
 	}
-	return &gatewayParts{handler: server.NewServer(deps), fed: fed, store: st, sharing: svc, recorder: recorder, catalog: catalog}, nil
+	return &gatewayParts{handler: server.NewServer(deps), fed: fed, store: st, sharing: svc, recorder: recorder, catalog: catalog, tracing: tr}, nil
 }
 
 // openSource builds a department's adapter by its protocol: departments are bindings in
