@@ -8,9 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -160,8 +158,3 @@ func TestSampleRatioFollowsTheCaller(t *testing.T) {
 		t.Errorf("a caller's sampled trace is recorded whatever the ratio: %d spans", n)
 	}
 }
-
-var (
-	_ = attribute.String
-	_ sdktrace.SpanExporter = (*tracetest.InMemoryExporter)(nil)
-)
