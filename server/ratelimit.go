@@ -30,6 +30,9 @@ type RateLimiter struct {
 	lim    ratelimit.Limiter
 	limits func(consumer string) Limits
 	caller func(*http.Request) *gateway.Caller
+	// OnRefused, if set, is told of each refusal: the consumer and the limit reached
+	// ("end_user" or "consumer"), for metrics.
+	OnRefused func(consumer, limit string)
 }
 
 // NewRateLimiter counts on lim the limits that limits returns for each request's caller.
@@ -55,13 +58,16 @@ func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		lim := l.limits(c.Consumer)
-		which := "your session's"
+		which, limit := "your session's", "end_user"
 		ok, wait := l.lim.AllowN(r.Context(), endUserKey(c.Consumer, c.Subject), lim.EndUser, 1)
 		if ok {
-			which = "your application's"
+			which, limit = "your application's", "consumer"
 			ok, wait = l.lim.AllowN(r.Context(), consumerKey(c.Consumer), lim.Consumer, 1)
 		}
 		if !ok {
+			if l.OnRefused != nil {
+				l.OnRefused(c.Consumer, limit)
+			}
 			secs := max(int(math.Ceil(wait.Seconds())), 1)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			writeError(w, http.StatusTooManyRequests, CodeRateLimited,

@@ -29,7 +29,7 @@ func newRateLimiter(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, cl
 	if addr == "" {
 		addr = cfg.Cache.RedisAddr
 	}
-	shared := 0.0
+	isShared := 0.0
 	if addr != "" {
 		opts, err := rediscache.ClientOptions(addr)
 		if err != nil {
@@ -37,32 +37,34 @@ func newRateLimiter(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, cl
 		}
 		client := goredis.NewClient(opts)
 		closers.push("rate limit redis", func(context.Context) error { return client.Close() })
-		rl := ratelimit.NewRedis(client, ratelimit.RedisOptions{
+		shared := ratelimit.NewRedis(client, ratelimit.RedisOptions{
 			Prefix: cfg.Cache.RedisPrefix + "rl:", Fallback: ratelimit.NewLocal(localLimiterKeys),
 			Log: log.With("component", "ratelimit"),
 		})
 		m.CounterFunc("gateway_ratelimit_redis_errors_total", "Rate-limit checks whose Redis call failed or timed out.", nil,
-			func() float64 { return float64(rl.Stats().Errors) })
+			func() float64 { return float64(shared.Stats().Errors) })
 		m.CounterFunc("gateway_ratelimit_local_fallbacks_total", "Rate-limit checks answered by the replica's own buckets because Redis was unreachable.", nil,
-			func() float64 { return float64(rl.Stats().Fallback) })
+			func() float64 { return float64(shared.Stats().Fallback) })
 		m.GaugeFunc("gateway_ratelimit_degraded", "1 while Redis is unreachable and each replica enforces rate limits on its own.", nil,
 			func() float64 {
-				if rl.Stats().Degraded {
+				if shared.Stats().Degraded {
 					return 1
 				}
 				return 0
 			})
-		lim, shared = rl, 1
+		lim, isShared = shared, 1
 		log.Info("rate limits shared across replicas", "redis", opts.Addr)
 	}
 	m.GaugeFunc("gateway_ratelimit_shared", "1 when rate limits are counted in Redis for all replicas, 0 when per replica.", nil,
-		func() float64 { return shared })
-	return server.NewRateLimiter(lim, func(consumer string) server.Limits {
+		func() float64 { return isShared })
+	rl := server.NewRateLimiter(lim, func(consumer string) server.Limits {
 		c := cfg.Consumer(consumer)
 		if c == nil {
 			return server.Limits{}
 		}
 		u, all := c.Limits()
 		return server.Limits{EndUser: server.Rate(u), Consumer: server.Rate(all)}
-	}, func(r *http.Request) *gateway.Caller { return auth.CallerFrom(r.Context()) }), nil
+	}, func(r *http.Request) *gateway.Caller { return auth.CallerFrom(r.Context()) })
+	rl.OnRefused = m.RateLimited
+	return rl, nil
 }

@@ -335,6 +335,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		Fed:       fed,
 		BodyLimit: cfg.Limits.BodyBytes,
 		Metrics:   m.Handler(),
+		Requests:  m,
 		CORS:      &server.CORS{Origins: origins, Caller: callerOf},
 		Claims: server.ClaimsCheck(func(name string) (server.ConsumerProfile, bool) {
 			c := cfg.Consumer(name)
