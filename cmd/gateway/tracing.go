@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 
+	"go.opentelemetry.io/otel"
+
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/tracing"
 )
@@ -71,6 +73,11 @@ func startTracing(ctx context.Context, cfg *config.Config, log *slog.Logger, clo
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
 	closers.push("tracing", tr.Shutdown)
+	// The SDK reports failed exports to its one process-wide handler (by default, to
+	// standard error in its own format); send them to the gateway's log instead.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("tracing: spans could not be exported", "err", err)
+	}))
 	where := t.Endpoint
 	if u, err := url.Parse(t.Endpoint); err == nil {
 		where = u.Scheme + "://" + u.Host + u.Path // never credentials in a log line
