@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,8 +20,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"pudong.gov.cn/gateway/config"
-	"pudong.gov.cn/gateway/legacysim"
-	"pudong.gov.cn/gateway/logging"
 )
 
 // otlpReceiver is an OTLP/HTTP trace collector: it keeps every span it is sent, and the
@@ -135,41 +132,17 @@ var idNumberRE = regexp.MustCompile(`[1-9]\d{16}[\dX]`)
 func TestTracingEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	rcv := newOTLPReceiver(t)
-	dir := t.TempDir()
-	logs := &syncBuffer{}
-	log := logging.New(logs, "text", "debug")
-	sims, err := legacysim.Start(ctx, legacysim.Options{Dir: filepath.Join(dir, "sim"), Size: testSize, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Demo(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Departments = sims.Bindings
 	spies := map[string]*headerSpy{}
-	for i, d := range cfg.Departments {
-		if d.Protocol == "soap" || d.Protocol == "rest" {
-			spies[d.ID] = &headerSpy{}
-			cfg.Departments[i].Endpoint = spies[d.ID].proxy(t, d.Endpoint)
+	g := newTG(t, func(cfg *config.Config) {
+		for i, d := range cfg.Departments {
+			if d.Protocol == "soap" || d.Protocol == "rest" {
+				spies[d.ID] = &headerSpy{}
+				cfg.Departments[i].Endpoint = spies[d.ID].proxy(t, d.Endpoint)
+			}
 		}
-	}
-	cfg.Tracing = resolveTracing(config.Tracing{Endpoint: rcv.srv.URL, ServiceName: "gateway-under-test"}, func(string) string { return "" })
-	var closers closeStack
-	parts, err := assemble(ctx, cfg, log, &closers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(parts.handler)
-	t.Cleanup(func() {
-		srv.Close()
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		closers.closeAll(cctx, log)
-		sims.Close(cctx)
+		cfg.Tracing = resolveTracing(config.Tracing{Endpoint: rcv.srv.URL, ServiceName: "gateway-under-test"}, func(string) string { return "" })
 	})
-	g := &tg{t: t, cfg: cfg, sims: sims, parts: parts, srv: srv, logs: logs}
-
+	srv, parts, logs := g.srv, g.parts, g.logs
 	const callerTrace = "0af7651916cd43dd8448eb211c80319c"
 	body := `{"query":"query Reps { enterprises(first: 3) { edges { node { name legalRepresentative { name phone } } } } }"}`
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/graphql", strings.NewReader(body))
