@@ -39,8 +39,9 @@ var remoteAlgs = []string{"EdDSA", "ES256", "ES384", "PS256", "RS256"}
 // unknown kid, and kept as it was when a fetch fails, so that a provider that is briefly
 // unreachable does not lock every caller out.
 type remoteKeys struct {
-	kf     keyfunc.Keyfunc
-	cancel context.CancelFunc
+	kf      keyfunc.Keyfunc
+	cancel  context.CancelFunc
+	timeout time.Duration // bounds a lookup, and so a fetch it causes
 }
 
 func newRemoteKeys(cfg Config) (*remoteKeys, error) {
@@ -85,13 +86,13 @@ func newRemoteKeys(cfg Config) (*remoteKeys, error) {
 		cancel()
 		return nil, fmt.Errorf("JWKS URL %s: %w", cfg.JWKSURL, err)
 	}
-	return &remoteKeys{kf: kf, cancel: cancel}, nil
+	return &remoteKeys{kf: kf, cancel: cancel, timeout: timeout}, nil
 }
 
 // key returns the provider's key for t (which names a kid), held to the same rules as a
 // configured key: an accepted type and size, and an algorithm that fits it.
 func (r *remoteKeys) key(t *jwt.Token, kid string) (crypto.PublicKey, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultJWKSTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
 	raw, err := r.kf.KeyfuncCtx(ctx)(t)
 	if err != nil {
@@ -114,7 +115,7 @@ func (r *remoteKeys) key(t *jwt.Token, kid string) (crypto.PublicKey, error) {
 // holds reports whether the provider's current set still has kid with key pub: a token
 // remembered as verified stops passing once its key is rotated out.
 func (r *remoteKeys) holds(kid string, pub crypto.PublicKey) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultJWKSTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
 	jwk, err := r.kf.Storage().KeyRead(ctx, kid)
 	if err != nil {
