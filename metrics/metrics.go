@@ -146,8 +146,22 @@ func (m *Metrics) Request(pattern string, status int) {
 	if route == "" {
 		route = "none"
 	}
-	m.httpRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	code := ""
+	if status >= 0 && status < len(statusCodes) {
+		code = statusCodes[status]
+	} else {
+		code = strconv.Itoa(status)
+	}
+	m.httpRequests.WithLabelValues(route, code).Inc()
 }
+
+// statusCodes are the code label's values, made once: Request runs on every request.
+var statusCodes = func() (codes [600]string) {
+	for i := range codes {
+		codes[i] = strconv.Itoa(i)
+	}
+	return codes
+}()
 
 // operationName bounds the operation label (see maxOperationNames).
 func (m *Metrics) operationName(name string) string {
