@@ -81,7 +81,7 @@ func TestLocalIsBounded(t *testing.T) {
 }
 
 // redisClient returns a client for the test Redis, or skips.
-func redisClient(t *testing.T) *goredis.Client {
+func redisClient(t testing.TB) *goredis.Client {
 	t.Helper()
 	addr := os.Getenv("GATEWAY_TEST_REDIS_ADDR")
 	if addr == "" {
@@ -98,7 +98,7 @@ func redisClient(t *testing.T) *goredis.Client {
 }
 
 // uniquePrefix keeps concurrent test runs on one Redis apart.
-func uniquePrefix(t *testing.T) string {
+func uniquePrefix(t testing.TB) string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	return "gwtest:ratelimit:" + hex.EncodeToString(b) + ":"
