@@ -88,6 +88,18 @@ func TestMiddlewareAndTransportCarryTheTrace(t *testing.T) {
 	}
 }
 
+// A path a client made up is not recorded: it may hold anything.
+func TestMiddlewareNamesOnlyKnownRoutes(t *testing.T) {
+	tr, exp := newTest(t)
+	h := tr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) }))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/persons/310115198503120012", nil))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/playground/app.js", nil))
+	spans := exp.GetSpans()
+	if len(spans) != 2 || spans[0].Name != "GET other" || attrs(spans[0])["url.path"] != "other" || spans[1].Name != "GET /playground/" {
+		t.Errorf("spans: %q %v, %q", spans[0].Name, attrs(spans[0]), spans[1].Name)
+	}
+}
+
 // Health checks and scrapes make no spans.
 func TestMiddlewareSkipsProbes(t *testing.T) {
 	tr, exp := newTest(t)
