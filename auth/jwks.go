@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
@@ -39,9 +40,10 @@ var remoteAlgs = []string{"EdDSA", "ES256", "ES384", "PS256", "RS256"}
 // unknown kid, and kept as it was when a fetch fails, so that a provider that is briefly
 // unreachable does not lock every caller out.
 type remoteKeys struct {
-	kf      keyfunc.Keyfunc
-	cancel  context.CancelFunc
-	timeout time.Duration // bounds a lookup, and so a fetch it causes
+	failures atomic.Uint64 // failed fetches, for metrics
+	kf       keyfunc.Keyfunc
+	cancel   context.CancelFunc
+	timeout  time.Duration // bounds a lookup, and so a fetch it causes
 }
 
 func newRemoteKeys(cfg Config) (*remoteKeys, error) {
@@ -67,6 +69,7 @@ func newRemoteKeys(cfg Config) (*remoteKeys, error) {
 	if client == nil {
 		client = &http.Client{Timeout: timeout}
 	}
+	r := &remoteKeys{timeout: timeout}
 	ctx, cancel := context.WithCancel(context.Background())
 	noStartError := true // the provider may be down at start; file keys still work and fetches retry
 	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
@@ -78,6 +81,7 @@ func newRemoteKeys(cfg Config) (*remoteKeys, error) {
 		NoErrorReturnFirstHTTPReq: &noStartError,
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(_ context.Context, err error) {
+				r.failures.Add(1)
 				log.Warn("JWKS fetch failed; the last good key set stays in use", "url", u, "err", err)
 			}
 		},
@@ -86,7 +90,8 @@ func newRemoteKeys(cfg Config) (*remoteKeys, error) {
 		cancel()
 		return nil, fmt.Errorf("JWKS URL %s: %w", cfg.JWKSURL, err)
 	}
-	return &remoteKeys{kf: kf, cancel: cancel, timeout: timeout}, nil
+	r.kf, r.cancel = kf, cancel
+	return r, nil
 }
 
 // key returns the provider's key for t (which names a kid), held to the same rules as a

@@ -153,6 +153,9 @@ func TestJWKSProviderDownKeepsLastGoodSet(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	if v.JWKSFetchFailures() == 0 {
+		t.Error("failed fetches are counted")
+	}
 	// Uncached, so the signature is checked against the kept set.
 	for i := range 3 {
 		tok := craft(t, jwt.SigningMethodES256, k, "k1", edit(baseClaims(time.Now()), map[string]any{"sub": "clerk-" + string(rune('0'+i))}))

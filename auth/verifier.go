@@ -258,6 +258,15 @@ func (v *Verifier) Verify(token string) (*gateway.Caller, error) {
 	return &caller, nil
 }
 
+// JWKSFetchFailures is how many fetches of the JWKSURL key set have failed (the last good
+// set then stays in use); 0 without a JWKSURL.
+func (v *Verifier) JWKSFetchFailures() uint64 {
+	if v.remote == nil {
+		return 0
+	}
+	return v.remote.failures.Load()
+}
+
 // Close stops refreshing the JWKSURL key set; a Verifier without one needs no Close.
 func (v *Verifier) Close() {
 	if v.remote != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
@@ -34,7 +35,12 @@ func exposedNames(g *tg) map[string]bool {
 // trafficForMetrics makes the gateway produce a series of every metric: department
 // calls, policy decisions, audit commits, a refused request.
 func trafficForMetrics(t *testing.T) *tg {
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(idp.Close)
 	g := newTG(t, func(c *config.Config) {
+		c.Auth.JWKSURL = idp.URL           // down: counted, and the demo key still works
 		c.Limits.RedisAddr = "127.0.0.1:1" // unreachable: the limits fall back to local, and say so
 		for i := range c.Consumers {
 			if c.Consumers[i].Name == "ipudong-portal" {
@@ -148,6 +154,7 @@ func TestMetricConventions(t *testing.T) {
 		`gateway_ratelimit_refused_total{consumer="ipudong-portal",limit="end_user"} 1`,
 		`gateway_ratelimit_shared 1`,
 		`gateway_ratelimit_degraded 1`,
+		`gateway_jwks_fetch_failures_total 1`,
 		`gateway_graphql_operations_total{operation="Reps",outcome="partial",type="query"} 1`,
 	} {
 		if !strings.Contains(text, want) {

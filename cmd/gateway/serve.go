@@ -286,6 +286,10 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		return nil, err
 	}
 	closers.push("token keys", func(context.Context) error { verifier.Close(); return nil })
+	if cfg.Auth.JWKSURL != "" {
+		m.CounterFunc("gateway_jwks_fetch_failures_total", "Failed fetches of the identity provider's key set (auth.jwksURL); the last good set stays in use.", nil,
+			func() float64 { return float64(verifier.JWKSFetchFailures()) })
+	}
 
 	registerAuditMetrics(m, recorder)
 	eo := enforce.Options{Catalog: catalog, Grants: svc.Grants, Recorder: timedRecorder{recorder, m}, Observer: m, Log: log, Caller: auth.CallerFrom}
