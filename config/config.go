@@ -179,7 +179,7 @@ type Auth struct {
 	KeyFiles []string `yaml:"keyFiles,omitempty"` // PEM public keys, relative to the config file
 	JWKSFile string   `yaml:"jwksFile,omitempty"`
 	// JWKSURL is the identity provider's published key set, fetched every JWKSRefresh
-	// (default 15m) and again when a token names an unknown key (docs/operators.md).
+	// (default 15m) and again when a token names an unknown key (docs/operators.md, "Key rotation").
 	JWKSURL     string        `yaml:"jwksURL,omitempty"`
 	JWKSRefresh time.Duration `yaml:"jwksRefresh,omitempty"`
 	Leeway      time.Duration `yaml:"leeway,omitempty"`

@@ -25,7 +25,7 @@ type Limits struct {
 }
 
 // RateLimiter enforces per-consumer and per-end-user limits on a ratelimit.Limiter: in
-// this process's memory, or in Redis shared by every replica (docs/operators.md).
+// this process's memory, or in Redis shared by every replica (docs/operators.md, "Rate limits").
 type RateLimiter struct {
 	lim    ratelimit.Limiter
 	limits func(consumer string) Limits
