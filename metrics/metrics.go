@@ -3,7 +3,8 @@
 // limits and audit commits. Every collector is registered on one registry the server
 // exposes at /metrics. Names and labels follow Prometheus's conventions: a unit suffix in
 // base units (_seconds), _total on counters, an enum as one series per state, and no
-// label whose values a client can multiply without bound (docs/operators.md, "Health, readiness and metrics").
+// label whose values a client can multiply without bound (docs/operators.md, "Health,
+// readiness and metrics").
 package metrics
 
 import (
