@@ -20,10 +20,11 @@ import (
 // localLimiterKeys bounds the buckets a replica keeps in memory (consumers and end users).
 const localLimiterKeys = 100000
 
-// newRateLimiter counts each consumer's and end user's requests in Redis when one is
-// configured (limits.redisAddr, else cache.redisAddr), so that every replica draws on
-// the same buckets, and in memory otherwise (docs/operators.md, "Rate limits").
-func newRateLimiter(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, closers *closeStack) (*server.RateLimiter, error) {
+// newLimiter is where the gateway counts against token buckets (rate limits, and any
+// other budget keyed apart from theirs): in Redis when one is configured
+// (limits.redisAddr, else cache.redisAddr), so that every replica draws on the same
+// buckets, and in memory otherwise (docs/operators.md, "Rate limits").
+func newLimiter(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, closers *closeStack) (ratelimit.Limiter, error) {
 	var lim ratelimit.Limiter = ratelimit.NewLocal(localLimiterKeys)
 	addr := cfg.Limits.RedisAddr
 	if addr == "" {
@@ -57,6 +58,11 @@ func newRateLimiter(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, cl
 	}
 	m.GaugeFunc("gateway_ratelimit_shared", "1 when rate limits are counted in Redis for all replicas, 0 when per replica.", nil,
 		func() float64 { return isShared })
+	return lim, nil
+}
+
+// newRateLimiter holds each consumer and each of its end users to their limits on lim.
+func newRateLimiter(cfg *config.Config, lim ratelimit.Limiter, m *metrics.Metrics) *server.RateLimiter {
 	rl := server.NewRateLimiter(lim, func(consumer string) server.Limits {
 		c := cfg.Consumer(consumer)
 		if c == nil {
@@ -66,5 +72,5 @@ func newRateLimiter(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, cl
 		return server.Limits{EndUser: server.Rate(u), Consumer: server.Rate(all)}
 	}, func(r *http.Request) *gateway.Caller { return auth.CallerFrom(r.Context()) })
 	rl.OnRefused = m.RateLimited
-	return rl, nil
+	return rl
 }

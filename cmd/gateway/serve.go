@@ -207,6 +207,10 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 	if err != nil {
 		return nil, err
 	}
+	limiter, err := newLimiter(cfg, log, m, closers) // rate limits; shared by replicas through Redis
+	if err != nil {
+		return nil, err
+	}
 	var tracer trace.Tracer // nil: no department spans
 	if tr != nil {
 		tracer = tr.Tracer()
@@ -354,9 +358,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, closers
 		deps.Trace = tr.Middleware
 	}
 	if !cfg.Limits.RateLimitsOff {
-		if deps.RateLimit, err = newRateLimiter(cfg, log, m, closers); err != nil {
-			return nil, err
-		}
+		deps.RateLimit = newRateLimiter(cfg, limiter, m)
 	}
 	if cfg.Pprof {
 		deps.Pprof = adminOnly(auth.Middleware(verifier, log), pprofHandler())
