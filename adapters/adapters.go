@@ -61,3 +61,17 @@ var (
 	// XML or encoding, unexpected JSON, a malformed row).
 	ErrBadResponse = errors.New("department system answered with an unreadable response")
 )
+
+// Outcome names how a department call ended, for metrics and traces: "ok", "canceled"
+// (the caller gave up), "bad_response" or "unavailable".
+func Outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, ErrBadResponse):
+		return "bad_response"
+	}
+	return "unavailable"
+}

@@ -2,7 +2,6 @@ package federation
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -38,7 +37,7 @@ func endLookup(span trace.Span, hits, misses int, stale bool, err error) {
 		attribute.Bool("gateway.cache.stale", stale),
 	)
 	if err != nil {
-		span.SetStatus(codes.Error, outcome(err))
+		span.SetStatus(codes.Error, adapters.Outcome(err))
 	}
 	span.End()
 }
@@ -56,26 +55,13 @@ func traceCall[T any](d *Department, ctx context.Context, op string, batch int, 
 	span.SetAttributes(
 		attribute.Int("gateway.retries", max(int(attempts.Load())-1, 0)),
 		attribute.String("gateway.breaker.state", d.protected.State().String()),
-		attribute.String("gateway.outcome", outcome(err)),
+		attribute.String("gateway.outcome", adapters.Outcome(err)),
 	)
 	if err != nil {
-		span.SetStatus(codes.Error, outcome(err))
+		span.SetStatus(codes.Error, adapters.Outcome(err))
 	}
 	span.End()
 	return got, err
-}
-
-// outcome names an error as the metrics do.
-func outcome(err error) string {
-	switch {
-	case err == nil:
-		return "ok"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case errors.Is(err, adapters.ErrBadResponse):
-		return "bad_response"
-	}
-	return "unavailable"
 }
 
 // tracedSource is the adapter as the resilience layer sees it when tracing is on: each
@@ -101,7 +87,7 @@ func (s tracedSource) Fetch(ctx context.Context, op string, keys []string) (map[
 	defer span.End()
 	got, err := s.inner.Fetch(ctx, op, keys)
 	if err != nil {
-		span.SetStatus(codes.Error, outcome(err))
+		span.SetStatus(codes.Error, adapters.Outcome(err))
 	}
 	return got, err
 }
@@ -115,7 +101,7 @@ func (s tracedPager) Page(ctx context.Context, op, key string, offset, limit int
 	defer span.End()
 	p, err := s.inner.(adapters.Pager).Page(ctx, op, key, offset, limit)
 	if err != nil {
-		span.SetStatus(codes.Error, outcome(err))
+		span.SetStatus(codes.Error, adapters.Outcome(err))
 	}
 	return p, err
 }

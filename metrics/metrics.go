@@ -9,7 +9,6 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -106,17 +105,7 @@ func (m *Metrics) Decision(class gateway.Class, outcome gateway.Outcome) {
 
 // Upstream records one call to a department.
 func (m *Metrics) Upstream(dept, op string, d time.Duration, err error) {
-	outcome := "ok"
-	switch {
-	case err == nil:
-	case errors.Is(err, context.Canceled):
-		outcome = "canceled"
-	case errors.Is(err, adapters.ErrBadResponse):
-		outcome = "bad_response"
-	default:
-		outcome = "unavailable"
-	}
-	m.upstreamCalls.WithLabelValues(dept, op, outcome).Inc()
+	m.upstreamCalls.WithLabelValues(dept, op, adapters.Outcome(err)).Inc()
 	m.upstreamTime.WithLabelValues(dept).Observe(d.Seconds())
 }
 
