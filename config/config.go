@@ -203,12 +203,16 @@ type Limits struct {
 	// RateLimitsOff turns per-consumer and per-user rate limits off (load tests only).
 	RateLimitsOff bool `yaml:"rateLimitsOff,omitempty"`
 	// RedisAddr shares rate limits across replicas through this Redis (an address or a
-	// redis:// or rediss:// URL); default cache.redisAddr. Without either, each replica
-	// counts on its own.
+	// redis:// or rediss:// URL); default cache.redisAddr. Without either, or with
+	// LocalLimits, each replica counts on its own.
 	RedisAddr string `yaml:"redisAddr,omitempty"`
 	// BatchWait is how long a loader waits to gather keys into one department call.
 	BatchWait time.Duration `yaml:"batchWait,omitempty"` // default 250µs
 }
+
+// LocalLimits as limits.redisAddr counts rate limits in each replica's memory even when
+// the cache shares records through Redis.
+const LocalLimits = "local"
 
 // Sharing configures the sharing-request loop.
 type Sharing struct {

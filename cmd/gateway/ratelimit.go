@@ -27,8 +27,11 @@ const localLimiterKeys = 100000
 func newLimiter(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, closers *closeStack) (ratelimit.Limiter, error) {
 	var lim ratelimit.Limiter = ratelimit.NewLocal(localLimiterKeys)
 	addr := cfg.Limits.RedisAddr
-	if addr == "" {
+	switch addr {
+	case "":
 		addr = cfg.Cache.RedisAddr
+	case config.LocalLimits:
+		addr = ""
 	}
 	isShared := 0.0
 	if addr != "" {

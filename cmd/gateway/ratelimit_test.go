@@ -94,3 +94,19 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// limits.redisAddr: local keeps the limits in memory though the cache shares through
+// Redis; without it they follow the cache into Redis.
+func TestLocalLimitsBesideASharedCache(t *testing.T) {
+	for _, c := range []struct {
+		limits, want string
+	}{{config.LocalLimits, "gateway_ratelimit_shared 0"}, {"", "gateway_ratelimit_shared 1"}} {
+		g := newTG(t, func(cfg *config.Config) {
+			cfg.Cache.RedisAddr = "127.0.0.1:1" // unreachable: nothing here needs it to answer
+			cfg.Limits.RedisAddr = c.limits
+		})
+		if m := g.metrics(); !strings.Contains(m, c.want) {
+			t.Errorf("limits.redisAddr %q: want %s in\n%s", c.limits, c.want, grepLines(m, "gateway_ratelimit"))
+		}
+	}
+}
