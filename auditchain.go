@@ -9,30 +9,47 @@ import (
 	"time"
 )
 
-// auditHashTag opens every hashed encoding so that a future change of the format is a
-// new tag, never a silent reinterpretation of old chains.
-const auditHashTag = "pudong-gateway-audit-v1"
+// The format tags open every hashed encoding, so that a change of the format is a new
+// tag, never a silent reinterpretation of old chains. docs/audit.md documents both.
+const (
+	auditHashTagV1 = "pudong-gateway-audit-v1"
+	auditHashTagV2 = "pudong-gateway-audit-v2"
+)
 
-// ComputeHash returns the hex SHA-256 that links e into the audit hash chain. The
-// stored Hash of an intact event equals it, and the next event's PrevHash equals the
-// stored Hash; `gateway audit verify` recomputes it, so the encoding below is a stable
-// format, not an implementation detail.
+// ComputeHash returns the hex SHA-256 that links e into the audit hash chain, in the
+// current format (v2). The stored Hash of an intact event equals it (or, for events
+// written before v2, ComputeHashV1), and the next event's PrevHash equals the stored
+// Hash; `gateway audit verify` recomputes it, so the encoding below is a stable format,
+// not an implementation detail (docs/audit.md, "The hash of an event").
 //
 // The hash input is a sequence of fields, each written as its length in bytes (8-byte
 // unsigned big-endian) followed by its UTF-8 bytes, in this order:
 //
-//	"pudong-gateway-audit-v1" (format tag)
+//	"pudong-gateway-audit-v2" (format tag)
+//	Chain      "" for the default chain
 //	Seq        decimal, no sign or padding ("1", "42")
 //	At         UTC, RFC 3339 with nanoseconds as Go's time.RFC3339Nano writes it
 //	           (trailing zeros of the fraction dropped, "2026-11-27T03:04:05.123Z")
-//	Consumer, EndUser, Purpose, RequestID, Code, Owner, Subject
+//	Consumer, EndUser, Purpose, RequestID, ClientRequestID, TraceID, Code, Owner, Subject
 //	Decision   ALLOW, MASK or DENY
 //	GrantID
 //	PrevHash   lowercase hex, "" for the first event
 //
-// The length prefixes make the encoding unambiguous: no choice of field values can make
-// two different events encode to the same bytes. The Hash field itself is not an input.
+// Every field of AuditEvent except Hash is an input. The length prefixes make the
+// encoding unambiguous: no choice of field values can make two different events encode
+// to the same bytes.
 func (e *AuditEvent) ComputeHash() string {
+	return e.hash(auditHashTagV2)
+}
+
+// ComputeHashV1 is the hash of the first format, which covers neither Chain,
+// ClientRequestID nor TraceID. It is kept so that events written before v2 still
+// verify; nothing writes it any more.
+func (e *AuditEvent) ComputeHashV1() string {
+	return e.hash(auditHashTagV1)
+}
+
+func (e *AuditEvent) hash(tag string) string {
 	h := sha256.New()
 	var n [8]byte
 	field := func(h hash.Hash, s string) {
@@ -40,13 +57,21 @@ func (e *AuditEvent) ComputeHash() string {
 		h.Write(n[:])
 		h.Write([]byte(s))
 	}
-	field(h, auditHashTag)
+	v2 := tag == auditHashTagV2
+	field(h, tag)
+	if v2 {
+		field(h, e.Chain)
+	}
 	field(h, strconv.FormatInt(e.Seq, 10))
 	field(h, e.At.UTC().Format(time.RFC3339Nano))
 	field(h, e.Consumer)
 	field(h, e.EndUser)
 	field(h, e.Purpose)
 	field(h, e.RequestID)
+	if v2 {
+		field(h, e.ClientRequestID)
+		field(h, e.TraceID)
+	}
 	field(h, e.Code)
 	field(h, e.Owner)
 	field(h, e.Subject)

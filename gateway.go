@@ -1,7 +1,9 @@
 // Package gateway holds the domain of the district's data-sharing gateway: who calls
 // (Caller), what may be shared (the catalogue), the grants and sharing requests that open
-// conditional items, and the audit events that record every decision. The packages around
-// it (adapters, policy, auth, store, server) depend on these types, never on each other's.
+// conditional items, the audit events that record every decision, and what one request
+// carries in its context (the caller, the request ids). It imports no other package of
+// the module, so every package may use it; how the packages around it depend on one
+// another is in docs/architecture.md.
 package gateway
 
 import (
@@ -27,13 +29,16 @@ const (
 	RoleCIO      = "cio"
 )
 
+// Roles lists every role, the one list configuration and tokens are checked against.
+var Roles = []string{RoleApprover, RoleAuditor, RoleCIO}
+
 // HasRole reports whether the caller holds role.
 func (c *Caller) HasRole(role string) bool { return c != nil && slices.Contains(c.Roles, role) }
 
 // Class is how the owning department shares a data item.
 type Class string
 
-// The sharing classes of DESIGN §1.
+// The sharing classes (docs/architecture.md, The sharing policy).
 const (
 	Unconditional Class = "UNCONDITIONAL"
 	Conditional   Class = "CONDITIONAL"
@@ -43,7 +48,7 @@ const (
 // Mask names how a conditional item is de-identified for callers without a grant.
 type Mask string
 
-// The masks of DESIGN §4. MaskNone means the item is never shown masked.
+// The masks (docs/errors.md, extensions.masked). MaskNone means the item is never shown masked.
 const (
 	MaskNone     Mask = ""
 	MaskID       Mask = "id"       // 310115********0012
@@ -62,6 +67,24 @@ type CatalogEntry struct {
 	Mask        Mask          // for conditional items that may be shown de-identified
 	TTL         time.Duration // the owner's update cycle: how long a record may be cached
 	Description string
+	// Copy, when set, says the item holds another department's datum again (one datum,
+	// one code): it is decided, masked and audited as its source unless LegalBasis is set.
+	Copy *Copy
+	// LegalBasis is the published legal basis on which the owner shares a copy more
+	// widely than its source; the catalogue shows it.
+	LegalBasis string
+}
+
+// Copy links a catalogue item to the datum it holds a copy of.
+type Copy struct {
+	Of string // the source's catalogue code
+	// Via names the relation of the item's type that leads to whom the datum is about
+	// (Enterprise.legalRepresentative for a legal representative's name); "" means the
+	// item's own subject.
+	Via string
+	// PersonOnly decides per value: the item is a copy only when its subject is a person
+	// (a credit record's subject ID is a citizen's ID number or a credit code).
+	PersonOnly bool
 }
 
 // Outcome is the decision for one field of one subject for one caller.

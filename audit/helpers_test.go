@@ -12,11 +12,12 @@ import (
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/store"
 	"pudong.gov.cn/gateway/store/sqlite"
+	"pudong.gov.cn/gateway/store/sqlstore"
 )
 
 // newStore opens a SQLite store in a temporary directory and returns it with the file's
 // path, for tests that tamper with the file directly.
-func newStore(tb testing.TB) (*sqlite.Store, string) {
+func newStore(tb testing.TB) (*sqlstore.Store, string) {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "gateway.db")
 	s, err := sqlite.Open(context.Background(), path, slog.New(slog.DiscardHandler))

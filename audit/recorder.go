@@ -1,5 +1,6 @@
-// Package audit makes the audit trail of DESIGN §5 durable without making every response
-// wait for its own disk flush, and checks the trail's hash chain.
+// Package audit makes the audit trail (docs/architecture.md, Where the audit trail is
+// written) durable without making every response wait for its own disk flush, and checks
+// the trail's hash chain.
 //
 // No response carrying conditional data may leave before its audit events are stored, so
 // each request waits for a commit. The Recorder shares commits between concurrent
@@ -35,6 +36,15 @@ type Options struct {
 	// previous commit has finished, which already batches everything that arrived
 	// during it.
 	MaxWait time.Duration
+	// CommitTimeout bounds each AppendAudit, so that a store that stops answering fails
+	// the commit (and its callers) instead of holding the loop, and the events queued
+	// behind it, for as long as it stalls. Default 0: no bound of its own; callers
+	// bound their wait with Record's context.
+	CommitTimeout time.Duration
+	// Chain is the audit chain this Recorder appends to (gateway.AuditEvent.Chain): one
+	// per replica, so that replicas sharing a database do not take turns on one chain
+	// head. Events are stamped with it whatever their own Chain. Default "".
+	Chain string
 }
 
 // Stats are the Recorder's counters, for metrics.
@@ -106,7 +116,11 @@ func (r *Recorder) Record(ctx context.Context, events []gateway.AuditEvent) erro
 		r.mu.Unlock()
 		return ErrClosed
 	}
+	start := len(r.queue)
 	r.queue = append(r.queue, events...)
+	for i := range r.queue[start:] {
+		r.queue[start+i].Chain = r.opts.Chain
+	}
 	r.waiters = append(r.waiters, w)
 	r.mu.Unlock()
 	r.signal()
@@ -238,8 +252,14 @@ func (r *Recorder) take(spare []gateway.AuditEvent, spareWaiters []waiter) ([]ga
 
 // commit stores one batch and tells its callers the outcome.
 func (r *Recorder) commit(batch []gateway.AuditEvent, waiters []waiter) {
+	ctx := r.ctx
+	if r.opts.CommitTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.opts.CommitTimeout)
+		defer cancel()
+	}
 	start := time.Now()
-	err := r.s.AppendAudit(r.ctx, batch)
+	err := r.s.AppendAudit(ctx, batch)
 	took := time.Since(start)
 	r.lastCommit.Store(int64(took))
 	r.lastBatch.Store(int64(len(batch)))

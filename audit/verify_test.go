@@ -4,18 +4,20 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/audit"
-	"pudong.gov.cn/gateway/store/sqlite"
+	"pudong.gov.cn/gateway/store/sqlstore"
+	"pudong.gov.cn/gateway/store/storetest"
 )
 
 // chain stores ten events in three appends and returns the store and a second handle on
 // its file, through which tests tamper with the events as someone with access to the
 // data directory (but not to the gateway) would.
-func chain(t *testing.T) (*sqlite.Store, *sql.DB) {
+func chain(t *testing.T) (*sqlstore.Store, *sql.DB) {
 	t.Helper()
 	s, path := newStore(t)
 	for _, n := range []int{3, 5, 2} {
@@ -31,11 +33,13 @@ func chain(t *testing.T) (*sqlite.Store, *sql.DB) {
 	return s, db
 }
 
-func exec(t *testing.T, db *sql.DB, stmt string, args ...any) {
+// edit changes events of the default chain in the database, behind the store's back.
+func edit(t *testing.T, db *sql.DB, fn func([]gateway.AuditEvent)) {
 	t.Helper()
-	if _, err := db.Exec(stmt, args...); err != nil {
-		t.Fatalf("tamper: %v", err)
-	}
+	storetest.Tamper(t, db, false, "", func(evs []gateway.AuditEvent) []gateway.AuditEvent {
+		fn(evs)
+		return evs
+	})
 }
 
 func TestVerifyIntactChain(t *testing.T) {
@@ -67,21 +71,21 @@ func TestVerifyDetects(t *testing.T) {
 		{
 			name: "altered field",
 			tamper: func(t *testing.T, db *sql.DB) {
-				exec(t, db, `UPDATE audit_events SET subject = '310115199001010029' WHERE seq = 4`)
+				edit(t, db, func(evs []gateway.AuditEvent) { evs[3].Subject = "310115199001010029" })
 			},
 			want: audit.Break{Seq: 4, Kind: audit.HashMismatch},
 		},
 		{
 			name: "altered last event",
 			tamper: func(t *testing.T, db *sql.DB) {
-				exec(t, db, `UPDATE audit_events SET decision = 'DENY' WHERE seq = 10`)
+				edit(t, db, func(evs []gateway.AuditEvent) { evs[9].Decision = gateway.Deny })
 			},
 			want: audit.Break{Seq: 10, Kind: audit.HashMismatch},
 		},
 		{
 			name: "altered time",
 			tamper: func(t *testing.T, db *sql.DB) {
-				exec(t, db, `UPDATE audit_events SET at = at + 1 WHERE seq = 2`)
+				edit(t, db, func(evs []gateway.AuditEvent) { evs[1].At = evs[1].At.Add(time.Microsecond) })
 			},
 			want: audit.Break{Seq: 2, Kind: audit.HashMismatch},
 		},
@@ -90,39 +94,31 @@ func TestVerifyDetects(t *testing.T) {
 			// but not with the next event, whose hash covers the old one.
 			name: "altered event with its hash recomputed",
 			tamper: func(t *testing.T, db *sql.DB) {
-				var e gateway.AuditEvent
-				var decision string
-				var at int64
-				err := db.QueryRow(`SELECT seq, at, consumer, end_user, purpose, request_id, code, owner, subject,
-					decision, grant_id, prev_hash FROM audit_events WHERE seq = 6`).Scan(&e.Seq, &at, &e.Consumer,
-					&e.EndUser, &e.Purpose, &e.RequestID, &e.Code, &e.Owner, &e.Subject, &decision, &e.GrantID, &e.PrevHash)
-				if err != nil {
-					t.Fatal(err)
-				}
-				e.Consumer, e.Decision = "playground", gateway.Outcome(decision)
-				e.At = time.UnixMicro(at).UTC()
-				exec(t, db, `UPDATE audit_events SET consumer = ?, hash = ? WHERE seq = 6`, e.Consumer, e.ComputeHash())
+				edit(t, db, func(evs []gateway.AuditEvent) {
+					evs[5].Consumer = "playground"
+					evs[5].Hash = evs[5].ComputeHash()
+				})
 			},
 			want: audit.Break{Seq: 7, Kind: audit.PrevHashMismatch},
 		},
 		{
 			name: "deleted event",
 			tamper: func(t *testing.T, db *sql.DB) {
-				exec(t, db, `DELETE FROM audit_events WHERE seq = 7`)
+				storetest.Tamper(t, db, false, "", func(evs []gateway.AuditEvent) []gateway.AuditEvent { return slices.Delete(evs, 6, 7) })
 			},
 			want: audit.Break{Seq: 8, Kind: audit.SeqGap, Expected: "7", Found: "8"},
 		},
 		{
 			name: "deleted first event",
 			tamper: func(t *testing.T, db *sql.DB) {
-				exec(t, db, `DELETE FROM audit_events WHERE seq = 1`)
+				storetest.Tamper(t, db, false, "", func(evs []gateway.AuditEvent) []gateway.AuditEvent { return evs[1:] })
 			},
 			want: audit.Break{Seq: 2, Kind: audit.SeqGap, Expected: "1", Found: "2"},
 		},
 		{
 			name: "rewritten link",
 			tamper: func(t *testing.T, db *sql.DB) {
-				exec(t, db, `UPDATE audit_events SET prev_hash = hash WHERE seq = 5`)
+				edit(t, db, func(evs []gateway.AuditEvent) { evs[4].PrevHash = evs[4].Hash })
 			},
 			want: audit.Break{Seq: 5, Kind: audit.PrevHashMismatch},
 		},

@@ -15,12 +15,15 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
+
+	"pudong.gov.cn/gateway/config"
 )
 
 // Defaults for the JWKS settings of Config.
 const (
-	// DefaultJWKSRefresh is how often the identity provider's key set is fetched again.
-	DefaultJWKSRefresh = 15 * time.Minute
+	// DefaultJWKSRefresh is how often the identity provider's key set is fetched again:
+	// the configuration's default (config/defaults.go).
+	DefaultJWKSRefresh = config.DefaultJWKSRefresh
 	// DefaultJWKSUnknownKID is the least time between two fetches caused by tokens that
 	// name a key the gateway does not hold: a newly rotated key is picked up at once,
 	// but a stream of tokens with made-up kids cannot make the gateway hammer the

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -9,18 +8,11 @@ import (
 	"strings"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 )
 
 // Realm is the protection space named in WWW-Authenticate challenges.
 const Realm = "pudong-gateway"
-
-// WithCaller returns ctx carrying c; it is gateway.WithCaller.
-func WithCaller(ctx context.Context, c *gateway.Caller) context.Context {
-	return gateway.WithCaller(ctx, c)
-}
-
-// CallerFrom returns the authenticated caller of ctx, or nil; it is gateway.CallerFrom.
-func CallerFrom(ctx context.Context) *gateway.Caller { return gateway.CallerFrom(ctx) }
 
 // Middleware admits only requests with a valid bearer token and puts their Caller in the
 // request context. A refused request gets 401 with an RFC 6750 challenge and a
@@ -38,7 +30,7 @@ func Middleware(v *Verifier, log *slog.Logger) func(http.Handler) http.Handler {
 				refuse(w, r, log, err)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), caller)))
+			next.ServeHTTP(w, r.WithContext(gateway.WithCaller(r.Context(), caller)))
 		})
 	}
 }
@@ -85,10 +77,10 @@ func refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error)
 	h.Set("WWW-Authenticate", challenge)
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusUnauthorized)
+	w.WriteHeader(errcode.Status(errcode.Unauthenticated))
 	body := errorBody{Errors: []bodyError{{
 		Message:    e.Description,
-		Extensions: bodyExtensions{Code: "UNAUTHENTICATED", Reason: e.Code},
+		Extensions: bodyExtensions{Code: errcode.Unauthenticated, Reason: e.Code},
 	}}}
 	_ = json.NewEncoder(w).Encode(body) // the status is sent; a broken connection is the client's
 }

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -39,7 +38,7 @@ func TestMiddlewareHeader(t *testing.T) {
 			var logs bytes.Buffer
 			var seen *gateway.Caller
 			h := Middleware(f.all, slog.New(slog.NewJSONHandler(&logs, nil)))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				seen = CallerFrom(r.Context())
+				seen = gateway.CallerFrom(r.Context())
 				w.WriteHeader(http.StatusNoContent)
 			}))
 			req := httptest.NewRequest(http.MethodPost, "/graphql", nil)
@@ -60,27 +59,6 @@ func TestMiddlewareHeader(t *testing.T) {
 			}
 			assertRefused(t, rec, tt.wantReason, tt.invalidToken)
 			assertNoToken(t, valid, rec.Body.String(), logs.String())
-		})
-	}
-}
-
-// TestCallerContext checks the context round trip the resolvers rely on.
-func TestCallerContext(t *testing.T) {
-	c := &gateway.Caller{Subject: "s", Consumer: "playground"}
-	tests := []struct {
-		name string
-		ctx  context.Context
-		want *gateway.Caller
-	}{
-		{name: "none", ctx: context.Background(), want: nil},
-		{name: "set", ctx: WithCaller(context.Background(), c), want: c},
-		{name: "inner wins", ctx: WithCaller(WithCaller(context.Background(), &gateway.Caller{}), c), want: c},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := CallerFrom(tt.ctx); got != tt.want {
-				t.Errorf("CallerFrom = %+v, want %+v", got, tt.want)
-			}
 		})
 	}
 }

@@ -1,8 +1,8 @@
 // Package auth establishes who is calling: it verifies the bearer JWT of every request
-// against configured public keys (DESIGN §6), turns its claims into a gateway.Caller, and
-// carries that caller in the request context. It also owns the demo signing key and the
-// minting of tokens with it, so the demo mode and its token command share one definition of
-// what a valid token is.
+// against configured public keys (docs/operators.md, auth), turns its claims into a
+// gateway.Caller, and carries that caller in the request context. It also owns the demo
+// signing key and the minting of tokens with it, so the demo mode and its token command
+// share one definition of what a valid token is.
 package auth
 
 import (
@@ -20,11 +20,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/config"
 )
 
-// Defaults for the zero values of Config.
+// Defaults for the zero values of Config. The leeway is the configuration's default
+// (config/defaults.go), named here for callers of this package.
 const (
-	DefaultLeeway        = 30 * time.Second
+	DefaultLeeway        = config.DefaultLeeway
 	DefaultMaxTokenBytes = 8 << 10
 )
 

@@ -201,7 +201,7 @@ func TestVerify(t *testing.T) {
 			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			var seen *gateway.Caller
 			h := Middleware(v, log)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				seen = CallerFrom(r.Context())
+				seen = gateway.CallerFrom(r.Context())
 			}))
 			rec := httptest.NewRecorder()
 			req := httptest.NewRequest(http.MethodPost, "/graphql", nil)

@@ -68,6 +68,7 @@ func (h *harness) all(ctx context.Context) error {
 		{h.o.ceiling, "ceiling", h.ceilingPhase},
 		{h.o.peer != "off", "peer", h.peerPhase},
 		{len(h.o.growth) > 0, "growth", h.growthPhase},
+		{h.o.replicasPG != "", "replicas", h.replicasPhase},
 	}
 	for _, s := range steps {
 		if !s.on {
@@ -154,6 +155,20 @@ func (h *harness) demoGateway(ctx context.Context, name string, extra ...string)
 		return nil, system{}, err
 	}
 	return g, system{graphqlURL: g.URL + "/graphql", baseURL: g.URL, pid: g.pid(), psb: g.PSB, amr: g.AMR, dataDir: h.data, tokens: map[string]string{}}, nil
+}
+
+// simulators starts `gateway sim` alone on dataDir, with the run's department latency.
+func (h *harness) simulators(ctx context.Context, dataDir string) (*simProc, error) {
+	h.logf("starting the standalone simulators: gateway sim --data %s", dataDir)
+	sim, err := startSim(h.o.tmp, h.bin, dataDir, nil, h.o.startTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.setLatency(ctx, sim.PSB, sim.AMR); err != nil {
+		sim.stop()
+		return nil, err
+	}
+	return sim, nil
 }
 
 func (h *harness) setLatency(ctx context.Context, psb, amr string) error {
@@ -312,15 +327,11 @@ func (h *harness) peerPhase(ctx context.Context) error {
 		return perr
 	}
 	simData := filepath.Join(h.o.tmp, "simdata")
-	h.logf("starting the standalone simulators: gateway sim --data %s", simData)
-	sim, err := startSim(h.o.tmp, h.bin, simData, nil, h.o.startTimeout)
+	sim, err := h.simulators(ctx, simData)
 	if err != nil {
 		return err
 	}
 	defer sim.stop()
-	if err := h.setLatency(ctx, sim.PSB, sim.AMR); err != nil {
-		return err
-	}
 	ps, _ := findScenario("P")
 
 	if perr != nil {

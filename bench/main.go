@@ -71,6 +71,7 @@ type options struct {
 	peerFork               int
 	growth, cacheKeys      []int
 	jsonPath, profileDir   string
+	replicasPG             string
 	startTimeout           time.Duration
 	target, targetData     string
 	targetPID              int
@@ -100,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.peerFork, "peer-fork", 1, "node worker processes of the peer (hive-gateway --fork; its default is 1)")
 	fs.StringVar(&growth, "growth", "", "simulator citizens for the data-growth runs (S2u and S1 warm each), e.g. 20000,2000000")
 	fs.StringVar(&keys, "cache-keys", "", "distinct enterprises for the cache-size runs (S2u warm over K keys), e.g. 1,100,1000,5000")
+	fs.StringVar(&o.replicasPG, "replicas-pg", "", "PostgreSQL DSN: also measure the audit with 1 and 2 gateway replicas (OS processes) on a new schema there")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.profileDir, "profile", "", "start gateways with --pprof and save a CPU profile of every gateway run here")
 	fs.DurationVar(&o.startTimeout, "start-timeout", 10*time.Minute, "how long a gateway may take to start (data generation)")

@@ -137,7 +137,7 @@ func tail(path string, n int) string {
 }
 
 // The lines of the gateway's and the simulators' logs that the harness relies on
-// (DESIGN §10): one per simulator with its address, and the listening line.
+// (docs/operators.md, Logs): one per simulator with its address, and the listening line.
 var (
 	simLineRE     = regexp.MustCompile(`msg="department simulator started" department=(\S+) protocol=\S+ addr=("[^"]*"|\S+)`)
 	listeningRE   = regexp.MustCompile(`msg="gateway listening".*? addr=(\S+)`)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"pudong.gov.cn/gateway/errcode"
 )
 
 // scenario is one operation the harness drives: who asks (a demo consumer) and what.
@@ -40,7 +42,7 @@ var scenarios = []scenario{
   creditRecords { id kind title decidedOn } } }`,
 	},
 	{
-		Name: "S2", Title: "enterprise due diligence", Consumer: "online-hall", Expected: "FORBIDDEN_FIELD",
+		Name: "S2", Title: "enterprise due diligence", Consumer: "online-hall", Expected: errcode.ForbiddenField,
 		Query: `query S2 { enterprise(creditCode: "` + e1 + `") { creditCode name status establishedOn registeredCapital address
   legalRepresentative { name birthDate householdAddress }
   creditRecords { id kind title content decidedOn }

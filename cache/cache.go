@@ -28,13 +28,11 @@ import (
 
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/cache/internal/ratelog"
+	"pudong.gov.cn/gateway/config"
 )
 
-// Defaults for options left at zero.
+// Defaults for options left at zero; the others are the configuration's (config.Default…).
 const (
-	DefaultMaxRecords  = 100000
-	DefaultNotFoundTTL = 30 * time.Second
-	DefaultStaleFor    = time.Hour
 	DefaultLoadTimeout = 10 * time.Second
 	// sharedBackoff is how long the shared layer is bypassed after it failed, so that a
 	// Redis outage costs one timeout per second rather than one per request.
@@ -139,16 +137,16 @@ type call struct {
 func New(o Options) *Cache {
 	maxRecords := o.MaxRecords
 	if maxRecords <= 0 {
-		maxRecords = DefaultMaxRecords
+		maxRecords = config.DefaultCacheMaxRecords
 	}
 	notFound := o.NotFoundTTL
 	if notFound == 0 {
-		notFound = DefaultNotFoundTTL
+		notFound = config.DefaultNotFoundTTL
 	}
 	notFound = min(notFound, o.TTL)
 	staleFor := o.StaleFor
 	if staleFor == 0 {
-		staleFor = DefaultStaleFor
+		staleFor = config.DefaultStaleFor
 	}
 	loadTimeout := o.LoadTimeout
 	if loadTimeout <= 0 {
@@ -506,35 +504,57 @@ func (c *Cache) fail(op string, keys []string, calls map[string]*call, err error
 // other replicas to drop theirs; if that fails the error says so, and the other
 // replicas may serve their entries until those expire.
 func (c *Cache) Purge(ctx context.Context, keys []string) (int, error) {
-	n := c.purgeLocal(keys)
+	dropped := c.purgeLocal(keys)
 	if c.shared == nil {
-		return n, nil
+		return len(dropped), nil
 	}
-	if err := c.shared.Purge(ctx, c.dept, keys); err != nil {
+	shared, err := c.shared.Purge(ctx, c.dept, keys)
+	if err != nil {
 		c.stats.sharedErrors.Add(1)
-		return n, fmt.Errorf("cache: purging %s in the shared layer (other replicas keep their entries until they expire): %w", c.dept, err)
+		return len(dropped), &SharedPurgeError{Department: c.dept, Local: len(dropped), Err: err}
 	}
-	return n, nil
+	// An entry held here and in the shared layer is one record, counted once.
+	for _, e := range shared {
+		dropped[entryKey{e[0], e[1]}] = struct{}{}
+	}
+	return len(dropped), nil
 }
 
-func (c *Cache) purgeLocal(keys []string) int {
+// SharedPurgeError is a purge that dropped this replica's entries but could not reach
+// the shared layer, so the other replicas keep theirs until they expire.
+type SharedPurgeError struct {
+	Department string
+	Local      int // entries dropped on this replica
+	Err        error
+}
+
+func (e *SharedPurgeError) Error() string {
+	return fmt.Sprintf("cache: purging %s in the shared layer (other replicas keep their entries until they expire): %v", e.Department, e.Err)
+}
+
+func (e *SharedPurgeError) Unwrap() error { return e.Err }
+
+// purgeLocal drops entries of this replica and returns those it dropped.
+func (c *Cache) purgeLocal(keys []string) map[entryKey]struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	dropped := map[entryKey]struct{}{}
 	if len(keys) == 0 {
-		n := c.entries.Len()
+		for _, ek := range c.entries.Keys() {
+			dropped[ek] = struct{}{}
+		}
 		c.entries.Purge()
 		for ek, cl := range c.inflight {
 			cl.noStore = true
 			delete(c.inflight, ek)
 		}
-		return n
+		return dropped
 	}
-	n := 0
 	for _, k := range keys {
 		for op := range c.ops {
 			ek := entryKey{op, k}
 			if c.entries.Remove(ek) {
-				n++
+				dropped[ek] = struct{}{}
 			}
 			if cl, ok := c.inflight[ek]; ok {
 				cl.noStore = true
@@ -542,7 +562,7 @@ func (c *Cache) purgeLocal(keys []string) int {
 			}
 		}
 	}
-	return n
+	return dropped
 }
 
 func (c *Cache) sharedUsable() bool {

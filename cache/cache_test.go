@@ -501,18 +501,27 @@ func (m *memShared) Set(_ context.Context, dept, op string, entries map[string]E
 	return nil
 }
 
-func (m *memShared) Purge(_ context.Context, dept string, keys []string) error {
+func (m *memShared) Purge(_ context.Context, dept string, keys []string) ([][2]string, error) {
 	m.mu.Lock()
+	if m.err != nil {
+		m.mu.Unlock()
+		return nil, m.err
+	}
 	subs := slices.Clone(m.subs)
+	var dropped [][2]string
 	maps.DeleteFunc(m.entries, func(k string, _ Entry) bool {
 		parts := strings.SplitN(k, "/", 3) // dept, op, key
-		return parts[0] == dept && (len(keys) == 0 || slices.Contains(keys, parts[2]))
+		drop := parts[0] == dept && (len(keys) == 0 || slices.Contains(keys, parts[2]))
+		if drop {
+			dropped = append(dropped, [2]string{parts[1], parts[2]})
+		}
+		return drop
 	})
 	m.mu.Unlock()
 	for _, fn := range subs {
 		fn(dept, keys)
 	}
-	return nil
+	return dropped, nil
 }
 
 func (m *memShared) Subscribe(_ context.Context, fn func(string, []string)) error {

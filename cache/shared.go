@@ -26,8 +26,9 @@ type Shared interface {
 	// Set stores entries of dept's operation op for at least ttl.
 	Set(ctx context.Context, dept, op string, entries map[string]Entry, ttl time.Duration) error
 	// Purge drops dept's entries for keys under every operation, or all of dept's
-	// entries when keys is empty, and notifies the other replicas' subscribers.
-	Purge(ctx context.Context, dept string, keys []string) error
+	// entries when keys is empty, notifies the other replicas' subscribers, and returns
+	// the entries it dropped as (operation, key) pairs.
+	Purge(ctx context.Context, dept string, keys []string) ([][2]string, error)
 	// Subscribe delivers the purge notices of other replicas to fn, in the background,
 	// until ctx ends, reconnecting as needed. It returns once the subscription is
 	// confirmed, or with an error if it could not be yet; delivery then starts when
@@ -48,7 +49,7 @@ func (c *Cache) Listen(ctx context.Context) error {
 		if dept != c.dept {
 			return
 		}
-		n := c.purgeLocal(keys)
+		n := len(c.purgeLocal(keys))
 		c.stats.remotePurges.Add(1)
 		c.log.DebugContext(ctx, "cache: purged on notice from another replica", slog.Int("keys", len(keys)), slog.Int("dropped", n))
 	})

@@ -6,17 +6,22 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"pudong.gov.cn/gateway"
 )
 
 // Config is the whole configuration.
@@ -41,7 +46,12 @@ type Config struct {
 	Sharing Sharing `yaml:"sharing,omitempty"`
 	Cache   Cache   `yaml:"cache,omitempty"`
 	Log     Log     `yaml:"log,omitempty"`
+	Audit   Audit   `yaml:"audit,omitempty"`
 	Tracing Tracing `yaml:"tracing,omitempty"`
+
+	// Purposes describe purposes of access for the citizen's data tracker, and mark the
+	// confidential ones it withholds until their disclosure.
+	Purposes []Purpose `yaml:"purposes,omitempty"`
 
 	// Allowlist is the manifest of registered operations (written by `gateway allowlist
 	// register`), relative to the configuration file; consumers with allowlistOnly may
@@ -52,21 +62,102 @@ type Config struct {
 	// production file.
 	Introspection bool `yaml:"introspection,omitempty"`
 
-	// BenchNoAudit turns audit recording off: demo-mode throughput comparisons only.
-	BenchNoAudit bool `yaml:"-"`
-	// Pprof serves /debug/pprof/ to administrators.
-	Pprof bool `yaml:"-"`
+	// AllowUnsafe names settings a production configuration may use only on purpose:
+	// "demo-key" (the demo issuer or signing key, as `gateway sim` writes them, for
+	// trying the gateway against the simulators), "world-writable-keys" (key files anyone
+	// may replace) and "introspection" (on without a warning). Start-up refuses the first
+	// two and warns about the third unless they are listed (docs/operators.md).
+	AllowUnsafe []string `yaml:"allowUnsafe,omitempty"`
 
 	// CatalogData holds the catalogue files' contents by name, read at Load.
 	CatalogData map[string][]byte `yaml:"-"`
 	// Path is the file the configuration came from, "" for the demo.
 	Path string `yaml:"-"`
+	// lines are the line of every key and list item, by path ("departments[0].auth").
+	lines map[string]int
+	// faulty are the paths Load found problems at.
+	faulty []string
 }
 
-// Ref names the department and operation that serve one kind of lookup.
+// Faulty reports whether Load found a problem at path or under it, so that later checks
+// of the same setting (an adapter's, at start-up) do not report it a second time.
+func (c *Config) Faulty(path string) bool {
+	for _, f := range c.faulty {
+		if f == path || strings.HasPrefix(f, path+".") || strings.HasPrefix(f, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// At returns "FILE:LINE" of a setting by its path, such as "departments[1].dsn" or
+// "cache.redisAddr": the nearest line the file has for it (its parent's when the setting
+// is absent), or just the file. Checks made after Load, at start-up or by `gateway config
+// check`, report their problems with it, in the form Load uses.
+func (c *Config) At(path string) string {
+	for p := path; p != ""; {
+		if l, ok := c.lines[p]; ok {
+			return fmt.Sprintf("%s:%d", c.Path, l)
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	if c.Path == "" {
+		return "configuration"
+	}
+	return c.Path
+}
+
+// Ref names the department and operation that serve one kind of lookup, or says that no
+// department of this deployment offers it.
 type Ref struct {
 	Department string `yaml:"department"`
 	Operation  string `yaml:"operation"`
+	// None is written `lookup: none` in the file: no department offers this lookup (a
+	// registry without a list operation, say). The gateway starts without it, and the
+	// fields that need it answer SOURCE_NOT_OFFERED naming it (docs/errors.md).
+	None bool `yaml:"-"`
+}
+
+// NoSource is how a configuration file says a lookup is not offered.
+const NoSource = "none"
+
+// UnmarshalYAML reads a Ref as {department, operation}, or as the word none.
+func (r *Ref) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if n.Value != NoSource {
+			// A TypeError, so that decoding goes on and reports the file's other mistakes.
+			return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q: want {department: …, operation: …} or %s", n.Line, n.Value, NoSource)}}
+		}
+		*r = Ref{None: true}
+		return nil
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Value != "department" && k.Value != "operation" {
+				return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: field %s not found in a source (department, operation)", k.Line, k.Value)}}
+			}
+		}
+	}
+	type plain Ref // without this method, so decoding does not recurse
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*r = Ref(p)
+	return nil
+}
+
+// MarshalYAML writes a Ref that is not offered as the word none.
+func (r Ref) MarshalYAML() (any, error) {
+	if r.None {
+		return NoSource, nil
+	}
+	type plain Ref
+	return plain(r), nil
 }
 
 // Sources says which department serves which lookup of the unified schema. Unset
@@ -84,13 +175,13 @@ type Sources struct {
 
 // DefaultSources are the lookups as the district's four systems serve them.
 var DefaultSources = Sources{
-	Person:              Ref{"psb", "person"},
-	Enterprise:          Ref{"amr", "enterprise"},
-	EnterprisesByRep:    Ref{"amr", "byLegalRep"},
-	EnterpriseList:      Ref{"amr", "list"},
-	CreditBySubject:     Ref{"credit", "bySubject"},
-	InsuranceByCitizen:  Ref{"hrss", "byCitizen"},
-	InsuranceByEmployer: Ref{"hrss", "byEmployer"},
+	Person:              Ref{Department: "psb", Operation: "person"},
+	Enterprise:          Ref{Department: "amr", Operation: "enterprise"},
+	EnterprisesByRep:    Ref{Department: "amr", Operation: "byLegalRep"},
+	EnterpriseList:      Ref{Department: "amr", Operation: "list"},
+	CreditBySubject:     Ref{Department: "credit", Operation: "bySubject"},
+	InsuranceByCitizen:  Ref{Department: "hrss", Operation: "byCitizen"},
+	InsuranceByEmployer: Ref{Department: "hrss", Operation: "byEmployer"},
 }
 
 // Each returns the lookups by their configuration names.
@@ -112,7 +203,7 @@ func (s *Sources) fill() {
 		{&s.CreditBySubject, DefaultSources.CreditBySubject}, {&s.InsuranceByCitizen, DefaultSources.InsuranceByCitizen},
 		{&s.InsuranceByEmployer, DefaultSources.InsuranceByEmployer},
 	} {
-		if p.dst.Department == "" && p.dst.Operation == "" {
+		if p.dst.Department == "" && p.dst.Operation == "" && !p.dst.None {
 			*p.dst = p.def
 		}
 	}
@@ -136,6 +227,38 @@ type Consumer struct {
 	// AllowlistOnly restricts the consumer to the operations registered in the
 	// allowlist manifest (production front ends).
 	AllowlistOnly bool `yaml:"allowlistOnly,omitempty"`
+	// SubjectLimit bounds how many distinct people other than themselves one end user
+	// may read or look up, per request and per minute (cost-based limits: aliases,
+	// lists and relations all count by the people they reach). Defaults depend on the
+	// kind of consumer; 0 means no bound.
+	SubjectLimit *SubjectLimit `yaml:"subjectLimit,omitempty"`
+}
+
+// SubjectLimit is a budget of distinct people.
+type SubjectLimit struct {
+	PerRequest int `yaml:"perRequest"`
+	PerMinute  int `yaml:"perMinute"`
+}
+
+// Subjects returns the consumer's budget of distinct people, with the defaults for its
+// kind: small for the playground and citizens' sessions, large for service backends
+// that serve many clerks, none for department consoles (which read their own data).
+func (c *Consumer) Subjects() SubjectLimit {
+	var l SubjectLimit
+	switch {
+	case c.Name == "playground":
+		l = SubjectLimit{PerRequest: 10, PerMinute: 30}
+	case c.SelfService:
+		l = SubjectLimit{PerRequest: 5, PerMinute: 10}
+	case c.Dept != "" || len(c.Roles) > 0:
+		l = SubjectLimit{}
+	default:
+		l = SubjectLimit{PerRequest: 200, PerMinute: 6000}
+	}
+	if c.SubjectLimit != nil {
+		l = *c.SubjectLimit
+	}
+	return l
 }
 
 // Limits returns the consumer's rate limits, with the defaults for its kind.
@@ -189,6 +312,13 @@ type Auth struct {
 type Store struct {
 	Driver string `yaml:"driver,omitempty"` // sqlite (default) or postgres
 	DSN    string `yaml:"dsn,omitempty"`    // postgres DSN; for sqlite, a file path (default DataDir/gateway.db)
+	// Timeout bounds each store call a request makes (sharing requests, grants, audit
+	// queries), so a stalled database fails them with STORE_UNAVAILABLE. Default 5s.
+	Timeout time.Duration `yaml:"timeout,omitempty"`
+	// Replica names this gateway's audit chain, so that replicas sharing a database do
+	// not queue on one chain head. Default: an id generated once and kept in
+	// DataDir/replica-id. Two replicas must not share a data directory without it.
+	Replica string `yaml:"replica,omitempty"`
 }
 
 // Limits protect the departments and the gateway from expensive queries.
@@ -251,73 +381,39 @@ type Log struct {
 	Level  string `yaml:"level,omitempty"`  // debug, info (default), warn, error
 }
 
-// WithDefaults fills every unset setting with its default.
+// WithDefaults fills every unset setting with its default (defaults.go).
 func (c *Config) WithDefaults() {
-	if c.Addr == "" {
-		c.Addr = "127.0.0.1:8080"
-	}
-	if c.DataDir == "" {
-		c.DataDir = "data"
-	}
+	c.Addr = cmp.Or(c.Addr, DefaultAddr)
+	c.DataDir = cmp.Or(c.DataDir, DefaultDataDir)
 	c.Sources.fill()
-	if c.Store.Driver == "" {
-		c.Store.Driver = "sqlite"
-	}
+	c.Store.Driver = cmp.Or(c.Store.Driver, DefaultStoreDriver)
 	if c.Store.Driver == "sqlite" && c.Store.DSN == "" {
-		c.Store.DSN = filepath.Join(c.DataDir, "gateway.db")
+		c.Store.DSN = filepath.Join(c.DataDir, DefaultSQLiteFile)
 	}
 	l := &c.Limits
-	if l.Depth == 0 {
-		l.Depth = 10
-	}
-	if l.Complexity == 0 {
-		l.Complexity = 5000
-	}
-	if l.Aliases == 0 {
-		l.Aliases = 50
-	}
-	if l.Fields == 0 {
-		l.Fields = 10000
-	}
-	if l.Selections == 0 {
-		l.Selections = 1000
-	}
-	if l.BodyBytes == 0 {
-		l.BodyBytes = 1 << 20
-	}
-	if l.PageSize == 0 {
-		l.PageSize = 100
-	}
-	if l.BatchWait == 0 {
-		l.BatchWait = 250 * time.Microsecond
-	}
-	if c.Sharing.DeadlineWorkingDays == 0 {
-		c.Sharing.DeadlineWorkingDays = 5
-	}
-	if c.Cache.MaxRecords == 0 {
-		c.Cache.MaxRecords = 100000
-	}
-	if c.Cache.StaleFor == 0 {
-		c.Cache.StaleFor = time.Hour
-	}
-	if c.Cache.NotFoundTTL == 0 {
-		c.Cache.NotFoundTTL = 30 * time.Second
-	}
-	if c.Cache.RedisPrefix == "" {
-		c.Cache.RedisPrefix = "pdgw:"
-	}
-	if c.Auth.Leeway == 0 {
-		c.Auth.Leeway = 30 * time.Second
-	}
+	l.Depth = cmp.Or(l.Depth, DefaultDepth)
+	l.Complexity = cmp.Or(l.Complexity, DefaultComplexity)
+	l.Aliases = cmp.Or(l.Aliases, DefaultAliases)
+	l.Fields = cmp.Or(l.Fields, DefaultFields)
+	l.Selections = cmp.Or(l.Selections, DefaultSelections)
+	l.BodyBytes = cmp.Or(l.BodyBytes, DefaultBodyBytes)
+	l.PageSize = cmp.Or(l.PageSize, DefaultPageSize)
+	l.BatchWait = cmp.Or(l.BatchWait, DefaultBatchWait)
+	c.Sharing.DeadlineWorkingDays = cmp.Or(c.Sharing.DeadlineWorkingDays, DefaultDeadlineWorkingDays)
+	c.Cache.MaxRecords = cmp.Or(c.Cache.MaxRecords, DefaultCacheMaxRecords)
+	c.Cache.StaleFor = cmp.Or(c.Cache.StaleFor, DefaultStaleFor)
+	c.Cache.NotFoundTTL = cmp.Or(c.Cache.NotFoundTTL, DefaultNotFoundTTL)
+	c.Cache.RedisPrefix = cmp.Or(c.Cache.RedisPrefix, DefaultRedisPrefix)
+	c.Auth.Leeway = cmp.Or(c.Auth.Leeway, DefaultLeeway)
 	if c.Log.Format == "" {
-		c.Log.Format = "json"
+		c.Log.Format = DefaultLogFormat
 		if c.Demo {
 			c.Log.Format = "text"
 		}
 	}
-	if c.Log.Level == "" {
-		c.Log.Level = "info"
-	}
+	c.Log.Level = cmp.Or(c.Log.Level, DefaultLogLevel)
+	c.Store.Timeout = cmp.Or(c.Store.Timeout, DefaultStoreTimeout)
+	c.Audit.withDefaults(c.DataDir)
 }
 
 // Consumer returns a consumer by name, or nil.
@@ -403,18 +499,41 @@ func withFileLine(name, msg string) string {
 }
 
 // Load reads a configuration file and the catalogue files it names, and validates it.
-// Every problem is reported at once, with file and line.
+// Every problem is reported at once, with file and line. With an *Error it still returns
+// what could be read (nil only when the file is not YAML at all), so that `gateway config
+// check` can go on to the checks of start-up and report their problems too.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
-	return ParseEnv(data, path, func(name string) ([]byte, error) {
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(filepath.Dir(path), name)
-		}
-		return os.ReadFile(name)
+	dir := filepath.Dir(path)
+	c, err := ParseEnv(data, path, func(name string) ([]byte, error) {
+		return os.ReadFile(relativeTo(dir, name))
 	}, os.LookupEnv)
+	if c != nil {
+		c.resolvePaths(dir)
+	}
+	return c, err
+}
+
+// resolvePaths makes the files a configuration names relative to its own directory
+// (allowlist, key files, JWKS file) absolute, once, so that no user of the configuration
+// needs to know where it came from. Catalogue files are read relative to it at Load.
+func (c *Config) resolvePaths(dir string) {
+	c.Allowlist = relativeTo(dir, c.Allowlist)
+	c.Auth.JWKSFile = relativeTo(dir, c.Auth.JWKSFile)
+	for i, k := range c.Auth.KeyFiles {
+		c.Auth.KeyFiles[i] = relativeTo(dir, k)
+	}
+}
+
+// relativeTo is name read from dir: name itself when absolute or empty.
+func relativeTo(dir, name string) string {
+	if name == "" || filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(dir, name)
 }
 
 // Parse decodes and validates configuration bytes; readFile reads the files it names.
@@ -446,24 +565,22 @@ func ParseEnv(data []byte, name string, readFile func(string) ([]byte, error), l
 			return nil, err
 		}
 	}
-	lines := map[string]int{}
-	indexLines(&root, "", lines)
-	at := func(path string) string {
-		// The nearest known line: the path itself, else its closest parent.
-		for p := path; p != ""; {
-			if l, ok := lines[p]; ok {
-				return fmt.Sprintf("%s:%d", name, l)
-			}
-			i := strings.LastIndexAny(p, ".[")
-			if i < 0 {
-				break
-			}
-			p = p[:i]
-		}
-		return name
-	}
+	c.lines = map[string]int{}
+	indexLines(&root, "", c.lines)
+	at := c.At
 	c.WithDefaults()
 	problems = append(problems, c.validate(at)...)
+	if lookup != nil {
+		for i, d := range c.Departments {
+			if k := d.Auth.KeyEnv; k != "" && d.Auth.Key == "" {
+				if v, ok := lookup(k); !ok || v == "" {
+					path := fmt.Sprintf("departments[%d].auth.keyEnv", i)
+					c.faulty = append(c.faulty, path)
+					problems = append(problems, fmt.Sprintf("%s: %s: the environment variable %s is not set", at(path), path, k))
+				}
+			}
+		}
+	}
 	c.CatalogData = map[string][]byte{}
 	for i, f := range c.Catalog {
 		b, err := readFile(f)
@@ -474,7 +591,7 @@ func ParseEnv(data []byte, name string, readFile func(string) ([]byte, error), l
 		c.CatalogData[f] = b
 	}
 	if len(problems) > 0 {
-		return nil, &Error{Problems: problems}
+		return c, &Error{Problems: problems}
 	}
 	return c, nil
 }
@@ -506,12 +623,11 @@ func indexLines(n *yaml.Node, path string, lines map[string]int) {
 	}
 }
 
-var protocols = []string{"soap", "rest", "sql", "csv"}
-
 func (c *Config) validate(at func(string) string) []string {
 	var p []string
 	bad := func(path, format string, args ...any) {
 		p = append(p, at(path)+": "+path+": "+fmt.Sprintf(format, args...))
+		c.faulty = append(c.faulty, path)
 	}
 	ids := map[string]bool{}
 	for i, d := range c.Departments {
@@ -523,22 +639,22 @@ func (c *Config) validate(at func(string) string) []string {
 			bad(dp+".id", "department %q is bound twice", d.ID)
 		}
 		ids[d.ID] = true
-		if !slices.Contains(protocols, d.Protocol) {
-			bad(dp+".protocol", "protocol %q: want one of %s", d.Protocol, strings.Join(protocols, ", "))
+		if !slices.Contains(Protocols, d.Protocol) {
+			bad(dp+".protocol", "protocol %q: want one of %s", d.Protocol, strings.Join(Protocols, ", "))
 		}
 		switch d.Protocol {
-		case "soap", "rest":
+		case ProtocolSOAP, ProtocolREST:
 			if d.Endpoint == "" {
 				bad(dp+".endpoint", "a %s department needs an endpoint URL", d.Protocol)
 			}
-		case "sql":
+		case ProtocolSQL:
 			if d.Driver != "sqlite" && d.Driver != "mysql" {
 				bad(dp+".driver", "driver %q: want sqlite or mysql", d.Driver)
 			}
 			if d.DSN == "" {
 				bad(dp+".dsn", "an sql department needs a dsn")
 			}
-		case "csv":
+		case ProtocolCSV:
 			if d.Dir == "" {
 				bad(dp+".dir", "a csv department needs the export directory")
 			}
@@ -563,6 +679,9 @@ func (c *Config) validate(at func(string) string) []string {
 	sort.Strings(names)
 	for _, n := range names {
 		r := c.Sources.Each()[n]
+		if r.None {
+			continue
+		}
 		d := c.Department(r.Department)
 		switch {
 		case d == nil && !c.Demo:
@@ -589,8 +708,8 @@ func (c *Config) validate(at func(string) string) []string {
 			bad(cp+".purpose", "a consumer needs the purpose its tokens carry by default")
 		}
 		for _, r := range cons.Roles {
-			if r != "approver" && r != "auditor" && r != "cio" {
-				bad(cp+".roles", "role %q: want approver, auditor or cio", r)
+			if !slices.Contains(gateway.Roles, r) {
+				bad(cp+".roles", "role %q: want one of %s", r, strings.Join(gateway.Roles, ", "))
 			}
 		}
 		for j, g := range cons.Grants {
@@ -635,13 +754,86 @@ func (c *Config) validate(at func(string) string) []string {
 	if c.Store.Driver == "postgres" && c.Store.DSN == "" {
 		bad("store.dsn", "postgres needs a dsn")
 	}
+	if c.Store.Replica != "" && !gateway.ValidChain(c.Store.Replica) {
+		bad("store.replica", "replica %q: up to 64 letters, digits, '.', '_' or '-'", c.Store.Replica)
+	}
 	if c.Limits.PageSize > 1000 {
 		bad("limits.pageSize", "at most 1000")
 	}
+	c.Audit.validate(bad)
+	validatePurposes(c.Purposes, bad)
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		bad("log.format", "format %q: want json or text", c.Log.Format)
 	}
+	if !slices.Contains(logLevels, c.Log.Level) {
+		bad("log.level", "level %q: want one of %s", c.Log.Level, strings.Join(logLevels, ", "))
+	}
+	for i, u := range c.AllowUnsafe {
+		if !slices.Contains(unsafeSettings, u) {
+			bad(fmt.Sprintf("allowUnsafe[%d]", i), "%q: want one of %s", u, strings.Join(unsafeSettings, ", "))
+		}
+	}
+	if msg := checkListenAddr(c.Addr); msg != "" {
+		bad("addr", "%s", msg)
+	}
+	for _, n := range []struct {
+		path string
+		v    int64
+	}{
+		{"limits.depth", int64(c.Limits.Depth)}, {"limits.complexity", int64(c.Limits.Complexity)},
+		{"limits.aliases", int64(c.Limits.Aliases)}, {"limits.fields", int64(c.Limits.Fields)},
+		{"limits.selections", int64(c.Limits.Selections)}, {"limits.bodyBytes", c.Limits.BodyBytes},
+		{"limits.pageSize", int64(c.Limits.PageSize)}, {"limits.batchWait", int64(c.Limits.BatchWait)},
+		{"sharing.deadlineWorkingDays", int64(c.Sharing.DeadlineWorkingDays)},
+		{"cache.maxRecords", int64(c.Cache.MaxRecords)}, {"cache.staleFor", int64(c.Cache.StaleFor)},
+		{"cache.notFoundTTL", int64(c.Cache.NotFoundTTL)}, {"auth.leeway", int64(c.Auth.Leeway)},
+		{"audit.commitTimeout", int64(c.Audit.CommitTimeout)}, {"store.timeout", int64(c.Store.Timeout)},
+	} {
+		if n.v < 0 {
+			bad(n.path, "must not be negative; leave it out for the default")
+		}
+	}
+	for i, d := range c.Departments {
+		dp := fmt.Sprintf("departments[%d]", i)
+		if d.Retries < -1 {
+			bad(dp+".retries", "retries %d: want -1 (none), 0 (the default) or more", d.Retries)
+		}
+		if d.BreakerFailures < 0 {
+			bad(dp+".breakerFailures", "must not be negative")
+		}
+		if d.BreakerOpenFor < 0 {
+			bad(dp+".breakerOpenFor", "must not be negative")
+		}
+	}
 	return p
+}
+
+// Unsafe settings AllowUnsafe can name.
+const (
+	UnsafeDemoKey           = "demo-key"
+	UnsafeWorldWritableKeys = "world-writable-keys"
+	UnsafeIntrospection     = "introspection"
+)
+
+var unsafeSettings = []string{UnsafeDemoKey, UnsafeWorldWritableKeys, UnsafeIntrospection}
+
+// Allows reports whether AllowUnsafe names setting.
+func (c *Config) Allows(setting string) bool { return slices.Contains(c.AllowUnsafe, setting) }
+
+// logLevels are the values of log.level.
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+// checkListenAddr says what is wrong with a listen address, or "".
+func checkListenAddr(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not HOST:PORT (e.g. 0.0.0.0:8080): %v", addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("port %q of %q: want a number from 0 to 65535", port, addr)
+	}
+	return ""
 }
 
 func sortedKeys(m map[string]bool) []string {

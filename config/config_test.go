@@ -2,9 +2,14 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func readNone(name string) ([]byte, error) { return []byte("# catalogue"), nil }
@@ -157,5 +162,64 @@ func TestTracingJWKSAndSharedLimits(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("the report lacks %q: %v", want, err)
 		}
+	}
+}
+
+// A lookup no department offers is declared `none`; a typo is refused with its line.
+func TestSourceNotOffered(t *testing.T) {
+	c := &Config{}
+	if err := decodeStrict([]byte("sources:\n  enterpriseList: none\n  person: {department: psb, operation: person}\n"), "f.yaml", c); err != nil {
+		t.Fatal(err)
+	}
+	c.Sources.fill()
+	if !c.Sources.EnterpriseList.None || c.Sources.Person.Department != "psb" || c.Sources.Enterprise != DefaultSources.Enterprise {
+		t.Errorf("sources: %+v", c.Sources)
+	}
+	out, err := yaml.Marshal(c.Sources)
+	if err != nil || !strings.Contains(string(out), "enterpriseList: none") {
+		t.Errorf("marshalled: %s %v", out, err)
+	}
+	err = decodeStrict([]byte("sources:\n  enterpriseList: nothing\n  person: {department: psb, operaton: person}\n"), "f.yaml", &Config{})
+	if err == nil || !strings.Contains(err.Error(), `f.yaml:2: "nothing"`) || !strings.Contains(err.Error(), "f.yaml:3: field operaton") {
+		t.Errorf("typos: %v", err)
+	}
+}
+
+// TestStoreReplica: a replica name becomes the audit chain's name, so one that is not a
+// chain name is refused where it is written.
+func TestStoreReplica(t *testing.T) {
+	c, err := Parse([]byte(good+"store: {replica: gw-2.prod}\n"), "gw.yaml", readNone)
+	if err != nil || c.Store.Replica != "gw-2.prod" {
+		t.Fatalf("store.replica gw-2.prod: %v, %+v", err, c.Store)
+	}
+	_, err = Parse([]byte(good+"store: {replica: \"gw 2/prod\"}\n"), "gw.yaml", readNone)
+	if err == nil || !strings.Contains(err.Error(), "store.replica") {
+		t.Errorf("store.replica with a space and a slash: err = %v, want a store.replica problem", err)
+	}
+}
+
+// Load resolves the files a configuration names relative to the file itself, once, so
+// that the gateway started from another directory reads the same files.
+func TestLoadResolvesPathsOnce(t *testing.T) {
+	dir := t.TempDir()
+	conf := good + "allowlist: ops.json\n"
+	conf = strings.Replace(conf, "keyFiles: [k.pem]", "keyFiles: [k.pem, /etc/abs.pem], jwksFile: keys/jwks.json", 1)
+	if err := os.WriteFile(filepath.Join(dir, "gw.yaml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "psb.yaml"), []byte("# catalogue"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(filepath.Join(dir, "gw.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "k.pem"), "/etc/abs.pem"}
+	if !slices.Equal(c.Auth.KeyFiles, want) || c.Auth.JWKSFile != filepath.Join(dir, "keys/jwks.json") ||
+		c.Allowlist != filepath.Join(dir, "ops.json") {
+		t.Errorf("paths: keys %v, jwks %q, allowlist %q", c.Auth.KeyFiles, c.Auth.JWKSFile, c.Allowlist)
+	}
+	if string(c.CatalogData["psb.yaml"]) != "# catalogue" {
+		t.Error("the catalogue file is read beside the configuration")
 	}
 }

@@ -19,15 +19,15 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"pudong.gov.cn/gateway"
-	"pudong.gov.cn/gateway/federation"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/idcode"
 	"pudong.gov.cn/gateway/policy"
 )
 
-// Error codes of this package, in extensions.code.
+// Error codes of this package, in extensions.code (the vocabulary is errcode's).
 const (
-	CodeForbiddenField   = "FORBIDDEN_FIELD"
-	CodeAuditUnavailable = "AUDIT_UNAVAILABLE"
+	CodeForbiddenField   = errcode.ForbiddenField
+	CodeAuditUnavailable = errcode.AuditUnavailable
 )
 
 // Recorder durably stores audit events; Record returns once they are committed.
@@ -50,6 +50,7 @@ type Enforcer struct {
 	log      *slog.Logger
 	now      func() time.Time
 	caller   func(context.Context) *gateway.Caller
+	budget   Budget // nil: no bound on the people one caller reaches
 }
 
 // Options configure an Enforcer.
@@ -61,6 +62,8 @@ type Options struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 	Caller   func(context.Context) *gateway.Caller // the verified caller of a request
+	// Budget bounds the distinct people one end user reads or looks up; nil: no bound.
+	Budget Budget
 }
 
 // New returns an Enforcer.
@@ -68,11 +71,14 @@ func New(o Options) *Enforcer {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Caller == nil {
+		o.Caller = gateway.CallerFrom
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Enforcer{catalog: o.Catalog, grants: o.Grants, recorder: o.Recorder, observer: o.Observer,
-		log: o.Log, now: o.Now, caller: o.Caller}
+		log: o.Log, now: o.Now, caller: o.Caller, budget: o.Budget}
 }
 
 // Governed lists the fields of a schema that carry @share, as coordinate → code: what
@@ -93,15 +99,17 @@ func Governed(s *ast.Schema) map[string]string {
 
 // state is one operation's view: who asks, the grants at its start, and what was decided.
 type state struct {
-	caller    *gateway.Caller
-	requestID string
-	grants    policy.Grants
-	now       time.Time
+	caller          *gateway.Caller
+	requestID       string
+	clientRequestID string
+	grants          policy.Grants
+	now             time.Time
 
 	mu     sync.Mutex
 	events []gateway.AuditEvent
 	seen   map[eventKey]struct{}
 	masked []map[string]any
+	people map[string]bool // the people this request has read or looked up (budget)
 }
 
 // eventKey identifies one decision of a request: the audit trail records each field
@@ -137,7 +145,7 @@ func (e *Enforcer) Validate(graphql.ExecutableSchema) error {
 // InterceptOperation opens the operation's decision log and, once the response is
 // complete, commits its audit events before letting the response go.
 func (e *Enforcer) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	st := &state{caller: e.caller(ctx), requestID: gateway.RequestID(ctx), now: e.now()}
+	st := &state{caller: e.caller(ctx), requestID: gateway.RequestID(ctx), clientRequestID: gateway.ClientRequestID(ctx), now: e.now()}
 	if e.grants != nil {
 		st.grants = e.grants()
 	}
@@ -173,24 +181,97 @@ func (e *Enforcer) InterceptOperation(ctx context.Context, next graphql.Operatio
 	}
 }
 
+// Entity is an object whose governed fields carry department data about one subject.
+// Every entity type of the schema implements it (CheckSchema refuses one that does not),
+// so no decision is ever audited without its subject.
+type Entity interface {
+	// AuditSubject is whom the object's data is about: a citizen ID number or a credit code.
+	AuditSubject() string
+}
+
+// relatedSubjects is implemented by entities whose catalogue items hold a datum about
+// someone their relations lead to (an enterprise's legal representative).
+type relatedSubjects interface {
+	RelatedSubject(relation string) (subject string, ok bool)
+}
+
+// subjectFor turns a subject key into the decision's subject: a person when it is a
+// citizen ID number.
+func subjectFor(key string) policy.Subject {
+	if idcode.IsIDNumber(key) {
+		return policy.Subject{ID: key, Person: key}
+	}
+	return policy.Subject{ID: key}
+}
+
 // subjectOf says whom a governed field's parent object is about.
 func subjectOf(obj any) policy.Subject {
-	switch o := obj.(type) {
-	case *federation.Citizen:
-		return policy.Subject{ID: o.IDNumber, Person: o.IDNumber}
-	case *federation.Enterprise:
-		return policy.Subject{ID: o.CreditCode}
-	case *federation.CreditRecord:
-		id := o.Record["subjectId"]
-		if idcode.IsIDNumber(id) {
-			return policy.Subject{ID: id, Person: id}
-		}
-		return policy.Subject{ID: id}
-	case *federation.SocialInsurance:
-		id := o.PersonID()
-		return policy.Subject{ID: id, Person: id}
+	if en, ok := obj.(Entity); ok {
+		return subjectFor(en.AuditSubject())
 	}
 	return policy.Subject{}
+}
+
+// target is what one decision is about: the catalogue entry that decides (a copy's
+// source, when the field holds another department's datum), whom the datum is about, and
+// the department holding the copy, which may read its own records.
+type target struct {
+	entry   *gateway.CatalogEntry
+	subject policy.Subject
+	holder  string
+}
+
+// resolve finds the target of a governed field of obj: one datum has one policy wherever
+// it appears (docs/SECURITY.md, "copies").
+func (e *Enforcer) resolve(entry *gateway.CatalogEntry, obj any) target {
+	t := target{entry: entry, subject: subjectOf(obj)}
+	if entry.Copy == nil {
+		return t
+	}
+	if via := entry.Copy.Via; via != "" {
+		if rel, ok := obj.(relatedSubjects); ok {
+			if key, _ := rel.RelatedSubject(via); key != "" {
+				t.subject = subjectFor(key)
+			}
+		}
+	}
+	return e.asSource(t)
+}
+
+// asSource turns a target whose entry is a copy into its source's, unless the owner
+// recorded a legal basis for wider sharing or the copy is one for persons only and the
+// subject is none.
+func (e *Enforcer) asSource(t target) target {
+	c := t.entry.Copy
+	if c == nil || t.entry.LegalBasis != "" || (c.PersonOnly && t.subject.Person == "") {
+		return t
+	}
+	if src := e.catalog.Source(t.entry); src != nil {
+		t.holder, t.entry = t.entry.Owner, src
+	}
+	return t
+}
+
+// decide applies the policy to a target; the department holding a copy reads its own
+// records as their owner.
+func (st *state) decide(t target) policy.Decision {
+	if t.holder != "" && st.caller != nil && st.caller.Dept == t.holder {
+		return policy.Decision{Outcome: gateway.Allow, Rule: policy.RuleOwner}
+	}
+	return policy.Decide(st.caller, t.entry, t.subject, st.grants, st.now)
+}
+
+// auditDue says whether a decision is an audit event: every decision on a conditional or
+// not-shared datum, and every read of a person's datum, whatever its class, by anyone
+// but the person and the datum's owner.
+func (st *state) auditDue(t target, d policy.Decision) bool {
+	if t.entry.Class != gateway.Unconditional {
+		return true
+	}
+	if t.subject.Person == "" || d.Outcome == gateway.Deny {
+		return false
+	}
+	return d.Rule != policy.RuleSelf && (d.Rule != policy.RuleOwner || st.caller == nil || st.caller.Dept != t.entry.Owner)
 }
 
 // Share implements the @share directive.
@@ -201,13 +282,18 @@ func (e *Enforcer) Share(ctx context.Context, obj any, next graphql.Resolver, co
 		// Outside an operation, or a code the catalogue lost: never open data.
 		return nil, e.forbidden(ctx, entry, code, nil)
 	}
-	subj := subjectOf(obj)
-	d := policy.Decide(st.caller, entry, subj, st.grants, st.now)
+	t := e.resolve(entry, obj)
+	d := st.decide(t)
 	if e.observer != nil {
-		e.observer.Decision(entry.Class, d.Outcome)
+		e.observer.Decision(t.entry.Class, d.Outcome)
 	}
-	if entry.Class != gateway.Unconditional {
-		st.record(entry, subj, d)
+	if d.Outcome != gateway.Deny {
+		if err := e.touch(ctx, st, t, d); err != nil {
+			return nil, err
+		}
+	}
+	if st.auditDue(t, d) {
+		st.record(t.entry, t.subject, d)
 	}
 	switch d.Outcome {
 	case gateway.Allow:
@@ -217,10 +303,10 @@ func (e *Enforcer) Share(ctx context.Context, obj any, next graphql.Resolver, co
 		if err != nil || v == nil {
 			return v, err
 		}
-		st.noteMasked(ctx, entry)
-		return maskResult(entry.Mask, v), nil
+		st.noteMasked(ctx, t.entry)
+		return maskResult(t.entry.Mask, v), nil
 	default:
-		return nil, e.forbidden(ctx, entry, code, st.caller)
+		return nil, e.forbidden(ctx, t.entry, t.entry.Code, st.caller)
 	}
 }
 
@@ -267,13 +353,14 @@ func (e *Enforcer) forbidden(ctx context.Context, entry *gateway.CatalogEntry, c
 
 func (st *state) record(entry *gateway.CatalogEntry, subj policy.Subject, d policy.Decision) {
 	ev := gateway.AuditEvent{
-		At:        st.now,
-		RequestID: st.requestID,
-		Code:      entry.Code,
-		Owner:     entry.Owner,
-		Subject:   subj.ID,
-		Decision:  d.Outcome,
-		GrantID:   d.GrantID,
+		At:              st.now,
+		RequestID:       st.requestID,
+		ClientRequestID: st.clientRequestID,
+		Code:            entry.Code,
+		Owner:           entry.Owner,
+		Subject:         subj.ID,
+		Decision:        d.Outcome,
+		GrantID:         d.GrantID,
 	}
 	if c := st.caller; c != nil {
 		ev.Consumer, ev.EndUser, ev.Purpose = c.Consumer, c.Subject, c.Purpose
@@ -319,6 +406,9 @@ func (e *Enforcer) NeedsDepartment(ctx context.Context, dept, keyField, subjectP
 		if entry == nil || entry.Owner != dept {
 			continue
 		}
+		if entry.Copy != nil {
+			return true // decided per value, once the record says whose datum it holds
+		}
 		if policy.Decide(st.caller, entry, subj, st.grants, st.now).Outcome != gateway.Deny {
 			return true
 		}
@@ -340,7 +430,7 @@ func (e *Enforcer) Denied(ctx context.Context, dept, subject string) error {
 		for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, []string{typeName}) {
 			if entry := e.catalog.ByField(typeName + "." + f.Name); entry != nil && entry.Owner == dept {
 				if st != nil && entry.Class != gateway.Unconditional {
-					st.record(entry, policy.Subject{ID: subject, Person: subject}, policy.Decision{Outcome: gateway.Deny, Rule: policy.Denied})
+					st.record(entry, policy.Subject{ID: subject, Person: subject}, policy.Decision{Outcome: gateway.Deny, Rule: policy.RuleDenied})
 				}
 				codes = append(codes, entry.Code)
 				class = entry.Class

@@ -19,31 +19,48 @@ import (
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/cache"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/resilience"
-)
-
-// Error codes that reach GraphQL clients in extensions.code.
-const (
-	CodeSourceUnavailable = "SOURCE_UNAVAILABLE"
-	CodeSourceError       = "SOURCE_ERROR"
 )
 
 // SourceError is a department failure as clients see it: on that department's fields
 // only, with the department named.
 type SourceError struct {
 	Department string
-	Code       string // CodeSourceUnavailable or CodeSourceError
+	Code       string // errcode.SourceUnavailable or errcode.SourceError
 	Err        error
 }
 
 func (e *SourceError) Error() string {
-	if e.Code == CodeSourceError {
+	if e.Code == errcode.SourceError {
 		return fmt.Sprintf("department %s answered with data the gateway cannot read; its fields are unavailable for now", e.Department)
 	}
 	return fmt.Sprintf("department %s is unavailable; its fields are missing from this answer, try again later", e.Department)
 }
 
 func (e *SourceError) Unwrap() error { return e.Err }
+
+// Extensions are what a client reads beside the message: the code and the department
+// (errcode.Presenter presents them).
+func (e *SourceError) Extensions() map[string]any {
+	return map[string]any{"code": e.Code, "department": e.Department}
+}
+
+// NotOfferedError is a field that needs a lookup the deployment declared not offered
+// (sources: LOOKUP: none).
+type NotOfferedError struct {
+	Lookup string // its name in sources, e.g. enterpriseList
+}
+
+func (e *NotOfferedError) Error() string {
+	return fmt.Sprintf("no department of this deployment offers the %s lookup (sources.%s: none), so this field cannot be answered here", e.Lookup, e.Lookup)
+}
+
+// Extensions are the code and the lookup that is not offered (errcode.Presenter
+// presents them).
+func (e *NotOfferedError) Extensions() map[string]any {
+	return map[string]any{"code": errcode.SourceNotOffered, "source": e.Lookup}
+}
 
 // Observer is told of every upstream call, for metrics.
 type Observer interface {
@@ -63,6 +80,7 @@ type Department struct {
 	cache     *cache.Cache // nil: no caching
 	obs       Observer
 	tracer    trace.Tracer // nil: no spans
+	log       *slog.Logger
 }
 
 // Options are what a Department needs besides its binding and adapter.
@@ -78,7 +96,7 @@ func NewDepartment(cfg config.Department, src adapters.Source, o Options) *Depar
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer, tracer: o.Tracer}
+	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer, tracer: o.Tracer, log: o.Log}
 	inner := src
 	if d.tracer != nil {
 		inner = traced(d, src)
@@ -139,7 +157,8 @@ func (d *Department) Fetch(ctx context.Context, op string, keys []string) (_ map
 			defer func() { endLookup(span, 0, len(keys), false, err) }()
 		}
 		got, err := d.upstream(ctx, op, keys)
-		noteFreshness(ctx, d.ID, 0, len(keys), 0, false)
+		failed := unanswered(keys, got, err)
+		noteFreshness(ctx, d.ID, 0, len(keys)-failed, failed, 0, false)
 		return got, err
 	}
 	var res cache.Result
@@ -151,7 +170,8 @@ func (d *Department) Fetch(ctx context.Context, op string, keys []string) (_ map
 	res, err = d.cache.Fetch(ctx, op, keys, func(ctx context.Context, keys []string) (map[string][]adapters.Record, error) {
 		return d.upstream(ctx, op, keys)
 	})
-	noteFreshness(ctx, d.ID, res.Hits, res.Misses, res.MaxAge, res.Stale)
+	failed := unanswered(keys, res.Records, err)
+	noteFreshness(ctx, d.ID, res.Hits, max(res.Misses-failed, 0), failed, res.MaxAge, res.Stale)
 	if err != nil {
 		return res.Records, d.wrap(err)
 	}
@@ -206,9 +226,22 @@ func (d *Department) call(ctx context.Context, op string, keys []string) (map[st
 		d.obs.Upstream(d.ID, op, time.Since(start), err)
 	}
 	if err != nil {
+		d.logFailure(ctx, op, err)
 		return nil, d.wrap(err)
 	}
 	return got, nil
+}
+
+// logFailure tells the operator why a department call failed: the caller only sees
+// SOURCE_UNAVAILABLE, and a wrong password or a missing table is the operator's to fix
+// (docs/operators.md, Logs). A caller that left and a refusal of the open breaker
+// (whose opening is logged already) are not the department's failures.
+func (d *Department) logFailure(ctx context.Context, op string, err error) {
+	level := slog.LevelError
+	if ctx.Err() != nil || errors.Is(err, resilience.ErrOpen) {
+		level = slog.LevelDebug
+	}
+	d.log.Log(ctx, level, "department call failed", "department", d.ID, "op", op, "err", err)
 }
 
 // pageTotal is the synthetic field that carries a cached page's total count.
@@ -246,13 +279,18 @@ func (d *Department) Page(ctx context.Context, op, key string, offset, limit int
 			d.obs.Upstream(d.ID, op, time.Since(start), err)
 		}
 		if err != nil {
+			d.logFailure(ctx, op, err)
 			return adapters.Page{}, d.wrap(err)
 		}
 		return p, nil
 	}
 	if d.cache == nil {
 		p, err := load(ctx)
-		noteFreshness(ctx, d.ID, 0, 1, 0, false)
+		if err != nil {
+			noteFreshness(ctx, d.ID, 0, 0, 1, 0, false)
+		} else {
+			noteFreshness(ctx, d.ID, 0, 1, 0, 0, false)
+		}
 		return p, err
 	}
 	ck := key + "|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit)
@@ -264,7 +302,8 @@ func (d *Department) Page(ctx context.Context, op, key string, offset, limit int
 		recs := append(p.Records[:len(p.Records):len(p.Records)], adapters.Record{pageTotal: strconv.Itoa(p.Total)})
 		return map[string][]adapters.Record{ck: recs}, nil
 	})
-	noteFreshness(ctx, d.ID, res.Hits, res.Misses, res.MaxAge, res.Stale)
+	failed := unanswered([]string{ck}, res.Records, err)
+	noteFreshness(ctx, d.ID, res.Hits, max(res.Misses-failed, 0), failed, res.MaxAge, res.Stale)
 	recs, ok := res.Records[ck]
 	if err != nil && !ok {
 		return adapters.Page{}, d.wrap(err)
@@ -289,9 +328,9 @@ func (d *Department) wrap(err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	code := CodeSourceUnavailable
+	code := errcode.SourceUnavailable
 	if errors.Is(err, adapters.ErrBadResponse) {
-		code = CodeSourceError
+		code = errcode.SourceError
 	}
 	return &SourceError{Department: d.ID, Code: code, Err: err}
 }

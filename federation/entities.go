@@ -103,3 +103,49 @@ func (s *SocialInsurance) EmployerCode() string { return s.Record["employer"] }
 
 // PersonID is the ID number of the insured person: the subject of every field here.
 func (s *SocialInsurance) PersonID() string { return s.Record["idNumber"] }
+
+// The audit subjects of the entity types: whom each object's data is about, as a citizen
+// ID number or a credit code. The policy decides and audits every governed field by it,
+// and the gateway refuses to start on an entity type of the schema that is not listed in
+// Entities (docs/architecture.md, "adding an entity").
+
+// AuditSubject is the citizen's ID number.
+func (c *Citizen) AuditSubject() string { return c.IDNumber }
+
+// AuditSubject is the enterprise's credit code.
+func (e *Enterprise) AuditSubject() string { return e.CreditCode }
+
+// AuditSubject is the record's subject: a citizen ID number or a credit code, per record.
+func (c *CreditRecord) AuditSubject() string { return c.Record["subjectId"] }
+
+// AuditSubject is the insured person's ID number.
+func (s *SocialInsurance) AuditSubject() string { return s.PersonID() }
+
+// RelatedSubject is whom the object a relation leads to is about, for the catalogue's
+// copies that hold that subject's datum (a legal representative's name); ok is false for
+// a relation the type does not have.
+func (e *Enterprise) RelatedSubject(relation string) (subject string, ok bool) {
+	if relation == "legalRepresentative" {
+		return e.Record["legalRepresentativeId"], true
+	}
+	return "", false
+}
+
+// RelatedSubject of a credit record: its subject.
+func (c *CreditRecord) RelatedSubject(relation string) (string, bool) {
+	if relation == "subject" {
+		return c.Record["subjectId"], true
+	}
+	return "", false
+}
+
+// Entities lists the schema's entity types (types whose fields carry department data)
+// with an empty value of the Go type that implements each.
+func Entities() map[string]any {
+	return map[string]any{
+		"Citizen":         &Citizen{},
+		"Enterprise":      &Enterprise{},
+		"CreditRecord":    &CreditRecord{},
+		"SocialInsurance": &SocialInsurance{},
+	}
+}

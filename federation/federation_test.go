@@ -13,6 +13,7 @@ import (
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/cache"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/errcode"
 )
 
 // memSource is a department in memory that records every call it gets.
@@ -109,8 +110,8 @@ func TestFailuresBecomeSourceErrors(t *testing.T) {
 		err  error
 		code string
 	}{
-		{fmt.Errorf("%w: refused", adapters.ErrUnavailable), CodeSourceUnavailable},
-		{fmt.Errorf("%w: bad xml", adapters.ErrBadResponse), CodeSourceError},
+		{fmt.Errorf("%w: refused", adapters.ErrUnavailable), errcode.SourceUnavailable},
+		{fmt.Errorf("%w: bad xml", adapters.ErrBadResponse), errcode.SourceError},
 	} {
 		src := newMem(1)
 		src.fail = tc.err

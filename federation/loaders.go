@@ -20,7 +20,8 @@ type Federation struct {
 	wait  time.Duration
 }
 
-// New checks that every lookup names a bound department and operation.
+// New checks that every lookup names a bound department and operation, or is declared
+// not offered.
 func New(depts []*Department, src config.Sources, batchWait time.Duration) (*Federation, error) {
 	f := &Federation{depts: map[string]*Department{}, order: depts, src: src, wait: batchWait}
 	for _, d := range depts {
@@ -30,6 +31,9 @@ func New(depts []*Department, src config.Sources, batchWait time.Duration) (*Fed
 		f.depts[d.ID] = d
 	}
 	for name, r := range src.Each() {
+		if r.None {
+			continue
+		}
 		d, ok := f.depts[r.Department]
 		if !ok {
 			return nil, fmt.Errorf("sources.%s: department %q is not bound", name, r.Department)
@@ -79,6 +83,9 @@ func (f *Federation) NewLoaders() *Loaders {
 }
 
 func (f *Federation) loader(r config.Ref) *dataloadgen.Loader[string, []adapters.Record] {
+	if r.None {
+		return nil // load answers NotOfferedError before it would be asked
+	}
 	d := f.depts[r.Department]
 	fetch := func(ctx context.Context, keys []string) ([][]adapters.Record, []error) {
 		got, err := d.Fetch(ctx, r.Operation, keys)
@@ -102,10 +109,14 @@ func (f *Federation) loader(r config.Ref) *dataloadgen.Loader[string, []adapters
 
 // load returns key's records: straight from the department's cache when it holds them
 // fresh (a warm request never waits for a batching window), else through the loader.
-func (l *Loaders) load(ctx context.Context, r config.Ref, ld *dataloadgen.Loader[string, []adapters.Record], key string) ([]adapters.Record, error) {
+// lookup names r in sources, for the error when it is not offered.
+func (l *Loaders) load(ctx context.Context, lookup string, r config.Ref, ld *dataloadgen.Loader[string, []adapters.Record], key string) ([]adapters.Record, error) {
+	if r.None {
+		return nil, &NotOfferedError{Lookup: lookup}
+	}
 	if d := l.f.depts[r.Department]; d.cache != nil {
 		if recs, _, age, ok := d.cache.Peek(r.Operation, key); ok {
-			noteFreshness(ctx, d.ID, 1, 0, age, false)
+			noteFreshness(ctx, d.ID, 1, 0, 0, age, false)
 			return recs, nil
 		}
 	}
@@ -121,25 +132,25 @@ func first(recs []adapters.Record, err error) (adapters.Record, error) {
 
 // Person returns a person's registry record, nil when the registry has none.
 func (l *Loaders) Person(ctx context.Context, id string) (adapters.Record, error) {
-	return first(l.load(ctx, l.f.src.Person, l.person, id))
+	return first(l.load(ctx, "person", l.f.src.Person, l.person, id))
 }
 
 // Enterprise returns an enterprise's registry record, nil when the registry has none.
 func (l *Loaders) Enterprise(ctx context.Context, code string) (adapters.Record, error) {
-	return first(l.load(ctx, l.f.src.Enterprise, l.enterprise, code))
+	return first(l.load(ctx, "enterprise", l.f.src.Enterprise, l.enterprise, code))
 }
 
 // PrimeEnterprise records an enterprise already read (from a list) so that this request
 // does not ask for it again.
 func (l *Loaders) PrimeEnterprise(rec adapters.Record) {
-	if code := rec["creditCode"]; code != "" {
+	if code := rec["creditCode"]; code != "" && l.enterprise != nil {
 		l.enterprise.Prime(code, []adapters.Record{rec})
 	}
 }
 
 // EnterprisesByLegalRep returns the enterprises whose legal representative is the person.
 func (l *Loaders) EnterprisesByLegalRep(ctx context.Context, id string) ([]adapters.Record, error) {
-	return l.load(ctx, l.f.src.EnterprisesByRep, l.byRep, id)
+	return l.load(ctx, "enterprisesByLegalRep", l.f.src.EnterprisesByRep, l.byRep, id)
 }
 
 // CreditRecords returns the credit records about a subject.
@@ -158,7 +169,7 @@ func (l *Loaders) CreditRecords(ctx context.Context, subject string) ([]adapters
 		}
 		return nil, pf.err
 	}
-	return l.load(ctx, l.f.src.CreditBySubject, l.credit, subject)
+	return l.load(ctx, "creditBySubject", l.f.src.CreditBySubject, l.credit, subject)
 }
 
 // prefetch is one lookahead fetch that Loads of its keys wait for.
@@ -189,6 +200,11 @@ func (l *Loaders) PrefetchCredit(ctx context.Context, subjects []string) {
 		return
 	}
 	r := l.f.src.CreditBySubject
+	if r.None {
+		pf.err = &NotOfferedError{Lookup: "creditBySubject"}
+		close(pf.done)
+		return
+	}
 	go func() {
 		defer close(pf.done)
 		pf.recs, pf.err = l.f.depts[r.Department].Fetch(ctx, r.Operation, keys)
@@ -197,12 +213,12 @@ func (l *Loaders) PrefetchCredit(ctx context.Context, subjects []string) {
 
 // Insurance returns a person's social-insurance records.
 func (l *Loaders) Insurance(ctx context.Context, id string) ([]adapters.Record, error) {
-	return l.load(ctx, l.f.src.InsuranceByCitizen, l.insurance, id)
+	return l.load(ctx, "insuranceByCitizen", l.f.src.InsuranceByCitizen, l.insurance, id)
 }
 
 // InsuredEmployees counts the distinct people actively insured through an employer.
 func (l *Loaders) InsuredEmployees(ctx context.Context, code string) (int, error) {
-	recs, err := l.load(ctx, l.f.src.InsuranceByEmployer, l.employees, code)
+	recs, err := l.load(ctx, "insuranceByEmployer", l.f.src.InsuranceByEmployer, l.employees, code)
 	if err != nil {
 		return 0, err
 	}
@@ -217,9 +233,12 @@ func (l *Loaders) InsuredEmployees(ctx context.Context, code string) (int, error
 
 // ListEnterprises pages through all enterprises, or a legal representative's.
 func (l *Loaders) ListEnterprises(ctx context.Context, legalRep string, offset, limit int) (adapters.Page, error) {
-	r := l.f.src.EnterpriseList
+	r, lookup := l.f.src.EnterpriseList, "enterpriseList"
 	if legalRep != "" {
-		r = l.f.src.EnterprisesByRep
+		r, lookup = l.f.src.EnterprisesByRep, "enterprisesByLegalRep"
+	}
+	if r.None {
+		return adapters.Page{}, &NotOfferedError{Lookup: lookup}
 	}
 	page, err := l.f.depts[r.Department].Page(ctx, r.Operation, legalRep, offset, limit)
 	if err == nil {

@@ -39,7 +39,10 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
-	Share func(ctx context.Context, obj any, next graphql.Resolver, code string) (res any, err error)
+	Join   func(ctx context.Context, obj any, next graphql.Resolver, code string) (res any, err error)
+	Lookup func(ctx context.Context, obj any, next graphql.Resolver, code string, key *bool) (res any, err error)
+	Role   func(ctx context.Context, obj any, next graphql.Resolver, any []string) (res any, err error)
+	Share  func(ctx context.Context, obj any, next graphql.Resolver, code string) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -72,8 +75,10 @@ type ComplexityRoot struct {
 		Access      func(childComplexity int) int
 		Class       func(childComplexity int) int
 		Code        func(childComplexity int) int
+		CopyOf      func(childComplexity int) int
 		Description func(childComplexity int) int
 		Field       func(childComplexity int) int
+		LegalBasis  func(childComplexity int) int
 		Mask        func(childComplexity int) int
 		Owner       func(childComplexity int) int
 		Requestable func(childComplexity int) int
@@ -115,6 +120,35 @@ type ComplexityRoot struct {
 		SubjectID      func(childComplexity int) int
 		Title          func(childComplexity int) int
 		ValidUntil     func(childComplexity int) int
+	}
+
+	DataAccess struct {
+		At                  func(childComplexity int) int
+		Consumer            func(childComplexity int) int
+		ConsumerDescription func(childComplexity int) int
+		Items               func(childComplexity int) int
+		Purpose             func(childComplexity int) int
+		PurposeDescription  func(childComplexity int) int
+	}
+
+	DataAccessConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DataAccessEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	DataAccessItem struct {
+		Code             func(childComplexity int) int
+		Decision         func(childComplexity int) int
+		Field            func(childComplexity int) int
+		GrantID          func(childComplexity int) int
+		Owner            func(childComplexity int) int
+		SharingRequestID func(childComplexity int) int
 	}
 
 	DepartmentSharingStats struct {
@@ -180,15 +214,17 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AuditEvents     func(childComplexity int, code *string, subject *string, from *time.Time, to *time.Time, first *int, after *string) int
-		Catalog         func(childComplexity int, department *string) int
-		Citizen         func(childComplexity int, idNumber string) int
-		CreditRecords   func(childComplexity int, subject string, kinds []string) int
-		Enterprise      func(childComplexity int, creditCode string) int
-		Enterprises     func(childComplexity int, legalRepresentative *string, first *int, after *string) int
-		Me              func(childComplexity int) int
-		SharingRequests func(childComplexity int, status *model.SharingRequestStatus) int
-		SharingStats    func(childComplexity int) int
+		AuditEvents        func(childComplexity int, code *string, subject *string, from *time.Time, to *time.Time, first *int, after *string) int
+		Catalog            func(childComplexity int, department *string) int
+		Citizen            func(childComplexity int, idNumber string) int
+		CreditRecords      func(childComplexity int, subject string, kinds []string) int
+		Enterprise         func(childComplexity int, creditCode string) int
+		Enterprises        func(childComplexity int, legalRepresentative *string, first *int, after *string) int
+		Me                 func(childComplexity int) int
+		MyDataAccess       func(childComplexity int, first *int, after *string, from *time.Time, to *time.Time) int
+		SharingRequests    func(childComplexity int, status *model.SharingRequestStatus) int
+		SharingStats       func(childComplexity int) int
+		WithheldDataAccess func(childComplexity int, from *time.Time, to *time.Time, first *int) int
 	}
 
 	SharingRequest struct {
@@ -214,6 +250,19 @@ type ComplexityRoot struct {
 		LastPaidMonth func(childComplexity int) int
 		Since         func(childComplexity int) int
 		Status        func(childComplexity int) int
+	}
+
+	WithheldDataAccess struct {
+		At          func(childComplexity int) int
+		Consumer    func(childComplexity int) int
+		DisclosedAt func(childComplexity int) int
+		Owners      func(childComplexity int) int
+		Purpose     func(childComplexity int) int
+	}
+
+	WithheldDataAccessList struct {
+		Items      func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 }
 
@@ -256,6 +305,8 @@ type QueryResolver interface {
 	SharingRequests(ctx context.Context, status *model.SharingRequestStatus) ([]*model.SharingRequest, error)
 	AuditEvents(ctx context.Context, code *string, subject *string, from *time.Time, to *time.Time, first *int, after *string) (*model.AuditEventConnection, error)
 	SharingStats(ctx context.Context) ([]*model.DepartmentSharingStats, error)
+	MyDataAccess(ctx context.Context, first *int, after *string, from *time.Time, to *time.Time) (*model.DataAccessConnection, error)
+	WithheldDataAccess(ctx context.Context, from *time.Time, to *time.Time, first *int) (*model.WithheldDataAccessList, error)
 }
 type SocialInsuranceResolver interface {
 	Employer(ctx context.Context, obj *federation.SocialInsurance) (*federation.Enterprise, error)
@@ -396,6 +447,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CatalogEntry.Code(childComplexity), true
+	case "CatalogEntry.copyOf":
+		if e.ComplexityRoot.CatalogEntry.CopyOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogEntry.CopyOf(childComplexity), true
 	case "CatalogEntry.description":
 		if e.ComplexityRoot.CatalogEntry.Description == nil {
 			break
@@ -408,6 +465,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CatalogEntry.Field(childComplexity), true
+	case "CatalogEntry.legalBasis":
+		if e.ComplexityRoot.CatalogEntry.LegalBasis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogEntry.LegalBasis(childComplexity), true
 	case "CatalogEntry.mask":
 		if e.ComplexityRoot.CatalogEntry.Mask == nil {
 			break
@@ -608,6 +671,112 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreditRecord.ValidUntil(childComplexity), true
+
+	case "DataAccess.at":
+		if e.ComplexityRoot.DataAccess.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccess.At(childComplexity), true
+	case "DataAccess.consumer":
+		if e.ComplexityRoot.DataAccess.Consumer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccess.Consumer(childComplexity), true
+	case "DataAccess.consumerDescription":
+		if e.ComplexityRoot.DataAccess.ConsumerDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccess.ConsumerDescription(childComplexity), true
+	case "DataAccess.items":
+		if e.ComplexityRoot.DataAccess.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccess.Items(childComplexity), true
+	case "DataAccess.purpose":
+		if e.ComplexityRoot.DataAccess.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccess.Purpose(childComplexity), true
+	case "DataAccess.purposeDescription":
+		if e.ComplexityRoot.DataAccess.PurposeDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccess.PurposeDescription(childComplexity), true
+
+	case "DataAccessConnection.edges":
+		if e.ComplexityRoot.DataAccessConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessConnection.Edges(childComplexity), true
+	case "DataAccessConnection.pageInfo":
+		if e.ComplexityRoot.DataAccessConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessConnection.PageInfo(childComplexity), true
+	case "DataAccessConnection.totalCount":
+		if e.ComplexityRoot.DataAccessConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessConnection.TotalCount(childComplexity), true
+
+	case "DataAccessEdge.cursor":
+		if e.ComplexityRoot.DataAccessEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessEdge.Cursor(childComplexity), true
+	case "DataAccessEdge.node":
+		if e.ComplexityRoot.DataAccessEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessEdge.Node(childComplexity), true
+
+	case "DataAccessItem.code":
+		if e.ComplexityRoot.DataAccessItem.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessItem.Code(childComplexity), true
+	case "DataAccessItem.decision":
+		if e.ComplexityRoot.DataAccessItem.Decision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessItem.Decision(childComplexity), true
+	case "DataAccessItem.field":
+		if e.ComplexityRoot.DataAccessItem.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessItem.Field(childComplexity), true
+	case "DataAccessItem.grantId":
+		if e.ComplexityRoot.DataAccessItem.GrantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessItem.GrantID(childComplexity), true
+	case "DataAccessItem.owner":
+		if e.ComplexityRoot.DataAccessItem.Owner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessItem.Owner(childComplexity), true
+	case "DataAccessItem.sharingRequestId":
+		if e.ComplexityRoot.DataAccessItem.SharingRequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataAccessItem.SharingRequestID(childComplexity), true
 
 	case "DepartmentSharingStats.answeredOnTime":
 		if e.ComplexityRoot.DepartmentSharingStats.AnsweredOnTime == nil {
@@ -960,6 +1129,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.myDataAccess":
+		if e.ComplexityRoot.Query.MyDataAccess == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myDataAccess_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyDataAccess(childComplexity, args["first"].(*int), args["after"].(*string), args["from"].(*time.Time), args["to"].(*time.Time)), true
 	case "Query.sharingRequests":
 		if e.ComplexityRoot.Query.SharingRequests == nil {
 			break
@@ -977,6 +1157,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SharingStats(childComplexity), true
+	case "Query.withheldDataAccess":
+		if e.ComplexityRoot.Query.WithheldDataAccess == nil {
+			break
+		}
+
+		args, err := ec.field_Query_withheldDataAccess_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WithheldDataAccess(childComplexity, args["from"].(*time.Time), args["to"].(*time.Time), args["first"].(*int)), true
 
 	case "SharingRequest.codes":
 		if e.ComplexityRoot.SharingRequest.Codes == nil {
@@ -1094,6 +1285,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SocialInsurance.Status(childComplexity), true
 
+	case "WithheldDataAccess.at":
+		if e.ComplexityRoot.WithheldDataAccess.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccess.At(childComplexity), true
+	case "WithheldDataAccess.consumer":
+		if e.ComplexityRoot.WithheldDataAccess.Consumer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccess.Consumer(childComplexity), true
+	case "WithheldDataAccess.disclosedAt":
+		if e.ComplexityRoot.WithheldDataAccess.DisclosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccess.DisclosedAt(childComplexity), true
+	case "WithheldDataAccess.owners":
+		if e.ComplexityRoot.WithheldDataAccess.Owners == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccess.Owners(childComplexity), true
+	case "WithheldDataAccess.purpose":
+		if e.ComplexityRoot.WithheldDataAccess.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccess.Purpose(childComplexity), true
+
+	case "WithheldDataAccessList.items":
+		if e.ComplexityRoot.WithheldDataAccessList.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccessList.Items(childComplexity), true
+	case "WithheldDataAccessList.totalCount":
+		if e.ComplexityRoot.WithheldDataAccessList.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WithheldDataAccessList.TotalCount(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1181,7 +1416,7 @@ func newExecutionContext(
 
 var sources = []*ast.Source{
 	{Name: "../schema/catalog.graphqls", Input: `"One catalogued data item and the caller's access to it."
-type CatalogEntry {
+type CatalogEntry @gatewayRecord {
   "310115-{DEPT}-{RESOURCE}-{ITEM}"
   code: String!
   "The schema coordinate carrying the item, e.g. Citizen.name."
@@ -1194,6 +1429,14 @@ type CatalogEntry {
   "How long the gateway may cache the owner's records, in seconds (the owner's update cycle)."
   ttl: Int!
   description: String
+  """
+  The catalogue code of the datum this item is a copy of (one datum, one code), when the
+  owner holds another department's datum again: the copy is decided, masked and audited as
+  that datum, unless legalBasis is set.
+  """
+  copyOf: String
+  "The published legal basis on which the owner shares this copy more widely than its source."
+  legalBasis: String
   "The caller's own access in general (self-service access to one's own data is not shown here)."
   access: Access!
   "Whether a sharing request could open this item to the caller."
@@ -1213,14 +1456,14 @@ enum Access {
 }
 
 "The calling consumer as the gateway sees it."
-type Consumer {
+type Consumer @gatewayRecord {
   consumer: String!
   subject: String!
   department: String
   purpose: String
   roles: [String!]!
   "The citizen of a self-service token."
-  citizen: Citizen
+  citizen: Citizen @relation
   "Grants in force for this consumer and purpose."
   grants: [Grant!]!
 }
@@ -1237,11 +1480,11 @@ type Citizen {
   householdAddress: String @share(code: "310115-PSB-RK01-006")
   phone: String @share(code: "310115-PSB-RK01-007")
   "Social-insurance records (Human Resources and Social Security), one per insurance type."
-  socialInsurance: [SocialInsurance!]
+  socialInsurance: [SocialInsurance!] @relation
   "Enterprises of which this citizen is the legal representative (Market Supervision)."
-  enterprises: [Enterprise!]
+  enterprises: [Enterprise!] @join(code: "310115-PSB-RK01-001")
   "Credit records about this citizen (credit platform)."
-  creditRecords(kinds: [CreditRecordKind!]): [CreditRecord!]
+  creditRecords(kinds: [CreditRecordKind!] @lookup(code: "310115-CREDIT-XY01-002")): [CreditRecord!] @join(code: "310115-CREDIT-XY01-003")
 }
 
 "Gender per GB/T 2261.1."
@@ -1258,7 +1501,7 @@ type CreditRecord {
   "Credit code or citizen ID number of the subject."
   subjectId: ID @share(code: "310115-CREDIT-XY01-003")
   "The subject, a citizen or an enterprise."
-  subject: CreditSubject
+  subject: CreditSubject @relation
   decisionNumber: String @share(code: "310115-CREDIT-XY01-004")
   title: String @share(code: "310115-CREDIT-XY01-005")
   content: String @share(code: "310115-CREDIT-XY01-006")
@@ -1287,6 +1530,61 @@ FORBIDDEN_FIELD error naming the code, the owner and the class).
 """
 directive @share(code: String!) on FIELD_DEFINITION
 
+"""
+Marks an argument that looks up, filters or counts by a catalogued datum (code). Filtering
+or counting by it needs the access that reading that datum of the named subject unmasked
+would need; a key lookup (key: true, the argument names the one subject the field answers
+about) needs at least masked access, since what it answers is governed field by field.
+Otherwise the field answers FORBIDDEN_ARGUMENT naming the code, and no department is
+asked. An allowed lookup of a person is audited like a read of the datum and counts
+toward the caller's budget of distinct people (docs/SECURITY.md).
+"""
+directive @lookup(code: String!, key: Boolean = false) on ARGUMENT_DEFINITION
+
+"""
+Marks a relation that finds its objects by a governed datum of its parent (a person's
+enterprises by the ID number the enterprise registry holds of its legal representative):
+following it needs the access that reading that datum unmasked would need, or it is null
+with FORBIDDEN_FIELD. The objects it leads to are governed field by field.
+"""
+directive @join(code: String!) on FIELD_DEFINITION
+
+"""
+Marks a field that carries no department datum of its own: a relation that leads to other
+objects (whose fields are governed one by one), or structure (page information, counts and
+cursors of a list that a governed relation or lookup produced). The gateway refuses to
+start when a field of an entity type is neither @share nor @relation.
+"""
+directive @relation on FIELD_DEFINITION
+
+"""
+Marks a paging argument (first, after): it selects a slice of what a relation yields and
+filters by no datum.
+"""
+directive @page on ARGUMENT_DEFINITION
+
+"""
+Marks a type as the gateway's own record (catalogue, sharing requests, grants, audit,
+statistics) or pure structure (connections, edges): no department datum, so its fields
+need no catalogue entry. Who may read it is decided by the operation (@role) or by the
+resolver's scope (own requests, own department).
+"""
+directive @gatewayRecord on OBJECT
+
+"""
+Restricts an operation to callers holding one of the roles; an empty list admits any
+authenticated caller. Every mutation and every administrative query carries it, and the
+gateway refuses to start when one does not. A caller without the role gets FORBIDDEN.
+"""
+directive @role(any: [Role!]!) on FIELD_DEFINITION
+
+"Roles a caller's token may carry."
+enum Role {
+  APPROVER
+  AUDITOR
+  CIO
+}
+
 "A calendar date in ISO 8601 (YYYY-MM-DD). A masked date keeps only its year (YYYY)."
 scalar Date
 
@@ -1300,7 +1598,7 @@ scalar Decimal
 scalar Time
 
 "Relay page information."
-type PageInfo {
+type PageInfo @gatewayRecord {
   hasNextPage: Boolean!
   endCursor: String
 }
@@ -1312,7 +1610,7 @@ type Enterprise {
   name: String @share(code: "310115-AMR-QY01-002")
   legalRepresentativeName: String @share(code: "310115-AMR-QY01-003")
   "The legal representative as a citizen; each of their fields is governed by its own owner."
-  legalRepresentative: Citizen
+  legalRepresentative: Citizen @relation
   status: EnterpriseStatus @share(code: "310115-AMR-QY01-004")
   establishedOn: Date @share(code: "310115-AMR-QY01-005")
   "Registered capital in CNY."
@@ -1320,7 +1618,7 @@ type Enterprise {
   businessScope: String @share(code: "310115-AMR-QY01-007")
   address: String @share(code: "310115-AMR-QY01-008")
   "Credit records about this enterprise (credit platform)."
-  creditRecords(kinds: [CreditRecordKind!]): [CreditRecord!]
+  creditRecords(kinds: [CreditRecordKind!] @lookup(code: "310115-CREDIT-XY01-002")): [CreditRecord!] @relation
   "Number of people insured through this employer (Human Resources and Social Security)."
   insuredEmployees: Int @share(code: "310115-HRSS-SB02-001")
 }
@@ -1333,13 +1631,13 @@ enum EnterpriseStatus {
   MOVED_OUT
 }
 
-type EnterpriseConnection {
+type EnterpriseConnection @gatewayRecord {
   edges: [EnterpriseEdge!]!
   pageInfo: PageInfo!
   totalCount: Int!
 }
 
-type EnterpriseEdge {
+type EnterpriseEdge @gatewayRecord {
   cursor: String!
   node: Enterprise!
 }
@@ -1372,16 +1670,25 @@ enum InsuranceStatus {
 	{Name: "../schema/query.graphqls", Input: `"""
 The district's data-sharing gateway. Every field is read live from the department that
 owns it; what a caller sees of each field is decided by that department's sharing policy.
+A department that fails nulls only the fields it serves, each with a SOURCE_UNAVAILABLE
+error at its path: every root field that reads a department is nullable for that reason,
+so what the other departments answered is still delivered.
 """
 type Query {
   "A citizen by ID number (GB 11643). Null when the population registry has no such person."
-  citizen(idNumber: ID!): Citizen
+  citizen(idNumber: ID! @lookup(code: "310115-PSB-RK01-001", key: true)): Citizen @relation
   "An enterprise by unified social credit code (GB 32100). Null when the registry has none."
-  enterprise(creditCode: ID!): Enterprise
-  "Enterprises, all or those whose legal representative is the given citizen, page by page."
-  enterprises(legalRepresentative: ID, first: Int = 20, after: String): EnterpriseConnection!
-  "Credit records of a subject (citizen ID number or credit code), optionally of some kinds."
-  creditRecords(subject: ID!, kinds: [CreditRecordKind!]): [CreditRecord!]!
+  enterprise(creditCode: ID! @lookup(code: "310115-AMR-QY01-001", key: true)): Enterprise @relation
+  """
+  Enterprises, all or those whose legal representative is the given citizen, page by page.
+  Null (with an error) when the enterprise registry fails; the rest of the answer stands.
+  """
+  enterprises(legalRepresentative: ID @lookup(code: "310115-PSB-RK01-001"), first: Int = 20 @page, after: String @page): EnterpriseConnection @relation
+  """
+  Credit records of a subject (citizen ID number or credit code), optionally of some kinds.
+  Null (with an error) when the credit platform fails; the rest of the answer stands.
+  """
+  creditRecords(subject: ID! @lookup(code: "310115-CREDIT-XY01-003"), kinds: [CreditRecordKind!] @lookup(code: "310115-CREDIT-XY01-002")): [CreditRecord!] @relation
   "The data catalogue, all or one department's, with the caller's own access to each item."
   catalog(department: String): [CatalogEntry!]!
   "The caller as the gateway sees it."
@@ -1389,20 +1696,20 @@ type Query {
   "Sharing requests: the caller's own, those addressed to the caller's department, or all for the CIO office."
   sharingRequests(status: SharingRequestStatus): [SharingRequest!]!
   "Audit events on the caller's own department's codes (owners and auditors only)."
-  auditEvents(code: String, subject: ID, from: Time, to: Time, first: Int = 50, after: String): AuditEventConnection!
+  auditEvents(code: String, subject: ID, from: Time, to: Time, first: Int = 50, after: String): AuditEventConnection! @role(any: [AUDITOR, APPROVER])
   "Per-department sharing statistics (CIO office)."
-  sharingStats: [DepartmentSharingStats!]!
+  sharingStats: [DepartmentSharingStats!]! @role(any: [CIO])
 }
 
 type Mutation {
   "Files a sharing request for catalogue codes; split by owning department, one PENDING request each."
-  requestSharing(input: SharingRequestInput!): [SharingRequest!]!
+  requestSharing(input: SharingRequestInput!): [SharingRequest!]! @role(any: [])
   "The owning department's approver approves or rejects a request. A decision is final."
-  decideSharingRequest(id: ID!, approve: Boolean!, validUntil: Time, reason: String): SharingRequest!
+  decideSharingRequest(id: ID!, approve: Boolean!, validUntil: Time, reason: String): SharingRequest! @role(any: [APPROVER])
   "The owning department ends a grant."
-  revokeGrant(id: ID!): Grant!
+  revokeGrant(id: ID!): Grant! @role(any: [APPROVER])
   "Drops the caller's own department's records from the gateway's caches, all or by key."
-  purgeCache(department: String!, keys: [ID!]): Int!
+  purgeCache(department: String!, keys: [ID!]): Int! @role(any: [APPROVER, AUDITOR])
 }
 `, BuiltIn: false},
 	{Name: "../schema/sharing.graphqls", Input: `input SharingRequestInput {
@@ -1421,7 +1728,7 @@ enum SharingRequestStatus {
 }
 
 "A request to one owning department to open catalogue items to a consumer."
-type SharingRequest {
+type SharingRequest @gatewayRecord {
   id: ID!
   requester: String!
   department: String!
@@ -1439,7 +1746,7 @@ type SharingRequest {
 }
 
 "Conditional items opened to one consumer for one purpose."
-type Grant {
+type Grant @gatewayRecord {
   id: ID!
   consumer: String!
   purpose: String!
@@ -1452,7 +1759,7 @@ type Grant {
 }
 
 "One decision on a conditional or not-shared field."
-type AuditEvent {
+type AuditEvent @gatewayRecord {
   seq: Int!
   at: Time!
   consumer: String!
@@ -1466,20 +1773,20 @@ type AuditEvent {
   hash: String!
 }
 
-type AuditEventConnection {
+type AuditEventConnection @gatewayRecord {
   edges: [AuditEventEdge!]!
   pageInfo: PageInfo!
   "Events matching the filter, across all pages."
   totalCount: Int!
 }
 
-type AuditEventEdge {
+type AuditEventEdge @gatewayRecord {
   cursor: String!
   node: AuditEvent!
 }
 
 "How one department shares: its catalogue by class, and how it answers requests."
-type DepartmentSharingStats {
+type DepartmentSharingStats @gatewayRecord {
   department: String!
   unconditional: Int!
   conditional: Int!
@@ -1490,6 +1797,84 @@ type DepartmentSharingStats {
   pending: Int!
   answeredOnTime: Int!
   overdue: Int!
+}
+`, BuiltIn: false},
+	{Name: "../schema/tracker.graphqls", Input: `# The citizen's own data tracker (docs/guide-citizen-portal.md): who looked at data about
+# the calling citizen, when, why and on what basis, from the audit trail. The answers are
+# the gateway's own records (@gatewayRecord), scoped by the resolver to the token's
+# citizen_id; myDataAccess takes no argument naming a person.
+
+extend type Query {
+  """
+  Every access to data about the calling citizen by anyone else, newest first: self-service
+  tokens (with citizen_id) only, and only the caller's own. Accesses for a confidential
+  purpose appear once the configuration discloses them.
+  """
+  myDataAccess(first: Int = 20, after: String, from: Time, to: Time): DataAccessConnection!
+  """
+  Accesses withheld from citizens' data trackers because their purpose is confidential and
+  not yet disclosed: all of them for the CIO office, those on its own department's codes
+  for a department auditor. The subjects are not shown.
+  """
+  withheldDataAccess(from: Time, to: Time, first: Int = 50): WithheldDataAccessList! @role(any: [CIO, AUDITOR])
+}
+
+type DataAccessConnection @gatewayRecord {
+  edges: [DataAccessEdge!]!
+  pageInfo: PageInfo!
+  "Accesses matching the window, across all pages."
+  totalCount: Int!
+}
+
+type DataAccessEdge @gatewayRecord {
+  cursor: String!
+  node: DataAccess!
+}
+
+"One request by one consumer that touched data about the citizen."
+type DataAccess @gatewayRecord {
+  at: Time!
+  "The consumer (app) that asked."
+  consumer: String!
+  "What the consumer is, from the gateway's configuration."
+  consumerDescription: String
+  "The purpose the consumer gave, when it is a purpose the configuration lists; else null."
+  purpose: String
+  purposeDescription: String
+  "The catalogue items decided, one per code and decision."
+  items: [DataAccessItem!]!
+}
+
+"One catalogue item of an access, and what the consumer got of it."
+type DataAccessItem @gatewayRecord {
+  code: String!
+  "The schema coordinate of the item, e.g. Citizen.name."
+  field: String!
+  "The owning department."
+  owner: String!
+  "ALLOW (seen), MASK (seen de-identified) or DENY (asked for, not shown)."
+  decision: Access!
+  "The grant that opened the item, when one did."
+  grantId: String
+  "The sharing request the grant came from, when it came from one."
+  sharingRequestId: String
+}
+
+type WithheldDataAccessList @gatewayRecord {
+  "Withheld accesses in the window (may exceed the items returned)."
+  totalCount: Int!
+  items: [WithheldDataAccess!]!
+}
+
+"An access withheld from a citizen's data tracker, as the CIO office and auditors see it."
+type WithheldDataAccess @gatewayRecord {
+  at: Time!
+  consumer: String!
+  purpose: String!
+  "The owning departments whose items were accessed."
+  owners: [String!]!
+  "When it appears in the tracker; null while the configuration sets no disclosure."
+  disclosedAt: Time
 }
 `, BuiltIn: false},
 }
@@ -1565,6 +1950,10 @@ func (ec *executionContext) childFields_CatalogEntry(ctx context.Context, field 
 		return ec.fieldContext_CatalogEntry_ttl(ctx, field)
 	case "description":
 		return ec.fieldContext_CatalogEntry_description(ctx, field)
+	case "copyOf":
+		return ec.fieldContext_CatalogEntry_copyOf(ctx, field)
+	case "legalBasis":
+		return ec.fieldContext_CatalogEntry_legalBasis(ctx, field)
 	case "access":
 		return ec.fieldContext_CatalogEntry_access(ctx, field)
 	case "requestable":
@@ -1645,6 +2034,64 @@ func (ec *executionContext) childFields_CreditRecord(ctx context.Context, field 
 		return ec.fieldContext_CreditRecord_penaltyAmount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreditRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_DataAccess(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_DataAccess_at(ctx, field)
+	case "consumer":
+		return ec.fieldContext_DataAccess_consumer(ctx, field)
+	case "consumerDescription":
+		return ec.fieldContext_DataAccess_consumerDescription(ctx, field)
+	case "purpose":
+		return ec.fieldContext_DataAccess_purpose(ctx, field)
+	case "purposeDescription":
+		return ec.fieldContext_DataAccess_purposeDescription(ctx, field)
+	case "items":
+		return ec.fieldContext_DataAccess_items(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DataAccess", field.Name)
+}
+
+func (ec *executionContext) childFields_DataAccessConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DataAccessConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DataAccessConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DataAccessConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DataAccessConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DataAccessEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DataAccessEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DataAccessEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DataAccessEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DataAccessItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_DataAccessItem_code(ctx, field)
+	case "field":
+		return ec.fieldContext_DataAccessItem_field(ctx, field)
+	case "owner":
+		return ec.fieldContext_DataAccessItem_owner(ctx, field)
+	case "decision":
+		return ec.fieldContext_DataAccessItem_decision(ctx, field)
+	case "grantId":
+		return ec.fieldContext_DataAccessItem_grantId(ctx, field)
+	case "sharingRequestId":
+		return ec.fieldContext_DataAccessItem_sharingRequestId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DataAccessItem", field.Name)
 }
 
 func (ec *executionContext) childFields_DepartmentSharingStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1807,6 +2254,32 @@ func (ec *executionContext) childFields_SocialInsurance(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type SocialInsurance", field.Name)
 }
 
+func (ec *executionContext) childFields_WithheldDataAccess(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_WithheldDataAccess_at(ctx, field)
+	case "consumer":
+		return ec.fieldContext_WithheldDataAccess_consumer(ctx, field)
+	case "purpose":
+		return ec.fieldContext_WithheldDataAccess_purpose(ctx, field)
+	case "owners":
+		return ec.fieldContext_WithheldDataAccess_owners(ctx, field)
+	case "disclosedAt":
+		return ec.fieldContext_WithheldDataAccess_disclosedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WithheldDataAccess", field.Name)
+}
+
+func (ec *executionContext) childFields_WithheldDataAccessList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_WithheldDataAccessList_totalCount(ctx, field)
+	case "items":
+		return ec.fieldContext_WithheldDataAccessList_items(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WithheldDataAccessList", field.Name)
+}
+
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -1923,6 +2396,56 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) dir_join_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) dir_lookup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) dir_role_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "any",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNRole2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["any"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) dir_share_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1940,10 +2463,8 @@ func (ec *executionContext) dir_share_args(ctx context.Context, rawArgs map[stri
 func (ec *executionContext) field_Citizen_creditRecords_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "kinds",
-		func(ctx context.Context, v any) ([]string, error) {
-			return ec.unmarshalOCreditRecordKind2ᚕstringᚄ(ctx, v)
-		})
+
+	arg0, err := ec.field_Citizen_creditRecords_argsKinds(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -1951,18 +2472,112 @@ func (ec *executionContext) field_Citizen_creditRecords_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Citizen_creditRecords_argsKinds(
+	ctx context.Context,
+	rawArgs map[string]any,
+) ([]string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("kinds"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["kinds"]
+		if !ok {
+			var zeroVal []string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOCreditRecordKind2ᚕstringᚄ(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-CREDIT-XY01-002")
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, false)
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal []string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.([]string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal []string
+		return zeroVal, nil
+	} else {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be []string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Enterprise_creditRecords_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "kinds",
-		func(ctx context.Context, v any) ([]string, error) {
-			return ec.unmarshalOCreditRecordKind2ᚕstringᚄ(ctx, v)
-		})
+
+	arg0, err := ec.field_Enterprise_creditRecords_argsKinds(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["kinds"] = arg0
 	return args, nil
+}
+
+func (ec *executionContext) field_Enterprise_creditRecords_argsKinds(
+	ctx context.Context,
+	rawArgs map[string]any,
+) ([]string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("kinds"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["kinds"]
+		if !ok {
+			var zeroVal []string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOCreditRecordKind2ᚕstringᚄ(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-CREDIT-XY01-002")
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, false)
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal []string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.([]string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal []string
+		return zeroVal, nil
+	} else {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be []string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Mutation_decideSharingRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -2138,10 +2753,8 @@ func (ec *executionContext) field_Query_catalog_args(ctx context.Context, rawArg
 func (ec *executionContext) field_Query_citizen_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "idNumber",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNID2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Query_citizen_argsIDNumber(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -2149,21 +2762,62 @@ func (ec *executionContext) field_Query_citizen_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_citizen_argsIDNumber(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("idNumber"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["idNumber"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNID2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-PSB-RK01-001")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, true)
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Query_creditRecords_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "subject",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNID2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Query_creditRecords_argsSubject(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["subject"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kinds",
-		func(ctx context.Context, v any) ([]string, error) {
-			return ec.unmarshalOCreditRecordKind2ᚕstringᚄ(ctx, v)
-		})
+
+	arg1, err := ec.field_Query_creditRecords_argsKinds(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -2171,13 +2825,104 @@ func (ec *executionContext) field_Query_creditRecords_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_creditRecords_argsSubject(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["subject"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNID2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-CREDIT-XY01-003")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, false)
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Query_creditRecords_argsKinds(
+	ctx context.Context,
+	rawArgs map[string]any,
+) ([]string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("kinds"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["kinds"]
+		if !ok {
+			var zeroVal []string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOCreditRecordKind2ᚕstringᚄ(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-CREDIT-XY01-002")
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, false)
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal []string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.([]string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal []string
+		return zeroVal, nil
+	} else {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be []string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Query_enterprise_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "creditCode",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNID2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Query_enterprise_argsCreditCode(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -2185,13 +2930,56 @@ func (ec *executionContext) field_Query_enterprise_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_enterprise_argsCreditCode(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("creditCode"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["creditCode"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNID2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-AMR-QY01-001")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, true)
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Query_enterprises_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "legalRepresentative",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOID2ᚖstring(ctx, v)
-		})
+
+	arg0, err := ec.field_Query_enterprises_argsLegalRepresentative(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -2215,6 +3003,92 @@ func (ec *executionContext) field_Query_enterprises_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_enterprises_argsLegalRepresentative(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (*string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("legalRepresentative"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["legalRepresentative"]
+		if !ok {
+			var zeroVal *string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOID2ᚖstring(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		code, err := ec.unmarshalNString2string(ctx, "310115-PSB-RK01-001")
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		key, err := ec.unmarshalOBoolean2ᚖbool(ctx, false)
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Lookup == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive lookup is not implemented")
+		}
+		return ec.Directives.Lookup(ctx, rawArgs, directive0, code, key)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(*string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal *string
+		return zeroVal, nil
+	} else {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Query_myDataAccess_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_sharingRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2226,6 +3100,36 @@ func (ec *executionContext) field_Query_sharingRequests_args(ctx context.Context
 		return nil, err
 	}
 	args["status"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_withheldDataAccess_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
 	return args, nil
 }
 
@@ -2859,6 +3763,52 @@ func (ec *executionContext) fieldContext_CatalogEntry_description(_ context.Cont
 	return graphql.NewScalarFieldContext("CatalogEntry", field, false, false, "String")
 }
 
+func (ec *executionContext) _CatalogEntry_copyOf(ctx context.Context, field graphql.CollectedField, obj *model.CatalogEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogEntry_copyOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CopyOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogEntry_copyOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogEntry_legalBasis(ctx context.Context, field graphql.CollectedField, obj *model.CatalogEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogEntry_legalBasis(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LegalBasis, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogEntry_legalBasis(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogEntry", field, false, false, "String")
+}
+
 func (ec *executionContext) _CatalogEntry_access(ctx context.Context, field graphql.CollectedField, obj *model.CatalogEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3235,7 +4185,25 @@ func (ec *executionContext) _Citizen_enterprises(ctx context.Context, field grap
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Citizen().Enterprises(ctx, obj)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				code, err := ec.unmarshalNString2string(ctx, "310115-PSB-RK01-001")
+				if err != nil {
+					var zeroVal []*federation.Enterprise
+					return zeroVal, err
+				}
+				if ec.Directives.Join == nil {
+					var zeroVal []*federation.Enterprise
+					return zeroVal, errors.New("directive join is not implemented")
+				}
+				return ec.Directives.Join(ctx, obj, directive0, code)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*federation.Enterprise) graphql.Marshaler {
 			return ec.marshalOEnterprise2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐEnterpriseᚄ(ctx, selections, v)
 		},
@@ -3268,7 +4236,25 @@ func (ec *executionContext) _Citizen_creditRecords(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Citizen().CreditRecords(ctx, obj, fc.Args["kinds"].([]string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				code, err := ec.unmarshalNString2string(ctx, "310115-CREDIT-XY01-003")
+				if err != nil {
+					var zeroVal []*federation.CreditRecord
+					return zeroVal, err
+				}
+				if ec.Directives.Join == nil {
+					var zeroVal []*federation.CreditRecord
+					return zeroVal, errors.New("directive join is not implemented")
+				}
+				return ec.Directives.Join(ctx, obj, directive0, code)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*federation.CreditRecord) graphql.Marshaler {
 			return ec.marshalOCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx, selections, v)
 		},
@@ -3910,6 +4896,433 @@ func (ec *executionContext) _CreditRecord_penaltyAmount(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_CreditRecord_penaltyAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreditRecord", field, true, false, "Decimal")
+}
+
+func (ec *executionContext) _DataAccess_at(ctx context.Context, field graphql.CollectedField, obj *model.DataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccess_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccess_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccess", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DataAccess_consumer(ctx context.Context, field graphql.CollectedField, obj *model.DataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccess_consumer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Consumer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccess_consumer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccess_consumerDescription(ctx context.Context, field graphql.CollectedField, obj *model.DataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccess_consumerDescription(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConsumerDescription, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccess_consumerDescription(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccess_purpose(ctx context.Context, field graphql.CollectedField, obj *model.DataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccess_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccess_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccess_purposeDescription(ctx context.Context, field graphql.CollectedField, obj *model.DataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccess_purposeDescription(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PurposeDescription, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccess_purposeDescription(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccess_items(ctx context.Context, field graphql.CollectedField, obj *model.DataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccess_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DataAccessItem) graphql.Marshaler {
+			return ec.marshalNDataAccessItem2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccess_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DataAccess",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataAccessItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DataAccessConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DataAccessEdge) graphql.Marshaler {
+			return ec.marshalNDataAccessEdge2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DataAccessConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataAccessEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DataAccessConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DataAccessConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DataAccessConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DataAccessEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccessEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DataAccess) graphql.Marshaler {
+			return ec.marshalNDataAccess2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccess(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DataAccessEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataAccess(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DataAccessItem_code(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessItem_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessItem_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccessItem_field(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessItem_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessItem_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccessItem_owner(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessItem_owner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Owner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessItem_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccessItem_decision(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessItem_decision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Decision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Access) graphql.Marshaler {
+			return ec.marshalNAccess2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐAccess(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessItem_decision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessItem", field, false, false, "Access")
+}
+
+func (ec *executionContext) _DataAccessItem_grantId(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessItem_grantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessItem_grantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataAccessItem_sharingRequestId(ctx context.Context, field graphql.CollectedField, obj *model.DataAccessItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataAccessItem_sharingRequestId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SharingRequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataAccessItem_sharingRequestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataAccessItem", field, false, false, "String")
 }
 
 func (ec *executionContext) _DepartmentSharingStats_department(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentSharingStats) (ret graphql.Marshaler) {
@@ -4948,7 +6361,25 @@ func (ec *executionContext) _Mutation_requestSharing(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RequestSharing(ctx, fc.Args["input"].(model.SharingRequestInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{})
+				if err != nil {
+					var zeroVal []*model.SharingRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal []*model.SharingRequest
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.SharingRequest) graphql.Marshaler {
 			return ec.marshalNSharingRequest2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐSharingRequestᚄ(ctx, selections, v)
 		},
@@ -4992,7 +6423,25 @@ func (ec *executionContext) _Mutation_decideSharingRequest(ctx context.Context, 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DecideSharingRequest(ctx, fc.Args["id"].(string), fc.Args["approve"].(bool), fc.Args["validUntil"].(*time.Time), fc.Args["reason"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"APPROVER"})
+				if err != nil {
+					var zeroVal *model.SharingRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal *model.SharingRequest
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SharingRequest) graphql.Marshaler {
 			return ec.marshalNSharingRequest2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐSharingRequest(ctx, selections, v)
 		},
@@ -5036,7 +6485,25 @@ func (ec *executionContext) _Mutation_revokeGrant(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RevokeGrant(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"APPROVER"})
+				if err != nil {
+					var zeroVal *model.Grant
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal *model.Grant
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Grant) graphql.Marshaler {
 			return ec.marshalNGrant2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐGrant(ctx, selections, v)
 		},
@@ -5080,7 +6547,25 @@ func (ec *executionContext) _Mutation_purgeCache(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().PurgeCache(ctx, fc.Args["department"].(string), fc.Args["keys"].([]string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"APPROVER", "AUDITOR"})
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -5260,10 +6745,10 @@ func (ec *executionContext) _Query_enterprises(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.EnterpriseConnection) graphql.Marshaler {
-			return ec.marshalNEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx, selections, v)
+			return ec.marshalOEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_enterprises(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5304,10 +6789,10 @@ func (ec *executionContext) _Query_creditRecords(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*federation.CreditRecord) graphql.Marshaler {
-			return ec.marshalNCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx, selections, v)
+			return ec.marshalOCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_creditRecords(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5466,7 +6951,25 @@ func (ec *executionContext) _Query_auditEvents(ctx context.Context, field graphq
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().AuditEvents(ctx, fc.Args["code"].(*string), fc.Args["subject"].(*string), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"AUDITOR", "APPROVER"})
+				if err != nil {
+					var zeroVal *model.AuditEventConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal *model.AuditEventConnection
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEventConnection) graphql.Marshaler {
 			return ec.marshalNAuditEventConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐAuditEventConnection(ctx, selections, v)
 		},
@@ -5509,7 +7012,25 @@ func (ec *executionContext) _Query_sharingStats(ctx context.Context, field graph
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Query().SharingStats(ctx)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"CIO"})
+				if err != nil {
+					var zeroVal []*model.DepartmentSharingStats
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal []*model.DepartmentSharingStats
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.DepartmentSharingStats) graphql.Marshaler {
 			return ec.marshalNDepartmentSharingStats2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDepartmentSharingStatsᚄ(ctx, selections, v)
 		},
@@ -5526,6 +7047,112 @@ func (ec *executionContext) fieldContext_Query_sharingStats(_ context.Context, f
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DepartmentSharingStats(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_myDataAccess(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myDataAccess(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MyDataAccess(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DataAccessConnection) graphql.Marshaler {
+			return ec.marshalNDataAccessConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myDataAccess(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataAccessConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_myDataAccess_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_withheldDataAccess(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_withheldDataAccess(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WithheldDataAccess(ctx, fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"CIO", "AUDITOR"})
+				if err != nil {
+					var zeroVal *model.WithheldDataAccessList
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal *model.WithheldDataAccessList
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WithheldDataAccessList) graphql.Marshaler {
+			return ec.marshalNWithheldDataAccessList2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccessList(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_withheldDataAccess(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WithheldDataAccessList(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_withheldDataAccess_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -6149,6 +7776,176 @@ func (ec *executionContext) _SocialInsurance_lastPaidMonth(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_SocialInsurance_lastPaidMonth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SocialInsurance", field, true, false, "YearMonth")
+}
+
+func (ec *executionContext) _WithheldDataAccess_at(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccess_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccess_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WithheldDataAccess", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WithheldDataAccess_consumer(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccess_consumer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Consumer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccess_consumer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WithheldDataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _WithheldDataAccess_purpose(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccess_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccess_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WithheldDataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _WithheldDataAccess_owners(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccess_owners(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Owners, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccess_owners(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WithheldDataAccess", field, false, false, "String")
+}
+
+func (ec *executionContext) _WithheldDataAccess_disclosedAt(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccess) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccess_disclosedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisclosedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccess_disclosedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WithheldDataAccess", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WithheldDataAccessList_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccessList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccessList_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccessList_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WithheldDataAccessList", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WithheldDataAccessList_items(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccessList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WithheldDataAccessList_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WithheldDataAccess) graphql.Marshaler {
+			return ec.marshalNWithheldDataAccess2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccessᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WithheldDataAccessList_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WithheldDataAccessList",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WithheldDataAccess(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -7525,6 +9322,16 @@ func (ec *executionContext) _CatalogEntry(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "copyOf":
+			out.Values[i] = ec._CatalogEntry_copyOf(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "legalBasis":
+			out.Values[i] = ec._CatalogEntry_legalBasis(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "access":
 			out.Values[i] = ec._CatalogEntry_access(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -7769,6 +9576,203 @@ func (ec *executionContext) _CreditRecord(ctx context.Context, sel ast.Selection
 			out.Values[i] = ec._CreditRecord_penaltyAmount(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dataAccessImplementors = []string{"DataAccess"}
+
+func (ec *executionContext) _DataAccess(ctx context.Context, sel ast.SelectionSet, obj *model.DataAccess) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dataAccessImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DataAccess")
+		case "at":
+			out.Values[i] = ec._DataAccess_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "consumer":
+			out.Values[i] = ec._DataAccess_consumer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "consumerDescription":
+			out.Values[i] = ec._DataAccess_consumerDescription(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "purpose":
+			out.Values[i] = ec._DataAccess_purpose(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "purposeDescription":
+			out.Values[i] = ec._DataAccess_purposeDescription(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "items":
+			out.Values[i] = ec._DataAccess_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dataAccessConnectionImplementors = []string{"DataAccessConnection"}
+
+func (ec *executionContext) _DataAccessConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DataAccessConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dataAccessConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DataAccessConnection")
+		case "edges":
+			out.Values[i] = ec._DataAccessConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DataAccessConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._DataAccessConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dataAccessEdgeImplementors = []string{"DataAccessEdge"}
+
+func (ec *executionContext) _DataAccessEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DataAccessEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dataAccessEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DataAccessEdge")
+		case "cursor":
+			out.Values[i] = ec._DataAccessEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._DataAccessEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dataAccessItemImplementors = []string{"DataAccessItem"}
+
+func (ec *executionContext) _DataAccessItem(ctx context.Context, sel ast.SelectionSet, obj *model.DataAccessItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dataAccessItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DataAccessItem")
+		case "code":
+			out.Values[i] = ec._DataAccessItem_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._DataAccessItem_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "owner":
+			out.Values[i] = ec._DataAccessItem_owner(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "decision":
+			out.Values[i] = ec._DataAccessItem_decision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "grantId":
+			out.Values[i] = ec._DataAccessItem_grantId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "sharingRequestId":
+			out.Values[i] = ec._DataAccessItem_sharingRequestId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8239,13 +10243,13 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "enterprises":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_enterprises(ctx, field)
 				})
 		case "creditRecords":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_creditRecords(ctx, field)
 				})
@@ -8278,6 +10282,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_sharingStats(ctx, field)
+				})
+		case "myDataAccess":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myDataAccess(ctx, field)
+				})
+		case "withheldDataAccess":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_withheldDataAccess(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -8444,6 +10460,97 @@ func (ec *executionContext) _SocialInsurance(ctx context.Context, sel ast.Select
 			out.Values[i] = ec._SocialInsurance_lastPaidMonth(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var withheldDataAccessImplementors = []string{"WithheldDataAccess"}
+
+func (ec *executionContext) _WithheldDataAccess(ctx context.Context, sel ast.SelectionSet, obj *model.WithheldDataAccess) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, withheldDataAccessImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WithheldDataAccess")
+		case "at":
+			out.Values[i] = ec._WithheldDataAccess_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "consumer":
+			out.Values[i] = ec._WithheldDataAccess_consumer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "purpose":
+			out.Values[i] = ec._WithheldDataAccess_purpose(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "owners":
+			out.Values[i] = ec._WithheldDataAccess_owners(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disclosedAt":
+			out.Values[i] = ec._WithheldDataAccess_disclosedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var withheldDataAccessListImplementors = []string{"WithheldDataAccessList"}
+
+func (ec *executionContext) _WithheldDataAccessList(ctx context.Context, sel ast.SelectionSet, obj *model.WithheldDataAccessList) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, withheldDataAccessListImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WithheldDataAccessList")
+		case "totalCount":
+			out.Values[i] = ec._WithheldDataAccessList_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "items":
+			out.Values[i] = ec._WithheldDataAccessList_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8920,22 +11027,6 @@ func (ec *executionContext) marshalNConsumer2ᚖpudongᚗgovᚗcnᚋgatewayᚋgr
 	return ec._Consumer(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNCreditRecord2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*federation.CreditRecord) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNCreditRecord2ᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecord(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
 func (ec *executionContext) marshalNCreditRecord2ᚖpudongᚗgovᚗcnᚋgatewayᚋfederationᚐCreditRecord(ctx context.Context, sel ast.SelectionSet, v *federation.CreditRecord) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CreditRecord!")
@@ -8956,6 +11047,70 @@ func (ec *executionContext) marshalNCreditRecordKind2string(ctx context.Context,
 		graphql.AddInvalidNullFromMarshaler(ctx, "CreditRecordKind!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNDataAccess2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccess(ctx context.Context, sel ast.SelectionSet, v *model.DataAccess) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DataAccess!")
+		return graphql.Null
+	}
+	return ec._DataAccess(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDataAccessConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessConnection(ctx context.Context, sel ast.SelectionSet, v *model.DataAccessConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DataAccessConnection!")
+		return graphql.Null
+	}
+	return ec._DataAccessConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDataAccessEdge2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DataAccessEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDataAccessEdge2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDataAccessEdge2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessEdge(ctx context.Context, sel ast.SelectionSet, v *model.DataAccessEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DataAccessEdge!")
+		return graphql.Null
+	}
+	return ec._DataAccessEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDataAccessItem2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DataAccessItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDataAccessItem2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDataAccessItem2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataAccessItem(ctx context.Context, sel ast.SelectionSet, v *model.DataAccessItem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DataAccessItem!")
+		return graphql.Null
+	}
+	return ec._DataAccessItem(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDepartmentSharingStats2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDepartmentSharingStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DepartmentSharingStats) graphql.Marshaler {
@@ -8988,14 +11143,6 @@ func (ec *executionContext) marshalNEnterprise2ᚖpudongᚗgovᚗcnᚋgatewayᚋ
 		return graphql.Null
 	}
 	return ec._Enterprise(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx context.Context, sel ast.SelectionSet, v *model.EnterpriseConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "EnterpriseConnection!")
-		return graphql.Null
-	}
-	return ec._EnterpriseConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNEnterpriseEdge2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EnterpriseEdge) graphql.Marshaler {
@@ -9080,6 +11227,50 @@ func (ec *executionContext) marshalNPageInfo2ᚖpudongᚗgovᚗcnᚋgatewayᚋgr
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRole2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRole2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Role!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNRole2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRole2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNRole2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRole2string(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNSharingClass2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐSharingClass(ctx context.Context, v any) (model.SharingClass, error) {
@@ -9194,6 +11385,38 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNWithheldDataAccess2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccessᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WithheldDataAccess) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWithheldDataAccess2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccess(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWithheldDataAccess2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccess(ctx context.Context, sel ast.SelectionSet, v *model.WithheldDataAccess) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WithheldDataAccess!")
+		return graphql.Null
+	}
+	return ec._WithheldDataAccess(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWithheldDataAccessList2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccessList(ctx context.Context, sel ast.SelectionSet, v *model.WithheldDataAccessList) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WithheldDataAccessList!")
+		return graphql.Null
+	}
+	return ec._WithheldDataAccessList(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -9515,6 +11738,13 @@ func (ec *executionContext) marshalOEnterprise2ᚖpudongᚗgovᚗcnᚋgatewayᚋ
 		return graphql.Null
 	}
 	return ec._Enterprise(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEnterpriseConnection2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐEnterpriseConnection(ctx context.Context, sel ast.SelectionSet, v *model.EnterpriseConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EnterpriseConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOEnterpriseStatus2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -39,6 +39,9 @@ func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 		})
 		if id != "" && !hasID {
 			r.AddAttrs(slog.String("request_id", id))
+			if client := gateway.ClientRequestID(ctx); client != "" {
+				r.AddAttrs(slog.String("client_request_id", client))
+			}
 		}
 		if trace != "" && !hasTrace {
 			r.AddAttrs(slog.String("trace_id", trace))

@@ -2,15 +2,24 @@
 // and result view that marks every governed field as allowed, masked or denied. Every
 // asset is inside the binary; nothing is loaded from the network, and the
 // Content-Security-Policy makes the browser refuse anything that would be.
+//
+// The page's script, static/app.js, is built from web/src with graphql-js,
+// graphql-language-service, cm6-graphql and CodeMirror 6 by web/build.sh and committed
+// with its licences, so building and testing the gateway needs no node; see
+// docs/playground.md.
 package playground
 
 import (
 	"bytes"
+	"compress/gzip"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"html/template"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -39,9 +48,26 @@ type Options struct {
 
 // ContentSecurityPolicy is sent with every playground response: the page may load
 // scripts, styles, images and data from the gateway's own origin only, runs no inline
-// script, and cannot be framed.
+// script, and cannot be framed. The page itself gets PageContentSecurityPolicy.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// PageContentSecurityPolicy is ContentSecurityPolicy for the page, where the editor may
+// also add <style> elements carrying nonce: CodeMirror writes its styles into one
+// (docs/playground.md). Scripts stay limited to the gateway's own files.
+func PageContentSecurityPolicy(nonce string) string {
+	return strings.Replace(ContentSecurityPolicy, "style-src 'self'", "style-src 'self' 'nonce-"+nonce+"'", 1)
+}
+
+// newNonce is a fresh CSP nonce: 128 random bits in URL-safe base64, which CSP allows
+// and html/template writes into the page unescaped.
+func newNonce() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
 
 // TokenPath is where the demo mode serves DemoTokens; the page posts to it.
 const TokenPath = "/demo/token"
@@ -53,7 +79,10 @@ var static embed.FS
 // of them all: the page refers to /playground/{version}/name, so browsers may cache
 // those URLs forever and still see a new build at once.
 type assets struct {
-	files   map[string][]byte
+	files map[string][]byte
+	// gzipped holds the files that gzip makes much smaller (the script bundle is a third
+	// of its size), compressed once at start-up.
+	gzipped map[string][]byte
 	version string
 }
 
@@ -62,7 +91,7 @@ func loadAssets() assets {
 	if err != nil {
 		panic(err) // the embed directive guarantees the directory
 	}
-	a := assets{files: map[string][]byte{}}
+	a := assets{files: map[string][]byte{}, gzipped: map[string][]byte{}}
 	var names []string
 	fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -77,9 +106,31 @@ func loadAssets() assets {
 		a.files[n] = b
 		h.Write([]byte(n))
 		h.Write(b)
+		if z := compress(b); len(z) < len(b)*3/4 {
+			a.gzipped[n] = z
+		}
 	}
 	a.version = hex.EncodeToString(h.Sum(nil))[:12]
 	return a
+}
+
+func compress(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is valid
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			return strings.ReplaceAll(q, " ", "") != "q=0"
+		}
+	}
+	return false
 }
 
 // contentType is by extension, fixed here rather than taken from the host's mime
@@ -96,6 +147,8 @@ func contentType(name string) string {
 		return "image/svg+xml"
 	case ".json":
 		return "application/json; charset=utf-8"
+	case ".txt":
+		return "text/plain; charset=utf-8"
 	}
 	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
 		return t
@@ -131,25 +184,24 @@ func Handler(o Options) http.Handler {
 	cfgJSON, _ := json.Marshal(cfg)
 
 	page := template.Must(template.New("index").Parse(string(a.files["index.html"])))
-	var buf bytes.Buffer
-	if err := page.Execute(&buf, map[string]any{"Base": "/playground/" + a.version + "/", "Demo": o.Demo}); err != nil {
+	base := "/playground/" + a.version + "/"
+	if err := page.Execute(io.Discard, map[string]any{"Base": base, "Demo": o.Demo, "Nonce": "x"}); err != nil {
 		panic(err) // the template is embedded and tested
 	}
-	index := buf.Bytes()
-	indexETag := `"` + a.version + `"`
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		// Each page gets its own style nonce, in the CSP header and in the page; so the
+		// page is never stored: a cached copy would carry a nonce its CSP no longer has.
+		// It is small, and it names the versioned assets, which are cached.
+		nonce := newNonce()
+		var buf bytes.Buffer
+		page.Execute(&buf, map[string]any{"Base": base, "Demo": o.Demo, "Nonce": nonce})
 		secure(w)
-		// The page is small and names the versioned assets: revalidate it every time.
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("ETag", indexETag)
-		if r.Header.Get("If-None-Match") == indexETag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
+		w.Header().Set("Content-Security-Policy", PageContentSecurityPolicy(nonce))
+		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Type", contentType("index.html"))
-		w.Write(index)
+		w.Write(buf.Bytes())
 	})
 	mux.HandleFunc("GET /playground/config.json", func(w http.ResponseWriter, r *http.Request) {
 		secure(w)
@@ -173,9 +225,22 @@ func Handler(o Options) http.Handler {
 			// what we have, but let nobody keep it under that version's name.
 			w.Header().Set("Cache-Control", "no-cache")
 		}
-		w.Header().Set("ETag", `"`+a.version+`"`)
 		w.Header().Set("Content-Type", contentType(name))
-		w.Write(b)
+		z, ok := a.gzipped[name]
+		if !ok {
+			w.Header().Set("ETag", `"`+a.version+`"`)
+			w.Write(b)
+			return
+		}
+		w.Header().Set("Vary", "Accept-Encoding")
+		if !acceptsGzip(r) {
+			w.Header().Set("ETag", `"`+a.version+`"`)
+			w.Write(b)
+			return
+		}
+		w.Header().Set("ETag", `"`+a.version+`-gzip"`)
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(z)
 	})
 	mux.HandleFunc("GET /playground/", func(w http.ResponseWriter, r *http.Request) {
 		secure(w)

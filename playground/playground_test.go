@@ -1,12 +1,16 @@
 package playground
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -61,8 +65,8 @@ func TestIndex(t *testing.T) {
 		t.Fatalf("GET / = %d %q", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 	checkCSP(t, "/", res)
-	if cc := res.Header.Get("Cache-Control"); cc != "no-cache" {
-		t.Errorf("the page has Cache-Control %q, want no-cache: it names the versioned assets", cc)
+	if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("the page has Cache-Control %q, want no-store: its style nonce is new every time", cc)
 	}
 	// No inline script or style: everything the page runs comes from a file.
 	if regexp.MustCompile(`<script(?:\s[^>]*)?>\s*[^<\s]`).MatchString(body) || strings.Contains(body, "<style") || regexp.MustCompile(`\sstyle=|\son[a-z]+=`).MatchString(body) {
@@ -89,11 +93,25 @@ func TestIndex(t *testing.T) {
 	if !strings.Contains(body, `id="consumer"`) {
 		t.Error("the demo page has no consumer picker")
 	}
+	if !strings.Contains(body, `/THIRD_PARTY_LICENSES.txt"`) {
+		t.Error("the page does not link the licences of the libraries it is built with")
+	}
 
-	// Revalidation
-	etag := res.Header.Get("ETag")
-	if res, _ := get(t, h, "/", "If-None-Match", etag); etag == "" || res.StatusCode != http.StatusNotModified {
-		t.Errorf("GET / with If-None-Match %q = %d, want 304", etag, res.StatusCode)
+	// The style nonce: in the page and its CSP, and new for every page.
+	nonce := regexp.MustCompile(`<meta name="style-nonce" content="([A-Za-z0-9_-]{22})">`)
+	m := nonce.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("the page has no style nonce for the editor")
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "style-src 'self' 'nonce-"+m[1]+"';") || strings.Contains(csp, "script-src 'self' 'nonce") {
+		t.Errorf("the page's CSP %q does not allow styles with the page's nonce %s only", csp, m[1])
+	}
+	res2, body2 := get(t, h, "/")
+	if m2 := nonce.FindStringSubmatch(body2); m2 == nil || m2[1] == m[1] || !strings.Contains(res2.Header.Get("Content-Security-Policy"), m2[1]) {
+		t.Errorf("two pages share the nonce %s: each must get its own", m[1])
+	}
+	if res.Header.Get("ETag") != "" {
+		t.Error("the page has an ETag: a revalidated copy would keep a nonce its new CSP does not allow")
 	}
 }
 
@@ -132,12 +150,10 @@ func TestAssets(t *testing.T) {
 	h := Handler(demoOptions)
 	a := loadAssets()
 	want := map[string]string{
-		"app.js":      "text/javascript; charset=utf-8",
-		"graphql.js":  "text/javascript; charset=utf-8",
-		"editor.js":   "text/javascript; charset=utf-8",
-		"result.js":   "text/javascript; charset=utf-8",
-		"style.css":   "text/css; charset=utf-8",
-		"favicon.svg": "image/svg+xml",
+		"app.js":                   "text/javascript; charset=utf-8",
+		"style.css":                "text/css; charset=utf-8",
+		"favicon.svg":              "image/svg+xml",
+		"THIRD_PARTY_LICENSES.txt": "text/plain; charset=utf-8",
 	}
 	for name, ctype := range want {
 		path := "/playground/" + a.version + "/" + name
@@ -157,8 +173,32 @@ func TestAssets(t *testing.T) {
 			t.Errorf("%s: the body is not the embedded file", name)
 		}
 	}
+	// The bundle goes compressed to browsers that take gzip, and as it is to others.
+	path := "/playground/" + a.version + "/app.js"
+	res, body := get(t, h, path, "Accept-Encoding", "gzip, deflate, br")
+	if res.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(res.Header.Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("app.js for a browser that takes gzip: Content-Encoding %q, Vary %q", res.Header.Get("Content-Encoding"), res.Header.Get("Vary"))
+	}
+	zr, err := gzip.NewReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(plain, a.files["app.js"]) {
+		t.Errorf("the gzipped app.js does not unpack to the file (%v)", err)
+	}
+	if len(body) > len(plain)/2 {
+		t.Errorf("gzip leaves app.js at %d of %d bytes", len(body), len(plain))
+	}
+	for _, ae := range []string{"", "identity", "gzip;q=0, br"} {
+		res, body := get(t, h, path, "Accept-Encoding", ae)
+		if res.Header.Get("Content-Encoding") != "" || body != string(a.files["app.js"]) || res.Header.Get("ETag") == `"`+a.version+`-gzip"` {
+			t.Errorf("Accept-Encoding %q: got Content-Encoding %q, ETag %q, want the file as it is", ae, res.Header.Get("Content-Encoding"), res.Header.Get("ETag"))
+		}
+	}
+
 	// Another build's URL still works, but must not be cached under that name.
-	res, _ := get(t, h, "/playground/0123456789ab/app.js")
+	res, _ = get(t, h, "/playground/0123456789ab/app.js")
 	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "no-cache" {
 		t.Errorf("an old version's URL = %d %q, want 200 no-cache", res.StatusCode, res.Header.Get("Cache-Control"))
 	}
@@ -169,26 +209,58 @@ func TestAssets(t *testing.T) {
 	}
 }
 
-// TestAssetsStayLocal reads every embedded file: module imports name embedded files,
-// and nothing refers to another origin.
+// bundleTextOnlyURLs are the absolute URLs inside the bundled libraries: each is text
+// the page may show or a namespace, never fetched (the browser test watches every
+// request). A library upgrade that adds one fails TestAssetsStayLocal until someone has
+// looked at what it is for and listed it here.
+var bundleTextOnlyURLs = map[string]string{
+	"http://www.w3.org/2000/svg":                                "the SVG namespace CodeMirror draws its panel and lint icons in",
+	"https://commonmark.org/":                                   "graphql-js: the description of the built-in @deprecated directive's reason",
+	"https://en.wikipedia.org/wiki/IEEE_floating_point":         "graphql-js: the message of a Float coercion error",
+	"https://yarnpkg.com/en/docs/selective-version-resolutions": "graphql-js: the message of its duplicate-module check",
+}
+
+// TestAssetsStayLocal reads every embedded file and the page's sources: the bundle
+// imports nothing, the hand-written files refer to no other origin, and the only
+// absolute URLs in the bundled libraries are text (bundleTextOnlyURLs).
 func TestAssetsStayLocal(t *testing.T) {
 	a := loadAssets()
-	imports := regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"`)
+	imports := regexp.MustCompile(`(?m)(?:^|[;}\s])(?:import|export)\s*[^;(]*?from\s*["']([^"']+)["']|\bimport\s*\(|\bimportScripts\s*\(|\bnew\s+(?:Shared)?Worker\s*\(`)
 	remote := regexp.MustCompile(`(?i)(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}[/"')\s]|@import|url\(`)
+	absolute := regexp.MustCompile(`(?i)(?:https?|wss?)://[a-z0-9.-]+[^"'\s)\x60]*`)
 	for name, b := range a.files {
 		src := string(b)
-		if strings.HasSuffix(name, ".js") {
-			for _, m := range imports.FindAllStringSubmatch(src, -1) {
-				target := strings.TrimPrefix(m[1], "./")
-				if !strings.HasPrefix(m[1], "./") || a.files[target] == nil {
-					t.Errorf("%s imports %q, which is not an embedded sibling file", name, m[1])
+		switch {
+		case name == "app.js":
+			if m := imports.FindString(src); m != "" {
+				t.Errorf("the bundle loads code at run time (%q): everything must be bundled by web/build.sh", m)
+			}
+			for _, u := range absolute.FindAllString(src, -1) {
+				if _, ok := bundleTextOnlyURLs[u]; !ok {
+					t.Errorf("the bundle holds the URL %q: check what the library does with it, and list it in bundleTextOnlyURLs only if it is never fetched", u)
 				}
 			}
+		case strings.HasSuffix(name, ".txt"):
+			// Licence texts: read by people, never by the page.
+		default:
+			// The SVG's XML namespace is a name, not a fetch.
+			src = strings.ReplaceAll(src, `xmlns="http://www.w3.org/2000/svg"`, "")
+			if m := remote.FindString(src); m != "" {
+				t.Errorf("%s refers to %q: every asset must come from the gateway itself", name, m)
+			}
 		}
-		// The SVG's XML namespace is a name, not a fetch.
-		src = strings.ReplaceAll(src, `xmlns="http://www.w3.org/2000/svg"`, "")
-		if m := remote.FindString(src); m != "" {
-			t.Errorf("%s refers to %q: every asset must come from the gateway itself", name, m)
+	}
+	srcs, err := filepath.Glob(filepath.Join("web", "src", "*.js"))
+	if err != nil || len(srcs) == 0 {
+		t.Fatalf("no sources in web/src (%v)", err)
+	}
+	for _, p := range srcs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := remote.FindString(string(b)); m != "" {
+			t.Errorf("%s refers to %q: every request must go to the gateway itself", p, m)
 		}
 	}
 	if _, err := fs.Stat(static, "static/index.html"); err != nil {

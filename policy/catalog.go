@@ -26,7 +26,8 @@ type CatalogError struct {
 // Error reads "source:line: message", the form editors and CI logs link to the line.
 func (e *CatalogError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Source, e.Line, e.Msg) }
 
-// codePattern is the catalogue code of DESIGN §4: district, department, resource, item.
+// codePattern is the catalogue code of docs/architecture.md (The sharing policy):
+// district, department, resource, item.
 var codePattern = regexp.MustCompile(`^310115-([A-Z]+)-[A-Z]+[0-9]+-[0-9]{3}$`)
 
 // fieldPattern is a schema coordinate: an object type and one of its fields.
@@ -134,7 +135,7 @@ func (p *catalogParser) department(n *yaml.Node) {
 // entry parses one catalogue entry of department dept ("" when the department itself
 // was wrong, in which case the code is not checked against it).
 func (p *catalogParser) entry(n *yaml.Node, dept string) {
-	fields, ok := p.mapping(n, "a catalogue entry", []string{"code", "field", "class", "mask", "ttl", "description"})
+	fields, ok := p.mapping(n, "a catalogue entry", []string{"code", "field", "class", "mask", "ttl", "description", "copyOf", "legalBasis"})
 	if !ok {
 		return
 	}
@@ -202,7 +203,56 @@ func (p *catalogParser) entry(n *yaml.Node, dept string) {
 	if v, ok := p.scalar(fields, n, "description", false); ok {
 		e.Description = v.Value
 	}
+	if v, ok := fields["copyOf"]; ok {
+		e.Copy = p.copyOf(v)
+	}
+	if v, ok := p.scalar(fields, n, "legalBasis", false); ok && v.Value != "" {
+		if e.Copy == nil {
+			p.errorf(v, "legalBasis on an item that is no copy; a legal basis widens the sharing of a copy (copyOf) beyond its source")
+		}
+		e.LegalBasis = v.Value
+	}
 	p.entries = append(p.entries, e)
+}
+
+// copyOf parses the source of a copy: a code, or a mapping with the code, the relation
+// that leads to whom the datum is about, and whether it is a copy only for persons.
+func (p *catalogParser) copyOf(n *yaml.Node) *gateway.Copy {
+	if n.Kind == yaml.ScalarNode {
+		if !codePattern.MatchString(n.Value) {
+			p.errorf(n, "copyOf %q is not a catalogue code; expected the source's code, e.g. 310115-PSB-RK01-002", n.Value)
+			return nil
+		}
+		return &gateway.Copy{Of: n.Value}
+	}
+	fields, ok := p.mapping(n, "copyOf", []string{"code", "via", "when"})
+	if !ok {
+		return nil
+	}
+	c := &gateway.Copy{}
+	if v, ok := p.scalar(fields, n, "code", true); ok {
+		if !codePattern.MatchString(v.Value) {
+			p.errorf(v, "copyOf code %q is not a catalogue code; expected the source's code, e.g. 310115-PSB-RK01-002", v.Value)
+			return nil
+		}
+		c.Of = v.Value
+	}
+	if v, ok := p.scalar(fields, n, "via", false); ok {
+		c.Via = v.Value
+	}
+	if v, ok := p.scalar(fields, n, "when", false); ok {
+		switch v.Value {
+		case "", "always":
+		case "person":
+			c.PersonOnly = true
+		default:
+			p.errorf(v, "copyOf when %q is unknown; expected always or person (a copy only when the subject is a person)", v.Value)
+		}
+	}
+	if c.Of == "" {
+		return nil
+	}
+	return c
 }
 
 // mapping checks that n is a mapping with only the allowed keys, each once, and returns
@@ -327,6 +377,11 @@ func NewCatalog(entries []gateway.CatalogEntry, governed map[string]string) (*Ca
 		}
 	}
 	for _, e := range c.entries {
+		if err := c.checkCopy(&e); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, e := range c.entries {
 		if _, carried := carriers[e.Code]; carried {
 			continue
 		}
@@ -338,6 +393,45 @@ func NewCatalog(entries []gateway.CatalogEntry, governed map[string]string) (*Ca
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// strictness orders classes from the widest to the narrowest sharing.
+var strictness = map[gateway.Class]int{gateway.Unconditional: 0, gateway.Conditional: 1, gateway.NotShared: 2}
+
+// checkCopy refuses a copy whose source is unknown or itself a copy, and one that its
+// catalogue entry declares looser than its source without a published legal basis: the
+// gateway would decide it as its source anyway, and a catalogue that says otherwise
+// misleads every consumer that reads it (docs/SECURITY.md, "one datum, one code").
+func (c *Catalog) checkCopy(e *gateway.CatalogEntry) error {
+	if e.Copy == nil {
+		return nil
+	}
+	src := c.ByCode(e.Copy.Of)
+	switch {
+	case src == nil:
+		return fmt.Errorf("catalogue: %s (%s) is a copy of %s, which the catalogue does not list", e.Code, e.Field, e.Copy.Of)
+	case src.Copy != nil:
+		return fmt.Errorf("catalogue: %s is a copy of %s, which is itself a copy of %s; name the original datum", e.Code, src.Code, src.Copy.Of)
+	case src.Code == e.Code:
+		return fmt.Errorf("catalogue: %s is a copy of itself", e.Code)
+	case e.LegalBasis != "" || e.Copy.PersonOnly:
+		// A legal basis widens the copy on purpose; a per-value copy's class is the one
+		// it has when its subject is no person.
+		return nil
+	case strictness[e.Class] < strictness[src.Class]:
+		return fmt.Errorf("catalogue: %s (%s) is a copy of %s but is %s where its source is %s; make it as strict as its source or record the published legalBasis for sharing it more widely", e.Code, e.Field, src.Code, e.Class, src.Class)
+	case e.Class == gateway.Conditional && src.Class == gateway.Conditional && e.Mask != src.Mask:
+		return fmt.Errorf("catalogue: %s (%s) is a copy of %s but masks as %q where its source masks as %q; use the source's mask", e.Code, e.Field, src.Code, e.Mask, src.Mask)
+	}
+	return nil
+}
+
+// Source returns the entry a copy holds the datum of, or nil for an item that is no copy.
+func (c *Catalog) Source(e *gateway.CatalogEntry) *gateway.CatalogEntry {
+	if e == nil || e.Copy == nil {
+		return nil
+	}
+	return c.ByCode(e.Copy.Of)
 }
 
 // ByCode returns the entry with code, or nil.

@@ -145,7 +145,7 @@ func TestParseCatalogErrors(t *testing.T) {
 		{"entry not a mapping", `- department: psb
   entries:
     - 310115-PSB-RK01-001
-`, []string{`3: expected a catalogue entry (a mapping with keys code, field, class, mask, ttl, description), found "310115-PSB-RK01-001"`}},
+`, []string{`3: expected a catalogue entry (a mapping with keys code, field, class, mask, ttl, description, copyOf, legalBasis), found "310115-PSB-RK01-001"`}},
 		{"not a list of departments", `psb:
   - code: 310115-PSB-RK01-001
 `, []string{`1: expected a list of departments, found a mapping`}},
@@ -343,8 +343,9 @@ func TestCatalogLookups(t *testing.T) {
 	}
 }
 
-// TestDemoCatalog holds config/demo/catalog.yaml to DESIGN §9: the schema uses these
-// codes, so a change here is a change of the public contract.
+// TestDemoCatalog holds config/demo/catalog.yaml to the demo catalogue the guides describe
+// (docs/guide-*.md): the schema uses these codes, so a change here is a change of the
+// public contract.
 func TestDemoCatalog(t *testing.T) {
 	data, err := os.ReadFile("../config/demo/catalog.yaml")
 	if err != nil {
@@ -373,7 +374,7 @@ func TestDemoCatalog(t *testing.T) {
 		{"310115-PSB-RK01-007", "Citizen.phone", "psb", N, "", h},
 		{"310115-AMR-QY01-001", "Enterprise.creditCode", "amr", U, "", 10 * time.Minute},
 		{"310115-AMR-QY01-002", "Enterprise.name", "amr", U, "", 10 * time.Minute},
-		{"310115-AMR-QY01-003", "Enterprise.legalRepresentativeName", "amr", U, "", 10 * time.Minute},
+		{"310115-AMR-QY01-003", "Enterprise.legalRepresentativeName", "amr", C, gateway.MaskName, 10 * time.Minute},
 		{"310115-AMR-QY01-004", "Enterprise.status", "amr", U, "", 10 * time.Minute},
 		{"310115-AMR-QY01-005", "Enterprise.establishedOn", "amr", U, "", 10 * time.Minute},
 		{"310115-AMR-QY01-006", "Enterprise.registeredCapital", "amr", U, "", 10 * time.Minute},
@@ -417,5 +418,41 @@ func TestDemoCatalog(t *testing.T) {
 	}
 	if got, want := c.Departments(), []string{"amr", "credit", "hrss", "psb"}; !slices.Equal(got, want) {
 		t.Errorf("Departments() = %v, want %v", got, want)
+	}
+}
+
+// A copy of another department's datum may not be catalogued looser than its source
+// without a published legal basis; its source must exist and be an original.
+func TestCatalogCopies(t *testing.T) {
+	src := `- department: psb
+  entries:
+    - {code: 310115-PSB-RK01-002, field: Citizen.name, class: CONDITIONAL, mask: name, ttl: 1h}
+- department: amr
+  entries:
+`
+	governed := map[string]string{"Citizen.name": "310115-PSB-RK01-002", "Enterprise.legalRepresentativeName": "310115-AMR-QY01-003"}
+	for _, tc := range []struct{ name, entry, want string }{
+		{"as strict as its source", `{code: 310115-AMR-QY01-003, field: Enterprise.legalRepresentativeName, class: CONDITIONAL, mask: name, ttl: 1h, copyOf: {code: 310115-PSB-RK01-002, via: legalRepresentative}}`, ""},
+		{"looser without a basis", `{code: 310115-AMR-QY01-003, field: Enterprise.legalRepresentativeName, class: UNCONDITIONAL, ttl: 1h, copyOf: 310115-PSB-RK01-002}`, "is UNCONDITIONAL where its source is CONDITIONAL"},
+		{"looser with a published basis", `{code: 310115-AMR-QY01-003, field: Enterprise.legalRepresentativeName, class: UNCONDITIONAL, ttl: 1h, copyOf: 310115-PSB-RK01-002, legalBasis: "企业信息公示暂行条例 第六条"}`, ""},
+		{"another mask", `{code: 310115-AMR-QY01-003, field: Enterprise.legalRepresentativeName, class: CONDITIONAL, mask: district, ttl: 1h, copyOf: 310115-PSB-RK01-002}`, "masks as"},
+		{"an unknown source", `{code: 310115-AMR-QY01-003, field: Enterprise.legalRepresentativeName, class: CONDITIONAL, mask: name, ttl: 1h, copyOf: 310115-PSB-RK01-009}`, "which the catalogue does not list"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			entries, err := ParseCatalog([]byte(src+"    - "+tc.entry+"\n"), "c.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = NewCatalog(entries, governed)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := ParseCatalog([]byte(src+"    - {code: 310115-AMR-QY01-003, field: Enterprise.legalRepresentativeName, class: UNCONDITIONAL, ttl: 1h, legalBasis: x}\n"), "c.yaml"); err == nil {
+		t.Error("a legal basis on an item that is no copy was accepted")
 	}
 }

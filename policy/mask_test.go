@@ -15,7 +15,7 @@ func TestMaskValue(t *testing.T) {
 		in   string
 		want string
 	}{
-		// ID numbers of the DESIGN §8 fixtures.
+		// ID numbers of the demo fixtures (docs/architecture.md, Demo data).
 		{"id 张伟", gateway.MaskID, "310115198503120012", "310115********0012"},
 		{"id 李娜", gateway.MaskID, "310115199001010029", "310115********0029"},
 		{"id 王强", gateway.MaskID, "310115197811200036", "310115********0036"},

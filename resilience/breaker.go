@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+
+	"pudong.gov.cn/gateway/config"
 )
 
 // State is where a department's circuit breaker stands. Its String form ("closed",
@@ -59,19 +61,16 @@ type BreakerOptions struct {
 	Probes int
 }
 
-// Breaker defaults.
-const (
-	DefaultBreakerFailures = 5
-	DefaultBreakerOpenFor  = 10 * time.Second
-	DefaultBreakerProbes   = 1
-)
+// DefaultBreakerProbes is the half-open breaker's probes when unset; failures and the
+// open time default to the configuration's (config.DefaultBreaker…).
+const DefaultBreakerProbes = 1
 
 func (b BreakerOptions) withDefaults() BreakerOptions {
 	if b.Failures <= 0 {
-		b.Failures = DefaultBreakerFailures
+		b.Failures = config.DefaultBreakerFailures
 	}
 	if b.OpenFor <= 0 {
-		b.OpenFor = DefaultBreakerOpenFor
+		b.OpenFor = config.DefaultBreakerOpenFor
 	}
 	if b.Probes <= 0 {
 		b.Probes = DefaultBreakerProbes

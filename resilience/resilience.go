@@ -3,11 +3,13 @@
 // one decorator around any adapters.Source, whatever its protocol, so no adapter
 // repeats timeouts, retries, a bulkhead or a circuit breaker.
 //
-// One call goes through, in order: the circuit breaker (fail fast while the department
-// is known to be failing), the bulkhead (at most Concurrency attempts in flight), an
-// attempt bounded by min(Timeout, the caller's deadline), and, for a department that was
-// unavailable, a few retries after jittered backoff that never outlasts the caller's
-// deadline.
+// One call has one budget, min(Timeout, the caller's deadline), and everything it waits
+// for is inside it: the bulkhead (at most Concurrency attempts in flight), the circuit
+// breaker, checked once the slot is held so that a call queued behind a stalled
+// department learns the breaker opened meanwhile (fail fast while the department is known
+// to be failing), the attempt, and, for a department that was unavailable, a few retries
+// after jittered backoff. A stalled department therefore holds a request for at most
+// Timeout, never Timeout per retry plus the queue (docs/operators.md, departments[]).
 package resilience
 
 import (
@@ -23,6 +25,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"pudong.gov.cn/gateway/adapters"
+	"pudong.gov.cn/gateway/config"
 )
 
 // ErrOpen is wrapped, together with adapters.ErrUnavailable, by the error of a call the
@@ -33,10 +36,11 @@ var ErrOpen = errors.New("circuit breaker open")
 type Options struct {
 	// Department names the department in errors, logs and OnStateChange.
 	Department string
-	// Timeout bounds each attempt; the caller's own deadline bounds it further.
+	// Timeout bounds each call as a whole: the wait for a slot, every attempt and the
+	// backoffs between them share it. The caller's own deadline bounds it further.
 	Timeout time.Duration
 	// Concurrency is the bulkhead: attempts in flight at once. A caller waits for a
-	// slot until its context ends. An attempt abandoned at its timeout keeps its slot
+	// slot within the call's Timeout, and not at all while the breaker is open. An attempt abandoned at its timeout keeps its slot
 	// until the department actually answers, so a stalled department never sees more
 	// than Concurrency calls.
 	Concurrency int
@@ -60,26 +64,23 @@ type Options struct {
 	Log *slog.Logger
 }
 
-// Defaults for Options fields left zero. Timeout and Concurrency match the federation
-// layer's defaults for a binding that does not say.
+// Defaults for Options fields left zero that a binding cannot set; timeout, concurrency
+// and retries default to the configuration's (config.Default…).
 const (
-	DefaultTimeout     = 3 * time.Second
-	DefaultConcurrency = 8
-	DefaultRetries     = 1
 	DefaultBackoffBase = 50 * time.Millisecond
 	DefaultBackoffMax  = time.Second
 )
 
 func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+		o.Timeout = config.DefaultTimeout
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = DefaultConcurrency
+		o.Concurrency = config.DefaultConcurrency
 	}
 	switch {
 	case o.Retries == 0:
-		o.Retries = DefaultRetries
+		o.Retries = config.DefaultRetries
 	case o.Retries < 0:
 		o.Retries = 0
 	}
@@ -197,19 +198,23 @@ const (
 )
 
 // run makes the call with retries: only after an unavailable department, at most
-// Retries extra times, and only if the backoff ends before the caller's deadline.
+// Retries extra times, and only if the backoff ends before the call's budget does. The
+// budget (Timeout, or the caller's earlier deadline) covers the whole call, so a retry
+// gets what its predecessors left of it, never a Timeout of its own.
 func run[T any](ctx context.Context, s *Source, op string, call func(context.Context) (T, error)) (T, error) {
 	s.calls.Add(1)
+	budget, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
 	for n := 0; ; n++ {
 		if n > 0 {
 			s.retries.Add(1)
 			s.opts.Log.DebugContext(ctx, "retrying department call", "department", s.opts.Department, "op", op, "attempt", n+1)
 		}
-		v, vd, err := attempt(ctx, s, op, call)
+		v, vd, err := attempt(ctx, budget, s, op, call)
 		if vd == verdictOK {
 			return v, nil
 		}
-		if vd != verdictUnavailable || n >= s.opts.Retries || !s.backoff(ctx, n) {
+		if vd != verdictUnavailable || n >= s.opts.Retries || !s.backoff(budget, n) {
 			var zero T
 			return zero, err
 		}
@@ -242,10 +247,11 @@ type result[T any] struct {
 	err error
 }
 
-// attempt makes one attempt through the breaker and the bulkhead. It reports the
-// verdict to the breaker exactly once, or a half-open breaker would wait forever for
-// its probe.
-func attempt[T any](ctx context.Context, s *Source, op string, call func(context.Context) (T, error)) (_ T, vd verdict, err error) {
+// attempt makes one attempt through the bulkhead and the breaker, within budget (the
+// call's context with its Timeout; ctx is the caller's, to tell its leaving from the
+// budget running out). It reports the verdict to the breaker exactly once, or a
+// half-open breaker would wait forever for its probe.
+func attempt[T any](ctx, budget context.Context, s *Source, op string, call func(context.Context) (T, error)) (_ T, vd verdict, err error) {
 	var zero T
 	dept := s.opts.Department
 	if ctx.Err() != nil {
@@ -253,17 +259,38 @@ func attempt[T any](ctx context.Context, s *Source, op string, call func(context
 		// a caller who has left should neither reach the department nor take a probe.
 		return zero, verdictUncounted, callerGone(ctx, dept)
 	}
+	// An open breaker refuses before the queue: waiting for a slot held by calls to a
+	// stalled department would only spend the budget on a refusal.
+	if fromGobreaker(s.breaker.State()) == StateOpen {
+		s.notes.flush()
+		return zero, verdictUncounted, s.refused(gobreaker.ErrOpenState)
+	}
+	s.notes.flush()
+
+	select {
+	case s.slots <- struct{}{}:
+	case <-budget.Done():
+		if ctx.Err() != nil {
+			return zero, verdictUncounted, fmt.Errorf("%w: department %s: the request ended while waiting for one of its %d connections: %w",
+				adapters.ErrUnavailable, dept, cap(s.slots), ctx.Err())
+		}
+		// Not counted against the department: the calls holding the slots are, when
+		// they time out.
+		return zero, verdictUncounted, fmt.Errorf("%w: department %s: all %d of its connections stayed busy for the call's %s: %w",
+			adapters.ErrUnavailable, dept, cap(s.slots), s.opts.Timeout, context.DeadlineExceeded)
+	}
+	// The breaker is asked only now: while this call queued, the calls ahead of it may
+	// have opened it.
 	done, err := s.breaker.Allow()
 	s.notes.flush()
 	if err != nil {
-		s.rejected.Add(1)
-		if errors.Is(err, gobreaker.ErrTooManyRequests) {
-			return zero, verdictUncounted, fmt.Errorf("%w: %w: department %s failed repeatedly and a probe is checking whether it is back",
-				adapters.ErrUnavailable, ErrOpen, dept)
-		}
-		return zero, verdictUncounted, fmt.Errorf("%w: %w: department %s failed repeatedly, so calls are refused for up to %s before a probe is let through",
-			adapters.ErrUnavailable, ErrOpen, dept, s.opts.Breaker.OpenFor)
+		<-s.slots
+		return zero, verdictUncounted, s.refused(err)
 	}
+	// The slot passes to whichever side sees the answer: this attempt frees it after
+	// telling the breaker (so a call queued for the slot sees a breaker already opened
+	// by this failure), the goroutine frees it if the attempt was abandoned.
+	owned := false
 	vd = verdictUncounted
 	defer func() {
 		switch vd {
@@ -276,45 +303,47 @@ func attempt[T any](ctx context.Context, s *Source, op string, call func(context
 			done(notCounted{})
 		}
 		s.notes.flush()
+		if owned {
+			<-s.slots
+		}
 	}()
-
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return zero, vd, fmt.Errorf("%w: department %s: the request ended while waiting for one of its %d connections: %w",
-			adapters.ErrUnavailable, dept, cap(s.slots), ctx.Err())
-	}
 	s.attempts.Add(1)
-	actx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-	defer cancel()
 
 	// The adapter runs on its own goroutine so that one which ignores its context
-	// still cannot hold the caller past the timeout. The goroutine keeps the slot
+	// still cannot hold the caller past the budget. The goroutine keeps the slot
 	// until the adapter returns: the department is still busy with that call.
-	ch := make(chan result[T], 1)
+	ch := make(chan result[T])
+	abandoned := make(chan struct{})
 	go func() {
-		defer func() { <-s.slots }()
+		var r result[T]
 		defer func() {
 			// A panic here could not be recovered by anyone above (it is not their
 			// goroutine) and would end the process; an adapter panics on input it did
 			// not expect, so it is an unreadable answer.
 			if p := recover(); p != nil {
 				s.opts.Log.Error("department adapter panicked", "department", dept, "op", op, "panic", p, "stack", string(debug.Stack()))
-				ch <- result[T]{err: fmt.Errorf("%w: department %s: the adapter panicked: %v", adapters.ErrBadResponse, dept, p)}
+				r = result[T]{err: fmt.Errorf("%w: department %s: the adapter panicked: %v", adapters.ErrBadResponse, dept, p)}
+			}
+			select {
+			case ch <- r:
+			case <-abandoned:
+				<-s.slots
 			}
 		}()
-		v, err := call(actx)
-		ch <- result[T]{v: v, err: err}
+		r.v, r.err = call(budget)
 	}()
 
 	var r result[T]
 	select {
 	case r = <-ch:
-	case <-actx.Done():
+		owned = true
+	case <-budget.Done():
 		select {
 		case r = <-ch: // answered just in time: prefer the answer
+			owned = true
 		default:
-			r.err = actx.Err()
+			close(abandoned)
+			r.err = budget.Err()
 		}
 	}
 
@@ -325,7 +354,7 @@ func attempt[T any](ctx context.Context, s *Source, op string, call func(context
 	case ctx.Err() != nil:
 		// The caller cancelled or ran out of its own time: not the department's fault.
 		return zero, vd, callerGone(ctx, dept)
-	case errors.Is(actx.Err(), context.DeadlineExceeded):
+	case errors.Is(budget.Err(), context.DeadlineExceeded):
 		vd = verdictUnavailable
 		s.timeouts.Add(1)
 		s.opts.Log.WarnContext(ctx, "department call timed out", "department", dept, "op", op, "timeout", s.opts.Timeout)
@@ -337,6 +366,17 @@ func attempt[T any](ctx context.Context, s *Source, op string, call func(context
 		vd = verdictUnavailable
 	}
 	return zero, vd, r.err
+}
+
+// refused is the error of a call the breaker did not let through, counted as rejected.
+func (s *Source) refused(err error) error {
+	s.rejected.Add(1)
+	if errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return fmt.Errorf("%w: %w: department %s failed repeatedly and a probe is checking whether it is back",
+			adapters.ErrUnavailable, ErrOpen, s.opts.Department)
+	}
+	return fmt.Errorf("%w: %w: department %s failed repeatedly, so calls are refused for up to %s before a probe is let through",
+		adapters.ErrUnavailable, ErrOpen, s.opts.Department, s.opts.Breaker.OpenFor)
 }
 
 // callerGone is the error for a call whose caller cancelled or ran out of its own time.

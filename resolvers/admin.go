@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/graph/model"
 )
 
@@ -23,10 +24,11 @@ type Admin interface {
 	DecideSharingRequest(ctx context.Context, id string, approve bool, validUntil *time.Time, reason *string) (*model.SharingRequest, error)
 	RevokeGrant(ctx context.Context, id string) (*model.Grant, error)
 	PurgeCache(ctx context.Context, department string, keys []string) (int, error)
+	// MyDataAccess is the calling citizen's data tracker; WithheldDataAccess the
+	// accesses it withholds, for the CIO office and auditors.
+	MyDataAccess(ctx context.Context, first *int, after *string, from, to *time.Time) (*model.DataAccessConnection, error)
+	WithheldDataAccess(ctx context.Context, from, to *time.Time, first *int) (*model.WithheldDataAccessList, error)
 }
-
-// DefaultMaxPageSize bounds `first` on paged lists when the configuration does not.
-const DefaultMaxPageSize = 100
 
 type argError struct {
 	arg string
@@ -38,7 +40,7 @@ func (e *argError) Error() string { return e.msg }
 // pageArgs turns Relay arguments into a limit and an offset.
 func pageArgs(first *int, after *string, maxPage int) (limit, offset int, err *argError) {
 	if maxPage <= 0 {
-		maxPage = DefaultMaxPageSize
+		maxPage = config.DefaultPageSize
 	}
 	limit = 20
 	if first != nil {
@@ -75,10 +77,3 @@ func decodeCursor(s string) (int, bool) {
 	}
 	return n, true
 }
-
-// EncodeCursor and DecodeCursor are the cursors of every paged list, for the Admin
-// implementation's lists.
-func EncodeCursor(n int) string { return encodeCursor(n) }
-
-// DecodeCursor reads a cursor made by EncodeCursor.
-func DecodeCursor(s string) (int, bool) { return decodeCursor(s) }

@@ -7,12 +7,13 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"pudong.gov.cn/gateway/adapters"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/federation"
 	"pudong.gov.cn/gateway/idcode"
 )
@@ -32,24 +33,15 @@ type Resolver struct {
 	Fed     *federation.Federation
 	Planner Planner
 	Admin   Admin
-	// MaxPageSize bounds `first`, to protect the departments (default 100).
+	// MaxPageSize bounds `first`, to protect the departments (default config.DefaultPageSize).
 	MaxPageSize int
 }
 
-// Codes of argument errors, in extensions.code.
-const (
-	CodeBadUserInput = "BAD_USER_INPUT"
-	CodeForbidden    = "FORBIDDEN"
-	CodeNotFound     = "NOT_FOUND"
-)
-
 // badInput is an argument error that names the argument and the rule it broke.
 func badInput(ctx context.Context, arg string, err error) error {
-	return &gqlerror.Error{
-		Path:       graphql.GetPath(ctx),
-		Message:    "argument " + arg + ": " + err.Error(),
-		Extensions: map[string]any{"code": CodeBadUserInput, "argument": arg},
-	}
+	e := errcode.At(ctx, errcode.BadUserInput, "argument "+arg+": "+err.Error())
+	e.Extensions["argument"] = arg
+	return e
 }
 
 // errSubject is the rule a credit subject must follow.
@@ -109,7 +101,7 @@ func (r *Resolver) enterpriseFor(ctx context.Context, code string, plan bool) *f
 func creditRecords(recs []adapters.Record, kinds []string) []*federation.CreditRecord {
 	out := make([]*federation.CreditRecord, 0, len(recs))
 	for _, r := range recs {
-		if len(kinds) > 0 && !contains(kinds, r["kind"]) {
+		if len(kinds) > 0 && !slices.Contains(kinds, r["kind"]) {
 			continue
 		}
 		out = append(out, &federation.CreditRecord{Record: r})
@@ -182,13 +174,4 @@ func enterprises(l *federation.Loaders, recs []adapters.Record) []*federation.En
 		out[i] = &federation.Enterprise{CreditCode: r["creditCode"], Record: r}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -12,10 +12,8 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 )
-
-// CodeNotAllowlisted is the code of an operation refused by allowlist mode.
-const CodeNotAllowlisted = "OPERATION_NOT_ALLOWLISTED"
 
 // Operation is one registered operation of the allowlist manifest.
 type Operation struct {
@@ -57,7 +55,6 @@ func LoadManifest(path string) (Manifest, error) {
 type allowlist struct {
 	manifest Manifest
 	only     func(consumer string) bool
-	caller   func(context.Context) *gateway.Caller
 }
 
 var _ interface {
@@ -69,7 +66,7 @@ func (allowlist) ExtensionName() string                   { return "Allowlist" }
 func (allowlist) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (a allowlist) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
-	c := a.caller(ctx)
+	c := gateway.CallerFrom(ctx)
 	if c == nil || !a.only(c.Consumer) {
 		return nil
 	}
@@ -79,8 +76,5 @@ func (a allowlist) MutateOperationParameters(ctx context.Context, p *graphql.Raw
 	if _, ok := a.manifest[QueryHash(p.Query)]; ok {
 		return nil
 	}
-	return &gqlerror.Error{
-		Message:    fmt.Sprintf("consumer %s may only send registered operations; this one is not in the allowlist", c.Consumer),
-		Extensions: map[string]any{"code": CodeNotAllowlisted},
-	}
+	return errcode.Request(errcode.NotAllowlisted, fmt.Sprintf("consumer %s may only send registered operations; this one is not in the allowlist", c.Consumer))
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 )
 
 // ConsumerProfile is what the configuration says a consumer's tokens may claim.
@@ -20,10 +21,10 @@ type ConsumerProfile struct {
 // consumer that is not a self-service app, or none on one that is. The identity provider
 // signs tokens, but the gateway decides what each app may be: a mis-issued token for the
 // playground claiming dept=psb must not read the PSB's data as its owner.
-func ClaimsCheck(profile func(consumer string) (ConsumerProfile, bool), caller func(*http.Request) *gateway.Caller) func(http.Handler) http.Handler {
+func ClaimsCheck(profile func(consumer string) (ConsumerProfile, bool)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c := caller(r)
+			c := gateway.CallerFrom(r.Context())
 			if c == nil {
 				next.ServeHTTP(w, r)
 				return
@@ -49,7 +50,7 @@ func ClaimsCheck(profile func(consumer string) (ConsumerProfile, bool), caller f
 			}
 			if problem != "" {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="pudong-gateway", error="invalid_token", error_description="claims not allowed for this consumer"`)
-				writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "token refused: "+problem)
+				errcode.WriteHTTP(w, errcode.Unauthenticated, "token refused: "+problem, nil)
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 )
 
 // CORS answers preflights for the origins any consumer allows, and lets a browser read a
@@ -14,7 +15,6 @@ import (
 type CORS struct {
 	// Origins lists, per consumer, the browser origins allowed to call.
 	Origins map[string][]string
-	Caller  func(*http.Request) *gateway.Caller
 }
 
 func (c CORS) any(origin string) bool {
@@ -67,10 +67,10 @@ func (c CORS) PerConsumer(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		caller := c.Caller(r)
+		caller := gateway.CallerFrom(r.Context())
 		if caller != nil && !slices.Contains(c.Origins[caller.Consumer], origin) {
 			w.Header().Del("Access-Control-Allow-Origin")
-			writeError(w, http.StatusForbidden, "ORIGIN_NOT_ALLOWED", "this consumer may not be called from a page at "+origin)
+			errcode.WriteHTTP(w, errcode.OriginNotAllowed, "this consumer may not be called from a page at "+origin, nil)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -12,15 +12,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/graph"
-)
-
-// Error codes of query limits, in extensions.code.
-const (
-	CodeQueryTooDeep     = "QUERY_TOO_DEEP"
-	CodeTooManyAliases   = "TOO_MANY_ALIASES"
-	CodeTooComplex       = "QUERY_TOO_COMPLEX"
-	CodeIntrospectionOff = "INTROSPECTION_DISABLED"
 )
 
 // shapeLimit refuses, before anything runs, operations nested deeper than Depth, using
@@ -52,17 +45,17 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	case sh.depth > l.Depth:
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("the query is nested %d levels deep; at most %d are allowed", sh.depth, l.Depth),
-			Extensions: map[string]any{"code": CodeQueryTooDeep, "depth": sh.depth, "limit": l.Depth},
+			Extensions: map[string]any{"code": errcode.QueryTooDeep, "depth": sh.depth, "limit": l.Depth},
 		}
 	case sh.aliases > int64(l.Aliases):
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("the query uses %d aliases; at most %d are allowed", sh.aliases, l.Aliases),
-			Extensions: map[string]any{"code": CodeTooManyAliases, "aliases": sh.aliases, "limit": l.Aliases},
+			Extensions: map[string]any{"code": errcode.TooManyAliases, "aliases": sh.aliases, "limit": l.Aliases},
 		}
 	case l.Fields > 0 && sh.fields > l.Fields:
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("the query expands to %d field selections once its fragments are spread; at most %d are allowed", sh.fields, l.Fields),
-			Extensions: map[string]any{"code": CodeTooComplex, "fields": sh.fields, "limit": l.Fields},
+			Extensions: map[string]any{"code": errcode.QueryTooComplex, "fields": sh.fields, "limit": l.Fields},
 		}
 	}
 	return nil
@@ -73,6 +66,7 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 type shape struct {
 	depth           int
 	aliases, fields int64
+	chain           int // the longest __Type.ofType chain starting at this selection set
 }
 
 type measurer struct {
@@ -91,11 +85,17 @@ func (m *measurer) set(set ast.SelectionSet) shape {
 		switch s := sel.(type) {
 		case *ast.Field:
 			sh = m.set(s.SelectionSet)
-			if len(s.SelectionSet) > 0 {
-				sh.depth++
-			} else {
-				sh.depth = 1
+			link := 0
+			if typeRefLink(s) {
+				link = sh.chain + 1
 			}
+			switch {
+			case len(s.SelectionSet) == 0:
+				sh.depth = 1
+			case link == 0 || link > maxTypeRefChain:
+				sh.depth++
+			}
+			sh.chain = link
 			sh.fields = sat(sh.fields, 1)
 			if s.Alias != "" && s.Alias != s.Name {
 				sh.aliases = sat(sh.aliases, 1)
@@ -106,10 +106,75 @@ func (m *measurer) set(set ast.SelectionSet) shape {
 			sh = m.fragment(s)
 		}
 		out.depth = max(out.depth, sh.depth)
+		out.chain = max(out.chain, sh.chain)
 		out.aliases = sat(out.aliases, sh.aliases)
 		out.fields = sat(out.fields, sh.fields)
 	}
 	return out
+}
+
+// maxTypeRefChain is how many ofType links in a row are exempt from the depth limit:
+// graphql-js's query nests nine, and no type reference of this schema wraps deeper than
+// [[T!]!]! (three), so a longer chain only inflates a query and counts again.
+const maxTypeRefChain = 10
+
+// typeRefLink reports whether f is a link of introspection's type-reference chain,
+// __Type.ofType. The standard introspection query (graphql-js getIntrospectionQuery, which
+// GraphiQL and code generators send) unwraps NON_NULL and LIST wrappers through eight
+// nested ofType selections, so counting them would refuse every standard tool. Such a
+// chain only walks the wrappers of one type reference and costs nothing; nesting that
+// does fan out (fields → type → fields …) still counts, and so does a chain longer than
+// maxTypeRefChain, so introspection cannot be used to build a deep query.
+func typeRefLink(f *ast.Field) bool {
+	return f.Name == "ofType" && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "__Type"
+}
+
+// introspectionOff answers an operation that asks for __schema or __type, when
+// introspection is off, with INTROSPECTION_DISABLED (docs/errors.md) before anything runs.
+// __typename is not introspection of the schema and stays allowed.
+type introspectionOff struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = introspectionOff{}
+
+func (introspectionOff) ExtensionName() string                   { return "IntrospectionOff" }
+func (introspectionOff) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (introspectionOff) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Query || !asksSchema(oc.Operation.SelectionSet, map[string]bool{}) {
+		return nil
+	}
+	return &gqlerror.Error{
+		Message:    "schema introspection (__schema, __type) is turned off on this gateway; the schema reference is docs/schema.md in the gateway's documentation",
+		Extensions: map[string]any{"code": errcode.IntrospectionDisabled},
+	}
+}
+
+// asksSchema reports whether a root selection set selects __schema or __type, directly
+// or through fragments (each visited once).
+func asksSchema(set ast.SelectionSet, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if asksSchema(s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Definition != nil && !seen[s.Name] {
+				seen[s.Name] = true
+				if asksSchema(s.Definition.SelectionSet, seen) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // fragment measures a fragment once. Validation has already refused cycles; onPath
@@ -204,7 +269,7 @@ func (g *documentGuard) MutateOperationParameters(ctx context.Context, p *graphq
 	if n > g.MaxSelections {
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("the document has %d selections; at most %d are allowed", n, g.MaxSelections),
-			Extensions: map[string]any{"code": CodeTooComplex, "selections": n, "limit": g.MaxSelections},
+			Extensions: map[string]any{"code": errcode.QueryTooComplex, "selections": n, "limit": g.MaxSelections},
 		}
 	}
 	g.checked.Add(ctx, p.Query, true)

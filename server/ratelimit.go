@@ -7,11 +7,9 @@ import (
 	"strconv"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/ratelimit"
 )
-
-// CodeRateLimited is the code of a refused request over its rate limit.
-const CodeRateLimited = "RATE_LIMITED"
 
 // Rate is a token bucket: a steady rate and the burst allowed on top.
 type Rate = ratelimit.Rate
@@ -29,15 +27,15 @@ type Limits struct {
 type RateLimiter struct {
 	lim    ratelimit.Limiter
 	limits func(consumer string) Limits
-	caller func(*http.Request) *gateway.Caller
 	// OnRefused, if set, is told of each refusal: the consumer and the limit reached
 	// ("end_user" or "consumer"), for metrics.
 	OnRefused func(consumer, limit string)
 }
 
-// NewRateLimiter counts on lim the limits that limits returns for each request's caller.
-func NewRateLimiter(lim ratelimit.Limiter, limits func(consumer string) Limits, caller func(*http.Request) *gateway.Caller) *RateLimiter {
-	return &RateLimiter{lim: lim, limits: limits, caller: caller}
+// NewRateLimiter counts on lim the limits that limits returns for each request's caller
+// (gateway.CallerFrom).
+func NewRateLimiter(lim ratelimit.Limiter, limits func(consumer string) Limits) *RateLimiter {
+	return &RateLimiter{lim: lim, limits: limits}
 }
 
 // Bucket keys: "c" and "u" then NUL. Other budgets on the same Limiter take other
@@ -53,7 +51,7 @@ func endUserKey(consumer, sub string) string {
 // first, so a user refused on their own limit spends nothing of the consumer's share.
 func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := l.caller(r)
+		c := gateway.CallerFrom(r.Context())
 		if c == nil {
 			next.ServeHTTP(w, r)
 			return
@@ -71,8 +69,8 @@ func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 			}
 			secs := max(int(math.Ceil(wait.Seconds())), 1)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeError(w, http.StatusTooManyRequests, CodeRateLimited,
-				fmt.Sprintf("too many requests: %s rate limit is reached; retry after %d s", which, secs))
+			errcode.WriteHTTP(w, errcode.RateLimited,
+				fmt.Sprintf("too many requests: %s rate limit is reached; retry after %d s", which, secs), nil)
 			return
 		}
 		next.ServeHTTP(w, r)

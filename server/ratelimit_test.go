@@ -18,12 +18,13 @@ func TestRateLimiterMiddleware(t *testing.T) {
 	refused := map[string]int{}
 	rl := NewRateLimiter(ratelimit.NewLocal(100), func(string) Limits {
 		return Limits{EndUser: Rate{PerSecond: 0.01, Burst: 2}, Consumer: Rate{PerSecond: 0.01, Burst: 3}}
-	}, func(*http.Request) *gateway.Caller { return &gateway.Caller{Consumer: "ipudong-portal", Subject: sub} })
+	})
 	rl.OnRefused = func(consumer, limit string) { refused[consumer+"/"+limit]++ }
 	h := rl.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	do := func() *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/graphql", nil))
+		r := httptest.NewRequest(http.MethodPost, "/graphql", nil)
+		h.ServeHTTP(w, r.WithContext(gateway.WithCaller(r.Context(), &gateway.Caller{Consumer: "ipudong-portal", Subject: sub})))
 		return w
 	}
 	for i := range 2 {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/federation"
 )
 
@@ -80,7 +81,7 @@ func hostCheck(hosts []string) func(http.Handler) http.Handler {
 			}
 			host = strings.Trim(host, "[]")
 			if !slices.Contains(hosts, strings.ToLower(host)) {
-				writeError(w, http.StatusMisdirectedRequest, "HOST_NOT_ALLOWED", "this gateway does not answer for host "+r.Host)
+				errcode.WriteHTTP(w, errcode.HostNotAllowed, "this gateway does not answer for host "+r.Host, nil)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -98,21 +99,28 @@ func chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
 	return h
 }
 
-// RequestIDHeader carries the request id, in and out.
+// RequestIDHeader carries the gateway's request id out, and a client's correlation id in.
 const RequestIDHeader = "X-Request-Id"
 
-// requestID gives every request an id (keeping a sane one the client sent), returns it
-// in a header, and puts it in the context for logs, department calls and audit.
+// ClientRequestIDHeader echoes the correlation id a client sent, when it was kept.
+const ClientRequestIDHeader = "X-Client-Request-Id"
+
+// requestID gives every request an id of the gateway's own, returns it in a header, and
+// puts it in the context for logs, department calls and audit. A client's X-Request-Id is
+// never used in its place: two consumers could otherwise share an id in the audit trail
+// (docs/SECURITY.md). A sane client id is kept beside it as the client's correlation id.
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
-		if !saneID(id) {
-			b := make([]byte, 12)
-			rand.Read(b)
-			id = hex.EncodeToString(b)
+		b := make([]byte, 12)
+		rand.Read(b)
+		id := hex.EncodeToString(b)
+		ctx := gateway.WithRequestID(r.Context(), id)
+		if client := r.Header.Get(RequestIDHeader); saneID(client) {
+			ctx = gateway.WithClientRequestID(ctx, client)
+			w.Header().Set(ClientRequestIDHeader, client)
 		}
 		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(gateway.WithRequestID(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -137,7 +145,7 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 						panic(p)
 					}
 					log.ErrorContext(r.Context(), "panic in handler", "request_id", gateway.RequestID(r.Context()), "path", r.URL.Path, "panic", p)
-					writeError(w, http.StatusInternalServerError, CodeInternal, "internal error; the X-Request-Id header helps the operators find it")
+					errcode.WriteHTTP(w, errcode.Internal, errcode.InternalMessage, nil)
 				}
 			}()
 			next.ServeHTTP(w, r)
@@ -200,17 +208,17 @@ func limitBody(limit int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > limit {
-				writeError(w, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "the request body is larger than the gateway accepts")
+				errcode.WriteHTTP(w, errcode.BodyTooLarge, "the request body is larger than the gateway accepts", nil)
 				return
 			}
 			if r.Body != nil && r.Body != http.NoBody {
 				b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 				if err != nil {
-					writeError(w, http.StatusBadRequest, "BAD_REQUEST", "the request body could not be read")
+					errcode.WriteHTTP(w, errcode.BadRequest, "the request body could not be read", nil)
 					return
 				}
 				if int64(len(b)) > limit {
-					writeError(w, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "the request body is larger than the gateway accepts")
+					errcode.WriteHTTP(w, errcode.BodyTooLarge, "the request body is larger than the gateway accepts", nil)
 					return
 				}
 				r.Body = io.NopCloser(bytes.NewReader(b))
@@ -228,13 +236,6 @@ func withLoaders(fed *federation.Federation) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(federation.WithLoaders(r.Context(), fed.NewLoaders())))
 		})
 	}
-}
-
-// writeError writes a GraphQL-shaped error body, so every client parses one shape.
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,21 +21,13 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/cache"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/federation"
 	"pudong.gov.cn/gateway/graph/model"
 	"pudong.gov.cn/gateway/policy"
 	"pudong.gov.cn/gateway/store"
-)
-
-// Error codes of this package, in extensions.code.
-const (
-	CodeBadUserInput   = "BAD_USER_INPUT"
-	CodeForbidden      = "FORBIDDEN"
-	CodeNotFound       = "NOT_FOUND"
-	CodeAlreadyDecided = "ALREADY_DECIDED"
-	CodeAlreadyRevoked = "ALREADY_REVOKED"
-	CodeUnavailable    = "STORE_UNAVAILABLE"
 )
 
 // Purger drops cached department records.
@@ -48,11 +42,16 @@ type Service struct {
 	static       []gateway.Grant
 	deadlineDays int
 	purger       Purger
-	callerOf     func(context.Context) *gateway.Caller
 	now          func() time.Time
 	log          *slog.Logger
 
 	grants atomic.Pointer[grantSet]
+
+	// For the data tracker: consumers by name, the purposes it may show, and whether any
+	// purpose is confidential.
+	consumers       map[string]config.Consumer
+	purposes        map[string]config.Purpose
+	anyConfidential bool
 }
 
 type grantSet struct {
@@ -65,9 +64,9 @@ type Options struct {
 	Store        store.Store
 	Catalog      *policy.Catalog
 	Consumers    []config.Consumer // their static grants are always in force
+	Purposes     []config.Purpose  // described and confidential purposes, for the data tracker
 	DeadlineDays int               // working days an owner has to answer
 	Purger       Purger
-	Caller       func(context.Context) *gateway.Caller
 	Now          func() time.Time
 	Log          *slog.Logger
 }
@@ -82,35 +81,58 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.DeadlineDays <= 0 {
-		o.DeadlineDays = 5
+		o.DeadlineDays = config.DefaultDeadlineWorkingDays
 	}
 	s := &Service{store: o.Store, catalog: o.Catalog, deadlineDays: o.DeadlineDays, purger: o.Purger,
-		callerOf: o.Caller, now: o.Now, log: o.Log}
-	var problems []string
+		now: o.Now, log: o.Log}
+	s.trackerConfig(o.Consumers, o.Purposes)
+	if problems := StaticGrantProblems(o.Catalog, o.Consumers); len(problems) > 0 {
+		msgs := make([]string, len(problems))
+		for i, p := range problems {
+			msgs[i] = p.Message
+		}
+		return nil, fmt.Errorf("static grants: %s", strings.Join(msgs, "; "))
+	}
 	for _, c := range o.Consumers {
 		for i, g := range c.Grants {
-			for _, code := range g.Codes {
-				e := o.Catalog.ByCode(code)
-				switch {
-				case e == nil:
-					problems = append(problems, fmt.Sprintf("consumer %s grant %d: code %s is not in the catalogue", c.Name, i, code))
-				case e.Class != gateway.Conditional:
-					problems = append(problems, fmt.Sprintf("consumer %s grant %d: code %s is %s; only conditional items are granted", c.Name, i, code, e.Class))
-				}
-			}
 			s.static = append(s.static, gateway.Grant{
 				ID: fmt.Sprintf("CFG-%s-%d", c.Name, i+1), Consumer: c.Name, Purpose: g.Purpose,
 				Codes: g.Codes, ValidUntil: g.ValidUntil, GrantedBy: "configuration",
 			})
 		}
 	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("static grants: %s", strings.Join(problems, "; "))
-	}
 	if err := s.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// StaticGrantProblem is a static grant that names a code it cannot grant.
+type StaticGrantProblem struct {
+	Path    string // the setting, as config.Config.At takes it: consumers[2].grants[0].codes[3]
+	Message string
+}
+
+// StaticGrantProblems checks the consumers' static grants against the catalogue: each code
+// must be known and conditional (open items need no grant, not-shared ones cannot have
+// one). New refuses to start on any; `gateway config check` reports them with their lines.
+func StaticGrantProblems(cat *policy.Catalog, consumers []config.Consumer) []StaticGrantProblem {
+	var out []StaticGrantProblem
+	for ci, c := range consumers {
+		for i, g := range c.Grants {
+			for k, code := range g.Codes {
+				path := fmt.Sprintf("consumers[%d].grants[%d].codes[%d]", ci, i, k)
+				e := cat.ByCode(code)
+				switch {
+				case e == nil:
+					out = append(out, StaticGrantProblem{path, fmt.Sprintf("consumer %s grant %d: code %s is not in the catalogue", c.Name, i, code)})
+				case e.Class != gateway.Conditional:
+					out = append(out, StaticGrantProblem{path, fmt.Sprintf("consumer %s grant %d: code %s is %s; only conditional items are granted", c.Name, i, code, e.Class)})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Refresh reloads the grants from the store and swaps the new set in.
@@ -150,24 +172,26 @@ func (s *Service) Watch(ctx context.Context, interval time.Duration) {
 }
 
 func gqlErr(ctx context.Context, code, format string, args ...any) error {
-	return &gqlerror.Error{Path: graphql.GetPath(ctx), Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": code}}
+	return errcode.At(ctx, code, fmt.Sprintf(format, args...))
 }
 
 func (s *Service) storeErr(ctx context.Context, op string, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return gqlErr(ctx, CodeNotFound, "%s: no such record", op)
+		return gqlErr(ctx, errcode.NotFound, "%s: no such record", op)
 	case errors.Is(err, store.ErrAlreadyDecided):
-		return gqlErr(ctx, CodeAlreadyDecided, "%s: the request has already been decided; a decision is final", op)
+		return gqlErr(ctx, errcode.AlreadyDecided, "%s: the request has already been decided; a decision is final", op)
 	case errors.Is(err, store.ErrAlreadyRevoked):
-		return gqlErr(ctx, CodeAlreadyRevoked, "%s: the grant has already been revoked", op)
+		return gqlErr(ctx, errcode.AlreadyRevoked, "%s: the grant has already been revoked", op)
 	}
 	s.log.ErrorContext(ctx, "store failure", "op", op, "request_id", gateway.RequestID(ctx), "err", err)
-	return gqlErr(ctx, CodeUnavailable, "%s: the gateway's store is unavailable; try again later", op)
+	return gqlErr(ctx, errcode.StoreUnavailable, "%s: the gateway's store is unavailable; try again later", op)
 }
 
+// caller is the verified caller of the request (gateway.CallerFrom), or a caller with
+// no consumer, department or role, who may do nothing here.
 func (s *Service) caller(ctx context.Context) *gateway.Caller {
-	if c := s.callerOf(ctx); c != nil {
+	if c := gateway.CallerFrom(ctx); c != nil {
 		return c
 	}
 	return &gateway.Caller{}
@@ -178,8 +202,8 @@ func (s *Service) Catalog(ctx context.Context, department *string) ([]*model.Cat
 	dept := ""
 	if department != nil {
 		dept = *department
-		if !contains(s.catalog.Departments(), dept) {
-			return nil, gqlErr(ctx, CodeBadUserInput, "argument department: %q is not a department of the catalogue (%s)", dept, strings.Join(s.catalog.Departments(), ", "))
+		if !slices.Contains(s.catalog.Departments(), dept) {
+			return nil, gqlErr(ctx, errcode.BadUserInput, "argument department: %q is not a department of the catalogue (%s)", dept, strings.Join(s.catalog.Departments(), ", "))
 		}
 	}
 	c, now, grants := s.caller(ctx), s.now(), s.Grants()
@@ -197,6 +221,12 @@ func (s *Service) Catalog(ctx context.Context, department *string) ([]*model.Cat
 		if e.Description != "" {
 			d := e.Description
 			m.Description = &d
+		}
+		if e.Copy != nil {
+			m.CopyOf = &e.Copy.Of
+		}
+		if e.LegalBasis != "" {
+			m.LegalBasis = &e.LegalBasis
 		}
 		out[i] = m
 	}
@@ -228,6 +258,12 @@ func (s *Service) Me(ctx context.Context) (*model.Consumer, error) {
 // RequestSharing files one pending request per owning department.
 func (s *Service) RequestSharing(ctx context.Context, in model.SharingRequestInput) ([]*model.SharingRequest, error) {
 	c := s.caller(ctx)
+	if c.CitizenID != "" {
+		// A citizen sees their own data in full already; a grant to their app would open
+		// other citizens' data to every user of it (docs/guide-citizen-portal.md).
+		return nil, gqlErr(ctx, errcode.Forbidden, "requestSharing: a citizen's self-service session cannot file sharing requests; "+
+			"your own data is shown to you in full, and a grant to %s would open other people's data to all its users", c.Consumer)
+	}
 	purpose := c.Purpose
 	if in.Purpose != nil && strings.TrimSpace(*in.Purpose) != "" {
 		purpose = strings.TrimSpace(*in.Purpose)
@@ -254,13 +290,13 @@ func (s *Service) RequestSharing(ctx context.Context, in model.SharingRequestInp
 			problems = append(problems, fmt.Sprintf("codes: %s (%s) is shared unconditionally; no request is needed", code, e.Field))
 		case e.Owner == c.Dept:
 			problems = append(problems, fmt.Sprintf("codes: %s belongs to your own department", code))
-		case !contains(byOwner[e.Owner], code):
+		case !slices.Contains(byOwner[e.Owner], code):
 			byOwner[e.Owner] = append(byOwner[e.Owner], code)
 		}
 	}
 	if len(problems) > 0 {
 		return nil, &gqlerror.Error{Path: graphql.GetPath(ctx), Message: "requestSharing: " + strings.Join(problems, "; "),
-			Extensions: map[string]any{"code": CodeBadUserInput, "problems": problems}}
+			Extensions: map[string]any{"code": errcode.BadUserInput, "problems": problems}}
 	}
 	now := store.Micro(s.now())
 	owners := make([]string, 0, len(byOwner))
@@ -292,14 +328,14 @@ func (s *Service) RequestSharing(ctx context.Context, in model.SharingRequestInp
 func (s *Service) DecideSharingRequest(ctx context.Context, id string, approve bool, validUntil *time.Time, reason *string) (*model.SharingRequest, error) {
 	c := s.caller(ctx)
 	if c.Dept == "" || !c.HasRole(gateway.RoleApprover) {
-		return nil, gqlErr(ctx, CodeForbidden, "decideSharingRequest: only an approver of the owning department may decide")
+		return nil, gqlErr(ctx, errcode.Forbidden, "decideSharingRequest: only an approver of the owning department may decide")
 	}
 	req, err := s.store.GetRequest(ctx, id)
 	if err != nil {
 		return nil, s.storeErr(ctx, "decideSharingRequest", err)
 	}
 	if req.Department != c.Dept {
-		return nil, gqlErr(ctx, CodeForbidden, "decideSharingRequest: request %s is addressed to %s; only its approvers may decide", id, req.Department)
+		return nil, gqlErr(ctx, errcode.Forbidden, "decideSharingRequest: request %s is addressed to %s; only its approvers may decide", id, req.Department)
 	}
 	now := store.Micro(s.now())
 	d := store.Decision{Approve: approve, By: c.Consumer + "/" + c.Subject, At: now}
@@ -308,10 +344,10 @@ func (s *Service) DecideSharingRequest(ctx context.Context, id string, approve b
 	}
 	if validUntil != nil {
 		if !approve {
-			return nil, gqlErr(ctx, CodeBadUserInput, "argument validUntil: only an approval has an expiry")
+			return nil, gqlErr(ctx, errcode.BadUserInput, "argument validUntil: only an approval has an expiry")
 		}
 		if !validUntil.After(now) {
-			return nil, gqlErr(ctx, CodeBadUserInput, "argument validUntil: must be in the future")
+			return nil, gqlErr(ctx, errcode.BadUserInput, "argument validUntil: must be in the future")
 		}
 		d.ValidUntil = store.Micro(*validUntil)
 	}
@@ -331,17 +367,17 @@ func (s *Service) DecideSharingRequest(ctx context.Context, id string, approve b
 func (s *Service) RevokeGrant(ctx context.Context, id string) (*model.Grant, error) {
 	c := s.caller(ctx)
 	if c.Dept == "" || !c.HasRole(gateway.RoleApprover) {
-		return nil, gqlErr(ctx, CodeForbidden, "revokeGrant: only an approver of the granting department may revoke")
+		return nil, gqlErr(ctx, errcode.Forbidden, "revokeGrant: only an approver of the granting department may revoke")
 	}
 	if g, ok := s.grants.Load().byID[id]; ok && g.RequestID == "" {
-		return nil, gqlErr(ctx, CodeForbidden, "revokeGrant: %s is a configured grant; it ends when the configuration changes", id)
+		return nil, gqlErr(ctx, errcode.Forbidden, "revokeGrant: %s is a configured grant; it ends when the configuration changes", id)
 	}
 	g, err := s.store.GetGrant(ctx, id)
 	if err != nil {
 		return nil, s.storeErr(ctx, "revokeGrant", err)
 	}
 	if g.Department != c.Dept {
-		return nil, gqlErr(ctx, CodeForbidden, "revokeGrant: grant %s was given by %s; only its approvers may revoke it", id, g.Department)
+		return nil, gqlErr(ctx, errcode.Forbidden, "revokeGrant: grant %s was given by %s; only its approvers may revoke it", id, g.Department)
 	}
 	now := store.Micro(s.now())
 	g, err = s.store.RevokeGrant(ctx, id, c.Consumer+"/"+c.Subject, now)
@@ -382,6 +418,9 @@ func (s *Service) SharingRequests(ctx context.Context, status *model.SharingRequ
 		if want != "" && string(reqs[i].StatusAt(now)) != want {
 			continue
 		}
+		if c.CitizenID != "" && reqs[i].RequestedBy != c.Subject {
+			continue // self-service: a citizen sees only what they filed, never another's
+		}
 		out = append(out, s.toRequest(&reqs[i], now))
 	}
 	return out, nil
@@ -391,7 +430,7 @@ func (s *Service) SharingRequests(ctx context.Context, status *model.SharingRequ
 func (s *Service) SharingStats(ctx context.Context) ([]*model.DepartmentSharingStats, error) {
 	c := s.caller(ctx)
 	if !c.HasRole(gateway.RoleCIO) {
-		return nil, gqlErr(ctx, CodeForbidden, "sharingStats: for the CIO office only")
+		return nil, gqlErr(ctx, errcode.Forbidden, "sharingStats: for the CIO office only")
 	}
 	reqs, err := s.store.ListRequests(ctx, store.RequestFilter{})
 	if err != nil {
@@ -450,22 +489,22 @@ func (s *Service) SharingStats(ctx context.Context) ([]*model.DepartmentSharingS
 func (s *Service) AuditEvents(ctx context.Context, code, subject *string, from, to *time.Time, first *int, after *string) (*model.AuditEventConnection, error) {
 	c := s.caller(ctx)
 	if c.Dept == "" || !(c.HasRole(gateway.RoleAuditor) || c.HasRole(gateway.RoleApprover)) {
-		return nil, gqlErr(ctx, CodeForbidden, "auditEvents: only the owning department's auditors see the accesses to its data")
+		return nil, gqlErr(ctx, errcode.Forbidden, "auditEvents: only the owning department's auditors see the accesses to its data")
 	}
 	f := store.AuditFilter{Owner: c.Dept, Limit: 50}
 	if first != nil {
 		if *first < 1 || *first > 500 {
-			return nil, gqlErr(ctx, CodeBadUserInput, "argument first: between 1 and 500")
+			return nil, gqlErr(ctx, errcode.BadUserInput, "argument first: between 1 and 500")
 		}
 		f.Limit = *first
 	}
 	if code != nil {
 		e := s.catalog.ByCode(*code)
 		if e == nil {
-			return nil, gqlErr(ctx, CodeBadUserInput, "argument code: %q is not in the catalogue", *code)
+			return nil, gqlErr(ctx, errcode.BadUserInput, "argument code: %q is not in the catalogue", *code)
 		}
 		if e.Owner != c.Dept {
-			return nil, gqlErr(ctx, CodeForbidden, "auditEvents: %s belongs to %s; you see your own department's codes only", *code, e.Owner)
+			return nil, gqlErr(ctx, errcode.Forbidden, "auditEvents: %s belongs to %s; you see your own department's codes only", *code, e.Owner)
 		}
 		f.Code = *code
 	}
@@ -479,11 +518,11 @@ func (s *Service) AuditEvents(ctx context.Context, code, subject *string, from, 
 		f.To = *to
 	}
 	if after != nil && *after != "" {
-		var seq int64
-		if _, err := fmt.Sscanf(*after, "seq:%d", &seq); err != nil || seq < 0 {
-			return nil, gqlErr(ctx, CodeBadUserInput, "argument after: not a cursor this list gave out")
+		seq, chain, ok := parseAuditCursor(*after)
+		if !ok {
+			return nil, gqlErr(ctx, errcode.BadUserInput, "argument after: not a cursor this list gave out")
 		}
-		f.AfterSeq = seq
+		f.AfterSeq, f.AfterChain = seq, chain
 	}
 	total, err := s.store.CountAudit(ctx, store.AuditFilter{Owner: f.Owner, Code: f.Code, Subject: f.Subject, From: f.From, To: f.To})
 	if err != nil {
@@ -501,7 +540,7 @@ func (s *Service) AuditEvents(ctx context.Context, code, subject *string, from, 
 		conn.PageInfo.HasNextPage = true
 	}
 	for _, e := range evs {
-		cursor := fmt.Sprintf("seq:%d", e.Seq)
+		cursor := auditCursor(e)
 		n := &model.AuditEvent{Seq: int(e.Seq), At: e.At, Consumer: e.Consumer, EndUser: e.EndUser, Purpose: e.Purpose,
 			RequestID: e.RequestID, Code: e.Code, Subject: e.Subject, Decision: model.Access(e.Decision), Hash: e.Hash}
 		if e.GrantID != "" {
@@ -514,18 +553,43 @@ func (s *Service) AuditEvents(ctx context.Context, code, subject *string, from, 
 	return conn, nil
 }
 
+// auditCursor is the paging cursor after e: "seq:N" on the default chain, as before
+// there were chains, and "seq:N:CHAIN" on a replica's (store.AuditFilter's order).
+func auditCursor(e gateway.AuditEvent) string {
+	if e.Chain == "" {
+		return "seq:" + strconv.FormatInt(e.Seq, 10)
+	}
+	return "seq:" + strconv.FormatInt(e.Seq, 10) + ":" + e.Chain
+}
+
+func parseAuditCursor(c string) (seq int64, chain string, ok bool) {
+	rest, ok := strings.CutPrefix(c, "seq:")
+	if !ok {
+		return 0, "", false
+	}
+	n, chain, _ := strings.Cut(rest, ":")
+	seq, err := strconv.ParseInt(n, 10, 64)
+	return seq, chain, err == nil && seq >= 0
+}
+
 // PurgeCache drops the caller's own department's cached records.
 func (s *Service) PurgeCache(ctx context.Context, department string, keys []string) (int, error) {
 	c := s.caller(ctx)
 	if c.Dept == "" || c.Dept != department {
-		return 0, gqlErr(ctx, CodeForbidden, "purgeCache: only %s's own console may purge its records", department)
+		return 0, gqlErr(ctx, errcode.Forbidden, "purgeCache: only %s's own console may purge its records", department)
 	}
 	if s.purger == nil {
 		return 0, nil
 	}
 	n, err := s.purger.Purge(ctx, department, keys)
-	if err != nil {
-		return 0, gqlErr(ctx, CodeBadUserInput, "purgeCache: %v", err)
+	var partial *cache.SharedPurgeError
+	switch {
+	case errors.As(err, &partial):
+		// The cause (a dial error, say) is the operator's, not the caller's.
+		s.log.ErrorContext(ctx, "cache purge reached only this replica", "request_id", gateway.RequestID(ctx), "department", department, "keys", len(keys), "records", partial.Local, "err", err)
+		return 0, gqlErr(ctx, errcode.PurgeIncomplete, "purgeCache: %d records were dropped on this gateway replica, but the shared cache did not answer, so other replicas keep theirs until they expire; try the purge again later", partial.Local)
+	case err != nil:
+		return 0, gqlErr(ctx, errcode.BadUserInput, "purgeCache: %v", err)
 	}
 	s.log.InfoContext(ctx, "cache purged", "request_id", gateway.RequestID(ctx), "department", department, "keys", len(keys), "records", n)
 	return n, nil
@@ -574,13 +638,4 @@ func AddWorkingDays(t time.Time, n int) time.Time {
 		}
 	}
 	return d.UTC()
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,7 +1,8 @@
 // Package store is the durable memory of the gateway: sharing requests, the grants that
-// approvals create, and the audit hash chain. The gateway depends on the Store interface
-// only; store/sqlite (one process, the default) and store/postgres (several replicas)
-// implement it, and store/storetest is the behaviour both must show.
+// approvals create, and the audit hash chains. The gateway depends on the Store interface
+// only; store/sqlstore implements it once on database/sql, store/sqlite (one process, the
+// default) and store/postgres (several replicas) open it on their database, and
+// store/storetest is the behaviour both must show.
 package store
 
 import (
@@ -52,24 +53,36 @@ type Store interface {
 	// RevokeGrant ends a grant from at on; ErrNotFound, or ErrAlreadyRevoked.
 	RevokeGrant(ctx context.Context, id, by string, at time.Time) (*gateway.Grant, error)
 
-	// AppendAudit appends events to the hash chain in one transaction, in order,
-	// assigning Seq, PrevHash and Hash (the caller's values are ignored). When it
-	// returns nil the events are durable; the caller's slice is not modified. Concurrent
-	// appends, from this or another process sharing the database, still form one chain.
+	// AppendAudit appends events to the hash chains named by their Chain fields in one
+	// transaction, in order, assigning Seq (counted per chain), PrevHash and Hash (the
+	// caller's values are ignored). When it returns nil the events are durable; the
+	// caller's slice is not modified. Concurrent appends to one chain, from this or
+	// another process sharing the database, still form one chain; appends to different
+	// chains do not wait for each other.
 	AppendAudit(ctx context.Context, events []gateway.AuditEvent) error
-	// ListAudit returns the events f selects in ascending Seq.
+	// ListAudit returns the events f selects in ascending (Chain, Seq): the default
+	// chain "" first, then each replica's chain in order.
 	ListAudit(ctx context.Context, f AuditFilter) ([]gateway.AuditEvent, error)
-	// CountAudit counts the events f selects, ignoring its paging (AfterSeq, Limit).
+	// CountAudit counts the events f selects, ignoring its paging (AfterSeq, AfterChain,
+	// Limit).
 	CountAudit(ctx context.Context, f AuditFilter) (int, error)
-	// ScanAudit calls fn for every event of the chain in Seq order without loading the
-	// chain into memory. An error from fn stops the scan and is returned wrapped.
+	// ScanAudit calls fn for every event of every chain, chain by chain (ascending
+	// Chain) and in Seq order within one, without loading the chains into memory. An
+	// error from fn stops the scan and is returned wrapped.
 	ScanAudit(ctx context.Context, fn func(gateway.AuditEvent) error) error
+	// AuditChains lists the chains that have been appended to, in ascending order, so
+	// that a verifier can tell a chain whose events were all removed from one that never
+	// existed.
+	AuditChains(ctx context.Context) ([]string, error)
 
 	// Changes is signalled whenever requests or grants change, including changes made by
 	// another process sharing the database, so the gateway can reload its grants.
 	// Signals coalesce: one pending signal stands for any number of changes. The
 	// channel has one reader, the gateway's grant cache, and is never closed.
 	Changes() <-chan struct{}
+	// Ping reports whether the database answers and holds the gateway's schema: the
+	// readiness probe asks it, so it reads nothing of a caller's and writes nothing.
+	Ping(ctx context.Context) error
 	// Close releases the database. Calling it again is harmless.
 	Close() error
 }
@@ -98,13 +111,15 @@ type Decision struct {
 // AuditFilter selects audit events of one owning department: owners see the events on
 // their own codes and nobody else's.
 type AuditFilter struct {
-	Owner    string // required
-	Code     string // optional
-	Subject  string // optional
-	From     time.Time
-	To       time.Time // exclusive; zero: no bound
-	AfterSeq int64     // paging cursor: only events with Seq > AfterSeq
-	Limit    int       // 0: no limit
+	Owner   string // required
+	Code    string // optional
+	Subject string // optional
+	From    time.Time
+	To      time.Time // exclusive; zero: no bound
+	// The paging cursor: only events after (AfterSeq, AfterChain) in ListAudit's order.
+	AfterSeq   int64
+	AfterChain string
+	Limit      int // 0: no limit
 }
 
 // idAlphabet is Crockford's base 32: no I, L, O or U, so an ID read aloud over the phone
@@ -137,37 +152,6 @@ func Micro(t time.Time) time.Time {
 		return t
 	}
 	return t.UTC().Truncate(time.Microsecond)
-}
-
-// AuditWhere is the SQL condition selecting f's events (withCursor adds the paging
-// cursor) for both stores: placeholder(n) writes the n-th parameter in the database's
-// notation, and at converts a time to the stored form.
-func AuditWhere(f AuditFilter, withCursor bool, placeholder func(n int) string, at func(time.Time) any) (string, []any) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, cond+placeholder(len(args)))
-	}
-	add(`owner = `, f.Owner)
-	if withCursor {
-		add(`seq > `, f.AfterSeq)
-	}
-	if f.Code != "" {
-		add(`code = `, f.Code)
-	}
-	if f.Subject != "" {
-		add(`subject = `, f.Subject)
-	}
-	if !f.From.IsZero() {
-		add(`at >= `, at(Micro(f.From)))
-	}
-	if !f.To.IsZero() {
-		add(`at < `, at(Micro(f.To)))
-	}
-	return strings.Join(where, ` AND `), args
 }
 
 // RequestsQuery is the SELECT of the requests f selects, newest first, for both stores:

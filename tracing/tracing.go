@@ -30,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/config"
 )
 
 // Options configure New.
@@ -50,8 +51,9 @@ type Options struct {
 	Sync     bool
 }
 
-// DefaultServiceName is the service.name of the gateway's spans.
-const DefaultServiceName = "pudong-gateway"
+// DefaultServiceName is the service.name of the gateway's spans: the configuration's
+// default (config/defaults.go).
+const DefaultServiceName = config.DefaultTracingServiceName
 
 // Tracing holds the tracer provider and the propagator.
 type Tracing struct {

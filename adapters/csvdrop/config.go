@@ -48,7 +48,7 @@ func parseBinding(d config.Department, log *slog.Logger) (*settings, error) {
 	if d.ID == "" {
 		bad("id is required")
 	}
-	if d.Protocol != "csv" {
+	if d.Protocol != config.ProtocolCSV {
 		bad("protocol is %q, want csv", d.Protocol)
 	}
 	if d.Dir == "" {

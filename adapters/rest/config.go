@@ -37,6 +37,10 @@ func knownParams() []string {
 		paramKeyField, paramPageParam, paramSizeParam, paramFirstPage, paramMaxPageSize, paramMaxPages}
 }
 
+// bodyPath as records says the answer itself is the array of records, as in
+// GET /api/citizens?ids=a,b → [{…},{…}].
+const bodyPath = "$"
+
 // defaultMaxPages bounds how many pages Fetch reads for one key when the binding does not say.
 const defaultMaxPages = 10
 
@@ -62,6 +66,7 @@ type operation struct {
 	batch       int
 	sep         string
 	records     []string // dotted path to the array of records; nil: the body is one record
+	bodyIsList  bool     // records: $, the body itself is the array of records
 	total       []string // dotted path to the total count
 	keyField    string   // legacy field holding each record's key
 	pageParam   string
@@ -150,9 +155,15 @@ func parseOperation(name string, o config.Operation) (*operation, []string) {
 	op.keyField = p[paramKeyField]
 	op.records = dotted(p[paramRecords])
 	op.total = dotted(p[paramTotal])
-	for _, f := range []string{paramRecords, paramTotal} {
+	for _, f := range []string{paramRecords, paramTotal, paramKeyField} {
 		if v := p[f]; v != "" && slices.Contains(dotted(v), "") {
 			bad("%s %q has an empty segment", f, v)
+		}
+	}
+	if p[paramRecords] == bodyPath {
+		op.bodyIsList = true
+		if op.total != nil {
+			bad("records %s (the answer is the array) leaves no object to hold total", bodyPath)
 		}
 	}
 

@@ -18,7 +18,11 @@ func (s *Source) decode(op *operation, body []byte) (answer, []string, error) {
 	// Records are decoded straight into maps of raw values: one pass over each byte,
 	// rather than one per level of nesting.
 	var list []map[string]json.RawMessage
-	if op.records == nil && op.total == nil {
+	if op.bodyIsList {
+		if err := json.Unmarshal(body, &list); err != nil {
+			return a, nil, fmt.Errorf("the answer is not a JSON array of objects: %w", err)
+		}
+	} else if op.records == nil && op.total == nil {
 		list = make([]map[string]json.RawMessage, 1)
 		if err := json.Unmarshal(body, &list[0]); err != nil {
 			return a, nil, fmt.Errorf("the answer is not a JSON object: %w", err)
@@ -78,17 +82,39 @@ func (s *Source) record(fields map[string]json.RawMessage) (map[string]string, e
 		return nil, errors.New("null where a record object was expected")
 	}
 	out := make(map[string]string, len(s.wanted))
+	return out, s.collect(fields, "", out, 0)
+}
+
+// maxNesting bounds how deep a dotted field path may reach into an answer.
+const maxNesting = 8
+
+// collect puts the wanted fields of one JSON object into out under their dotted names,
+// descending into the nested objects a dotted field (from: basic.name) reaches into.
+// A nested object that is null or absent leaves its fields absent, as a null field is.
+func (s *Source) collect(fields map[string]json.RawMessage, prefix string, out map[string]string, depth int) error {
 	for k, v := range fields {
-		if !s.wanted[k] {
-			continue
+		name := prefix + k
+		switch {
+		case s.wanted[name]:
+			str, err := scalar(v)
+			if err != nil {
+				return fmt.Errorf("field %s: %w", name, err)
+			}
+			out[name] = str
+		case s.nested[name] && depth < maxNesting:
+			if isNull(v) {
+				continue
+			}
+			var inner map[string]json.RawMessage
+			if err := json.Unmarshal(v, &inner); err != nil {
+				return fmt.Errorf("field %s: not an object, but the binding reads fields inside it", name)
+			}
+			if err := s.collect(inner, name+".", out, depth+1); err != nil {
+				return err
+			}
 		}
-		str, err := scalar(v)
-		if err != nil {
-			return nil, fmt.Errorf("field %s: %w", k, err)
-		}
-		out[k] = str
 	}
-	return out, nil
+	return nil
 }
 
 // scalar renders one JSON value as the string the mapping expects.

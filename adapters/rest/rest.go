@@ -11,8 +11,9 @@
 //	              written. All values are query-escaped.
 //	keySeparator  joins the keys of {keys} (default ","). A key that contains it cannot be
 //	              sent in a batch and is reported absent.
-//	records       dotted path of the JSON array of records, e.g. data or result.items.
-//	              Empty: the whole answer is one record object.
+//	records       dotted path of the JSON array of records, e.g. data or result.items;
+//	              $ when the answer itself is the array. Empty: the whole answer is one
+//	              record object.
 //	total         dotted path of the total count (a number or a numeric string).
 //	keyField      legacy field holding each record's key. Required with {keys}, where it
 //	              groups the answer by key; elsewhere it guards against an upstream that
@@ -24,6 +25,9 @@
 //	maxPages      how many pages Fetch reads for one key (default 10). A key with more
 //	              records than maxPages×maxPageSize fails with ErrBadResponse rather than
 //	              returning a silently truncated list; callers page with Page instead.
+//
+// A field's from (and keyField) may be a dotted path into nested objects of a record, e.g.
+// basic.name for {"basic": {"name": …}}.
 //
 // An operation has one shape: {keys} (batch: one call per Fetch), {key} (one call, or one
 // run of pages, per key, sequentially) or no key (a listing, Page only with key "").
@@ -40,7 +44,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/config"
@@ -56,10 +59,10 @@ type Source struct {
 	endpoint string // without a trailing slash
 	header   string // API key header, "" for none
 	key      string
-	timeout  time.Duration
 	client   *http.Client
 	mapping  *adapters.Mapping
 	wanted   map[string]bool // legacy fields worth decoding: the mapped ones and key fields
+	nested   map[string]bool // objects a dotted wanted field lies in: "basic" for basic.name
 	ops      map[string]*operation
 }
 
@@ -72,10 +75,10 @@ var (
 // binding is reported at once, naming the department and operation. Requests go through
 // client (nil: a client of its own), which the gateway shares for connection reuse;
 // redirects are never followed, so an answer always comes from the path that was asked
-// for. d.Timeout, when set, bounds each upstream call on top of the caller's context.
+// for. Deadlines are the caller's: resilience bounds every call (package adapters).
 func New(d config.Department, client *http.Client) (*Source, error) {
 	var errs []string
-	if d.Protocol != "" && d.Protocol != "rest" {
+	if d.Protocol != "" && d.Protocol != config.ProtocolREST {
 		errs = append(errs, fmt.Sprintf("protocol is %q, not rest", d.Protocol))
 	}
 	endpoint, err := parseEndpoint(d.Endpoint)
@@ -119,6 +122,12 @@ func New(d config.Department, client *http.Client) (*Source, error) {
 			wanted[op.keyField] = true
 		}
 	}
+	nested := map[string]bool{}
+	for f := range wanted {
+		for i := strings.IndexByte(f, '.'); i > 0; i = next(f, i) {
+			nested[f[:i]] = true
+		}
+	}
 	c := &http.Client{}
 	if client != nil {
 		cp := *client // shares the transport, hence the connection pool
@@ -126,9 +135,17 @@ func New(d config.Department, client *http.Client) (*Source, error) {
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Source{
-		dept: d.ID, endpoint: endpoint, header: header, key: key, timeout: d.Timeout,
-		client: c, mapping: mapping, wanted: wanted, ops: ops,
+		dept: d.ID, endpoint: endpoint, header: header, key: key,
+		client: c, mapping: mapping, wanted: wanted, nested: nested, ops: ops,
 	}, nil
+}
+
+// next is the index of the dot after position i in f, or -1.
+func next(f string, i int) int {
+	if j := strings.IndexByte(f[i+1:], '.'); j >= 0 {
+		return i + 1 + j
+	}
+	return -1
 }
 
 // Fetch implements adapters.Source. A batch operation makes one upstream call for up to
@@ -308,11 +325,6 @@ type answer struct {
 }
 
 func (s *Source) callRaw(ctx context.Context, op *operation, key string, keys []string, p, size int) (answer, []string, error) {
-	if s.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.timeout)
-		defer cancel()
-	}
 	target := s.url(op, key, keys, p, size)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {

@@ -138,7 +138,7 @@ func TestFetchEnterprise(t *testing.T) {
 	}
 }
 
-// TestConversions checks the legacy quirks against the DESIGN §8 fixtures: capital in
+// TestConversions checks the legacy quirks against the demo fixtures: capital in
 // units of 10,000 CNY, the status as a JSON number, dates.
 func TestConversions(t *testing.T) {
 	s := newSim(t)

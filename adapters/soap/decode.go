@@ -78,7 +78,6 @@ var errCharset = errors.New("bytes that are not valid in the declared charset")
 // prefixes vary between SOAP stacks and do not change meaning here). The whole document
 // is read, so an answer cut off after its last record is still refused.
 func decode(body []byte, s shape) (answer, error) {
-	var a answer
 	dec := xml.NewDecoder(bytes.NewReader(body))
 	transcoded := false
 	dec.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
@@ -89,22 +88,7 @@ func decode(body []byte, s shape) (answer, error) {
 		transcoded = true
 		return enc.NewDecoder().Reader(in), nil
 	}
-
-	var (
-		depth      int
-		sawRoot    bool
-		bodyOpen   bool
-		sawBody    bool
-		faultDepth int // depth of the Fault element while inside it, else 0
-		detailOpen bool
-		record     map[string]string
-		recordAt   int // depth of the open result element
-		text       strings.Builder
-		textAt     int    // depth whose character data is being collected, 0 if none
-		textFor    string // what the collected text is: a field name, or a fault part
-	)
-	capture := func(at int, what string) { text.Reset(); textAt, textFor = at, what }
-
+	w := &walk{s: s}
 	for {
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
@@ -115,84 +99,126 @@ func decode(body []byte, s shape) (answer, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			depth++
-			name := t.Name
-			switch {
-			case depth == 1:
-				if name.Local != "Envelope" || name.Space != envelopeNS {
-					return answer{}, fmt.Errorf("root element <%s> is not a SOAP 1.1 Envelope", name.Local)
-				}
-				sawRoot = true
-			case depth == 2:
-				if name.Local == "Body" && name.Space == envelopeNS {
-					bodyOpen, sawBody = true, true
-				}
-			case !bodyOpen:
-				// Header blocks and extensions: nothing the gateway reads.
-			case depth == 3 && name.Local == "Fault" && name.Space == envelopeNS && a.fault == nil:
-				a.fault, faultDepth = &Fault{}, depth
-			case faultDepth > 0:
-				switch {
-				case depth == faultDepth+1 && (name.Local == "faultcode" || name.Local == "faultstring"):
-					capture(depth, name.Local)
-				case depth == faultDepth+1 && name.Local == "detail":
-					detailOpen = true
-				case detailOpen && s.errorCode != "" && name.Local == s.errorCode && a.fault.ErrorCode == "":
-					capture(depth, "errorCode")
-				}
-			case record == nil && name.Local == s.result:
-				record, recordAt = map[string]string{}, depth
-			case record != nil && depth == recordAt+1:
-				capture(depth, name.Local)
+			if err := w.start(t.Name); err != nil {
+				return answer{}, err
 			}
 		case xml.CharData:
 			if transcoded && bytes.ContainsRune(t, utf8.RuneError) {
 				// x/text decoders replace what they cannot decode instead of failing.
 				return answer{}, errCharset
 			}
-			if textAt != 0 && depth == textAt {
-				text.Write(t)
+			if w.textAt != 0 && w.depth == w.textAt {
+				w.text.Write(t)
 			}
 		case xml.EndElement:
-			if textAt == depth && textAt != 0 {
-				v := text.String()
-				switch {
-				case record != nil:
-					if _, dup := record[textFor]; !dup {
-						record[textFor] = v
-					}
-				case textFor == "faultcode":
-					a.fault.Code = strings.TrimSpace(v)
-				case textFor == "faultstring":
-					a.fault.String = redact(strings.TrimSpace(v))
-				case textFor == "errorCode":
-					a.fault.ErrorCode = redact(strings.TrimSpace(v))
-				}
-				textAt = 0
-			}
-			switch {
-			case record != nil && depth == recordAt:
-				a.records = append(a.records, record)
-				record = nil
-			case faultDepth > 0 && depth == faultDepth+1 && t.Name.Local == "detail":
-				detailOpen = false
-			case faultDepth > 0 && depth == faultDepth:
-				faultDepth = 0
-			case depth == 2:
-				bodyOpen = false
-			}
-			depth--
+			w.end(t.Name)
 		}
 	}
+	return w.result()
+}
+
+// walk is where decode stands in an envelope, and what it has read so far.
+type walk struct {
+	s          shape
+	a          answer
+	depth      int
+	sawRoot    bool
+	bodyOpen   bool
+	sawBody    bool
+	faultDepth int // depth of the Fault element while inside it, else 0
+	detailOpen bool
+	record     map[string]string
+	recordAt   int // depth of the open result element
+	text       strings.Builder
+	textAt     int    // depth whose character data is being collected, 0 if none
+	textFor    string // what the collected text is: a field name, or a fault part
+}
+
+func (w *walk) capture(what string) { w.text.Reset(); w.textAt, w.textFor = w.depth, what }
+
+// start opens an element.
+func (w *walk) start(name xml.Name) error {
+	w.depth++
 	switch {
-	case !sawRoot:
-		return answer{}, errors.New("no XML document")
-	case !sawBody:
-		return answer{}, errors.New("envelope without a Body")
-	case a.fault != nil:
-		a.records = nil
+	case w.depth == 1:
+		if name.Local != "Envelope" || name.Space != envelopeNS {
+			return fmt.Errorf("root element <%s> is not a SOAP 1.1 Envelope", name.Local)
+		}
+		w.sawRoot = true
+	case w.depth == 2:
+		if name.Local == "Body" && name.Space == envelopeNS {
+			w.bodyOpen, w.sawBody = true, true
+		}
+	case !w.bodyOpen:
+		// Header blocks and extensions: nothing the gateway reads.
+	case w.depth == 3 && name.Local == "Fault" && name.Space == envelopeNS && w.a.fault == nil:
+		w.a.fault, w.faultDepth = &Fault{}, w.depth
+	case w.faultDepth > 0:
+		switch {
+		case w.depth == w.faultDepth+1 && (name.Local == "faultcode" || name.Local == "faultstring"):
+			w.capture(name.Local)
+		case w.depth == w.faultDepth+1 && name.Local == "detail":
+			w.detailOpen = true
+		case w.detailOpen && w.s.errorCode != "" && name.Local == w.s.errorCode && w.a.fault.ErrorCode == "":
+			w.capture("errorCode")
+		}
+	case w.record == nil && name.Local == w.s.result:
+		w.record, w.recordAt = map[string]string{}, w.depth
+	case w.record != nil && w.depth == w.recordAt+1:
+		w.capture(name.Local)
 	}
-	return a, nil
+	return nil
+}
+
+// end closes an element: the text collected for it is kept, and a record or fault part
+// that ends here is done.
+func (w *walk) end(name xml.Name) {
+	if w.textAt == w.depth && w.textAt != 0 {
+		w.keepText()
+	}
+	switch {
+	case w.record != nil && w.depth == w.recordAt:
+		w.a.records = append(w.a.records, w.record)
+		w.record = nil
+	case w.faultDepth > 0 && w.depth == w.faultDepth+1 && name.Local == "detail":
+		w.detailOpen = false
+	case w.faultDepth > 0 && w.depth == w.faultDepth:
+		w.faultDepth = 0
+	case w.depth == 2:
+		w.bodyOpen = false
+	}
+	w.depth--
+}
+
+// keepText stores the text of the element that just ended where it belongs.
+func (w *walk) keepText() {
+	v := w.text.String()
+	switch {
+	case w.record != nil:
+		if _, dup := w.record[w.textFor]; !dup {
+			w.record[w.textFor] = v
+		}
+	case w.textFor == "faultcode":
+		w.a.fault.Code = strings.TrimSpace(v)
+	case w.textFor == "faultstring":
+		w.a.fault.String = redact(strings.TrimSpace(v))
+	case w.textFor == "errorCode":
+		w.a.fault.ErrorCode = redact(strings.TrimSpace(v))
+	}
+	w.textAt = 0
+}
+
+// result is the answer once the document has been read to its end.
+func (w *walk) result() (answer, error) {
+	switch {
+	case !w.sawRoot:
+		return answer{}, errors.New("no XML document")
+	case !w.sawBody:
+		return answer{}, errors.New("envelope without a Body")
+	case w.a.fault != nil:
+		w.a.records = nil
+	}
+	return w.a, nil
 }
 
 // charset returns the decoder for an XML prolog's encoding label. The Chinese national

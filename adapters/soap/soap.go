@@ -72,7 +72,7 @@ func New(d config.Department, client *http.Client) (*Source, error) {
 		client = http.DefaultClient
 	}
 	var errs []string
-	if d.Protocol != "soap" {
+	if d.Protocol != config.ProtocolSOAP {
 		errs = append(errs, fmt.Sprintf("protocol is %q, want soap", d.Protocol))
 	}
 	if u, err := url.Parse(d.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

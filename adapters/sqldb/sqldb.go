@@ -51,12 +51,6 @@ const (
 	KeysToken      = "{keys}"
 )
 
-// Defaults for a binding that leaves timeout or concurrency unset.
-const (
-	DefaultTimeout     = 3 * time.Second
-	DefaultConcurrency = 8
-)
-
 // Source reads one department's database. It is safe for concurrent use; the gateway
 // bounds how many Fetch calls run at once, and the connection pool is sized to match.
 type Source struct {
@@ -64,7 +58,6 @@ type Source struct {
 	db      *sql.DB
 	ops     map[string]*operation
 	mapping *adapters.Mapping
-	timeout time.Duration
 	queries atomic.Int64
 }
 
@@ -82,7 +75,7 @@ var _ adapters.Source = (*Source)(nil)
 // a gateway that will not start. Every problem in d is reported at once.
 func Open(d config.Department) (*Source, error) {
 	var problems []string
-	if d.Protocol != "" && d.Protocol != "sql" {
+	if d.Protocol != "" && d.Protocol != config.ProtocolSQL {
 		problems = append(problems, fmt.Sprintf("protocol is %q, want sql", d.Protocol))
 	}
 	if !supported(d.Driver) {
@@ -119,7 +112,7 @@ func Open(d config.Department) (*Source, error) {
 		// Driver DSN errors may quote the DSN, password included: say only what failed.
 		return nil, fmt.Errorf("sqldb: department %s: dsn is not a valid %s data source name", d.ID, d.Driver)
 	}
-	conc := cmp.Or(d.Concurrency, DefaultConcurrency)
+	conc := cmp.Or(d.Concurrency, config.DefaultConcurrency)
 	db.SetMaxOpenConns(conc)
 	db.SetMaxIdleConns(conc)
 	// Recycle connections well inside MySQL's default wait_timeout, and so that a rebuilt
@@ -131,7 +124,6 @@ func Open(d config.Department) (*Source, error) {
 		db:      db,
 		ops:     ops,
 		mapping: mapping,
-		timeout: cmp.Or(d.Timeout, DefaultTimeout),
 	}, nil
 }
 
@@ -215,8 +207,7 @@ func (s *Source) Fetch(ctx context.Context, op string, keys []string) (map[strin
 	}
 	query, args := o.expand(keys)
 
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
+	// The deadline is the caller's: resilience bounds every call (package adapters).
 	s.queries.Add(1)
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {

@@ -71,7 +71,7 @@ func byID(recs []adapters.Record) map[string]adapters.Record {
 	return out
 }
 
-// checkFixtures runs the DESIGN §8 credit fixtures through s: the same assertions for
+// checkFixtures runs the demo credit fixtures through s: the same assertions for
 // every driver.
 func checkFixtures(t *testing.T, s *Source, ds *dataset.Dataset) {
 	t.Helper()

@@ -27,6 +27,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,6 +72,10 @@ func ClientOptions(addr string) (*goredis.Options, error) {
 		if o, err = goredis.ParseURL(addr); err != nil {
 			return nil, fmt.Errorf("redis address: %w", err)
 		}
+	} else if _, port, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("redis address %q: want HOST:PORT or a redis:// or rediss:// URL: %w", addr, err)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return nil, fmt.Errorf("redis address %q: port %q is not a number from 1 to 65535", addr, port)
 	}
 	o.DialTimeout = 200 * time.Millisecond
 	o.ReadTimeout = 100 * time.Millisecond
@@ -163,46 +169,78 @@ type notice struct {
 
 // Purge drops dept's entries for keys, or all of dept's entries when keys is empty, and
 // publishes a notice so every replica drops its in-process entries too.
-func (s *Shared) Purge(ctx context.Context, dept string, keys []string) error {
+func (s *Shared) Purge(ctx context.Context, dept string, keys []string) ([][2]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, PurgeTimeout)
 	defer cancel()
+	var dropped [][2]string
 	if len(keys) > 0 {
 		names := make([]string, len(keys))
 		for i, k := range keys {
 			names[i] = s.recordKey(dept, k)
 		}
-		if err := s.client.Unlink(ctx, names...).Err(); err != nil {
-			return fmt.Errorf("dropping %d %s keys from redis: %w", len(keys), dept, err)
+		got, err := s.unlink(ctx, dept, names)
+		if err != nil {
+			return nil, fmt.Errorf("dropping %d %s keys from redis: %w", len(keys), dept, err)
 		}
-	} else if err := s.dropDepartment(ctx, dept); err != nil {
-		return err
+		dropped = got
+	} else {
+		got, err := s.dropDepartment(ctx, dept)
+		if err != nil {
+			return nil, err
+		}
+		dropped = got
 	}
 	msg, err := json.Marshal(notice{Origin: s.origin, Dept: dept, Keys: keys})
 	if err != nil {
-		return fmt.Errorf("encoding the purge notice: %w", err)
+		return nil, fmt.Errorf("encoding the purge notice: %w", err)
 	}
 	if err := s.client.Publish(ctx, s.channel(), msg).Err(); err != nil {
-		return fmt.Errorf("telling the other replicas to purge %s: %w", dept, err)
+		return nil, fmt.Errorf("telling the other replicas to purge %s: %w", dept, err)
 	}
-	return nil
+	return dropped, nil
+}
+
+// unlink drops the hashes names of dept in one round trip and returns their entries as
+// (operation, key) pairs: each hash is one key, each of its fields one operation.
+func (s *Shared) unlink(ctx context.Context, dept string, names []string) ([][2]string, error) {
+	pipe := s.client.TxPipeline()
+	fields := make([]*goredis.StringSliceCmd, len(names))
+	for i, n := range names {
+		fields[i] = pipe.HKeys(ctx, n)
+	}
+	pipe.Unlink(ctx, names...)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	prefix := s.recordKey(dept, "")
+	var out [][2]string
+	for i, f := range fields {
+		for _, op := range f.Val() {
+			out = append(out, [2]string{op, strings.TrimPrefix(names[i], prefix)})
+		}
+	}
+	return out, nil
 }
 
 // dropDepartment unlinks every hash of dept, a SCAN page at a time.
-func (s *Shared) dropDepartment(ctx context.Context, dept string) error {
+func (s *Shared) dropDepartment(ctx context.Context, dept string) ([][2]string, error) {
 	pattern := globEscape(s.recordKey(dept, "")) + "*"
 	var cursor uint64
+	var out [][2]string
 	for {
 		names, next, err := s.client.Scan(ctx, cursor, pattern, scanCount).Result()
 		if err != nil {
-			return fmt.Errorf("listing %s keys in redis: %w", dept, err)
+			return nil, fmt.Errorf("listing %s keys in redis: %w", dept, err)
 		}
 		if len(names) > 0 {
-			if err := s.client.Unlink(ctx, names...).Err(); err != nil {
-				return fmt.Errorf("dropping %s keys from redis: %w", dept, err)
+			got, err := s.unlink(ctx, dept, names)
+			if err != nil {
+				return nil, fmt.Errorf("dropping %s keys from redis: %w", dept, err)
 			}
+			out = append(out, got...)
 		}
 		if next == 0 {
-			return nil
+			return out, nil
 		}
 		cursor = next
 	}
@@ -256,4 +294,22 @@ func (s *Shared) Subscribe(ctx context.Context, fn func(dept string, keys []stri
 		return fmt.Errorf("subscribing to purge notices on %s (they will arrive once redis is reachable): %w", s.channel(), err)
 	}
 	return nil
+}
+
+// Logger returns go-redis's internal logger writing to log, for goredis.SetLogger: by
+// default go-redis prints plain-text lines ("redis: … pool.go: failed to dial") on
+// standard error, which breaks a JSON log stream (docs/operators.md, Logs). go-redis keeps
+// one logger per process, so the gateway sets it once it has its own.
+func Logger(log *slog.Logger) interface {
+	Printf(ctx context.Context, format string, v ...any)
+} {
+	return goredisLog{log.With(slog.String("component", "go-redis"))}
+}
+
+type goredisLog struct{ log *slog.Logger }
+
+// Printf logs go-redis's message at warning level: it only reports trouble (dial
+// failures, pool problems), which the cache also counts and survives.
+func (g goredisLog) Printf(ctx context.Context, format string, v ...any) {
+	g.log.WarnContext(ctx, fmt.Sprintf(format, v...))
 }

@@ -97,7 +97,7 @@ type upstreamCalls struct {
 }
 
 func (g *tg) upstream() upstreamCalls {
-	src, _ := g.parts.fed.Department("credit").Source().(*sqldb.Source)
+	src, _ := g.parts.Fed.Department("credit").Source().(*sqldb.Source)
 	var q int64
 	if src != nil {
 		q = src.Queries()
@@ -463,7 +463,7 @@ func TestAttackFieldDuplication(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g.parts.fed.Department("psb").Cache().Purge(t.Context(), nil)
+			g.parts.Fed.Department("psb").Cache().Purge(t.Context(), nil)
 			g.sims.PSB.Reset()
 			start := time.Now()
 			raw := g.send(play, strings.NewReader(`{"query":`+strconv.Quote(c.query)+`}`), -1, nil)

@@ -25,7 +25,7 @@ func benchQuery(b *testing.B, g *tg, token, query string) {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+token)
 			w := httptest.NewRecorder()
-			g.parts.handler.ServeHTTP(w, req)
+			g.parts.Handler.ServeHTTP(w, req)
 			if w.Code != 200 {
 				b.Fatalf("%d %s", w.Code, w.Body)
 			}

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,10 +20,12 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/playground"
 )
 
@@ -57,7 +63,96 @@ func browser(t *testing.T) (context.Context, *pageLog) {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser, with no timeout
 		t.Fatalf("starting chromium: %v", err)
 	}
+	// Every page records what its Content-Security-Policy refused: a library that injects
+	// an inline style or script would break under the gateway's CSP, silently but for this.
+	step(t, ctx, "watching for CSP violations", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `window.cspViolations = []; document.addEventListener("securitypolicyviolation", (e) => window.cspViolations.push(e.violatedDirective + " " + e.blockedURI + " " + e.sourceFile + ":" + e.lineNumber));`,
+		})
+		return err
+	}))
 	return ctx, log
+}
+
+// checkPageHealth fails the test for what the page did wrong: requests anywhere but
+// the gateway at hosts (all on 127.0.0.1), CSP violations, uncaught exceptions. It
+// returns the paths the page requested.
+func checkPageHealth(t *testing.T, ctx context.Context, log *pageLog, hosts ...string) map[string]bool {
+	t.Helper()
+	requests, exceptions := log.snapshot()
+	if len(requests) == 0 {
+		t.Fatal("recorded no network requests: the listener is not working")
+	}
+	paths := map[string]bool{}
+	for _, raw := range requests {
+		u, err := url.Parse(raw)
+		if err == nil && u.Scheme == "data" {
+			continue // read from the URL itself, e.g. the date picker's icon: nothing is sent
+		}
+		if err != nil || u.Scheme != "http" || !slices.Contains(hosts, u.Host) || !strings.HasPrefix(u.Host, "127.0.0.1:") {
+			t.Errorf("the page made a request to %s, which is not the gateway at %s", raw, hosts)
+			continue
+		}
+		paths[u.Path] = true
+	}
+	for _, e := range exceptions {
+		t.Errorf("uncaught exception in the page: %s", e)
+	}
+	csp, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.cspViolations || ["the CSP watcher did not run"]`))
+	if err != nil {
+		t.Fatalf("reading CSP violations: %v", err)
+	}
+	for _, v := range csp {
+		t.Errorf("the Content-Security-Policy refused: %s", v)
+	}
+	return paths
+}
+
+// The query editor is a CodeMirror view: the tests type into its content element and
+// read its lines, as a user does.
+const (
+	editorContent = "#query .cm-content"
+	editorText    = `[...document.querySelectorAll("#query .cm-line")].map((l) => l.textContent).join("\n")`
+	// completionLabels are the labels of the open completion list, in order.
+	completionLabels = `[...document.querySelectorAll('.cm-tooltip-autocomplete [role="listbox"] [role="option"] .cm-completionLabel')].map((o) => o.textContent)`
+)
+
+// pressKey sends one key press (raw key down and key up, without the char event that
+// SendKeys adds) with modifiers (input.Modifier bits: Ctrl is 2), as a person's press
+// reaches an editor that handles the key itself.
+func pressKey(key, code string, vk int64, modifiers int64) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+			if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+				Type: typ, Key: key, Code: code, WindowsVirtualKeyCode: vk, NativeVirtualKeyCode: vk, Modifiers: modifiers,
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var (
+	pressEnter = pressKey("Enter", "Enter", 13, 0)
+	// clearEditor selects everything in the focused editor with Ctrl-A and deletes it.
+	clearEditor = []chromedp.Action[chromedp.Void]{
+		chromedp.Focus(chromedp.CSS(editorContent)),
+		pressKey("a", "KeyA", 65, 2),
+		pressKey("Backspace", "Backspace", 8, 0),
+		chromedp.Poll[chromedp.Void](editorText + ` === ""`),
+	}
+)
+
+// typeQuery replaces the editor's text by typing src. The editor closes brackets and
+// quotes as they are opened and steps over them when they are typed, so typing a whole
+// query leaves exactly that query.
+func typeQuery(t *testing.T, ctx context.Context, src string) {
+	t.Helper()
+	step(t, ctx, "typing "+src, append(append([]chromedp.Action[chromedp.Void]{}, clearEditor...),
+		chromedp.SendKeys(chromedp.CSS(editorContent), src),
+		chromedp.Poll[chromedp.Void](editorText+` === `+jsString(src)),
+	)...)
 }
 
 // pageLog is what the tab did, from its events.
@@ -122,26 +217,22 @@ func jsString(s string) string {
 	return string(b)
 }
 
-// pressEnter sends the Enter key without the char event that SendKeys adds, as a
-// person's key press reaches an editor that handles Enter itself.
-var pressEnter = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-	for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
-		if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
-			Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
-})
-
 // step runs actions with a deadline, failing the test with what was being done.
 func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := chromedp.Do(sctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
+		// Say what the page showed, so a failure can be understood from the log.
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		seen, _ := chromedp.Run(dctx, chromedp.Evaluate[map[string]string](`({
+			query: document.querySelector("#query .cm-content") ? `+editorText+` : "(no editor)",
+			status: document.getElementById("editor-status").textContent,
+			whoami: document.getElementById("whoami").textContent,
+			csp: JSON.stringify(window.cspViolations),
+		})`))
+		t.Fatalf("%s: %v\nthe page shows %q", what, err, seen)
 	}
 }
 
@@ -150,6 +241,9 @@ func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Ac
 // from the page, compare consumers, file a sharing request, and check that the page
 // never made a request anywhere but the gateway.
 func TestBrowserPlayground(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the browser test takes seconds; it runs in the full suite")
+	}
 	g := newTG(t)
 	ctx, log := browser(t)
 	base, err := url.Parse(g.srv.URL)
@@ -169,35 +263,76 @@ func TestBrowserPlayground(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#consumer"), "playground"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
 		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as playground")`),
-		chromedp.Poll[chromedp.Void](`document.getElementById("headers").value.includes("Bearer ey")`),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#headers .cm-content").textContent.includes("Bearer ey")`),
 	)
 
-	// Type the query into the editor, taking "name" from the completion list that the
-	// schema offers for Citizen, prettify it, and run it with Ctrl-Enter.
-	step(t, ctx, "typing the query with completion",
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("query").value = ""`),
-		chromedp.SendKeys(chromedp.CSS("#query"), `{ citizen(idNumber: "310115198503120012") { na`),
-		chromedp.WaitVisible(chromedp.CSS(`[role="listbox"] [role="option"]`)),
-	)
-	options, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[role="listbox"]:not([hidden]) [role="option"] .c-label')].map(o => o.textContent)`))
+	// Type the query into the editor, taking "name" from the completion list that
+	// graphql-language-service offers for Citizen from the introspected schema, prettify
+	// it with graphql-js, and run it with Ctrl-Enter.
+	step(t, ctx, "waiting for the schema", chromedp.Poll[chromedp.Void](`document.body.dataset.ready === "true"`))
+	step(t, ctx, "typing the query with completion", append(append([]chromedp.Action[chromedp.Void]{}, clearEditor...),
+		chromedp.SendKeys(chromedp.CSS(editorContent), `{ citizen(idNumber: "310115198503120012") { na`),
+		chromedp.WaitVisible(chromedp.CSS(`.cm-tooltip-autocomplete [role="listbox"] [role="option"]`)),
+	)...)
+	options, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](completionLabels))
 	if err != nil || len(options) == 0 || options[0] != "name" {
 		t.Fatalf("completion after \"{ citizen(...) { na\" offers %v (%v), want name first", options, err)
 	}
+	// CodeMirror ignores an accept key pressed within 75 ms of the list opening
+	// (autocompletion's interactionDelay), as it would a person's stray key.
+	time.Sleep(150 * time.Millisecond)
 	step(t, ctx, "accepting the completion and finishing the query",
 		pressEnter,
-		chromedp.Poll[chromedp.Void](`document.getElementById("query").value.endsWith("{ name")`),
-		chromedp.SendKeys(chromedp.CSS("#query"), ` phone idNumber } }`),
+		chromedp.Poll[chromedp.Void](editorText+`.startsWith('{ citizen(idNumber: "310115198503120012") { name')`),
+		chromedp.SendKeys(chromedp.CSS(editorContent), ` phone idNumber } }`),
+		chromedp.Poll[chromedp.Void](editorText+` === '{ citizen(idNumber: "310115198503120012") { name phone idNumber } }'`),
 		chromedp.Click(chromedp.CSS("#prettify")),
 	)
 	const pretty = "{\n  citizen(idNumber: \"310115198503120012\") {\n    name\n    phone\n    idNumber\n  }\n}\n"
-	if got, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#query"))); got != pretty {
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](editorText)); got != pretty {
 		t.Errorf("after completion and prettify the query is\n%s\nwant\n%s", got, pretty)
 	}
+
+	// The editor keeps Tab for indenting, but Escape then Tab leaves it, as the page
+	// says: keyboard users are never trapped. (The click puts the cursor in the text as
+	// a person's does; with a selection, the first Escape only collapses it.)
+	step(t, ctx, "leaving the editor with Escape then Tab",
+		chromedp.Click(chromedp.CSS(editorContent+" .cm-line")),
+		pressKey("Escape", "Escape", 27, 0),
+		pressKey("Tab", "Tab", 9, 0),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("query").contains(document.activeElement)`),
+	)
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](editorText)); got != pretty {
+		t.Errorf("Escape then Tab changed the query to\n%s", got)
+	}
+
+	// Hovering a field shows its type and description from the schema and its
+	// catalogue entry: the code, the owner and this caller's access.
+	hoverOver(t, ctx, "phone")
+	step(t, ctx, "hovering over phone", chromedp.WaitVisible(chromedp.CSS(`.cm-tooltip-hover .hover-info`)))
+	hover, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(".cm-tooltip-hover .hover-info").textContent`))
+	if !strings.Contains(hover, "Citizen.phone: String") || !strings.Contains(hover, "310115-PSB-RK01-007") || !strings.Contains(hover, "denied") {
+		t.Errorf("the hover card over phone says %q, want Citizen.phone: String with code 310115-PSB-RK01-007, denied", hover)
+	}
+
+	// Ctrl-click on a field opens it in the docs, with its catalogue entry.
+	xy := wordAt(t, ctx, "phone")
+	step(t, ctx, "Ctrl-clicking phone",
+		chromedp.MouseClickXY(xy[0], xy[1], chromedp.ButtonModifiers(chromedp.ModifierCtrl)),
+		chromedp.WaitVisible(chromedp.CSS(`#doc-Citizen-phone.doc-target`)),
+		chromedp.Click(chromedp.CSS(`#docs button.back`)),
+		chromedp.WaitVisible(chromedp.CSS(`#docs a.type-link`)),
+		chromedp.Click(chromedp.CSS(`.side-toggle[data-panel="docs"]`)),
+	)
+
 	step(t, ctx, "running the query with Ctrl-Enter",
-		chromedp.Focus(chromedp.CSS("#query")),
+		chromedp.Focus(chromedp.CSS(editorContent)),
 		chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)),
 		chromedp.WaitVisible(chromedp.CSS(`#result [data-path="citizen.idNumber"]`)),
 	)
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](editorText)); got != pretty {
+		t.Errorf("Ctrl-Enter changed the query to\n%s", got)
+	}
 
 	got := readResult(t, ctx, "#result", "citizen.name", "citizen.phone", "citizen.idNumber")
 	if v := got["citizen.name"]; v.Text != `"张*"` || v.Status != "masked" || v.Code != "310115-PSB-RK01-002" || !strings.Contains(v.Badge, "psb") {
@@ -214,13 +349,19 @@ func TestBrowserPlayground(t *testing.T) {
 		t.Errorf("%d \"Request sharing\" buttons for a field its owner does not share", n)
 	}
 
+	// The docs: Citizen's fields from the schema, each governed one with its catalogue
+	// entry and this caller's access; searching by catalogue code finds the field.
+	step(t, ctx, "opening the docs on Citizen",
+		chromedp.Click(chromedp.CSS(`.side-toggle[data-panel="docs"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#docs a.type-link`)),
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#docs a.type-link")].find(a => a.textContent === "Citizen").click()`),
+		chromedp.WaitVisible(chromedp.CSS(`#doc-Citizen-phone`)),
+	)
+	doc, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("doc-Citizen-phone").textContent`))
+	if !strings.Contains(doc, "phone: String") || !strings.Contains(doc, "310115-PSB-RK01-007") || !strings.Contains(doc, "not shared") || !strings.Contains(doc, "denied") {
+		t.Errorf("the docs show Citizen.phone as %q, want its type, code 310115-PSB-RK01-007, not shared, denied to this caller", doc)
+	}
 	if os.Getenv("GATEWAY_SCREENSHOT") != "" {
-		step(t, ctx, "opening the docs on Citizen for the screenshot",
-			chromedp.Click(chromedp.CSS(`.side-toggle[data-panel="docs"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`#docs a.type-link`)),
-			chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#docs a.type-link")].find(a => a.textContent === "Citizen").click()`),
-			chromedp.WaitVisible(chromedp.CSS(`#doc-Citizen-phone`)),
-		)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot: %v", err)
@@ -234,6 +375,11 @@ func TestBrowserPlayground(t *testing.T) {
 		}
 		t.Logf("screenshot written to %s (%d bytes)", out, len(png))
 	}
+	step(t, ctx, "searching the docs for a catalogue code",
+		chromedp.SendKeys(chromedp.CSS(`#docs-search`), "RK01-007"),
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("#docs a.type-link")].some((a) => a.textContent === "Citizen.phone")`),
+		chromedp.Click(chromedp.CSS(`.side-toggle[data-panel="docs"]`)),
+	)
 
 	// The same query as every demo consumer, side by side: the citizen's own portal
 	// sees the name in full, the playground sees it masked.
@@ -262,13 +408,42 @@ func TestBrowserPlayground(t *testing.T) {
 		t.Errorf("the playground column shows the name as %+v, want \"张*\" masked", v)
 	}
 
+	// Validation: graphql-js's rules through graphql-language-service mark a field
+	// Citizen does not have and an argument citizen does not take, in the editor and in
+	// the status line, before anything is sent.
+	step(t, ctx, "closing the comparison", chromedp.Click(chromedp.CSS("#compare-close")))
+	typeQuery(t, ctx, `{ citizen(idNumber: "310115198503120012", mode: FULL) { name nickname } }`)
+	step(t, ctx, "waiting for the validation errors",
+		chromedp.WaitVisible(chromedp.CSS(`#query .cm-lintRange-error`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("editor-status").textContent.includes("and 1 more")`),
+	)
+	status, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("editor-status").textContent`))
+	marked, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#query .cm-lintRange-error")].map((e) => e.textContent)`))
+	if !strings.Contains(status, `Unknown argument "mode" on field "Query.citizen".`) || !strings.Contains(status, "line 1, column") {
+		t.Errorf("the status line says %q, want the unknown argument mode with its line and column", status)
+	}
+	if strings.Join(marked, " ") != "mode nickname" {
+		t.Errorf("the editor marks %q as errors, want mode and nickname", marked)
+	}
+	hoverOver(t, ctx, "nickname")
+	step(t, ctx, "hovering over the marked field",
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll(".cm-tooltip-lint, .cm-tooltip-hover")].some((e) => e.textContent.includes('Cannot query field "nickname" on type "Citizen".'))`),
+	)
+
+	// A syntax error: prettify refuses and says where.
+	typeQuery(t, ctx, `{ citizen(idNumber: "310115198503120012") { name } } }`)
+	step(t, ctx, "prettifying a query with a syntax error",
+		chromedp.Click(chromedp.CSS("#prettify")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("editor-status").textContent.includes("Cannot prettify: Syntax Error")`),
+	)
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("editor-status").textContent`)); !strings.Contains(got, "line 1, column 54") {
+		t.Errorf("the prettify error says %q, want it at line 1, column 54", got)
+	}
+
 	// A conditional item without a mask is denied but requestable: file a request
 	// from the result view.
-	const q2 = `{ citizen(idNumber: "310115198503120012") { name socialInsurance { insuranceType } } }`
+	typeQuery(t, ctx, `{ citizen(idNumber: "310115198503120012") { name socialInsurance { insuranceType } } }`)
 	step(t, ctx, "running a query with a requestable denied field",
-		chromedp.Click(chromedp.CSS("#compare-close")),
-		chromedp.SetValue(chromedp.CSS("#query"), q2),
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("query").dispatchEvent(new Event("input"))`),
 		chromedp.Click(chromedp.CSS("#run")),
 		chromedp.WaitVisible(chromedp.CSS(`#result button.request`)),
 		chromedp.Click(chromedp.CSS(`#result button.request`)),
@@ -288,26 +463,58 @@ func TestBrowserPlayground(t *testing.T) {
 		t.Errorf("the gateway has no pending request from playground: %s", reqs.Raw)
 	}
 
-	requests, exceptions := log.snapshot()
-	if len(requests) == 0 {
-		t.Fatal("recorded no network requests: the listener is not working")
+	// History: the queries run are listed, newest first, and one click puts one back.
+	step(t, ctx, "opening the history",
+		chromedp.Click(chromedp.CSS(`.side-toggle[data-panel="history"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#history .history-item`)),
+	)
+	queries, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#history .history-item")].map((e) => e.title)`))
+	if len(queries) != 2 || !strings.Contains(queries[0], "socialInsurance") || queries[1] != pretty {
+		t.Errorf("the history lists %q, want the social-insurance query first and the first query after it", queries)
 	}
-	var sawToken, sawGraphQL bool
-	for _, raw := range requests {
-		u, err := url.Parse(raw)
-		if err != nil || u.Scheme != "http" || u.Host != base.Host {
-			t.Errorf("the page made a request to %s, which is not the gateway at %s", raw, base.Host)
-			continue
+	step(t, ctx, "recalling the first query from the history",
+		chromedp.Evaluate[chromedp.Void](`document.querySelectorAll("#history .history-item")[1].click()`),
+		chromedp.Poll[chromedp.Void](editorText+` === `+jsString(pretty)),
+	)
+
+	paths := checkPageHealth(t, ctx, log, base.Host)
+	if !paths[playground.TokenPath] || !paths["/graphql"] {
+		t.Errorf("requests to %v: want the demo token endpoint and /graphql among them", paths)
+	}
+}
+
+// wordAt is the middle of the second character of word's first occurrence in the query
+// editor, in page coordinates: a point inside the word.
+func wordAt(t *testing.T, ctx context.Context, word string) []float64 {
+	t.Helper()
+	js := `(() => {
+		const w = document.createTreeWalker(document.querySelector("#query .cm-content"), NodeFilter.SHOW_TEXT);
+		for (let n = w.nextNode(); n; n = w.nextNode()) {
+			const i = n.textContent.indexOf(` + jsString(word) + `);
+			if (i < 0) continue;
+			const r = document.createRange();
+			r.setStart(n, i + 1);
+			r.setEnd(n, i + 2);
+			const b = r.getBoundingClientRect();
+			return [b.left + b.width / 2, b.top + b.height / 2];
 		}
-		sawToken = sawToken || u.Path == playground.TokenPath
-		sawGraphQL = sawGraphQL || u.Path == "/graphql"
+		return [];
+	})()`
+	xy, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](js))
+	if err != nil || len(xy) != 2 {
+		t.Fatalf("finding %q in the editor: %v %v", word, xy, err)
 	}
-	if !sawToken || !sawGraphQL {
-		t.Errorf("requests %v: want the demo token endpoint and /graphql among them", requests)
-	}
-	for _, e := range exceptions {
-		t.Errorf("uncaught exception in the page: %s", e)
-	}
+	return xy
+}
+
+// hoverOver moves the mouse over the first occurrence of word in the query editor.
+func hoverOver(t *testing.T, ctx context.Context, word string) {
+	t.Helper()
+	xy := wordAt(t, ctx, word)
+	step(t, ctx, "moving the mouse to "+word,
+		chromedp.MouseEvent(chromedp.MouseMoved, xy[0]-3, xy[1]),
+		chromedp.MouseEvent(chromedp.MouseMoved, xy[0], xy[1]),
+	)
 }
 
 // TestBrowserPlaygroundRoutes checks the page and the demo token endpoint as the
@@ -367,4 +574,353 @@ func TestBrowserPlaygroundRoutes(t *testing.T) {
 	if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "POST" {
 		t.Errorf("GET %s = %d (Allow %q), want 405 with Allow: POST", playground.TokenPath, res.StatusCode, res.Header.Get("Allow"))
 	}
+}
+
+// TestBrowserPlaygroundDataAccess drives the "My data access" panel: it shows for a
+// citizen's token only when the schema has Query.myDataAccess, asks for what the schema
+// declares, pages through the answer, and is gone for a consumer's token. The gateway
+// is put behind a stand-in that adds myDataAccess to the introspected schema where the
+// gateway has none yet, and answers it with two fixed pages, so what the page shows can
+// be checked exactly.
+func TestBrowserPlaygroundDataAccess(t *testing.T) {
+	g := newTG(t)
+	standIn := &dataAccessStandIn{gateway: g.parts.Handler}
+	srv := httptest.NewServer(standIn)
+	t.Cleanup(srv.Close)
+	ctx, log := browser(t)
+	base, _ := url.Parse(srv.URL)
+	const toggle = `.side-toggle[data-panel="access"]`
+
+	introspected := g.post(g.token("playground"), `{ __type(name: "Query") { fields { name } } }`, nil)
+	if !strings.Contains(string(introspected.Raw), `"fields"`) {
+		t.Fatalf("the gateway does not answer introspection: %s", introspected.Raw)
+	}
+	if !strings.Contains(string(introspected.Raw), `"myDataAccess"`) {
+		// Without the field the panel does not exist, not even for a citizen.
+		step(t, ctx, "loading the playground on the gateway itself as the citizen",
+			chromedp.Navigate(g.srv.URL+"/"),
+			chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
+			chromedp.SetValue(chromedp.CSS("#consumer"), "ipudong-portal"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
+			chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as ipudong-portal") && document.body.dataset.ready === "true"`),
+		)
+		if hidden, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector(`+jsString(toggle)+`).hidden`)); !hidden {
+			t.Error("the My data access button shows although the gateway's schema has no myDataAccess")
+		}
+	}
+
+	step(t, ctx, "loading the playground as the citizen through the stand-in",
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
+		chromedp.SetValue(chromedp.CSS("#consumer"), "ipudong-portal"),
+		chromedp.SetValue(chromedp.CSS("#citizen"), "310115198503120012"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as ipudong-portal")`),
+		chromedp.WaitVisible(chromedp.CSS(toggle)),
+		chromedp.Click(chromedp.CSS(toggle)),
+		chromedp.WaitVisible(chromedp.CSS(`#access-from`)),
+		chromedp.SetValue(chromedp.CSS(`#access-from`), "2026-11-01"),
+		chromedp.Click(chromedp.CSS(`#access-load`)),
+		chromedp.WaitVisible(chromedp.CSS(`#access-list .access-card`)),
+	)
+	cards := func() []string {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#access-list .access-card")].map((c) => c.textContent)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	first := cards()
+	if len(first) != 1 {
+		t.Fatalf("the first page shows %d accesses, want 1: %q", len(first), first)
+	}
+	for _, want := range []string{"online-hall", "the district's online service hall", "business-licence-approval", "310115-PSB-RK01-002", "Citizen.name", "psb", "allowed", "310115-HRSS-SB01-001", "masked", "grant-7"} {
+		if !strings.Contains(first[0], want) {
+			t.Errorf("the access shows as %q, want %q in it", first[0], want)
+		}
+	}
+	status, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("access-status").textContent`))
+	if !strings.Contains(status, "2 accesses, 1 shown") {
+		t.Errorf("the panel says %q, want 2 accesses, 1 shown", status)
+	}
+	step(t, ctx, "loading the next page",
+		chromedp.Click(chromedp.CSS(`#access-more`)),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#access-list .access-card").length === 2`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("access-more").hidden`),
+	)
+	if second := cards(); !strings.Contains(second[1], "supervision-platform") || !strings.Contains(second[1], "req-42") {
+		t.Errorf("the second page shows %q, want supervision-platform's access on request req-42", second[1])
+	}
+
+	calls := standIn.calls()
+	if len(calls) != 2 {
+		t.Fatalf("the page asked for myDataAccess %d times, want 2: %v", len(calls), calls)
+	}
+	if !strings.Contains(calls[0].Query, "items {") || !strings.Contains(calls[0].Query, "pageInfo { hasNextPage endCursor }") || !strings.Contains(calls[0].Query, "$from: Time") {
+		t.Errorf("the panel's query %q does not follow the schema", calls[0].Query)
+	}
+	if calls[0].Variables["first"] != float64(20) || calls[0].Variables["after"] != nil || !strings.HasPrefix(fmt.Sprint(calls[0].Variables["from"]), "2026-1") || calls[0].Variables["to"] != nil {
+		t.Errorf("the first page was asked with %v, want first 20 from the start of 1 November and no cursor", calls[0].Variables)
+	}
+	if calls[1].Variables["after"] != "cursor-1" {
+		t.Errorf("the next page was asked with %v, want after cursor-1", calls[1].Variables)
+	}
+
+	// A consumer's token has no tracker: the panel closes and its button goes.
+	step(t, ctx, "switching to the playground consumer",
+		chromedp.SetValue(chromedp.CSS("#consumer"), "playground"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as playground")`),
+		chromedp.Poll[chromedp.Void](`document.querySelector(`+jsString(toggle)+`).hidden && document.getElementById("side").hidden`),
+	)
+	gw, _ := url.Parse(g.srv.URL)
+	paths := checkPageHealth(t, ctx, log, base.Host, gw.Host)
+	if !paths["/graphql"] {
+		t.Errorf("requests to %v: want /graphql among them", paths)
+	}
+}
+
+// dataAccessStandIn passes every request to the gateway but two: the introspection
+// query, whose answer it gives Query.myDataAccess (shaped as docs/playground.md
+// describes it) when the gateway has none, and the panel's MyDataAccess query, which it
+// answers with two fixed pages and records.
+type dataAccessStandIn struct {
+	gateway http.Handler
+	mu      sync.Mutex
+	asked   []gqlRequest
+}
+
+type gqlRequest struct {
+	Query     string         `json:"query"`
+	Variables map[string]any `json:"variables"`
+}
+
+func (s *dataAccessStandIn) calls() []gqlRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]gqlRequest(nil), s.asked...)
+}
+
+func (s *dataAccessStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != "/graphql" {
+		s.gateway.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var q gqlRequest
+	json.Unmarshal(body, &q)
+	switch {
+	case strings.Contains(q.Query, "query MyDataAccess"):
+		s.mu.Lock()
+		s.asked = append(s.asked, q)
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if q.Variables["after"] == "cursor-1" {
+			io.WriteString(w, dataAccessPage2)
+		} else {
+			io.WriteString(w, dataAccessPage1)
+		}
+	case strings.Contains(q.Query, "query IntrospectionQuery"):
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		s.gateway.ServeHTTP(rec, r)
+		out, err := withDataAccessField(rec.Body.Bytes())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(out)
+	default:
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		s.gateway.ServeHTTP(w, r)
+	}
+}
+
+const dataAccessPage1 = `{"data":{"myDataAccess":{"edges":[{"cursor":"cursor-1","node":{
+	"at":"2026-11-20T09:30:00Z","consumer":"online-hall","consumerDescription":"the district's online service hall",
+	"purpose":"business-licence-approval","items":[
+		{"code":"310115-PSB-RK01-002","field":"Citizen.name","owner":"psb","decision":"ALLOW"},
+		{"code":"310115-HRSS-SB01-001","field":"SocialInsurance.insuranceType","owner":"hrss","decision":"MASK"}],
+	"grantId":"grant-7","sharingRequestId":null}}],
+	"pageInfo":{"hasNextPage":true,"endCursor":"cursor-1"},"totalCount":2}}}`
+
+const dataAccessPage2 = `{"data":{"myDataAccess":{"edges":[{"cursor":"cursor-2","node":{
+	"at":"2026-11-21T14:00:00Z","consumer":"supervision-platform","consumerDescription":"market supervision",
+	"purpose":"market-supervision","items":[{"code":"310115-PSB-RK01-002","field":"Citizen.name","owner":"psb","decision":"ALLOW"}],
+	"grantId":null,"sharingRequestId":"req-42"}}],
+	"pageInfo":{"hasNextPage":false,"endCursor":"cursor-2"},"totalCount":2}}}`
+
+// withDataAccessField adds myDataAccess and its types to an introspection answer that
+// lacks them.
+func withDataAccessField(answer []byte) ([]byte, error) {
+	var res struct {
+		Data struct {
+			Schema struct {
+				QueryType struct {
+					Name string `json:"name"`
+				} `json:"queryType"`
+				Types []map[string]any `json:"types"`
+			} `json:"__schema"`
+		} `json:"data"`
+	}
+	var raw map[string]map[string]map[string]any
+	if err := json.Unmarshal(answer, &raw); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(answer, &res); err != nil {
+		return nil, err
+	}
+	if raw["data"] == nil || raw["data"]["__schema"] == nil {
+		return answer, nil // an error: the page shows it
+	}
+	types := res.Data.Schema.Types
+	for _, t := range types {
+		if t["name"] != res.Data.Schema.QueryType.Name {
+			continue
+		}
+		fields, _ := t["fields"].([]any)
+		for _, f := range fields {
+			if f.(map[string]any)["name"] == "myDataAccess" {
+				return answer, nil
+			}
+		}
+		t["fields"] = append(fields, introField("myDataAccess", "DataAccessConnection!",
+			introArg("first", "Int", "20"), introArg("after", "String", nil), introArg("from", "Time", nil), introArg("to", "Time", nil)))
+	}
+	types = append(types,
+		introObject("DataAccessConnection", introField("edges", "[DataAccessEdge!]!"), introField("pageInfo", "PageInfo!"), introField("totalCount", "Int!")),
+		introObject("DataAccessEdge", introField("cursor", "String!"), introField("node", "DataAccess!")),
+		introObject("DataAccess", introField("at", "Time!"), introField("consumer", "String!"), introField("consumerDescription", "String"),
+			introField("purpose", "String"), introField("items", "[DataAccessItem!]!"), introField("grantId", "ID"), introField("sharingRequestId", "ID")),
+		introObject("DataAccessItem", introField("code", "String!"), introField("field", "String!"), introField("owner", "String!"), introField("decision", "String!")),
+	)
+	raw["data"]["__schema"]["types"] = types
+	return json.Marshal(raw)
+}
+
+func introObject(name string, fields ...map[string]any) map[string]any {
+	return map[string]any{"kind": "OBJECT", "name": name, "description": nil, "fields": fields,
+		"inputFields": nil, "interfaces": []any{}, "enumValues": nil, "possibleTypes": nil}
+}
+
+func introField(name, typ string, args ...map[string]any) map[string]any {
+	if args == nil {
+		args = []map[string]any{}
+	}
+	return map[string]any{"name": name, "description": nil, "args": args, "type": introType(typ), "isDeprecated": false, "deprecationReason": nil}
+}
+
+func introArg(name, typ string, dflt any) map[string]any {
+	return map[string]any{"name": name, "description": nil, "type": introType(typ), "defaultValue": dflt}
+}
+
+// introType is the introspection form of a type reference written as in SDL.
+func introType(s string) map[string]any {
+	switch {
+	case strings.HasSuffix(s, "!"):
+		return map[string]any{"kind": "NON_NULL", "name": nil, "ofType": introType(strings.TrimSuffix(s, "!"))}
+	case strings.HasPrefix(s, "["):
+		return map[string]any{"kind": "LIST", "name": nil, "ofType": introType(s[1 : len(s)-1])}
+	}
+	kind := "OBJECT"
+	switch s {
+	case "Int", "String", "ID", "Time", "Boolean":
+		kind = "SCALAR"
+	}
+	return map[string]any{"kind": kind, "name": s, "ofType": nil}
+}
+
+// TestBrowserPlaygroundProduction uses the production page (as serve.go builds it
+// outside the demo) in front of the gateway: no consumer picker, the developer pastes
+// a token into the Headers editor, and the page loads that caller's identity and schema
+// from it and runs queries with it. This gateway allows queries 9 deep, one less than
+// the playground's introspection query first asks for: the page asks again with less
+// and still gets the schema (docs/playground.md).
+func TestBrowserPlaygroundProduction(t *testing.T) {
+	g := newTG(t, func(c *config.Config) { c.Limits.Depth = 9 })
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", g.parts.Handler)
+	mux.Handle("/", playground.Handler(playground.Options{Endpoint: "/graphql"}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	ctx, log := browser(t)
+	base, _ := url.Parse(srv.URL)
+	headers := `{"Authorization": "Bearer ` + g.token("online-hall") + `"}`
+	step(t, ctx, "loading the production playground",
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
+		chromedp.WaitVisible(chromedp.CSS("#prod-hint")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("paste one into Headers")`),
+	)
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#consumer, #compare").length`)); n != 0 {
+		t.Error("the production page has the demo's consumer picker or comparison")
+	}
+	step(t, ctx, "pasting a token into Headers",
+		chromedp.Click(chromedp.CSS("#tab-headers")),
+		chromedp.Click(chromedp.CSS("#headers .cm-line")),
+		pressKey("a", "KeyA", 65, 2),
+		pressKey("Backspace", "Backspace", 8, 0),
+		// Inserted as one piece of text, as a paste is, rather than typed.
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: headers})
+			return err
+		}),
+		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as online-hall")`),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.ready === "true"`),
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("#docs a.type-link")].some((a) => a.textContent === "Citizen")`),
+		chromedp.Click(chromedp.CSS("#run")),
+		chromedp.WaitVisible(chromedp.CSS(`#result [data-path="citizen.name"]`)),
+	)
+	got := readResult(t, ctx, "#result", "citizen.name", "citizen.phone")
+	if v := got["citizen.name"]; v.Text != `"张伟"` || v.Status != "allowed" || v.Code != "310115-PSB-RK01-002" {
+		t.Errorf("online-hall sees the name as %+v, want \"张伟\" allowed with its code", v)
+	}
+	if v := got["citizen.phone"]; v.Status != "denied" {
+		t.Errorf("online-hall sees the phone as %+v, want denied", v)
+	}
+	paths := checkPageHealth(t, ctx, log, base.Host)
+	if paths[playground.TokenPath] {
+		t.Error("the production page asked the demo token endpoint")
+	}
+}
+
+// TestBrowserPlaygroundWithoutSchema uses a gateway that answers no introspection: the
+// page says it has no schema, still checks the query's syntax, and still runs queries
+// and marks what the gateway masked and denied.
+func TestBrowserPlaygroundWithoutSchema(t *testing.T) {
+	g := newTG(t, func(c *config.Config) { c.Introspection = false })
+	ctx, log := browser(t)
+	base, _ := url.Parse(g.srv.URL)
+	step(t, ctx, "loading the playground as the playground consumer",
+		chromedp.Navigate(g.srv.URL+"/"),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
+		chromedp.SetValue(chromedp.CSS("#consumer"), "playground"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as playground")`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("editor-status").textContent.startsWith("No schema")`),
+	)
+	typeQuery(t, ctx, `{ citizen(idNumber: "310115198503120012") { name phone } } }`)
+	step(t, ctx, "waiting for the syntax error",
+		chromedp.WaitVisible(chromedp.CSS(`#query .cm-lintRange-error`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("editor-status").textContent.includes("Syntax Error: Unexpected \"}\". (line 1, column 60)")`),
+	)
+	typeQuery(t, ctx, `{ citizen(idNumber: "310115198503120012") { name phone } }`)
+	step(t, ctx, "running the query without a schema",
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#query .cm-lintRange-error").length === 0`),
+		chromedp.Click(chromedp.CSS("#run")),
+		chromedp.WaitVisible(chromedp.CSS(`#result [data-path="citizen.phone"]`)),
+	)
+	got := readResult(t, ctx, "#result", "citizen.name", "citizen.phone")
+	if v := got["citizen.name"]; v.Text != `"张*"` || v.Status != "masked" || v.Code != "310115-PSB-RK01-002" {
+		t.Errorf("without a schema the name shows as %+v, want \"张*\" marked masked from the gateway's answer", v)
+	}
+	if v := got["citizen.phone"]; v.Status != "denied" || v.Code != "310115-PSB-RK01-007" {
+		t.Errorf("without a schema the phone shows as %+v, want denied from the gateway's answer", v)
+	}
+	checkPageHealth(t, ctx, log, base.Host)
 }

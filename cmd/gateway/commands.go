@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2"
 	"gopkg.in/yaml.v3"
 
-	"pudong.gov.cn/gateway/audit"
+	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/graph"
@@ -96,7 +94,10 @@ func writeSimConfig(dataDir string, demo *config.Config, bindings []config.Depar
 		Auth: config.Auth{Issuer: auth.DemoIssuer, Audience: auth.DemoAudience,
 			KeyFiles: []string{auth.DemoPublicKeyFile(absData)}},
 		Introspection: true,
-		Log:           config.Log{Format: "text"},
+		// The simulators' set-up signs with the demo key, which production refuses
+		// unless told; a real deployment names its identity provider's keys instead.
+		AllowUnsafe: []string{config.UnsafeDemoKey, config.UnsafeIntrospection},
+		Log:         config.Log{Format: "text"},
 	}
 	b, err := yaml.Marshal(out)
 	if err != nil {
@@ -189,54 +190,13 @@ func runToken(args []string, getenv func(string) string, stdout io.Writer) error
 	return nil
 }
 
-const auditHelp = `
-gateway audit verify [--data DIR] [--config FILE]
-
-Recomputes the audit hash chain and reports the first broken link. Exit status 0 when the
-chain verifies, 2 when it is broken.
-`
-
-func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprint(stdout, strings.TrimLeft(auditHelp, "\n"))
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return nil
-		}
-		return errors.New("audit: the subcommand is verify")
-	}
-	fs := newFlagSet("gateway audit verify", auditHelp, stdout)
-	var f commonFlags
-	f.register(fs, getenv, false)
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(f.config, f.data)
-	if err != nil {
-		return err
-	}
-	log := newLogger(config.Log{Format: "text", Level: "warn"}, stdout)
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	rep, err := audit.Verify(ctx, st)
-	if err != nil {
-		return fmt.Errorf("verifying the audit chain: %w", err)
-	}
-	if !rep.OK() {
-		fmt.Fprintf(stdout, "audit chain BROKEN after %d events: %s\n", rep.Checked, rep.Broken)
-		return exitCode(2)
-	}
-	fmt.Fprintf(stdout, "audit chain OK: %d events verified\n", rep.Checked)
-	return nil
-}
-
 const configHelp = `
 gateway config check FILE
 
-Validates a configuration file and the catalogue files it names, without starting:
-every mistake is reported at once with its file and line.
+Runs every check the server makes at start-up, without starting and without contacting
+the departments: the file, the catalogue files, the bindings, the keys, the store and
+Redis addresses, the allowlist and the production safety rules. Every mistake is
+reported at once with its file and line; warnings are printed but do not fail.
 `
 
 func runConfig(args []string, stdout io.Writer) error {
@@ -247,43 +207,12 @@ func runConfig(args []string, stdout io.Writer) error {
 		}
 		return errors.New("config: usage is gateway config check FILE")
 	}
-	cfg, err := config.Load(args[1])
+	cfg, warnings, err := app.LoadChecked(args[1], true)
+	for _, w := range warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
 	if err != nil {
 		return err
-	}
-	if _, err := loadCatalog(cfg); err != nil {
-		return err
-	}
-	// What start-up would refuse besides the file itself: adapter settings, keys and the
-	// allowlist manifest. Nothing is contacted; the adapters validate and open lazily.
-	var problems []string
-	for _, d := range cfg.Departments {
-		_, closer, err := openSource(context.Background(), d, http.DefaultClient, slog.New(slog.DiscardHandler))
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("department %s: %v", d.ID, err))
-		} else if closer != nil {
-			closer.Close()
-		}
-	}
-	// The key files only: a JWKS URL is the provider's to answer, and is not contacted.
-	offline := *cfg
-	offline.Auth.JWKSURL = ""
-	if len(offline.Auth.KeyFiles) > 0 || offline.Auth.JWKSFile != "" {
-		if _, err := newVerifier(&offline, slog.New(slog.DiscardHandler)); err != nil {
-			problems = append(problems, err.Error())
-		}
-	}
-	if cfg.Allowlist != "" {
-		path := cfg.Allowlist
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(filepath.Dir(cfg.Path), path)
-		}
-		if _, err := server.LoadManifest(path); err != nil {
-			problems = append(problems, err.Error())
-		}
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%s:\n  %s", args[1], strings.Join(problems, "\n  "))
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d departments, %d consumers, %d catalogue files)\n", args[1], len(cfg.Departments), len(cfg.Consumers), len(cfg.Catalog))
 	return nil

@@ -3,16 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/config"
 )
 
@@ -39,11 +42,11 @@ func TestProductionExampleConfigChecks(t *testing.T) {
 // Nothing is contacted: the adapters validate and open lazily.
 func TestProductionExampleBindingsOpen(t *testing.T) {
 	t.Setenv("CREDIT_DB_PASSWORD", "example-password")
+	t.Setenv("AMR_API_KEY", "example-key")
 	cfg, err := config.Load(filepath.Join(examplesDir, "production.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("AMR_API_KEY", "example-key")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, d := range cfg.Departments {
 		switch d.Protocol {
@@ -54,7 +57,7 @@ func TestProductionExampleBindingsOpen(t *testing.T) {
 		case "csv":
 			d.Dir = t.TempDir() // the mounted exchange share
 		}
-		src, closer, err := openSource(context.Background(), d, http.DefaultClient, log)
+		src, closer, err := app.OpenSource(context.Background(), d, http.DefaultClient, log)
 		if err != nil {
 			t.Errorf("department %s: %v", d.ID, err)
 			continue
@@ -66,7 +69,7 @@ func TestProductionExampleBindingsOpen(t *testing.T) {
 			closer.Close()
 		}
 	}
-	if _, err := loadCatalog(cfg); err != nil {
+	if _, err := app.LoadCatalog(cfg); err != nil {
 		t.Errorf("catalogue: %v", err)
 	}
 }
@@ -136,20 +139,8 @@ func TestBrokenConfigReportsEveryMistakeWithItsLine(t *testing.T) {
 		{"unknown role", at("    roles: [approver, auditer]", "  - name: hrss-console"), `consumers[6].roles: role "auditer"`},
 	}
 
-	dir := t.TempDir()
-	if err := os.CopyFS(filepath.Join(dir, "catalog"), os.DirFS(filepath.Join(examplesDir, "catalog"))); err != nil {
-		t.Fatal(err)
-	}
-	broken := filepath.Join(dir, "broken.yaml")
-	if err := os.WriteFile(broken, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	err = run(t.Context(), []string{"config", "check", broken}, os.Getenv, &out)
-	if err == nil {
-		t.Fatalf("a broken configuration passed: %s", out.String())
-	}
-	t.Log(err) // shown with -v: what an operator sees
+	t.Setenv("AMR_API_KEY", "example-key")
+	broken, err := checkBroken(t, lines)
 	problems := strings.Split(err.Error(), "\n")[1:]
 	if len(problems) != len(want) {
 		t.Errorf("want %d problems, one per mistake, got %d:\n%v", len(want), len(problems), err)
@@ -178,5 +169,135 @@ func TestBrokenConfigReportsEveryMistakeWithItsLine(t *testing.T) {
 		if !found {
 			t.Errorf("%s is not reported; problems:\n%v", m.what, err)
 		}
+	}
+}
+
+// `config check` once said OK to files the server then refused, accepted out-of-range
+// values, and reported missing environment variables one run at a time. Every one of
+// these mistakes is now reported in one run, each on its own line of the file.
+func TestConfigCheckRunsEveryStartupCheck(t *testing.T) {
+	for _, v := range []string{"CREDIT_DB_PASSWORD", "AMR_API_KEY"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	mistakes := []struct{ from, to, message string }{
+		{"          - 310115-PSB-RK01-001    # Citizen.idNumber", "          - 310115-PSB-RK01-999", "310115-PSB-RK01-999 is not in the catalogue"},
+		{"          - 310115-PSB-RK01-002    # Citizen.name", "          - 310115-PSB-RK01-007", "310115-PSB-RK01-007 is NONE"},
+		{"  redisAddr: redis.gateway.pudong.internal:6379", "  redisAddr: redis.gateway.pudong.internal", "redis address"},
+		{"  dsn: postgres://gateway@pg.gateway.pudong.internal:5432/gateway?sslmode=verify-full&application_name=pudong-gateway",
+			"  dsn: postgres://gateway@pg.gateway.pudong.internal:5432/gateway?sslmode=sometimes", "not a PostgreSQL connection string"},
+		{"addr: 0.0.0.0:8080          # behind the load balancer; TLS ends there", "addr: 0.0.0.0:99999", "want a number from 0 to 65535"},
+		{"  depth: 10", "  depth: -1", "limits.depth: must not be negative"},
+		{"  maxRecords: 200000", "  maxRecords: -5", "cache.maxRecords: must not be negative"},
+		{"  level: info", "  level: verbose", `log.level: level "verbose"`},
+		{"    dsn: gw_readonly:${CREDIT_DB_PASSWORD}@tcp(xyk-db.xyzx.pudong.internal:3306)/credit?charset=utf8mb4&timeout=2s&readTimeout=3s", "", "${CREDIT_DB_PASSWORD} is not set"},
+		{"      keyEnv: AMR_API_KEY", "", "AMR_API_KEY is not set"},
+	}
+	orig, err := os.ReadFile(filepath.Join(examplesDir, "production.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(orig), "\n")
+	lineOf := map[string]int{}
+	for _, m := range mistakes {
+		i := slices.Index(lines, m.from)
+		if i < 0 {
+			t.Fatalf("the example has no line %q", m.from)
+		}
+		if m.to != "" {
+			lines[i] = m.to
+		}
+		lineOf[m.message] = i + 1
+	}
+	path, err := checkBroken(t, lines)
+	for msg, line := range lineOf {
+		want := fmt.Sprintf("%s:%d: ", path, line)
+		found := false
+		for _, p := range strings.Split(err.Error(), "\n") {
+			if strings.Contains(p, msg) {
+				found = true
+				if !strings.HasPrefix(strings.TrimSpace(p), want) {
+					t.Errorf("%q is reported as %q, want it at %s", msg, strings.TrimSpace(p), want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%q is not reported", msg)
+		}
+	}
+}
+
+// checkBroken writes lines as broken.yaml beside a copy of what the example names, runs
+// `config check` on it and returns its path and the error, which must not be nil.
+func checkBroken(t *testing.T, lines []string) (string, error) {
+	t.Helper()
+	path := filepath.Join(copyExampleBeside(t), "broken.yaml")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"config", "check", path}, os.Getenv, &out)
+	if err == nil {
+		t.Fatalf("config check passed a broken file: %s", out.String())
+	}
+	t.Log(err) // shown with -v: what an operator sees
+	return path, err
+}
+
+// copyExampleBeside copies what examples/production.yaml names (catalogue, keys,
+// allowlist) into a new directory, for broken copies of the file to sit beside.
+func copyExampleBeside(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, sub := range []string{"catalog", "keys"} {
+		if err := os.CopyFS(filepath.Join(dir, sub), os.DirFS(filepath.Join(examplesDir, sub))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allowlist, err := os.ReadFile(filepath.Join(examplesDir, "citizen-portal.allowlist.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "citizen-portal.allowlist.json"), allowlist, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// The command in the example's header works as written, in an environment without the
+// secrets (it once failed unless both variables were set beforehand).
+func TestProductionExampleHeaderCommand(t *testing.T) {
+	for _, v := range []string{"CREDIT_DB_PASSWORD", "AMR_API_KEY"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	data, err := os.ReadFile(filepath.Join(examplesDir, "production.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var command string
+	for _, line := range strings.Split(string(data), "\n") {
+		if l := strings.TrimSpace(strings.TrimPrefix(line, "#")); strings.Contains(l, "gateway config check ") {
+			command = l
+			break
+		}
+	}
+	fields := strings.Fields(command)
+	i := slices.Index(fields, "gateway")
+	if i < 0 || fields[i+1] != "config" {
+		t.Fatalf("the header has no config check command: %q", command)
+	}
+	for _, assign := range fields[:i] {
+		k, v, ok := strings.Cut(assign, "=")
+		if !ok {
+			t.Fatalf("%q in %q is not NAME=value", assign, command)
+		}
+		t.Setenv(k, v)
+	}
+	args := fields[i+1:]
+	args[len(args)-1] = filepath.Join(examplesDir, "production.yaml") // run from the repository root
+	var out bytes.Buffer
+	if err := run(t.Context(), args, os.Getenv, &out); err != nil || !strings.Contains(out.String(), ": OK (") {
+		t.Errorf("%s: %v\n%s", command, err, out.String())
 	}
 }

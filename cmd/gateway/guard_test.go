@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/server"
 )
 
@@ -94,7 +95,7 @@ func TestAllowlistMode(t *testing.T) {
 		t.Errorf("a registered operation: %s", r.Raw)
 	}
 	r := g.post(portal, `{ citizen(idNumber: "310115198503120012") { name phone } }`, nil)
-	if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != server.CodeNotAllowlisted || r.get("citizen") != nil {
+	if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != errcode.NotAllowlisted || r.get("citizen") != nil {
 		t.Errorf("an unregistered operation: %s", r.Raw)
 	}
 	if r := g.post(g.token("online-hall"), `{ citizen(idNumber: "310115198503120012") { name } }`, nil); r.str("citizen.name") != "张伟" {
@@ -126,7 +127,7 @@ func TestRateLimits(t *testing.T) {
 	if limited == nil {
 		t.Fatal("a citizen's session over its limit was not refused")
 	}
-	if ra, err := strconv.Atoi(limited.Header.Get("Retry-After")); err != nil || ra < 1 || limited.Errors[0].Extensions["code"] != server.CodeRateLimited {
+	if ra, err := strconv.Atoi(limited.Header.Get("Retry-After")); err != nil || ra < 1 || limited.Errors[0].Extensions["code"] != errcode.RateLimited {
 		t.Errorf("429 needs Retry-After and a code: %v %s", limited.Header, limited.Raw)
 	}
 	if r := g.post(other, q, nil); r.Status != http.StatusOK {

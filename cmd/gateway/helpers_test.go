@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/legacysim"
@@ -30,7 +31,7 @@ type tg struct {
 	t     testing.TB
 	cfg   *config.Config
 	sims  *legacysim.Sims
-	parts *gatewayParts
+	parts *app.Gateway
 	srv   *httptest.Server
 	logs  *syncBuffer
 }
@@ -55,6 +56,13 @@ func (s *syncBuffer) String() string {
 // newTG starts simulators and a gateway; adjust may change the configuration first.
 func newTG(t testing.TB, adjust ...func(*config.Config)) *tg {
 	t.Helper()
+	return newTGWith(t, app.Options{}, adjust...)
+}
+
+// newTGWith is newTG with the switches that are not configuration (app.Options), such as
+// audit recording off for benchmarks.
+func newTGWith(t testing.TB, opts app.Options, adjust ...func(*config.Config)) *tg {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	logs := &syncBuffer{}
@@ -68,20 +76,24 @@ func newTG(t testing.TB, adjust ...func(*config.Config)) *tg {
 		t.Fatal(err)
 	}
 	cfg.Departments = sims.Bindings
+	// Tests share few end users across many requests: the budget of distinct people is
+	// raised here and tested with its defaults in policy_test.go (restoreSubjectLimits).
+	for i := range cfg.Consumers {
+		cfg.Consumers[i].SubjectLimit = &config.SubjectLimit{PerRequest: 10_000, PerMinute: 1_000_000}
+	}
 	for _, f := range adjust {
 		f(cfg)
 	}
-	var closers closeStack
-	parts, err := assemble(ctx, cfg, log, &closers)
+	parts, err := app.New(ctx, cfg, opts, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(parts.handler)
+	srv := httptest.NewServer(parts.Handler)
 	t.Cleanup(func() {
 		srv.Close()
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		closers.closeAll(cctx, log)
+		parts.Close(cctx)
 		sims.Close(cctx)
 	})
 	return &tg{t: t, cfg: cfg, sims: sims, parts: parts, srv: srv, logs: logs}
@@ -94,7 +106,7 @@ func (g *tg) token(consumer string, citizen ...string) string {
 	if len(citizen) > 0 {
 		id = citizen[0]
 	}
-	tok, err := demoMinter(g.cfg)(consumer, id)
+	tok, err := app.DemoMinter(g.cfg)(consumer, id)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -216,3 +228,14 @@ func (g *tg) tokenWithPurpose(consumer, purpose string) string {
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// restoreSubjectLimits gives every consumer its configured budget of distinct people back.
+func restoreSubjectLimits(cfg *config.Config) {
+	demo, _ := config.Demo(cfg.DataDir)
+	for i := range cfg.Consumers {
+		cfg.Consumers[i].SubjectLimit = nil
+		if d := demo.Consumer(cfg.Consumers[i].Name); d != nil {
+			cfg.Consumers[i].SubjectLimit = d.SubjectLimit
+		}
+	}
+}

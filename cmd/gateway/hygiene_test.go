@@ -24,6 +24,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/legacysim/dataset"
@@ -277,7 +278,7 @@ func TestHygieneChildProcessStdout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mint := demoMinter(cfg)
+	mint := app.DemoMinter(cfg)
 	tok := func(consumer, citizen string) string {
 		s, err := mint(consumer, citizen)
 		if err != nil {

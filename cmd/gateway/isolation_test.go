@@ -2,9 +2,10 @@ package main
 
 // Isolation between callers: many consumers and purposes ask for the same people at the
 // same time, through one shared record cache, and every answer is checked against the
-// decision DESIGN §4 and §9 give for its own caller. The cache holds department records,
-// never a caller's view, so a view can only leak if policy were applied before the cache
-// or state crossed requests; run it under -race as well.
+// decision the policy and the demo catalogue (docs/architecture.md) give for its own
+// caller. The cache holds department records, never a caller's view, so a view can only
+// leak if policy were applied before the cache or state crossed requests; run it under
+// -race as well.
 
 import (
 	"bytes"
@@ -49,14 +50,14 @@ type citizenView struct {
 	idNumber, name, birthDate, householdAddress, gender, phone, socialInsurance access
 }
 
-// The views of DESIGN §9's catalogue: PSB's personal items are conditional with masks,
+// The views of the demo catalogue: PSB's personal items are conditional with masks,
 // gender conditional without one, phone not shared; social insurance is HRSS's and
 // conditional without masks.
 var (
 	viewAll      = citizenView{full, full, full, full, full, full, full}               // the citizen themself
 	viewMasked   = citizenView{masked, masked, masked, masked, denied, denied, denied} // no grant
 	viewHall     = citizenView{full, full, full, full, denied, denied, full}           // online-hall's grant
-	viewSupervis = citizenView{masked, full, masked, masked, denied, denied, denied}
+	viewSupervis = citizenView{full, full, masked, masked, denied, denied, denied}
 	viewPSB      = citizenView{full, full, full, full, full, full, denied} // owner of the registry
 	viewHRSS     = citizenView{masked, masked, masked, masked, denied, denied, full}
 )
@@ -67,14 +68,14 @@ type isoCaller struct {
 	token   string
 	zhang   citizenView
 	li      citizenView
-	content access // 王强's dishonesty record's content (credit, conditional)
+	content access // E3's dishonesty listing's content (credit, conditional)
 	insured access // E1's insuredEmployees (hrss, conditional)
 }
 
 const isoQuery = `query($a: ID!, $b: ID!) {
   a: citizen(idNumber: $a) { idNumber name birthDate householdAddress gender phone socialInsurance { insuranceType } }
   b: citizen(idNumber: $b) { idNumber name birthDate householdAddress gender phone socialInsurance { insuranceType } }
-  cr: creditRecords(subject: "310115197811200036") { title content }
+  cr: creditRecords(subject: "91310115MA1K4C7D24") { title content }
   e: enterprise(creditCode: "91310115MA1FL0AB0P") { name insuredEmployees }
 }`
 
@@ -175,14 +176,14 @@ func checkIso(r gqlResp, c isoCaller, swapped bool) []string {
 	recs, _ := r.get("cr").([]any)
 	found := false
 	for i := range recs {
-		if r.str(fmt.Sprintf("cr.%d.title", i)) != "失信被执行人" {
+		if r.str(fmt.Sprintf("cr.%d.title", i)) != "严重违法失信名单" {
 			continue
 		}
 		found = true
 		path := fmt.Sprintf("cr.%d.content", i)
 		switch c.content {
 		case full:
-			if !strings.Contains(r.str(path), "拒不履行") {
+			if !strings.Contains(r.str(path), "未依法办理注销登记") {
 				bad = append(bad, path+": want the content in full")
 			}
 		default:
@@ -192,7 +193,7 @@ func checkIso(r gqlResp, c isoCaller, swapped bool) []string {
 		}
 	}
 	if !found {
-		bad = append(bad, "王强's dishonesty record is missing (its title is unconditional)")
+		bad = append(bad, "E3's dishonesty listing is missing (its title is unconditional)")
 	}
 	if c.content != full && bytes.Contains(r.Raw, []byte("拒不履行")) {
 		bad = append(bad, "the dishonesty content leaks into the raw response")

@@ -1,65 +1,54 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
-	"encoding/hex"
-	"io"
-	"log/slog"
+	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/idcode"
 )
+
+// limitPair starts two replicas that count their limits in one Redis, under a prefix of
+// their own, and share the demo signing key as production replicas share their identity
+// provider's keys; each keeps its own store. adjust changes both configurations. It
+// skips when no Redis is configured.
+func limitPair(t *testing.T, adjust func(*config.Config)) (a, b *tg) {
+	t.Helper()
+	addr := os.Getenv("GATEWAY_TEST_REDIS_ADDR")
+	if addr == "" {
+		t.Skip("GATEWAY_TEST_REDIS_ADDR is not set; set it (e.g. 127.0.0.1:6379) to run the shared-limit tests")
+	}
+	prefix := "gwtest:" + rand.Text()[:10] + ":"
+	keys := t.TempDir()
+	use := func(c *config.Config) {
+		c.Limits.RedisAddr, c.Cache.RedisPrefix = addr, prefix
+		c.DataDir = keys // the store stays in each replica's own directory
+		adjust(c)
+	}
+	return newTG(t, use), newTG(t, use)
+}
 
 // Two replicas sharing one Redis hold one consumer to one limit: a load balancer that
 // alternates between them does not double the consumer's share.
 func TestRateLimitsSharedAcrossReplicas(t *testing.T) {
-	addr := os.Getenv("GATEWAY_TEST_REDIS_ADDR")
-	if addr == "" {
-		t.Skip("GATEWAY_TEST_REDIS_ADDR is not set; skipping the shared rate limit test")
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "gwtest:" + hex.EncodeToString(b) + ":"
 	const burst = 6
-	a := newTG(t, func(c *config.Config) {
-		c.Limits.RedisAddr = addr
-		c.Cache.RedisPrefix = prefix
+	a, b := limitPair(t, func(c *config.Config) {
 		for i := range c.Consumers {
 			if c.Consumers[i].Name == "online-hall" {
 				c.Consumers[i].ConsumerRateLimit = &config.Rate{PerSecond: 0.01, Burst: burst} // no refill during the test
 			}
 		}
 	})
-	// The second replica: the same configuration (and so the same demo key), its own store.
-	cfg2 := *a.cfg
-	cfg2.Store.DSN = filepath.Join(t.TempDir(), "replica2.db")
-	var closers closeStack
-	parts, err := assemble(context.Background(), &cfg2, slog.New(slog.NewTextHandler(io.Discard, nil)), &closers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv2 := httptest.NewServer(parts.handler)
-	t.Cleanup(func() {
-		srv2.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		closers.closeAll(ctx, slog.New(slog.DiscardHandler))
-	})
-	b2 := &tg{t: t, cfg: &cfg2, parts: parts, srv: srv2}
-
 	tok := a.token("online-hall")
 	ok, limited := 0, 0
 	for i := range 4 * burst {
 		g := a
 		if i%2 == 1 {
-			g = b2
+			g = b
 		}
 		switch r := g.post(tok, `{ me { consumer } }`, nil); r.Status {
 		case http.StatusOK:
@@ -73,14 +62,44 @@ func TestRateLimitsSharedAcrossReplicas(t *testing.T) {
 	if ok != burst || limited != 3*burst {
 		t.Errorf("two replicas let %d requests through and refused %d; want the burst of %d once", ok, limited, burst)
 	}
-	res, err := http.Get(srv2.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	if m := b.metrics(); !strings.Contains(m, "gateway_ratelimit_shared 1") || !strings.Contains(m, "gateway_ratelimit_degraded 0") {
+		t.Errorf("/metrics should report shared, healthy limits:\n%s", grepLines(m, "gateway_ratelimit"))
 	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if !strings.Contains(string(body), "gateway_ratelimit_shared 1") || !strings.Contains(string(body), "gateway_ratelimit_degraded 0") {
-		t.Errorf("/metrics should report shared, healthy limits:\n%s", grepLines(string(body), "gateway_ratelimit"))
+}
+
+// Two replicas sharing one Redis hold one end user to one budget of distinct people
+// (subjectLimit.perMinute): looking people up through both does not double it.
+func TestSubjectBudgetSharedAcrossReplicas(t *testing.T) {
+	const perMinute = 4
+	a, b := limitPair(t, func(c *config.Config) {
+		c.Limits.RateLimitsOff = true // the budget of people alone
+		for i := range c.Consumers {
+			if c.Consumers[i].Name == "online-hall" {
+				c.Consumers[i].SubjectLimit = &config.SubjectLimit{PerRequest: 10, PerMinute: perMinute} // refills 1 in 15 s
+			}
+		}
+	})
+	tok := a.token("online-hall")
+	answered, refused := 0, 0
+	for i := range 2 * perMinute {
+		prefix := fmt.Sprintf("3101151980%02d01%03d", 1+i%12, i)
+		person := prefix + string(idcode.IDCheckDigit(prefix))
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		r := g.post(tok, `query($id: ID!) { citizen(idNumber: $id) { name } }`, map[string]any{"id": person})
+		switch e := r.errorAt("citizen"); {
+		case e == nil:
+			answered++
+		case e.Extensions["code"] == "SUBJECT_LIMIT_EXCEEDED":
+			refused++
+		default:
+			t.Fatalf("person %d: unexpected refusal: %s", i, r.Raw)
+		}
+	}
+	if answered != perMinute || refused != perMinute {
+		t.Errorf("two replicas answered %d people and refused %d; want the budget of %d once", answered, refused, perMinute)
 	}
 }
 

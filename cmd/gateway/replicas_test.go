@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,15 +12,17 @@ import (
 )
 
 // Two gateway replicas against one PostgreSQL: a grant approved through one is in force
-// through the other within a second, and both write one verifiable audit chain.
-func TestTwoReplicasShareGrantsAndOneAuditChain(t *testing.T) {
+// through the other within a second, and each writes a verifiable audit chain of its own.
+func TestTwoReplicasShareGrantsAndAuditAChainEach(t *testing.T) {
 	dsn := pgtest.FreshSchema(t)
 	shared := t.TempDir() // one signing key for both replicas, as production shares its JWKS
-	usePG := func(c *config.Config) {
-		c.Store = config.Store{Driver: "postgres", DSN: dsn}
-		c.DataDir = shared
+	usePG := func(replica string) func(c *config.Config) {
+		return func(c *config.Config) {
+			c.Store = config.Store{Driver: "postgres", DSN: dsn, Replica: replica}
+			c.DataDir = shared
+		}
 	}
-	a, b := newTG(t, usePG), newTG(t, usePG)
+	a, b := newTG(t, usePG("replica-a")), newTG(t, usePG("replica-b"))
 
 	play := a.token("playground")
 	q := `{ citizen(idNumber: "310115198503120012") { gender } }`
@@ -45,7 +48,7 @@ func TestTwoReplicasShareGrantsAndOneAuditChain(t *testing.T) {
 	}
 	t.Logf("grant in force on the other replica after %v", time.Since(approved).Round(time.Millisecond))
 
-	// Concurrent traffic through both replicas: one chain.
+	// Concurrent traffic through both replicas: a chain each, both verifiable.
 	done := make(chan struct{})
 	for _, g := range []*tg{a, b} {
 		go func(g *tg) {
@@ -58,8 +61,12 @@ func TestTwoReplicasShareGrantsAndOneAuditChain(t *testing.T) {
 	}
 	<-done
 	<-done
-	rep, err := audit.Verify(context.Background(), a.parts.store)
+	rep, err := audit.Verify(context.Background(), a.parts.Store)
 	if err != nil || !rep.OK() || rep.Checked < 80 {
-		t.Errorf("one verifiable chain from both replicas: %+v %v", rep, err)
+		t.Errorf("verifiable chains from both replicas: %+v %v", rep, err)
+	}
+	chains, err := b.parts.Store.AuditChains(context.Background())
+	if err != nil || !slices.Equal(chains, []string{"replica-a", "replica-b"}) {
+		t.Errorf("audit chains = %v, %v; want one per replica", chains, err)
 	}
 }

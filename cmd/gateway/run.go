@@ -14,7 +14,7 @@ Usage:
   gateway [--addr ADDR] [--data DIR] [--config FILE]   serve (demo mode without --config)
   gateway sim [--data DIR]                              run the four department simulators alone
   gateway token --consumer NAME [flags]                 mint a demo token (see gateway token --help)
-  gateway audit verify [--data DIR] [--config FILE]     check the audit hash chain
+  gateway audit verify|export [flags]                  check the audit trail, export a verifiable slice
   gateway config check FILE                             validate a configuration file without starting
   gateway allowlist register DIR [--out FILE]           register a directory of .graphql operations
 

@@ -10,8 +10,9 @@ import (
 	"pudong.gov.cn/gateway/store"
 )
 
-// The whole loop of DESIGN §1: denied → request → the wrong department cannot decide →
-// the owner approves → the field opens for that purpose only → revoke → closed again.
+// The whole sharing loop (docs/architecture.md, The sharing policy): denied → request →
+// the wrong department cannot decide → the owner approves → the field opens for that
+// purpose only → revoke → closed again.
 func TestSharingLoop(t *testing.T) {
 	g := newTG(t)
 	play := g.token("playground")
@@ -158,7 +159,7 @@ func TestAuditTrail(t *testing.T) {
 	if reqID == "" {
 		t.Fatal("no request id header")
 	}
-	events, err := g.parts.store.ListAudit(context.Background(), store.AuditFilter{Owner: "psb"})
+	events, err := g.parts.Store.ListAudit(context.Background(), store.AuditFilter{Owner: "psb"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func TestAuditTrail(t *testing.T) {
 	if r := g.post(g.token("amr-console"), `{ auditEvents { edges { node { code } } } }`, nil); len(r.get("auditEvents.edges").([]any)) != 0 {
 		t.Errorf("amr has no conditional items, so no events: %s", r.Raw)
 	}
-	rep, err := audit.Verify(context.Background(), g.parts.store)
+	rep, err := audit.Verify(context.Background(), g.parts.Store)
 	if err != nil || !rep.OK() || rep.Checked < int64(len(events)) {
 		t.Errorf("chain: %+v %v", rep, err)
 	}
@@ -205,7 +206,7 @@ func TestAuditOneEventPerFieldAndSubject(t *testing.T) {
 	id := r.Header.Get("X-Request-Id")
 	count := map[string]int{}
 	for _, owner := range []string{"psb", "hrss"} {
-		events, err := g.parts.store.ListAudit(context.Background(), store.AuditFilter{Owner: owner})
+		events, err := g.parts.Store.ListAudit(context.Background(), store.AuditFilter{Owner: owner})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,16 +1,10 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
 	"net/url"
 	"strings"
 
-	"go.opentelemetry.io/otel"
-
 	"pudong.gov.cn/gateway/config"
-	"pudong.gov.cn/gateway/tracing"
 )
 
 // resolveTracing lays the standard OTEL_* environment variables over the tracing
@@ -59,29 +53,4 @@ func tracesURL(base string) string {
 		return base
 	}
 	return strings.TrimRight(base, "/") + "/v1/traces"
-}
-
-// startTracing starts the exporter when an endpoint is configured; nil means tracing is
-// off, and every hook is then left out.
-func startTracing(ctx context.Context, cfg *config.Config, log *slog.Logger, closers *closeStack) (*tracing.Tracing, error) {
-	t := cfg.Tracing
-	if t.Endpoint == "" {
-		return nil, nil
-	}
-	tr, err := tracing.New(ctx, tracing.Options{Endpoint: t.Endpoint, Headers: t.Headers, ServiceName: t.ServiceName, SampleRatio: t.SampleRatio})
-	if err != nil {
-		return nil, fmt.Errorf("tracing: %w", err)
-	}
-	closers.push("tracing", tr.Shutdown)
-	// The SDK reports failed exports to its one process-wide handler (by default, to
-	// standard error in its own format); send them to the gateway's log instead.
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		log.Warn("tracing: spans could not be exported", "err", err)
-	}))
-	where := t.Endpoint
-	if u, err := url.Parse(t.Endpoint); err == nil {
-		where = u.Scheme + "://" + u.Host + u.Path // never credentials in a log line
-	}
-	log.Info("tracing on", "otlp", where)
-	return tr, nil
 }

@@ -160,7 +160,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	}
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := parts.tracing.ForceFlush(fctx); err != nil {
+	if err := parts.Tracing.ForceFlush(fctx); err != nil {
 		t.Fatalf("flush to the collector: %v", err)
 	}
 

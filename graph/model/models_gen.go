@@ -57,6 +57,12 @@ type CatalogEntry struct {
 	// How long the gateway may cache the owner's records, in seconds (the owner's update cycle).
 	TTL         int     `json:"ttl"`
 	Description *string `json:"description,omitempty"`
+	// The catalogue code of the datum this item is a copy of (one datum, one code), when the
+	// owner holds another department's datum again: the copy is decided, masked and audited as
+	// that datum, unless legalBasis is set.
+	CopyOf *string `json:"copyOf,omitempty"`
+	// The published legal basis on which the owner shares this copy more widely than its source.
+	LegalBasis *string `json:"legalBasis,omitempty"`
 	// The caller's own access in general (self-service access to one's own data is not shown here).
 	Access Access `json:"access"`
 	// Whether a sharing request could open this item to the caller.
@@ -74,6 +80,47 @@ type Consumer struct {
 	Citizen *federation.Citizen `json:"citizen,omitempty"`
 	// Grants in force for this consumer and purpose.
 	Grants []*Grant `json:"grants"`
+}
+
+// One request by one consumer that touched data about the citizen.
+type DataAccess struct {
+	At time.Time `json:"at"`
+	// The consumer (app) that asked.
+	Consumer string `json:"consumer"`
+	// What the consumer is, from the gateway's configuration.
+	ConsumerDescription *string `json:"consumerDescription,omitempty"`
+	// The purpose the consumer gave, when it is a purpose the configuration lists; else null.
+	Purpose            *string `json:"purpose,omitempty"`
+	PurposeDescription *string `json:"purposeDescription,omitempty"`
+	// The catalogue items decided, one per code and decision.
+	Items []*DataAccessItem `json:"items"`
+}
+
+type DataAccessConnection struct {
+	Edges    []*DataAccessEdge `json:"edges"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+	// Accesses matching the window, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+type DataAccessEdge struct {
+	Cursor string      `json:"cursor"`
+	Node   *DataAccess `json:"node"`
+}
+
+// One catalogue item of an access, and what the consumer got of it.
+type DataAccessItem struct {
+	Code string `json:"code"`
+	// The schema coordinate of the item, e.g. Citizen.name.
+	Field string `json:"field"`
+	// The owning department.
+	Owner string `json:"owner"`
+	// ALLOW (seen), MASK (seen de-identified) or DENY (asked for, not shown).
+	Decision Access `json:"decision"`
+	// The grant that opened the item, when one did.
+	GrantID *string `json:"grantId,omitempty"`
+	// The sharing request the grant came from, when it came from one.
+	SharingRequestID *string `json:"sharingRequestId,omitempty"`
 }
 
 // How one department shares: its catalogue by class, and how it answers requests.
@@ -125,6 +172,9 @@ type PageInfo struct {
 
 // The district's data-sharing gateway. Every field is read live from the department that
 // owns it; what a caller sees of each field is decided by that department's sharing policy.
+// A department that fails nulls only the fields it serves, each with a SOURCE_UNAVAILABLE
+// error at its path: every root field that reads a department is nullable for that reason,
+// so what the other departments answered is still delivered.
 type Query struct {
 }
 
@@ -152,6 +202,23 @@ type SharingRequestInput struct {
 	// The purpose the grant will be bound to; defaults to the token's purpose.
 	Purpose       *string `json:"purpose,omitempty"`
 	Justification string  `json:"justification"`
+}
+
+// An access withheld from a citizen's data tracker, as the CIO office and auditors see it.
+type WithheldDataAccess struct {
+	At       time.Time `json:"at"`
+	Consumer string    `json:"consumer"`
+	Purpose  string    `json:"purpose"`
+	// The owning departments whose items were accessed.
+	Owners []string `json:"owners"`
+	// When it appears in the tracker; null while the configuration sets no disclosure.
+	DisclosedAt *time.Time `json:"disclosedAt,omitempty"`
+}
+
+type WithheldDataAccessList struct {
+	// Withheld accesses in the window (may exceed the items returned).
+	TotalCount int                   `json:"totalCount"`
+	Items      []*WithheldDataAccess `json:"items"`
 }
 
 type Access string

@@ -72,7 +72,24 @@ func Generate(w io.Writer, dir string) error {
 func Render(schema *ast.Schema, sources []*ast.Source) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	renderIntro(p)
+	byFile, directives := group(schema)
+	renderContents(p, sources, byFile, directives)
+	for _, src := range sources {
+		defs := byFile[src.Name]
+		if len(defs) == 0 {
+			continue
+		}
+		p("## %s\n\n", src.Name)
+		for _, d := range defs {
+			renderDefinition(p, d)
+		}
+	}
+	renderDirectives(p, directives)
+	return strings.TrimRight(b.String(), "\n") + "\n"
+}
 
+func renderIntro(p func(string, ...any)) {
 	p("<!-- Generated from schema/*.graphqls by `%s`. Do not edit: change the SDL and regenerate. -->\n\n", Command)
 	p("# Schema reference\n\n")
 	p("The unified GraphQL schema of the Pudong data-sharing gateway, generated from the SDL in\n")
@@ -85,13 +102,20 @@ func Render(schema *ast.Schema, sources []*ast.Source) string {
 	p("(`310115-PSB-…` is the Public Security Bureau). Ask `catalog` for each item's class, mask\n")
 	p("and your own access. Fields without a code are not data items of their own: what they\n")
 	p("lead to is governed field by field.\n\n")
+}
 
+// group sorts the schema's own definitions by source file, in source order, and its own
+// directives by name.
+func group(schema *ast.Schema) (map[string][]*ast.Definition, []*ast.DirectiveDefinition) {
 	byFile := map[string][]*ast.Definition{}
 	for _, d := range schema.Types {
 		if d.Position == nil || d.Position.Src == nil || d.Position.Src.BuiltIn {
 			continue
 		}
 		byFile[d.Position.Src.Name] = append(byFile[d.Position.Src.Name], d)
+	}
+	for _, defs := range byFile {
+		sort.Slice(defs, func(i, j int) bool { return defs[i].Position.Start < defs[j].Position.Start })
 	}
 	var directives []*ast.DirectiveDefinition
 	for _, d := range schema.Directives {
@@ -100,15 +124,17 @@ func Render(schema *ast.Schema, sources []*ast.Source) string {
 		}
 	}
 	sort.Slice(directives, func(i, j int) bool { return directives[i].Name < directives[j].Name })
+	return byFile, directives
+}
 
-	// Contents: files in order, their types in source order.
+// renderContents lists the files in order, their types in source order, and the directives.
+func renderContents(p func(string, ...any), sources []*ast.Source, byFile map[string][]*ast.Definition, directives []*ast.DirectiveDefinition) {
 	p("## Contents\n\n")
 	for _, src := range sources {
 		defs := byFile[src.Name]
 		if len(defs) == 0 {
 			continue
 		}
-		sort.Slice(defs, func(i, j int) bool { return defs[i].Position.Start < defs[j].Position.Start })
 		names := make([]string, len(defs))
 		for i, d := range defs {
 			names[i] = fmt.Sprintf("[%s](#%s)", d.Name, strings.ToLower(d.Name))
@@ -126,36 +152,28 @@ func Render(schema *ast.Schema, sources []*ast.Source) string {
 		p("\n")
 	}
 	p("\n")
+}
 
-	for _, src := range sources {
-		defs := byFile[src.Name]
-		if len(defs) == 0 {
-			continue
+func renderDirectives(p func(string, ...any), directives []*ast.DirectiveDefinition) {
+	if len(directives) == 0 {
+		return
+	}
+	p("## Directives\n\n")
+	for _, d := range directives {
+		p("### %s\n\n", d.Name)
+		args := make([]string, len(d.Arguments))
+		for i, a := range d.Arguments {
+			args[i] = a.Name + ": " + a.Type.String()
 		}
-		p("## %s\n\n", src.Name)
-		for _, d := range defs {
-			renderDefinition(p, d)
+		locs := make([]string, len(d.Locations))
+		for i, l := range d.Locations {
+			locs[i] = string(l)
+		}
+		p("`@%s(%s)` on %s\n\n", d.Name, strings.Join(args, ", "), strings.Join(locs, ", "))
+		if d.Description != "" {
+			p("%s\n\n", paragraph(d.Description))
 		}
 	}
-	if len(directives) > 0 {
-		p("## Directives\n\n")
-		for _, d := range directives {
-			p("### %s\n\n", d.Name)
-			args := make([]string, len(d.Arguments))
-			for i, a := range d.Arguments {
-				args[i] = a.Name + ": " + a.Type.String()
-			}
-			locs := make([]string, len(d.Locations))
-			for i, l := range d.Locations {
-				locs[i] = string(l)
-			}
-			p("`@%s(%s)` on %s\n\n", d.Name, strings.Join(args, ", "), strings.Join(locs, ", "))
-			if d.Description != "" {
-				p("%s\n\n", paragraph(d.Description))
-			}
-		}
-	}
-	return strings.TrimRight(b.String(), "\n") + "\n"
 }
 
 func renderDefinition(p func(string, ...any), d *ast.Definition) {

@@ -1,7 +1,7 @@
-// Package dataset generates the synthetic records that the department simulators serve:
-// a deterministic bulk population from a fixed seed plus the fixtures of DESIGN §8, which
-// tests and people rely on. Values are kept in the departments' own legacy codes and
-// formats; each simulator renders them in its protocol.
+// Package dataset generates the synthetic records that the department simulators serve: a
+// deterministic bulk population from a fixed seed plus the fixtures of
+// docs/architecture.md (Demo data), which tests and people rely on. Values are kept in the
+// departments' own legacy codes and formats; each simulator renders them in its protocol.
 package dataset
 
 // Person is one entry of the PSB population registry, in the registry's own codes.

@@ -1,6 +1,6 @@
 package dataset
 
-// The fixtures of DESIGN §8, by name, for tests.
+// The fixtures of docs/architecture.md (Demo data), by name, for tests.
 const (
 	ZhangWei  = "310115198503120012"
 	LiNa      = "310115199001010029"

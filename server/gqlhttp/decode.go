@@ -7,42 +7,28 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net/http"
 	"net/url"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"pudong.gov.cn/gateway/errcode"
 )
 
-// Codes in extensions.code of the errors this transport writes itself, before a request
-// reaches GraphQL. They are stable: clients may branch on them.
-const (
-	// CodeBadRequest: the HTTP request is not a well-formed GraphQL-over-HTTP request
-	// (not JSON, not UTF-8, a parameter missing or of the wrong type, a batch).
-	CodeBadRequest = "BAD_REQUEST"
-	// CodeUnsupportedMediaType: a POST body that is not application/json in UTF-8.
-	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
-	// CodeNotAcceptable: the Accept header names neither response media type.
-	CodeNotAcceptable = "NOT_ACCEPTABLE"
-	// CodeMethodNotAllowed: a method other than GET and POST, or a mutation sent by GET.
-	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
-	// CodeSubscriptionNotSupported: a subscription; this transport answers one request
-	// with one response, so subscriptions need the WebSocket or SSE transport.
-	CodeSubscriptionNotSupported = "SUBSCRIPTION_NOT_SUPPORTED"
-)
-
-// requestError is a failure found before GraphQL sees the request. It carries its own
-// status because the specification fixes it independently of the response media type.
+// requestError is a failure found before GraphQL sees the request. Its status is its
+// code's (errcode), because the specification fixes it independently of the response
+// media type.
 type requestError struct {
-	status  int
 	code    string
 	message string
 	allow   string // the Allow header of a 405
 }
 
+func (e *requestError) status() int { return errcode.Status(e.code) }
+
 func badRequest(format string, args ...any) *requestError {
-	return &requestError{status: http.StatusBadRequest, code: CodeBadRequest, message: fmt.Sprintf(format, args...)}
+	return &requestError{code: errcode.BadRequest, message: fmt.Sprintf(format, args...)}
 }
 
 // checkContentType accepts only application/json in UTF-8 ("POST": servers MUST support it
@@ -51,8 +37,7 @@ func badRequest(format string, args ...any) *requestError {
 // browser may send those cross-site without a CORS preflight ("Security").
 func checkContentType(header string) *requestError {
 	unsupported := &requestError{
-		status:  http.StatusUnsupportedMediaType,
-		code:    CodeUnsupportedMediaType,
+		code:    errcode.UnsupportedMediaType,
 		message: "send the request body as JSON with the header Content-Type: application/json (UTF-8)",
 	}
 	if header == "" {

@@ -31,7 +31,7 @@ func TestDecodePersistedQuery(t *testing.T) {
 	if _, err := decodeQueryString(q("extensions", ext)); err != nil {
 		t.Errorf("GET with APQ hash only: %v", err)
 	}
-	if _, err := decodeBody([]byte(`{"extensions":{"other":1}}`)); err == nil || err.status != http.StatusBadRequest {
+	if _, err := decodeBody([]byte(`{"extensions":{"other":1}}`)); err == nil || err.status() != http.StatusBadRequest {
 		t.Errorf("POST without query or APQ hash: %v, want 400", err)
 	}
 }
@@ -57,7 +57,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		switch {
 		case (p == nil) == (err == nil):
 			t.Fatalf("%s: params %v and error %v: want exactly one", what, p, err)
-		case err != nil && (err.status < 400 || err.status > 499 || err.code == "" || err.message == ""):
+		case err != nil && (err.status() < 400 || err.status() > 499 || err.code == "" || err.message == ""):
 			t.Fatalf("%s: error %+v is not a complete 4xx", what, err)
 		case p != nil && (!utf8.ValidString(p.Query) || !utf8.ValidString(p.OperationName)):
 			t.Fatalf("%s: accepted parameters that are not UTF-8: %+v", what, p)

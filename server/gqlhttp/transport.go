@@ -19,7 +19,7 @@
 //     status code and media type depend on it.
 //
 // Errors written by the transport itself look like any GraphQL response,
-// {"errors":[{"message":…,"extensions":{"code":…}}]}, with a stable code (CodeBadRequest …).
+// {"errors":[{"message":…,"extensions":{"code":…}}]}, with a stable code from the gateway's vocabulary (errcode).
 package gqlhttp
 
 import (
@@ -32,7 +32,9 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
+	gqlerrcode "github.com/99designs/gqlgen/graphql/errcode"
+
+	"pudong.gov.cn/gateway/errcode"
 )
 
 // Transport serves GraphQL queries by GET and POST, and mutations by POST. Its zero value
@@ -92,10 +94,10 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	var rerr *requestError
 	switch {
 	case r.Method != http.MethodGet && r.Method != http.MethodPost:
-		rerr = &requestError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed, allow: "GET, POST",
+		rerr = &requestError{code: errcode.MethodNotAllowed, allow: "GET, POST",
 			message: "GraphQL is served by GET (queries only) and POST"}
 	case !acceptable:
-		rerr = &requestError{status: http.StatusNotAcceptable, code: CodeNotAcceptable,
+		rerr = &requestError{code: errcode.NotAcceptable,
 			message: "the Accept header must include " + MediaTypeGraphQLResponse + " or " + MediaTypeJSON}
 	case r.Method == http.MethodGet:
 		params, rerr = decodeQueryString(r.URL.RawQuery)
@@ -125,8 +127,7 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	}
 	switch op := opCtx.Operation.Operation; {
 	case op == ast.Subscription:
-		err := &gqlerror.Error{Message: "subscriptions are not served by GET or POST; send queries and mutations here",
-			Extensions: map[string]any{"code": CodeSubscriptionNotSupported}}
+		err := errcode.Request(errcode.SubscriptionNotSupported, "subscriptions are not served by GET or POST; send queries and mutations here")
 		writeGraphQLRequestError(w, mediaType, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), gqlerror.List{err}))
 		return
 	case op == ast.Mutation && r.Method == http.MethodGet:
@@ -139,7 +140,7 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	if resp == nil {
 		// Only a cancelled request or a misbehaving extension ends the stream before the
 		// first response; there is nothing truthful to send but a server error.
-		writeRequestError(w, mediaType, &requestError{status: http.StatusInternalServerError, code: "INTERNAL_SERVER_ERROR",
+		writeRequestError(w, mediaType, &requestError{code: errcode.Internal,
 			message: "the operation produced no response"})
 		return
 	}
@@ -163,7 +164,7 @@ func readBody(r *http.Request) (*graphql.RawParams, *requestError) {
 // mutationByGET is the answer the specification prescribes ("GET": MUST respond 405 and
 // halt execution), because GET is a safe method that caches and crawlers may repeat.
 func mutationByGET() *requestError {
-	return &requestError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed, allow: http.MethodPost,
+	return &requestError{code: errcode.MethodNotAllowed, allow: http.MethodPost,
 		message: "mutations cannot be sent by GET; send them by POST"}
 }
 
@@ -180,7 +181,7 @@ func namesMutation(opCtx *graphql.OperationContext, errs gqlerror.List) bool {
 	}
 	validationFailed := false
 	for _, err := range errs {
-		if code, _ := err.Extensions["code"].(string); code == errcode.ValidationFailed {
+		if code, _ := err.Extensions["code"].(string); code == gqlerrcode.ValidationFailed {
 			validationFailed = true
 		}
 	}
@@ -228,7 +229,7 @@ func writeRequestError(w http.ResponseWriter, mediaType string, e *requestError)
 	if e.allow != "" {
 		w.Header().Set("Allow", e.allow)
 	}
-	writeJSON(w, e.status, mediaType, errorsOnly{Errors: gqlerror.List{{
+	writeJSON(w, e.status(), mediaType, errorsOnly{Errors: gqlerror.List{{
 		Message:    e.message,
 		Extensions: map[string]any{"code": e.code},
 	}}})
@@ -241,7 +242,7 @@ func writeJSON(w http.ResponseWriter, status int, mediaType string, v any) {
 	if err != nil {
 		// Only a resolver producing invalid raw JSON gets here; say so without echoing it.
 		status = http.StatusInternalServerError
-		b = []byte(`{"errors":[{"message":"the response could not be encoded","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}`)
+		b = errcode.Body(errcode.Internal, "the response could not be encoded", nil)
 	}
 	w.Header().Set("Content-Type", mediaType+"; charset=utf-8")
 	w.WriteHeader(status)

@@ -19,6 +19,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
+
+	"pudong.gov.cn/gateway/errcode"
 )
 
 const (
@@ -188,9 +190,9 @@ func TestTransport(t *testing.T) {
 		{name: "Body: a named type beats a wildcard of equal weight",
 			req: post(js, "*/*, application/json", ok), status: 200, ct: jsonCT, data: `{"hello":"world"}`, ran: true},
 		{name: "Body: no supported type in Accept gives 406 and stops processing",
-			req: post(js, "text/html", ok), status: 406, ct: jsonCT, data: noData, code: CodeNotAcceptable},
+			req: post(js, "text/html", ok), status: 406, ct: jsonCT, data: noData, code: errcode.NotAcceptable},
 		{name: "Body: q=0 refuses a type, 406",
-			req: post(js, "application/json;q=0", ok), status: 406, ct: jsonCT, data: noData, code: CodeNotAcceptable},
+			req: post(js, "application/json;q=0", ok), status: 406, ct: jsonCT, data: noData, code: errcode.NotAcceptable},
 
 		// Status Codes: GraphQL request errors never carry data; 200 vs 400 by media type.
 		{name: "application/json / Document parsing failure: 200",
@@ -216,53 +218,53 @@ func TestTransport(t *testing.T) {
 		{name: "application/graphql-response+json / Field errors encountered during execution: 200 with data",
 			req: post(js, gr, `{"query":"{hello broken}"}`), status: 200, ct: grCT, data: `{"hello":"world","broken":null}`, errors: true, ran: true},
 		{name: "Overview: subscriptions are out of scope, a request error",
-			req: post(js, gr, `{"query":"subscription{ticks}"}`), status: 400, ct: grCT, data: noData, code: CodeSubscriptionNotSupported},
+			req: post(js, gr, `{"query":"subscription{ticks}"}`), status: 400, ct: grCT, data: noData, code: errcode.SubscriptionNotSupported},
 		{name: "application/json: a refused subscription is still 200",
-			req: post(js, js, `{"query":"subscription{ticks}"}`), status: 200, ct: jsonCT, data: noData, code: CodeSubscriptionNotSupported},
+			req: post(js, js, `{"query":"subscription{ticks}"}`), status: 200, ct: jsonCT, data: noData, code: errcode.SubscriptionNotSupported},
 		{name: "POST: mutations run by POST",
 			req: post(js, gr, `{"query":"mutation{bump}"}`), status: 200, ct: grCT, data: `{"bump":1}`, ran: true},
 
 		// Status Codes: requests that are not well-formed GraphQL-over-HTTP requests.
 		{name: "JSON parsing failure: NONSENSE, 400",
-			req: post(js, js, `NONSENSE`), status: 400, ct: jsonCT, data: noData, code: CodeBadRequest},
+			req: post(js, js, `NONSENSE`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
 		{name: "JSON parsing failure: truncated JSON, 400 (graphql-response+json)",
-			req: post(js, gr, `{"query":`), status: 400, ct: grCT, data: noData, code: CodeBadRequest},
+			req: post(js, gr, `{"query":`), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
 		{name: "JSON parsing failure: data after the object, 400",
-			req: post(js, gr, `{"query":"{hello}"} {}`), status: 400, ct: grCT, data: noData, code: CodeBadRequest},
+			req: post(js, gr, `{"query":"{hello}"} {}`), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
 		{name: "JSON parsing failure: empty body, 400",
-			req: request{method: http.MethodPost, ct: js, accept: gr}, status: 400, ct: grCT, data: noData, code: CodeBadRequest},
+			req: request{method: http.MethodPost, ct: js, accept: gr}, status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
 		{name: "JSON Encoding: a JSON array (batch) is refused, 400",
-			req: post(js, js, `[{"query":"{hello}"}]`), status: 400, ct: jsonCT, data: noData, code: CodeBadRequest},
+			req: post(js, js, `[{"query":"{hello}"}]`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
 		{name: "JSON Encoding: a JSON value that is not an object, 400",
-			req: post(js, js, `null`), status: 400, ct: jsonCT, data: noData, code: CodeBadRequest},
+			req: post(js, js, `null`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
 		{name: "Invalid parameters: query missing ({\"qeury\":…}), 400",
-			req: post(js, js, `{"qeury":"{hello}"}`), status: 400, ct: jsonCT, data: noData, code: CodeBadRequest},
+			req: post(js, js, `{"qeury":"{hello}"}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
 		{name: "Invalid parameters: query null, 400",
-			req: post(js, gr, `{"query":null}`), status: 400, ct: grCT, data: noData, code: CodeBadRequest},
+			req: post(js, gr, `{"query":null}`), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
 		{name: "Invalid parameters: query not a string, 400",
-			req: post(js, js, `{"query":1}`), status: 400, ct: jsonCT, data: noData, code: CodeBadRequest},
+			req: post(js, js, `{"query":1}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
 		{name: "Invalid parameters: operationName not a string, 400",
-			req: post(js, js, `{"query":"{hello}","operationName":["A"]}`), status: 400, ct: jsonCT, data: noData, code: CodeBadRequest},
+			req: post(js, js, `{"query":"{hello}","operationName":["A"]}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
 		{name: "Invalid parameters: variables [7], not an object, 400",
-			req: post(js, js, `{"query":"query Q($i:Int!){echo(n:$i)}","variables":[7]}`), status: 400, ct: jsonCT, data: noData, code: CodeBadRequest},
+			req: post(js, js, `{"query":"query Q($i:Int!){echo(n:$i)}","variables":[7]}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
 		{name: "Invalid parameters: variables a string, 400",
-			req: post(js, gr, `{"query":"{hello}","variables":"{}"}`), status: 400, ct: grCT, data: noData, code: CodeBadRequest},
+			req: post(js, gr, `{"query":"{hello}","variables":"{}"}`), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
 		{name: "Invalid parameters: extensions not an object, 400",
-			req: post(js, js, `{"query":"{hello}","extensions":true}`), status: 400, ct: jsonCT, data: noData, code: CodeBadRequest},
+			req: post(js, js, `{"query":"{hello}","extensions":true}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
 		{name: "Media Types: the body must be UTF-8, 400",
-			req: post(js, gr, "{\"query\":\"{hello}\xff\"}"), status: 400, ct: grCT, data: noData, code: CodeBadRequest},
+			req: post(js, gr, "{\"query\":\"{hello}\xff\"}"), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
 		{name: "POST: no Content-Type, 415",
-			req: post("", gr, ok), status: 415, ct: grCT, data: noData, code: CodeUnsupportedMediaType},
+			req: post("", gr, ok), status: 415, ct: grCT, data: noData, code: errcode.UnsupportedMediaType},
 		{name: "POST: unsupported Content-Type text/plain, 415",
-			req: post("text/plain", gr, ok), status: 415, ct: grCT, data: noData, code: CodeUnsupportedMediaType},
+			req: post("text/plain", gr, ok), status: 415, ct: grCT, data: noData, code: errcode.UnsupportedMediaType},
 		{name: "Security: form-encoded POST (no CORS preflight) is refused, 415",
-			req: post("application/x-www-form-urlencoded", js, "query=%7Bhello%7D"), status: 415, ct: jsonCT, data: noData, code: CodeUnsupportedMediaType},
+			req: post("application/x-www-form-urlencoded", js, "query=%7Bhello%7D"), status: 415, ct: jsonCT, data: noData, code: errcode.UnsupportedMediaType},
 		{name: "POST: application/graphql bodies are not a recognized type, 415",
-			req: post("application/graphql", js, "{hello}"), status: 415, ct: jsonCT, data: noData, code: CodeUnsupportedMediaType},
+			req: post("application/graphql", js, "{hello}"), status: 415, ct: jsonCT, data: noData, code: errcode.UnsupportedMediaType},
 		{name: "POST: a charset other than utf-8, 415",
-			req: post(js+"; charset=iso-8859-1", gr, ok), status: 415, ct: grCT, data: noData, code: CodeUnsupportedMediaType},
+			req: post(js+"; charset=iso-8859-1", gr, ok), status: 415, ct: grCT, data: noData, code: errcode.UnsupportedMediaType},
 		{name: "Request: methods other than GET and POST, 405 with Allow",
-			req: request{method: http.MethodPut, ct: js, accept: gr, body: ok}, status: 405, ct: grCT, data: noData, code: CodeMethodNotAllowed, allow: "GET, POST"},
+			req: request{method: http.MethodPut, ct: js, accept: gr, body: ok}, status: 405, ct: grCT, data: noData, code: errcode.MethodNotAllowed, allow: "GET, POST"},
 
 		// Request / GET.
 		{name: "GET: a query",
@@ -272,13 +274,13 @@ func TestTransport(t *testing.T) {
 		{name: "GET: empty operationName is the same as none, variables=null the same as none",
 			req: get(gr, q("query", "{hello}", "operationName", "", "variables", "null")), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
 		{name: "GET: a mutation is 405 with Allow: POST and does not run",
-			req: get(gr, q("query", "mutation{bump}")), status: 405, ct: grCT, data: noData, code: CodeMethodNotAllowed, allow: "POST"},
+			req: get(gr, q("query", "mutation{bump}")), status: 405, ct: grCT, data: noData, code: errcode.MethodNotAllowed, allow: "POST"},
 		{name: "GET: a mutation is 405 under application/json too",
-			req: get(js, q("query", "mutation{bump}")), status: 405, ct: jsonCT, data: noData, code: CodeMethodNotAllowed, allow: "POST"},
+			req: get(js, q("query", "mutation{bump}")), status: 405, ct: jsonCT, data: noData, code: errcode.MethodNotAllowed, allow: "POST"},
 		{name: "GET: a mutation that fails validation is still 405",
-			req: get(gr, q("query", "mutation{nope}")), status: 405, ct: grCT, data: noData, code: CodeMethodNotAllowed, allow: "POST"},
+			req: get(gr, q("query", "mutation{nope}")), status: 405, ct: grCT, data: noData, code: errcode.MethodNotAllowed, allow: "POST"},
 		{name: "GET: operationName selecting a mutation, 405",
-			req: get(gr, q("query", "query Q{hello} mutation M{bump}", "operationName", "M")), status: 405, ct: grCT, data: noData, code: CodeMethodNotAllowed, allow: "POST"},
+			req: get(gr, q("query", "query Q{hello} mutation M{bump}", "operationName", "M")), status: 405, ct: grCT, data: noData, code: errcode.MethodNotAllowed, allow: "POST"},
 		{name: "GET: operationName selecting the query of a document with a mutation runs",
 			req: get(gr, q("query", "query Q{hello} mutation M{bump}", "operationName", "Q")), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
 		{name: "GET: a validation error is a request error, 400 (graphql-response+json)",
@@ -286,21 +288,21 @@ func TestTransport(t *testing.T) {
 		{name: "GET: a validation error is a request error, 200 (application/json)",
 			req: get(js, q("query", "{nope}")), status: 200, ct: jsonCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
 		{name: "GET: variables that are not JSON, 400",
-			req: get(js, q("query", "{hello}", "variables", "{n:3")), status: 400, ct: jsonCT, data: noData, code: CodeBadRequest},
+			req: get(js, q("query", "{hello}", "variables", "{n:3")), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
 		{name: "GET: variables that are JSON but not an object, 400",
-			req: get(gr, q("query", "{hello}", "variables", "[3]")), status: 400, ct: grCT, data: noData, code: CodeBadRequest},
+			req: get(gr, q("query", "{hello}", "variables", "[3]")), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
 		{name: "GET: extensions that are not JSON, 400",
-			req: get(gr, q("query", "{hello}", "extensions", "persisted")), status: 400, ct: grCT, data: noData, code: CodeBadRequest},
+			req: get(gr, q("query", "{hello}", "extensions", "persisted")), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
 		{name: "GET: query missing, 400",
-			req: get(js, q("operationName", "A")), status: 400, ct: jsonCT, data: noData, code: CodeBadRequest},
+			req: get(js, q("operationName", "A")), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
 		{name: "GET: a parameter given twice, 400",
-			req: get(gr, "query=%7Bhello%7D&query=%7Bhello%7D"), status: 400, ct: grCT, data: noData, code: CodeBadRequest},
+			req: get(gr, "query=%7Bhello%7D&query=%7Bhello%7D"), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
 		{name: "GET: a parameter that is not UTF-8 after decoding, 400",
-			req: get(gr, "query=%7Bhello%FF%7D"), status: 400, ct: grCT, data: noData, code: CodeBadRequest},
+			req: get(gr, "query=%7Bhello%FF%7D"), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
 		{name: "GET: a query string that cannot be decoded, 400",
-			req: get(gr, "query=%zz"), status: 400, ct: grCT, data: noData, code: CodeBadRequest},
+			req: get(gr, "query=%zz"), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
 		{name: "GET: no supported type in Accept, 406",
-			req: get("text/html", q("query", "{hello}")), status: 406, ct: jsonCT, data: noData, code: CodeNotAcceptable},
+			req: get("text/html", q("query", "{hello}")), status: 406, ct: jsonCT, data: noData, code: errcode.NotAcceptable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -345,7 +347,7 @@ func TestTransport(t *testing.T) {
 			}
 			// Every response the executor produced, request error or not, went through
 			// its response middleware; the transport's own refusals did not reach it.
-			throughExecutor := tt.ran || strings.HasPrefix(tt.code, "GRAPHQL_") || tt.code == "COMPLEXITY_LIMIT_EXCEEDED" || tt.code == CodeSubscriptionNotSupported
+			throughExecutor := tt.ran || strings.HasPrefix(tt.code, "GRAPHQL_") || tt.code == "COMPLEXITY_LIMIT_EXCEEDED" || tt.code == errcode.SubscriptionNotSupported
 			if got := res.extensions["via"] == "executor"; got != throughExecutor {
 				t.Errorf("response middleware ran: %v, want %v (extensions %v)", got, throughExecutor, res.extensions)
 			}

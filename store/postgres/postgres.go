@@ -1,5 +1,6 @@
-// Package postgres is the Store of a gateway running as several replicas on one
-// PostgreSQL database (pgx/v5).
+// Package postgres opens the Store of a gateway running as several replicas on one
+// PostgreSQL database, through pgx's database/sql driver. The Store itself is
+// store/sqlstore; this package is its PostgreSQL dialect.
 //
 // Replicas learn about each other's grant and request changes through LISTEN/NOTIFY:
 // every such transaction sends NOTIFY on the channel gateway_changes before it commits
@@ -7,27 +8,33 @@
 // its pool, listening. The payload is the schema the change happened in, so gateways of
 // different schemas in one database ignore each other.
 //
-// The audit chain has one head row; AppendAudit locks it (SELECT … FOR UPDATE) for the
-// length of its transaction, which serialises appends from all replicas into one chain.
+// Rows a transaction is about to change are read FOR UPDATE. Each audit chain has one
+// head row, locked for the length of an append; replicas write chains of their own, so
+// they do not queue on one row.
 package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
-	"pudong.gov.cn/gateway/store"
+	"pudong.gov.cn/gateway/store/sqlstore"
 )
 
 // channel is the NOTIFY channel of grant and request changes.
 const channel = "gateway_changes"
+
+// maxConns caps the Store's pool: enough for concurrent readers beside the audit's one
+// writer at a time, without taking a large share of the server's connections per replica.
+const maxConns = 8
 
 // Reconnection backoff of the listening connection: quick at first, because every moment
 // without it is a moment a revoked grant may still be honoured, then patient so as not
@@ -37,92 +44,129 @@ const (
 	maxBackoff = 10 * time.Second
 )
 
-// Store is a store.Store on a PostgreSQL schema.
-type Store struct {
-	pool   *pgxpool.Pool
-	schema string // current_schema() of the pool's connections: the NOTIFY payload
-	log    *slog.Logger
-
-	changes     chan struct{}
-	stop        context.CancelFunc
-	listening   chan struct{} // closed when the listener has exited
-	listenerPID atomic.Uint32 // backend of the listening connection, 0 while reconnecting
-	closeOnce   sync.Once
-}
-
-var _ store.Store = (*Store)(nil)
-
 // Open connects to the database dsn names (any libpq connection string or URL; a
 // search_path parameter selects the schema), brings the schema up to date, and starts
 // listening for changes. It returns once the listener is in place, so no change made
 // after Open returns goes unnoticed.
-func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("postgres store: parse dsn: %w", err)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres store: connect: %w", err)
-	}
-	s := &Store{pool: pool, log: log, changes: make(chan struct{}, 1), listening: make(chan struct{})}
-	if err := s.init(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("postgres store: %w", err)
-	}
-
-	listenCfg := cfg.ConnConfig.Copy()
-	listenCfg.RuntimeParams["application_name"] = "pudong-gateway-listener"
-	conn, err := s.connectListener(ctx, listenCfg)
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("postgres store: %w", err)
-	}
-	listenCtx, stop := context.WithCancel(context.Background())
-	s.stop = stop
-	go s.listen(listenCtx, listenCfg, conn)
-	return s, nil
+func Open(ctx context.Context, dsn string, log *slog.Logger) (*sqlstore.Store, error) {
+	s, _, err := open(ctx, dsn, log)
+	return s, err
 }
 
-func (s *Store) init(ctx context.Context) error {
+func open(ctx context.Context, dsn string, log *slog.Logger) (*sqlstore.Store, *dialect, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres store: parse dsn: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
 	var schema *string
-	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		return fmt.Errorf("connect: %w", err)
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("postgres store: connect: %w", err)
 	}
 	if schema == nil {
-		return errors.New("the search_path names no existing schema")
+		db.Close()
+		return nil, nil, errors.New("postgres store: the search_path names no existing schema")
 	}
-	s.schema = *schema
-	applied, err := s.migrate(ctx)
+	listenCfg := cfg.Copy()
+	listenCfg.RuntimeParams["application_name"] = "pudong-gateway-listener"
+	d := &dialect{listenCfg: listenCfg, schema: *schema, log: log}
+	st, err := sqlstore.Open(ctx, d, db, db, log.With("schema", *schema))
+	return st, d, err
+}
+
+// dialect is PostgreSQL's sqlstore.Dialect.
+type dialect struct {
+	listenCfg   *pgx.ConnConfig
+	schema      string // current_schema() of the pool's connections: the NOTIFY payload
+	log         *slog.Logger
+	listenerPID atomic.Uint32 // backend of the listening connection, 0 while reconnecting
+}
+
+// Name implements sqlstore.Dialect.
+func (*dialect) Name() string { return "postgres" }
+
+// Placeholder implements sqlstore.Dialect.
+func (*dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
+
+// ForUpdate implements sqlstore.Dialect.
+func (*dialect) ForUpdate() string { return " FOR UPDATE" }
+
+// Time implements sqlstore.Dialect.
+func (*dialect) Time(t time.Time) any { return t }
+
+// Codes implements sqlstore.Dialect: pgx encodes a []string as text[].
+func (*dialect) Codes(codes []string) (any, error) {
+	if codes == nil {
+		codes = []string{}
+	}
+	return codes, nil
+}
+
+// CodesJSON implements sqlstore.Dialect.
+func (*dialect) CodesJSON(column string) string { return "array_to_json(" + column + ")::text" }
+
+// Type implements sqlstore.Dialect.
+func (*dialect) Type(kind string) string {
+	switch kind {
+	case "time":
+		return "timestamptz"
+	case "codes":
+		return "text[]"
+	case "blob":
+		return "bytea"
+	case "int":
+		return "bigint"
+	default:
+		return "text"
+	}
+}
+
+// migrationLock is the advisory lock key of migrations, one per schema.
+const migrationLock = `hashtextextended('pudong-gateway-migrations:' || current_schema(), 0)`
+
+// LockMigrations implements sqlstore.Dialect with a session advisory lock, so that
+// replicas starting together apply each step once.
+func (*dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), error) {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+migrationLock+`)`); err != nil {
+		return nil, err
+	}
+	return func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+migrationLock+`)`); err != nil {
+			// The lock dies with the session; make sure the session dies.
+			conn.Raw(func(c any) error { return c.(*stdlib.Conn).Close() })
+		}
+	}, nil
+}
+
+// Changed queues the change notification in tx; PostgreSQL sends it on commit.
+func (*dialect) Changed(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, current_schema())`, channel); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+// Committed implements sqlstore.Dialect: the listener hears this process's own changes.
+func (*dialect) Committed() bool { return false }
+
+// Watch connects the listening connection and keeps it (see listen).
+func (d *dialect) Watch(ctx context.Context, signal func(), done chan<- struct{}) error {
+	conn, err := d.connectListener(ctx)
 	if err != nil {
 		return err
 	}
-	s.log.Info("postgres store open", "schema", s.schema, "migrations_applied", applied)
+	go func() {
+		defer close(done)
+		d.listen(ctx, conn, signal)
+	}()
 	return nil
 }
 
-// Changes implements store.Store.
-func (s *Store) Changes() <-chan struct{} { return s.changes }
-
-// Close stops listening and closes the pool.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.stop()
-		<-s.listening
-		s.pool.Close()
-	})
-	return nil
-}
-
-func (s *Store) signal() {
-	select {
-	case s.changes <- struct{}{}:
-	default:
-	}
-}
-
-func (s *Store) connectListener(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+func (d *dialect) connectListener(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, d.listenCfg)
 	if err != nil {
 		return nil, fmt.Errorf("listener: connect: %w", err)
 	}
@@ -130,29 +174,28 @@ func (s *Store) connectListener(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("listener: listen: %w", err)
 	}
-	s.listenerPID.Store(conn.PgConn().PID())
+	d.listenerPID.Store(conn.PgConn().PID())
 	return conn, nil
 }
 
 // listen owns the listening connection: it turns notifications for this schema into
-// Changes signals, and replaces the connection when it fails. Notifications sent while
-// it was down are lost, so after reconnecting it signals once, and the gateway reloads.
-func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, conn *pgx.Conn) {
-	defer close(s.listening)
+// signals, and replaces the connection when it fails. Notifications sent while it was
+// down are lost, so after reconnecting it signals once, and the gateway reloads.
+func (d *dialect) listen(ctx context.Context, conn *pgx.Conn, signal func()) {
 	backoff := minBackoff
 	for {
 		for conn == nil {
-			c, err := s.connectListener(ctx, cfg)
+			c, err := d.connectListener(ctx)
 			if ctx.Err() != nil {
 				return
 			}
 			if err == nil {
 				conn, backoff = c, minBackoff
-				s.log.Info("postgres store: listening again", "channel", channel)
-				s.signal()
+				d.log.Info("postgres store: listening again", "channel", channel)
+				signal()
 				break
 			}
-			s.log.Warn("postgres store: cannot listen for changes", "err", err, "retry_in", backoff)
+			d.log.Warn("postgres store: cannot listen for changes", "err", err, "retry_in", backoff)
 			select {
 			case <-ctx.Done():
 				return
@@ -161,8 +204,8 @@ func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, conn *pgx.Conn)
 			backoff = min(2*backoff, maxBackoff)
 		}
 
-		err := s.receive(ctx, conn)
-		s.listenerPID.Store(0)
+		err := d.receive(ctx, conn, signal)
+		d.listenerPID.Store(0)
 		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 		conn.Close(closeCtx)
 		cancel()
@@ -170,49 +213,19 @@ func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, conn *pgx.Conn)
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Warn("postgres store: lost the listening connection; reconnecting", "err", err)
+		d.log.Warn("postgres store: lost the listening connection; reconnecting", "err", err)
 	}
 }
 
 // receive waits for notifications until the connection fails or ctx ends.
-func (s *Store) receive(ctx context.Context, conn *pgx.Conn) error {
+func (d *dialect) receive(ctx context.Context, conn *pgx.Conn, signal func()) error {
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		if n.Payload == s.schema {
-			s.signal()
+		if n.Payload == d.schema {
+			signal()
 		}
 	}
-}
-
-// notify queues the change notification in tx; PostgreSQL sends it on commit.
-func (s *Store) notify(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, current_schema())`, channel); err != nil {
-		return fmt.Errorf("notify: %w", err)
-	}
-	return nil
-}
-
-// inTx runs fn in a transaction.
-func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
-}
-
-// nullTime stores the zero time as NULL.
-func nullTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
-// utcPtr normalises a scanned nullable time to UTC.
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }

@@ -2,16 +2,23 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/audit"
 	"pudong.gov.cn/gateway/store"
 	"pudong.gov.cn/gateway/store/postgres/pgtest"
+	"pudong.gov.cn/gateway/store/sqlstore"
 	"pudong.gov.cn/gateway/store/storetest"
 )
 
@@ -19,25 +26,39 @@ func testDSN(t *testing.T) string { return pgtest.DSN(t) }
 
 func freshSchema(t *testing.T) string { return pgtest.FreshSchema(t) }
 
-func withSearchPath(t *testing.T, dsn, schema string) string {
-	return pgtest.WithSearchPath(t, dsn, schema)
-}
-
-func open(t *testing.T, dsn string) *Store {
+func openTest(t *testing.T, dsn string) (*sqlstore.Store, *dialect) {
 	t.Helper()
-	s, err := Open(context.Background(), dsn, slog.New(slog.DiscardHandler))
+	s, d, err := open(context.Background(), dsn, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
+	return s, d
+}
+
+func openStore(t *testing.T, dsn string) *sqlstore.Store {
+	s, _ := openTest(t, dsn)
 	return s
+}
+
+// rawDB is a connection pool on the test's schema, for what a test does behind the
+// store's back.
+func rawDB(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 func TestStore(t *testing.T) {
 	testDSN(t)
 	storetest.Run(t, func(t *testing.T) storetest.Opener {
 		dsn := freshSchema(t)
-		return func(t *testing.T) store.Store { return open(t, dsn) }
+		return func(t *testing.T) store.Store { return openStore(t, dsn) }
 	})
 }
 
@@ -64,14 +85,14 @@ func TestReplicasMigrateTogether(t *testing.T) {
 			t.Errorf("concurrent Open: %v", err)
 		}
 	}
-	s := open(t, dsn)
-	var n, distinct int
-	if err := s.pool.QueryRow(context.Background(),
-		`SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&n, &distinct); err != nil {
+	openStore(t, dsn)
+	var n, distinct, newest int
+	if err := rawDB(t, dsn).QueryRow(
+		`SELECT count(*), count(DISTINCT version), max(version) FROM schema_migrations`).Scan(&n, &distinct, &newest); err != nil {
 		t.Fatal(err)
 	}
-	if n != len(migrations()) || distinct != n {
-		t.Errorf("schema_migrations has %d rows (%d versions), want %d", n, distinct, len(migrations()))
+	if n != newest || distinct != n {
+		t.Errorf("schema_migrations has %d rows (%d versions), want one for each of versions 1 to %d", n, distinct, newest)
 	}
 }
 
@@ -80,16 +101,14 @@ func TestReplicasMigrateTogether(t *testing.T) {
 // (notifications may have been missed) and notifications to flow again.
 func TestListenerReconnects(t *testing.T) {
 	dsn := freshSchema(t)
-	s := open(t, dsn)
+	s, d := openTest(t, dsn)
 	ctx := context.Background()
-	old := s.listenerPID.Load()
+	old := d.listenerPID.Load()
 	if old == 0 {
 		t.Fatal("no listening connection after Open")
 	}
-	for len(s.changes) > 0 {
-		<-s.changes
-	}
-	if _, err := s.pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, old); err != nil {
+	storetest.Drain(s.Changes())
+	if _, err := rawDB(t, dsn).ExecContext(ctx, `SELECT pg_terminate_backend($1)`, old); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -97,7 +116,7 @@ func TestListenerReconnects(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no Changes signal after the listening connection was replaced")
 	}
-	pid := s.listenerPID.Load()
+	pid := d.listenerPID.Load()
 	if pid == 0 || pid == old {
 		t.Fatalf("listener PID after reconnecting = %d (was %d)", pid, old)
 	}
@@ -117,9 +136,9 @@ func TestListenerReconnects(t *testing.T) {
 // TestOtherSchemasIgnored checks that a change in another schema of the same database,
 // which shares the NOTIFY channel, does not wake this store.
 func TestOtherSchemasIgnored(t *testing.T) {
-	a, b := open(t, freshSchema(t)), open(t, freshSchema(t))
+	a, b := openStore(t, freshSchema(t)), openStore(t, freshSchema(t))
 	ctx := context.Background()
-	mk := func(s *Store) {
+	mk := func(s store.Store) {
 		t.Helper()
 		if _, err := s.CreateRequests(ctx, []gateway.SharingRequest{{
 			Requester: "online-hall", Department: "psb", Purpose: "administrative-approval",
@@ -131,9 +150,7 @@ func TestOtherSchemasIgnored(t *testing.T) {
 	// A change in b, then one in a: once a's own notification has arrived, b's (sent
 	// earlier, on the same channel, to the same listener) has been delivered too.
 	mk(b)
-	for len(a.changes) > 0 {
-		<-a.changes
-	}
+	storetest.Drain(a.Changes())
 	mk(b)
 	mk(a)
 	select {
@@ -150,7 +167,8 @@ func TestOtherSchemasIgnored(t *testing.T) {
 
 // TestTamperedChainDetected edits an event in the database behind the store's back.
 func TestTamperedChainDetected(t *testing.T) {
-	s := open(t, freshSchema(t))
+	dsn := freshSchema(t)
+	s := openStore(t, dsn)
 	ctx := context.Background()
 	var events []gateway.AuditEvent
 	for i := range 4 {
@@ -162,9 +180,10 @@ func TestTamperedChainDetected(t *testing.T) {
 	if err := s.AppendAudit(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.pool.Exec(ctx, `UPDATE audit_events SET decision = 'DENY' WHERE seq = 3`); err != nil {
-		t.Fatal(err)
-	}
+	storetest.Tamper(t, rawDB(t, dsn), true, "", func(evs []gateway.AuditEvent) []gateway.AuditEvent {
+		evs[2].Decision = gateway.Deny
+		return evs
+	})
 	rep, err := audit.Verify(ctx, s)
 	if err != nil {
 		t.Fatal(err)
@@ -172,4 +191,18 @@ func TestTamperedChainDetected(t *testing.T) {
 	if rep.OK() || rep.Broken.Seq != 3 || rep.Broken.Kind != audit.HashMismatch {
 		t.Errorf("Verify after tampering with seq 3 = %+v, broken %v", rep, rep.Broken)
 	}
+}
+
+// TestUpgrade opens a schema written by the gateway before the store was one
+// (testdata/postgres-v1.sql, pg_dump --inserts of a schema made by that version).
+func TestUpgrade(t *testing.T) {
+	dsn := freshSchema(t)
+	dump, err := os.ReadFile("../storetest/testdata/postgres-v1.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rawDB(t, dsn).Exec(strings.ReplaceAll(string(dump), "gw_fixture_v1.", "")); err != nil {
+		t.Fatalf("load the old schema: %v", err)
+	}
+	storetest.Upgraded(t, openStore(t, dsn))
 }

@@ -1,23 +1,24 @@
 package sqlite
 
 import (
-	"context"
-	"log/slog"
 	"path/filepath"
 	"testing"
 )
 
 // TestWriterIsDurable checks the per-connection settings AppendAudit's promise rests on:
-// a commit is on disk when it returns (synchronous=FULL, 2) and foreign keys hold.
+// a commit is on disk when it returns (synchronous=FULL, 2), foreign keys hold, and no
+// commit stops to checkpoint the log (wal_autocheckpoint=0; the store checkpoints in the
+// background).
 func TestWriterIsDurable(t *testing.T) {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "gateway.db"), slog.New(slog.DiscardHandler))
+	w, r, err := openDBs(filepath.Join(t.TempDir(), "gateway.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	for pragma, want := range map[string]int{"synchronous": 2, "foreign_keys": 1} {
+	defer r.Close()
+	defer w.Close()
+	for pragma, want := range map[string]int{"synchronous": 2, "foreign_keys": 1, "wal_autocheckpoint": 0} {
 		var got int
-		if err := s.w.QueryRow(`PRAGMA ` + pragma).Scan(&got); err != nil {
+		if err := w.QueryRow(`PRAGMA ` + pragma).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if got != want {

@@ -1,9 +1,11 @@
-// Package sqlite is the Store of a gateway running alone: one file in the data
-// directory, pure Go (modernc.org/sqlite), nothing to install.
+// Package sqlite opens the Store of a gateway running alone: one file in the data
+// directory, pure Go (modernc.org/sqlite), nothing to install. The Store itself is
+// store/sqlstore; this package is its SQLite dialect.
 //
 // Every write goes through a single connection that begins its transactions IMMEDIATE,
-// so writers queue in Go instead of failing on SQLITE_BUSY, and the chain head read by
-// AppendAudit cannot move before its commit. The database runs in WAL mode with
+// so writers queue in Go instead of failing on SQLITE_BUSY, and a transaction holds the
+// database's write lock from its first statement: what it reads cannot change before it
+// commits, which is why the dialect needs no row locks. The database runs in WAL mode with
 // synchronous=FULL: a commit has reached the disk when it returns, which is the promise
 // AppendAudit makes. Reads use a separate pool and never wait for the writer.
 package sqlite
@@ -11,211 +13,191 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
-	"pudong.gov.cn/gateway/store"
+	"pudong.gov.cn/gateway/store/sqlstore"
 )
 
+// params are every connection's settings. busy_timeout comes first (the driver orders it
+// so) because switching to WAL itself needs a lock that another process may hold.
+const params = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+	"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
+
+// checkpointEvery is how many polls apart the background checkpoints are: the log is
+// copied into the database about once a second, by a connection no commit waits for.
+const checkpointEvery = 5
+
 // pollInterval is how often a Store looks for grant and request changes made by another
-// process on the same file; DESIGN §4 wants an approval in force everywhere within a
-// second.
+// process on the same file; docs/architecture.md (The sharing policy) wants an approval in
+// force everywhere within a second.
 const pollInterval = 200 * time.Millisecond
-
-// Store is a store.Store on one SQLite file.
-type Store struct {
-	w   *sql.DB // one connection; every transaction on it is BEGIN IMMEDIATE
-	r   *sql.DB // readers
-	log *slog.Logger
-
-	changes chan struct{}
-	mu      sync.Mutex
-	seen    int64 // the highest change version already signalled
-
-	stop      context.CancelFunc
-	polling   chan struct{} // closed when the poller has exited
-	closeOnce sync.Once
-	closeErr  error
-}
-
-var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the database at path, brings its schema up to date and
 // starts watching for changes by other processes.
-func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
-	if path == "" || strings.ContainsRune(path, '?') {
-		return nil, fmt.Errorf("sqlite store: invalid database path %q", path)
-	}
-	// busy_timeout comes first (the driver orders it so) because switching to WAL itself
-	// needs a lock that another process may hold.
-	params := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
-	w, err := sql.Open("sqlite", path+params+"&_txlock=immediate")
+func Open(ctx context.Context, path string, log *slog.Logger) (*sqlstore.Store, error) {
+	w, r, err := openDBs(path)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite store: open %s: %w", path, err)
+		return nil, err
 	}
-	w.SetMaxOpenConns(1)
-	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", path+params+"&_pragma=query_only(1)")
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite store: open %s: %w", path, err)
-	}
-	r.SetMaxOpenConns(4)
-
-	s := &Store{w: w, r: r, log: log, changes: make(chan struct{}, 1), polling: make(chan struct{})}
-	applied, err := migrate(ctx, w)
-	if err == nil {
-		err = r.QueryRowContext(ctx, `SELECT version FROM change_version`).Scan(&s.seen)
-	}
+	c, err := sql.Open("sqlite", path+params)
 	if err != nil {
 		w.Close()
 		r.Close()
-		return nil, fmt.Errorf("sqlite store: %s: %w", path, err)
+		return nil, fmt.Errorf("sqlite store: open %s: %w", path, err)
 	}
-	log.Info("sqlite store open", "path", path, "migrations_applied", applied)
-
-	pollCtx, stop := context.WithCancel(context.Background())
-	s.stop = stop
-	go s.poll(pollCtx)
+	c.SetMaxOpenConns(1)
+	s, err := sqlstore.Open(ctx, &dialect{r: r, checkpoints: c, log: log}, w, r, log.With("path", path))
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return s, nil
 }
 
-// Changes implements store.Store.
-func (s *Store) Changes() <-chan struct{} { return s.changes }
-
-// Close stops watching for changes and closes the database.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.stop()
-		<-s.polling
-		s.closeErr = errors.Join(s.w.Close(), s.r.Close())
-	})
-	return s.closeErr
-}
-
-// poll signals Changes when another process (or another Store on the same file) has
-// changed requests or grants: each such write bumps change_version in its transaction.
-func (s *Store) poll(ctx context.Context) {
-	defer close(s.polling)
-	t := time.NewTicker(pollInterval)
-	defer t.Stop()
-	failing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		var v int64
-		err := s.r.QueryRowContext(ctx, `SELECT version FROM change_version`).Scan(&v)
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			if !failing {
-				s.log.Warn("sqlite store: polling for changes failed", "err", err)
-			}
-			failing = true
-			continue
-		}
-		failing = false
-		s.observe(v)
+// openDBs opens the writer (one connection, IMMEDIATE transactions) and the readers.
+func openDBs(path string) (w, r *sql.DB, err error) {
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, nil, fmt.Errorf("sqlite store: invalid database path %q", path)
 	}
-}
-
-// observe records change version v and signals Changes if it is news.
-func (s *Store) observe(v int64) {
-	s.mu.Lock()
-	news := v > s.seen
-	if news {
-		s.seen = v
-	}
-	s.mu.Unlock()
-	if news {
-		select {
-		case s.changes <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// write runs fn in an IMMEDIATE transaction on the writer connection.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	// The writer never checkpoints: a checkpoint in a commit (SQLite's default, every
+	// 1000 pages) copies the log into the database and syncs it while every audited
+	// answer waits; a separate connection does it in the background (checkpointEvery).
+	w, err = sql.Open("sqlite", path+params+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return nil, nil, fmt.Errorf("sqlite store: open %s: %w", path, err)
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err = sql.Open("sqlite", path+params+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("sqlite store: open %s: %w", path, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	r.SetMaxOpenConns(4)
+	return w, r, nil
 }
 
-// writeChange is write for changes to requests or grants: it bumps the change version in
-// the same transaction and signals Changes once committed.
-func (s *Store) writeChange(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// dialect is SQLite's sqlstore.Dialect.
+type dialect struct {
+	r           *sql.DB
+	checkpoints *sql.DB // one connection; closed when the watcher stops
+	log         *slog.Logger
+
+	// seen is the highest change version already signalled, and committed the version
+	// this process's last change transaction set: the poller signals only news.
+	seen, committed atomic.Int64
+}
+
+func (*dialect) Name() string              { return "sqlite" }
+func (*dialect) Placeholder(int) string    { return "?" }
+func (*dialect) ForUpdate() string         { return "" }
+func (*dialect) Time(t time.Time) any      { return t.UnixMicro() }
+func (*dialect) CodesJSON(c string) string { return c }
+
+// Type implements sqlstore.Dialect: times are Unix microseconds (UTC), exact and
+// sortable; codes are JSON arrays.
+func (*dialect) Type(kind string) string {
+	switch kind {
+	case "time", "int":
+		return "INTEGER"
+	case "blob":
+		return "BLOB"
+	default:
+		return "TEXT"
+	}
+}
+
+func (*dialect) Codes(codes []string) (any, error) {
+	b, err := json.Marshal(codes)
+	if err != nil {
+		return nil, fmt.Errorf("encode codes: %w", err)
+	}
+	return string(b), nil
+}
+
+// LockMigrations implements sqlstore.Dialect: every migration runs in an IMMEDIATE
+// transaction, which already keeps two processes opening a new file from both applying
+// a step.
+func (*dialect) LockMigrations(context.Context, *sql.Conn) (func(), error) { return func() {}, nil }
+
+// Changed bumps the change version in the change's transaction.
+func (d *dialect) Changed(ctx context.Context, tx *sql.Tx) error {
 	var v int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := fn(tx); err != nil {
-			return err
-		}
-		err := tx.QueryRowContext(ctx,
-			`UPDATE change_version SET version = version + 1 RETURNING version`).Scan(&v)
-		if err != nil {
-			return fmt.Errorf("bump change version: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	if err := tx.QueryRowContext(ctx, `UPDATE change_version SET version = version + 1 RETURNING version`).Scan(&v); err != nil {
+		return fmt.Errorf("bump change version: %w", err)
 	}
-	s.observe(v)
+	d.committed.Store(v)
 	return nil
 }
 
-// micros and fromMicros convert times to the Unix microseconds the schema stores: exact,
-// sortable, and the precision every Store keeps.
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(n int64) time.Time { return time.UnixMicro(n).UTC() }
-
-// nullMicros stores the zero time as NULL.
-func nullMicros(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: micros(t), Valid: true}
+// Committed marks the version of this process's own change as seen, so the poller does
+// not signal it again: the Store signals its own changes at once.
+func (d *dialect) Committed() bool {
+	storeMax(&d.seen, d.committed.Load())
+	return true
 }
 
-func nullPtrMicros(t *time.Time) sql.NullInt64 {
-	if t == nil {
-		return sql.NullInt64{}
+func storeMax(a *atomic.Int64, v int64) (news bool) {
+	for {
+		old := a.Load()
+		if v <= old {
+			return false
+		}
+		if a.CompareAndSwap(old, v) {
+			return true
+		}
 	}
-	return nullMicros(*t)
 }
 
-func ptrFromMicros(n sql.NullInt64) *time.Time {
-	if !n.Valid {
-		return nil
+// Watch polls the change version, which every change transaction of any process bumps.
+func (d *dialect) Watch(ctx context.Context, signal func(), done chan<- struct{}) error {
+	var v int64
+	if err := d.r.QueryRowContext(ctx, `SELECT version FROM change_version`).Scan(&v); err != nil {
+		return fmt.Errorf("read change version: %w", err)
 	}
-	t := fromMicros(n.Int64)
-	return &t
-}
-
-func timeFromMicros(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return fromMicros(n.Int64)
+	d.seen.Store(v)
+	go func() {
+		defer close(done)
+		defer d.checkpoints.Close()
+		t := time.NewTicker(pollInterval)
+		defer t.Stop()
+		failing := false
+		for tick := 1; ; tick++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if tick%checkpointEvery == 0 {
+				// PASSIVE never waits for readers or the writer; what it cannot copy
+				// now, a later one does.
+				if _, err := d.checkpoints.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && ctx.Err() == nil {
+					d.log.Warn("sqlite store: checkpoint failed", "err", err)
+				}
+			}
+			err := d.r.QueryRowContext(ctx, `SELECT version FROM change_version`).Scan(&v)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				if !failing {
+					d.log.Warn("sqlite store: polling for changes failed", "err", err)
+				}
+				failing = true
+				continue
+			}
+			failing = false
+			if storeMax(&d.seen, v) {
+				signal()
+			}
+		}
+	}()
+	return nil
 }

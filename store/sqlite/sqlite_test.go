@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -78,4 +79,23 @@ func TestRefusesNewerSchema(t *testing.T) {
 		s.Close()
 		t.Fatal("Open accepted a database with a newer schema")
 	}
+}
+
+// TestUpgrade opens a database written by the gateway before the store was one
+// (testdata/sqlite-v3.sql, the dump of a file made by that version).
+func TestUpgrade(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.db")
+	dump, err := os.ReadFile("../storetest/testdata/sqlite-v3.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(string(dump)); err != nil {
+		t.Fatalf("load the old database: %v", err)
+	}
+	db.Close()
+	storetest.Upgraded(t, opener(path)(t))
 }

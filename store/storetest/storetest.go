@@ -23,8 +23,8 @@ import (
 // as a restart or a second replica would, and closes it when the test ends.
 type Opener func(t *testing.T) store.Store
 
-// signalWithin is how soon Changes must fire: DESIGN §4 wants an approval in force on
-// every replica within a second.
+// signalWithin is how soon Changes must fire: docs/architecture.md (The sharing policy)
+// wants an approval in force on every replica within a second.
 const signalWithin = time.Second
 
 // t0 is the suite's "now". It has a sub-second part on purpose, to catch stores that
@@ -45,14 +45,18 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"Reject", testReject},
 		{"DecideTwice", testDecideTwice},
 		{"ConcurrentDecide", testConcurrentDecide},
+		{"DecideAcrossReplicas", testDecideAcrossReplicas},
 		{"Revoke", testRevoke},
 		{"AuditChain", testAuditChain},
 		{"ListAudit", testListAudit},
 		{"ScanAuditStops", testScanAuditStops},
 		{"ConcurrentAppend", testConcurrentAppend},
+		{"Chains", testChains},
+		{"ListAuditAcrossChains", testListAuditAcrossChains},
 		{"Changes", testChanges},
 		{"Reopen", testReopen},
 		{"Replicas", testReplicas},
+		{"Ping", testPing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t)) })
@@ -296,15 +300,21 @@ func testDecideTwice(t *testing.T, open Opener) {
 	}
 }
 
+// pending creates n sharing requests a second apart.
+func pending(t *testing.T, s store.Store, n int) []gateway.SharingRequest {
+	t.Helper()
+	var reqs []gateway.SharingRequest
+	for i := range n {
+		reqs = append(reqs, newRequest("online-hall", "psb", t0().Add(time.Duration(i)*time.Second), "310115-PSB-RK01-002"))
+	}
+	return create(t, s, reqs...)
+}
+
 func testConcurrentDecide(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
 	const requests, deciders = 3, 8
-	var reqs []gateway.SharingRequest
-	for i := range requests {
-		reqs = append(reqs, newRequest("online-hall", "psb", t0().Add(time.Duration(i)*time.Second), "310115-PSB-RK01-002"))
-	}
-	reqs = create(t, s, reqs...)
+	reqs := pending(t, s, requests)
 	type outcome struct {
 		req   string
 		grant *gateway.Grant
@@ -579,11 +589,16 @@ func testScanAuditStops(t *testing.T, open Opener) {
 }
 
 // appendConcurrently appends from many goroutines spread over stores, each append
-// tagged so that its events can be found again, and checks the result is one chain in
-// which each append's events are consecutive.
-func appendConcurrently(t *testing.T, stores ...store.Store) {
+// tagged so that its events can be found again, and checks the result is intact chains
+// in which each append's events are consecutive. chain names goroutine g's chain; nil:
+// all append to the default chain. The stores' chains must be empty before.
+func appendConcurrently(t *testing.T, chain func(g int) string, stores ...store.Store) {
 	const goroutines, appends, size = 8, 5, 3
 	ctx := context.Background()
+	if chain == nil {
+		chain = func(int) string { return "" }
+	}
+	before := len(scan(t, stores[0]))
 	var wg sync.WaitGroup
 	errs := make(chan error, goroutines*appends)
 	for g := range goroutines {
@@ -593,7 +608,7 @@ func appendConcurrently(t *testing.T, stores ...store.Store) {
 				var batch []gateway.AuditEvent
 				for i := range size {
 					e := event(i, "psb", "310115-PSB-RK01-002", "310115198503120012", gateway.Allow)
-					e.RequestID = fmt.Sprintf("g%d-a%d", g, a)
+					e.RequestID, e.Chain = fmt.Sprintf("g%d-a%d", g, a), chain(g)
 					batch = append(batch, e)
 				}
 				errs <- s.AppendAudit(ctx, batch)
@@ -607,9 +622,12 @@ func appendConcurrently(t *testing.T, stores ...store.Store) {
 			t.Fatalf("concurrent AppendAudit: %v", err)
 		}
 	}
-	verify(t, stores[0], goroutines*appends*size)
+	verify(t, stores[0], int64(before+goroutines*appends*size))
 	seqs := map[string][]int64{}
-	for _, e := range scan(t, stores[0]) {
+	for _, e := range scan(t, stores[0])[before:] {
+		if e.Chain != chain(0) && e.Chain != chain(1) {
+			t.Errorf("event %s/%d of append %s is on chain %q", e.Chain, e.Seq, e.RequestID, e.Chain)
+		}
 		seqs[e.RequestID] = append(seqs[e.RequestID], e.Seq)
 	}
 	if len(seqs) != goroutines*appends {
@@ -623,11 +641,11 @@ func appendConcurrently(t *testing.T, stores ...store.Store) {
 }
 
 func testConcurrentAppend(t *testing.T, open Opener) {
-	appendConcurrently(t, open(t))
+	appendConcurrently(t, nil, open(t))
 }
 
-// drain empties a Changes channel of signals from earlier changes.
-func drain(ch <-chan struct{}) {
+// Drain empties a Changes channel of signals from earlier changes.
+func Drain(ch <-chan struct{}) {
 	for {
 		select {
 		case <-ch:
@@ -649,16 +667,16 @@ func expectSignal(t *testing.T, ch <-chan struct{}, after string) {
 func testChanges(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
-	drain(s.Changes())
+	Drain(s.Changes())
 	req := create(t, s, newRequest("online-hall", "psb", t0(), "310115-PSB-RK01-002"))[0]
 	expectSignal(t, s.Changes(), "CreateRequests")
-	drain(s.Changes())
+	Drain(s.Changes())
 	_, g, err := s.DecideRequest(ctx, req.ID, store.Decision{Approve: true, By: "psb-approver", At: t0()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	expectSignal(t, s.Changes(), "DecideRequest")
-	drain(s.Changes())
+	Drain(s.Changes())
 	if _, err := s.RevokeGrant(ctx, g.ID, "psb-approver", t0().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -711,10 +729,10 @@ func testReopen(t *testing.T, open Opener) {
 func testReplicas(t *testing.T, open Opener) {
 	ctx := context.Background()
 	a, b := open(t), open(t)
-	drain(b.Changes())
+	Drain(b.Changes())
 	req := create(t, a, newRequest("online-hall", "psb", t0(), "310115-PSB-RK01-002"))[0]
 	expectSignal(t, b.Changes(), "CreateRequests on another replica")
-	drain(b.Changes())
+	Drain(b.Changes())
 	if _, _, err := a.DecideRequest(ctx, req.ID, store.Decision{Approve: true, By: "psb-approver", At: t0()}); err != nil {
 		t.Fatal(err)
 	}
@@ -723,11 +741,233 @@ func testReplicas(t *testing.T, open Opener) {
 	if err != nil || len(grants) != 1 {
 		t.Fatalf("the other replica sees grants %v, %v; want the new one", grants, err)
 	}
-	drain(a.Changes())
+	Drain(a.Changes())
 	if _, err := b.RevokeGrant(ctx, grants[0].ID, "psb-approver", t0().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	expectSignal(t, a.Changes(), "RevokeGrant on another replica")
 
-	appendConcurrently(t, a, b)
+	appendConcurrently(t, nil, a, b)
+	// Replicas on chains of their own.
+	appendConcurrently(t, func(g int) string { return fmt.Sprint("replica-", g%2) }, a, b)
+}
+
+// testDecideAcrossReplicas races deciders on two handles of one database, as two
+// replicas would. The back-ends once guarded a decision differently (SQLite by repeating
+// status = 'PENDING' in the UPDATE and counting the rows, PostgreSQL by reading the
+// request FOR UPDATE); whatever the guard, exactly one decision per request wins, the
+// stored request names the winner's grant, and no grant exists without its request.
+func testDecideAcrossReplicas(t *testing.T, open Opener) {
+	ctx := context.Background()
+	a, b := open(t), open(t)
+	const requests, deciders = 4, 6
+	reqs := pending(t, a, requests)
+	type win struct {
+		req   *gateway.SharingRequest
+		grant *gateway.Grant
+	}
+	var mu sync.Mutex
+	wins := map[string][]win{}
+	var wg sync.WaitGroup
+	for _, r := range reqs {
+		for i := range deciders {
+			s := []store.Store{a, b}[i%2]
+			wg.Go(func() {
+				req, g, err := s.DecideRequest(ctx, r.ID, store.Decision{Approve: i%3 != 2, By: fmt.Sprint("approver-", i), At: t0()})
+				switch {
+				case err == nil:
+					mu.Lock()
+					wins[r.ID] = append(wins[r.ID], win{req, g})
+					mu.Unlock()
+				case !errors.Is(err, store.ErrAlreadyDecided):
+					t.Errorf("a losing decider got %v, want ErrAlreadyDecided", err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	grants, err := b.ListGrants(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRequest := map[string]gateway.Grant{}
+	for _, g := range grants {
+		if _, dup := byRequest[g.RequestID]; dup {
+			t.Errorf("request %s has two grants", g.RequestID)
+		}
+		byRequest[g.RequestID] = g
+	}
+	for _, r := range reqs {
+		w := wins[r.ID]
+		if len(w) != 1 {
+			t.Errorf("request %s was decided %d times, want exactly once", r.ID, len(w))
+			continue
+		}
+		stored, err := a.GetRequest(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "stored request "+r.ID, *stored, *w[0].req)
+		g, has := byRequest[r.ID]
+		switch {
+		case w[0].grant == nil && has:
+			t.Errorf("rejected request %s has grant %s", r.ID, g.ID)
+		case w[0].grant != nil && (!has || g.ID != w[0].grant.ID || stored.GrantID != g.ID):
+			t.Errorf("approved request %s names grant %q; the winner got %s, stored grants %v", r.ID, stored.GrantID, w[0].grant.ID, grants)
+		}
+	}
+}
+
+// chained is event i on chain with the fields an append must keep but not interpret.
+func chained(i int, chain string) gateway.AuditEvent {
+	e := event(i, "psb", "310115-PSB-RK01-002", "310115198503120012", gateway.Allow)
+	e.Chain, e.ClientRequestID, e.TraceID = chain, fmt.Sprintf("client-%d", i), fmt.Sprintf("%032x", i+1)
+	return e
+}
+
+// testChains appends to two chains, also in one call, and expects Seq and the links
+// counted per chain, and every field kept.
+func testChains(t *testing.T, open Opener) {
+	s := open(t)
+	appendAudit(t, s, chained(0, "b"), chained(1, "a"), chained(2, "b"))
+	appendAudit(t, s, chained(3, "a"))
+	appendAudit(t, s, chained(4, "b"))
+	got := scan(t, s)
+	want := []struct {
+		chain string
+		seq   int64
+		i     int
+	}{{"a", 1, 1}, {"a", 2, 3}, {"b", 1, 0}, {"b", 2, 2}, {"b", 3, 4}}
+	if len(got) != len(want) {
+		t.Fatalf("ScanAudit returned %d events, want %d", len(got), len(want))
+	}
+	prev := ""
+	for k, w := range want {
+		e := got[k]
+		if k > 0 && want[k-1].chain != w.chain {
+			prev = ""
+		}
+		in := chained(w.i, w.chain)
+		in.At = store.Micro(in.At)
+		in.Seq, in.PrevHash, in.Hash = w.seq, prev, e.Hash
+		equal(t, fmt.Sprintf("event %d of chain %s", w.seq, w.chain), e, in)
+		if e.Hash != e.ComputeHash() {
+			t.Errorf("event %s/%d: stored hash %s, computed %s", e.Chain, e.Seq, e.Hash, e.ComputeHash())
+		}
+		prev = e.Hash
+	}
+	chains, err := s.AuditChains(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "AuditChains", chains, []string{"a", "b"})
+	verify(t, s, int64(len(want)))
+}
+
+// testListAuditAcrossChains pages an owner's events over two chains.
+func testListAuditAcrossChains(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	for i := range 7 {
+		appendAudit(t, s, chained(i, []string{"a", "b"}[i%2]))
+	}
+	all, err := s.ListAudit(ctx, store.AuditFilter{Owner: "psb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, e := range all {
+		order = append(order, fmt.Sprintf("%s%d", e.Chain, e.Seq))
+	}
+	equal(t, "ListAudit order (chain, seq)", order, []string{"a1", "a2", "a3", "a4", "b1", "b2", "b3"})
+	var paged []gateway.AuditEvent
+	f := store.AuditFilter{Owner: "psb", Limit: 2}
+	for pages := 0; ; pages++ {
+		if pages > 7 {
+			t.Fatal("paging does not end")
+		}
+		page, err := s.ListAudit(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+		f.AfterSeq, f.AfterChain = page[len(page)-1].Seq, page[len(page)-1].Chain
+	}
+	equal(t, "pages across chains", paged, all)
+	if n, err := s.CountAudit(ctx, f); err != nil || n != 7 {
+		t.Errorf("CountAudit = %d, %v; want 7", n, err)
+	}
+}
+
+// Upgraded checks a store opened on the database of testdata/sqlite-v3.sql or
+// testdata/postgres-v1.sql: what the gateway wrote before the store was one (two sharing
+// requests, one approved with its grant, five audit events) reads back after the
+// migrations, the old chain still verifies and goes on where it ended, and new chains
+// start beside it.
+func Upgraded(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	reqs, err := s.ListRequests(ctx, store.RequestFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grants, err := s.ListGrants(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) != 2 || len(grants) != 1 {
+		t.Fatalf("after the upgrade: %d requests and %d grants, want 2 and 1", len(reqs), len(grants))
+	}
+	approved, pending := reqs[1], reqs[0]
+	g := grants[0]
+	wantGrant := gateway.Grant{
+		ID: approved.GrantID, Consumer: "online-hall", Purpose: "administrative-approval",
+		Codes: []string{"310115-PSB-RK01-002", "310115-PSB-RK01-005"}, Department: "psb", RequestID: approved.ID,
+		GrantedBy: "li.ming@psb", CreatedAt: t0().Add(time.Hour), ValidUntil: t0().AddDate(1, 0, 0),
+	}
+	equal(t, "grant", g, wantGrant)
+	if approved.Status != gateway.Approved || !approved.CreatedAt.Equal(t0()) || approved.ValidUntil == nil ||
+		!approved.ValidUntil.Equal(t0().AddDate(1, 0, 0)) || approved.Reason != "ok" {
+		t.Errorf("approved request after the upgrade = %+v", approved)
+	}
+	if pending.Status != gateway.Pending || !slices.Equal(pending.Codes, []string{"310115-HRSS-SB01-001"}) || pending.DecidedAt != nil {
+		t.Errorf("pending request after the upgrade = %+v", pending)
+	}
+	old := scan(t, s)
+	if len(old) != 5 || old[4].Seq != 5 || old[4].Chain != "" || old[4].RequestID != "req-4" || !old[4].At.Equal(t0().Add(4*time.Minute)) {
+		t.Fatalf("audit events after the upgrade: %+v", old)
+	}
+	verify(t, s, 5)
+	appendAudit(t, s, event(5, "psb", "310115-PSB-RK01-002", "310115198503120012", gateway.Masked), chained(6, "replica-1"))
+	evs := scan(t, s)
+	if e := evs[5]; e.Chain != "" || e.Seq != 6 || e.PrevHash != old[4].Hash {
+		t.Errorf("the old chain goes on with %s/%d after %s, want seq 6 after the hash of seq 5", e.Chain, e.Seq, e.PrevHash)
+	}
+	if e := evs[6]; e.Chain != "replica-1" || e.Seq != 1 || e.ClientRequestID != "client-6" {
+		t.Errorf("a new chain starts with %+v", e)
+	}
+	verify(t, s, 7)
+	if _, _, err := s.DecideRequest(ctx, pending.ID, store.Decision{Approve: true, By: "hrss-approver", At: t0().Add(2 * time.Hour)}); err != nil {
+		t.Errorf("deciding a request stored before the upgrade: %v", err)
+	}
+}
+
+// testPing: an open store answers Ping, and a closed one does not, promptly. The
+// readiness probe relies on both (docs/operators.md).
+func testPing(t *testing.T, open Opener) {
+	s := open(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping on an open store: %v", err)
+	}
+	s.Close()
+	if err := s.Ping(ctx); err == nil {
+		t.Fatal("Ping on a closed store succeeded")
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Ping on a closed store waited for the deadline instead of failing")
+	}
 }

@@ -5,21 +5,24 @@
 // extensions.code FORBIDDEN_FIELD), each at a response path. Allowed values carry no
 // marker, so their code comes from walking the query alongside the schema: the path's
 // response keys (aliases included) lead to Type.field, which the catalogue maps to a code.
+// The query is graphql-js's document AST and the schema a graphql-js GraphQLSchema.
 
-import { named } from "./graphql.js";
+import { Kind, getNamedType, isAbstractType, isObjectType } from "graphql";
 
 const key = (path) => path.join(".");
 
 // annotate returns Map(path string → note) for a response. A note is
 // {status: allowed|masked|denied|error, code, codes, owner, class, mask, field, requestable, message}.
-// ctx: {schema, catalog: Map(Type.field → entry), op, fragments}; op may be null
-// (unparseable query), in which case only the server's own markers are used.
+// ctx: {schema, catalog: Map(Type.field → entry), op, fragments}: op is the operation's
+// OperationDefinition and fragments a Map(name → FragmentDefinition), both from
+// graphql-js's parse. op may be null (unparseable query), in which case only the
+// server's own markers are used.
 export function annotate(response, ctx) {
   const notes = new Map();
   const byCode = new Map([...(ctx.catalog || new Map()).values()].map((e) => [e.code, e]));
   if (ctx.schema && ctx.op && response && response.data) {
-    const root = ctx.op.operation === "mutation" ? ctx.schema.mutationType : ctx.schema.queryType;
-    visit(response.data, [ctx.op.selectionSet], root, [], ctx, notes);
+    const root = ctx.schema.getRootType(ctx.op.operation);
+    if (root) visit(response.data, [ctx.op.selectionSet], root.name, [], ctx, notes);
   }
   for (const m of (response && response.extensions && response.extensions.masked) || []) {
     const e = byCode.get(m.catalogCode) || {};
@@ -55,14 +58,29 @@ function visit(value, selectionSets, typeName, path, ctx, notes) {
   for (const [k, v] of Object.entries(value)) {
     const f = fields.get(k);
     if (!f) continue;
-    const def = ctx.schema.field(concrete, f.name);
+    const def = fieldDef(ctx.schema, concrete, f.name);
     const p = [...path, k];
     const entry = ctx.catalog.get(`${concrete}.${f.name}`);
     if (entry) {
       notes.set(key(p), { status: "allowed", code: entry.code, codes: [entry.code], owner: entry.owner, class: entry.class, mask: entry.mask, field: entry.field });
     }
-    if (def && f.selectionSets.length) visit(v, f.selectionSets, named(def.type), p, ctx, notes);
+    if (def && f.selectionSets.length) visit(v, f.selectionSets, getNamedType(def.type).name, p, ctx, notes);
   }
+}
+
+// fieldDef is the definition of typeName.fieldName, or undefined (__typename included:
+// it has no selections to follow).
+function fieldDef(schema, typeName, fieldName) {
+  const t = schema.getType(typeName);
+  return t && typeof t.getFields === "function" ? t.getFields()[fieldName] : undefined;
+}
+
+// possible lists the object types a value of typeName may be.
+export function possible(schema, typeName) {
+  const t = schema.getType(typeName);
+  if (isObjectType(t)) return [t.name];
+  if (isAbstractType(t)) return schema.getPossibleTypes(t).map((x) => x.name);
+  return [];
 }
 
 // concreteType is the object type of a value: __typename when selected, the type itself
@@ -70,38 +88,47 @@ function visit(value, selectionSets, typeName, path, ctx, notes) {
 // explain every key of the value.
 function concreteType(value, selectionSets, typeName, ctx) {
   if (typeof value.__typename === "string") return value.__typename;
-  const possible = ctx.schema.possible(typeName);
-  if (possible.length <= 1) return possible[0] || typeName;
+  const types = possible(ctx.schema, typeName);
+  if (types.length <= 1) return types[0] || typeName;
   const keys = Object.keys(value);
-  for (const p of possible) {
+  for (const p of types) {
     const fields = collect(selectionSets, p, ctx);
-    if (keys.every((k) => fields.has(k) && ctx.schema.field(p, fields.get(k).name))) return p;
+    if (keys.every((k) => fields.has(k) && (fields.get(k).name === "__typename" || fieldDef(ctx.schema, p, fields.get(k).name)))) return p;
   }
-  return possible[0];
+  return types[0];
 }
 
 // collect merges the selections that apply to typeName by response key, as execution does.
 function collect(selectionSets, typeName, ctx, out = new Map(), seen = new Set()) {
   for (const ss of selectionSets) {
     for (const s of ss.selections) {
-      if (s.kind === "Field") {
-        const k = s.alias || s.name;
-        const f = out.get(k) || { name: s.name, selectionSets: [] };
+      if (s.kind === Kind.FIELD) {
+        const k = (s.alias || s.name).value;
+        const f = out.get(k) || { name: s.name.value, selectionSets: [] };
         if (s.selectionSet) f.selectionSets.push(s.selectionSet);
         out.set(k, f);
-      } else if (s.kind === "InlineFragment") {
-        if (!s.typeCondition || applies(s.typeCondition, typeName, ctx)) collect([s.selectionSet], typeName, ctx, out, seen);
-      } else if (s.kind === "FragmentSpread" && !seen.has(s.name)) {
-        const fr = ctx.fragments && ctx.fragments.get(s.name);
-        seen.add(s.name);
-        if (fr && applies(fr.typeCondition, typeName, ctx)) collect([fr.selectionSet], typeName, ctx, out, seen);
+      } else if (s.kind === Kind.INLINE_FRAGMENT) {
+        if (!s.typeCondition || applies(s.typeCondition.name.value, typeName, ctx)) collect([s.selectionSet], typeName, ctx, out, seen);
+      } else if (s.kind === Kind.FRAGMENT_SPREAD && !seen.has(s.name.value)) {
+        const fr = ctx.fragments && ctx.fragments.get(s.name.value);
+        seen.add(s.name.value);
+        if (fr && applies(fr.typeCondition.name.value, typeName, ctx)) collect([fr.selectionSet], typeName, ctx, out, seen);
       }
     }
   }
   return out;
 }
 
-const applies = (cond, typeName, ctx) => cond === typeName || ctx.schema.possible(cond).includes(typeName);
+const applies = (cond, typeName, ctx) => cond === typeName || possible(ctx.schema, cond).includes(typeName);
+
+// operationAt returns the operation of a parsed document whose text contains offset (or
+// the first one), the fragments by name, and how many operations there are.
+export function operationAt(doc, offset) {
+  const ops = doc.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+  const fragments = new Map(doc.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+  const op = ops.find((o) => o.loc && offset >= o.loc.start && offset <= o.loc.end) || ops[0] || null;
+  return { op, fragments, count: ops.length };
+}
 
 // summary counts the notes by status.
 export function summary(notes) {
@@ -203,6 +230,24 @@ function badge(n, onRequest) {
     wrap.append(btn);
   }
   return wrap;
+}
+
+// showList fills box with nodes, or with a hint paragraph when there are none.
+export function showList(box, nodes, hint) {
+  box.replaceChildren(...(nodes.length ? nodes : [el("p", "hint", hint)]));
+}
+
+// definitions is a <dl> of [term, value] rows, leaving out empty values; a value is
+// text or a DOM node.
+export function definitions(rows) {
+  const dl = el("dl");
+  for (const [k, v] of rows) {
+    if (v === null || v === undefined || v === "") continue;
+    const dd = el("dd");
+    dd.append(v instanceof Node ? v : String(v));
+    dl.append(el("dt", "", k), dd);
+  }
+  return dl;
 }
 
 // el makes an element with a class and optional text.

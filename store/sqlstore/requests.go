@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -13,12 +13,6 @@ import (
 	"pudong.gov.cn/gateway/store"
 )
 
-const requestColumns = `id, requester, requested_by, department, codes, purpose, justification, status,
-	created_at, deadline, decided_at, decided_by, reason, valid_until, grant_id`
-
-const grantColumns = `id, consumer, purpose, codes, department, request_id, granted_by, created_at,
-	valid_until, revoked_at, revoked_by`
-
 // CreateRequests implements store.Store.
 func (s *Store) CreateRequests(ctx context.Context, reqs []gateway.SharingRequest) ([]gateway.SharingRequest, error) {
 	if len(reqs) == 0 {
@@ -31,15 +25,15 @@ func (s *Store) CreateRequests(ctx context.Context, reqs []gateway.SharingReques
 			r.Status = gateway.Pending
 			r.CreatedAt, r.Deadline = store.Micro(r.CreatedAt), store.Micro(r.Deadline)
 			r.DecidedAt, r.DecidedBy, r.Reason, r.ValidUntil, r.GrantID = nil, "", "", nil, ""
-			codes, err := json.Marshal(r.Codes)
+			codes, err := s.d.Codes(r.Codes)
 			if err != nil {
-				return fmt.Errorf("encode codes: %w", err)
+				return err
 			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO sharing_requests
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO sharing_requests
 				(id, requester, requested_by, department, codes, purpose, justification, status, created_at, deadline)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				r.ID, r.Requester, r.RequestedBy, r.Department, string(codes), r.Purpose, r.Justification,
-				string(r.Status), micros(r.CreatedAt), micros(r.Deadline))
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				r.ID, r.Requester, r.RequestedBy, r.Department, codes, r.Purpose, r.Justification,
+				string(r.Status), s.d.Time(r.CreatedAt), s.d.Time(r.Deadline))
 			if err != nil {
 				return fmt.Errorf("insert request for %s: %w", r.Department, err)
 			}
@@ -48,49 +42,40 @@ func (s *Store) CreateRequests(ctx context.Context, reqs []gateway.SharingReques
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite store: create requests: %w", err)
+		return nil, s.errf(err, "create requests")
 	}
 	return out, nil
 }
 
 // GetRequest implements store.Store.
 func (s *Store) GetRequest(ctx context.Context, id string) (*gateway.SharingRequest, error) {
-	r, err := scanRequest(s.r.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM sharing_requests WHERE id = ?`, id))
+	r, err := scanRequest(s.r.QueryRowContext(ctx, s.q(`SELECT `+s.requestColumns+` FROM sharing_requests WHERE id = ?`), id))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite store: request %s: %w", id, err)
+		return nil, s.errf(err, "request %s", id)
 	}
 	return r, nil
 }
 
 // ListRequests implements store.Store.
 func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]gateway.SharingRequest, error) {
-	q, args := store.RequestsQuery(f, requestColumns, func(int) string { return "?" })
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	q, args := store.RequestsQuery(f, s.requestColumns, s.d.Placeholder)
+	out, err := queryAll(ctx, s.r, q, args, scanRequest)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite store: list requests: %w", err)
-	}
-	defer rows.Close()
-	var out []gateway.SharingRequest
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite store: list requests: %w", err)
-		}
-		out = append(out, *r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite store: list requests: %w", err)
+		return nil, s.errf(err, "list requests")
 	}
 	return out, nil
 }
 
-// DecideRequest implements store.Store.
+// DecideRequest implements store.Store. The request is read with the dialect's lock
+// (FOR UPDATE on PostgreSQL; SQLite's write transaction already holds the database), so a
+// concurrent decider waits and then sees the decision; and the update repeats the status
+// condition, so that even a dialect whose lock were weaker could not decide twice.
 func (s *Store) DecideRequest(ctx context.Context, id string, d store.Decision) (*gateway.SharingRequest, *gateway.Grant, error) {
 	var req *gateway.SharingRequest
 	var grant *gateway.Grant
 	err := s.writeChange(ctx, func(tx *sql.Tx) error {
 		var err error
-		req, err = scanRequest(tx.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM sharing_requests WHERE id = ?`, id))
+		req, err = scanRequest(tx.QueryRowContext(ctx, s.q(`SELECT `+s.requestColumns+` FROM sharing_requests WHERE id = ?`+s.d.ForUpdate()), id))
 		if err != nil {
 			return err
 		}
@@ -118,16 +103,14 @@ func (s *Store) DecideRequest(ctx context.Context, id string, d store.Decision) 
 				req.ValidUntil = &until
 			}
 			req.GrantID = grant.ID
-			if err := insertGrant(ctx, tx, grant); err != nil {
+			if err := s.insertGrant(ctx, tx, grant); err != nil {
 				return err
 			}
 		}
-		// The status condition repeats the check above so that the update cannot apply
-		// to a request decided in between, whatever the isolation.
-		res, err := tx.ExecContext(ctx, `UPDATE sharing_requests
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE sharing_requests
 			SET status = ?, decided_at = ?, decided_by = ?, reason = ?, valid_until = ?, grant_id = ?
-			WHERE id = ? AND status = 'PENDING'`,
-			string(req.Status), micros(at), req.DecidedBy, req.Reason, nullPtrMicros(req.ValidUntil), req.GrantID, id)
+			WHERE id = ? AND status = 'PENDING'`),
+			string(req.Status), s.d.Time(at), req.DecidedBy, req.Reason, s.nullTimePtr(req.ValidUntil), req.GrantID, id)
 		if err != nil {
 			return fmt.Errorf("update request: %w", err)
 		}
@@ -137,23 +120,24 @@ func (s *Store) DecideRequest(ctx context.Context, id string, d store.Decision) 
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("sqlite store: decide request %s: %w", id, err)
+		return nil, nil, s.errf(err, "decide request %s", id)
 	}
 	return req, grant, nil
 }
 
-func insertGrant(ctx context.Context, tx *sql.Tx, g *gateway.Grant) error {
-	codes, err := json.Marshal(g.Codes)
+func (s *Store) insertGrant(ctx context.Context, tx *sql.Tx, g *gateway.Grant) error {
+	codes, err := s.d.Codes(g.Codes)
 	if err != nil {
-		return fmt.Errorf("encode codes: %w", err)
+		return err
 	}
 	var requestID sql.NullString
 	if g.RequestID != "" {
 		requestID = sql.NullString{String: g.RequestID, Valid: true}
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		g.ID, g.Consumer, g.Purpose, string(codes), g.Department, requestID, g.GrantedBy, micros(g.CreatedAt),
-		nullMicros(g.ValidUntil), nullPtrMicros(g.RevokedAt), g.RevokedBy)
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO grants (id, consumer, purpose, codes, department, request_id,
+		granted_by, created_at, valid_until, revoked_at, revoked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		g.ID, g.Consumer, g.Purpose, codes, g.Department, requestID, g.GrantedBy, s.d.Time(g.CreatedAt),
+		s.nullTime(g.ValidUntil), s.nullTimePtr(g.RevokedAt), g.RevokedBy)
 	if err != nil {
 		return fmt.Errorf("insert grant: %w", err)
 	}
@@ -162,30 +146,18 @@ func insertGrant(ctx context.Context, tx *sql.Tx, g *gateway.Grant) error {
 
 // ListGrants implements store.Store.
 func (s *Store) ListGrants(ctx context.Context) ([]gateway.Grant, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+grantColumns+` FROM grants ORDER BY created_at, id`)
+	out, err := queryAll(ctx, s.r, `SELECT `+s.grantColumns+` FROM grants ORDER BY created_at, id`, nil, scanGrant)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite store: list grants: %w", err)
-	}
-	defer rows.Close()
-	var out []gateway.Grant
-	for rows.Next() {
-		g, err := scanGrant(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite store: list grants: %w", err)
-		}
-		out = append(out, *g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite store: list grants: %w", err)
+		return nil, s.errf(err, "list grants")
 	}
 	return out, nil
 }
 
 // GetGrant implements store.Store.
 func (s *Store) GetGrant(ctx context.Context, id string) (*gateway.Grant, error) {
-	g, err := scanGrant(s.r.QueryRowContext(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = ?`, id))
+	g, err := scanGrant(s.r.QueryRowContext(ctx, s.q(`SELECT `+s.grantColumns+` FROM grants WHERE id = ?`), id))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite store: grant %s: %w", id, err)
+		return nil, s.errf(err, "grant %s", id)
 	}
 	return g, nil
 }
@@ -195,7 +167,7 @@ func (s *Store) RevokeGrant(ctx context.Context, id, by string, at time.Time) (*
 	var g *gateway.Grant
 	err := s.writeChange(ctx, func(tx *sql.Tx) error {
 		var err error
-		g, err = scanGrant(tx.QueryRowContext(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = ?`, id))
+		g, err = scanGrant(tx.QueryRowContext(ctx, s.q(`SELECT `+s.grantColumns+` FROM grants WHERE id = ?`+s.d.ForUpdate()), id))
 		if err != nil {
 			return err
 		}
@@ -204,16 +176,34 @@ func (s *Store) RevokeGrant(ctx context.Context, id, by string, at time.Time) (*
 		}
 		at := store.Micro(at)
 		g.RevokedAt, g.RevokedBy = &at, by
-		_, err = tx.ExecContext(ctx, `UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ?`, micros(at), by, id)
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ?`), s.d.Time(at), by, id)
 		if err != nil {
 			return fmt.Errorf("update grant: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite store: revoke grant %s: %w", id, err)
+		return nil, s.errf(err, "revoke grant %s", id)
 	}
 	return g, nil
+}
+
+// queryAll runs q on db and reads every row with scan.
+func queryAll[T any](ctx context.Context, db *sql.DB, q string, args []any, scan func(scanner) (*T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, rows.Err()
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.
@@ -222,8 +212,7 @@ type scanner interface{ Scan(dest ...any) error }
 func scanRequest(row scanner) (*gateway.SharingRequest, error) {
 	var r gateway.SharingRequest
 	var codes, status string
-	var created, deadline int64
-	var decided, validUntil sql.NullInt64
+	var created, deadline, decided, validUntil scanTime
 	err := row.Scan(&r.ID, &r.Requester, &r.RequestedBy, &r.Department, &codes, &r.Purpose, &r.Justification,
 		&status, &created, &deadline, &decided, &r.DecidedBy, &r.Reason, &validUntil, &r.GrantID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -236,8 +225,8 @@ func scanRequest(row scanner) (*gateway.SharingRequest, error) {
 		return nil, fmt.Errorf("decode codes of %s: %w", r.ID, err)
 	}
 	r.Status = gateway.RequestStatus(status)
-	r.CreatedAt, r.Deadline = fromMicros(created), fromMicros(deadline)
-	r.DecidedAt, r.ValidUntil = ptrFromMicros(decided), ptrFromMicros(validUntil)
+	r.CreatedAt, r.Deadline = created.t, deadline.t
+	r.DecidedAt, r.ValidUntil = decided.ptr(), validUntil.ptr()
 	return &r, nil
 }
 
@@ -245,8 +234,7 @@ func scanGrant(row scanner) (*gateway.Grant, error) {
 	var g gateway.Grant
 	var codes string
 	var requestID sql.NullString
-	var created int64
-	var validUntil, revoked sql.NullInt64
+	var created, validUntil, revoked scanTime
 	err := row.Scan(&g.ID, &g.Consumer, &g.Purpose, &codes, &g.Department, &requestID, &g.GrantedBy, &created,
 		&validUntil, &revoked, &g.RevokedBy)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -259,8 +247,6 @@ func scanGrant(row scanner) (*gateway.Grant, error) {
 		return nil, fmt.Errorf("decode codes of %s: %w", g.ID, err)
 	}
 	g.RequestID = requestID.String
-	g.CreatedAt = fromMicros(created)
-	g.ValidUntil = timeFromMicros(validUntil)
-	g.RevokedAt = ptrFromMicros(revoked)
+	g.CreatedAt, g.ValidUntil, g.RevokedAt = created.t, validUntil.t, revoked.ptr()
 	return &g, nil
 }

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// groupReplicas names the rows of the replicas phase: "gateway pg ×N".
+func groupReplicas(n int) string { return fmt.Sprintf("gateway pg ×%d", n) }
+
+// replicasPhase measures the audit on PostgreSQL with one gateway and then two (two OS
+// processes on one schema, each with its own audit chain), over one `gateway sim`, with
+// the same total connections: S1 warm, the scenario with the most audit events per
+// answer. Each row notes the audit events committed per second, summed over the
+// replicas, from their gateway_audit_events_total.
+func (h *harness) replicasPhase(ctx context.Context) error {
+	dsn, drop, err := benchSchema(ctx, h.o.replicasPG)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	simData := filepath.Join(h.o.tmp, "replicas")
+	sim, err := h.simulators(ctx, simData)
+	if err != nil {
+		return err
+	}
+	defer sim.stop()
+	var gws []*gatewayProc
+	defer func() {
+		for _, g := range gws {
+			g.stop()
+		}
+	}()
+	s, _ := findScenario("S1")
+	for n := 1; n <= 2; n++ {
+		cfgPath := filepath.Join(filepath.Dir(sim.ConfigPath), fmt.Sprintf("gateway-replica-%d.yaml", n))
+		if err := withoutRateLimits(sim.ConfigPath, cfgPath); err != nil {
+			return err
+		}
+		if err := appendStore(cfgPath, dsn, fmt.Sprintf("bench-replica-%d", n)); err != nil {
+			return err
+		}
+		g, err := startGateway(ctx, fmt.Sprintf("gateway-replica-%d", n), h.o.tmp, h.bin, []string{"--config", cfgPath, "--addr", "127.0.0.1:0"}, h.o.startTimeout)
+		if err != nil {
+			return err
+		}
+		gws = append(gws, g)
+		h.logf("replica %d listening at %s (pid %d), store: PostgreSQL schema of its own", n, g.URL, g.pid())
+		if err := h.measureReplicas(ctx, s, gws, simData); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// measureReplicas loads every gateway of gws at once, h.o.conns connections split
+// evenly, and records one row with the sums.
+func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewayProc, dataDir string) error {
+	tok, err := mintToken(h.bin, dataDir, s.Consumer, s.Citizen)
+	if err != nil {
+		return err
+	}
+	targets := make([]target, len(gws))
+	loaders := make([]*loader, len(gws))
+	for i, g := range gws {
+		targets[i] = target{URL: g.URL + "/graphql", Bodies: s.bodies(false), Expected: s.Expected, Token: tok}
+		loaders[i] = newLoader(max(1, h.o.conns/len(gws)))
+		defer loaders[i].close()
+	}
+	runAll := func(d time.Duration) []loadResult {
+		out := make([]loadResult, len(gws))
+		var wg sync.WaitGroup
+		for i := range gws {
+			wg.Go(func() { out[i] = loaders[i].run(ctx, targets[i], d, 0) })
+		}
+		wg.Wait()
+		return out
+	}
+	runAll(h.o.warmup)
+	before := auditEvents(ctx, gws)
+	res := runAll(h.o.duration)
+	events := auditEvents(ctx, gws) - before
+
+	r := row{Group: groupReplicas(len(gws)), System: "gateway", Scenario: s.Name, Mode: "warm", Conns: h.o.conns}
+	var lat []string
+	for _, x := range res {
+		r.Requests += x.Requests
+		r.RPS += x.RPS
+		r.Errors += x.Errors
+		r.ExpectedErrors += x.ExpectedErrors
+		if x.Elapsed > r.Elapsed {
+			r.Elapsed, r.ElapsedSec = x.Elapsed, x.ElapsedSec
+		}
+		lat = append(lat, fmt.Sprintf("%.1f", x.Latency.P99))
+		if r.FirstError == "" {
+			r.FirstError = x.FirstError
+		}
+	}
+	r.Latency = res[0].Latency // the first replica's percentiles; the note has every p99
+	if r.ElapsedSec > 0 {
+		r.AuditEventsPerSec = float64(events) / r.ElapsedSec
+	}
+	r.Note = fmt.Sprintf("%d replica(s), %d connections in all; audit %.0f events/s; p99 per replica %s ms", len(gws), h.o.conns, r.AuditEventsPerSec, strings.Join(lat, ", "))
+	h.rep.Rows = append(h.rep.Rows, r)
+	h.logf("%-18s %-9s %-9s %8.0f req/s  audit %8.0f events/s  p99 %s ms  errors %d", r.Group, r.Scenario, r.Mode, r.RPS, r.AuditEventsPerSec, strings.Join(lat, ", "), r.Errors)
+	if r.Errors > 0 {
+		h.logf("  first error: %s", oneLine(r.FirstError, 300))
+	}
+	return nil
+}
+
+// auditEvents sums gateway_audit_events_total over the gateways; a gateway that does
+// not answer counts 0.
+func auditEvents(ctx context.Context, gws []*gatewayProc) int64 {
+	var sum int64
+	for _, g := range gws {
+		sum += metricValue(ctx, g.URL, "gateway_audit_events_total")
+	}
+	return sum
+}
+
+// metricValue reads one unlabelled counter from a gateway's /metrics.
+func metricValue(ctx context.Context, base, name string) int64 {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := ctlClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return int64(f)
+			}
+		}
+	}
+	return 0
+}
+
+// appendStore points a configuration written by `gateway sim` at PostgreSQL, as the
+// replica named replica.
+func appendStore(path, dsn, replica string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "store:\n    driver: postgres\n    dsn: %q\n    replica: %s\n", dsn, replica)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// benchSchema creates a schema of its own in the database dsn names, so that the run
+// starts from an empty store and leaves nothing behind, and returns a DSN selecting it.
+func benchSchema(ctx context.Context, dsn string) (string, func(), error) {
+	schema := "gw_bench_" + strings.ToLower(rand.Text()[:10])
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", nil, fmt.Errorf("-replicas-pg: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, fmt.Errorf("-replicas-pg: %w", err)
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, dsn); err == nil {
+			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	}
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return dsn + " search_path=" + schema, drop, nil
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
+}

@@ -1,0 +1,114 @@
+package enforce
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/adapters"
+	"pudong.gov.cn/gateway/federation"
+	"pudong.gov.cn/gateway/legacysim/dataset"
+	"pudong.gov.cn/gateway/policy"
+	"pudong.gov.cn/gateway/ratelimit"
+)
+
+type grantList []gateway.Grant
+
+func (g grantList) Find(consumer, purpose, code string, now time.Time) *gateway.Grant {
+	for i := range g {
+		if g[i].Covers(consumer, purpose, code, now) {
+			return &g[i]
+		}
+	}
+	return nil
+}
+
+// One datum, one policy: each copy is decided, masked and audited as its source, per
+// value where the catalogue says so.
+func TestCopiesResolveToTheirSource(t *testing.T) {
+	s := loadSchema(t, "")
+	e := New(Options{Catalog: demoCatalog(t, s)})
+	e2 := &federation.Enterprise{CreditCode: dataset.E2, Record: adapters.Record{"legalRepresentativeId": dataset.WangQiang}}
+	person := &federation.CreditRecord{Record: adapters.Record{"subjectId": dataset.WangQiang}}
+	firm := &federation.CreditRecord{Record: adapters.Record{"subjectId": dataset.E2}}
+	hall := grantList{{ID: "g1", Consumer: "online-hall", Purpose: "approval", Codes: []string{"310115-PSB-RK01-001", "310115-PSB-RK01-002"}}}
+	for _, tc := range []struct {
+		name      string
+		code      string
+		obj       any
+		caller    gateway.Caller
+		wantCode  string
+		wantSubj  string
+		outcome   gateway.Outcome
+		wantAudit bool
+	}{
+		{"legal representative's name, playground", "310115-AMR-QY01-003", e2, gateway.Caller{Consumer: "playground"}, "310115-PSB-RK01-002", dataset.WangQiang, gateway.Masked, true},
+		{"legal representative's name, with a grant on the source", "310115-AMR-QY01-003", e2, gateway.Caller{Consumer: "online-hall", Purpose: "approval"}, "310115-PSB-RK01-002", dataset.WangQiang, gateway.Allow, true},
+		{"legal representative's name, the holder", "310115-AMR-QY01-003", e2, gateway.Caller{Consumer: "amr-console", Dept: "amr"}, "310115-PSB-RK01-002", dataset.WangQiang, gateway.Allow, true},
+		{"legal representative's name, the source's owner", "310115-AMR-QY01-003", e2, gateway.Caller{Consumer: "psb-console", Dept: "psb"}, "310115-PSB-RK01-002", dataset.WangQiang, gateway.Allow, true},
+		{"legal representative's name, himself", "310115-AMR-QY01-003", e2, gateway.Caller{Consumer: "ipudong-portal", CitizenID: dataset.WangQiang}, "310115-PSB-RK01-002", dataset.WangQiang, gateway.Allow, true},
+		{"a person's subject ID", "310115-CREDIT-XY01-003", person, gateway.Caller{Consumer: "playground"}, "310115-PSB-RK01-001", dataset.WangQiang, gateway.Masked, true},
+		{"an enterprise's subject ID", "310115-CREDIT-XY01-003", firm, gateway.Caller{Consumer: "playground"}, "310115-CREDIT-XY01-003", dataset.E2, gateway.Allow, false},
+		{"a person's credit title: unconditional, audited", "310115-CREDIT-XY01-005", person, gateway.Caller{Consumer: "playground"}, "310115-CREDIT-XY01-005", dataset.WangQiang, gateway.Allow, true},
+		{"a person's credit title, himself: not audited", "310115-CREDIT-XY01-005", person, gateway.Caller{Consumer: "ipudong-portal", CitizenID: dataset.WangQiang}, "310115-CREDIT-XY01-005", dataset.WangQiang, gateway.Allow, false},
+		{"a person's credit title, the owner: not audited", "310115-CREDIT-XY01-005", person, gateway.Caller{Consumer: "credit-console", Dept: "credit"}, "310115-CREDIT-XY01-005", dataset.WangQiang, gateway.Allow, false},
+		{"an enterprise's name: not personal", "310115-AMR-QY01-002", e2, gateway.Caller{Consumer: "playground"}, "310115-AMR-QY01-002", dataset.E2, gateway.Allow, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &state{caller: &tc.caller, grants: hall, now: time.Now()}
+			tg := e.resolve(e.catalog.ByCode(tc.code), tc.obj)
+			d := st.decide(tg)
+			if tg.entry.Code != tc.wantCode || tg.subject.ID != tc.wantSubj || d.Outcome != tc.outcome || st.auditDue(tg, d) != tc.wantAudit {
+				t.Errorf("decided as %s about %s: %s, audit %v; want %s about %s: %s, audit %v",
+					tg.entry.Code, tg.subject.ID, d.Outcome, st.auditDue(tg, d), tc.wantCode, tc.wantSubj, tc.outcome, tc.wantAudit)
+			}
+		})
+	}
+}
+
+// A grant to a self-service app never opens another citizen's data.
+func TestGrantsDoNotApplyToSelfService(t *testing.T) {
+	s := loadSchema(t, "")
+	cat := demoCatalog(t, s)
+	grants := grantList{{ID: "g", Consumer: "ipudong-portal", Purpose: "p", Codes: []string{"310115-PSB-RK01-003"}}}
+	c := &gateway.Caller{Consumer: "ipudong-portal", Purpose: "p", CitizenID: dataset.LiNa}
+	d := policy.Decide(c, cat.ByCode("310115-PSB-RK01-003"), policy.Subject{ID: dataset.ZhangWei, Person: dataset.ZhangWei}, grants, time.Now())
+	if d.Outcome != gateway.Deny {
+		t.Errorf("李娜 sees 张伟's gender through a grant to the portal: %+v", d)
+	}
+}
+
+// The budget counts distinct people per request and per minute, not their fields.
+func TestBudgetCountsDistinctPeople(t *testing.T) {
+	b := NewLimiterBudget(ratelimit.NewLocal(10), func(string) SubjectLimit { return SubjectLimit{PerRequest: 3, PerMinute: 4} })
+	e := New(Options{Catalog: demoCatalog(t, loadSchema(t, "")), Budget: b})
+	c := &gateway.Caller{Consumer: "playground", Subject: "dev"}
+	ctx := context.Background()
+	st := &state{caller: c}
+	people := []string{dataset.ZhangWei, dataset.LiNa, dataset.WangQiang, dataset.ChenJing}
+	allow := policy.Decision{Outcome: gateway.Allow, Rule: policy.RuleUnconditional}
+	for i, p := range people[:3] {
+		for range 5 { // many fields of one person count once
+			if err := e.touch(ctx, st, target{subject: policy.Subject{ID: p, Person: p}}, allow); err != nil {
+				t.Fatalf("person %d: %v", i, err)
+			}
+		}
+	}
+	if err := e.touch(ctx, st, target{subject: policy.Subject{ID: people[3], Person: people[3]}}, allow); err == nil {
+		t.Error("a fourth person in one request passed a per-request bound of 3")
+	}
+	st2 := &state{caller: c}
+	if err := e.touch(ctx, st2, target{subject: policy.Subject{ID: people[3], Person: people[3]}}, allow); err != nil {
+		t.Errorf("the fourth person of the minute: %v", err)
+	}
+	st3 := &state{caller: c}
+	if err := e.touch(ctx, st3, target{subject: policy.Subject{ID: dataset.LiuYang, Person: dataset.LiuYang}}, allow); err == nil {
+		t.Error("a fifth person in a minute passed a bound of 4")
+	}
+	// The caller's own data and the owner's reads are not counted.
+	self := &state{caller: &gateway.Caller{Consumer: "ipudong-portal", Subject: "x", CitizenID: dataset.LiuYang}}
+	if err := e.touch(ctx, self, target{subject: policy.Subject{ID: dataset.LiuYang, Person: dataset.LiuYang}}, allow); err != nil {
+		t.Errorf("own data counted: %v", err)
+	}
+}

@@ -1,0 +1,96 @@
+package sqlstore
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"pudong.gov.cn/gateway"
+)
+
+// blockVersion opens every encoded block, so that a later encoding is a new version and
+// old blocks stay readable.
+const blockVersion = 1
+
+// EncodeBlock writes consecutive events of one chain as one audit block: the row format
+// of audit_blocks.events. One row per append instead of one per event is what makes the
+// audit cheap (docs/PERFORMANCE.md); the format is documented here so that a tool
+// outside the gateway can read the chain from the database.
+//
+// A block is the byte blockVersion (1), then per event, in Seq order (the first event's
+// Seq is the row's first_seq, each next one is one more):
+//
+//	At        Unix microseconds, varint (zig-zag, encoding/binary)
+//	Consumer, EndUser, Purpose, RequestID, ClientRequestID, TraceID, Code, Owner,
+//	Subject, Decision, GrantID
+//	          each a uvarint length and the UTF-8 bytes
+//	PrevHash, Hash
+//	          each a uvarint length and the raw bytes of the hex digest (32 for SHA-256,
+//	          0 for the empty PrevHash of a chain's first event)
+func EncodeBlock(dst []byte, events []gateway.AuditEvent) ([]byte, error) {
+	dst = append(dst, blockVersion)
+	for i := range events {
+		e := &events[i]
+		dst = binary.AppendVarint(dst, e.At.UnixMicro())
+		for _, s := range [...]string{e.Consumer, e.EndUser, e.Purpose, e.RequestID, e.ClientRequestID, e.TraceID,
+			e.Code, e.Owner, e.Subject, string(e.Decision), e.GrantID} {
+			dst = binary.AppendUvarint(dst, uint64(len(s)))
+			dst = append(dst, s...)
+		}
+		for _, h := range [...]string{e.PrevHash, e.Hash} {
+			raw, err := hex.DecodeString(h)
+			if err != nil {
+				return nil, fmt.Errorf("event %d: hash %q is not hex: %w", e.Seq, h, err)
+			}
+			dst = binary.AppendUvarint(dst, uint64(len(raw)))
+			dst = append(dst, raw...)
+		}
+	}
+	return dst, nil
+}
+
+var errShortBlock = errors.New("audit block ends inside an event")
+
+// DecodeBlock calls fn for each event of a block written by EncodeBlock, with Chain and
+// Seq filled in from the row (chain, firstSeq). An error from fn stops it and is
+// returned as is.
+func DecodeBlock(chain string, firstSeq int64, b []byte, fn func(gateway.AuditEvent) error) error {
+	if len(b) == 0 || b[0] != blockVersion {
+		return fmt.Errorf("audit block of chain %q at seq %d: unknown format", chain, firstSeq)
+	}
+	b = b[1:]
+	str := func() (string, error) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return "", errShortBlock
+		}
+		s := string(b[k : k+int(n)])
+		b = b[k+int(n):]
+		return s, nil
+	}
+	for seq := firstSeq; len(b) > 0; seq++ {
+		e := gateway.AuditEvent{Chain: chain, Seq: seq}
+		at, k := binary.Varint(b)
+		if k <= 0 {
+			return fmt.Errorf("audit block of chain %q, seq %d: %w", chain, seq, errShortBlock)
+		}
+		b = b[k:]
+		e.At = time.UnixMicro(at).UTC()
+		var decision string
+		var err error
+		for _, p := range [...]*string{&e.Consumer, &e.EndUser, &e.Purpose, &e.RequestID, &e.ClientRequestID,
+			&e.TraceID, &e.Code, &e.Owner, &e.Subject, &decision, &e.GrantID, &e.PrevHash, &e.Hash} {
+			if *p, err = str(); err != nil {
+				return fmt.Errorf("audit block of chain %q, seq %d: %w", chain, seq, err)
+			}
+		}
+		e.Decision = gateway.Outcome(decision)
+		e.PrevHash, e.Hash = hex.EncodeToString([]byte(e.PrevHash)), hex.EncodeToString([]byte(e.Hash))
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
