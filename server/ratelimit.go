@@ -39,8 +39,9 @@ func NewRateLimiter(lim ratelimit.Limiter, limits func(consumer string) Limits) 
 }
 
 // Bucket keys: "c" and "u" then NUL. Other budgets on the same Limiter take other
-// leading letters. Configured consumer names hold no NUL, so a key is unambiguous
-// whatever a token's subject holds.
+// leading letters (the budget of distinct people, enforce.LimiterBudget, takes "s").
+// Configured consumer names hold no NUL, so a key is unambiguous whatever a token's
+// subject holds.
 func consumerKey(consumer string) string { return "c\x00" + consumer }
 func endUserKey(consumer, sub string) string {
 	return "u\x00" + consumer + "\x00" + sub
