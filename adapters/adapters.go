@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"pudong.gov.cn/gateway"
 )
@@ -74,4 +75,12 @@ func Outcome(err error) string {
 		return "bad_response"
 	}
 	return "unavailable"
+}
+
+// Snapshot is implemented by sources that serve a copy of the department's data taken
+// at some time (a batch export) rather than asking the live system: the gateway reports
+// the copy's age, and marks it stale once it is older than the owner's update cycle.
+type Snapshot interface {
+	// SnapshotTime is when the copy being served was taken; zero when there is none.
+	SnapshotTime() time.Time
 }

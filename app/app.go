@@ -15,8 +15,12 @@ import (
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/federation"
 	"pudong.gov.cn/gateway/metrics"
+	"pudong.gov.cn/gateway/notice"
 	"pudong.gov.cn/gateway/policy"
+	"pudong.gov.cn/gateway/quality"
 	"pudong.gov.cn/gateway/ratelimit"
+	"pudong.gov.cn/gateway/resolvers"
+	"pudong.gov.cn/gateway/seal"
 	"pudong.gov.cn/gateway/sharing"
 	"pudong.gov.cn/gateway/store"
 	"pudong.gov.cn/gateway/tracing"
@@ -43,6 +47,12 @@ type Gateway struct {
 	checkpointer *audit.Checkpointer
 	Catalog      *policy.Catalog
 	Tracing      *tracing.Tracing // nil: tracing off
+	// Resolver is the GraphQL resolvers' root; Quality and Notices the district's loops
+	// (data-quality objections and findings; watch lists and notices).
+	Resolver *resolvers.Resolver
+	Quality  *quality.Service
+	Notices  *notice.Service
+	sealer   *seal.Sealer
 
 	cfg     *config.Config
 	opts    Options
@@ -87,8 +97,14 @@ func (g *Gateway) build(ctx context.Context) error {
 	if g.limits, err = g.limiter(); err != nil {
 		return err
 	}
-	enf, err := g.policy(ctx)
+	if err = g.seal(); err != nil {
+		return err
+	}
+	enf, audited, err := g.policy(ctx)
 	if err != nil {
+		return err
+	}
+	if err = g.loops(ctx, audited); err != nil {
 		return err
 	}
 	g.Handler, err = g.http(enf)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -62,7 +64,7 @@ func (g *Gateway) departments(ctx context.Context) (*federation.Federation, erro
 
 // department binds one department: adapter, cache, metrics.
 func (g *Gateway) department(ctx, listenCtx context.Context, d config.Department, client *http.Client, shared cache.Shared) (*federation.Department, error) {
-	src, c, err := OpenSource(ctx, d, client, g.log)
+	src, c, err := OpenSource(ctx, withIndexDir(d, g.cfg.DataDir), client, g.log)
 	if err != nil {
 		return nil, err
 	}
@@ -70,14 +72,55 @@ func (g *Gateway) department(ctx, listenCtx context.Context, d config.Department
 		g.onClose("department "+d.ID, func(context.Context) error { return c.Close() })
 	}
 	if drop, ok := src.(*csvdrop.Source); ok {
-		g.metrics.CounterFunc("gateway_csv_rejected_exports_total", "Malformed exports rejected whole (the previous export keeps serving).",
-			prometheus.Labels{"department": d.ID}, func() float64 { return float64(drop.Rejected()) })
+		registerCSVMetrics(g.metrics, d.ID, drop)
 	}
-	o := federation.Options{Cache: g.recordCache(listenCtx, d.ID, shared), Observer: g.metrics, Log: g.log}
+	o := federation.Options{Cache: g.recordCache(listenCtx, d.ID, shared), Observer: g.metrics, Log: g.log,
+		Cycle: departmentTTL(g.Catalog, d.ID)}
 	if g.Tracing != nil {
 		o.Tracer = g.Tracing.Tracer() // department spans
 	}
 	return federation.NewDepartment(d, src, o), nil
+}
+
+// registerCSVMetrics exports a CSV department's rejections by reason and the age of the
+// export it serves (docs/operators.md, "CSV exports").
+func registerCSVMetrics(m *metrics.Metrics, dept string, drop *csvdrop.Source) {
+	for _, reason := range csvdrop.Reasons {
+		m.CounterFunc("gateway_csv_rejected_exports_total", "Exports rejected whole, by reason: malformed, incomplete (fewer rows or other bytes than the marker promises), shrunk (beyond maxShrink); the previous export keeps serving.",
+			prometheus.Labels{"department": dept, "reason": reason}, func() float64 { return float64(drop.RejectedFor(reason)) })
+	}
+	m.GaugeFunc("gateway_csv_export_age_seconds", "Age of the export being served (since its file was written); 0 before the first.",
+		prometheus.Labels{"department": dept}, func() float64 {
+			if at := drop.SnapshotTime(); !at.IsZero() {
+				return time.Since(at).Seconds()
+			}
+			return 0
+		})
+}
+
+// withIndexDir gives a CSV department whose binding names no index directory one under
+// the gateway's data directory, which is the gateway's own and kept across restarts: the
+// drop directory is often a share the gateway may only read (examples/production.yaml).
+func withIndexDir(d config.Department, dataDir string) config.Department {
+	if d.Protocol != config.ProtocolCSV {
+		return d
+	}
+	for _, op := range d.Operations {
+		if _, ok := op.Params[csvdrop.ParamIndexDir]; ok {
+			return d
+		}
+	}
+	ops := make(map[string]config.Operation, len(d.Operations))
+	for name, op := range d.Operations {
+		op.Params = maps.Clone(op.Params)
+		if op.Params == nil {
+			op.Params = map[string]string{}
+		}
+		op.Params[csvdrop.ParamIndexDir] = filepath.Join(dataDir, "csv-index", d.ID)
+		ops[name] = op
+	}
+	d.Operations = ops
+	return d
 }
 
 // recordCache is a department's record cache, nil when caching is off. With a shared
@@ -88,7 +131,7 @@ func (g *Gateway) recordCache(listenCtx context.Context, dept string, shared cac
 		return nil
 	}
 	c := cache.New(cache.Options{
-		Department: dept, TTL: departmentTTL(g.Catalog, dept), MaxRecords: cc.MaxRecords,
+		Department: dept, TTL: departmentTTL(g.Catalog, dept), MaxRecords: cc.MaxRecords, MaxBytes: cc.MaxBytes,
 		NotFoundTTL: cc.NotFoundTTL, StaleFor: cc.StaleFor, Shared: shared, Log: g.log,
 	})
 	registerCacheMetrics(g.metrics, c)
@@ -171,4 +214,5 @@ func registerCacheMetrics(m *metrics.Metrics, c *cache.Cache) {
 	m.CounterFunc("gateway_cache_shared_hits_total", "Keys found in the shared (Redis) layer.", labels, stat(func(s cache.Stats) uint64 { return s.SharedHits }))
 	m.CounterFunc("gateway_cache_shared_errors_total", "Failed calls to the shared (Redis) layer.", labels, stat(func(s cache.Stats) uint64 { return s.SharedErrors }))
 	m.GaugeFunc("gateway_cache_entries", "Entries held in the in-process record cache.", labels, func() float64 { return float64(c.Stats().Entries) })
+	m.GaugeFunc("gateway_cache_bytes", "Memory of the entries held in the in-process record cache, as bounded by cache.maxBytes.", labels, func() float64 { return float64(c.Stats().Bytes) })
 }

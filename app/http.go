@@ -69,13 +69,15 @@ func (g *Gateway) graphql(enf *enforce.Enforcer) (http.Handler, error) {
 		}
 		g.log.Info("allowlist loaded", "operations", len(manifest))
 	}
-	res := &resolvers.Resolver{Fed: g.Fed, Planner: enf, Admin: g.Sharing, MaxPageSize: cfg.Limits.PageSize}
-	extensions := []graphql.HandlerExtension{g.metrics, federation.FreshnessExtension{}}
+	g.Resolver = &resolvers.Resolver{Fed: g.Fed, Planner: enf, Admin: g.Sharing, Quality: g.Quality, Comparer: g.Quality, Watcher: g.Notices,
+		MaxPageSize: cfg.Limits.PageSize}
+	// The sealer first: it signs the response every later extension has completed.
+	extensions := []graphql.HandlerExtension{g.sealer, g.metrics, federation.FreshnessExtension{}}
 	if g.Tracing != nil {
 		extensions = append([]graphql.HandlerExtension{g.Tracing.Extension()}, extensions...) // the operation's span
 	}
 	return server.NewGraphQL(server.GraphQLOptions{
-		Resolvers: res, Enforcer: enf, Limits: cfg.Limits, Introspection: cfg.Introspection, Log: g.log,
+		Resolvers: g.Resolver, Enforcer: enf, Limits: cfg.Limits, Introspection: cfg.Introspection, Log: g.log,
 		Extensions: extensions,
 		Manifest:   manifest,
 		AllowlistOnly: func(consumer string) bool {

@@ -17,20 +17,22 @@ import (
 
 // policy starts the sharing loop (grants in force, refreshed from any replica) and the
 // enforcer that decides every governed field (docs/architecture.md, The sharing policy).
-func (g *Gateway) policy(ctx context.Context) (*enforce.Enforcer, error) {
+// It returns the enforcer and the recorder it audits with (nil when audit is off): the
+// seal learns through it where a sealed request's events landed in the chain.
+func (g *Gateway) policy(ctx context.Context) (*enforce.Enforcer, enforce.Recorder, error) {
 	svc, err := sharing.New(ctx, sharing.Options{
 		Store: g.Store, Catalog: g.Catalog, Consumers: g.cfg.Consumers, Purposes: g.cfg.Purposes, DeadlineDays: g.cfg.Sharing.DeadlineWorkingDays,
 		Purger: g.Fed, Log: g.log,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	g.Sharing = svc
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	go svc.Watch(watchCtx, 30*time.Second)
 	g.onClose("grant watcher", func(context.Context) error { stopWatch(); return nil })
 
-	var rec enforce.Recorder = observedRecorder{timedRecorder{g.Recorder, g.metrics, g.cfg.Audit.CommitTimeout}.Record, g.checkpointer}
+	var rec enforce.Recorder = g.sealer.Recorder(observedRecorder{timedRecorder{g.Recorder, g.metrics, g.cfg.Audit.CommitTimeout}.Record, g.checkpointer})
 	if g.Tracing != nil {
 		rec = g.Tracing.Recorder(rec) // the audit commit's span, and the trace id in each event
 	}
@@ -40,7 +42,7 @@ func (g *Gateway) policy(ctx context.Context) (*enforce.Enforcer, error) {
 		eo.Recorder = nil
 		g.log.Warn("audit recording is OFF (--bench-no-audit): for throughput comparisons only")
 	}
-	return enforce.New(eo), nil
+	return enforce.New(eo), eo.Recorder, nil
 }
 
 // LoadCatalog parses the catalogue files and checks them against the schema's governed

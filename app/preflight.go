@@ -45,6 +45,11 @@ func Preflight(cfg *config.Config, openAll bool) (problems, warnings []string) {
 			bad("allowlist", "%v", err)
 		}
 	}
+	if cfg.Seal.KeyFile != "" && !cfg.Demo {
+		if _, err := auth.ReadKey(cfg.Seal.KeyFile); err != nil {
+			bad("seal.keyFile", "%v", err)
+		}
+	}
 	if !cfg.Demo {
 		p, w := productionSafety(cfg)
 		problems = append(problems, p...)

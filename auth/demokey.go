@@ -32,52 +32,60 @@ func DemoPublicKeyFile(dir string) string { return filepath.Join(dir, demoPubKey
 // with mode 0644. A key file that others can read, or that is not Ed25519, is refused rather
 // than trusted: anyone who can read it can mint tokens for any consumer.
 func LoadOrCreateDemoKey(dir string) (ed25519.PrivateKey, error) {
+	return LoadOrCreateKey(dir, demoKeyFile, demoPubKeyFile)
+}
+
+// LoadOrCreateKey is LoadOrCreateDemoKey for another Ed25519 key of the data directory
+// (the seal key, say), kept in its own files keyFile and pubFile under dir, with the
+// same permissions and the same refusals.
+func LoadOrCreateKey(dir, keyFile, pubFile string) (ed25519.PrivateKey, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("auth: demo key directory: %w", err)
+		return nil, fmt.Errorf("auth: key directory: %w", err)
 	}
-	path := filepath.Join(dir, demoKeyFile)
-	key, err := readDemoKey(path)
+	path := filepath.Join(dir, keyFile)
+	key, err := ReadKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		key, err = createDemoKey(dir, path)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := writeDemoPublicKey(dir, key.Public().(ed25519.PublicKey)); err != nil {
+	if err := writeDemoPublicKey(dir, filepath.Join(dir, pubFile), key.Public().(ed25519.PublicKey)); err != nil {
 		return nil, err
 	}
 	return key, nil
 }
 
-// readDemoKey reads an existing demo key; the error wraps fs.ErrNotExist when there is none.
-func readDemoKey(path string) (ed25519.PrivateKey, error) {
+// ReadKey reads an Ed25519 private key (PKCS#8 PEM) that only its owner may read; the
+// error wraps fs.ErrNotExist when there is none.
+func ReadKey(path string) (ed25519.PrivateKey, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("auth: demo key: %w", err)
+		return nil, fmt.Errorf("auth: key: %w", err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("auth: demo key: %w", err)
+		return nil, fmt.Errorf("auth: key: %w", err)
 	}
 	if perm := info.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
-		return nil, fmt.Errorf("auth: demo key %s is readable by others (mode %04o); run chmod 600 on it or delete it to create a new one", path, perm)
+		return nil, fmt.Errorf("auth: key %s is readable by others (mode %04o); run chmod 600 on it or delete it to create a new one", path, perm)
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {
-		return nil, fmt.Errorf("auth: demo key: %w", err)
+		return nil, fmt.Errorf("auth: key: %w", err)
 	}
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("auth: demo key %s is not a PKCS#8 PEM private key", path)
+		return nil, fmt.Errorf("auth: key %s is not a PKCS#8 PEM private key", path)
 	}
 	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("auth: demo key %s: %w", path, err)
+		return nil, fmt.Errorf("auth: key %s: %w", path, err)
 	}
 	key, ok := parsed.(ed25519.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("auth: demo key %s is a %T, not an Ed25519 key; delete it to create a new one", path, parsed)
+		return nil, fmt.Errorf("auth: key %s is a %T, not an Ed25519 key; delete it to create a new one", path, parsed)
 	}
 	return key, nil
 }
@@ -101,13 +109,12 @@ func createDemoKey(dir, path string) (ed25519.PrivateKey, error) {
 
 // writeDemoPublicKey writes the public key file unless it already holds exactly pub, so a
 // deleted or stale public file is repaired and an intact one is left untouched.
-func writeDemoPublicKey(dir string, pub ed25519.PublicKey) error {
+func writeDemoPublicKey(dir, path string, pub ed25519.PublicKey) error {
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return fmt.Errorf("auth: encode demo public key: %w", err)
 	}
 	data := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	path := DemoPublicKeyFile(dir)
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 		return nil
 	}

@@ -289,3 +289,44 @@ func (l *loader) run(ctx context.Context, t target, d time.Duration, rate float6
 	}
 	return r
 }
+
+// mergeResults adds up consecutive closed-loop runs of one target. Percentiles cannot
+// be merged exactly from summaries: p50 and the mean are weighted by requests, p90, p99
+// and the maximum are the worst run's, so the merged figures never look better than
+// some window was.
+func mergeResults(rs []loadResult) loadResult {
+	var out loadResult
+	for _, r := range rs {
+		out.Requests += r.Requests
+		out.Elapsed += r.Elapsed
+		out.Errors += r.Errors
+		out.NetErrors += r.NetErrors
+		out.HTTPErrors += r.HTTPErrors
+		out.GraphQLErrs += r.GraphQLErrs
+		out.ExpectedErrors += r.ExpectedErrors
+		if out.FirstError == "" {
+			out.FirstError = r.FirstError
+		}
+		for k, v := range r.ErrorKinds {
+			if out.ErrorKinds == nil {
+				out.ErrorKinds = map[string]int64{}
+			}
+			out.ErrorKinds[k] += v
+		}
+		w := float64(r.Requests)
+		out.Latency.P50 += r.Latency.P50 * w
+		out.Latency.Mean += r.Latency.Mean * w
+		out.Latency.P90 = max(out.Latency.P90, r.Latency.P90)
+		out.Latency.P99 = max(out.Latency.P99, r.Latency.P99)
+		out.Latency.Max = max(out.Latency.Max, r.Latency.Max)
+	}
+	if out.Requests > 0 {
+		out.Latency.P50 /= float64(out.Requests)
+		out.Latency.Mean /= float64(out.Requests)
+	}
+	out.ElapsedSec = out.Elapsed.Seconds()
+	if out.ElapsedSec > 0 {
+		out.RPS = float64(out.Requests) / out.ElapsedSec
+	}
+	return out
+}

@@ -100,6 +100,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.peer, "peer", "auto", "the Hive Gateway peer: auto (skip with a message if not installed), on (fail if not), off")
 	fs.IntVar(&o.peerFork, "peer-fork", 1, "node worker processes of the peer (hive-gateway --fork; its default is 1)")
 	fs.StringVar(&growth, "growth", "", "simulator citizens for the data-growth runs (S2u and S1 warm each), e.g. 20000,2000000")
+	var scale bool
+	fs.BoolVar(&scale, "scale", false, "district scale only: -growth 20000,5700000 (enterprises at Pudong's ratio), every other phase off")
 	fs.StringVar(&keys, "cache-keys", "", "distinct enterprises for the cache-size runs (S2u warm over K keys), e.g. 1,100,1000,5000")
 	fs.StringVar(&o.replicasPG, "replicas-pg", "", "PostgreSQL DSN: also measure the audit with 1 and 2 gateway replicas (OS processes) on a new schema there")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
@@ -146,6 +148,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.growth, err = parseInts(growth); err != nil {
 		return nil, fmt.Errorf("-growth: %w", err)
+	}
+	if scale {
+		if len(o.growth) == 0 {
+			o.growth = []int{20000, 5700000}
+		}
+		o.cold2, o.warm, o.ceiling, o.peer = false, false, false, "off"
 	}
 	if o.cacheKeys, err = parseInts(keys); err != nil {
 		return nil, fmt.Errorf("-cache-keys: %w", err)

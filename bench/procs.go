@@ -143,6 +143,7 @@ var (
 	listeningRE   = regexp.MustCompile(`msg="gateway listening".*? addr=(\S+)`)
 	simReadyRE    = regexp.MustCompile(`(A gateway for these simulators): .*--config (\S+)`)
 	ceilingLineRE = regexp.MustCompile(`(ceiling listening) on (\S+)`)
+	csvLoadedRE   = regexp.MustCompile(`msg="csvdrop: export loaded".*? file=(\S+)`)
 )
 
 // gatewayProc is a running gateway with what the harness learned from its log.
@@ -157,7 +158,7 @@ type gatewayProc struct {
 // startGateway starts the gateway binary and waits until it is listening and healthy.
 func startGateway(ctx context.Context, name, dir, bin string, args []string, timeout time.Duration) (*gatewayProc, error) {
 	t0 := time.Now()
-	c, err := startChild(name, dir, bin, args, nil, "", map[string]*regexp.Regexp{"sim": simLineRE, "listening": listeningRE})
+	c, err := startChild(name, dir, bin, args, nil, "", map[string]*regexp.Regexp{"sim": simLineRE, "listening": listeningRE, "csvLoaded": csvLoadedRE})
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,9 @@ type row struct {
 	CPUSeconds     float64                     `json:"cpu_s"`
 	CPUPerReqMs    float64                     `json:"cpu_ms_per_request"`
 	PeakRSSMiB     float64                     `json:"peak_rss_mib"`
+	// CacheBytesPerEntry is, for the cache-size runs, what one cached enterprise costs as
+	// the cache accounts it (gateway_cache_bytes / gateway_cache_entries for AMR).
+	CacheBytesPerEntry float64 `json:"cache_bytes_per_entry,omitempty"`
 	// PeakSinceStart is set when the peak could not be reset before the run, so it is
 	// the process's peak since it started.
 	PeakSinceStart bool `json:"peak_since_start,omitempty"`

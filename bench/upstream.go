@@ -162,21 +162,56 @@ func labelValue(labels, name string) string {
 // getUpstreamMetrics reads the gateway's /metrics; ok is false when the gateway does not
 // expose it (or not this counter), and the credit and HRSS columns then stay empty.
 func getUpstreamMetrics(ctx context.Context, gatewayURL string) (map[string]int64, bool) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, gatewayURL+"/metrics", nil)
+	body, err := getMetrics(ctx, gatewayURL)
 	if err != nil {
 		return nil, false
 	}
-	resp, err := ctlClient.Do(req)
-	if err != nil {
-		return nil, false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, false
-	}
-	m, present, err := parseUpstreamMetrics(resp.Body)
+	m, present, err := parseUpstreamMetrics(bytes.NewReader(body))
 	if err != nil || !present {
 		return nil, false
 	}
 	return m, true
+}
+
+// getMetrics reads the gateway's /metrics page.
+func getMetrics(ctx context.Context, gatewayURL string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, gatewayURL+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := ctlClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+}
+
+// getGauges reads one gauge of the gateway's /metrics by its department label.
+func getGauges(ctx context.Context, gatewayURL, name string) (map[string]float64, error) {
+	body, err := getMetrics(ctx, gatewayURL)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for line := range strings.Lines(string(body)) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), name+"{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(value, ' '); i >= 0 {
+			value = value[:i]
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			out[labelValue(labels, "department")] += v
+		}
+	}
+	return out, nil
 }

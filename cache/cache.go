@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"maps"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,10 @@ type Options struct {
 	// MaxRecords bounds the number of entries (one per operation and key, however many
 	// records it holds) kept in process. Default DefaultMaxRecords.
 	MaxRecords int
+	// MaxBytes bounds the memory of the entries kept in process, as packed records plus
+	// a fixed overhead per entry; the least recently used go first when either bound is
+	// reached. Default config.DefaultCacheMaxBytes.
+	MaxBytes int64
 	// NotFoundTTL is how long "the department does not know this key" is believed.
 	// Default DefaultNotFoundTTL; never longer than TTL; negative disables it.
 	NotFoundTTL time.Duration
@@ -73,6 +78,14 @@ type Options struct {
 // one the department does not know ("not found"); an error means the whole call failed.
 type Loader func(ctx context.Context, keys []string) (map[string][]adapters.Record, error)
 
+// PageLoader asks the department for one page of a key's records, with the total count.
+type PageLoader func(ctx context.Context) (adapters.Page, error)
+
+// entryLoader is what a load runs: the entries found, by key (LoadedAt unset). Fetch
+// and FetchPage each adapt their loader to it, so records and pages share one path of
+// lookups, coalescing, the shared layer and stale-if-error.
+type entryLoader func(ctx context.Context, keys []string) (map[string]Entry, error)
+
 // Result is what Fetch found for a batch of keys.
 type Result struct {
 	// Records by key; a key that is absent was not found (or, if Fetch also returned an
@@ -88,6 +101,8 @@ type Result struct {
 	// from when the department returned it, on whichever replica; about 0 if all were
 	// loaded for this call. It lets the caller tell consumers how current the data is.
 	MaxAge time.Duration
+
+	totals map[string]int // FetchPage's: the total count of the page's key
 }
 
 // Cache is the record cache of one department. It is safe for concurrent use.
@@ -112,7 +127,9 @@ type Cache struct {
 	// clock from a background goroutine. Entries past TTL+StaleFor are dropped when
 	// next touched, and the size bound evicts the least recently used ones, so the
 	// bound on entries always holds.
-	entries  *simplelru.LRU[entryKey, Entry]
+	entries  *simplelru.LRU[entryKey, packed]
+	bytes    int64 // what entries holds, by packed.size; guarded by mu
+	maxBytes int64
 	inflight map[entryKey]*call
 	ops      map[string]struct{}
 
@@ -160,12 +177,11 @@ func New(o Options) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// NewLRU fails only for a size below 1, which maxRecords cannot be.
-	entries, err := simplelru.NewLRU[entryKey, Entry](maxRecords, nil)
-	if err != nil {
-		panic(fmt.Sprintf("cache: creating the LRU: %v", err))
+	maxBytes := o.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = config.DefaultCacheMaxBytes
 	}
-	return &Cache{
+	c := &Cache{
 		dept:        o.Department,
 		ttl:         max(o.TTL, 0),
 		notFoundTTL: max(notFound, 0),
@@ -174,10 +190,43 @@ func New(o Options) *Cache {
 		shared:      o.Shared,
 		now:         now,
 		log:         log.With(slog.String("department", o.Department)),
-		entries:     entries,
+		maxBytes:    maxBytes,
 		inflight:    map[entryKey]*call{},
 		ops:         map[string]struct{}{},
 	}
+	// Every removal, whichever bound or call causes it, goes through onEvict, which keeps
+	// the byte count true. NewLRU fails only for a size below 1, which maxRecords cannot be.
+	entries, err := simplelru.NewLRU[entryKey, packed](maxRecords, func(k entryKey, p packed) { c.bytes -= int64(p.size(k)) })
+	if err != nil {
+		panic(fmt.Sprintf("cache: creating the LRU: %v", err))
+	}
+	c.entries = entries
+	return c
+}
+
+// store adds an entry and evicts the least recently used ones until both bounds hold.
+// It reports how many it evicted. Guarded by mu.
+func (c *Cache) store(k entryKey, e Entry) int {
+	p := pack(e)
+	size := int64(p.size(k))
+	if size > c.maxBytes {
+		return 0 // larger than the whole bound: keeping it would evict everything else
+	}
+	if old, ok := c.entries.Peek(k); ok {
+		c.bytes -= int64(old.size(k)) // replaced in place: Add does not evict it
+	}
+	evicted := 0
+	if c.entries.Add(k, p) {
+		evicted++
+	}
+	c.bytes += size
+	for c.bytes > c.maxBytes {
+		if _, _, ok := c.entries.RemoveOldest(); !ok {
+			break
+		}
+		evicted++
+	}
+	return evicted
 }
 
 // entryKey names one cached answer: an operation's key. A struct rather than a joined
@@ -214,7 +263,7 @@ func (c *Cache) worthKeeping(e Entry, now time.Time) bool {
 // hit is a key answered from a fresh in-process entry.
 type hit struct {
 	key   string
-	entry Entry
+	entry packed
 }
 
 // pending is a key this Fetch waits for.
@@ -240,6 +289,41 @@ type pending struct {
 // result and an error wrapping the loader's (or the context's) error; the caller decides
 // whether a partial answer is useful.
 func (c *Cache) Fetch(ctx context.Context, op string, keys []string, load Loader) (Result, error) {
+	return c.fetch(ctx, op, keys, func(ctx context.Context, keys []string) (map[string]Entry, error) {
+		recs, err := load(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]Entry, len(recs))
+		for k, rs := range recs {
+			out[k] = Entry{Records: rs, Found: true}
+		}
+		return out, nil
+	})
+}
+
+// FetchPage serves one page (offset, limit) of op's records for key, cached as a page:
+// its records and the total count, under the operation "page:"+op and a key of its own
+// per page, so that a purge of all the department's entries drops pages too. It shares
+// everything else with Fetch: concurrent requests for the same page make one call, and a
+// page past its TTL is served stale when the department fails.
+func (c *Cache) FetchPage(ctx context.Context, op, key string, offset, limit int, load PageLoader) (adapters.Page, Result, error) {
+	ck := key + "|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit)
+	res, err := c.fetch(ctx, "page:"+op, []string{ck}, func(ctx context.Context, _ []string) (map[string]Entry, error) {
+		p, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]Entry{ck: {Records: p.Records, Total: p.Total, Found: true}}, nil
+	})
+	page := adapters.Page{Records: res.Records[ck], Total: res.totals[ck]}
+	if _, ok := res.Records[ck]; err != nil && !ok {
+		return adapters.Page{}, res, err
+	}
+	return page, res, nil
+}
+
+func (c *Cache) fetch(ctx context.Context, op string, keys []string, load entryLoader) (Result, error) {
 	res := Result{Records: make(map[string][]adapters.Record, len(keys))}
 	if len(keys) == 0 {
 		return res, nil
@@ -267,13 +351,14 @@ func (c *Cache) Fetch(ctx context.Context, op string, keys []string, load Loader
 		}
 		ek := entryKey{op, k}
 		var stale *Entry
-		if e, ok := c.entries.Get(ek); ok {
-			switch {
+		if p, ok := c.entries.Get(ek); ok {
+			switch e := p.meta(); {
 			case c.fresh(e, now):
-				// Served after unlocking: copying records is the slow part of a hit.
-				hits = append(hits, hit{k, e})
+				// Served after unlocking: decoding records is the slow part of a hit.
+				hits = append(hits, hit{k, p})
 				continue
 			case c.servableStale(e, now):
+				e = p.entry()
 				stale = &e
 			default:
 				c.entries.Remove(ek)
@@ -296,7 +381,7 @@ func (c *Cache) Fetch(ctx context.Context, op string, keys []string, load Loader
 
 	res.Hits = len(hits)
 	for _, h := range hits {
-		res.serve(h.key, h.entry, c.age(h.entry, now))
+		res.serve(h.key, h.entry.entry(), c.age(h.entry.meta(), now), false)
 	}
 	if len(waits) == 0 {
 		c.stats.hits.Add(uint64(res.Hits))
@@ -336,7 +421,7 @@ func (c *Cache) Fetch(ctx context.Context, op string, keys []string, load Loader
 			if p.mine && cl.shared {
 				res.Hits++
 			}
-			res.serve(p.key, cl.entry, c.age(cl.entry, c.now()))
+			res.serve(p.key, cl.entry, c.age(cl.entry, c.now()), true)
 		case newest(p.stale, cl.stale) != nil:
 			res.serveStale(c, p.key, *newest(p.stale, cl.stale))
 		default:
@@ -367,11 +452,22 @@ func newest(a, b *Entry) *Entry {
 	return a
 }
 
-// serve adds e's answer for key to r, as a copy: callers apply policy to what they get,
-// and the cached records must not change with it.
-func (r *Result) serve(key string, e Entry, age time.Duration) {
+// serve adds e's answer for key to r. Callers apply policy to what they get, and the
+// cached records must not change with it: records decoded from a packed entry are fresh
+// already; shared ones (a load's result, which every waiter gets) are copied.
+func (r *Result) serve(key string, e Entry, age time.Duration, shared bool) {
 	r.MaxAge = max(r.MaxAge, age)
 	if !e.Found {
+		return
+	}
+	if e.Total != 0 {
+		if r.totals == nil {
+			r.totals = map[string]int{}
+		}
+		r.totals[key] = e.Total
+	}
+	if !shared {
+		r.Records[key] = e.Records
 		return
 	}
 	out := make([]adapters.Record, len(e.Records))
@@ -384,13 +480,13 @@ func (r *Result) serve(key string, e Entry, age time.Duration) {
 func (r *Result) serveStale(c *Cache, key string, e Entry) {
 	r.Stale = true
 	c.stats.staleServes.Add(1)
-	r.serve(key, e, c.age(e, c.now()))
+	r.serve(key, e, c.age(e, c.now()), true)
 }
 
 // load fills calls for keys: from the shared layer where it holds a fresh entry, from
 // the department for the rest. It runs in its own goroutine, so that a Fetch whose
 // caller goes away does not take the others' load with it.
-func (c *Cache) load(parent context.Context, op string, keys []string, calls map[string]*call, load Loader) {
+func (c *Cache) load(parent context.Context, op string, keys []string, calls map[string]*call, load entryLoader) {
 	ctx, cancel := c.detach(parent)
 	defer cancel()
 
@@ -418,7 +514,7 @@ func (c *Cache) load(parent context.Context, op string, keys []string, calls map
 	}
 
 	c.stats.loads.Add(1)
-	recs, err := c.callLoader(ctx, op, remaining, load)
+	got, err := c.callLoader(ctx, op, remaining, load)
 	if err != nil {
 		c.stats.loadErrors.Add(1)
 		c.fail(op, remaining, calls, fmt.Errorf("loading %s %s: %w", c.dept, op, err))
@@ -427,8 +523,8 @@ func (c *Cache) load(parent context.Context, op string, keys []string, calls map
 	now := c.now()
 	loaded := make(map[string]Entry, len(remaining))
 	for _, k := range remaining {
-		rs, ok := recs[k]
-		loaded[k] = Entry{Records: rs, Found: ok, LoadedAt: now}
+		e, ok := got[k]
+		loaded[k] = Entry{Records: e.Records, Total: e.Total, Found: ok, LoadedAt: now}
 	}
 	// The shared layer is written before the waiters are released, so that once any
 	// caller has an answer, every replica can find it without asking the department.
@@ -449,7 +545,7 @@ func (c *Cache) detach(parent context.Context) (context.Context, context.CancelF
 
 // callLoader runs load, turning a panic into an error: the load runs on a goroutine of
 // its own, where a panic would otherwise end the process rather than one request.
-func (c *Cache) callLoader(ctx context.Context, op string, keys []string, load Loader) (recs map[string][]adapters.Record, err error) {
+func (c *Cache) callLoader(ctx context.Context, op string, keys []string, load entryLoader) (got map[string]Entry, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.ErrorContext(ctx, "cache: loader panicked", slog.String("op", op), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
@@ -474,9 +570,7 @@ func (c *Cache) complete(op string, entries map[string]Entry, calls map[string]*
 			delete(c.inflight, ek)
 		}
 		if !cl.noStore && c.worthKeeping(e, now) {
-			if c.entries.Add(ek, e) {
-				c.stats.evictions.Add(1)
-			}
+			c.stats.evictions.Add(uint64(c.store(ek, e)))
 		}
 		cl.entry, cl.shared = e, fromShared
 		close(cl.done)
@@ -618,14 +712,22 @@ func (c *Cache) sharedSet(ctx context.Context, op string, loaded map[string]Entr
 func (c *Cache) Peek(op, key string) (recs []adapters.Record, found bool, age time.Duration, ok bool) {
 	now := c.now()
 	c.mu.Lock()
-	e, hit := c.entries.Get(entryKey{op, key})
+	p, hit := c.entries.Get(entryKey{op, key})
 	c.mu.Unlock()
-	if !hit || !c.fresh(e, now) {
+	if !hit || !c.fresh(p.meta(), now) {
 		return nil, false, 0, false
 	}
 	c.stats.hits.Add(1)
-	var r Result
-	r.Records = map[string][]adapters.Record{}
-	r.serve(key, e, 0)
-	return r.Records[key], e.Found, c.age(e, now), true
+	e := p.entry()
+	return e.Records, e.Found, c.age(e, now), true
+}
+
+// Fresh reports whether the in-process layer holds key fresh, without serving it: for a
+// caller deciding whether a lookup needs loading at all.
+func (c *Cache) Fresh(op, key string) bool {
+	now := c.now()
+	c.mu.Lock()
+	p, ok := c.entries.Peek(entryKey{op, key})
+	c.mu.Unlock()
+	return ok && c.fresh(p.meta(), now)
 }

@@ -13,6 +13,7 @@ import (
 // with the time the department gave it, so its age stays honest on every replica.
 type Entry struct {
 	Records  []adapters.Record `json:"records,omitempty"`
+	Total    int               `json:"total,omitempty"` // a page's (FetchPage): how many records the key has in all
 	Found    bool              `json:"found"`
 	LoadedAt time.Time         `json:"loadedAt"`
 }

@@ -11,11 +11,12 @@ type Stats struct {
 	LoadErrors     uint64 // Loader calls that failed
 	CoalescedWaits uint64 // keys awaited from another Fetch's load instead of loaded again
 	StaleServes    uint64 // keys served past their TTL because their load failed
-	Evictions      uint64 // entries dropped to keep the cache within MaxRecords
+	Evictions      uint64 // entries dropped to keep the cache within MaxRecords and MaxBytes
 	SharedHits     uint64 // keys found fresh in the shared layer
 	SharedErrors   uint64 // failed shared-layer calls (Get, Set, Purge)
 	RemotePurges   uint64 // purge notices received from other replicas
 	Entries        int    // entries held in process now
+	Bytes          int64  // what those entries cost, as bounded by MaxBytes
 }
 
 type counters struct {
@@ -26,7 +27,7 @@ type counters struct {
 // Stats returns the current counters.
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()
-	n := c.entries.Len()
+	n, bytes := c.entries.Len(), c.bytes
 	c.mu.Unlock()
 	return Stats{
 		Hits:           c.stats.hits.Load(),
@@ -40,6 +41,7 @@ func (c *Cache) Stats() Stats {
 		SharedErrors:   c.stats.sharedErrors.Load(),
 		RemotePurges:   c.stats.remotePurges.Load(),
 		Entries:        n,
+		Bytes:          bytes,
 	}
 }
 

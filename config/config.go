@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,6 +47,7 @@ type Config struct {
 	Sharing Sharing `yaml:"sharing,omitempty"`
 	Cache   Cache   `yaml:"cache,omitempty"`
 	Log     Log     `yaml:"log,omitempty"`
+	Seal    Seal    `yaml:"seal,omitempty"`
 	Audit   Audit   `yaml:"audit,omitempty"`
 	Tracing Tracing `yaml:"tracing,omitempty"`
 
@@ -219,6 +221,12 @@ type Consumer struct {
 	SelfService bool     `yaml:"selfService,omitempty"` // tokens carry citizen_id
 	Grants      []Grant  `yaml:"grants,omitempty"`      // static grants on conditional items
 	Origins     []string `yaml:"origins,omitempty"`     // browser origins allowed by CORS
+	// Watch grants a watch list of enterprises and persons with notices of their
+	// changes (the supervision platform in the demo).
+	Watch bool `yaml:"watch,omitempty"`
+	// Webhook receives the consumer's notices (POST, signed with the seal key); without
+	// it the consumer polls them.
+	Webhook string `yaml:"webhook,omitempty"`
 	// RateLimit bounds each end user (token subject) of this consumer, and
 	// ConsumerRateLimit the consumer as a whole. Defaults depend on the kind of
 	// consumer: low for the playground and citizens' sessions, high for service backends.
@@ -308,6 +316,14 @@ type Auth struct {
 	Leeway      time.Duration `yaml:"leeway,omitempty"`
 }
 
+// Seal is the key that seals answers (docs/sealed-answers.md).
+type Seal struct {
+	// KeyFile is the Ed25519 private key (PKCS#8 PEM, mode 0600), relative to the
+	// configuration file; apart from the token and audit keys. Without it, requests
+	// for a sealed answer get SEAL_UNAVAILABLE. The demo keeps one in its data directory.
+	KeyFile string `yaml:"keyFile,omitempty"`
+}
+
 // Store is where grants, sharing requests and audit events are kept.
 type Store struct {
 	Driver string `yaml:"driver,omitempty"` // sqlite (default) or postgres
@@ -353,6 +369,7 @@ type Sharing struct {
 type Cache struct {
 	Disabled    bool          `yaml:"disabled,omitempty"`
 	MaxRecords  int           `yaml:"maxRecords,omitempty"`  // per department; default 100000
+	MaxBytes    int64         `yaml:"maxBytes,omitempty"`    // per department, in bytes; default 64 MiB
 	StaleFor    time.Duration `yaml:"staleFor,omitempty"`    // stale-if-error window past the TTL; default 1h
 	NotFoundTTL time.Duration `yaml:"notFoundTTL,omitempty"` // default 30s
 	RedisAddr   string        `yaml:"redisAddr,omitempty"`   // optional shared layer
@@ -401,6 +418,7 @@ func (c *Config) WithDefaults() {
 	l.BatchWait = cmp.Or(l.BatchWait, DefaultBatchWait)
 	c.Sharing.DeadlineWorkingDays = cmp.Or(c.Sharing.DeadlineWorkingDays, DefaultDeadlineWorkingDays)
 	c.Cache.MaxRecords = cmp.Or(c.Cache.MaxRecords, DefaultCacheMaxRecords)
+	c.Cache.MaxBytes = cmp.Or(c.Cache.MaxBytes, DefaultCacheMaxBytes)
 	c.Cache.StaleFor = cmp.Or(c.Cache.StaleFor, DefaultStaleFor)
 	c.Cache.NotFoundTTL = cmp.Or(c.Cache.NotFoundTTL, DefaultNotFoundTTL)
 	c.Cache.RedisPrefix = cmp.Or(c.Cache.RedisPrefix, DefaultRedisPrefix)
@@ -518,11 +536,12 @@ func Load(path string) (*Config, error) {
 }
 
 // resolvePaths makes the files a configuration names relative to its own directory
-// (allowlist, key files, JWKS file) absolute, once, so that no user of the configuration
+// (allowlist, key files, JWKS file, seal key) absolute, once, so that no user of the configuration
 // needs to know where it came from. Catalogue files are read relative to it at Load.
 func (c *Config) resolvePaths(dir string) {
 	c.Allowlist = relativeTo(dir, c.Allowlist)
 	c.Auth.JWKSFile = relativeTo(dir, c.Auth.JWKSFile)
+	c.Seal.KeyFile = relativeTo(dir, c.Seal.KeyFile)
 	for i, k := range c.Auth.KeyFiles {
 		c.Auth.KeyFiles[i] = relativeTo(dir, k)
 	}
@@ -712,6 +731,13 @@ func (c *Config) validate(at func(string) string) []string {
 				bad(cp+".roles", "role %q: want one of %s", r, strings.Join(gateway.Roles, ", "))
 			}
 		}
+		if cons.Webhook != "" {
+			if u, err := url.Parse(cons.Webhook); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				bad(cp+".webhook", "webhook %q: want an http(s) URL", cons.Webhook)
+			} else if !cons.Watch {
+				bad(cp+".webhook", "a webhook receives watch notices: set watch: true as well")
+			}
+		}
 		for j, g := range cons.Grants {
 			gp := fmt.Sprintf("%s.grants[%d]", cp, j)
 			if g.Purpose == "" {
@@ -785,7 +811,7 @@ func (c *Config) validate(at func(string) string) []string {
 		{"limits.selections", int64(c.Limits.Selections)}, {"limits.bodyBytes", c.Limits.BodyBytes},
 		{"limits.pageSize", int64(c.Limits.PageSize)}, {"limits.batchWait", int64(c.Limits.BatchWait)},
 		{"sharing.deadlineWorkingDays", int64(c.Sharing.DeadlineWorkingDays)},
-		{"cache.maxRecords", int64(c.Cache.MaxRecords)}, {"cache.staleFor", int64(c.Cache.StaleFor)},
+		{"cache.maxRecords", int64(c.Cache.MaxRecords)}, {"cache.maxBytes", c.Cache.MaxBytes}, {"cache.staleFor", int64(c.Cache.StaleFor)},
 		{"cache.notFoundTTL", int64(c.Cache.NotFoundTTL)}, {"auth.leeway", int64(c.Auth.Leeway)},
 		{"audit.commitTimeout", int64(c.Audit.CommitTimeout)}, {"store.timeout", int64(c.Store.Timeout)},
 	} {

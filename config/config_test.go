@@ -202,7 +202,7 @@ func TestStoreReplica(t *testing.T) {
 // that the gateway started from another directory reads the same files.
 func TestLoadResolvesPathsOnce(t *testing.T) {
 	dir := t.TempDir()
-	conf := good + "allowlist: ops.json\n"
+	conf := good + "allowlist: ops.json\nseal: {keyFile: keys/seal.pem}\n"
 	conf = strings.Replace(conf, "keyFiles: [k.pem]", "keyFiles: [k.pem, /etc/abs.pem], jwksFile: keys/jwks.json", 1)
 	if err := os.WriteFile(filepath.Join(dir, "gw.yaml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -216,8 +216,8 @@ func TestLoadResolvesPathsOnce(t *testing.T) {
 	}
 	want := []string{filepath.Join(dir, "k.pem"), "/etc/abs.pem"}
 	if !slices.Equal(c.Auth.KeyFiles, want) || c.Auth.JWKSFile != filepath.Join(dir, "keys/jwks.json") ||
-		c.Allowlist != filepath.Join(dir, "ops.json") {
-		t.Errorf("paths: keys %v, jwks %q, allowlist %q", c.Auth.KeyFiles, c.Auth.JWKSFile, c.Allowlist)
+		c.Allowlist != filepath.Join(dir, "ops.json") || c.Seal.KeyFile != filepath.Join(dir, "keys/seal.pem") {
+		t.Errorf("paths: keys %v, jwks %q, allowlist %q, seal key %q", c.Auth.KeyFiles, c.Auth.JWKSFile, c.Allowlist, c.Seal.KeyFile)
 	}
 	if string(c.CatalogData["psb.yaml"]) != "# catalogue" {
 		t.Error("the catalogue file is read beside the configuration")

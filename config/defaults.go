@@ -35,9 +35,13 @@ const (
 
 	// The record cache.
 	DefaultCacheMaxRecords = 100000 // per department
-	DefaultStaleFor        = time.Hour
-	DefaultNotFoundTTL     = 30 * time.Second
-	DefaultRedisPrefix     = "pdgw:"
+	// DefaultCacheMaxBytes bounds one department's in-process entries: a packed
+	// enterprise or person costs well under 1.5 KiB, so the default record bound fits
+	// too (docs/PERFORMANCE.md, "Cache entries").
+	DefaultCacheMaxBytes = 64 << 20
+	DefaultStaleFor      = time.Hour
+	DefaultNotFoundTTL   = 30 * time.Second
+	DefaultRedisPrefix   = "pdgw:"
 
 	DefaultDeadlineWorkingDays = 5 // for an owner to answer a sharing request
 	DefaultLeeway              = 30 * time.Second

@@ -132,6 +132,17 @@ var argumentRules = map[string]string{
 	"Mutation.revokeGrant(id)":                  "@role approver; the owning department only",
 	"Mutation.purgeCache(department)":           "@role approver/auditor; the caller's own department only",
 	"Mutation.purgeCache(keys)":                 "@role approver/auditor; the caller's own department only",
+	"Query.dataIssues(status)":                  "scope: issues about the caller's own department's items and those it filed (a citizen: their own), all for the CIO office; values as the viewer's policy shows them",
+	"Query.dataIssues(kind)":                    "scope: as dataIssues(status)",
+	"Query.notices(status)":                     "scope: the caller's own notices",
+	"Query.notices(after)":                      "scope: the caller's own notices; a cursor, refused unless it is one of them",
+	"Query.notices(first)":                      "scope: the caller's own notices; page, bounded",
+	"Mutation.reportDataIssue(input)":           "@role any; code checked against the catalogue; the subject must be one whose item the filer may see (a citizen: themselves); values stored as the filer's policy shows them",
+	"Mutation.resolveDataIssue(id)":             "@role approver; the owning department only",
+	"Mutation.resolveDataIssue(outcome)":        "@role approver",
+	"Mutation.resolveDataIssue(note)":           "@role approver",
+	"Mutation.watch(subjects)":                  "@role any; the consumer's watch grant; a person needs at least masked access to the ID number",
+	"Mutation.unwatch(subjects)":                "@role any; the caller's own watch list only",
 }
 
 func TestEveryArgumentIsGoverned(t *testing.T) {

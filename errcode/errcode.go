@@ -28,12 +28,15 @@ const (
 	NotFound          = "NOT_FOUND"
 	AlreadyDecided    = "ALREADY_DECIDED"
 	AlreadyRevoked    = "ALREADY_REVOKED"
+	AlreadyResolved   = "ALREADY_RESOLVED"
 	StoreUnavailable  = "STORE_UNAVAILABLE"
 	AuditUnavailable  = "AUDIT_UNAVAILABLE"
 	PurgeIncomplete   = "PURGE_INCOMPLETE"
 	ForbiddenArgument = "FORBIDDEN_ARGUMENT"
 	SubjectLimit      = "SUBJECT_LIMIT_EXCEEDED"
 	CitizenOnly       = "CITIZEN_ONLY"
+	// SealUnavailable comes beside the data: the answer stands, unattested.
+	SealUnavailable = "SEAL_UNAVAILABLE"
 
 	// GraphQL request errors: nothing ran.
 	NotAllowlisted           = "OPERATION_NOT_ALLOWLISTED"
@@ -47,6 +50,7 @@ const (
 	PersistedQueryNotFound   = "PERSISTED_QUERY_NOT_FOUND" // sent by gqlgen's APQ
 	SubscriptionNotSupported = "SUBSCRIPTION_NOT_SUPPORTED"
 	IncrementalNotSupported  = "INCREMENTAL_DELIVERY_NOT_SUPPORTED"
+	BadSealRequest           = "BAD_SEAL_REQUEST"
 
 	// HTTP request errors: refused before GraphQL saw the request.
 	BadRequest           = "BAD_REQUEST"
@@ -81,15 +85,17 @@ var vocabulary = map[string]Info{
 	SourceNotOffered:  {http.StatusOK, "no department of this deployment offers the lookup the field needs"},
 	BadUserInput:      {http.StatusOK, "an argument breaks a rule the message names"},
 	Forbidden:         {http.StatusOK, "the caller may not use this operation"},
-	NotFound:          {http.StatusOK, "the sharing request or grant does not exist"},
+	NotFound:          {http.StatusOK, "the sharing request, grant or data issue does not exist"},
 	AlreadyDecided:    {http.StatusOK, "the sharing request was already decided"},
 	AlreadyRevoked:    {http.StatusOK, "the grant was already revoked"},
+	AlreadyResolved:   {http.StatusOK, "the data issue was already answered; an answer is final"},
 	StoreUnavailable:  {http.StatusOK, "the gateway's database did not answer"},
 	AuditUnavailable:  {http.StatusOK, "the audit trail could not be written, so the answer is withheld"},
 	PurgeIncomplete:   {http.StatusOK, "this replica's cache was purged, the shared cache did not answer"},
 	ForbiddenArgument: {http.StatusOK, "the field looks up, filters or counts by a datum the caller may not read"},
 	SubjectLimit:      {http.StatusOK, "the end user has reached more distinct people than its budget allows"},
 	CitizenOnly:       {http.StatusOK, "only a citizen's self-service token reads a data tracker"},
+	SealUnavailable:   {http.StatusOK, "the answer could not be sealed; its data are not attested"},
 
 	NotAllowlisted:           {http.StatusOK, "a consumer in allowlist mode sent an unregistered operation"},
 	QueryTooDeep:             {http.StatusOK, "the query is nested too deep"},
@@ -102,6 +108,7 @@ var vocabulary = map[string]Info{
 	PersistedQueryNotFound:   {http.StatusOK, "the persisted-query hash is unknown; send the query text with it"},
 	SubscriptionNotSupported: {http.StatusOK, "subscriptions are not served over GET or POST"},
 	IncrementalNotSupported:  {http.StatusOK, "@defer and @stream are refused: each answer is sent whole"},
+	BadSealRequest:           {http.StatusOK, "extensions.seal or X-Gateway-Seal is not a boolean"},
 
 	BadRequest:           {http.StatusBadRequest, "the HTTP request is not a well-formed GraphQL request"},
 	UnsupportedMediaType: {http.StatusUnsupportedMediaType, "the body is not application/json in UTF-8"},

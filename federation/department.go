@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -79,7 +78,9 @@ type Department struct {
 	protected *resilience.Source
 	cache     *cache.Cache // nil: no caching
 	obs       Observer
-	tracer    trace.Tracer // nil: no spans
+	tracer    trace.Tracer      // nil: no spans
+	snapshot  adapters.Snapshot // nil unless the adapter serves a copy (a batch export)
+	cycle     time.Duration
 	log       *slog.Logger
 }
 
@@ -89,6 +90,10 @@ type Options struct {
 	Observer Observer     // nil: no metrics
 	Tracer   trace.Tracer // nil: no spans (see trace.go)
 	Log      *slog.Logger
+	// Cycle is the owner's update cycle. An adapter that serves a copy of the data
+	// (adapters.Snapshot) older than that is reported stale in extensions.sources, as
+	// a cached record served past its TTL is; zero: never.
+	Cycle time.Duration
 }
 
 // NewDepartment wraps an adapter with the binding's limits and the cache.
@@ -96,7 +101,8 @@ func NewDepartment(cfg config.Department, src adapters.Source, o Options) *Depar
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer, tracer: o.Tracer, log: o.Log}
+	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer, tracer: o.Tracer, cycle: o.Cycle, log: o.Log}
+	d.snapshot, _ = src.(adapters.Snapshot)
 	inner := src
 	if d.tracer != nil {
 		inner = traced(d, src)
@@ -158,7 +164,7 @@ func (d *Department) Fetch(ctx context.Context, op string, keys []string) (_ map
 		}
 		got, err := d.upstream(ctx, op, keys)
 		failed := unanswered(keys, got, err)
-		noteFreshness(ctx, d.ID, 0, len(keys)-failed, failed, 0, false)
+		d.noteFreshness(ctx, 0, len(keys)-failed, failed, 0, false)
 		return got, err
 	}
 	var res cache.Result
@@ -171,7 +177,7 @@ func (d *Department) Fetch(ctx context.Context, op string, keys []string) (_ map
 		return d.upstream(ctx, op, keys)
 	})
 	failed := unanswered(keys, res.Records, err)
-	noteFreshness(ctx, d.ID, res.Hits, max(res.Misses-failed, 0), failed, res.MaxAge, res.Stale)
+	d.noteFreshness(ctx, res.Hits, max(res.Misses-failed, 0), failed, res.MaxAge, res.Stale)
 	if err != nil {
 		return res.Records, d.wrap(err)
 	}
@@ -244,11 +250,9 @@ func (d *Department) logFailure(ctx context.Context, op string, err error) {
 	d.log.Log(ctx, level, "department call failed", "department", d.ID, "op", op, "err", err)
 }
 
-// pageTotal is the synthetic field that carries a cached page's total count.
-const pageTotal = "\x00total"
-
-// Page lists one page of op's records for key. Pages are cached like records, under
-// the operation "page:" + op; a purge of all the department's records drops them too.
+// Page lists one page of op's records for key. Pages are cached as pages (records and
+// total) under the operation "page:" + op; a purge of all the department's records
+// drops them too.
 func (d *Department) Page(ctx context.Context, op, key string, offset, limit int) (_ adapters.Page, err error) {
 	if !d.protected.CanPage() {
 		return adapters.Page{}, fmt.Errorf("department %s cannot list records page by page", d.ID)
@@ -287,32 +291,52 @@ func (d *Department) Page(ctx context.Context, op, key string, offset, limit int
 	if d.cache == nil {
 		p, err := load(ctx)
 		if err != nil {
-			noteFreshness(ctx, d.ID, 0, 0, 1, 0, false)
+			d.noteFreshness(ctx, 0, 0, 1, 0, false)
 		} else {
-			noteFreshness(ctx, d.ID, 0, 1, 0, 0, false)
+			d.noteFreshness(ctx, 0, 1, 0, 0, false)
 		}
 		return p, err
 	}
-	ck := key + "|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit)
-	res, err = d.cache.Fetch(ctx, "page:"+op, []string{ck}, func(ctx context.Context, _ []string) (map[string][]adapters.Record, error) {
-		p, err := load(ctx)
-		if err != nil {
-			return nil, err
-		}
-		recs := append(p.Records[:len(p.Records):len(p.Records)], adapters.Record{pageTotal: strconv.Itoa(p.Total)})
-		return map[string][]adapters.Record{ck: recs}, nil
-	})
-	failed := unanswered([]string{ck}, res.Records, err)
-	noteFreshness(ctx, d.ID, res.Hits, max(res.Misses-failed, 0), failed, res.MaxAge, res.Stale)
-	recs, ok := res.Records[ck]
-	if err != nil && !ok {
+	var p adapters.Page
+	p, res, err = d.cache.FetchPage(ctx, op, key, offset, limit, load)
+	failed := 0
+	if err != nil {
+		failed = 1 // nothing to serve, not even stale
+	}
+	d.noteFreshness(ctx, res.Hits, max(res.Misses-failed, 0), failed, res.MaxAge, res.Stale)
+	if err != nil {
 		return adapters.Page{}, d.wrap(err)
 	}
-	if len(recs) == 0 {
-		return adapters.Page{}, nil
+	return p, nil
+}
+
+// cached returns key's records when the department's cache holds them fresh, without
+// loading or waiting: what lets a warm read skip the loaders' batching window. It is a
+// read of the cache, not a way of merging lookups: a miss goes through the loaders.
+func (d *Department) cached(ctx context.Context, op, key string) ([]adapters.Record, bool) {
+	if d.cache == nil {
+		return nil, false
 	}
-	total, _ := strconv.Atoi(recs[len(recs)-1][pageTotal])
-	return adapters.Page{Records: recs[:len(recs)-1], Total: total}, nil
+	recs, _, age, ok := d.cache.Peek(op, key)
+	if ok {
+		d.noteFreshness(ctx, 1, 0, 0, age, false)
+	}
+	return recs, ok
+}
+
+// noteFreshness reports what a lookup was served from. For an adapter that serves a
+// copy, the copy's own age counts: a record read a second ago from last week's export
+// is a week old, and stale once the owner's cycle has passed without a newer export
+// (docs/operators.md, "CSV exports").
+func (d *Department) noteFreshness(ctx context.Context, hits, fetched, failed int, age time.Duration, stale bool) {
+	if d.snapshot != nil {
+		if at := d.snapshot.SnapshotTime(); !at.IsZero() {
+			a := max(time.Since(at), 0)
+			age = max(age, a)
+			stale = stale || (d.cycle > 0 && a > d.cycle)
+		}
+	}
+	noteFreshness(ctx, d.ID, hits, fetched, failed, age, stale)
 }
 
 // Purge drops cached records of this department: all, or those of some keys.

@@ -7,6 +7,10 @@ import "pudong.gov.cn/gateway/adapters"
 // caller may see from the population registry never calls it.
 type Citizen struct {
 	IDNumber string
+	// RepresentativeOf is the enterprise whose registry names this citizen as its legal
+	// representative, when the citizen was reached that way: the registry's copy of the
+	// name is then at hand to compare with the population registry's.
+	RepresentativeOf *Enterprise
 }
 
 // IsCreditSubject marks Citizen as a member of the CreditSubject union.
@@ -52,7 +56,7 @@ func (e *Enterprise) LegalRepresentative() (*Citizen, error) {
 		return nil, e.Err
 	}
 	if id := e.Record["legalRepresentativeId"]; id != "" {
-		return &Citizen{IDNumber: id}, nil
+		return &Citizen{IDNumber: id, RepresentativeOf: e}, nil
 	}
 	return nil, nil
 }

@@ -235,6 +235,43 @@ func TestFreshnessReport(t *testing.T) {
 	}
 }
 
+// snapSource is a department that serves a copy of its data taken at a set time.
+type snapSource struct {
+	*memSource
+	at time.Time
+}
+
+func (s snapSource) SnapshotTime() time.Time { return s.at }
+
+// A copy older than the owner's cycle is reported stale with its own age, whether the
+// record came from the department or the cache: the previous export that keeps serving
+// after a rejected one must not pass for current (issue 12, item 5).
+func TestSnapshotOlderThanCycleIsStale(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		age   time.Duration
+		stale bool
+	}{{"within the cycle", 3 * time.Hour, false}, {"past the cycle", 30 * time.Hour, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := snapSource{newMem(3), time.Now().Add(-tc.age)}
+			c := cache.New(cache.Options{Department: "hrss", TTL: time.Minute})
+			d := NewDepartment(binding("hrss", 100), src, Options{Cache: c, Cycle: 24 * time.Hour})
+			f, _ := New([]*Department{d}, config.Sources{}, 0)
+			for _, pass := range []string{"from the department", "from the cache"} {
+				l := &Loaders{f: f}
+				ctx := WithLoaders(context.Background(), l)
+				if _, err := d.Fetch(ctx, "enterprise", []string{"k000"}); err != nil {
+					t.Fatal(err)
+				}
+				got := l.fresh.m["hrss"]
+				if got == nil || got.Stale != tc.stale || got.MaxAgeSeconds < tc.age.Seconds()-1 {
+					t.Errorf("%s: freshness %+v, want stale=%v and age about %v", pass, got, tc.stale, tc.age)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkLoadersBatch measures batching 50 concurrent loads into one call.
 func BenchmarkLoadersBatch(b *testing.B) {
 	src := newMem(50)

@@ -3,7 +3,6 @@ package federation
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -57,11 +56,14 @@ func (f *Federation) Sources() config.Sources { return f.src }
 // Loaders batch and memoise one request's lookups: every Load of the same kind made
 // while the request's resolvers run concurrently becomes one department call (or one
 // per batch-size chunk), and a key is looked up once per request.
+//
+// Lookups are merged in two places only: within a request, here (dataloadgen, which
+// also serves a list's lookahead, PrefetchCredit), and across requests, in the
+// department's cache (concurrent misses of a key share one load). A fresh cached record
+// is read directly, without the batching window (Department.cached).
 type Loaders struct {
 	f          *Federation
 	fresh      freshness
-	mu         sync.Mutex
-	prefetched map[string]*prefetch
 	person     *dataloadgen.Loader[string, []adapters.Record]
 	enterprise *dataloadgen.Loader[string, []adapters.Record]
 	byRep      *dataloadgen.Loader[string, []adapters.Record]
@@ -114,11 +116,8 @@ func (l *Loaders) load(ctx context.Context, lookup string, r config.Ref, ld *dat
 	if r.None {
 		return nil, &NotOfferedError{Lookup: lookup}
 	}
-	if d := l.f.depts[r.Department]; d.cache != nil {
-		if recs, _, age, ok := d.cache.Peek(r.Operation, key); ok {
-			noteFreshness(ctx, d.ID, 1, 0, 0, age, false)
-			return recs, nil
-		}
+	if recs, ok := l.f.depts[r.Department].cached(ctx, r.Operation, key); ok {
+		return recs, nil
 	}
 	return ld.Load(ctx, key)
 }
@@ -155,60 +154,31 @@ func (l *Loaders) EnterprisesByLegalRep(ctx context.Context, id string) ([]adapt
 
 // CreditRecords returns the credit records about a subject.
 func (l *Loaders) CreditRecords(ctx context.Context, subject string) ([]adapters.Record, error) {
-	l.mu.Lock()
-	pf := l.prefetched[subject]
-	l.mu.Unlock()
-	if pf != nil {
-		select {
-		case <-pf.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if recs, ok := pf.recs[subject]; ok || pf.err == nil {
-			return recs, nil
-		}
-		return nil, pf.err
-	}
 	return l.load(ctx, "creditBySubject", l.f.src.CreditBySubject, l.credit, subject)
 }
 
-// prefetch is one lookahead fetch that Loads of its keys wait for.
-type prefetch struct {
-	done chan struct{}
-	recs map[string][]adapters.Record
-	err  error
-}
-
-// PrefetchCredit starts one credit query for all subjects a list will need, so that the
-// list's elements, resolved concurrently, share that query however their goroutines are
-// scheduled. It does not wait; CreditRecords for these subjects does.
+// PrefetchCredit puts all subjects a list will need into the credit loader's current
+// batch at once, so that the list's elements, resolved concurrently, share one query
+// however their goroutines are scheduled: their CreditRecords find the keys already
+// batched. It does not wait. Subjects the cache holds fresh are left out; their reads
+// take the cache's fast path.
 func (l *Loaders) PrefetchCredit(ctx context.Context, subjects []string) {
-	pf := &prefetch{done: make(chan struct{})}
-	var keys []string
-	l.mu.Lock()
-	if l.prefetched == nil {
-		l.prefetched = map[string]*prefetch{}
+	if l.f.src.CreditBySubject.None {
+		return // CreditRecords answers that the lookup is not offered
 	}
+	d := l.f.depts[l.f.src.CreditBySubject.Department]
+	keys := make([]string, 0, len(subjects))
 	for _, s := range subjects {
-		if _, ok := l.prefetched[s]; !ok && s != "" {
-			l.prefetched[s] = pf
+		if s == "" {
+			continue
+		}
+		if d.cache == nil || !d.cache.Fresh(l.f.src.CreditBySubject.Operation, s) {
 			keys = append(keys, s)
 		}
 	}
-	l.mu.Unlock()
-	if len(keys) == 0 {
-		return
+	if len(keys) > 0 {
+		l.credit.LoadAllThunk(ctx, keys)
 	}
-	r := l.f.src.CreditBySubject
-	if r.None {
-		pf.err = &NotOfferedError{Lookup: "creditBySubject"}
-		close(pf.done)
-		return
-	}
-	go func() {
-		defer close(pf.done)
-		pf.recs, pf.err = l.f.depts[r.Department].Fetch(ctx, r.Operation, keys)
-	}()
 }
 
 // Insurance returns a person's social-insurance records.

@@ -32,6 +32,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Citizen() CitizenResolver
 	CreditRecord() CreditRecordResolver
+	DepartmentSharingStats() DepartmentSharingStatsResolver
 	Enterprise() EnterpriseResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
@@ -151,17 +152,47 @@ type ComplexityRoot struct {
 		SharingRequestID func(childComplexity int) int
 	}
 
+	DataIssue struct {
+		Code           func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Deadline       func(childComplexity int) int
+		Department     func(childComplexity int) int
+		Description    func(childComplexity int) int
+		Field          func(childComplexity int) int
+		FiledBy        func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		Note           func(childComplexity int) int
+		ResolvedAt     func(childComplexity int) int
+		ResolvedBy     func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Subject        func(childComplexity int) int
+		SuggestedValue func(childComplexity int) int
+	}
+
+	DepartmentDataQuality struct {
+		FindingsClosed           func(childComplexity int) int
+		FindingsOpen             func(childComplexity int) int
+		ObjectionsAnsweredOnTime func(childComplexity int) int
+		ObjectionsCorrected      func(childComplexity int) int
+		ObjectionsOverdue        func(childComplexity int) int
+		ObjectionsReceived       func(childComplexity int) int
+	}
+
 	DepartmentSharingStats struct {
-		AnsweredOnTime   func(childComplexity int) int
-		Approved         func(childComplexity int) int
-		Conditional      func(childComplexity int) int
-		Department       func(childComplexity int) int
-		NotShared        func(childComplexity int) int
-		Overdue          func(childComplexity int) int
-		Pending          func(childComplexity int) int
-		Rejected         func(childComplexity int) int
-		RequestsReceived func(childComplexity int) int
-		Unconditional    func(childComplexity int) int
+		AnsweredOnTime     func(childComplexity int) int
+		Approved           func(childComplexity int) int
+		Conditional        func(childComplexity int) int
+		ConditionalShare   func(childComplexity int) int
+		DataQuality        func(childComplexity int) int
+		Department         func(childComplexity int) int
+		NotShared          func(childComplexity int) int
+		Overdue            func(childComplexity int) int
+		Pending            func(childComplexity int) int
+		Rejected           func(childComplexity int) int
+		RequestsReceived   func(childComplexity int) int
+		Unconditional      func(childComplexity int) int
+		UnconditionalShare func(childComplexity int) int
 	}
 
 	Enterprise struct {
@@ -204,8 +235,32 @@ type ComplexityRoot struct {
 	Mutation struct {
 		DecideSharingRequest func(childComplexity int, id string, approve bool, validUntil *time.Time, reason *string) int
 		PurgeCache           func(childComplexity int, department string, keys []string) int
+		ReportDataIssue      func(childComplexity int, input model.DataIssueInput) int
 		RequestSharing       func(childComplexity int, input model.SharingRequestInput) int
+		ResolveDataIssue     func(childComplexity int, id string, outcome model.DataIssueOutcome, note *string) int
 		RevokeGrant          func(childComplexity int, id string) int
+		Unwatch              func(childComplexity int, subjects []string) int
+		Watch                func(childComplexity int, subjects []string) int
+	}
+
+	Notice struct {
+		Attempts    func(childComplexity int) int
+		Change      func(childComplexity int) int
+		Codes       func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		DeliveredAt func(childComplexity int) int
+		ID          func(childComplexity int) int
+		LastError   func(childComplexity int) int
+		Status      func(childComplexity int) int
+		Subject     func(childComplexity int) int
+		Values      func(childComplexity int) int
+	}
+
+	NoticeValue struct {
+		Access func(childComplexity int) int
+		Code   func(childComplexity int) int
+		Field  func(childComplexity int) int
+		Value  func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -218,12 +273,15 @@ type ComplexityRoot struct {
 		Catalog            func(childComplexity int, department *string) int
 		Citizen            func(childComplexity int, idNumber string) int
 		CreditRecords      func(childComplexity int, subject string, kinds []string) int
+		DataIssues         func(childComplexity int, status *model.DataIssueStatus, kind *model.DataIssueKind) int
 		Enterprise         func(childComplexity int, creditCode string) int
 		Enterprises        func(childComplexity int, legalRepresentative *string, first *int, after *string) int
 		Me                 func(childComplexity int) int
 		MyDataAccess       func(childComplexity int, first *int, after *string, from *time.Time, to *time.Time) int
+		Notices            func(childComplexity int, status *model.NoticeStatus, after *string, first *int) int
 		SharingRequests    func(childComplexity int, status *model.SharingRequestStatus) int
 		SharingStats       func(childComplexity int) int
+		WatchList          func(childComplexity int) int
 		WithheldDataAccess func(childComplexity int, from *time.Time, to *time.Time, first *int) int
 	}
 
@@ -250,6 +308,12 @@ type ComplexityRoot struct {
 		LastPaidMonth func(childComplexity int) int
 		Since         func(childComplexity int) int
 		Status        func(childComplexity int) int
+	}
+
+	Watch struct {
+		CheckedAt func(childComplexity int) int
+		Since     func(childComplexity int) int
+		Subject   func(childComplexity int) int
 	}
 
 	WithheldDataAccess struct {
@@ -285,6 +349,11 @@ type CitizenResolver interface {
 type CreditRecordResolver interface {
 	Subject(ctx context.Context, obj *federation.CreditRecord) (model.CreditSubject, error)
 }
+type DepartmentSharingStatsResolver interface {
+	UnconditionalShare(ctx context.Context, obj *model.DepartmentSharingStats) (float64, error)
+	ConditionalShare(ctx context.Context, obj *model.DepartmentSharingStats) (float64, error)
+	DataQuality(ctx context.Context, obj *model.DepartmentSharingStats) (*model.DepartmentDataQuality, error)
+}
 type EnterpriseResolver interface {
 	CreditRecords(ctx context.Context, obj *federation.Enterprise, kinds []string) ([]*federation.CreditRecord, error)
 	InsuredEmployees(ctx context.Context, obj *federation.Enterprise) (*int, error)
@@ -294,6 +363,10 @@ type MutationResolver interface {
 	DecideSharingRequest(ctx context.Context, id string, approve bool, validUntil *time.Time, reason *string) (*model.SharingRequest, error)
 	RevokeGrant(ctx context.Context, id string) (*model.Grant, error)
 	PurgeCache(ctx context.Context, department string, keys []string) (int, error)
+	ReportDataIssue(ctx context.Context, input model.DataIssueInput) (*model.DataIssue, error)
+	ResolveDataIssue(ctx context.Context, id string, outcome model.DataIssueOutcome, note *string) (*model.DataIssue, error)
+	Watch(ctx context.Context, subjects []string) ([]*model.Watch, error)
+	Unwatch(ctx context.Context, subjects []string) (int, error)
 }
 type QueryResolver interface {
 	Citizen(ctx context.Context, idNumber string) (*federation.Citizen, error)
@@ -305,8 +378,11 @@ type QueryResolver interface {
 	SharingRequests(ctx context.Context, status *model.SharingRequestStatus) ([]*model.SharingRequest, error)
 	AuditEvents(ctx context.Context, code *string, subject *string, from *time.Time, to *time.Time, first *int, after *string) (*model.AuditEventConnection, error)
 	SharingStats(ctx context.Context) ([]*model.DepartmentSharingStats, error)
+	DataIssues(ctx context.Context, status *model.DataIssueStatus, kind *model.DataIssueKind) ([]*model.DataIssue, error)
 	MyDataAccess(ctx context.Context, first *int, after *string, from *time.Time, to *time.Time) (*model.DataAccessConnection, error)
 	WithheldDataAccess(ctx context.Context, from *time.Time, to *time.Time, first *int) (*model.WithheldDataAccessList, error)
+	WatchList(ctx context.Context) ([]*model.Watch, error)
+	Notices(ctx context.Context, status *model.NoticeStatus, after *string, first *int) ([]*model.Notice, error)
 }
 type SocialInsuranceResolver interface {
 	Employer(ctx context.Context, obj *federation.SocialInsurance) (*federation.Enterprise, error)
@@ -778,6 +854,134 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DataAccessItem.SharingRequestID(childComplexity), true
 
+	case "DataIssue.code":
+		if e.ComplexityRoot.DataIssue.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Code(childComplexity), true
+	case "DataIssue.createdAt":
+		if e.ComplexityRoot.DataIssue.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.CreatedAt(childComplexity), true
+	case "DataIssue.deadline":
+		if e.ComplexityRoot.DataIssue.Deadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Deadline(childComplexity), true
+	case "DataIssue.department":
+		if e.ComplexityRoot.DataIssue.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Department(childComplexity), true
+	case "DataIssue.description":
+		if e.ComplexityRoot.DataIssue.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Description(childComplexity), true
+	case "DataIssue.field":
+		if e.ComplexityRoot.DataIssue.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Field(childComplexity), true
+	case "DataIssue.filedBy":
+		if e.ComplexityRoot.DataIssue.FiledBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.FiledBy(childComplexity), true
+	case "DataIssue.id":
+		if e.ComplexityRoot.DataIssue.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.ID(childComplexity), true
+	case "DataIssue.kind":
+		if e.ComplexityRoot.DataIssue.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Kind(childComplexity), true
+	case "DataIssue.note":
+		if e.ComplexityRoot.DataIssue.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Note(childComplexity), true
+	case "DataIssue.resolvedAt":
+		if e.ComplexityRoot.DataIssue.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.ResolvedAt(childComplexity), true
+	case "DataIssue.resolvedBy":
+		if e.ComplexityRoot.DataIssue.ResolvedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.ResolvedBy(childComplexity), true
+	case "DataIssue.status":
+		if e.ComplexityRoot.DataIssue.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Status(childComplexity), true
+	case "DataIssue.subject":
+		if e.ComplexityRoot.DataIssue.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.Subject(childComplexity), true
+	case "DataIssue.suggestedValue":
+		if e.ComplexityRoot.DataIssue.SuggestedValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataIssue.SuggestedValue(childComplexity), true
+
+	case "DepartmentDataQuality.findingsClosed":
+		if e.ComplexityRoot.DepartmentDataQuality.FindingsClosed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentDataQuality.FindingsClosed(childComplexity), true
+	case "DepartmentDataQuality.findingsOpen":
+		if e.ComplexityRoot.DepartmentDataQuality.FindingsOpen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentDataQuality.FindingsOpen(childComplexity), true
+	case "DepartmentDataQuality.objectionsAnsweredOnTime":
+		if e.ComplexityRoot.DepartmentDataQuality.ObjectionsAnsweredOnTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentDataQuality.ObjectionsAnsweredOnTime(childComplexity), true
+	case "DepartmentDataQuality.objectionsCorrected":
+		if e.ComplexityRoot.DepartmentDataQuality.ObjectionsCorrected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentDataQuality.ObjectionsCorrected(childComplexity), true
+	case "DepartmentDataQuality.objectionsOverdue":
+		if e.ComplexityRoot.DepartmentDataQuality.ObjectionsOverdue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentDataQuality.ObjectionsOverdue(childComplexity), true
+	case "DepartmentDataQuality.objectionsReceived":
+		if e.ComplexityRoot.DepartmentDataQuality.ObjectionsReceived == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentDataQuality.ObjectionsReceived(childComplexity), true
+
 	case "DepartmentSharingStats.answeredOnTime":
 		if e.ComplexityRoot.DepartmentSharingStats.AnsweredOnTime == nil {
 			break
@@ -796,6 +1000,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DepartmentSharingStats.Conditional(childComplexity), true
+	case "DepartmentSharingStats.conditionalShare":
+		if e.ComplexityRoot.DepartmentSharingStats.ConditionalShare == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentSharingStats.ConditionalShare(childComplexity), true
+	case "DepartmentSharingStats.dataQuality":
+		if e.ComplexityRoot.DepartmentSharingStats.DataQuality == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentSharingStats.DataQuality(childComplexity), true
 	case "DepartmentSharingStats.department":
 		if e.ComplexityRoot.DepartmentSharingStats.Department == nil {
 			break
@@ -838,6 +1054,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DepartmentSharingStats.Unconditional(childComplexity), true
+	case "DepartmentSharingStats.unconditionalShare":
+		if e.ComplexityRoot.DepartmentSharingStats.UnconditionalShare == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepartmentSharingStats.UnconditionalShare(childComplexity), true
 
 	case "Enterprise.address":
 		if e.ComplexityRoot.Enterprise.Address == nil {
@@ -1020,6 +1242,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PurgeCache(childComplexity, args["department"].(string), args["keys"].([]string)), true
+	case "Mutation.reportDataIssue":
+		if e.ComplexityRoot.Mutation.ReportDataIssue == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportDataIssue_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportDataIssue(childComplexity, args["input"].(model.DataIssueInput)), true
 	case "Mutation.requestSharing":
 		if e.ComplexityRoot.Mutation.RequestSharing == nil {
 			break
@@ -1031,6 +1264,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestSharing(childComplexity, args["input"].(model.SharingRequestInput)), true
+	case "Mutation.resolveDataIssue":
+		if e.ComplexityRoot.Mutation.ResolveDataIssue == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resolveDataIssue_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResolveDataIssue(childComplexity, args["id"].(string), args["outcome"].(model.DataIssueOutcome), args["note"].(*string)), true
 	case "Mutation.revokeGrant":
 		if e.ComplexityRoot.Mutation.RevokeGrant == nil {
 			break
@@ -1042,6 +1286,114 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeGrant(childComplexity, args["id"].(string)), true
+	case "Mutation.unwatch":
+		if e.ComplexityRoot.Mutation.Unwatch == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unwatch_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.Unwatch(childComplexity, args["subjects"].([]string)), true
+	case "Mutation.watch":
+		if e.ComplexityRoot.Mutation.Watch == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_watch_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.Watch(childComplexity, args["subjects"].([]string)), true
+
+	case "Notice.attempts":
+		if e.ComplexityRoot.Notice.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notice.Attempts(childComplexity), true
+	case "Notice.change":
+		if e.ComplexityRoot.Notice.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notice.Change(childComplexity), true
+	case "Notice.codes":
+		if e.ComplexityRoot.Notice.Codes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notice.Codes(childComplexity), true
+	case "Notice.createdAt":
+		if e.ComplexityRoot.Notice.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notice.CreatedAt(childComplexity), true
+	case "Notice.deliveredAt":
+		if e.ComplexityRoot.Notice.DeliveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notice.DeliveredAt(childComplexity), true
+	case "Notice.id":
+		if e.ComplexityRoot.Notice.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notice.ID(childComplexity), true
+	case "Notice.lastError":
+		if e.ComplexityRoot.Notice.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notice.LastError(childComplexity), true
+	case "Notice.status":
+		if e.ComplexityRoot.Notice.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notice.Status(childComplexity), true
+	case "Notice.subject":
+		if e.ComplexityRoot.Notice.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notice.Subject(childComplexity), true
+	case "Notice.values":
+		if e.ComplexityRoot.Notice.Values == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notice.Values(childComplexity), true
+
+	case "NoticeValue.access":
+		if e.ComplexityRoot.NoticeValue.Access == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoticeValue.Access(childComplexity), true
+	case "NoticeValue.code":
+		if e.ComplexityRoot.NoticeValue.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoticeValue.Code(childComplexity), true
+	case "NoticeValue.field":
+		if e.ComplexityRoot.NoticeValue.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoticeValue.Field(childComplexity), true
+	case "NoticeValue.value":
+		if e.ComplexityRoot.NoticeValue.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoticeValue.Value(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1100,6 +1452,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CreditRecords(childComplexity, args["subject"].(string), args["kinds"].([]string)), true
+	case "Query.dataIssues":
+		if e.ComplexityRoot.Query.DataIssues == nil {
+			break
+		}
+
+		args, err := ec.field_Query_dataIssues_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DataIssues(childComplexity, args["status"].(*model.DataIssueStatus), args["kind"].(*model.DataIssueKind)), true
 	case "Query.enterprise":
 		if e.ComplexityRoot.Query.Enterprise == nil {
 			break
@@ -1140,6 +1503,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.MyDataAccess(childComplexity, args["first"].(*int), args["after"].(*string), args["from"].(*time.Time), args["to"].(*time.Time)), true
+	case "Query.notices":
+		if e.ComplexityRoot.Query.Notices == nil {
+			break
+		}
+
+		args, err := ec.field_Query_notices_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Notices(childComplexity, args["status"].(*model.NoticeStatus), args["after"].(*string), args["first"].(*int)), true
 	case "Query.sharingRequests":
 		if e.ComplexityRoot.Query.SharingRequests == nil {
 			break
@@ -1157,6 +1531,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SharingStats(childComplexity), true
+	case "Query.watchList":
+		if e.ComplexityRoot.Query.WatchList == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.WatchList(childComplexity), true
 	case "Query.withheldDataAccess":
 		if e.ComplexityRoot.Query.WithheldDataAccess == nil {
 			break
@@ -1285,6 +1665,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SocialInsurance.Status(childComplexity), true
 
+	case "Watch.checkedAt":
+		if e.ComplexityRoot.Watch.CheckedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Watch.CheckedAt(childComplexity), true
+	case "Watch.since":
+		if e.ComplexityRoot.Watch.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Watch.Since(childComplexity), true
+	case "Watch.subject":
+		if e.ComplexityRoot.Watch.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Watch.Subject(childComplexity), true
+
 	case "WithheldDataAccess.at":
 		if e.ComplexityRoot.WithheldDataAccess.At == nil {
 			break
@@ -1338,6 +1737,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("DataIssueInput", ec.unmarshalInputDataIssueInput),
 			graphql.NewInputUnmarshaler("SharingRequestInput", ec.unmarshalInputSharingRequestInput),
 		)
 	}
@@ -1667,6 +2067,107 @@ enum InsuranceStatus {
   TERMINATED
 }
 `, BuiltIn: false},
+	{Name: "../schema/quality.graphqls", Input: `extend type Query {
+  """
+  Data-quality objections and the gateway's cross-source findings: those about the
+  caller's own department's items, the objections the caller filed (a citizen: their
+  own), or all for the CIO office.
+  """
+  dataIssues(status: DataIssueStatus, kind: DataIssueKind): [DataIssue!]!
+}
+
+extend type Mutation {
+  """
+  Files an objection about one catalogue item of one subject with the item's owning
+  department, which must answer within the same working-day deadline as a sharing
+  request. A citizen on the portal may object only about themselves. Personal values
+  are stored only as the filer may see them (masked where the filer's policy masks).
+  """
+  reportDataIssue(input: DataIssueInput!): DataIssue! @role(any: [])
+  "The owning department's approver answers an objection or closes a finding. An answer is final."
+  resolveDataIssue(id: ID!, outcome: DataIssueOutcome!, note: String): DataIssue! @role(any: [APPROVER])
+}
+
+input DataIssueInput {
+  "The catalogue code of the item believed wrong."
+  code: String!
+  "Whom the item is about: a citizen ID number or an enterprise's credit code."
+  subject: ID!
+  "What is wrong, in words the owning department will read."
+  description: String!
+  "The value believed right, if known."
+  suggestedValue: String
+}
+
+enum DataIssueKind {
+  "Filed by a consumer."
+  OBJECTION
+  "Recorded by the gateway when two departments disagree about the same subject."
+  FINDING
+}
+
+enum DataIssueStatus {
+  OPEN
+  "An open objection past its deadline."
+  OVERDUE
+  CORRECTED
+  REJECTED
+  DUPLICATE
+}
+
+enum DataIssueOutcome {
+  CORRECTED
+  REJECTED
+  DUPLICATE
+}
+
+"An objection to a datum, or a cross-source finding, addressed to the datum's owner."
+type DataIssue @gatewayRecord {
+  id: ID!
+  kind: DataIssueKind!
+  "The catalogue code of the item, and its schema coordinate."
+  code: String!
+  field: String!
+  "The owning department that must answer."
+  department: String!
+  "Whom the item is about, as the filer may see it."
+  subject: String!
+  description: String!
+  "The filer's suggested value, as the filer may see it."
+  suggestedValue: String
+  "The consumer that filed it; gateway for findings."
+  filedBy: String!
+  status: DataIssueStatus!
+  createdAt: Time!
+  "Objections only: when the owner must have answered (working days)."
+  deadline: Time
+  resolvedAt: Time
+  resolvedBy: String
+  note: String
+}
+
+extend type DepartmentSharingStats {
+  "Share of the department's catalogue items that are unconditional (0 to 1): what the district wants to raise."
+  unconditionalShare: Float!
+  "Share of the department's catalogue items that are conditional (0 to 1)."
+  conditionalShare: Float!
+  "How the department answers for the accuracy of its data."
+  dataQuality: DepartmentDataQuality! @role(any: [CIO])
+}
+
+"Objections a department received and findings about its copies."
+type DepartmentDataQuality @gatewayRecord {
+  objectionsReceived: Int!
+  "Objections answered by their deadline."
+  objectionsAnsweredOnTime: Int!
+  "Objections still open past their deadline."
+  objectionsOverdue: Int!
+  "Objections answered CORRECTED."
+  objectionsCorrected: Int!
+  findingsOpen: Int!
+  findingsClosed: Int!
+}
+`, BuiltIn: false},
 	{Name: "../schema/query.graphqls", Input: `"""
 The district's data-sharing gateway. Every field is read live from the department that
 owns it; what a caller sees of each field is decided by that department's sharing policy.
@@ -1875,6 +2376,72 @@ type WithheldDataAccess @gatewayRecord {
   owners: [String!]!
   "When it appears in the tracker; null while the configuration sets no disclosure."
   disclosedAt: Time
+}
+`, BuiltIn: false},
+	{Name: "../schema/watch.graphqls", Input: `extend type Query {
+  "The caller's watch list (consumers with a watch grant: the supervision platform by default)."
+  watchList: [Watch!]!
+  """
+  The caller's notices of changes in watched subjects, oldest first: all, or in one
+  status, after the notice id ` + "`" + `after` + "`" + ` (the last one a poll saw). Consumers without a
+  webhook read them here (status POLL).
+  """
+  notices(status: NoticeStatus, after: ID, first: Int = 100): [Notice!]!
+}
+
+extend type Mutation {
+  """
+  Puts enterprises (credit codes) and persons (ID numbers) on the caller's watch list.
+  The gateway notices changes in their governed data from what it reads anyway (a new
+  credit record, a status change, a new or ended insurance) and delivers a notice.
+  """
+  watch(subjects: [ID!]!): [Watch!]! @role(any: [])
+  "Takes subjects off the caller's watch list; returns how many were on it."
+  unwatch(subjects: [ID!]!): Int! @role(any: [])
+}
+
+"One watched subject."
+type Watch @gatewayRecord {
+  subject: ID!
+  since: Time!
+  "When the gateway last read the subject's data; null before the first read."
+  checkedAt: Time
+}
+
+enum NoticeStatus {
+  "Waiting for a (further) delivery attempt to the consumer's webhook."
+  PENDING
+  DELIVERED
+  "Every delivery attempt failed; still readable here."
+  FAILED
+  "The consumer has no webhook: read by polling."
+  POLL
+}
+
+"A change in a watched subject's governed data."
+type Notice @gatewayRecord {
+  id: ID!
+  subject: ID!
+  "CREDIT_RECORD_ADDED, CREDIT_RECORD_REMOVED, STATUS_CHANGED, INSURANCE_STARTED, INSURANCE_CHANGED or INSURANCE_ENDED."
+  change: String!
+  "The catalogue codes of the values below."
+  codes: [String!]!
+  "Each value as the watcher's policy shows it (audited like any read)."
+  values: [NoticeValue!]!
+  createdAt: Time!
+  status: NoticeStatus!
+  attempts: Int!
+  deliveredAt: Time
+  lastError: String
+}
+
+"One value of a notice."
+type NoticeValue @gatewayRecord {
+  code: String!
+  field: String!
+  access: Access!
+  "Null when access is DENY."
+  value: String
 }
 `, BuiltIn: false},
 }
@@ -2094,6 +2661,60 @@ func (ec *executionContext) childFields_DataAccessItem(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type DataAccessItem", field.Name)
 }
 
+func (ec *executionContext) childFields_DataIssue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DataIssue_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_DataIssue_kind(ctx, field)
+	case "code":
+		return ec.fieldContext_DataIssue_code(ctx, field)
+	case "field":
+		return ec.fieldContext_DataIssue_field(ctx, field)
+	case "department":
+		return ec.fieldContext_DataIssue_department(ctx, field)
+	case "subject":
+		return ec.fieldContext_DataIssue_subject(ctx, field)
+	case "description":
+		return ec.fieldContext_DataIssue_description(ctx, field)
+	case "suggestedValue":
+		return ec.fieldContext_DataIssue_suggestedValue(ctx, field)
+	case "filedBy":
+		return ec.fieldContext_DataIssue_filedBy(ctx, field)
+	case "status":
+		return ec.fieldContext_DataIssue_status(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DataIssue_createdAt(ctx, field)
+	case "deadline":
+		return ec.fieldContext_DataIssue_deadline(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_DataIssue_resolvedAt(ctx, field)
+	case "resolvedBy":
+		return ec.fieldContext_DataIssue_resolvedBy(ctx, field)
+	case "note":
+		return ec.fieldContext_DataIssue_note(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DataIssue", field.Name)
+}
+
+func (ec *executionContext) childFields_DepartmentDataQuality(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "objectionsReceived":
+		return ec.fieldContext_DepartmentDataQuality_objectionsReceived(ctx, field)
+	case "objectionsAnsweredOnTime":
+		return ec.fieldContext_DepartmentDataQuality_objectionsAnsweredOnTime(ctx, field)
+	case "objectionsOverdue":
+		return ec.fieldContext_DepartmentDataQuality_objectionsOverdue(ctx, field)
+	case "objectionsCorrected":
+		return ec.fieldContext_DepartmentDataQuality_objectionsCorrected(ctx, field)
+	case "findingsOpen":
+		return ec.fieldContext_DepartmentDataQuality_findingsOpen(ctx, field)
+	case "findingsClosed":
+		return ec.fieldContext_DepartmentDataQuality_findingsClosed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DepartmentDataQuality", field.Name)
+}
+
 func (ec *executionContext) childFields_DepartmentSharingStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "department":
@@ -2116,6 +2737,12 @@ func (ec *executionContext) childFields_DepartmentSharingStats(ctx context.Conte
 		return ec.fieldContext_DepartmentSharingStats_answeredOnTime(ctx, field)
 	case "overdue":
 		return ec.fieldContext_DepartmentSharingStats_overdue(ctx, field)
+	case "unconditionalShare":
+		return ec.fieldContext_DepartmentSharingStats_unconditionalShare(ctx, field)
+	case "conditionalShare":
+		return ec.fieldContext_DepartmentSharingStats_conditionalShare(ctx, field)
+	case "dataQuality":
+		return ec.fieldContext_DepartmentSharingStats_dataQuality(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DepartmentSharingStats", field.Name)
 }
@@ -2194,6 +2821,46 @@ func (ec *executionContext) childFields_Grant(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Grant", field.Name)
 }
 
+func (ec *executionContext) childFields_Notice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Notice_id(ctx, field)
+	case "subject":
+		return ec.fieldContext_Notice_subject(ctx, field)
+	case "change":
+		return ec.fieldContext_Notice_change(ctx, field)
+	case "codes":
+		return ec.fieldContext_Notice_codes(ctx, field)
+	case "values":
+		return ec.fieldContext_Notice_values(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Notice_createdAt(ctx, field)
+	case "status":
+		return ec.fieldContext_Notice_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_Notice_attempts(ctx, field)
+	case "deliveredAt":
+		return ec.fieldContext_Notice_deliveredAt(ctx, field)
+	case "lastError":
+		return ec.fieldContext_Notice_lastError(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Notice", field.Name)
+}
+
+func (ec *executionContext) childFields_NoticeValue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_NoticeValue_code(ctx, field)
+	case "field":
+		return ec.fieldContext_NoticeValue_field(ctx, field)
+	case "access":
+		return ec.fieldContext_NoticeValue_access(ctx, field)
+	case "value":
+		return ec.fieldContext_NoticeValue_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NoticeValue", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -2252,6 +2919,18 @@ func (ec *executionContext) childFields_SocialInsurance(ctx context.Context, fie
 		return ec.fieldContext_SocialInsurance_lastPaidMonth(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SocialInsurance", field.Name)
+}
+
+func (ec *executionContext) childFields_Watch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "subject":
+		return ec.fieldContext_Watch_subject(ctx, field)
+	case "since":
+		return ec.fieldContext_Watch_since(ctx, field)
+	case "checkedAt":
+		return ec.fieldContext_Watch_checkedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Watch", field.Name)
 }
 
 func (ec *executionContext) childFields_WithheldDataAccess(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2640,6 +3319,20 @@ func (ec *executionContext) field_Mutation_purgeCache_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_reportDataIssue_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DataIssueInput, error) {
+			return ec.unmarshalNDataIssueInput2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_requestSharing_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2654,6 +3347,36 @@ func (ec *executionContext) field_Mutation_requestSharing_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_resolveDataIssue_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "outcome",
+		func(ctx context.Context, v any) (model.DataIssueOutcome, error) {
+			return ec.unmarshalNDataIssueOutcome2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueOutcome(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["outcome"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeGrant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2665,6 +3388,34 @@ func (ec *executionContext) field_Mutation_revokeGrant_args(ctx context.Context,
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unwatch_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "subjects",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["subjects"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_watch_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "subjects",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["subjects"] = arg0
 	return args, nil
 }
 
@@ -2918,6 +3669,28 @@ func (ec *executionContext) field_Query_creditRecords_argsKinds(
 	}
 }
 
+func (ec *executionContext) field_Query_dataIssues_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*model.DataIssueStatus, error) {
+			return ec.unmarshalODataIssueStatus2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (*model.DataIssueKind, error) {
+			return ec.unmarshalODataIssueKind2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_enterprise_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3086,6 +3859,36 @@ func (ec *executionContext) field_Query_myDataAccess_args(ctx context.Context, r
 		return nil, err
 	}
 	args["to"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_notices_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*model.NoticeStatus, error) {
+			return ec.unmarshalONoticeStatus2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNoticeStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
 	return args, nil
 }
 
@@ -5325,6 +6128,489 @@ func (ec *executionContext) fieldContext_DataAccessItem_sharingRequestId(_ conte
 	return graphql.NewScalarFieldContext("DataAccessItem", field, false, false, "String")
 }
 
+func (ec *executionContext) _DataIssue_id(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DataIssue_kind(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DataIssueKind) graphql.Marshaler {
+			return ec.marshalNDataIssueKind2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "DataIssueKind")
+}
+
+func (ec *executionContext) _DataIssue_code(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_field(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_department(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_department(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Department, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_subject(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_description(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_suggestedValue(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_suggestedValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuggestedValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_suggestedValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_filedBy(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_filedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FiledBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_filedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_status(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DataIssueStatus) graphql.Marshaler {
+			return ec.marshalNDataIssueStatus2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "DataIssueStatus")
+}
+
+func (ec *executionContext) _DataIssue_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DataIssue_deadline(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_deadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deadline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_deadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DataIssue_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_resolvedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DataIssue_resolvedBy(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_resolvedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_resolvedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataIssue_note(ctx context.Context, field graphql.CollectedField, obj *model.DataIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataIssue_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataIssue_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _DepartmentDataQuality_objectionsReceived(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentDataQuality) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentDataQuality_objectionsReceived(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ObjectionsReceived, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentDataQuality_objectionsReceived(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentDataQuality", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DepartmentDataQuality_objectionsAnsweredOnTime(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentDataQuality) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentDataQuality_objectionsAnsweredOnTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ObjectionsAnsweredOnTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentDataQuality_objectionsAnsweredOnTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentDataQuality", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DepartmentDataQuality_objectionsOverdue(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentDataQuality) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentDataQuality_objectionsOverdue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ObjectionsOverdue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentDataQuality_objectionsOverdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentDataQuality", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DepartmentDataQuality_objectionsCorrected(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentDataQuality) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentDataQuality_objectionsCorrected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ObjectionsCorrected, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentDataQuality_objectionsCorrected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentDataQuality", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DepartmentDataQuality_findingsOpen(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentDataQuality) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentDataQuality_findingsOpen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FindingsOpen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentDataQuality_findingsOpen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentDataQuality", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DepartmentDataQuality_findingsClosed(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentDataQuality) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentDataQuality_findingsClosed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FindingsClosed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentDataQuality_findingsClosed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentDataQuality", field, false, false, "Int")
+}
+
 func (ec *executionContext) _DepartmentSharingStats_department(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentSharingStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5553,6 +6839,102 @@ func (ec *executionContext) _DepartmentSharingStats_overdue(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_DepartmentSharingStats_overdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DepartmentSharingStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DepartmentSharingStats_unconditionalShare(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentSharingStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentSharingStats_unconditionalShare(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DepartmentSharingStats().UnconditionalShare(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentSharingStats_unconditionalShare(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentSharingStats", field, true, true, "Float")
+}
+
+func (ec *executionContext) _DepartmentSharingStats_conditionalShare(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentSharingStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentSharingStats_conditionalShare(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DepartmentSharingStats().ConditionalShare(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentSharingStats_conditionalShare(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepartmentSharingStats", field, true, true, "Float")
+}
+
+func (ec *executionContext) _DepartmentSharingStats_dataQuality(ctx context.Context, field graphql.CollectedField, obj *model.DepartmentSharingStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepartmentSharingStats_dataQuality(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DepartmentSharingStats().DataQuality(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"CIO"})
+				if err != nil {
+					var zeroVal *model.DepartmentDataQuality
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal *model.DepartmentDataQuality
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, obj, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DepartmentDataQuality) graphql.Marshaler {
+			return ec.marshalNDepartmentDataQuality2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDepartmentDataQuality(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepartmentSharingStats_dataQuality(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DepartmentSharingStats",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DepartmentDataQuality(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Enterprise_creditCode(ctx context.Context, field graphql.CollectedField, obj *federation.Enterprise) (ret graphql.Marshaler) {
@@ -6597,6 +7979,585 @@ func (ec *executionContext) fieldContext_Mutation_purgeCache(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_reportDataIssue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reportDataIssue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReportDataIssue(ctx, fc.Args["input"].(model.DataIssueInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{})
+				if err != nil {
+					var zeroVal *model.DataIssue
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal *model.DataIssue
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DataIssue) graphql.Marshaler {
+			return ec.marshalNDataIssue2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssue(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reportDataIssue(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataIssue(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reportDataIssue_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resolveDataIssue(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resolveDataIssue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResolveDataIssue(ctx, fc.Args["id"].(string), fc.Args["outcome"].(model.DataIssueOutcome), fc.Args["note"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{"APPROVER"})
+				if err != nil {
+					var zeroVal *model.DataIssue
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal *model.DataIssue
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DataIssue) graphql.Marshaler {
+			return ec.marshalNDataIssue2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssue(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resolveDataIssue(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataIssue(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resolveDataIssue_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_watch(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_watch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().Watch(ctx, fc.Args["subjects"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{})
+				if err != nil {
+					var zeroVal []*model.Watch
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal []*model.Watch
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Watch) graphql.Marshaler {
+			return ec.marshalNWatch2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWatchᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_watch(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Watch(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_watch_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unwatch(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unwatch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().Unwatch(ctx, fc.Args["subjects"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕstringᚄ(ctx, []any{})
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.Role == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive role is not implemented")
+				}
+				return ec.Directives.Role(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unwatch(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unwatch_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Notice_id(ctx context.Context, field graphql.CollectedField, obj *model.Notice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notice_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notice_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notice", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Notice_subject(ctx context.Context, field graphql.CollectedField, obj *model.Notice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notice_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notice_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notice", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Notice_change(ctx context.Context, field graphql.CollectedField, obj *model.Notice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notice_change(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Change, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notice_change(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notice", field, false, false, "String")
+}
+
+func (ec *executionContext) _Notice_codes(ctx context.Context, field graphql.CollectedField, obj *model.Notice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notice_codes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Codes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notice_codes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notice", field, false, false, "String")
+}
+
+func (ec *executionContext) _Notice_values(ctx context.Context, field graphql.CollectedField, obj *model.Notice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notice_values(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Values, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.NoticeValue) graphql.Marshaler {
+			return ec.marshalNNoticeValue2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNoticeValueᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notice_values(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Notice",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NoticeValue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Notice_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Notice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notice_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notice_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notice", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Notice_status(ctx context.Context, field graphql.CollectedField, obj *model.Notice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notice_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.NoticeStatus) graphql.Marshaler {
+			return ec.marshalNNoticeStatus2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNoticeStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notice_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notice", field, false, false, "NoticeStatus")
+}
+
+func (ec *executionContext) _Notice_attempts(ctx context.Context, field graphql.CollectedField, obj *model.Notice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notice_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notice_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notice", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Notice_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *model.Notice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notice_deliveredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Notice_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notice", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Notice_lastError(ctx context.Context, field graphql.CollectedField, obj *model.Notice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notice_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Notice_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notice", field, false, false, "String")
+}
+
+func (ec *executionContext) _NoticeValue_code(ctx context.Context, field graphql.CollectedField, obj *model.NoticeValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoticeValue_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NoticeValue_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoticeValue", field, false, false, "String")
+}
+
+func (ec *executionContext) _NoticeValue_field(ctx context.Context, field graphql.CollectedField, obj *model.NoticeValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoticeValue_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NoticeValue_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoticeValue", field, false, false, "String")
+}
+
+func (ec *executionContext) _NoticeValue_access(ctx context.Context, field graphql.CollectedField, obj *model.NoticeValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoticeValue_access(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Access, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Access) graphql.Marshaler {
+			return ec.marshalNAccess2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐAccess(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NoticeValue_access(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoticeValue", field, false, false, "Access")
+}
+
+func (ec *executionContext) _NoticeValue_value(ctx context.Context, field graphql.CollectedField, obj *model.NoticeValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoticeValue_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NoticeValue_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoticeValue", field, false, false, "String")
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7051,6 +9012,50 @@ func (ec *executionContext) fieldContext_Query_sharingStats(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_dataIssues(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_dataIssues(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DataIssues(ctx, fc.Args["status"].(*model.DataIssueStatus), fc.Args["kind"].(*model.DataIssueKind))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DataIssue) graphql.Marshaler {
+			return ec.marshalNDataIssue2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_dataIssues(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataIssue(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_dataIssues_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_myDataAccess(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7151,6 +9156,82 @@ func (ec *executionContext) fieldContext_Query_withheldDataAccess(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_withheldDataAccess_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_watchList(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_watchList(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().WatchList(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Watch) graphql.Marshaler {
+			return ec.marshalNWatch2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWatchᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_watchList(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Watch(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_notices(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_notices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Notices(ctx, fc.Args["status"].(*model.NoticeStatus), fc.Args["after"].(*string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Notice) graphql.Marshaler {
+			return ec.marshalNNotice2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNoticeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_notices(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Notice(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_notices_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7776,6 +9857,75 @@ func (ec *executionContext) _SocialInsurance_lastPaidMonth(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_SocialInsurance_lastPaidMonth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SocialInsurance", field, true, false, "YearMonth")
+}
+
+func (ec *executionContext) _Watch_subject(ctx context.Context, field graphql.CollectedField, obj *model.Watch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Watch_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Watch_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Watch", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Watch_since(ctx context.Context, field graphql.CollectedField, obj *model.Watch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Watch_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Watch_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Watch", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Watch_checkedAt(ctx context.Context, field graphql.CollectedField, obj *model.Watch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Watch_checkedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Watch_checkedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Watch", field, false, false, "Time")
 }
 
 func (ec *executionContext) _WithheldDataAccess_at(ctx context.Context, field graphql.CollectedField, obj *model.WithheldDataAccess) (ret graphql.Marshaler) {
@@ -9021,6 +11171,69 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputDataIssueInput(ctx context.Context, obj any) (model.DataIssueInput, error) {
+	var it model.DataIssueInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"code", "subject", "description", "suggestedValue"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "suggestedValue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suggestedValue"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuggestedValue = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDataIssueInput unmarshals raw into the DataIssueInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDataIssueInput(ctx context.Context, raw any) (model.DataIssueInput, error) {
+	var out model.DataIssueInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DataIssueInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSharingRequestInput(ctx context.Context, obj any) (model.SharingRequestInput, error) {
 	var it model.SharingRequestInput
 	if obj == nil {
@@ -9791,6 +12004,167 @@ func (ec *executionContext) _DataAccessItem(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var dataIssueImplementors = []string{"DataIssue"}
+
+func (ec *executionContext) _DataIssue(ctx context.Context, sel ast.SelectionSet, obj *model.DataIssue) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dataIssueImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DataIssue")
+		case "id":
+			out.Values[i] = ec._DataIssue_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._DataIssue_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._DataIssue_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._DataIssue_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "department":
+			out.Values[i] = ec._DataIssue_department(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._DataIssue_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._DataIssue_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "suggestedValue":
+			out.Values[i] = ec._DataIssue_suggestedValue(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "filedBy":
+			out.Values[i] = ec._DataIssue_filedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._DataIssue_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._DataIssue_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deadline":
+			out.Values[i] = ec._DataIssue_deadline(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "resolvedAt":
+			out.Values[i] = ec._DataIssue_resolvedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "resolvedBy":
+			out.Values[i] = ec._DataIssue_resolvedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "note":
+			out.Values[i] = ec._DataIssue_note(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var departmentDataQualityImplementors = []string{"DepartmentDataQuality"}
+
+func (ec *executionContext) _DepartmentDataQuality(ctx context.Context, sel ast.SelectionSet, obj *model.DepartmentDataQuality) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, departmentDataQualityImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DepartmentDataQuality")
+		case "objectionsReceived":
+			out.Values[i] = ec._DepartmentDataQuality_objectionsReceived(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "objectionsAnsweredOnTime":
+			out.Values[i] = ec._DepartmentDataQuality_objectionsAnsweredOnTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "objectionsOverdue":
+			out.Values[i] = ec._DepartmentDataQuality_objectionsOverdue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "objectionsCorrected":
+			out.Values[i] = ec._DepartmentDataQuality_objectionsCorrected(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "findingsOpen":
+			out.Values[i] = ec._DepartmentDataQuality_findingsOpen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "findingsClosed":
+			out.Values[i] = ec._DepartmentDataQuality_findingsClosed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var departmentSharingStatsImplementors = []string{"DepartmentSharingStats"}
 
 func (ec *executionContext) _DepartmentSharingStats(ctx context.Context, sel ast.SelectionSet, obj *model.DepartmentSharingStats) graphql.Marshaler {
@@ -9805,53 +12179,71 @@ func (ec *executionContext) _DepartmentSharingStats(ctx context.Context, sel ast
 		case "department":
 			out.Values[i] = ec._DepartmentSharingStats_department(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "unconditional":
 			out.Values[i] = ec._DepartmentSharingStats_unconditional(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "conditional":
 			out.Values[i] = ec._DepartmentSharingStats_conditional(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "notShared":
 			out.Values[i] = ec._DepartmentSharingStats_notShared(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "requestsReceived":
 			out.Values[i] = ec._DepartmentSharingStats_requestsReceived(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "approved":
 			out.Values[i] = ec._DepartmentSharingStats_approved(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rejected":
 			out.Values[i] = ec._DepartmentSharingStats_rejected(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pending":
 			out.Values[i] = ec._DepartmentSharingStats_pending(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "answeredOnTime":
 			out.Values[i] = ec._DepartmentSharingStats_answeredOnTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "overdue":
 			out.Values[i] = ec._DepartmentSharingStats_overdue(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "unconditionalShare":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DepartmentSharingStats_unconditionalShare(ctx, field, obj)
+				})
+		case "conditionalShare":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DepartmentSharingStats_conditionalShare(ctx, field, obj)
+				})
+		case "dataQuality":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DepartmentSharingStats_dataQuality(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10155,6 +12547,160 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "reportDataIssue":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reportDataIssue(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolveDataIssue":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resolveDataIssue(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "watch":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_watch(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unwatch":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unwatch(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var noticeImplementors = []string{"Notice"}
+
+func (ec *executionContext) _Notice(ctx context.Context, sel ast.SelectionSet, obj *model.Notice) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, noticeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Notice")
+		case "id":
+			out.Values[i] = ec._Notice_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._Notice_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "change":
+			out.Values[i] = ec._Notice_change(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "codes":
+			out.Values[i] = ec._Notice_codes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "values":
+			out.Values[i] = ec._Notice_values(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Notice_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Notice_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attempts":
+			out.Values[i] = ec._Notice_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deliveredAt":
+			out.Values[i] = ec._Notice_deliveredAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._Notice_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var noticeValueImplementors = []string{"NoticeValue"}
+
+func (ec *executionContext) _NoticeValue(ctx context.Context, sel ast.SelectionSet, obj *model.NoticeValue) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, noticeValueImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NoticeValue")
+		case "code":
+			out.Values[i] = ec._NoticeValue_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._NoticeValue_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "access":
+			out.Values[i] = ec._NoticeValue_access(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._NoticeValue_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10283,6 +12829,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_sharingStats(ctx, field)
 				})
+		case "dataIssues":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_dataIssues(ctx, field)
+				})
 		case "myDataAccess":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -10294,6 +12846,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_withheldDataAccess(ctx, field)
+				})
+		case "watchList":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_watchList(ctx, field)
+				})
+		case "notices":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_notices(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -10460,6 +13024,49 @@ func (ec *executionContext) _SocialInsurance(ctx context.Context, sel ast.Select
 			out.Values[i] = ec._SocialInsurance_lastPaidMonth(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var watchImplementors = []string{"Watch"}
+
+func (ec *executionContext) _Watch(ctx context.Context, sel ast.SelectionSet, obj *model.Watch) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, watchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Watch")
+		case "subject":
+			out.Values[i] = ec._Watch_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._Watch_since(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checkedAt":
+			out.Values[i] = ec._Watch_checkedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11113,6 +13720,73 @@ func (ec *executionContext) marshalNDataAccessItem2ᚖpudongᚗgovᚗcnᚋgatewa
 	return ec._DataAccessItem(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDataIssue2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DataIssue) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDataIssue2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssue(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDataIssue2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssue(ctx context.Context, sel ast.SelectionSet, v *model.DataIssue) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DataIssue!")
+		return graphql.Null
+	}
+	return ec._DataIssue(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDataIssueInput2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueInput(ctx context.Context, v any) (model.DataIssueInput, error) {
+	res, err := ec.unmarshalInputDataIssueInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNDataIssueKind2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueKind(ctx context.Context, v any) (model.DataIssueKind, error) {
+	var res model.DataIssueKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDataIssueKind2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueKind(ctx context.Context, sel ast.SelectionSet, v model.DataIssueKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDataIssueOutcome2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueOutcome(ctx context.Context, v any) (model.DataIssueOutcome, error) {
+	var res model.DataIssueOutcome
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDataIssueOutcome2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueOutcome(ctx context.Context, sel ast.SelectionSet, v model.DataIssueOutcome) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDataIssueStatus2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueStatus(ctx context.Context, v any) (model.DataIssueStatus, error) {
+	var res model.DataIssueStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDataIssueStatus2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueStatus(ctx context.Context, sel ast.SelectionSet, v model.DataIssueStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNDepartmentDataQuality2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDepartmentDataQuality(ctx context.Context, sel ast.SelectionSet, v *model.DepartmentDataQuality) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DepartmentDataQuality!")
+		return graphql.Null
+	}
+	return ec._DepartmentDataQuality(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDepartmentSharingStats2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDepartmentSharingStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DepartmentSharingStats) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -11169,6 +13843,20 @@ func (ec *executionContext) marshalNEnterpriseEdge2ᚖpudongᚗgovᚗcnᚋgatewa
 	return ec._EnterpriseEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) marshalNGrant2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐGrantᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Grant) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -11207,6 +13895,35 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11219,6 +13936,64 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNNotice2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNoticeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Notice) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNotice2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNotice(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNotice2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNotice(ctx context.Context, sel ast.SelectionSet, v *model.Notice) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Notice!")
+		return graphql.Null
+	}
+	return ec._Notice(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNNoticeStatus2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNoticeStatus(ctx context.Context, v any) (model.NoticeStatus, error) {
+	var res model.NoticeStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNNoticeStatus2pudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNoticeStatus(ctx context.Context, sel ast.SelectionSet, v model.NoticeStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNNoticeValue2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNoticeValueᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.NoticeValue) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNoticeValue2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNoticeValue(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNoticeValue2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNoticeValue(ctx context.Context, sel ast.SelectionSet, v *model.NoticeValue) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "NoticeValue!")
+		return graphql.Null
+	}
+	return ec._NoticeValue(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPageInfo2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
@@ -11385,6 +14160,30 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNWatch2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWatchᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Watch) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWatch2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWatch(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWatch2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWatch(ctx context.Context, sel ast.SelectionSet, v *model.Watch) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Watch!")
+		return graphql.Null
+	}
+	return ec._Watch(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNWithheldDataAccess2ᚕᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐWithheldDataAccessᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WithheldDataAccess) graphql.Marshaler {
@@ -11678,6 +14477,38 @@ func (ec *executionContext) marshalOCreditSubject2pudongᚗgovᚗcnᚋgatewayᚋ
 	return ec._CreditSubject(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalODataIssueKind2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueKind(ctx context.Context, v any) (*model.DataIssueKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.DataIssueKind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODataIssueKind2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueKind(ctx context.Context, sel ast.SelectionSet, v *model.DataIssueKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalODataIssueStatus2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueStatus(ctx context.Context, v any) (*model.DataIssueStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.DataIssueStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODataIssueStatus2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐDataIssueStatus(ctx context.Context, sel ast.SelectionSet, v *model.DataIssueStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalODate2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -11895,6 +14726,22 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalONoticeStatus2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNoticeStatus(ctx context.Context, v any) (*model.NoticeStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.NoticeStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalONoticeStatus2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐNoticeStatus(ctx context.Context, sel ast.SelectionSet, v *model.NoticeStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOSharingRequestStatus2ᚖpudongᚗgovᚗcnᚋgatewayᚋgraphᚋmodelᚐSharingRequestStatus(ctx context.Context, v any) (*model.SharingRequestStatus, error) {

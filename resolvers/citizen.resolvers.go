@@ -20,32 +20,32 @@ func (r *citizenResolver) IDNumber(ctx context.Context, obj *federation.Citizen)
 
 // Name is the resolver for the name field.
 func (r *citizenResolver) Name(ctx context.Context, obj *federation.Citizen) (*string, error) {
-	return personField(ctx, obj, "name")
+	return r.personField(ctx, obj, "name")
 }
 
 // Gender is the resolver for the gender field.
 func (r *citizenResolver) Gender(ctx context.Context, obj *federation.Citizen) (*string, error) {
-	return personField(ctx, obj, "gender")
+	return r.personField(ctx, obj, "gender")
 }
 
 // BirthDate is the resolver for the birthDate field.
 func (r *citizenResolver) BirthDate(ctx context.Context, obj *federation.Citizen) (*string, error) {
-	return personField(ctx, obj, "birthDate")
+	return r.personField(ctx, obj, "birthDate")
 }
 
 // Ethnicity is the resolver for the ethnicity field.
 func (r *citizenResolver) Ethnicity(ctx context.Context, obj *federation.Citizen) (*string, error) {
-	return personField(ctx, obj, "ethnicity")
+	return r.personField(ctx, obj, "ethnicity")
 }
 
 // HouseholdAddress is the resolver for the householdAddress field.
 func (r *citizenResolver) HouseholdAddress(ctx context.Context, obj *federation.Citizen) (*string, error) {
-	return personField(ctx, obj, "householdAddress")
+	return r.personField(ctx, obj, "householdAddress")
 }
 
 // Phone is the resolver for the phone field.
 func (r *citizenResolver) Phone(ctx context.Context, obj *federation.Citizen) (*string, error) {
-	return personField(ctx, obj, "phone")
+	return r.personField(ctx, obj, "phone")
 }
 
 // SocialInsurance is the resolver for the socialInsurance field.
@@ -58,6 +58,7 @@ func (r *citizenResolver) SocialInsurance(ctx context.Context, obj *federation.C
 	if err != nil {
 		return nil, err
 	}
+	r.seen(obj.IDNumber)
 	out := make([]*federation.SocialInsurance, len(recs))
 	for i, rec := range recs {
 		out[i] = &federation.SocialInsurance{Record: rec}
@@ -78,7 +79,7 @@ func (r *citizenResolver) Enterprises(ctx context.Context, obj *federation.Citiz
 
 // CreditRecords is the resolver for the creditRecords field.
 func (r *citizenResolver) CreditRecords(ctx context.Context, obj *federation.Citizen, kinds []string) ([]*federation.CreditRecord, error) {
-	recs, err := loaders(ctx).CreditRecords(ctx, obj.IDNumber)
+	recs, err := r.creditRecordsOf(ctx, obj.IDNumber)
 	if err != nil {
 		return nil, err
 	}

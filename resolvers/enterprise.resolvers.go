@@ -14,7 +14,7 @@ import (
 
 // CreditRecords is the resolver for the creditRecords field.
 func (r *enterpriseResolver) CreditRecords(ctx context.Context, obj *federation.Enterprise, kinds []string) ([]*federation.CreditRecord, error) {
-	recs, err := loaders(ctx).CreditRecords(ctx, obj.CreditCode)
+	recs, err := r.creditRecordsOf(ctx, obj.CreditCode)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,11 @@ func (r *socialInsuranceResolver) Employer(ctx context.Context, obj *federation.
 	if code == "" {
 		return nil, nil // flexible employment: self-paid
 	}
-	return r.enterpriseFor(ctx, code, true), nil
+	e, answered := r.loadEnterprise(ctx, code, true)
+	if answered && r.Comparer != nil {
+		r.Comparer.Employer(obj.Record, e.Record)
+	}
+	return e, nil
 }
 
 // SocialInsurance returns graph.SocialInsuranceResolver implementation.

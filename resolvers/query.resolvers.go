@@ -67,6 +67,7 @@ func (r *queryResolver) Enterprise(ctx context.Context, creditCode string) (*fed
 	case rec == nil:
 		return nil, nil
 	}
+	r.seen(creditCode)
 	return &federation.Enterprise{CreditCode: creditCode, Record: rec}, nil
 }
 
@@ -108,7 +109,7 @@ func (r *queryResolver) CreditRecords(ctx context.Context, subject string, kinds
 	if err := validSubject(subject); err != nil {
 		return nil, badInput(ctx, "subject", err)
 	}
-	recs, err := loaders(ctx).CreditRecords(ctx, subject)
+	recs, err := r.creditRecordsOf(ctx, subject)
 	if err != nil {
 		return nil, err
 	}

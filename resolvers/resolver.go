@@ -15,6 +15,7 @@ import (
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/federation"
+	"pudong.gov.cn/gateway/graph/model"
 	"pudong.gov.cn/gateway/idcode"
 )
 
@@ -28,11 +29,67 @@ type Planner interface {
 	Denied(ctx context.Context, dept, subject string) error
 }
 
+// Quality serves the data-quality loop: objections and the gateway's findings.
+type Quality interface {
+	ReportDataIssue(ctx context.Context, input model.DataIssueInput) (*model.DataIssue, error)
+	ResolveDataIssue(ctx context.Context, id string, outcome model.DataIssueOutcome, note *string) (*model.DataIssue, error)
+	DataIssues(ctx context.Context, status *model.DataIssueStatus, kind *model.DataIssueKind) ([]*model.DataIssue, error)
+	// DataQuality counts one department's objections and findings (CIO office).
+	DataQuality(ctx context.Context, department string) (*model.DepartmentDataQuality, error)
+}
+
+// share is n as a fraction of a department's catalogue items, 0 when it has none.
+func share(n int, s *model.DepartmentSharingStats) float64 {
+	total := s.Unconditional + s.Conditional + s.NotShared
+	if total == 0 {
+		return 0
+	}
+	return float64(n) / float64(total)
+}
+
+// Watcher serves watch lists and the notices of their changes.
+type Watcher interface {
+	Watch(ctx context.Context, subjects []string) ([]*model.Watch, error)
+	Unwatch(ctx context.Context, subjects []string) (int, error)
+	WatchList(ctx context.Context) ([]*model.Watch, error)
+	Notices(ctx context.Context, status *model.NoticeStatus, after *string, first *int) ([]*model.Notice, error)
+	// Seen is told, without waiting, that a request read a subject's governed data.
+	Seen(subject string)
+}
+
+// seen tells the watcher that a request read subject's governed data.
+func (r *Resolver) seen(subject string) {
+	if r.Watcher != nil {
+		r.Watcher.Seen(subject)
+	}
+}
+
+// creditRecordsOf loads a subject's credit records for a request.
+func (r *Resolver) creditRecordsOf(ctx context.Context, subject string) ([]adapters.Record, error) {
+	recs, err := loaders(ctx).CreditRecords(ctx, subject)
+	if err == nil {
+		r.seen(subject)
+	}
+	return recs, err
+}
+
+// Comparer is told when a request holds two departments' versions of one datum, to
+// compare them; it must return at once (the comparison and its record happen off the
+// request's path). A nil record is one the department does not have.
+type Comparer interface {
+	LegalRepresentative(enterprise, person adapters.Record)
+	Employer(insurance, employer adapters.Record)
+}
+
 // Resolver is the root of the resolvers and holds their dependencies.
 type Resolver struct {
 	Fed     *federation.Federation
 	Planner Planner
 	Admin   Admin
+	Quality Quality
+	Watcher Watcher
+	// Comparer, when set, compares what two departments hold about one subject.
+	Comparer Comparer
 	// MaxPageSize bounds `first`, to protect the departments (default config.DefaultPageSize).
 	MaxPageSize int
 }
@@ -70,11 +127,15 @@ func value(r adapters.Record, name string) *string {
 	return nil
 }
 
-// personField reads one field of a citizen's registry record.
-func personField(ctx context.Context, c *federation.Citizen, name string) (*string, error) {
+// personField reads one field of a citizen's registry record. A legal representative's
+// record is compared with the enterprise registry's copy while both are at hand.
+func (r *Resolver) personField(ctx context.Context, c *federation.Citizen, name string) (*string, error) {
 	rec, err := loaders(ctx).Person(ctx, c.IDNumber)
 	if err != nil {
 		return nil, err
+	}
+	if c.RepresentativeOf != nil && r.Comparer != nil {
+		r.Comparer.LegalRepresentative(c.RepresentativeOf.Record, rec)
 	}
 	return value(rec, name), nil
 }
@@ -84,9 +145,15 @@ func personField(ctx context.Context, c *federation.Citizen, name string) (*stri
 // credit code is selected below (data minimisation); a failure is kept in Err for those
 // fields to report.
 func (r *Resolver) enterpriseFor(ctx context.Context, code string, plan bool) *federation.Enterprise {
-	e := &federation.Enterprise{CreditCode: code, Record: adapters.Record{}}
+	e, _ := r.loadEnterprise(ctx, code, plan)
+	return e
+}
+
+// loadEnterprise is enterpriseFor that also says whether the registry answered for it.
+func (r *Resolver) loadEnterprise(ctx context.Context, code string, plan bool) (e *federation.Enterprise, answered bool) {
+	e = &federation.Enterprise{CreditCode: code, Record: adapters.Record{}}
 	if plan && !r.Planner.NeedsDepartment(ctx, r.Fed.Sources().Enterprise.Department, "creditCode", "") {
-		return e
+		return e, false
 	}
 	rec, err := loaders(ctx).Enterprise(ctx, code)
 	switch {
@@ -95,7 +162,7 @@ func (r *Resolver) enterpriseFor(ctx context.Context, code string, plan bool) *f
 	case rec != nil:
 		e.Record = rec
 	}
-	return e
+	return e, err == nil
 }
 
 func creditRecords(recs []adapters.Record, kinds []string) []*federation.CreditRecord {

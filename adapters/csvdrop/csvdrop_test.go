@@ -49,8 +49,22 @@ func (b *logBuffer) String() string {
 
 func writeExport(t testing.TB, dir string, ds *dataset.Dataset, d time.Time) {
 	t.Helper()
-	if _, err := hrss.WriteExport(dir, ds, d); err != nil {
+	path, err := hrss.WriteExport(dir, ds, d)
+	if err != nil {
 		t.Fatal(err)
+	}
+	settled(t, path, path+hrss.MarkerSuffix)
+}
+
+// settled dates files a minute back, as if written well before the scan: only the tests
+// of settling wait for it.
+func settled(t testing.TB, paths ...string) {
+	t.Helper()
+	at := time.Now().Add(-time.Minute)
+	for _, p := range paths {
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -64,6 +78,7 @@ func writeRaw(t *testing.T, dir string, d time.Time, content string) {
 	if err := os.WriteFile(path+hrss.MarkerSuffix, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	settled(t, path, path+hrss.MarkerSuffix)
 }
 
 func open(t *testing.T, d config.Department) (*Source, *logBuffer) {
@@ -231,6 +246,7 @@ func TestIncompleteExportIsIgnored(t *testing.T) {
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	settled(t, marker)
 	if err := s.Rescan(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -271,13 +287,13 @@ func TestHotSwap(t *testing.T) {
 	assertServing(t, s, day(2))
 
 	// The day's export rewritten under the same name is a new export.
-	ds.Insurance = ds.Insurance[:20]
+	ds.Insurance = ds.Insurance[:len(ds.Insurance)-20]
 	writeExport(t, dir, ds, day(2))
 	if err := s.Rescan(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, rows := s.Current(); rows != 20 {
-		t.Fatalf("rewritten export: %d rows served, want 20", rows)
+	if _, _, rows := s.Current(); rows != len(ds.Insurance) {
+		t.Fatalf("rewritten export: %d rows served, want %d", rows, len(ds.Insurance))
 	}
 }
 
@@ -477,7 +493,11 @@ func TestPollerPicksUpNewExport(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal("second Close:", err)
 	}
-	assertServing(t, s, day(2)) // closed: no more polling, but lookups still answer
+	// Closed: no more polling, and the index is closed (it stays on disk for the next
+	// start).
+	if _, err := s.Fetch(t.Context(), "byCitizen", []string{dataset.ZhangWei}); !errors.Is(err, adapters.ErrUnavailable) {
+		t.Fatalf("Fetch after Close = %v, want ErrUnavailable", err)
+	}
 }
 
 func TestBindingValidation(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"pudong.gov.cn/gateway/adapters"
@@ -24,14 +23,15 @@ type layout struct {
 	fields  []string    // unified field names: the columns of export.values
 	columns []string    // legacy columns the header must carry
 	keys    []keyColumn // one per operation, sorted by operation
+	tag     string      // digest of what decides an index's content, in index file names
 }
 
 // keyColumn says which legacy column keys an operation's index.
 type keyColumn struct {
-	op, column string
+	Op, Column string
 }
 
-func newLayout(m *adapters.Mapping, fm []config.FieldMap, keys map[string]string) *layout {
+func newLayout(m *adapters.Mapping, fm []config.FieldMap, codes map[string]map[string]string, keys map[string]string) *layout {
 	l := &layout{mapping: m}
 	for _, f := range fm {
 		l.fields = append(l.fields, f.To)
@@ -43,59 +43,58 @@ func newLayout(m *adapters.Mapping, fm []config.FieldMap, keys map[string]string
 			l.columns = append(l.columns, keys[op])
 		}
 	}
+	l.tag = layoutTag(l, fm, codes)
 	return l
 }
 
-// export is one fully indexed export file. It is never changed once built, so any number
-// of readers may use it while the next one is being built.
-type export struct {
-	id       fileID
-	rows     int
-	values   []string                      // rows × len(layout.fields), row by row; "" when none
-	index    map[string]map[string][]int32 // operation → key → rows, in file order
-	loadedAt time.Time
+// Why an export is rejected: the label of gateway_csv_rejected_exports_total.
+const (
+	ReasonMalformed  = "malformed"  // the content is wrong: header, row, encoding, code, marker
+	ReasonIncomplete = "incomplete" // fewer rows or other bytes than its marker promises
+	ReasonShrunk     = "shrunk"     // far fewer rows than the export it would replace
+)
+
+// Reasons lists every rejection reason, for metrics.
+var Reasons = []string{ReasonMalformed, ReasonIncomplete, ReasonShrunk}
+
+// rejection says that an export is not to be served, as opposed to reading it having
+// failed: a rejected export is not tried again until it (or its marker) changes, a read
+// error is retried at the next scan.
+type rejection struct {
+	reason string
+	line   int // 1-based line of the file, 0 when the problem is not on one line
+	err    error
 }
 
-// record builds the unified record of one row. Fetch hands out fresh maps, so no caller
-// can change what another caller (or a later Fetch) sees.
-func (e *export) record(fields []string, row int32) adapters.Record {
-	vals := e.values[int(row)*len(fields):][:len(fields)]
-	rec := make(adapters.Record, len(fields))
-	for i, v := range vals {
-		if v != "" {
-			rec[fields[i]] = v
-		}
-	}
-	return rec
+func malformed(line int, err error) *rejection {
+	return &rejection{reason: ReasonMalformed, line: line, err: err}
 }
 
-// malformedError says that an export's content is wrong, as opposed to reading it having
-// failed: a malformed export is rejected for good, a read error is retried.
-type malformedError struct {
-	line int // 1-based line of the file, 0 when the problem is not on one line
-	err  error
-}
-
-func (e *malformedError) Error() string {
+func (e *rejection) Error() string {
 	if e.line > 0 {
 		return fmt.Sprintf("line %d: %v", e.line, e.err)
 	}
 	return e.err.Error()
 }
 
-func (e *malformedError) Unwrap() error { return e.err }
+func (e *rejection) Unwrap() error { return e.err }
 
 const bom = "\uFEFF"
 
-// parse reads a whole export and indexes it. Every row is mapped to unified values here,
-// once, so that a lookup is only a map access; any problem rejects the whole export,
-// since serving part of a department's records would silently hide the rest. hint is the
-// expected number of rows (the previous export's), to size the index up front.
-func (l *layout) parse(ctx context.Context, r io.Reader, hint int) (*export, error) {
+// rowSink receives each row of an export as it is read: its lookup keys (one per
+// operation, in layout.keys order, "" when the row has none) and its unified values (in
+// layout.fields order, "" when none). Both slices are reused for the next row.
+type rowSink func(keys, values []string) error
+
+// parse reads a whole export, maps every row to unified values and hands it to sink, in
+// file order, and returns the number of rows. Any problem rejects the whole export,
+// since serving part of a department's records would silently hide the rest. It holds
+// one row at a time, whatever the size of the export.
+func (l *layout) parse(ctx context.Context, r io.Reader, sink rowSink) (int, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if b, err := br.Peek(len(bom)); err == nil && string(b) == bom {
 		if _, err := br.Discard(len(bom)); err != nil {
-			return nil, fmt.Errorf("read: %w", err)
+			return 0, fmt.Errorf("read: %w", err)
 		}
 	}
 	cr := csv.NewReader(br)
@@ -103,19 +102,19 @@ func (l *layout) parse(ctx context.Context, r io.Reader, hint int) (*export, err
 
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, &malformedError{err: errors.New("the export is empty")}
+		return 0, malformed(0, errors.New("the export is empty"))
 	}
 	if err != nil {
-		return nil, readError(err)
+		return 0, readError(err)
 	}
 	pos := make(map[string]int, len(header))
 	for i, h := range header {
 		if !utf8.ValidString(h) {
-			return nil, &malformedError{1, fmt.Errorf("header column %d is not valid UTF-8", i+1)}
+			return 0, malformed(1, fmt.Errorf("header column %d is not valid UTF-8", i+1))
 		}
 		h = strings.TrimSpace(h)
 		if _, dup := pos[h]; dup {
-			return nil, &malformedError{1, fmt.Errorf("header names column %q twice", h)}
+			return 0, malformed(1, fmt.Errorf("header names column %q twice", h))
 		}
 		pos[h] = i
 	}
@@ -126,72 +125,67 @@ func (l *layout) parse(ctx context.Context, r io.Reader, hint int) (*export, err
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &malformedError{1, fmt.Errorf("header lacks column(s) %s", strings.Join(missing, ", "))}
+		return 0, malformed(1, fmt.Errorf("header lacks column(s) %s", strings.Join(missing, ", ")))
 	}
 	keyAt := make([]int, len(l.keys))
 	for i, k := range l.keys {
-		keyAt[i] = pos[k.column]
+		keyAt[i] = pos[k.Column]
 	}
 
-	hint = max(hint, 0)
-	e := &export{
-		values: make([]string, 0, hint*len(l.fields)),
-		index:  make(map[string]map[string][]int32, len(l.keys)),
-	}
-	for _, k := range l.keys {
-		e.index[k.op] = make(map[string][]int32, hint)
-	}
+	rows := 0
+	keys := make([]string, len(l.keys))
+	values := make([]string, len(l.fields))
 	raw := make(map[string]string, len(l.columns))
 	for {
-		if e.rows%4096 == 0 && ctx.Err() != nil {
-			return nil, fmt.Errorf("read: %w", context.Cause(ctx))
+		if rows%4096 == 0 && ctx.Err() != nil {
+			return 0, fmt.Errorf("read: %w", context.Cause(ctx))
 		}
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, readError(err)
+			return 0, readError(err)
 		}
 		line, _ := cr.FieldPos(0)
 		for i, v := range rec {
 			if !utf8.ValidString(v) {
-				return nil, &malformedError{line, fmt.Errorf("column %d is not valid UTF-8", i+1)}
+				return 0, malformed(line, fmt.Errorf("column %d is not valid UTF-8", i+1))
 			}
 		}
-		if e.rows == math.MaxInt32 {
-			return nil, &malformedError{line, errors.New("too many rows")}
+		if rows == math.MaxInt32 {
+			return 0, malformed(line, errors.New("too many rows"))
 		}
 		for _, c := range l.columns {
 			raw[c] = rec[pos[c]]
 		}
 		u, err := l.mapping.Apply(raw)
 		if err != nil {
-			return nil, &malformedError{line, err}
+			return 0, malformed(line, err)
 		}
-		row := int32(e.rows)
-		for _, f := range l.fields {
-			e.values = append(e.values, u[f])
+		for i, f := range l.fields {
+			values[i] = u[f]
 		}
-		for i, k := range l.keys {
-			if key := strings.TrimSpace(rec[keyAt[i]]); key != "" {
-				e.index[k.op][key] = append(e.index[k.op][key], row)
-			}
+		for i := range l.keys {
+			keys[i] = strings.TrimSpace(rec[keyAt[i]])
 		}
-		e.rows++
+		if err := sink(keys, values); err != nil {
+			return 0, err
+		}
+		rows++
 	}
-	if e.rows == 0 {
+	if rows == 0 {
 		// A nightly export without rows is a failed export, not a department without
 		// records: serving it would blank every lookup.
-		return nil, &malformedError{err: errors.New("the export has a header but no rows")}
+		return 0, malformed(0, errors.New("the export has a header but no rows"))
 	}
-	return e, nil
+	return rows, nil
 }
 
 // readError tells a malformed CSV (rejected) from a failed read (retried).
 func readError(err error) error {
 	if pe, ok := errors.AsType[*csv.ParseError](err); ok {
-		return &malformedError{pe.StartLine, pe.Err}
+		return malformed(pe.StartLine, pe.Err)
 	}
 	return fmt.Errorf("read: %w", err)
 }

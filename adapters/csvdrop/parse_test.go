@@ -30,20 +30,20 @@ func encode(t testing.TB, rows []dataset.Insurance) []byte {
 	return buf.Bytes()
 }
 
-// BenchmarkParseExport parses and indexes the demo's export (tens of thousands of rows),
-// what a swap costs off to the side.
+// BenchmarkParseExport parses the demo's export (tens of thousands of rows) without
+// indexing it: the reading and mapping part of what a swap costs off to the side.
 func BenchmarkParseExport(b *testing.B) {
 	rows := dataset.Generate(dataset.DefaultSeed, dataset.DefaultSize).Insurance
 	data := encode(b, rows)
 	l := hrssLayout(b)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		e, err := l.parse(context.Background(), bytes.NewReader(data), len(rows))
+		n, err := l.parse(context.Background(), bytes.NewReader(data), func(keys, values []string) error { return nil })
 		if err != nil {
 			b.Fatal(err)
 		}
-		if e.rows != len(rows) {
-			b.Fatalf("%d rows, want %d", e.rows, len(rows))
+		if n != len(rows) {
+			b.Fatalf("%d rows, want %d", n, len(rows))
 		}
 	}
 	b.ReportMetric(float64(len(rows)), "rows/op")
@@ -51,8 +51,9 @@ func BenchmarkParseExport(b *testing.B) {
 
 // FuzzParseExport feeds the parser arbitrary bytes, starting from the simulator's real
 // output. Whatever the input, the parser must not panic, must reject only with a
-// malformedError (there is no I/O to fail), and what it accepts must be a consistent
-// index: every row in range, every key found under the unified field its column maps to.
+// malformed rejection (there is no I/O to fail), and what it accepts must be consistent:
+// as many rows handed over as counted, every key trimmed and equal to the unified field
+// its column maps to.
 func FuzzParseExport(f *testing.F) {
 	ds := dataset.Generate(dataset.DefaultSeed, dataset.Size{Citizens: 20, Enterprises: 5})
 	real := encode(f, ds.Insurance)
@@ -71,31 +72,56 @@ func FuzzParseExport(f *testing.F) {
 	for _, fm := range binding.Fields {
 		unified[fm.From] = fm.To
 	}
+	at := map[string]int{} // unified field → position in values
+	for i, name := range l.fields {
+		at[name] = i
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e, err := l.parse(context.Background(), bytes.NewReader(data), 0)
+		seen := 0
+		n, err := l.parse(context.Background(), bytes.NewReader(data), func(keys, values []string) error {
+			seen++
+			if len(keys) != len(l.keys) || len(values) != len(l.fields) {
+				t.Fatalf("%d keys, %d values for %d operations, %d fields", len(keys), len(values), len(l.keys), len(l.fields))
+			}
+			for i, k := range l.keys {
+				if keys[i] != strings.TrimSpace(keys[i]) {
+					t.Fatalf("%s key %q is not trimmed", k.Op, keys[i])
+				}
+				if keys[i] != "" && strings.TrimSpace(values[at[unified[k.Column]]]) != keys[i] {
+					t.Fatalf("%s: row under key %q has %s %q", k.Op, keys[i], unified[k.Column], values[at[unified[k.Column]]])
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			if _, ok := errors.AsType[*malformedError](err); !ok {
-				t.Fatalf("rejected with %T %v, want a malformedError", err, err)
+			if r, ok := errors.AsType[*rejection](err); !ok || r.reason != ReasonMalformed {
+				t.Fatalf("rejected with %T %v, want a malformed rejection", err, err)
 			}
 			return
 		}
-		if e.rows <= 0 || len(e.values) != e.rows*len(l.fields) {
-			t.Fatalf("%d rows, %d values for %d fields", e.rows, len(e.values), len(l.fields))
-		}
-		for _, k := range l.keys {
-			for key, rows := range e.index[k.op] {
-				if key == "" || key != strings.TrimSpace(key) {
-					t.Fatalf("%s indexed under key %q", k.op, key)
-				}
-				for _, r := range rows {
-					if r < 0 || int(r) >= e.rows {
-						t.Fatalf("%s: row %d out of range", k.op, r)
-					}
-					if got := e.record(l.fields, r)[unified[k.column]]; got != key {
-						t.Fatalf("%s: record under key %q has %s %q", k.op, key, unified[k.column], got)
-					}
-				}
-			}
+		if n <= 0 || n != seen {
+			t.Fatalf("%d rows counted, %d handed over", n, seen)
 		}
 	})
+}
+
+// BenchmarkFetch looks one citizen up in the demo's indexed export: what an HRSS cache
+// miss costs the gateway (docs/PERFORMANCE.md, "District scale").
+func BenchmarkFetch(b *testing.B) {
+	dir := b.TempDir()
+	ds := dataset.Generate(dataset.DefaultSeed, dataset.DefaultSize)
+	writeExport(b, dir, ds, day1)
+	s, err := Open(b.Context(), hrss.Binding(dir), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	keys := []string{dataset.ZhangWei}
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := s.Fetch(b.Context(), "byCitizen", keys)
+		if err != nil || len(got[dataset.ZhangWei]) != 2 {
+			b.Fatalf("Fetch = %v, %v", got, err)
+		}
+	}
 }

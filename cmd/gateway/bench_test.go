@@ -61,6 +61,16 @@ func BenchmarkWarmSupervisionSweep(b *testing.B) {
 	benchQuery(b, g, tok, q)
 }
 
+// BenchmarkWarmSupervisionSweepNoComparison is the sweep above with the cross-source
+// comparison off: the difference is what recording findings costs a request.
+func BenchmarkWarmSupervisionSweepNoComparison(b *testing.B) {
+	g := newTG(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
+	g.parts.Resolver.Comparer = nil
+	tok := g.token("supervision-platform")
+	q := `{ enterprises(first: 50) { edges { node { name creditRecords { kind title content } legalRepresentative { name } } } } }`
+	benchQuery(b, g, tok, q)
+}
+
 // BenchmarkColdPeerQuery: the peer comparison's query P with the cache off: two AMR
 // calls per request over real HTTP to the simulator.
 func BenchmarkColdPeerQuery(b *testing.B) {

@@ -192,6 +192,7 @@ func TestConfigCheckRunsEveryStartupCheck(t *testing.T) {
 		{"  level: info", "  level: verbose", `log.level: level "verbose"`},
 		{"    dsn: gw_readonly:${CREDIT_DB_PASSWORD}@tcp(xyk-db.xyzx.pudong.internal:3306)/credit?charset=utf8mb4&timeout=2s&readTimeout=3s", "", "${CREDIT_DB_PASSWORD} is not set"},
 		{"      keyEnv: AMR_API_KEY", "", "AMR_API_KEY is not set"},
+		{"introspection: false", "seal: {keyFile: keys/no-such-seal-key.pem}", "no-such-seal-key.pem"},
 	}
 	orig, err := os.ReadFile(filepath.Join(examplesDir, "production.yaml"))
 	if err != nil {

@@ -40,8 +40,10 @@ var exampleFolders = []struct{ dir, consumer string }{
 //	# citizen: 310115199001010029                  the token's citizen_id (self-service)
 //	# expect: FORBIDDEN_FIELD at citizen.phone     an error the example shows on purpose
 //	# uses: $id from 01-x.graphql at a.0.id        a variable taken from an earlier answer
+//	# seal: true                                   asks for a sealed answer (X-Gateway-Seal)
 type exampleHeader struct {
 	consumer, citizen string
+	seal              bool
 	expect            []expectedError
 	uses              []use
 	prose             bool // the header also says, in words, why
@@ -54,7 +56,7 @@ type use struct{ variable, file, path string }
 var (
 	headerExpect = regexp.MustCompile(`^# expect: ([A-Z_]+) at (\S+)$`)
 	headerUses   = regexp.MustCompile(`^# uses: \$(\w+) from (\S+\.graphql) at (\S+)$`)
-	headerKey    = regexp.MustCompile(`^# (consumer|citizen): (\S+)$`)
+	headerKey    = regexp.MustCompile(`^# (consumer|citizen|seal): (\S+)$`)
 	headerOther  = regexp.MustCompile(`^# ([a-z]+): `)
 )
 
@@ -66,9 +68,12 @@ func parseExampleHeader(t *testing.T, text string) exampleHeader {
 			break // the header is the leading comment
 		}
 		if m := headerKey.FindStringSubmatch(line); m != nil {
-			if m[1] == "consumer" {
+			switch m[1] {
+			case "consumer":
 				h.consumer = m[2]
-			} else {
+			case "seal":
+				h.seal = m[2] == "true"
+			default:
 				h.citizen = m[2]
 			}
 		} else if m := headerExpect.FindStringSubmatch(line); m != nil {
@@ -76,7 +81,7 @@ func parseExampleHeader(t *testing.T, text string) exampleHeader {
 		} else if m := headerUses.FindStringSubmatch(line); m != nil {
 			h.uses = append(h.uses, use{m[1], m[2], m[3]})
 		} else if m := headerOther.FindStringSubmatch(line); m != nil {
-			t.Errorf("header line %q: %s is not one of consumer, citizen, expect, uses (or its form is wrong)", line, m[1])
+			t.Errorf("header line %q: %s is not one of consumer, citizen, seal, expect, uses (or its form is wrong)", line, m[1])
 		} else if len(line) > 20 {
 			h.prose = true
 		}
@@ -170,7 +175,12 @@ func TestExamples(t *testing.T) {
 				}
 				checkVariablesDeclared(t, query, v)
 
-				r := g.post(tok, query, v)
+				var r gqlResp
+				if h.seal {
+					r = g.postSealed(tok, query, v)
+				} else {
+					r = g.post(tok, query, v)
+				}
 				answers[name] = r
 				if os.Getenv("GATEWAY_EXAMPLES_SHOW") != "" { // to see the answers: GATEWAY_EXAMPLES_SHOW=1 go test -run TestExamples -v
 					t.Logf("variables %s\n%s", toJSON(v), r.Raw)

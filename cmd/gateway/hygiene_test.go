@@ -72,8 +72,8 @@ func TestHygieneDemoKeyFileMode(t *testing.T) {
 			t.Errorf("%s holds a private key with mode %04o, want 0600", e.Name(), perm)
 		}
 	}
-	if private != 1 {
-		t.Errorf("%d files with a private key in the data directory, want exactly 1 (the demo key)", private)
+	if private != 2 {
+		t.Errorf("%d files with a private key in the data directory, want exactly 2 (the demo token key and the seal key)", private)
 	}
 	if info, err := os.Stat(auth.DemoPublicKeyFile(g.cfg.DataDir)); err != nil || info.Mode().Perm()&0o022 != 0 {
 		t.Errorf("the public key file: %v %v", info, err)

@@ -103,17 +103,6 @@ func TestSubjectBudgetSharedAcrossReplicas(t *testing.T) {
 	}
 }
 
-// grepLines keeps the lines of s that contain sub.
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
 // limits.redisAddr: local keeps the limits in memory though the cache shares through
 // Redis; without it they follow the cache into Redis.
 func TestLocalLimitsBesideASharedCache(t *testing.T) {

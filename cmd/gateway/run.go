@@ -15,6 +15,7 @@ Usage:
   gateway sim [--data DIR]                              run the four department simulators alone
   gateway token --consumer NAME [flags]                 mint a demo token (see gateway token --help)
   gateway audit verify|export [flags]                  check the audit trail, export a verifiable slice
+  gateway seal verify FILE [--key PUB.pem]             verify a sealed answer and list what it attests
   gateway config check FILE                             validate a configuration file without starting
   gateway allowlist register DIR [--out FILE]           register a directory of .graphql operations
 
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return runAudit(ctx, args[1:], getenv, stdout)
 		case "config":
 			return runConfig(args[1:], stdout)
+		case "seal":
+			return runSeal(args[1:], getenv, stdout)
 		case "allowlist":
 			return runAllowlist(args[1:], stdout)
 		case "help":

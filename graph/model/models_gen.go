@@ -123,6 +123,55 @@ type DataAccessItem struct {
 	SharingRequestID *string `json:"sharingRequestId,omitempty"`
 }
 
+// An objection to a datum, or a cross-source finding, addressed to the datum's owner.
+type DataIssue struct {
+	ID   string        `json:"id"`
+	Kind DataIssueKind `json:"kind"`
+	// The catalogue code of the item, and its schema coordinate.
+	Code  string `json:"code"`
+	Field string `json:"field"`
+	// The owning department that must answer.
+	Department string `json:"department"`
+	// Whom the item is about, as the filer may see it.
+	Subject     string `json:"subject"`
+	Description string `json:"description"`
+	// The filer's suggested value, as the filer may see it.
+	SuggestedValue *string `json:"suggestedValue,omitempty"`
+	// The consumer that filed it; gateway for findings.
+	FiledBy   string          `json:"filedBy"`
+	Status    DataIssueStatus `json:"status"`
+	CreatedAt time.Time       `json:"createdAt"`
+	// Objections only: when the owner must have answered (working days).
+	Deadline   *time.Time `json:"deadline,omitempty"`
+	ResolvedAt *time.Time `json:"resolvedAt,omitempty"`
+	ResolvedBy *string    `json:"resolvedBy,omitempty"`
+	Note       *string    `json:"note,omitempty"`
+}
+
+type DataIssueInput struct {
+	// The catalogue code of the item believed wrong.
+	Code string `json:"code"`
+	// Whom the item is about: a citizen ID number or an enterprise's credit code.
+	Subject string `json:"subject"`
+	// What is wrong, in words the owning department will read.
+	Description string `json:"description"`
+	// The value believed right, if known.
+	SuggestedValue *string `json:"suggestedValue,omitempty"`
+}
+
+// Objections a department received and findings about its copies.
+type DepartmentDataQuality struct {
+	ObjectionsReceived int `json:"objectionsReceived"`
+	// Objections answered by their deadline.
+	ObjectionsAnsweredOnTime int `json:"objectionsAnsweredOnTime"`
+	// Objections still open past their deadline.
+	ObjectionsOverdue int `json:"objectionsOverdue"`
+	// Objections answered CORRECTED.
+	ObjectionsCorrected int `json:"objectionsCorrected"`
+	FindingsOpen        int `json:"findingsOpen"`
+	FindingsClosed      int `json:"findingsClosed"`
+}
+
 // How one department shares: its catalogue by class, and how it answers requests.
 type DepartmentSharingStats struct {
 	Department       string `json:"department"`
@@ -135,6 +184,12 @@ type DepartmentSharingStats struct {
 	Pending          int    `json:"pending"`
 	AnsweredOnTime   int    `json:"answeredOnTime"`
 	Overdue          int    `json:"overdue"`
+	// Share of the department's catalogue items that are unconditional (0 to 1): what the district wants to raise.
+	UnconditionalShare float64 `json:"unconditionalShare"`
+	// Share of the department's catalogue items that are conditional (0 to 1).
+	ConditionalShare float64 `json:"conditionalShare"`
+	// How the department answers for the accuracy of its data.
+	DataQuality *DepartmentDataQuality `json:"dataQuality"`
 }
 
 type EnterpriseConnection struct {
@@ -162,6 +217,32 @@ type Grant struct {
 }
 
 type Mutation struct {
+}
+
+// A change in a watched subject's governed data.
+type Notice struct {
+	ID      string `json:"id"`
+	Subject string `json:"subject"`
+	// CREDIT_RECORD_ADDED, CREDIT_RECORD_REMOVED, STATUS_CHANGED, INSURANCE_STARTED, INSURANCE_CHANGED or INSURANCE_ENDED.
+	Change string `json:"change"`
+	// The catalogue codes of the values below.
+	Codes []string `json:"codes"`
+	// Each value as the watcher's policy shows it (audited like any read).
+	Values      []*NoticeValue `json:"values"`
+	CreatedAt   time.Time      `json:"createdAt"`
+	Status      NoticeStatus   `json:"status"`
+	Attempts    int            `json:"attempts"`
+	DeliveredAt *time.Time     `json:"deliveredAt,omitempty"`
+	LastError   *string        `json:"lastError,omitempty"`
+}
+
+// One value of a notice.
+type NoticeValue struct {
+	Code   string `json:"code"`
+	Field  string `json:"field"`
+	Access Access `json:"access"`
+	// Null when access is DENY.
+	Value *string `json:"value,omitempty"`
 }
 
 // Relay page information.
@@ -202,6 +283,14 @@ type SharingRequestInput struct {
 	// The purpose the grant will be bound to; defaults to the token's purpose.
 	Purpose       *string `json:"purpose,omitempty"`
 	Justification string  `json:"justification"`
+}
+
+// One watched subject.
+type Watch struct {
+	Subject string    `json:"subject"`
+	Since   time.Time `json:"since"`
+	// When the gateway last read the subject's data; null before the first read.
+	CheckedAt *time.Time `json:"checkedAt,omitempty"`
 }
 
 // An access withheld from a citizen's data tracker, as the CIO office and auditors see it.
@@ -273,6 +362,244 @@ func (e *Access) UnmarshalJSON(b []byte) error {
 }
 
 func (e Access) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type DataIssueKind string
+
+const (
+	// Filed by a consumer.
+	DataIssueKindObjection DataIssueKind = "OBJECTION"
+	// Recorded by the gateway when two departments disagree about the same subject.
+	DataIssueKindFinding DataIssueKind = "FINDING"
+)
+
+var AllDataIssueKind = []DataIssueKind{
+	DataIssueKindObjection,
+	DataIssueKindFinding,
+}
+
+func (e DataIssueKind) IsValid() bool {
+	switch e {
+	case DataIssueKindObjection, DataIssueKindFinding:
+		return true
+	}
+	return false
+}
+
+func (e DataIssueKind) String() string {
+	return string(e)
+}
+
+func (e *DataIssueKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DataIssueKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DataIssueKind", str)
+	}
+	return nil
+}
+
+func (e DataIssueKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DataIssueKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DataIssueKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type DataIssueOutcome string
+
+const (
+	DataIssueOutcomeCorrected DataIssueOutcome = "CORRECTED"
+	DataIssueOutcomeRejected  DataIssueOutcome = "REJECTED"
+	DataIssueOutcomeDuplicate DataIssueOutcome = "DUPLICATE"
+)
+
+var AllDataIssueOutcome = []DataIssueOutcome{
+	DataIssueOutcomeCorrected,
+	DataIssueOutcomeRejected,
+	DataIssueOutcomeDuplicate,
+}
+
+func (e DataIssueOutcome) IsValid() bool {
+	switch e {
+	case DataIssueOutcomeCorrected, DataIssueOutcomeRejected, DataIssueOutcomeDuplicate:
+		return true
+	}
+	return false
+}
+
+func (e DataIssueOutcome) String() string {
+	return string(e)
+}
+
+func (e *DataIssueOutcome) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DataIssueOutcome(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DataIssueOutcome", str)
+	}
+	return nil
+}
+
+func (e DataIssueOutcome) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DataIssueOutcome) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DataIssueOutcome) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type DataIssueStatus string
+
+const (
+	DataIssueStatusOpen DataIssueStatus = "OPEN"
+	// An open objection past its deadline.
+	DataIssueStatusOverdue   DataIssueStatus = "OVERDUE"
+	DataIssueStatusCorrected DataIssueStatus = "CORRECTED"
+	DataIssueStatusRejected  DataIssueStatus = "REJECTED"
+	DataIssueStatusDuplicate DataIssueStatus = "DUPLICATE"
+)
+
+var AllDataIssueStatus = []DataIssueStatus{
+	DataIssueStatusOpen,
+	DataIssueStatusOverdue,
+	DataIssueStatusCorrected,
+	DataIssueStatusRejected,
+	DataIssueStatusDuplicate,
+}
+
+func (e DataIssueStatus) IsValid() bool {
+	switch e {
+	case DataIssueStatusOpen, DataIssueStatusOverdue, DataIssueStatusCorrected, DataIssueStatusRejected, DataIssueStatusDuplicate:
+		return true
+	}
+	return false
+}
+
+func (e DataIssueStatus) String() string {
+	return string(e)
+}
+
+func (e *DataIssueStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DataIssueStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DataIssueStatus", str)
+	}
+	return nil
+}
+
+func (e DataIssueStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DataIssueStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DataIssueStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type NoticeStatus string
+
+const (
+	// Waiting for a (further) delivery attempt to the consumer's webhook.
+	NoticeStatusPending   NoticeStatus = "PENDING"
+	NoticeStatusDelivered NoticeStatus = "DELIVERED"
+	// Every delivery attempt failed; still readable here.
+	NoticeStatusFailed NoticeStatus = "FAILED"
+	// The consumer has no webhook: read by polling.
+	NoticeStatusPoll NoticeStatus = "POLL"
+)
+
+var AllNoticeStatus = []NoticeStatus{
+	NoticeStatusPending,
+	NoticeStatusDelivered,
+	NoticeStatusFailed,
+	NoticeStatusPoll,
+}
+
+func (e NoticeStatus) IsValid() bool {
+	switch e {
+	case NoticeStatusPending, NoticeStatusDelivered, NoticeStatusFailed, NoticeStatusPoll:
+		return true
+	}
+	return false
+}
+
+func (e NoticeStatus) String() string {
+	return string(e)
+}
+
+func (e *NoticeStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NoticeStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NoticeStatus", str)
+	}
+	return nil
+}
+
+func (e NoticeStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NoticeStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NoticeStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

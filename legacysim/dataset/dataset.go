@@ -83,7 +83,11 @@ type Dataset struct {
 	Persons     []Person
 	Enterprises []Enterprise
 	Credit      []CreditRecord
-	Insurance   []Insurance
+	// Insurance holds the social-insurance rows, but for a dataset above StreamAbove
+	// only the fixtures': EachInsurance yields them all.
+	Insurance []Insurance
+
+	bulk *bulkInsurance // nil unless the bulk insurance rows are generated on demand
 }
 
 // Size says how many bulk records to generate besides the fixtures.

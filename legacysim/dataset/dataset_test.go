@@ -64,3 +64,26 @@ func TestFixtures(t *testing.T) {
 		t.Errorf("E3 must be revoked: %+v", ds.Enterprises[2])
 	}
 }
+
+// A dataset above StreamAbove does not hold its bulk insurance rows, and yields the same
+// rows as one that does: streaming changes memory, not data.
+func TestStreamedInsuranceIsTheSame(t *testing.T) {
+	size := Size{Citizens: 3000, Enterprises: 200}
+	held := Generate(7, size)
+	streamed := Generate(7, size)
+	// Make the second dataset stream, as Generate does above StreamAbove.
+	streamed.bulk = &bulkInsurance{seed: 7, persons: len(fixturePersons()), firms: len(fixtureEnterprises())}
+	streamed.Insurance = fixtureInsurance()
+	var got []Insurance
+	if err := streamed.EachInsurance(func(r Insurance) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(held.Insurance) || len(got) <= len(fixtureInsurance()) {
+		t.Fatalf("streamed %d rows, held %d", len(got), len(held.Insurance))
+	}
+	for i := range got {
+		if got[i] != held.Insurance[i] {
+			t.Fatalf("row %d: streamed %+v, held %+v", i, got[i], held.Insurance[i])
+		}
+	}
+}

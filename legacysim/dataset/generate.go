@@ -62,10 +62,58 @@ func Generate(seed uint64, size Size) *Dataset {
 		ds.Credit = append(ds.Credit, g.credit(i+1, subjectID, subjectName))
 	}
 
-	for _, p := range people {
-		ds.Insurance = append(ds.Insurance, g.insurance(p, firms)...)
+	// Social-insurance rows come from their own random stream, so that a dataset too
+	// large to hold them (StreamAbove) can write the same rows while its export is
+	// written, one person at a time.
+	ds.bulk = &bulkInsurance{seed: seed, persons: len(ds.Persons) - len(people), firms: len(ds.Enterprises) - len(firms)}
+	if size.Citizens <= StreamAbove {
+		ds.bulk.each(ds, func(r Insurance) error {
+			ds.Insurance = append(ds.Insurance, r)
+			return nil
+		})
+		ds.bulk = nil
 	}
 	return ds
+}
+
+// StreamAbove is the number of citizens above which Generate does not hold the bulk
+// social-insurance rows (about 2.6 a citizen, 15 million for the district's 5.7
+// million): Dataset.EachInsurance generates them as they are written.
+const StreamAbove = 1_000_000
+
+// bulkInsurance says where the bulk persons and enterprises start in a Dataset whose
+// bulk insurance rows are generated on demand.
+type bulkInsurance struct {
+	seed           uint64
+	persons, firms int
+}
+
+func (b *bulkInsurance) each(ds *Dataset, fn func(Insurance) error) error {
+	g := &generator{rnd: rand.New(rand.NewPCG(b.seed^0x1115, b.seed))}
+	firms := ds.Enterprises[b.firms:]
+	for _, p := range ds.Persons[b.persons:] {
+		for _, r := range g.insurance(p, firms) {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// EachInsurance calls fn with every social-insurance row, in export order: the rows of
+// Insurance, then, for a dataset above StreamAbove, the bulk rows generated one person
+// at a time, so that memory does not grow with them. It stops at fn's first error.
+func (ds *Dataset) EachInsurance(fn func(Insurance) error) error {
+	for _, r := range ds.Insurance {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	if ds.bulk != nil {
+		return ds.bulk.each(ds, fn)
+	}
+	return nil
 }
 
 type generator struct {

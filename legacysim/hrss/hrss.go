@@ -51,7 +51,7 @@ func Header() []string {
 // spreadsheet programs.
 const bom = "\uFEFF"
 
-// WriteExport writes the day's export of ds.Insurance into dir and returns its path. The
+// WriteExport writes the day's export of ds's insurance rows (EachInsurance) into dir and returns its path. The
 // rows are streamed through a small buffer, so memory stays flat however large the export;
 // the file is written under a temporary name, synced and renamed, and only then is its
 // marker created, so a reader that honours the marker never sees a partial export, even
@@ -68,7 +68,7 @@ func WriteExport(dir string, ds *dataset.Dataset, day time.Time) (path string, e
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := Encode(tmp, ds.Insurance); err != nil {
+	if err := encode(tmp, ds.EachInsurance); err != nil {
 		return "", fmt.Errorf("hrss export %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
@@ -96,6 +96,18 @@ func WriteExport(dir string, ds *dataset.Dataset, day time.Time) (path string, e
 // CRLF-terminated line per row, values in the bureau's own codes. It holds no more than
 // a fixed 64 KiB buffer, whatever the number of rows.
 func Encode(w io.Writer, rows []dataset.Insurance) error {
+	return encode(w, func(fn func(dataset.Insurance) error) error {
+		for _, r := range rows {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// encode writes the rows that each yields, as Encode does.
+func encode(w io.Writer, each func(func(dataset.Insurance) error) error) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	if _, err := bw.WriteString(bom); err != nil {
 		return fmt.Errorf("write: %w", err)
@@ -106,13 +118,17 @@ func Encode(w io.Writer, rows []dataset.Insurance) error {
 		return fmt.Errorf("write header: %w", err)
 	}
 	line := make([]string, 7)
-	for i := range rows {
-		r := &rows[i]
+	n := 0
+	if err := each(func(r dataset.Insurance) error {
+		n++
 		line[0], line[1], line[2], line[3] = r.IDNumber, r.Name, r.EmployerCode, r.Type
 		line[4], line[5], line[6] = r.Status, r.FirstMonth, r.LastPaidMonth
 		if err := cw.Write(line); err != nil {
-			return fmt.Errorf("write row %d: %w", i+1, err)
+			return fmt.Errorf("write row %d: %w", n, err)
 		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {

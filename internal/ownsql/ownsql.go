@@ -1,0 +1,94 @@
+// Package ownsql opens the small tables the gateway keeps for itself beside the store
+// (data issues, watch lists, notices) on SQLite (modernc) or PostgreSQL (pgx) through
+// database/sql, with one set of queries for both: placeholders written as ? and
+// rewritten for PostgreSQL, times as microseconds since the epoch.
+package ownsql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+)
+
+// DB is a database/sql handle that knows its dialect.
+type DB struct {
+	*sql.DB
+	postgres bool
+}
+
+// Open opens driver "sqlite" (dsn is a file path, created if needed) or "postgres" (dsn
+// is a PostgreSQL DSN) and runs the migration statements, which must be re-runnable
+// (CREATE ... IF NOT EXISTS).
+func Open(ctx context.Context, driver, dsn string, migration []string) (*DB, error) {
+	d := &DB{}
+	var err error
+	switch driver {
+	case "postgres":
+		d.postgres = true
+		d.DB, err = sql.Open("pgx", dsn)
+	case "sqlite", "":
+		if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
+			return nil, err
+		}
+		d.DB, err = sql.Open("sqlite", dsn+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+		if err == nil {
+			// One connection: SQLite serialises writes anyway, and one connection never
+			// waits for a lock another of its own holds.
+			d.SetMaxOpenConns(1)
+		}
+	default:
+		return nil, fmt.Errorf("unknown driver %q (sqlite or postgres)", driver)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range migration {
+		if _, err := d.ExecContext(ctx, s); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// Q rewrites the ? placeholders of query as $1, $2, … for PostgreSQL.
+func (d *DB) Q(query string) string {
+	if !d.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Micros is t as stored: microseconds since the epoch, 0 for the zero time.
+func Micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// FromMicros reads a stored time back, in UTC.
+func FromMicros(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
+}
