@@ -58,7 +58,7 @@ func (h *harness) replicasPhase(ctx context.Context) error {
 		}
 		gws = append(gws, g)
 		h.logf("replica %d listening at %s (pid %d), store: PostgreSQL schema of its own", n, g.URL, g.pid())
-		if err := h.measureReplicas(ctx, s, gws, simData); err != nil {
+		if _, err := h.measureReplicas(ctx, s, gws, simData, nil); err != nil {
 			return err
 		}
 	}
@@ -66,11 +66,30 @@ func (h *harness) replicasPhase(ctx context.Context) error {
 }
 
 // measureReplicas loads every gateway of gws at once, h.o.conns connections split
-// evenly, and records one row with the sums.
-func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewayProc, dataDir string) error {
+// evenly, and records one row with the sums: requests, audit events, the gateways' CPU
+// time, and observe's counters (nil: none) per request.
+func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewayProc, dataDir string, observe func(context.Context) (map[string]float64, error)) (*row, error) {
 	tok, err := mintToken(h.bin, dataDir, s.Consumer, s.Citizen)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	cpu := func() float64 {
+		var sum float64
+		for _, g := range gws {
+			u, _ := treeUsage(g.pid())
+			sum += u.CPUSeconds
+		}
+		return sum
+	}
+	extra := func() map[string]float64 {
+		if observe == nil {
+			return nil
+		}
+		m, err := observe(ctx)
+		if err != nil {
+			h.logf("replicas: %v", err)
+		}
+		return m
 	}
 	targets := make([]target, len(gws))
 	loaders := make([]*loader, len(gws))
@@ -89,9 +108,9 @@ func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewa
 		return out
 	}
 	runAll(h.o.warmup)
-	before := auditEvents(ctx, gws)
+	before, cpu0, extra0 := auditEvents(ctx, gws), cpu(), extra()
 	res := runAll(h.o.duration)
-	events := auditEvents(ctx, gws) - before
+	events, cpu1, extra1 := auditEvents(ctx, gws)-before, cpu(), extra()
 
 	r := row{Group: groupReplicas(len(gws)), System: "gateway", Scenario: s.Name, Mode: "warm", Conns: h.o.conns}
 	var lat []string
@@ -112,13 +131,33 @@ func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewa
 	if r.ElapsedSec > 0 {
 		r.AuditEventsPerSec = float64(events) / r.ElapsedSec
 	}
+	r.CPUSeconds = cpu1 - cpu0
+	if r.Requests > 0 {
+		r.CPUPerReqMs = 1000 * r.CPUSeconds / float64(r.Requests)
+	}
+	r.PerRequest = perRequest(extra0, extra1, r.Requests)
 	r.Note = fmt.Sprintf("%d replica(s), %d connections in all; audit %.0f events/s; p99 per replica %s ms", len(gws), h.o.conns, r.AuditEventsPerSec, strings.Join(lat, ", "))
 	h.rep.Rows = append(h.rep.Rows, r)
 	h.logf("%-18s %-9s %-9s %8.0f req/s  audit %8.0f events/s  p99 %s ms  errors %d", r.Group, r.Scenario, r.Mode, r.RPS, r.AuditEventsPerSec, strings.Join(lat, ", "), r.Errors)
 	if r.Errors > 0 {
 		h.logf("  first error: %s", oneLine(r.FirstError, 300))
 	}
-	return nil
+	return &h.rep.Rows[len(h.rep.Rows)-1], nil
+}
+
+// perRequest is the change of each counter from before to after, per request; nil when
+// either reading is missing.
+func perRequest(before, after map[string]float64, requests int64) map[string]float64 {
+	if before == nil || after == nil || requests == 0 {
+		return nil
+	}
+	out := map[string]float64{}
+	for k, a := range after {
+		if b, ok := before[k]; ok {
+			out[k] = (a - b) / float64(requests)
+		}
+	}
+	return out
 }
 
 // auditEvents sums gateway_audit_events_total over the gateways; a gateway that does
