@@ -29,10 +29,10 @@ type assumptions struct {
 	DeptCallsPerS float64 // calls/s the slowest department system takes (the PSB's SOAP service)
 }
 
-// defaultAssumptions is the load the document states: 300 systems at 5 req/s each at
+// defaultAssumptions is the load the document states: 300 systems at 2 req/s each at
 // peak, 20 % of reads cold.
 var defaultAssumptions = assumptions{
-	Systems: 300, PerSystemRPS: 5, ColdShare: 0.2, ReplicaCores: 2, TargetUtil: 0.6, MinReplicas: 2,
+	Systems: 300, PerSystemRPS: 2, ColdShare: 0.2, ReplicaCores: 2, TargetUtil: 0.6, MinReplicas: 2,
 	PGCommits: 5000, PGWriteMBs: 50, RedisOps: 80000, DeptCallsPerS: 200,
 }
 
@@ -271,5 +271,9 @@ func writeModel(w io.Writer, m capacityModel) {
 		fmt.Fprintf(w, "  %-26s %14.1f %14.1f %-11s %12.0f req/s\n", c.Name, c.Need, c.Capacity, c.Unit, c.SaturatesAt)
 	}
 	fmt.Fprintf(w, "  department calls: %.0f calls/s in all at peak\n", m.PeakRPS*m.Mixed.DeptCalls)
+	// Group commit makes the commits per request depend on how many requests wait
+	// together; with more replicas each one's groups are smaller. One commit a request
+	// is the bound.
+	fmt.Fprintf(w, "  if group commit batched nothing (1 commit a request): PostgreSQL commits saturate at %.0f req/s\n", saturatesAt(a.PGCommits, 1))
 	fmt.Fprintf(w, "\nFirst to saturate: %s, at %.0f req/s (%.1f× the assumed peak)\n", m.First.Name, m.First.SaturatesAt, m.First.SaturatesAt/m.PeakRPS)
 }

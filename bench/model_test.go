@@ -158,7 +158,7 @@ func TestWriteModelAndValidations(t *testing.T) {
 	vs := validations(one, two)
 	writeValidations(&b, vs)
 	out := b.String()
-	for _, want := range []string{"peak 1500 req/s", "cold=0.2", "First to saturate: slowest department (PSB)", "gateway CPU ms per request", "1.10"} {
+	for _, want := range []string{"peak 600 req/s", "saturate at 5000 req/s", "cold=0.2", "First to saturate: slowest department (PSB)", "gateway CPU ms per request", "1.10"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -34,9 +34,8 @@ const (
 
 // modelRun is what modelPhase measured, for printing after the table.
 type modelRun struct {
-	model      capacityModel
-	one, two   *row // warm S1 on one replica and on two
-	coldOneReq float64
+	model    capacityModel
+	one, two *row // warm S1 on one replica and on two
 }
 
 func (h *harness) modelPhase(ctx context.Context) error {
@@ -164,7 +163,7 @@ func (h *harness) modelPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h.modelRun = &modelRun{model: buildModel(h.o.assume, cold, warm), one: &one, two: two, coldOneReq: cold.RedisOps}
+	h.modelRun = &modelRun{model: buildModel(h.o.assume, cold, warm), one: &one, two: two}
 	return nil
 }
 
