@@ -189,13 +189,30 @@ func buildModel(a assumptions, cold, warm requestCost) capacityModel {
 	m.Parts = []component{
 		{Name: "gateway replicas (CPU)", Need: m.PeakRPS * m.Mixed.CPUMs / 1000, Capacity: float64(m.Replicas) * a.ReplicaCores * a.TargetUtil,
 			Unit: "cores", SaturatesAt: float64(m.Replicas) * m.PerReplicaRPS, ScalesOut: true},
-		per("PostgreSQL commits", m.Mixed.PGCommits, a.PGCommits, "commits/s"),
+		// One commit a request, not the measured share: group commit gathers the answers
+		// that wait together, so the measured commits per request fall with a replica's
+		// load and rise with the replicas (docs/PERFORMANCE.md, Capacity model); at the
+		// district's load per replica it gathers little.
+		per("PostgreSQL commits", commitsFor(m.Mixed.PGCommits), a.PGCommits, "commits/s"),
 		per("PostgreSQL writes", m.Mixed.PGBytes/1e6, a.PGWriteMBs, "MB/s"),
 		per("Redis", m.Mixed.RedisOps, a.RedisOps, "commands/s"),
 		per("slowest department (PSB)", m.Mixed.SlowCalls, a.DeptCallsPerS, "calls/s"),
 	}
 	m.First = firstBottleneck(m.Parts)
 	return m
+}
+
+// commitsBound is the commits per audited request the model provisions for: every
+// answer's events in a commit of their own.
+const commitsBound = 1.0
+
+// commitsFor is the commits per request provisioned for a request measured at
+// measured commits: commitsBound if it commits at all.
+func commitsFor(measured float64) float64 {
+	if measured <= 0 {
+		return 0
+	}
+	return commitsBound
 }
 
 // replicaRPS is what one replica of cores cores serves at utilisation util when a
@@ -271,9 +288,7 @@ func writeModel(w io.Writer, m capacityModel) {
 		fmt.Fprintf(w, "  %-26s %14.1f %14.1f %-11s %12.0f req/s\n", c.Name, c.Need, c.Capacity, c.Unit, c.SaturatesAt)
 	}
 	fmt.Fprintf(w, "  department calls: %.0f calls/s in all at peak\n", m.PeakRPS*m.Mixed.DeptCalls)
-	// Group commit makes the commits per request depend on how many requests wait
-	// together; with more replicas each one's groups are smaller. One commit a request
-	// is the bound.
-	fmt.Fprintf(w, "  if group commit batched nothing (1 commit a request): PostgreSQL commits saturate at %.0f req/s\n", saturatesAt(a.PGCommits, 1))
+	fmt.Fprintf(w, "  PostgreSQL commits provisioned at %g a request; the measured %.3f (answers sharing a group commit under a closed loop) would need %.0f commits/s\n",
+		commitsFor(m.Mixed.PGCommits), m.Mixed.PGCommits, m.PeakRPS*m.Mixed.PGCommits)
 	fmt.Fprintf(w, "\nFirst to saturate: %s, at %.0f req/s (%.1f× the assumed peak)\n", m.First.Name, m.First.SaturatesAt, m.First.SaturatesAt/m.PeakRPS)
 }

@@ -153,17 +153,17 @@ func TestWriteModelAndValidations(t *testing.T) {
 	m := buildModel(defaultAssumptions, requestCost{CPUMs: 5, PGCommits: 1, SlowCalls: 1}, requestCost{CPUMs: 1, PGCommits: 1})
 	var b bytes.Buffer
 	writeModel(&b, m)
-	one := &row{CPUPerReqMs: 1, PerRequest: map[string]float64{ctrPGCommits: 0.5}, loadResult: loadResult{RPS: 1000}}
-	two := &row{CPUPerReqMs: 1.1, PerRequest: map[string]float64{ctrPGCommits: 0.5}, loadResult: loadResult{RPS: 900}}
+	one := &row{CPUPerReqMs: 1, CPUSeconds: 5, PerRequest: map[string]float64{ctrPGCommits: 0.5}, loadResult: loadResult{RPS: 1000, ElapsedSec: 5}}
+	two := &row{CPUPerReqMs: 1.1, CPUSeconds: 8, PerRequest: map[string]float64{ctrPGCommits: 0.5}, loadResult: loadResult{RPS: 900, ElapsedSec: 4}}
 	vs := validations(one, two)
 	writeValidations(&b, vs)
 	out := b.String()
-	for _, want := range []string{"peak 600 req/s", "saturate at 5000 req/s", "cold=0.2", "First to saturate: slowest department (PSB)", "gateway CPU ms per request", "1.10"} {
+	for _, want := range []string{"peak 600 req/s", "measured 1.000", "cold=0.2", "First to saturate: slowest department (PSB)", "gateway CPU ms per request", "1.10"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if vs[0].Model != 1 || vs[0].Seen != 1.1 || vs[len(vs)-1].Model != 500 || vs[len(vs)-1].Seen != 450 {
+	if vs[0].Model != 1 || vs[0].Seen != 1.1 || vs[len(vs)-2].Model != 1000 || vs[len(vs)-2].Seen != 900 || vs[len(vs)-1].Model != 1 || vs[len(vs)-1].Seen != 2 {
 		t.Errorf("validations %+v", vs)
 	}
 }
