@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"math"
@@ -91,19 +90,7 @@ func (h *harness) modelPhase(ctx context.Context) error {
 		return out, nil
 	}
 	replica := func(n int, extra ...string) (*gatewayProc, system, error) {
-		cfgPath := filepath.Join(filepath.Dir(sim.ConfigPath), fmt.Sprintf("gateway-model-%d.yaml", n))
-		if err := withoutRateLimits(sim.ConfigPath, cfgPath); err != nil {
-			return nil, system{}, err
-		}
-		if err := appendStore(cfgPath, dsn, fmt.Sprintf("bench-model-%d", n)); err != nil {
-			return nil, system{}, err
-		}
-		if err := addSetting(cfgPath, "cache", "redisAddr: "+redisAddr); err != nil {
-			return nil, system{}, err
-		}
-		args := append([]string{"--config", cfgPath, "--addr", "127.0.0.1:0"}, extra...)
-		h.logf("starting model replica %d: gateway %s", n, strings.Join(args, " "))
-		g, err := startGateway(ctx, fmt.Sprintf("gateway-model-%d", n), h.o.tmp, h.bin, args, h.o.startTimeout)
+		g, err := h.startReplica(ctx, sim, fmt.Sprintf("gateway-model-%d", n), dsn, redisAddr, extra...)
 		if err != nil {
 			return nil, system{}, err
 		}
@@ -267,24 +254,9 @@ func benchDatabase(ctx context.Context, dsn string) (string, func(), error) {
 	if err != nil || u.Scheme == "" {
 		return "", nil, fmt.Errorf("-replicas-pg: -model needs a URL DSN (postgres://…), not %q", dsn)
 	}
-	name := "gw_bench_" + strings.ToLower(rand.Text()[:10])
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	name, drop, err := createBenchObject(ctx, dsn, "DATABASE", " WITH (FORCE)")
 	if err != nil {
-		return "", nil, fmt.Errorf("-replicas-pg: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", nil, fmt.Errorf("-replicas-pg: %w", err)
-	}
-	drop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, dsn); err == nil {
-			c.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
-			c.Close(ctx)
-		}
+		return "", nil, err
 	}
 	u.Path = "/" + name
 	return u.String(), drop, nil

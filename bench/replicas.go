@@ -45,14 +45,7 @@ func (h *harness) replicasPhase(ctx context.Context) error {
 	}()
 	s, _ := findScenario("S1")
 	for n := 1; n <= 2; n++ {
-		cfgPath := filepath.Join(filepath.Dir(sim.ConfigPath), fmt.Sprintf("gateway-replica-%d.yaml", n))
-		if err := withoutRateLimits(sim.ConfigPath, cfgPath); err != nil {
-			return err
-		}
-		if err := appendStore(cfgPath, dsn, fmt.Sprintf("bench-replica-%d", n)); err != nil {
-			return err
-		}
-		g, err := startGateway(ctx, fmt.Sprintf("gateway-replica-%d", n), h.o.tmp, h.bin, []string{"--config", cfgPath, "--addr", "127.0.0.1:0"}, h.o.startTimeout)
+		g, err := h.startReplica(ctx, sim, fmt.Sprintf("gateway-replica-%d", n), dsn, "")
 		if err != nil {
 			return err
 		}
@@ -63,6 +56,27 @@ func (h *harness) replicasPhase(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// startReplica starts a gateway named name over sim's simulators with rate limits off,
+// its store on PostgreSQL (dsn) as the replica "bench-"+name, and with redisAddr (if not
+// "") as the record cache's shared layer; extra are more command-line flags.
+func (h *harness) startReplica(ctx context.Context, sim *simProc, name, dsn, redisAddr string, extra ...string) (*gatewayProc, error) {
+	cfgPath := filepath.Join(filepath.Dir(sim.ConfigPath), name+".yaml")
+	if err := withoutRateLimits(sim.ConfigPath, cfgPath); err != nil {
+		return nil, err
+	}
+	if err := appendStore(cfgPath, dsn, "bench-"+name); err != nil {
+		return nil, err
+	}
+	if redisAddr != "" {
+		if err := addSetting(cfgPath, "cache", "redisAddr: "+redisAddr); err != nil {
+			return nil, err
+		}
+	}
+	args := append([]string{"--config", cfgPath, "--addr", "127.0.0.1:0"}, extra...)
+	h.logf("starting %s: gateway %s", name, strings.Join(args, " "))
+	return startGateway(ctx, name, h.o.tmp, h.bin, args, h.o.startTimeout)
 }
 
 // measureReplicas loads every gateway of gws at once, h.o.conns connections split
@@ -211,24 +225,9 @@ func appendStore(path, dsn, replica string) error {
 // benchSchema creates a schema of its own in the database dsn names, so that the run
 // starts from an empty store and leaves nothing behind, and returns a DSN selecting it.
 func benchSchema(ctx context.Context, dsn string) (string, func(), error) {
-	schema := "gw_bench_" + strings.ToLower(rand.Text()[:10])
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	schema, drop, err := createBenchObject(ctx, dsn, "SCHEMA", " CASCADE")
 	if err != nil {
-		return "", nil, fmt.Errorf("-replicas-pg: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		return "", nil, fmt.Errorf("-replicas-pg: %w", err)
-	}
-	drop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, dsn); err == nil {
-			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
+		return "", nil, err
 	}
 	u, err := url.Parse(dsn)
 	if err != nil || u.Scheme == "" {
@@ -238,4 +237,30 @@ func benchSchema(ctx context.Context, dsn string) (string, func(), error) {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String(), drop, nil
+}
+
+// createBenchObject creates a SCHEMA or DATABASE (kind) with a new name on the server
+// dsn names, and returns the name and a function that drops it ("DROP kind name" and
+// dropSuffix).
+func createBenchObject(ctx context.Context, dsn, kind, dropSuffix string) (string, func(), error) {
+	name := "gw_bench_" + strings.ToLower(rand.Text()[:10])
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", nil, fmt.Errorf("-replicas-pg: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "CREATE "+kind+" "+name); err != nil {
+		return "", nil, fmt.Errorf("-replicas-pg: %w", err)
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, dsn); err == nil {
+			c.Exec(ctx, "DROP "+kind+" "+name+dropSuffix)
+			c.Close(ctx)
+		}
+	}
+	return name, drop, nil
 }
