@@ -20,6 +20,7 @@ import (
 	"pudong.gov.cn/gateway/idcode"
 	"pudong.gov.cn/gateway/playground"
 	"pudong.gov.cn/gateway/resolvers"
+	"pudong.gov.cn/gateway/seal"
 	"pudong.gov.cn/gateway/server"
 )
 
@@ -43,7 +44,7 @@ func (g *Gateway) http(enf *enforce.Enforcer) (http.Handler, error) {
 		Log: g.log, GraphQL: gql, Auth: auth.Middleware(verifier, g.log), Fed: g.Fed,
 		BodyLimit: cfg.Limits.BodyBytes, Metrics: g.metrics.Handler(), Requests: g.metrics,
 		CORS: &server.CORS{Origins: origins}, Claims: server.ClaimsCheck(profiles(cfg)),
-		Ready: readiness(g.Fed, g.Store),
+		Ready: readiness(g.Fed, g.Store), SealKeys: seal.KeysHandler(g.sealer.PublicKey()),
 	}
 	if g.Tracing != nil {
 		deps.Trace = g.Tracing.Middleware

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -160,6 +161,12 @@ func (e *Enforcer) InterceptOperation(ctx context.Context, next graphql.Operatio
 		events, masked := st.events, st.masked
 		st.events, st.masked, st.seen = nil, nil, nil
 		st.mu.Unlock()
+		if undelivered(resp) {
+			// Execution read data, but a failure nulled the whole answer (a non-null root
+			// field): nobody saw what was allowed or masked, so only the attempts that
+			// were refused are on record (docs/audit.md).
+			events = slices.DeleteFunc(events, func(ev gateway.AuditEvent) bool { return ev.Decision != gateway.Deny })
+		}
 		if len(events) > 0 && e.recorder != nil {
 			if err := e.recorder.Record(ctx, events); err != nil {
 				// The answer may carry conditional data whose access is not on record:
@@ -179,6 +186,11 @@ func (e *Enforcer) InterceptOperation(ctx context.Context, next graphql.Operatio
 		}
 		return resp
 	}
+}
+
+// undelivered reports whether a response carries no data at all although it was executed.
+func undelivered(resp *graphql.Response) bool {
+	return len(resp.Errors) > 0 && (len(resp.Data) == 0 || string(resp.Data) == "null")
 }
 
 // Entity is an object whose governed fields carry department data about one subject.

@@ -2,8 +2,12 @@ package enforce
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/adapters"
@@ -110,5 +114,47 @@ func TestBudgetCountsDistinctPeople(t *testing.T) {
 	self := &state{caller: &gateway.Caller{Consumer: "ipudong-portal", Subject: "x", CitizenID: dataset.LiuYang}}
 	if err := e.touch(ctx, self, target{subject: policy.Subject{ID: dataset.LiuYang, Person: dataset.LiuYang}}, allow); err != nil {
 		t.Errorf("own data counted: %v", err)
+	}
+}
+
+type recorded struct{ events []gateway.AuditEvent }
+
+func (r *recorded) Record(_ context.Context, evs []gateway.AuditEvent) error {
+	r.events = append(r.events, evs...)
+	return nil
+}
+
+// The audit records what was delivered: when a failure nulls the whole answer, the
+// allowed and masked reads of its execution reached nobody, and only refusals are kept.
+func TestAuditRecordsOnlyWhatWasDelivered(t *testing.T) {
+	cat := demoCatalog(t, loadSchema(t, ""))
+	for _, tc := range []struct {
+		name string
+		resp *graphql.Response
+		want []gateway.Outcome
+	}{
+		{"delivered", &graphql.Response{Data: []byte(`{"citizen":{"name":"张*"}}`)}, []gateway.Outcome{gateway.Masked, gateway.Deny}},
+		{"nulled whole", &graphql.Response{Data: []byte(`null`), Errors: gqlerror.List{{Message: "store down"}}}, []gateway.Outcome{gateway.Deny}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorded{}
+			e := New(Options{Catalog: cat, Recorder: rec})
+			ctx := gateway.WithCaller(context.Background(), &gateway.Caller{Consumer: "playground"})
+			h := e.InterceptOperation(ctx, func(ctx context.Context) graphql.ResponseHandler {
+				st := stateFrom(ctx)
+				p := policy.Subject{ID: dataset.ZhangWei, Person: dataset.ZhangWei}
+				st.record(cat.ByCode("310115-PSB-RK01-002"), p, policy.Decision{Outcome: gateway.Masked})
+				st.record(cat.ByCode("310115-PSB-RK01-007"), p, policy.Decision{Outcome: gateway.Deny})
+				return func(context.Context) *graphql.Response { return tc.resp }
+			})
+			h(ctx)
+			var got []gateway.Outcome
+			for _, ev := range rec.events {
+				got = append(got, ev.Decision)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("recorded %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

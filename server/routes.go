@@ -37,6 +37,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	if d.DemoTokens != nil {
 		mux.Handle("/demo/token", chain(d.DemoTokens, limitBody(4096)))
 	}
+	if d.SealKeys != nil {
+		mux.Handle("GET /seal/keys", d.SealKeys)
+	}
 	if d.Pprof != nil {
 		mux.Handle("/debug/pprof/", d.Pprof)
 	}

@@ -33,6 +33,7 @@ type Deps struct {
 	Playground http.Handler                     // the playground page at /
 	DemoTokens http.Handler                     // demo mode only: mints playground tokens
 	Pprof      http.Handler                     // runtime profiles, admin only; nil: none
+	SealKeys   http.Handler                     // the seal public keys, unauthenticated (docs/sealed-answers.md); nil: none
 	BodyLimit  int64                            // max request body bytes
 	Hosts      []string                         // host names answered; empty: any (behind a load balancer)
 	Claims     func(http.Handler) http.Handler  // checks a token's claims against its consumer; nil: none

@@ -236,6 +236,28 @@ func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Ac
 	}
 }
 
+// openPlayground starts the demo gateway and a browser on its playground, and picks
+// consumer as a user does: the select's change mints a token through POST /demo/token
+// and puts it in the Authorization header. host is the gateway's, for checkPageHealth.
+func openPlayground(t *testing.T, consumer string) (g *tg, ctx context.Context, log *pageLog, host string) {
+	t.Helper()
+	g = newTG(t)
+	ctx, log = browser(t)
+	base, err := url.Parse(g.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(t, ctx, "loading the playground as "+consumer,
+		chromedp.Navigate(g.srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#consumer")),
+		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
+		chromedp.SetValue(chromedp.CSS("#consumer"), consumer),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as `+consumer+`")`),
+	)
+	return g, ctx, log, base.Host
+}
+
 // TestBrowserPlayground drives the playground in a real browser against the real
 // gateway over the simulators: pick a consumer, run a query, read the policy's marks
 // from the page, compare consumers, file a sharing request, and check that the page
@@ -244,27 +266,8 @@ func TestBrowserPlayground(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the browser test takes seconds; it runs in the full suite")
 	}
-	g := newTG(t)
-	ctx, log := browser(t)
-	base, err := url.Parse(g.srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	step(t, ctx, "loading the playground",
-		chromedp.Navigate(g.srv.URL+"/"),
-		chromedp.WaitVisible(chromedp.CSS("#consumer")),
-		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
-	)
-
-	// Pick the playground consumer as a user does: the select's change mints a token
-	// through POST /demo/token and puts it in the Authorization header.
-	step(t, ctx, "picking the playground consumer",
-		chromedp.SetValue(chromedp.CSS("#consumer"), "playground"),
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
-		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as playground")`),
-		chromedp.Poll[chromedp.Void](`document.querySelector("#headers .cm-content").textContent.includes("Bearer ey")`),
-	)
+	g, ctx, log, host := openPlayground(t, "playground")
+	step(t, ctx, "reading the minted token", chromedp.Poll[chromedp.Void](`document.querySelector("#headers .cm-content").textContent.includes("Bearer ey")`))
 
 	// Type the query into the editor, taking "name" from the completion list that
 	// graphql-language-service offers for Citizen from the introspected schema, prettify
@@ -343,6 +346,13 @@ func TestBrowserPlayground(t *testing.T) {
 	}
 	if v := got["citizen.phone"]; v.Text != "null" || v.Status != "denied" || v.Code != "310115-PSB-RK01-007" || !strings.Contains(v.Badge, "310115-PSB-RK01-007") || !strings.Contains(v.Badge, "denied") {
 		t.Errorf("citizen.phone is shown as %+v, want null marked denied with its code 310115-PSB-RK01-007 in the badge", v)
+	}
+	// A masked value can be reported to its owner (browser_loops_test.go files one); a
+	// denied one, which the caller does not see, cannot.
+	reports, _ := chromedp.Run(ctx, chromedp.Evaluate[map[string]bool](`Object.fromEntries(["citizen.name", "citizen.phone"].map((p) =>
+		[p, !!document.querySelector('#result [data-path="' + p + '"]').parentElement.querySelector("button.report")]))`))
+	if !reports["citizen.name"] || reports["citizen.phone"] {
+		t.Errorf("\"Report\" buttons: %v, want one beside the masked name and none beside the denied phone", reports)
 	}
 	// phone is not shared at all: nothing to request
 	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#result button.request").length`)); n != 0 {
@@ -477,7 +487,7 @@ func TestBrowserPlayground(t *testing.T) {
 		chromedp.Poll[chromedp.Void](editorText+` === `+jsString(pretty)),
 	)
 
-	paths := checkPageHealth(t, ctx, log, base.Host)
+	paths := checkPageHealth(t, ctx, log, host)
 	if !paths[playground.TokenPath] || !paths["/graphql"] {
 		t.Errorf("requests to %v: want the demo token endpoint and /graphql among them", paths)
 	}

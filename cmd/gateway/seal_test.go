@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -112,6 +113,20 @@ func TestSealedAnswerOnTheDemo(t *testing.T) {
 				t.Errorf("a changed byte: %v\n%s", err, out.String())
 			}
 		})
+	}
+
+	// The seal key is published, without a token, as the JWK Set a browser verifies with.
+	res, err := g.srv.Client().Get(g.srv.URL + seal.KeysPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var set struct{ Keys []seal.JWK }
+	if err := json.NewDecoder(res.Body).Decode(&set); err != nil || res.StatusCode != http.StatusOK || len(set.Keys) != 1 {
+		t.Fatalf("GET %s: %d, %v, %+v", seal.KeysPath, res.StatusCode, err, set)
+	}
+	if k := set.Keys[0]; k.Kid != seal.KeyID(g.sealKey()) || k.X != base64.RawURLEncoding.EncodeToString(g.sealKey()) {
+		t.Errorf("published key %+v is not the demo's seal key", k)
 	}
 
 	// Unsealed answers stay as they were; a malformed request says what is wrong.

@@ -11,6 +11,7 @@ import {
 import { Editor } from "./editor.js";
 import { annotate, renderJSON, summary, operationAt, el, showList, definitions } from "./result.js";
 import { setupDataAccess, showDataAccess } from "./access.js";
+import { verify as verifySeal, tamper } from "./seal.js";
 
 const $ = (id) => document.getElementById(id);
 const STORE = "pudong-playground:";
@@ -52,6 +53,11 @@ async function introspect() {
 const REQUEST_MUTATION = `mutation RequestSharing($input: SharingRequestInput!) {
   requestSharing(input: $input) { id requester department codes purpose justification status createdAt deadline }
 }`;
+const ISSUE_MUTATION = `mutation ReportDataIssue($input: DataIssueInput!) {
+  reportDataIssue(input: $input) { id kind code field department subject status deadline }
+}`;
+// SEAL_KEYS_PATH is where the gateway publishes its seal public key (docs/sealed-answers.md).
+const SEAL_KEYS_PATH = "/seal/keys";
 const REQUESTS_QUERY = `query SharingRequests { sharingRequests { id requester department codes purpose justification status createdAt deadline decidedAt reason } }`;
 
 const state = {
@@ -100,9 +106,14 @@ async function post(url, headers, body) {
 }
 
 // gql posts one GraphQL request to the gateway; extra headers override the editor's.
+// opts.seal asks for a sealed answer (the request extension: browsers may not send the
+// seal header across origins, docs/sealed-answers.md).
 async function gql(query, variables, opts = {}) {
   const h = { ...(opts.headers || headersFromEditor()), Accept: "application/graphql-response+json, application/json" };
-  const res = await post(state.config.endpoint, h, { query, variables: variables || undefined, operationName: opts.operationName || undefined });
+  const res = await post(state.config.endpoint, h, {
+    query, variables: variables || undefined, operationName: opts.operationName || undefined,
+    extensions: opts.seal ? { seal: true } : undefined,
+  });
   let body;
   const text = await res.text();
   try {
@@ -385,7 +396,7 @@ async function run() {
   const started = performance.now();
   let res;
   try {
-    res = await gql(p.src, p.vars, { operationName: p.operationName });
+    res = await gql(p.src, p.vars, { operationName: p.operationName, seal: $("seal").checked });
   } catch (e) {
     result.removeAttribute("aria-busy");
     result.replaceChildren(el("p", "error", `The request failed: ${e.message}`));
@@ -393,7 +404,7 @@ async function run() {
   }
   const ms = Math.round(performance.now() - started);
   state.response = res.body;
-  state.notes = annotate(res.body, { schema: state.schema, catalog: state.catalog, op: p.op, fragments: p.fragments });
+  state.notes = annotate(res.body, { schema: state.schema, catalog: state.catalog, op: p.op, fragments: p.fragments, variables: p.vars });
   addHistory(p.src, variables.value, p.operationName);
   if (p.op && p.op.operation === "mutation" && res.body.data && res.body.data.requestSharing) {
     addRequests(res.body.data.requestSharing);
@@ -420,10 +431,11 @@ function showResult() {
     }
   }
   parts.push(head);
+  if (body.extensions && body.extensions.seal) parts.push(sealPanel(body));
   if ($("raw").checked) {
     parts.push(el("pre", "raw", JSON.stringify(body, null, 2)));
   } else {
-    if ("data" in body) parts.push(renderJSON(body.data, state.notes, openRequestDialog));
+    if ("data" in body) parts.push(renderJSON(body.data, state.notes, { request: openRequestDialog, report: openIssueDialog }));
     const other = (body.errors || []).filter((e) => !(e.extensions && e.extensions.code === "FORBIDDEN_FIELD"));
     if (other.length) {
       const box = el("div", "errors");
@@ -442,6 +454,151 @@ function showResult() {
     }
   }
   result.replaceChildren(...parts);
+}
+
+// ---------------------------------------------------------------------------------
+// Sealed answers: verified here, with WebCrypto and the gateway's published key.
+
+// sealKeys returns the gateway's seal JWK Set, fetched once (again when fresh is set:
+// a seal that names an unknown key may follow a rotation).
+async function sealKeys(fresh) {
+  if (!state.sealKeys || fresh) {
+    const res = await fetch(SEAL_KEYS_PATH, { cache: "no-store", signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    if (!res.ok) throw new Error(`HTTP ${res.status} from ${SEAL_KEYS_PATH}`);
+    state.sealKeys = await res.json();
+  }
+  return state.sealKeys;
+}
+
+async function checkSeal(answer) {
+  let keys;
+  try { keys = await sealKeys(false); } catch (e) { return { ok: false, reason: `the seal key could not be read: ${e.message}` }; }
+  let v = await verifySeal(answer, keys);
+  if (!v.ok && /does not publish/.test(v.reason)) v = await verifySeal(answer, await sealKeys(true).catch(() => keys));
+  return v;
+}
+
+// sealPanel shows a sealed answer's seal: whether it verifies, what it attests, and the
+// answer's text, which can be edited (or changed by one character) and verified again.
+function sealPanel(body) {
+  const box = el("section", "seal-panel");
+  box.id = "seal-panel";
+  box.setAttribute("aria-labelledby", "seal-title");
+  const title = el("h3", "", "Seal");
+  title.id = "seal-title";
+  const verdict = el("p", "seal-verdict", "Verifying the seal…");
+  verdict.id = "seal-verdict";
+  verdict.setAttribute("role", "status");
+  const details = el("div", "seal-details");
+  const text = el("textarea", "seal-answer");
+  text.id = "seal-answer";
+  text.rows = 8;
+  text.spellcheck = false;
+  text.value = JSON.stringify(body, null, 2);
+  text.setAttribute("aria-label", "The sealed answer as saved (edit it and verify again)");
+  const again = el("button", "", "Verify this text");
+  again.type = "button";
+  again.id = "seal-verify";
+  const change = el("button", "", "Change one character and verify");
+  change.type = "button";
+  change.id = "seal-tamper";
+  // Saving puts the text, as it now is, in a file that `gateway seal verify` or any JWS
+  // library checks later; a data: link keeps it inside the page (nothing is sent).
+  const save = el("a", "button", "Save answer");
+  save.id = "seal-save";
+  save.download = `answer-${(body.extensions.seal.requestId || "sealed").replace(/[^A-Za-z0-9-]/g, "")}.json`;
+  save.href = "#";
+  save.addEventListener("click", () => { save.href = `data:application/json;charset=utf-8,${encodeURIComponent(text.value)}`; });
+  const buttons = el("div", "buttons");
+  buttons.append(again, change, save);
+  box.append(title, verdict, details, text, buttons);
+
+  const show = async (answer) => {
+    verdict.textContent = "Verifying the seal…";
+    delete verdict.dataset.valid;
+    const v = await checkSeal(answer);
+    verdict.dataset.valid = String(v.ok);
+    verdict.className = `seal-verdict ${v.ok ? "ok" : "error"}`;
+    if (!v.ok) {
+      verdict.textContent = `${v.unsupported ? "Seal not checked" : "Seal INVALID"}: ${v.reason}.`;
+      details.replaceChildren();
+      return;
+    }
+    const a = v.attestation;
+    verdict.textContent = `Seal OK: the gateway's seal key (${a.kid}) signed these ${v.values.length} values.`;
+    const list = el("ul", "seal-values");
+    list.id = "seal-values";
+    for (const line of v.values) list.append(el("li", "", line));
+    const more = el("details");
+    more.append(el("summary", "", `Attested values (${v.values.length})`), list);
+    details.replaceChildren(definitions([
+      ["Request", a.requestId], ["Consumer", a.consumer], ["End user", a.endUser], ["Purpose", a.purpose],
+      ["Sealed at", a.sealedAt], ["Audit chain", a.audit ? `seq ${a.audit.seq}, hash ${a.audit.hash}` : "no audited field"],
+      ["Format", a.format],
+    ]), more);
+  };
+  const fromText = () => {
+    let answer;
+    try { answer = JSON.parse(text.value); } catch (e) {
+      verdict.textContent = `Seal INVALID: the text is not JSON (${e.message}).`;
+      verdict.dataset.valid = "false";
+      verdict.className = "seal-verdict error";
+      details.replaceChildren();
+      return;
+    }
+    show(answer);
+  };
+  again.addEventListener("click", fromText);
+  change.addEventListener("click", () => {
+    const changed = tamper(text.value);
+    if (changed === text.value) { verdict.textContent = "The answer's data hold no value to change: edit the text instead."; return; }
+    text.value = changed;
+    fromText();
+  });
+  show(body);
+  return box;
+}
+
+// ---------------------------------------------------------------------------------
+// Data-quality objections: a value the caller sees, reported to its owner.
+
+function openIssueDialog(note) {
+  state.issueNote = note;
+  $("issue-item").textContent = [note.code, note.field, note.owner].filter(Boolean).join(" · ");
+  $("issue-subject").value = note.subject || "";
+  $("issue-description").value = "";
+  $("issue-suggested").value = "";
+  $("issue-status").textContent = "";
+  $("issue-status").className = "status";
+  $("issue-submit").disabled = false;
+  $("issue-dialog").showModal();
+  (note.subject ? $("issue-description") : $("issue-subject")).focus();
+}
+
+async function submitIssue(e) {
+  e.preventDefault();
+  const note = state.issueNote;
+  const status = $("issue-status");
+  const subject = $("issue-subject").value.trim();
+  const description = $("issue-description").value.trim();
+  if (!subject) { status.textContent = "Say whom the value is about (an ID number or a credit code)."; $("issue-subject").focus(); return; }
+  if (!description) { status.textContent = "Say what is wrong."; $("issue-description").focus(); return; }
+  const input = { code: note.code, subject, description };
+  const suggested = $("issue-suggested").value.trim();
+  if (suggested) input.suggestedValue = suggested;
+  status.textContent = "Filing…";
+  const res = await gql(ISSUE_MUTATION, { input }).catch((err) => ({ body: { errors: [{ message: err.message }] } }));
+  const issue = res.body.data && res.body.data.reportDataIssue;
+  if (!issue) {
+    const err = (res.body.errors || [{}])[0];
+    const code = err.extensions && err.extensions.code;
+    status.textContent = `Not filed: ${code ? `${code}: ` : ""}${err.message}`;
+    status.className = "status error";
+    return;
+  }
+  status.textContent = `Filed ${issue.id} (${issue.status}) with ${issue.department}` + (issue.deadline ? `, to be answered by ${issue.deadline.slice(0, 10)}` : "") + ". dataIssues shows its outcome.";
+  status.className = "status ok";
+  $("issue-submit").disabled = true;
 }
 
 // ---------------------------------------------------------------------------------
@@ -473,7 +630,7 @@ async function compare() {
     try {
       const token = await mint(c.name, c.selfService ? citizen : "");
       const res = await gql(p.src, p.vars, { headers: { ...base, Authorization: `Bearer ${token}` }, operationName: p.operationName });
-      const notes = annotate(res.body, { schema: state.schema, catalog: state.catalog, op: p.op, fragments: p.fragments });
+      const notes = annotate(res.body, { schema: state.schema, catalog: state.catalog, op: p.op, fragments: p.fragments, variables: p.vars });
       const counts = summary(notes);
       const line = el("p", "summary");
       for (const s of ["allowed", "masked", "denied", "error"]) {
@@ -888,6 +1045,8 @@ async function main() {
   $("docs-search").addEventListener("input", (e) => searchDocs(e.target.value));
   $("request-form").addEventListener("submit", submitRequest);
   $("request-cancel").addEventListener("click", () => $("request-dialog").close());
+  $("issue-form").addEventListener("submit", submitIssue);
+  $("issue-cancel").addEventListener("click", () => $("issue-dialog").close());
   document.addEventListener("keydown", (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter" && !e.defaultPrevented) { e.preventDefault(); run(); }
   });

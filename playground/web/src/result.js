@@ -7,13 +7,14 @@
 // response keys (aliases included) lead to Type.field, which the catalogue maps to a code.
 // The query is graphql-js's document AST and the schema a graphql-js GraphQLSchema.
 
-import { Kind, getNamedType, isAbstractType, isObjectType } from "graphql";
+import { Kind, getNamedType, isAbstractType, isObjectType, valueFromASTUntyped } from "graphql";
 
 const key = (path) => path.join(".");
 
 // annotate returns Map(path string → note) for a response. A note is
-// {status: allowed|masked|denied|error, code, codes, owner, class, mask, field, requestable, message}.
-// ctx: {schema, catalog: Map(Type.field → entry), op, fragments}: op is the operation's
+// {status: allowed|masked|denied|error, code, codes, owner, class, mask, field, requestable, message,
+// subject}, where subject is whom the value is about (see subjectOf), when the page can tell.
+// ctx: {schema, catalog: Map(Type.field → entry), op, fragments, variables}: op is the operation's
 // OperationDefinition and fragments a Map(name → FragmentDefinition), both from
 // graphql-js's parse. op may be null (unparseable query), in which case only the
 // server's own markers are used.
@@ -22,7 +23,7 @@ export function annotate(response, ctx) {
   const byCode = new Map([...(ctx.catalog || new Map()).values()].map((e) => [e.code, e]));
   if (ctx.schema && ctx.op && response && response.data) {
     const root = ctx.schema.getRootType(ctx.op.operation);
-    if (root) visit(response.data, [ctx.op.selectionSet], root.name, [], ctx, notes);
+    if (root) visit(response.data, [ctx.op.selectionSet], root.name, [], ctx, notes, null);
   }
   for (const m of (response && response.extensions && response.extensions.masked) || []) {
     const e = byCode.get(m.catalogCode) || {};
@@ -47,14 +48,17 @@ export function annotate(response, ctx) {
   return notes;
 }
 
-function visit(value, selectionSets, typeName, path, ctx, notes) {
+// visit notes the governed fields of value; subject is whom the field that produced
+// value was asked about (its idNumber or creditCode argument), if anyone.
+function visit(value, selectionSets, typeName, path, ctx, notes, subject) {
   if (value === null || typeof value !== "object") return;
   if (Array.isArray(value)) {
-    value.forEach((v, i) => visit(v, selectionSets, typeName, [...path, i], ctx, notes));
+    value.forEach((v, i) => visit(v, selectionSets, typeName, [...path, i], ctx, notes, subject));
     return;
   }
   const concrete = concreteType(value, selectionSets, typeName, ctx);
   const fields = collect(selectionSets, concrete, ctx);
+  const own = subjectOf(value, fields, ctx) || subject;
   for (const [k, v] of Object.entries(value)) {
     const f = fields.get(k);
     if (!f) continue;
@@ -62,10 +66,34 @@ function visit(value, selectionSets, typeName, path, ctx, notes) {
     const p = [...path, k];
     const entry = ctx.catalog.get(`${concrete}.${f.name}`);
     if (entry) {
-      notes.set(key(p), { status: "allowed", code: entry.code, codes: [entry.code], owner: entry.owner, class: entry.class, mask: entry.mask, field: entry.field });
+      notes.set(key(p), { status: "allowed", code: entry.code, codes: [entry.code], owner: entry.owner, class: entry.class, mask: entry.mask, field: entry.field, subject: own });
     }
-    if (def && f.selectionSets.length) visit(v, f.selectionSets, getNamedType(def.type).name, p, ctx, notes);
+    if (def && f.selectionSets.length) visit(v, f.selectionSets, getNamedType(def.type).name, p, ctx, notes, argSubject(f, ctx));
   }
+}
+
+// SUBJECT_KEYS are the fields and arguments that name a subject: a citizen's ID number,
+// an enterprise's unified social credit code (the schema's key lookups).
+const SUBJECT_KEYS = ["idNumber", "creditCode"];
+
+// subjectOf is the subject an object names itself, when the query selected its key and
+// the caller sees it unmasked (a masked key has * in it).
+function subjectOf(value, fields, ctx) {
+  for (const [k, f] of fields) {
+    if (SUBJECT_KEYS.includes(f.name) && typeof value[k] === "string" && !value[k].includes("*")) return value[k];
+  }
+  return null;
+}
+
+// argSubject is the idNumber or creditCode argument a field was asked with, literal or
+// variable; the object it returns is about that subject.
+function argSubject(f, ctx) {
+  for (const a of f.args) {
+    if (!SUBJECT_KEYS.includes(a.name.value)) continue;
+    const v = valueFromASTUntyped(a.value, ctx.variables || {});
+    if (typeof v === "string" && v) return v;
+  }
+  return null;
 }
 
 // fieldDef is the definition of typeName.fieldName, or undefined (__typename included:
@@ -104,7 +132,7 @@ function collect(selectionSets, typeName, ctx, out = new Map(), seen = new Set()
     for (const s of ss.selections) {
       if (s.kind === Kind.FIELD) {
         const k = (s.alias || s.name).value;
-        const f = out.get(k) || { name: s.name.value, selectionSets: [] };
+        const f = out.get(k) || { name: s.name.value, selectionSets: [], args: s.arguments || [] };
         if (s.selectionSet) f.selectionSets.push(s.selectionSet);
         out.set(k, f);
       } else if (s.kind === Kind.INLINE_FRAGMENT) {
@@ -155,15 +183,17 @@ export function describe(n) {
 }
 
 // renderJSON renders a response's data as annotated JSON in DOM nodes (never HTML
-// strings: the values are department data). onRequest(note) is called by the
-// "Request sharing" buttons; it may be null to show none.
-export function renderJSON(value, notes, onRequest) {
+// strings: the values are department data). actions.request(note) is called by the
+// "Request sharing" buttons of denied fields, actions.report(note) by the "Report"
+// buttons of the values the caller sees (a data-quality objection); actions may be null
+// to show neither.
+export function renderJSON(value, notes, actions) {
   const root = el("div", "json");
-  root.append(node(value, [], notes, onRequest, ""));
+  root.append(node(value, [], notes, actions || {}, ""));
   return root;
 }
 
-function node(value, path, notes, onRequest, trailer) {
+function node(value, path, notes, actions, trailer) {
   if (value !== null && typeof value === "object") {
     const isArr = Array.isArray(value);
     const entries = isArr ? value.map((v, i) => [i, v]) : Object.entries(value);
@@ -181,11 +211,11 @@ function node(value, path, notes, onRequest, trailer) {
       const comma = i < entries.length - 1 ? "," : "";
       const note = notes.get(key(p));
       if (v !== null && typeof v === "object") {
-        row.append(node(v, p, notes, onRequest, comma));
-        if (note) row.append(badge(note, onRequest));
+        row.append(node(v, p, notes, actions, comma));
+        if (note) row.append(badge(note, actions));
       } else {
         row.append(scalar(v, p, note), text(comma));
-        if (note) row.append(badge(note, onRequest));
+        if (note) row.append(badge(note, actions));
       }
       body.append(row);
     });
@@ -210,7 +240,7 @@ function scalar(v, path, note) {
   return s;
 }
 
-function badge(n, onRequest) {
+function badge(n, actions) {
   const wrap = el("span", "note");
   const b = el("span", `badge b-${n.status}`);
   b.title = describe(n);
@@ -222,11 +252,19 @@ function badge(n, onRequest) {
   b.setAttribute("aria-label", describe(n));
   b.tabIndex = 0;
   wrap.append(b);
-  if (n.status === "denied" && n.requestable && onRequest) {
+  if (n.status === "denied" && n.requestable && actions.request) {
     const btn = el("button", "request", "Request sharing");
     btn.type = "button";
     btn.title = `File a sharing request with ${n.owner} for ${(n.codes || [n.code]).join(", ")}`;
-    btn.addEventListener("click", () => onRequest(n));
+    btn.addEventListener("click", () => actions.request(n));
+    wrap.append(btn);
+  }
+  // A value the caller sees (in full or masked) can be objected to; its owner answers.
+  if ((n.status === "allowed" || n.status === "masked") && n.code && actions.report) {
+    const btn = el("button", "report", "Report");
+    btn.type = "button";
+    btn.title = `Report a data issue: tell ${n.owner} this value of ${n.code} is wrong`;
+    btn.addEventListener("click", () => actions.report(n));
     wrap.append(btn);
   }
   return wrap;
