@@ -1,6 +1,10 @@
 package gateway
 
-import "context"
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/trace"
+)
 
 type (
 	requestIDKey       struct{}
@@ -43,4 +47,15 @@ func WithCaller(ctx context.Context, c *Caller) context.Context {
 func CallerFrom(ctx context.Context) *Caller {
 	c, _ := ctx.Value(callerKey{}).(*Caller)
 	return c
+}
+
+// TraceID returns the W3C trace id of the span ctx belongs to (32 hex digits), or "" when
+// the request is not traced: audit events and log lines carry it so that an access can be
+// followed into the trace of the request that made it (docs/operators.md, "Tracing").
+func TraceID(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.HasTraceID() {
+		return ""
+	}
+	return sc.TraceID().String()
 }

@@ -63,6 +63,20 @@ var (
 	ErrBadResponse = errors.New("department system answered with an unreadable response")
 )
 
+// Outcome names how a department call ended, for metrics and traces: "ok", "canceled"
+// (the caller gave up), "bad_response" or "unavailable".
+func Outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, ErrBadResponse):
+		return "bad_response"
+	}
+	return "unavailable"
+}
+
 // Snapshot is implemented by sources that serve a copy of the department's data taken
 // at some time (a batch export) rather than asking the live system: the gateway reports
 // the copy's age, and marks it stale once it is older than the owner's update cycle.

@@ -18,10 +18,12 @@ import (
 	"pudong.gov.cn/gateway/notice"
 	"pudong.gov.cn/gateway/policy"
 	"pudong.gov.cn/gateway/quality"
+	"pudong.gov.cn/gateway/ratelimit"
 	"pudong.gov.cn/gateway/resolvers"
 	"pudong.gov.cn/gateway/seal"
 	"pudong.gov.cn/gateway/sharing"
 	"pudong.gov.cn/gateway/store"
+	"pudong.gov.cn/gateway/tracing"
 )
 
 // Options are the switches of one run that are not configuration: they come from
@@ -44,6 +46,7 @@ type Gateway struct {
 	Recorder     *audit.Recorder
 	checkpointer *audit.Checkpointer
 	Catalog      *policy.Catalog
+	Tracing      *tracing.Tracing // nil: tracing off
 	// Resolver is the GraphQL resolvers' root; Quality and Notices the district's loops
 	// (data-quality objections and findings; watch lists and notices).
 	Resolver *resolvers.Resolver
@@ -55,6 +58,7 @@ type Gateway struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics.Metrics
+	limits  ratelimit.Limiter // the rate limits' and the budget of people's buckets
 	closers []closer
 }
 
@@ -81,10 +85,16 @@ func (g *Gateway) build(ctx context.Context) error {
 	if g.Catalog, err = LoadCatalog(g.cfg); err != nil {
 		return err
 	}
+	if err = g.startTracing(ctx); err != nil {
+		return err
+	}
 	if g.Fed, err = g.departments(ctx); err != nil {
 		return err
 	}
 	if err = g.openStore(ctx); err != nil {
+		return err
+	}
+	if g.limits, err = g.limiter(); err != nil {
 		return err
 	}
 	if err = g.seal(); err != nil {

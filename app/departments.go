@@ -30,13 +30,17 @@ import (
 // departments binds every configured department: its adapter, its record cache (shared
 // through Redis when configured) and the federation's protections around both.
 func (g *Gateway) departments(ctx context.Context) (*federation.Federation, error) {
-	client := &http.Client{Transport: &http.Transport{
+	transport := &http.Transport{
 		Proxy:               nil, // department systems are reached directly, never through a proxy
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
-	}}
-	g.onClose("department connections", func(context.Context) error { client.CloseIdleConnections(); return nil })
+	}
+	client := &http.Client{Transport: transport}
+	g.onClose("department connections", func(context.Context) error { transport.CloseIdleConnections(); return nil })
+	if g.Tracing != nil {
+		client.Transport = g.Tracing.Transport(transport) // traceparent on to the departments
+	}
 	shared, err := g.sharedCache()
 	if err != nil {
 		return nil, err
@@ -70,9 +74,12 @@ func (g *Gateway) department(ctx, listenCtx context.Context, d config.Department
 	if drop, ok := src.(*csvdrop.Source); ok {
 		registerCSVMetrics(g.metrics, d.ID, drop)
 	}
-	rc := g.recordCache(listenCtx, d.ID, shared)
-	return federation.NewDepartment(d, src, federation.Options{Cache: rc, Observer: g.metrics, Log: g.log,
-		Cycle: departmentTTL(g.Catalog, d.ID)}), nil
+	o := federation.Options{Cache: g.recordCache(listenCtx, d.ID, shared), Observer: g.metrics, Log: g.log,
+		Cycle: departmentTTL(g.Catalog, d.ID)}
+	if g.Tracing != nil {
+		o.Tracer = g.Tracing.Tracer() // department spans
+	}
+	return federation.NewDepartment(d, src, o), nil
 }
 
 // registerCSVMetrics exports a CSV department's rejections by reason and the age of the

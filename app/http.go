@@ -1,7 +1,9 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -25,7 +27,7 @@ import (
 // http builds the HTTP surface: identity, limits, the GraphQL executor with the policy
 // wired in, and the operators' and the demo's extras.
 func (g *Gateway) http(enf *enforce.Enforcer) (http.Handler, error) {
-	verifier, err := NewVerifier(g.cfg)
+	verifier, err := g.verifier()
 	if err != nil {
 		return nil, err
 	}
@@ -40,12 +42,15 @@ func (g *Gateway) http(enf *enforce.Enforcer) (http.Handler, error) {
 	}
 	deps := server.Deps{
 		Log: g.log, GraphQL: gql, Auth: auth.Middleware(verifier, g.log), Fed: g.Fed,
-		BodyLimit: cfg.Limits.BodyBytes, Metrics: g.metrics.Handler(),
+		BodyLimit: cfg.Limits.BodyBytes, Metrics: g.metrics.Handler(), Requests: g.metrics,
 		CORS: &server.CORS{Origins: origins}, Claims: server.ClaimsCheck(profiles(cfg)),
 		Ready: readiness(g.Fed, g.Store), SealKeys: seal.KeysHandler(g.sealer.PublicKey()),
 	}
+	if g.Tracing != nil {
+		deps.Trace = g.Tracing.Middleware
+	}
 	if !cfg.Limits.RateLimitsOff {
-		deps.RateLimit = server.NewRateLimiter(rateLimits(cfg), 100000)
+		deps.RateLimit = g.rateLimiter()
 	}
 	if g.opts.Pprof {
 		deps.Pprof = adminOnly(auth.Middleware(verifier, g.log), pprofHandler())
@@ -67,10 +72,14 @@ func (g *Gateway) graphql(enf *enforce.Enforcer) (http.Handler, error) {
 	}
 	g.Resolver = &resolvers.Resolver{Fed: g.Fed, Planner: enf, Admin: g.Sharing, Quality: g.Quality, Comparer: g.Quality, Watcher: g.Notices,
 		MaxPageSize: cfg.Limits.PageSize}
+	// The sealer first: it signs the response every later extension has completed.
+	extensions := []graphql.HandlerExtension{g.sealer, g.metrics, federation.FreshnessExtension{}}
+	if g.Tracing != nil {
+		extensions = append([]graphql.HandlerExtension{g.Tracing.Extension()}, extensions...) // the operation's span
+	}
 	return server.NewGraphQL(server.GraphQLOptions{
 		Resolvers: g.Resolver, Enforcer: enf, Limits: cfg.Limits, Introspection: cfg.Introspection, Log: g.log,
-		// The sealer first: it signs the response every later extension has completed.
-		Extensions: []graphql.HandlerExtension{g.sealer, g.metrics, federation.FreshnessExtension{}},
+		Extensions: extensions,
 		Manifest:   manifest,
 		AllowlistOnly: func(consumer string) bool {
 			c := cfg.Consumer(consumer)
@@ -111,22 +120,27 @@ func profiles(cfg *config.Config) func(string) (server.ConsumerProfile, bool) {
 	}
 }
 
-// rateLimits are each consumer's limits, with the defaults for its kind.
-func rateLimits(cfg *config.Config) func(string) server.Limits {
-	return func(consumer string) server.Limits {
-		c := cfg.Consumer(consumer)
-		if c == nil {
-			return server.Limits{}
-		}
-		u, all := c.Limits()
-		return server.Limits{EndUser: server.Rate(u), Consumer: server.Rate(all)}
+// verifier is the token verifier of the running gateway: it is closed at Close (which
+// stops refreshing a JWKS URL's keys), and its failed key-set fetches are counted.
+func (g *Gateway) verifier() (*auth.Verifier, error) {
+	v, err := NewVerifier(g.cfg, g.log)
+	if err != nil {
+		return nil, err
 	}
+	g.onClose("token keys", func(context.Context) error { v.Close(); return nil })
+	if g.cfg.Auth.JWKSURL != "" {
+		g.metrics.CounterFunc("gateway_jwks_fetch_failures_total", "Failed fetches of the identity provider's key set (auth.jwksURL); the last good set stays in use.", nil,
+			func() float64 { return float64(v.JWKSFetchFailures()) })
+	}
+	return v, nil
 }
 
-// NewVerifier verifies tokens with the configured keys, or with the demo key.
-func NewVerifier(cfg *config.Config) (*auth.Verifier, error) {
+// NewVerifier verifies tokens with the configured keys, or with the demo key. Close it
+// to stop refreshing a JWKS URL's keys.
+func NewVerifier(cfg *config.Config, log *slog.Logger) (*auth.Verifier, error) {
 	known := func(name string) bool { return cfg.Consumer(name) != nil }
-	ac := auth.Config{Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, KeyFiles: cfg.Auth.KeyFiles, JWKSFile: cfg.Auth.JWKSFile, Leeway: cfg.Auth.Leeway}
+	ac := auth.Config{Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, KeyFiles: cfg.Auth.KeyFiles, JWKSFile: cfg.Auth.JWKSFile, Leeway: cfg.Auth.Leeway,
+		JWKSURL: cfg.Auth.JWKSURL, JWKSRefresh: cfg.Auth.JWKSRefresh, Log: log.With("component", "auth")}
 	if cfg.Demo {
 		if _, err := auth.LoadOrCreateDemoKey(cfg.DataDir); err != nil {
 			return nil, fmt.Errorf("demo signing key: %w", err)

@@ -32,8 +32,11 @@ func (g *Gateway) policy(ctx context.Context) (*enforce.Enforcer, enforce.Record
 	go svc.Watch(watchCtx, 30*time.Second)
 	g.onClose("grant watcher", func(context.Context) error { stopWatch(); return nil })
 
-	eo := enforce.Options{Catalog: g.Catalog, Grants: svc.Grants,
-		Recorder: g.sealer.Recorder(observedRecorder{timedRecorder{g.Recorder, g.metrics, g.cfg.Audit.CommitTimeout}.Record, g.checkpointer}),
+	var rec enforce.Recorder = g.sealer.Recorder(observedRecorder{timedRecorder{g.Recorder, g.metrics, g.cfg.Audit.CommitTimeout}.Record, g.checkpointer})
+	if g.Tracing != nil {
+		rec = g.Tracing.Recorder(rec) // the audit commit's span, and the trace id in each event
+	}
+	eo := enforce.Options{Catalog: g.Catalog, Grants: svc.Grants, Recorder: rec,
 		Observer: g.metrics, Log: g.log, Caller: gateway.CallerFrom, Budget: g.subjectBudget()}
 	if g.opts.NoAudit {
 		eo.Recorder = nil
@@ -68,16 +71,4 @@ func LoadCatalog(cfg *config.Config) (*policy.Catalog, error) {
 		return nil, fmt.Errorf("the schema could serve department data ungoverned: %w", err)
 	}
 	return cat, nil
-}
-
-// subjectBudget bounds the distinct people each end user reaches, per the consumers'
-// subjectLimit (docs/operators.md, consumers).
-func (g *Gateway) subjectBudget() enforce.Budget {
-	return enforce.NewLocalBudget(func(consumer string) enforce.SubjectLimit {
-		if c := g.cfg.Consumer(consumer); c != nil {
-			l := c.Subjects()
-			return enforce.SubjectLimit{PerRequest: l.PerRequest, PerMinute: l.PerMinute}
-		}
-		return enforce.SubjectLimit{PerRequest: 1, PerMinute: 1}
-	}, 100_000)
 }

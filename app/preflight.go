@@ -39,9 +39,7 @@ func Preflight(cfg *config.Config, openAll bool) (problems, warnings []string) {
 	}
 	checkSources(cfg, openAll, bad)
 	checkAddresses(cfg, bad)
-	if _, err := NewVerifier(cfg); err != nil {
-		bad("auth", "%v", err)
-	}
+	checkKeys(cfg, bad)
 	if cfg.Allowlist != "" {
 		if _, err := server.LoadManifest(cfg.Allowlist); err != nil {
 			bad("allowlist", "%v", err)
@@ -76,6 +74,22 @@ func checkSources(cfg *config.Config, openAll bool, bad func(path, format string
 	}
 }
 
+// checkKeys loads the key files as start-up will. A JWKS URL is the identity provider's
+// to answer and is not contacted; with nothing else configured there is nothing to load.
+func checkKeys(cfg *config.Config, bad func(path, format string, args ...any)) {
+	offline := *cfg
+	offline.Auth.JWKSURL = ""
+	if cfg.Auth.JWKSURL != "" && len(cfg.Auth.KeyFiles) == 0 && cfg.Auth.JWKSFile == "" && !cfg.Demo {
+		return
+	}
+	v, err := NewVerifier(&offline, slog.New(slog.DiscardHandler))
+	if err != nil {
+		bad("auth", "%v", err)
+		return
+	}
+	v.Close()
+}
+
 // checkAddresses parses the store's DSN and the Redis address as start-up will.
 func checkAddresses(cfg *config.Config, bad func(path, format string, args ...any)) {
 	if cfg.Store.Driver == "postgres" && cfg.Store.DSN != "" {
@@ -86,6 +100,11 @@ func checkAddresses(cfg *config.Config, bad func(path, format string, args ...an
 	if cfg.Cache.RedisAddr != "" && !cfg.Cache.Disabled {
 		if _, err := rediscache.ClientOptions(cfg.Cache.RedisAddr); err != nil {
 			bad("cache.redisAddr", "%v", err)
+		}
+	}
+	if a := cfg.Limits.RedisAddr; a != "" && a != config.LocalLimits {
+		if _, err := rediscache.ClientOptions(a); err != nil {
+			bad("limits.redisAddr", "%v", err)
 		}
 	}
 }

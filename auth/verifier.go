@@ -6,9 +6,12 @@
 package auth
 
 import (
+	"crypto"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"slices"
 	"time"
 
@@ -37,6 +40,18 @@ type Config struct {
 	KeyFiles []string
 	// JWKSFile is a JWK Set of public keys; each key keeps its own kid and alg.
 	JWKSFile string
+	// JWKSURL is the identity provider's published JWK Set, fetched every JWKSRefresh
+	// (DefaultJWKSRefresh) and, at most every JWKSUnknownKID (DefaultJWKSUnknownKID), when
+	// a token names a kid the gateway does not hold; a failed fetch keeps the last good
+	// set. Tokens verified with it must name their key (kid). Configured files keep
+	// working beside it. Close stops the refreshing.
+	JWKSURL        string
+	JWKSRefresh    time.Duration
+	JWKSUnknownKID time.Duration
+	JWKSTimeout    time.Duration // one fetch; default DefaultJWKSTimeout
+	JWKSClient     *http.Client  // nil: a client with JWKSTimeout
+	// Log receives failed JWKS fetches; nil discards them.
+	Log *slog.Logger
 	// Leeway absorbs clock skew between the issuer and the gateway for exp, nbf and iat;
 	// zero means DefaultLeeway.
 	Leeway time.Duration
@@ -54,6 +69,8 @@ type Verifier struct {
 	byKID    map[string]*verifyKey
 	byAlg    map[string]jwt.VerificationKeySet // candidates for tokens without a kid
 	keyfunc  jwt.Keyfunc
+	remote   *remoteKeys // the provider's JWK Set; nil without JWKSURL
+	algs     []string    // every algorithm the parser accepts
 	leeway   time.Duration
 	now      func() time.Time
 
@@ -67,6 +84,10 @@ type Verifier struct {
 type verifiedToken struct {
 	caller gateway.Caller
 	exp    time.Time
+	// remoteKID and remotePub name the provider's key that verified the token, if it
+	// came from JWKSURL: once that key is rotated out the token no longer passes.
+	remoteKID string
+	remotePub crypto.PublicKey
 }
 
 // verifiedCacheSize bounds the remembered tokens.
@@ -108,8 +129,15 @@ func NewVerifier(cfg Config, known func(consumer string) bool) (*Verifier, error
 		}
 		keys = append(keys, ks...)
 	}
-	if len(keys) == 0 {
-		return nil, errors.New("auth: no verification keys configured (KeyFiles or JWKSFile)")
+	var remote *remoteKeys
+	if cfg.JWKSURL != "" {
+		var err error
+		if remote, err = newRemoteKeys(cfg); err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+	}
+	if len(keys) == 0 && remote == nil {
+		return nil, errors.New("auth: no verification keys configured (KeyFiles, JWKSFile or JWKSURL)")
 	}
 
 	verified, _ := lru.New[[32]byte, verifiedToken](verifiedCacheSize)
@@ -119,6 +147,7 @@ func NewVerifier(cfg Config, known func(consumer string) bool) (*Verifier, error
 		verified: verified,
 		maxBytes: cfg.MaxTokenBytes,
 		known:    known,
+		remote:   remote,
 		byKID:    make(map[string]*verifyKey, len(keys)),
 		byAlg:    make(map[string]jwt.VerificationKeySet),
 	}
@@ -137,7 +166,12 @@ func NewVerifier(cfg Config, known func(consumer string) bool) (*Verifier, error
 	for alg := range v.byAlg {
 		algs = append(algs, alg)
 	}
+	if remote != nil {
+		algs = append(algs, remoteAlgs...)
+	}
 	slices.Sort(algs)
+	algs = slices.Compact(algs)
+	v.algs = algs
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods(algs),
 		jwt.WithIssuer(cfg.Issuer),
@@ -176,12 +210,29 @@ func (v *Verifier) Verify(token string) (*gateway.Caller, error) {
 			v.verified.Remove(sum)
 			return nil, fail(ErrExpired, nil)
 		}
+		if t.remoteKID != "" && !v.remote.holds(t.remoteKID, t.remotePub) {
+			v.verified.Remove(sum)
+			return nil, fail(ErrUnknownKey, nil)
+		}
 		c := t.caller
 		c.Roles = slices.Clone(c.Roles)
 		return &c, nil
 	}
 	var c tokenClaims
-	tok, err := v.parser.ParseWithClaims(token, &c, v.keyfunc)
+	keyfunc := v.keyfunc
+	var remoteKID string
+	var remotePub crypto.PublicKey
+	if v.remote != nil {
+		// Remember which of the provider's keys verified the token, for the cache above.
+		keyfunc = func(t *jwt.Token) (any, error) {
+			k, err := v.selectKey(t)
+			if kid, ok := t.Header["kid"].(string); ok && err == nil && v.byKID[kid] == nil {
+				remoteKID, remotePub = kid, k
+			}
+			return k, err
+		}
+	}
+	tok, err := v.parser.ParseWithClaims(token, &c, keyfunc)
 	if err != nil {
 		return nil, v.classify(tok, &c, err)
 	}
@@ -204,14 +255,30 @@ func (v *Verifier) Verify(token string) (*gateway.Caller, error) {
 	}
 	// exp is required, so every remembered token has an end; nbf and iat have passed
 	// already and time only moves on.
-	v.verified.Add(sum, verifiedToken{caller: caller, exp: c.ExpiresAt.Time})
+	v.verified.Add(sum, verifiedToken{caller: caller, exp: c.ExpiresAt.Time, remoteKID: remoteKID, remotePub: remotePub})
 	caller.Roles = slices.Clone(caller.Roles)
 	return &caller, nil
 }
 
-// selectKey is the parser's key lookup. A kid selects exactly one key, and the token's
-// algorithm must be one that key was configured for; without a kid every key of the
-// token's algorithm is tried.
+// JWKSFetchFailures is how many fetches of the JWKSURL key set have failed (the last good
+// set then stays in use); 0 without a JWKSURL.
+func (v *Verifier) JWKSFetchFailures() uint64 {
+	if v.remote == nil {
+		return 0
+	}
+	return v.remote.failures.Load()
+}
+
+// Close stops refreshing the JWKSURL key set; a Verifier without one needs no Close.
+func (v *Verifier) Close() {
+	if v.remote != nil {
+		v.remote.close()
+	}
+}
+
+// selectKey is the parser's key lookup. A kid selects exactly one key (a configured one,
+// else the provider's), and the token's algorithm must be one that key was configured
+// for; without a kid every configured key of the token's algorithm is tried.
 func (v *Verifier) selectKey(t *jwt.Token) (any, error) {
 	alg := t.Method.Alg()
 	raw, hasKID := t.Header["kid"]
@@ -228,6 +295,9 @@ func (v *Verifier) selectKey(t *jwt.Token) (any, error) {
 	}
 	k, ok := v.byKID[kid]
 	if !ok {
+		if v.remote != nil {
+			return v.remote.key(t, kid)
+		}
 		return nil, fail(ErrUnknownKey, nil)
 	}
 	if !slices.Contains(k.algs, alg) {
@@ -251,7 +321,7 @@ func (v *Verifier) classify(tok *jwt.Token, c *tokenClaims, err error) error {
 		return fail(ErrAlgorithm, err)
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		if tok != nil && tok.Method != nil {
-			if _, ok := v.byAlg[tok.Method.Alg()]; !ok {
+			if !slices.Contains(v.algs, tok.Method.Alg()) {
 				return fail(ErrAlgorithm, err) // refused by WithValidMethods: none, HS256, …
 			}
 		}

@@ -32,6 +32,7 @@ type harness struct {
 	// noRateLimitFlag: the gateway has --bench-no-rate-limit (demo mode).
 	noRateLimitFlag bool
 	warmRPS         map[string]float64
+	modelRun        *modelRun // the -model run's measurements
 }
 
 // system is something the load generator can drive and the harness can observe.
@@ -44,6 +45,9 @@ type system struct {
 	dataDir    string // for `gateway token`; "" when the system takes no token
 	peer       bool   // send the scenario's PeerQuery
 	tokens     map[string]string
+	// observe, when set, reads counters outside the gateway (the store's commits, Redis's
+	// commands) around the measured window; the row has their change per request.
+	observe func(context.Context) (map[string]float64, error)
 }
 
 func (h *harness) logf(format string, args ...any) {
@@ -69,7 +73,8 @@ func (h *harness) all(ctx context.Context) error {
 		{h.o.ceiling, "ceiling", h.ceilingPhase},
 		{h.o.peer != "off", "peer", h.peerPhase},
 		{len(h.o.growth) > 0, "growth", h.growthPhase},
-		{h.o.replicasPG != "", "replicas", h.replicasPhase},
+		{h.o.replicasPG != "" && !h.o.model, "replicas", h.replicasPhase},
+		{h.o.model, "model", h.modelPhase},
 	}
 	for _, s := range steps {
 		if !s.on {
@@ -118,19 +123,38 @@ func withoutRateLimits(src, dst string) error {
 	if err != nil {
 		return err
 	}
+	return os.WriteFile(dst, []byte(withSetting(string(b), "limits", "rateLimitsOff: true")), 0o600)
+}
+
+// addSetting adds one setting to a top-level section of a configuration file in place.
+func addSetting(path, section, setting string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(withSetting(string(b), section, setting)), 0o600)
+}
+
+// withSetting adds "setting" under the top-level "section:" of a configuration written
+// by the gateway's own marshalling (four-space indents), or the section with it at the
+// end when there is none. A line edit keeps the harness free of a YAML dependency.
+func withSetting(yaml, section, setting string) string {
 	var out strings.Builder
 	found := false
-	for line := range strings.Lines(string(b)) {
+	for line := range strings.Lines(yaml) {
 		out.WriteString(line)
-		if strings.TrimRight(line, "\r\n") == "limits:" {
-			out.WriteString("    rateLimitsOff: true\n")
+		if !found && strings.TrimRight(line, "\r\n") == section+":" {
+			out.WriteString("    " + setting + "\n")
 			found = true
 		}
 	}
 	if !found {
-		out.WriteString("limits:\n    rateLimitsOff: true\n")
+		if yaml != "" && !strings.HasSuffix(yaml, "\n") {
+			out.WriteString("\n")
+		}
+		out.WriteString(section + ":\n    " + setting + "\n")
 	}
-	return os.WriteFile(dst, []byte(out.String()), 0o600)
+	return out.String()
 }
 
 // demoGateway starts the gateway in demo mode with extra flags and sets the simulators'
@@ -753,6 +777,7 @@ type snapshot struct {
 	hasMetrics bool
 	use        usage
 	useErr     error
+	extra      map[string]float64
 }
 
 func (h *harness) snap(ctx context.Context, sys *system) snapshot {
@@ -776,6 +801,12 @@ func (h *harness) snap(ctx context.Context, sys *system) snapshot {
 	}
 	if sys.pid > 0 {
 		s.use, s.useErr = treeUsage(sys.pid)
+	}
+	if sys.observe != nil {
+		var err error
+		if s.extra, err = sys.observe(ctx); err != nil {
+			h.logf("%s: %v", sys.group, err)
+		}
 	}
 	return s
 }
@@ -855,6 +886,7 @@ func (h *harness) measure(ctx context.Context, sys *system, s scenario, mode str
 			r.Upstream, r.UpstreamPerReq = nil, nil
 		}
 	}
+	r.PerRequest = perRequest(before.extra, after.extra, res.Requests)
 	if sys.pid > 0 && before.useErr == nil && after.useErr == nil {
 		r.CPUSeconds = after.use.CPUSeconds - before.use.CPUSeconds
 		if res.Requests > 0 {

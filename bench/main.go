@@ -76,6 +76,9 @@ type options struct {
 	target, targetData     string
 	targetPID              int
 	targetPSB, targetAMR   string
+	model                  bool
+	assume                 assumptions
+	redisServer            string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -104,6 +107,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&scale, "scale", false, "district scale only: -growth 20000,5700000 (enterprises at Pudong's ratio), every other phase off")
 	fs.StringVar(&keys, "cache-keys", "", "distinct enterprises for the cache-size runs (S2u warm over K keys), e.g. 1,100,1000,5000")
 	fs.StringVar(&o.replicasPG, "replicas-pg", "", "PostgreSQL DSN: also measure the audit with 1 and 2 gateway replicas (OS processes) on a new schema there")
+	fs.BoolVar(&o.model, "model", false, "capacity model only (docs/PERFORMANCE.md, Capacity model): S1 cold and warm on one replica and warm on two, on PostgreSQL (-replicas-pg) and a redis-server of its own; every other phase off")
+	var assume string
+	fs.StringVar(&assume, "model-assume", "", "with -model: the assumed load and capacities over the defaults, e.g. systems=300,rps-per-system=5,cold=0.2 (keys: "+strings.Join(assumptionKeys, " ")+")")
+	fs.StringVar(&o.redisServer, "redis-server", "redis-server", "with -model: the redis-server binary")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.profileDir, "profile", "", "start gateways with --pprof and save a CPU profile of every gateway run here")
 	fs.DurationVar(&o.startTimeout, "start-timeout", 10*time.Minute, "how long a gateway may take to start (data generation)")
@@ -154,6 +161,27 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			o.growth = []int{20000, 5700000}
 		}
 		o.cold2, o.warm, o.ceiling, o.peer = false, false, false, "off"
+	}
+	if o.assume, err = parseAssumptions(assume); err != nil {
+		return nil, err
+	}
+	if o.model {
+		if o.replicasPG == "" {
+			return nil, errors.New("-model needs -replicas-pg DSN (the PostgreSQL server the store's commits are counted on)")
+		}
+		if o.target != "" || len(o.growth) > 0 {
+			return nil, errors.New("-model runs alone: not with -target, -growth or -scale")
+		}
+		o.cold2, o.warm, o.ceiling, o.peer = false, false, false, "off"
+		// Bounded: three measured windows and their warm-ups, unless asked for longer.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["duration"] {
+			o.duration = 5 * time.Second
+		}
+		if !set["warmup"] {
+			o.warmup = 2 * time.Second
+		}
 	}
 	if o.cacheKeys, err = parseInts(keys); err != nil {
 		return nil, fmt.Errorf("-cache-keys: %w", err)
@@ -257,6 +285,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	h.rep.Targets = evaluateTargets(h.rep.Rows, h.s3Persons)
 	fmt.Fprintln(stdout)
 	writeTable(stdout, h.rep)
+	if m := h.modelRun; m != nil {
+		fmt.Fprintln(stdout)
+		writeModel(stdout, m.model)
+		writeValidations(stdout, validations(m.one, m.two))
+	}
 	if o.jsonPath != "" {
 		if err := writeJSON(o.jsonPath, h.rep); err != nil {
 			return err

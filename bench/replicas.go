@@ -45,32 +45,65 @@ func (h *harness) replicasPhase(ctx context.Context) error {
 	}()
 	s, _ := findScenario("S1")
 	for n := 1; n <= 2; n++ {
-		cfgPath := filepath.Join(filepath.Dir(sim.ConfigPath), fmt.Sprintf("gateway-replica-%d.yaml", n))
-		if err := withoutRateLimits(sim.ConfigPath, cfgPath); err != nil {
-			return err
-		}
-		if err := appendStore(cfgPath, dsn, fmt.Sprintf("bench-replica-%d", n)); err != nil {
-			return err
-		}
-		g, err := startGateway(ctx, fmt.Sprintf("gateway-replica-%d", n), h.o.tmp, h.bin, []string{"--config", cfgPath, "--addr", "127.0.0.1:0"}, h.o.startTimeout)
+		g, err := h.startReplica(ctx, sim, fmt.Sprintf("gateway-replica-%d", n), dsn, "")
 		if err != nil {
 			return err
 		}
 		gws = append(gws, g)
 		h.logf("replica %d listening at %s (pid %d), store: PostgreSQL schema of its own", n, g.URL, g.pid())
-		if err := h.measureReplicas(ctx, s, gws, simData); err != nil {
+		if _, err := h.measureReplicas(ctx, s, gws, simData, nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// startReplica starts a gateway named name over sim's simulators with rate limits off,
+// its store on PostgreSQL (dsn) as the replica "bench-"+name, and with redisAddr (if not
+// "") as the record cache's shared layer; extra are more command-line flags.
+func (h *harness) startReplica(ctx context.Context, sim *simProc, name, dsn, redisAddr string, extra ...string) (*gatewayProc, error) {
+	cfgPath := filepath.Join(filepath.Dir(sim.ConfigPath), name+".yaml")
+	if err := withoutRateLimits(sim.ConfigPath, cfgPath); err != nil {
+		return nil, err
+	}
+	if err := appendStore(cfgPath, dsn, "bench-"+name); err != nil {
+		return nil, err
+	}
+	if redisAddr != "" {
+		if err := addSetting(cfgPath, "cache", "redisAddr: "+redisAddr); err != nil {
+			return nil, err
+		}
+	}
+	args := append([]string{"--config", cfgPath, "--addr", "127.0.0.1:0"}, extra...)
+	h.logf("starting %s: gateway %s", name, strings.Join(args, " "))
+	return startGateway(ctx, name, h.o.tmp, h.bin, args, h.o.startTimeout)
+}
+
 // measureReplicas loads every gateway of gws at once, h.o.conns connections split
-// evenly, and records one row with the sums.
-func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewayProc, dataDir string) error {
+// evenly, and records one row with the sums: requests, audit events, the gateways' CPU
+// time, and observe's counters (nil: none) per request.
+func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewayProc, dataDir string, observe func(context.Context) (map[string]float64, error)) (*row, error) {
 	tok, err := mintToken(h.bin, dataDir, s.Consumer, s.Citizen)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	cpu := func() float64 {
+		var sum float64
+		for _, g := range gws {
+			u, _ := treeUsage(g.pid())
+			sum += u.CPUSeconds
+		}
+		return sum
+	}
+	extra := func() map[string]float64 {
+		if observe == nil {
+			return nil
+		}
+		m, err := observe(ctx)
+		if err != nil {
+			h.logf("replicas: %v", err)
+		}
+		return m
 	}
 	targets := make([]target, len(gws))
 	loaders := make([]*loader, len(gws))
@@ -89,9 +122,9 @@ func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewa
 		return out
 	}
 	runAll(h.o.warmup)
-	before := auditEvents(ctx, gws)
+	before, cpu0, extra0 := auditEvents(ctx, gws), cpu(), extra()
 	res := runAll(h.o.duration)
-	events := auditEvents(ctx, gws) - before
+	events, cpu1, extra1 := auditEvents(ctx, gws)-before, cpu(), extra()
 
 	r := row{Group: groupReplicas(len(gws)), System: "gateway", Scenario: s.Name, Mode: "warm", Conns: h.o.conns}
 	var lat []string
@@ -112,13 +145,33 @@ func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewa
 	if r.ElapsedSec > 0 {
 		r.AuditEventsPerSec = float64(events) / r.ElapsedSec
 	}
+	r.CPUSeconds = cpu1 - cpu0
+	if r.Requests > 0 {
+		r.CPUPerReqMs = 1000 * r.CPUSeconds / float64(r.Requests)
+	}
+	r.PerRequest = perRequest(extra0, extra1, r.Requests)
 	r.Note = fmt.Sprintf("%d replica(s), %d connections in all; audit %.0f events/s; p99 per replica %s ms", len(gws), h.o.conns, r.AuditEventsPerSec, strings.Join(lat, ", "))
 	h.rep.Rows = append(h.rep.Rows, r)
 	h.logf("%-18s %-9s %-9s %8.0f req/s  audit %8.0f events/s  p99 %s ms  errors %d", r.Group, r.Scenario, r.Mode, r.RPS, r.AuditEventsPerSec, strings.Join(lat, ", "), r.Errors)
 	if r.Errors > 0 {
 		h.logf("  first error: %s", oneLine(r.FirstError, 300))
 	}
-	return nil
+	return &h.rep.Rows[len(h.rep.Rows)-1], nil
+}
+
+// perRequest is the change of each counter from before to after, per request; nil when
+// either reading is missing.
+func perRequest(before, after map[string]float64, requests int64) map[string]float64 {
+	if before == nil || after == nil || requests == 0 {
+		return nil
+	}
+	out := map[string]float64{}
+	for k, a := range after {
+		if b, ok := before[k]; ok {
+			out[k] = (a - b) / float64(requests)
+		}
+	}
+	return out
 }
 
 // auditEvents sums gateway_audit_events_total over the gateways; a gateway that does
@@ -172,24 +225,9 @@ func appendStore(path, dsn, replica string) error {
 // benchSchema creates a schema of its own in the database dsn names, so that the run
 // starts from an empty store and leaves nothing behind, and returns a DSN selecting it.
 func benchSchema(ctx context.Context, dsn string) (string, func(), error) {
-	schema := "gw_bench_" + strings.ToLower(rand.Text()[:10])
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	schema, drop, err := createBenchObject(ctx, dsn, "SCHEMA", " CASCADE")
 	if err != nil {
-		return "", nil, fmt.Errorf("-replicas-pg: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		return "", nil, fmt.Errorf("-replicas-pg: %w", err)
-	}
-	drop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, dsn); err == nil {
-			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
+		return "", nil, err
 	}
 	u, err := url.Parse(dsn)
 	if err != nil || u.Scheme == "" {
@@ -199,4 +237,30 @@ func benchSchema(ctx context.Context, dsn string) (string, func(), error) {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String(), drop, nil
+}
+
+// createBenchObject creates a SCHEMA or DATABASE (kind) with a new name on the server
+// dsn names, and returns the name and a function that drops it ("DROP kind name" and
+// dropSuffix).
+func createBenchObject(ctx context.Context, dsn, kind, dropSuffix string) (string, func(), error) {
+	name := "gw_bench_" + strings.ToLower(rand.Text()[:10])
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", nil, fmt.Errorf("-replicas-pg: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "CREATE "+kind+" "+name); err != nil {
+		return "", nil, fmt.Errorf("-replicas-pg: %w", err)
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, dsn); err == nil {
+			c.Exec(ctx, "DROP "+kind+" "+name+dropSuffix)
+			c.Close(ctx)
+		}
+	}
+	return name, drop, nil
 }

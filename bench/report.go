@@ -38,7 +38,10 @@ type row struct {
 	// AuditEventsPerSec is the audit events the gateways committed per second of the
 	// run (the replicas phase).
 	AuditEventsPerSec float64 `json:"audit_events_per_s,omitempty"`
-	Note              string  `json:"note,omitempty"`
+	// PerRequest are counters read outside the gateway (the -model run: the store's
+	// commits and bytes, Redis's commands), their change over the window per request.
+	PerRequest map[string]float64 `json:"per_request,omitempty"`
+	Note       string             `json:"note,omitempty"`
 }
 
 // report is the whole output, as written by -json.

@@ -49,6 +49,7 @@ type Config struct {
 	Log     Log     `yaml:"log,omitempty"`
 	Seal    Seal    `yaml:"seal,omitempty"`
 	Audit   Audit   `yaml:"audit,omitempty"`
+	Tracing Tracing `yaml:"tracing,omitempty"`
 
 	// Purposes describe purposes of access for the citizen's data tracker, and mark the
 	// confidential ones it withholds until their disclosure.
@@ -304,11 +305,15 @@ type Rate struct {
 
 // Auth is how tokens are verified.
 type Auth struct {
-	Issuer   string        `yaml:"issuer"`
-	Audience string        `yaml:"audience"`
-	KeyFiles []string      `yaml:"keyFiles,omitempty"` // PEM public keys, relative to the config file
-	JWKSFile string        `yaml:"jwksFile,omitempty"`
-	Leeway   time.Duration `yaml:"leeway,omitempty"`
+	Issuer   string   `yaml:"issuer"`
+	Audience string   `yaml:"audience"`
+	KeyFiles []string `yaml:"keyFiles,omitempty"` // PEM public keys, relative to the config file
+	JWKSFile string   `yaml:"jwksFile,omitempty"`
+	// JWKSURL is the identity provider's published key set, fetched every JWKSRefresh
+	// (default 15m) and again when a token names an unknown key (docs/operators.md, "Key rotation").
+	JWKSURL     string        `yaml:"jwksURL,omitempty"`
+	JWKSRefresh time.Duration `yaml:"jwksRefresh,omitempty"`
+	Leeway      time.Duration `yaml:"leeway,omitempty"`
 }
 
 // Seal is the key that seals answers (docs/sealed-answers.md).
@@ -343,9 +348,17 @@ type Limits struct {
 	PageSize   int   `yaml:"pageSize,omitempty"`   // max `first`; default 100
 	// RateLimitsOff turns per-consumer and per-user rate limits off (load tests only).
 	RateLimitsOff bool `yaml:"rateLimitsOff,omitempty"`
+	// RedisAddr shares rate limits across replicas through this Redis (an address or a
+	// redis:// or rediss:// URL); default cache.redisAddr. Without either, or with
+	// LocalLimits, each replica counts on its own.
+	RedisAddr string `yaml:"redisAddr,omitempty"`
 	// BatchWait is how long a loader waits to gather keys into one department call.
 	BatchWait time.Duration `yaml:"batchWait,omitempty"` // default 250µs
 }
+
+// LocalLimits as limits.redisAddr counts rate limits in each replica's memory even when
+// the cache shares records through Redis.
+const LocalLimits = "local"
 
 // Sharing configures the sharing-request loop.
 type Sharing struct {
@@ -361,6 +374,22 @@ type Cache struct {
 	NotFoundTTL time.Duration `yaml:"notFoundTTL,omitempty"` // default 30s
 	RedisAddr   string        `yaml:"redisAddr,omitempty"`   // optional shared layer
 	RedisPrefix string        `yaml:"redisPrefix,omitempty"` // default "pdgw:"
+}
+
+// Tracing configures OpenTelemetry tracing (docs/operators.md, "Tracing"). The standard
+// OTEL_* environment variables override it; OTEL_EXPORTER_OTLP_ENDPOINT alone turns
+// tracing on, in any mode.
+type Tracing struct {
+	// Endpoint is the OTLP/HTTP collector: a base URL (http://collector:4318, to which
+	// /v1/traces is added) or the full traces URL. Empty: tracing is off.
+	Endpoint string `yaml:"endpoint,omitempty"`
+	// Headers go with every export (a hosted backend's API key).
+	Headers map[string]string `yaml:"headers,omitempty"`
+	// ServiceName is the service.name of the gateway's spans; default pudong-gateway.
+	ServiceName string `yaml:"serviceName,omitempty"`
+	// SampleRatio is the share of new traces recorded, in (0, 1]; a caller's
+	// traceparent decides for traces it started. Default 1.
+	SampleRatio float64 `yaml:"sampleRatio,omitempty"`
 }
 
 // Log configures structured logs.
@@ -729,9 +758,21 @@ func (c *Config) validate(at func(string) string) []string {
 		if c.Auth.Audience == "" {
 			bad("auth.audience", "the audience tokens must carry is required")
 		}
-		if len(c.Auth.KeyFiles) == 0 && c.Auth.JWKSFile == "" {
-			bad("auth", "name the public keys that sign tokens (keyFiles or jwksFile)")
+		if len(c.Auth.KeyFiles) == 0 && c.Auth.JWKSFile == "" && c.Auth.JWKSURL == "" {
+			bad("auth", "name the public keys that sign tokens (keyFiles, jwksFile or jwksURL)")
 		}
+	}
+	if u := c.Auth.JWKSURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		bad("auth.jwksURL", "%q: want the identity provider's https:// URL", u)
+	}
+	if r := c.Tracing.SampleRatio; r < 0 || r > 1 {
+		bad("tracing.sampleRatio", "%v: want a share in (0, 1]", r)
+	}
+	if u := c.Tracing.Endpoint; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		bad("tracing.endpoint", "%q: want the collector's OTLP/HTTP URL (http://collector:4318)", u)
+	}
+	if c.Auth.JWKSRefresh < 0 {
+		bad("auth.jwksRefresh", "must not be negative")
 	}
 	if c.Store.Driver != "sqlite" && c.Store.Driver != "postgres" {
 		bad("store.driver", "driver %q: want sqlite or postgres", c.Store.Driver)

@@ -141,6 +141,30 @@ func TestEnvironmentReferences(t *testing.T) {
 	}
 }
 
+// The tracing section, the JWKS URL and the rate-limit Redis are read and checked.
+func TestTracingJWKSAndSharedLimits(t *testing.T) {
+	src := strings.Replace(good, "auth: {issuer: i, audience: a, keyFiles: [k.pem]}",
+		"auth: {issuer: i, audience: a, jwksURL: https://idp.example/jwks.json, jwksRefresh: 5m}\n"+
+			"limits: {redisAddr: 'rediss://gw@cache:6380/0'}\n"+
+			"tracing: {endpoint: 'http://otel:4318', serviceName: gw-east, sampleRatio: 0.25, headers: {api-key: k}}", 1)
+	c, err := Parse([]byte(src), "gw.yaml", readNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Auth.JWKSURL != "https://idp.example/jwks.json" || c.Auth.JWKSRefresh != 5*time.Minute || c.Limits.RedisAddr != "rediss://gw@cache:6380/0" ||
+		c.Tracing.Endpoint != "http://otel:4318" || c.Tracing.ServiceName != "gw-east" || c.Tracing.SampleRatio != 0.25 || c.Tracing.Headers["api-key"] != "k" {
+		t.Errorf("parsed: %+v %+v %+v", c.Auth, c.Limits, c.Tracing)
+	}
+	bad := strings.Replace(good, "auth: {issuer: i, audience: a, keyFiles: [k.pem]}",
+		"auth: {issuer: i, audience: a, jwksURL: 'idp.example/jwks.json'}\ntracing: {endpoint: 'otel:4318', sampleRatio: 2}", 1)
+	_, err = Parse([]byte(bad), "gw.yaml", readNone)
+	for _, want := range []string{"auth.jwksURL", "tracing.endpoint", "tracing.sampleRatio"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("the report lacks %q: %v", want, err)
+		}
+	}
+}
+
 // A lookup no department offers is declared `none`; a typo is refused with its line.
 func TestSourceNotOffered(t *testing.T) {
 	c := &Config{}

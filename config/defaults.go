@@ -45,7 +45,9 @@ const (
 
 	DefaultDeadlineWorkingDays = 5 // for an owner to answer a sharing request
 	DefaultLeeway              = 30 * time.Second
-	DefaultLogFormat           = "json" // "text" in the demo
+	DefaultJWKSRefresh         = 15 * time.Minute // auth.jwksURL fetched again this often
+	DefaultTracingServiceName  = "pudong-gateway" // service.name of the gateway's spans
+	DefaultLogFormat           = "json"           // "text" in the demo
 	DefaultLogLevel            = "info"
 )
 

@@ -4,18 +4,16 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-	"golang.org/x/time/rate"
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/policy"
+	"pudong.gov.cn/gateway/ratelimit"
 )
 
 // CodeSubjectLimit is the code of a field refused because the caller has looked up more
@@ -38,48 +36,38 @@ type Budget interface {
 	Take(ctx context.Context, c *gateway.Caller, n int) (ok bool, retryAfter time.Duration)
 }
 
-// LocalBudget keeps each end user's budget as a token bucket in this replica's memory.
-type LocalBudget struct {
+// LimiterBudget keeps each end user's budget as a token bucket on a ratelimit.Limiter:
+// in this replica's memory, or in Redis shared by every replica, so that a load balancer
+// spreading one end user's requests does not multiply their budget (docs/operators.md,
+// "Rate limits").
+type LimiterBudget struct {
+	lim    ratelimit.Limiter
 	limits func(consumer string) SubjectLimit
-	mu     sync.Mutex
-	users  *lru.Cache[string, *rate.Limiter]
 }
 
-// NewLocalBudget keeps at most maxUsers buckets, least recently used first out (which
-// only ever lets a forgotten user start with a full budget).
-func NewLocalBudget(limits func(consumer string) SubjectLimit, maxUsers int) *LocalBudget {
-	users, _ := lru.New[string, *rate.Limiter](max(maxUsers, 1))
-	return &LocalBudget{limits: limits, users: users}
+// NewLimiterBudget counts on lim the budgets limits returns for each consumer.
+func NewLimiterBudget(lim ratelimit.Limiter, limits func(consumer string) SubjectLimit) *LimiterBudget {
+	return &LimiterBudget{lim: lim, limits: limits}
 }
 
 // Limit returns the consumer's configured bound.
-func (b *LocalBudget) Limit(c *gateway.Caller) SubjectLimit { return b.limits(c.Consumer) }
+func (b *LimiterBudget) Limit(c *gateway.Caller) SubjectLimit { return b.limits(c.Consumer) }
 
-// Take takes n from the end user's bucket, which refills PerMinute people a minute.
-func (b *LocalBudget) Take(_ context.Context, c *gateway.Caller, n int) (bool, time.Duration) {
+// Take takes n from the end user's bucket, which holds PerMinute people and refills
+// PerMinute a minute.
+func (b *LimiterBudget) Take(ctx context.Context, c *gateway.Caller, n int) (bool, time.Duration) {
 	lim := b.limits(c.Consumer)
 	if lim.PerMinute <= 0 {
 		return true, 0
 	}
-	key := c.Consumer + "\x00" + c.Subject
-	b.mu.Lock()
-	l, ok := b.users.Get(key)
-	if !ok {
-		l = rate.NewLimiter(rate.Limit(float64(lim.PerMinute)/60), lim.PerMinute)
-		b.users.Add(key, l)
-	}
-	b.mu.Unlock()
-	now := time.Now()
-	r := l.ReserveN(now, n)
-	if !r.OK() {
-		return false, time.Minute
-	}
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
+	r := ratelimit.Rate{PerSecond: float64(lim.PerMinute) / 60, Burst: lim.PerMinute}
+	return b.lim.AllowN(ctx, budgetKey(c), r, n)
 }
+
+// budgetKey is the end user's bucket: "s" then NUL, beside the rate limits' "c" and "u"
+// keys on the same Limiter (server.RateLimiter). Configured consumer names hold no NUL,
+// so the key is unambiguous whatever a token's subject holds.
+func budgetKey(c *gateway.Caller) string { return "s\x00" + c.Consumer + "\x00" + c.Subject }
 
 // touch counts a person the request reads or looks up against the caller's budget. The
 // caller's own data and the owner's reads of its own data do not count: the budget

@@ -171,7 +171,7 @@ func (e *Enforcer) InterceptOperation(ctx context.Context, next graphql.Operatio
 			if err := e.recorder.Record(ctx, events); err != nil {
 				// The answer may carry conditional data whose access is not on record:
 				// it must not leave.
-				e.log.Error("audit commit failed; response withheld", "request_id", st.requestID, "events", len(events), "err", err)
+				e.log.ErrorContext(ctx, "audit commit failed; response withheld", "request_id", st.requestID, "events", len(events), "err", err)
 				return &graphql.Response{Errors: gqlerror.List{{
 					Message:    "the gateway could not record this access in the audit trail, so the answer is withheld; try again later",
 					Extensions: map[string]any{"code": CodeAuditUnavailable},

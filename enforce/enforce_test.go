@@ -14,6 +14,7 @@ import (
 	"pudong.gov.cn/gateway/federation"
 	"pudong.gov.cn/gateway/legacysim/dataset"
 	"pudong.gov.cn/gateway/policy"
+	"pudong.gov.cn/gateway/ratelimit"
 )
 
 type grantList []gateway.Grant
@@ -84,7 +85,7 @@ func TestGrantsDoNotApplyToSelfService(t *testing.T) {
 
 // The budget counts distinct people per request and per minute, not their fields.
 func TestBudgetCountsDistinctPeople(t *testing.T) {
-	b := NewLocalBudget(func(string) SubjectLimit { return SubjectLimit{PerRequest: 3, PerMinute: 4} }, 10)
+	b := NewLimiterBudget(ratelimit.NewLocal(10), func(string) SubjectLimit { return SubjectLimit{PerRequest: 3, PerMinute: 4} })
 	e := New(Options{Catalog: demoCatalog(t, loadSchema(t, "")), Budget: b})
 	c := &gateway.Caller{Consumer: "playground", Subject: "dev"}
 	ctx := context.Background()

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/cache"
 	"pudong.gov.cn/gateway/config"
@@ -76,6 +78,7 @@ type Department struct {
 	protected *resilience.Source
 	cache     *cache.Cache // nil: no caching
 	obs       Observer
+	tracer    trace.Tracer      // nil: no spans
 	snapshot  adapters.Snapshot // nil unless the adapter serves a copy (a batch export)
 	cycle     time.Duration
 	log       *slog.Logger
@@ -85,6 +88,7 @@ type Department struct {
 type Options struct {
 	Cache    *cache.Cache // nil: every lookup asks the department
 	Observer Observer     // nil: no metrics
+	Tracer   trace.Tracer // nil: no spans (see trace.go)
 	Log      *slog.Logger
 	// Cycle is the owner's update cycle. An adapter that serves a copy of the data
 	// (adapters.Snapshot) older than that is reported stale in extensions.sources, as
@@ -97,9 +101,13 @@ func NewDepartment(cfg config.Department, src adapters.Source, o Options) *Depar
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer, cycle: o.Cycle, log: o.Log}
+	d := &Department{ID: cfg.ID, Name: cfg.Name, cfg: cfg, raw: src, cache: o.Cache, obs: o.Observer, tracer: o.Tracer, cycle: o.Cycle, log: o.Log}
 	d.snapshot, _ = src.(adapters.Snapshot)
-	d.protected = resilience.Wrap(src, resilience.Options{
+	inner := src
+	if d.tracer != nil {
+		inner = traced(d, src)
+	}
+	d.protected = resilience.Wrap(inner, resilience.Options{
 		Department:  cfg.ID,
 		Timeout:     cfg.Timeout,
 		Concurrency: cfg.Concurrency,
@@ -144,17 +152,28 @@ func (d *Department) HasOperation(op string) bool {
 // department for the rest, in chunks of the operation's batch size. Keys the department
 // does not know are absent from the result. On failure the error is a *SourceError and
 // the result holds what could still be served (from the cache, possibly stale).
-func (d *Department) Fetch(ctx context.Context, op string, keys []string) (map[string][]adapters.Record, error) {
+func (d *Department) Fetch(ctx context.Context, op string, keys []string) (_ map[string][]adapters.Record, err error) {
 	if len(keys) == 0 {
 		return map[string][]adapters.Record{}, nil
 	}
 	if d.cache == nil {
+		if d.tracer != nil {
+			var span trace.Span
+			ctx, span = d.startLookup(ctx, op, len(keys))
+			defer func() { endLookup(span, 0, len(keys), false, err) }()
+		}
 		got, err := d.upstream(ctx, op, keys)
 		failed := unanswered(keys, got, err)
 		d.noteFreshness(ctx, 0, len(keys)-failed, failed, 0, false)
 		return got, err
 	}
-	res, err := d.cache.Fetch(ctx, op, keys, func(ctx context.Context, keys []string) (map[string][]adapters.Record, error) {
+	var res cache.Result
+	if d.tracer != nil {
+		var span trace.Span
+		ctx, span = d.startLookup(ctx, op, len(keys))
+		defer func() { endLookup(span, res.Hits, res.Misses, res.Stale, err) }()
+	}
+	res, err = d.cache.Fetch(ctx, op, keys, func(ctx context.Context, keys []string) (map[string][]adapters.Record, error) {
 		return d.upstream(ctx, op, keys)
 	})
 	failed := unanswered(keys, res.Records, err)
@@ -200,7 +219,15 @@ func (d *Department) upstream(ctx context.Context, op string, keys []string) (ma
 
 func (d *Department) call(ctx context.Context, op string, keys []string) (map[string][]adapters.Record, error) {
 	start := time.Now()
-	got, err := d.protected.Fetch(ctx, op, keys)
+	var got map[string][]adapters.Record
+	var err error
+	if d.tracer != nil {
+		got, err = traceCall(d, ctx, op, len(keys), func(ctx context.Context) (map[string][]adapters.Record, error) {
+			return d.protected.Fetch(ctx, op, keys)
+		})
+	} else {
+		got, err = d.protected.Fetch(ctx, op, keys)
+	}
 	if d.obs != nil {
 		d.obs.Upstream(d.ID, op, time.Since(start), err)
 	}
@@ -226,13 +253,32 @@ func (d *Department) logFailure(ctx context.Context, op string, err error) {
 // Page lists one page of op's records for key. Pages are cached as pages (records and
 // total) under the operation "page:" + op; a purge of all the department's records
 // drops them too.
-func (d *Department) Page(ctx context.Context, op, key string, offset, limit int) (adapters.Page, error) {
+func (d *Department) Page(ctx context.Context, op, key string, offset, limit int) (_ adapters.Page, err error) {
 	if !d.protected.CanPage() {
 		return adapters.Page{}, fmt.Errorf("department %s cannot list records page by page", d.ID)
 	}
+	var res cache.Result
+	if d.tracer != nil {
+		var span trace.Span
+		ctx, span = d.startLookup(ctx, op, 1)
+		defer func() {
+			if d.cache == nil {
+				res.Misses = 1
+			}
+			endLookup(span, res.Hits, res.Misses, res.Stale, err)
+		}()
+	}
 	load := func(ctx context.Context) (adapters.Page, error) {
 		start := time.Now()
-		p, err := d.protected.Page(ctx, op, key, offset, limit)
+		var p adapters.Page
+		var err error
+		if d.tracer != nil {
+			p, err = traceCall(d, ctx, op, 1, func(ctx context.Context) (adapters.Page, error) {
+				return d.protected.Page(ctx, op, key, offset, limit)
+			})
+		} else {
+			p, err = d.protected.Page(ctx, op, key, offset, limit)
+		}
 		if d.obs != nil {
 			d.obs.Upstream(d.ID, op, time.Since(start), err)
 		}
@@ -251,7 +297,8 @@ func (d *Department) Page(ctx context.Context, op, key string, offset, limit int
 		}
 		return p, err
 	}
-	p, res, err := d.cache.FetchPage(ctx, op, key, offset, limit, load)
+	var p adapters.Page
+	p, res, err = d.cache.FetchPage(ctx, op, key, offset, limit, load)
 	failed := 0
 	if err != nil {
 		failed = 1 // nothing to serve, not even stale

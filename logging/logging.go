@@ -1,5 +1,6 @@
 // Package logging builds the gateway's structured logger: JSON in production, text in
-// the demo, and every record made with a request's context carries its request id.
+// the demo, and every record made with a request's context carries its request id and,
+// when tracing is on, its trace id.
 package logging
 
 import (
@@ -22,22 +23,28 @@ func New(w io.Writer, format, level string) *slog.Logger {
 	return slog.New(requestIDHandler{h})
 }
 
-// requestIDHandler adds request_id to records logged with a request's context, so that
-// a department call's warning can be found from the X-Request-Id a client reports.
+// requestIDHandler adds request_id (and trace_id, when the request is traced) to records
+// logged with a request's context, so that a department call's warning can be found
+// from the X-Request-Id a client reports, and from the trace of a slow request.
 type requestIDHandler struct{ slog.Handler }
 
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id := gateway.RequestID(ctx); id != "" {
-		has := false
+	id, trace := gateway.RequestID(ctx), gateway.TraceID(ctx)
+	if id != "" || trace != "" {
+		hasID, hasTrace := false, false
 		r.Attrs(func(a slog.Attr) bool {
-			has = a.Key == "request_id"
-			return !has
+			hasID = hasID || a.Key == "request_id"
+			hasTrace = hasTrace || a.Key == "trace_id"
+			return !(hasID && hasTrace)
 		})
-		if !has {
+		if id != "" && !hasID {
 			r.AddAttrs(slog.String("request_id", id))
 			if client := gateway.ClientRequestID(ctx); client != "" {
 				r.AddAttrs(slog.String("client_request_id", client))
 			}
+		}
+		if trace != "" && !hasTrace {
+			r.AddAttrs(slog.String("trace_id", trace))
 		}
 	}
 	return h.Handler.Handle(ctx, r)

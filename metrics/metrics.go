@@ -1,13 +1,18 @@
 // Package metrics is the gateway's Prometheus instrumentation: GraphQL operations by
-// outcome and latency, department calls, breaker states, caches, policy decisions and
-// audit commits. Every collector is registered on one registry the server exposes at
-// /metrics.
+// outcome and latency, department calls, breaker states, caches, policy decisions, rate
+// limits and audit commits. Every collector is registered on one registry the server
+// exposes at /metrics. Names and labels follow Prometheus's conventions: a unit suffix in
+// base units (_seconds), _total on counters, an enum as one series per state, and no
+// label whose values a client can multiply without bound (docs/operators.md, "Health,
+// readiness and metrics").
 package metrics
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -31,15 +36,28 @@ type Metrics struct {
 	decisions       *prometheus.CounterVec
 	httpRequests    *prometheus.CounterVec
 	auditCommitTime prometheus.Histogram
+	rateLimited     *prometheus.CounterVec
+
+	// opNames bounds the operation label: names are chosen by clients, so past
+	// maxOperationNames distinct ones the rest are counted as "other".
+	opMu    sync.Mutex
+	opNames map[string]struct{}
 }
+
+// maxOperationNames is how many distinct operation names get their own series.
+const maxOperationNames = 200
+
+// breakerStates are the values of gateway_breaker_state's state label, in the order of
+// resilience.State (0 closed, 1 half-open, 2 open).
+var breakerStates = []string{"closed", "half-open", "open"}
 
 // New creates the collectors on a fresh registry, with Go runtime and process metrics.
 func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := &Metrics{reg: reg}
+	m := &Metrics{reg: reg, opNames: map[string]struct{}{}}
 	m.operations = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "gateway_graphql_operations_total", Help: "GraphQL operations by type, name and outcome (ok, partial, error).",
+		Name: "gateway_graphql_operations_total", Help: "GraphQL operations by type, name (the first 200 distinct names; then \"other\") and outcome (ok, partial, error).",
 	}, []string{"type", "operation", "outcome"})
 	m.operationTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "gateway_graphql_operation_duration_seconds", Help: "GraphQL operation latency.",
@@ -53,19 +71,22 @@ func New() *Metrics {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"department"})
 	m.breakerState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "gateway_breaker_state", Help: "Circuit breaker state per department: 0 closed, 1 half-open, 2 open.",
-	}, []string{"department"})
+		Name: "gateway_breaker_state", Help: "Circuit breaker state per department: 1 for the current state (closed, half-open, open), 0 for the others.",
+	}, []string{"department", "state"})
 	m.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gateway_policy_decisions_total", Help: "Sharing-policy decisions by class and outcome.",
 	}, []string{"class", "outcome"})
 	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "gateway_http_requests_total", Help: "HTTP requests by route and status code.",
+		Name: "gateway_http_requests_total", Help: "HTTP requests by route (the pattern that served it) and status code.",
 	}, []string{"route", "code"})
+	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gateway_ratelimit_refused_total", Help: "Requests refused with 429 by consumer and by the limit reached (end_user, consumer).",
+	}, []string{"consumer", "limit"})
 	m.auditCommitTime = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "gateway_audit_commit_duration_seconds", Help: "Time until a response's audit events were durably committed.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 	})
-	reg.MustRegister(m.operations, m.operationTime, m.upstreamCalls, m.upstreamTime, m.breakerState, m.decisions, m.httpRequests, m.auditCommitTime)
+	reg.MustRegister(m.operations, m.operationTime, m.upstreamCalls, m.upstreamTime, m.breakerState, m.decisions, m.httpRequests, m.auditCommitTime, m.rateLimited)
 	return m
 }
 
@@ -84,23 +105,66 @@ func (m *Metrics) Decision(class gateway.Class, outcome gateway.Outcome) {
 
 // Upstream records one call to a department.
 func (m *Metrics) Upstream(dept, op string, d time.Duration, err error) {
-	outcome := "ok"
-	switch {
-	case err == nil:
-	case errors.Is(err, context.Canceled):
-		outcome = "canceled"
-	case errors.Is(err, adapters.ErrBadResponse):
-		outcome = "bad_response"
-	default:
-		outcome = "unavailable"
-	}
-	m.upstreamCalls.WithLabelValues(dept, op, outcome).Inc()
+	m.upstreamCalls.WithLabelValues(dept, op, adapters.Outcome(err)).Inc()
 	m.upstreamTime.WithLabelValues(dept).Observe(d.Seconds())
 }
 
-// BreakerState sets a department's breaker gauge: 0 closed, 1 half-open, 2 open.
+// BreakerState sets a department's breaker state (0 closed, 1 half-open, 2 open): its
+// series is 1 and the other states' are 0, so a query can select a state by name.
 func (m *Metrics) BreakerState(dept string, state float64) {
-	m.breakerState.WithLabelValues(dept).Set(state)
+	for i, name := range breakerStates {
+		v := 0.0
+		if float64(i) == state {
+			v = 1
+		}
+		m.breakerState.WithLabelValues(dept, name).Set(v)
+	}
+}
+
+// RateLimited counts a request refused over its limit ("end_user" or "consumer").
+func (m *Metrics) RateLimited(consumer, limit string) {
+	m.rateLimited.WithLabelValues(consumer, limit).Inc()
+}
+
+// Request counts one HTTP request by the route pattern that served it ("" for none) and
+// its status (server.Deps.Requests).
+func (m *Metrics) Request(pattern string, status int) {
+	route := pattern
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		route = path // "GET /healthz" → "/healthz": the method is not part of the route
+	}
+	if route == "" {
+		route = "none"
+	}
+	code := ""
+	if status >= 0 && status < len(statusCodes) {
+		code = statusCodes[status]
+	} else {
+		code = strconv.Itoa(status)
+	}
+	m.httpRequests.WithLabelValues(route, code).Inc()
+}
+
+// statusCodes are the code label's values, made once: Request runs on every request.
+var statusCodes = func() (codes [600]string) {
+	for i := range codes {
+		codes[i] = strconv.Itoa(i)
+	}
+	return codes
+}()
+
+// operationName bounds the operation label (see maxOperationNames).
+func (m *Metrics) operationName(name string) string {
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	if _, ok := m.opNames[name]; ok {
+		return name
+	}
+	if len(m.opNames) >= maxOperationNames {
+		return "other"
+	}
+	m.opNames[name] = struct{}{}
+	return name
 }
 
 // AuditCommit records how long a response waited for its audit events.
@@ -116,25 +180,6 @@ func (m *Metrics) CounterFunc(name, help string, labels prometheus.Labels, f fun
 func (m *Metrics) GaugeFunc(name, help string, labels prometheus.Labels, f func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f))
 }
-
-// HTTP counts requests by route and status.
-func (m *Metrics) HTTP(route string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			sw := &codeWriter{ResponseWriter: w, code: http.StatusOK}
-			next.ServeHTTP(sw, r)
-			m.httpRequests.WithLabelValues(route, http.StatusText(sw.code)).Inc()
-		})
-	}
-}
-
-type codeWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (c *codeWriter) WriteHeader(code int)        { c.code = code; c.ResponseWriter.WriteHeader(code) }
-func (c *codeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 var _ interface {
 	graphql.HandlerExtension
@@ -168,7 +213,7 @@ func (m *Metrics) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 	if len(name) > 64 {
 		name = name[:64]
 	}
-	m.operations.WithLabelValues(typ, name, outcome).Inc()
+	m.operations.WithLabelValues(typ, m.operationName(name), outcome).Inc()
 	m.operationTime.WithLabelValues(typ).Observe(time.Since(start).Seconds())
 	return resp
 }

@@ -74,7 +74,7 @@ func NewGraphQL(o GraphQLOptions) *handler.Server {
 	srv.SetErrorPresenter(errcode.Presenter(o.Log))
 	log := o.Log
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
-		log.Error("panic while resolving", "request_id", gateway.RequestID(ctx), "panic", p)
+		log.ErrorContext(ctx, "panic while resolving", "request_id", gateway.RequestID(ctx), "panic", p)
 		return errcode.Request(errcode.Internal, errcode.InternalMessage)
 	})
 	return srv

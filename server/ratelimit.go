@@ -5,21 +5,14 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"sync"
-	"time"
-
-	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/time/rate"
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/errcode"
+	"pudong.gov.cn/gateway/ratelimit"
 )
 
 // Rate is a token bucket: a steady rate and the burst allowed on top.
-type Rate struct {
-	PerSecond float64
-	Burst     int
-}
+type Rate = ratelimit.Rate
 
 // Limits are one consumer's limits: for the whole consumer, and for each of its end
 // users (sub), so that a limit meant for one citizen's session never throttles a busy
@@ -29,30 +22,34 @@ type Limits struct {
 	EndUser  Rate
 }
 
-// RateLimiter enforces per-consumer and per-end-user limits.
+// RateLimiter enforces per-consumer and per-end-user limits on a ratelimit.Limiter: in
+// this process's memory, or in Redis shared by every replica (docs/operators.md, "Rate limits").
 type RateLimiter struct {
+	lim    ratelimit.Limiter
 	limits func(consumer string) Limits
-	mu     sync.Mutex
-	byCons map[string]*rate.Limiter
-	byUser *lru.Cache[string, *rate.Limiter]
+	// OnRefused, if set, is told of each refusal: the consumer and the limit reached
+	// ("end_user" or "consumer"), for metrics.
+	OnRefused func(consumer, limit string)
 }
 
-// NewRateLimiter keeps at most maxUsers end-user buckets (least recently used go
-// first, which only ever lets a forgotten user start with a full bucket).
-func NewRateLimiter(limits func(consumer string) Limits, maxUsers int) *RateLimiter {
-	users, _ := lru.New[string, *rate.Limiter](maxUsers)
-	return &RateLimiter{limits: limits, byCons: map[string]*rate.Limiter{}, byUser: users}
+// NewRateLimiter counts on lim the limits that limits returns for each request's caller
+// (gateway.CallerFrom).
+func NewRateLimiter(lim ratelimit.Limiter, limits func(consumer string) Limits) *RateLimiter {
+	return &RateLimiter{lim: lim, limits: limits}
 }
 
-func newLimiter(r Rate) *rate.Limiter {
-	if r.PerSecond <= 0 {
-		return rate.NewLimiter(rate.Inf, 0)
-	}
-	return rate.NewLimiter(rate.Limit(r.PerSecond), max(r.Burst, 1))
+// Bucket keys: "c" and "u" then NUL. Other budgets on the same Limiter take other
+// leading letters (the budget of distinct people, enforce.LimiterBudget, takes "s").
+// Configured consumer names hold no NUL, so a key is unambiguous whatever a token's
+// subject holds.
+func consumerKey(consumer string) string { return "c\x00" + consumer }
+func endUserKey(consumer, sub string) string {
+	return "u\x00" + consumer + "\x00" + sub
 }
 
 // Middleware refuses requests over either limit with 429 and Retry-After. It runs after
-// authentication: the caller decides which buckets apply.
+// authentication: the caller decides which buckets apply. The end user's bucket is asked
+// first, so a user refused on their own limit spends nothing of the consumer's share.
 func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := gateway.CallerFrom(r.Context())
@@ -61,36 +58,17 @@ func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		lim := l.limits(c.Consumer)
-		l.mu.Lock()
-		cl, ok := l.byCons[c.Consumer]
-		if !ok {
-			cl = newLimiter(lim.Consumer)
-			l.byCons[c.Consumer] = cl
+		which, limit := "your session's", "end_user"
+		ok, wait := l.lim.AllowN(r.Context(), endUserKey(c.Consumer, c.Subject), lim.EndUser, 1)
+		if ok {
+			which, limit = "your application's", "consumer"
+			ok, wait = l.lim.AllowN(r.Context(), consumerKey(c.Consumer), lim.Consumer, 1)
 		}
-		userKey := c.Consumer + "\x00" + c.Subject
-		ul, ok := l.byUser.Get(userKey)
 		if !ok {
-			ul = newLimiter(lim.EndUser)
-			l.byUser.Add(userKey, ul)
-		}
-		l.mu.Unlock()
-
-		now := time.Now()
-		ur := ul.ReserveN(now, 1)
-		cr := cl.ReserveN(now, 1)
-		wait := max(ur.DelayFrom(now), cr.DelayFrom(now))
-		if !ur.OK() || !cr.OK() || wait > 0 {
-			// Refused requests do not consume tokens.
-			ur.CancelAt(now)
-			cr.CancelAt(now)
-			secs := int(math.Ceil(wait.Seconds()))
-			if secs < 1 {
-				secs = 1
+			if l.OnRefused != nil {
+				l.OnRefused(c.Consumer, limit)
 			}
-			which := "your session's"
-			if cr.DelayFrom(now) >= ur.DelayFrom(now) {
-				which = "your application's"
-			}
+			secs := max(int(math.Ceil(wait.Seconds())), 1)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			errcode.WriteHTTP(w, errcode.RateLimited,
 				fmt.Sprintf("too many requests: %s rate limit is reached; retry after %d s", which, secs), nil)

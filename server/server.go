@@ -39,6 +39,14 @@ type Deps struct {
 	Claims     func(http.Handler) http.Handler  // checks a token's claims against its consumer; nil: none
 	CORS       *CORS                            // browser origins per consumer; nil: no CORS
 	RateLimit  *RateLimiter                     // per consumer and end user; nil: none
+	Trace      func(http.Handler) http.Handler  // starts each request's span (tracing.Tracing.Middleware); nil: none
+	Requests   RequestObserver                  // counts requests by route and status; nil: none
+}
+
+// RequestObserver is told of every request once it is answered: the ServeMux pattern
+// that served it ("" when none matched) and the status.
+type RequestObserver interface {
+	Request(pattern string, status int)
 }
 
 // Health is the readiness report: OK, and the state of each component.
@@ -51,7 +59,12 @@ type Health struct {
 func NewServer(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
-	return chain(mux, requestID, recoverer(d.Log), accessLog(d.Log), hostCheck(d.Hosts))
+	mw := []func(http.Handler) http.Handler{requestID}
+	if d.Trace != nil {
+		// Before the access log and the recoverer, so their lines carry the trace id.
+		mw = append(mw, d.Trace)
+	}
+	return chain(mux, append(mw, recoverer(d.Log), accessLog(d.Log, d.Requests), hostCheck(d.Hosts))...)
 }
 
 // hostCheck refuses requests for any host name but hosts (when set): a demo gateway on a
@@ -132,7 +145,7 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 					if p == http.ErrAbortHandler {
 						panic(p)
 					}
-					log.Error("panic in handler", "request_id", gateway.RequestID(r.Context()), "path", r.URL.Path, "panic", p)
+					log.ErrorContext(r.Context(), "panic in handler", "request_id", gateway.RequestID(r.Context()), "path", r.URL.Path, "panic", p)
 					errcode.WriteHTTP(w, errcode.Internal, errcode.InternalMessage, nil)
 				}
 			}()
@@ -166,17 +179,26 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // accessLog logs one line per request, without query strings (they may carry an ID
-// number) or headers (they carry the token).
-func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
+// number) or headers (they carry the token), and tells obs (if any) of it. It must sit
+// right outside the mux's own chain (hostCheck passes the request on unchanged), so that
+// r.Pattern, which the ServeMux sets on the request it routes, is the route.
+func accessLog(log *slog.Logger, obs RequestObserver) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			sw := &statusWriter{ResponseWriter: w}
 			next.ServeHTTP(sw, r)
+			if obs != nil {
+				status := sw.status
+				if status == 0 {
+					status = http.StatusOK
+				}
+				obs.Request(r.Pattern, status)
+			}
 			if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
 				return
 			}
-			log.Info("request", "request_id", gateway.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
+			log.InfoContext(r.Context(), "request", "request_id", gateway.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
 				"status", sw.status, "bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond))
 		})
 	}

@@ -184,7 +184,7 @@ func (s *Service) storeErr(ctx context.Context, op string, err error) error {
 	case errors.Is(err, store.ErrAlreadyRevoked):
 		return gqlErr(ctx, errcode.AlreadyRevoked, "%s: the grant has already been revoked", op)
 	}
-	s.log.Error("store failure", "op", op, "request_id", gateway.RequestID(ctx), "err", err)
+	s.log.ErrorContext(ctx, "store failure", "op", op, "request_id", gateway.RequestID(ctx), "err", err)
 	return gqlErr(ctx, errcode.StoreUnavailable, "%s: the gateway's store is unavailable; try again later", op)
 }
 
@@ -316,7 +316,7 @@ func (s *Service) RequestSharing(ctx context.Context, in model.SharingRequestInp
 	if err != nil {
 		return nil, s.storeErr(ctx, "requestSharing", err)
 	}
-	s.log.Info("sharing requested", "request_id", gateway.RequestID(ctx), "consumer", c.Consumer, "departments", owners)
+	s.log.InfoContext(ctx, "sharing requested", "request_id", gateway.RequestID(ctx), "consumer", c.Consumer, "departments", owners)
 	out := make([]*model.SharingRequest, len(created))
 	for i := range created {
 		out[i] = s.toRequest(&created[i], now)
@@ -357,9 +357,9 @@ func (s *Service) DecideSharingRequest(ctx context.Context, id string, approve b
 	}
 	// In force here at once; other replicas learn of it through the store.
 	if err := s.Refresh(ctx); err != nil {
-		s.log.Warn("grant refresh after a decision failed", "err", err)
+		s.log.WarnContext(ctx, "grant refresh after a decision failed", "err", err)
 	}
-	s.log.Info("sharing request decided", "request_id", gateway.RequestID(ctx), "sharing_request", id, "approved", approve, "by", d.By)
+	s.log.InfoContext(ctx, "sharing request decided", "request_id", gateway.RequestID(ctx), "sharing_request", id, "approved", approve, "by", d.By)
 	return s.toRequest(decided, now), nil
 }
 
@@ -385,9 +385,9 @@ func (s *Service) RevokeGrant(ctx context.Context, id string) (*model.Grant, err
 		return nil, s.storeErr(ctx, "revokeGrant", err)
 	}
 	if err := s.Refresh(ctx); err != nil {
-		s.log.Warn("grant refresh after a revocation failed", "err", err)
+		s.log.WarnContext(ctx, "grant refresh after a revocation failed", "err", err)
 	}
-	s.log.Info("grant revoked", "request_id", gateway.RequestID(ctx), "grant", id, "by", c.Consumer)
+	s.log.InfoContext(ctx, "grant revoked", "request_id", gateway.RequestID(ctx), "grant", id, "by", c.Consumer)
 	return toGrant(*g, now), nil
 }
 
@@ -586,12 +586,12 @@ func (s *Service) PurgeCache(ctx context.Context, department string, keys []stri
 	switch {
 	case errors.As(err, &partial):
 		// The cause (a dial error, say) is the operator's, not the caller's.
-		s.log.Error("cache purge reached only this replica", "request_id", gateway.RequestID(ctx), "department", department, "keys", len(keys), "records", partial.Local, "err", err)
+		s.log.ErrorContext(ctx, "cache purge reached only this replica", "request_id", gateway.RequestID(ctx), "department", department, "keys", len(keys), "records", partial.Local, "err", err)
 		return 0, gqlErr(ctx, errcode.PurgeIncomplete, "purgeCache: %d records were dropped on this gateway replica, but the shared cache did not answer, so other replicas keep theirs until they expire; try the purge again later", partial.Local)
 	case err != nil:
 		return 0, gqlErr(ctx, errcode.BadUserInput, "purgeCache: %v", err)
 	}
-	s.log.Info("cache purged", "request_id", gateway.RequestID(ctx), "department", department, "keys", len(keys), "records", n)
+	s.log.InfoContext(ctx, "cache purged", "request_id", gateway.RequestID(ctx), "department", department, "keys", len(keys), "records", n)
 	return n, nil
 }
 

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
+	"time"
 
 	"pudong.gov.cn/gateway/config"
 )
@@ -77,4 +79,54 @@ func BenchmarkColdPeerQuery(b *testing.B) {
 	q := `{ enterprise(creditCode: "91310115607223817N") { creditCode name legalRepresentativeName
 		legalRepresentative { enterprises { creditCode name status legalRepresentativeName } } } }`
 	benchQuery(b, g, tok, q)
+}
+
+// processCPU is the CPU time (user and system) this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkWarmTracing: S2u and S1 warm with tracing off and on (every trace recorded and
+// batched over OTLP/HTTP to a collector on loopback that discards them). Off, the gateway
+// has no tracing hook at all; the figures are in docs/PERFORMANCE.md.
+func BenchmarkWarmTracing(b *testing.B) {
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	defer collector.Close()
+	for _, s := range []struct {
+		name, consumer, citizen, query string
+	}{
+		{"S2u", "online-hall", "", `{ enterprise(creditCode: "91310115MA1FL0AB0P") { creditCode name legalRepresentativeName status establishedOn registeredCapital businessScope address } }`},
+		{"S1", "ipudong-portal", "310115198503120012", `{ citizen(idNumber: "310115198503120012") { name gender birthDate householdAddress phone
+		socialInsurance { insuranceType status since employer { name } } enterprises { name status } creditRecords { kind title } } }`},
+	} {
+		for _, on := range []bool{false, true} {
+			name := s.name + "/tracing=off"
+			if on {
+				name = s.name + "/tracing=on"
+			}
+			b.Run(name, func(b *testing.B) {
+				g := newTG(b, func(c *config.Config) {
+					c.Limits.RateLimitsOff = true
+					if on {
+						c.Tracing = config.Tracing{Endpoint: collector.URL + "/v1/traces"}
+					}
+				})
+				var tok string
+				if s.citizen != "" {
+					tok = g.token(s.consumer, s.citizen)
+				} else {
+					tok = g.token(s.consumer)
+				}
+				cpu := processCPU()
+				benchQuery(b, g, tok, s.query)
+				// CPU time per request, which other processes on the machine inflate far
+				// less than wall time.
+				b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+			})
+		}
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,6 +19,7 @@ import (
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/legacysim"
 	"pudong.gov.cn/gateway/legacysim/dataset"
+	"pudong.gov.cn/gateway/logging"
 )
 
 // testSize keeps the simulators' bulk data small so every test starts in well under a
@@ -66,7 +66,7 @@ func newTGWith(t testing.TB, opts app.Options, adjust ...func(*config.Config)) *
 	ctx := context.Background()
 	dir := t.TempDir()
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := logging.New(logs, "text", "debug") // the gateway's own: request and trace ids on request lines
 	sims, err := legacysim.Start(ctx, legacysim.Options{Dir: filepath.Join(dir, "sim"), Size: testSize, Log: log})
 	if err != nil {
 		t.Fatal(err)

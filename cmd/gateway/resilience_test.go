@@ -122,7 +122,7 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	if g.sims.PSB.Count("QueryPerson") != calls {
 		t.Errorf("an open breaker must fail fast without calling the department")
 	}
-	if !strings.Contains(g.metrics(), `gateway_breaker_state{department="psb"} 2`) {
+	if !strings.Contains(g.metrics(), `gateway_breaker_state{department="psb",state="open"} 1`) {
 		t.Errorf("metrics do not show the open breaker")
 	}
 	g.sims.PSB.SetFault(simhttp.Fault{Mode: simhttp.ModeOK})

@@ -90,6 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	cfg.Tracing = resolveTracing(cfg.Tracing, getenv)
 	log := newLogger(cfg.Log, stdout)
 	for _, w := range warnings {
 		log.Warn(w)
