@@ -648,6 +648,25 @@ func (c *Config) validate(at func(string) string) []string {
 		p = append(p, at(path)+": "+path+": "+fmt.Sprintf(format, args...))
 		c.faulty = append(c.faulty, path)
 	}
+	ids := c.validateDepartments(bad)
+	c.validateSources(ids, bad)
+	if len(c.Catalog) == 0 {
+		bad("catalog", "name at least one catalogue file")
+	}
+	c.validateConsumers(bad)
+	c.validateAuthAndTracing(bad)
+	c.validateStore(bad)
+	c.Audit.validate(bad)
+	validatePurposes(c.Purposes, bad)
+	c.validateLogAndServer(bad)
+	c.validateNotNegative(bad)
+	c.validateDepartmentResilience(bad)
+	return p
+}
+
+// validateDepartments checks each department's id, protocol and what its
+// protocol needs, and returns the ids bound.
+func (c *Config) validateDepartments(bad func(path, format string, args ...any)) map[string]bool {
 	ids := map[string]bool{}
 	for i, d := range c.Departments {
 		dp := fmt.Sprintf("departments[%d]", i)
@@ -691,6 +710,12 @@ func (c *Config) validate(at func(string) string) []string {
 			bad(dp+".fields", "a department needs a field map")
 		}
 	}
+	return ids
+}
+
+// validateSources checks that each source names a bound department (required
+// outside the demo) and, when bound, one of its operations.
+func (c *Config) validateSources(ids map[string]bool, bad func(path, format string, args ...any)) {
 	names := make([]string, 0, len(c.Sources.Each()))
 	for n := range c.Sources.Each() {
 		names = append(names, n)
@@ -711,9 +736,10 @@ func (c *Config) validate(at func(string) string) []string {
 			}
 		}
 	}
-	if len(c.Catalog) == 0 {
-		bad("catalog", "name at least one catalogue file")
-	}
+}
+
+// validateConsumers checks each consumer's name, purpose, roles, webhook and grants.
+func (c *Config) validateConsumers(bad func(path, format string, args ...any)) {
 	seen := map[string]bool{}
 	for i, cons := range c.Consumers {
 		cp := fmt.Sprintf("consumers[%d]", i)
@@ -751,6 +777,11 @@ func (c *Config) validate(at func(string) string) []string {
 	if len(c.Consumers) == 0 {
 		bad("consumers", "list the consumers allowed to call the gateway")
 	}
+}
+
+// validateAuthAndTracing checks where tokens' keys come from, what they must
+// carry outside the demo, and where traces go.
+func (c *Config) validateAuthAndTracing(bad func(path, format string, args ...any)) {
 	if !c.Demo {
 		if c.Auth.Issuer == "" {
 			bad("auth.issuer", "the issuer tokens must carry is required")
@@ -774,6 +805,10 @@ func (c *Config) validate(at func(string) string) []string {
 	if c.Auth.JWKSRefresh < 0 {
 		bad("auth.jwksRefresh", "must not be negative")
 	}
+}
+
+// validateStore checks the store's driver, DSN and replica name, and the page size.
+func (c *Config) validateStore(bad func(path, format string, args ...any)) {
 	if c.Store.Driver != "sqlite" && c.Store.Driver != "postgres" {
 		bad("store.driver", "driver %q: want sqlite or postgres", c.Store.Driver)
 	}
@@ -786,8 +821,11 @@ func (c *Config) validate(at func(string) string) []string {
 	if c.Limits.PageSize > 1000 {
 		bad("limits.pageSize", "at most 1000")
 	}
-	c.Audit.validate(bad)
-	validatePurposes(c.Purposes, bad)
+}
+
+// validateLogAndServer checks the log's format and level, the unsafe settings
+// allowed, and the listen address.
+func (c *Config) validateLogAndServer(bad func(path, format string, args ...any)) {
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		bad("log.format", "format %q: want json or text", c.Log.Format)
 	}
@@ -802,6 +840,10 @@ func (c *Config) validate(at func(string) string) []string {
 	if msg := checkListenAddr(c.Addr); msg != "" {
 		bad("addr", "%s", msg)
 	}
+}
+
+// validateNotNegative checks the numbers and durations whose zero means the default.
+func (c *Config) validateNotNegative(bad func(path, format string, args ...any)) {
 	for _, n := range []struct {
 		path string
 		v    int64
@@ -819,6 +861,10 @@ func (c *Config) validate(at func(string) string) []string {
 			bad(n.path, "must not be negative; leave it out for the default")
 		}
 	}
+}
+
+// validateDepartmentResilience checks each department's retries and breaker settings.
+func (c *Config) validateDepartmentResilience(bad func(path, format string, args ...any)) {
 	for i, d := range c.Departments {
 		dp := fmt.Sprintf("departments[%d]", i)
 		if d.Retries < -1 {
@@ -831,7 +877,6 @@ func (c *Config) validate(at func(string) string) []string {
 			bad(dp+".breakerOpenFor", "must not be negative")
 		}
 	}
-	return p
 }
 
 // Unsafe settings AllowUnsafe can name.
