@@ -114,30 +114,9 @@ func NewVerifier(cfg Config, known func(consumer string) bool) (*Verifier, error
 		cfg.MaxTokenBytes = DefaultMaxTokenBytes
 	}
 
-	var keys []*verifyKey
-	for _, path := range cfg.KeyFiles {
-		k, err := loadPEMKey(path)
-		if err != nil {
-			return nil, fmt.Errorf("auth: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if cfg.JWKSFile != "" {
-		ks, err := loadJWKS(cfg.JWKSFile)
-		if err != nil {
-			return nil, fmt.Errorf("auth: %w", err)
-		}
-		keys = append(keys, ks...)
-	}
-	var remote *remoteKeys
-	if cfg.JWKSURL != "" {
-		var err error
-		if remote, err = newRemoteKeys(cfg); err != nil {
-			return nil, fmt.Errorf("auth: %w", err)
-		}
-	}
-	if len(keys) == 0 && remote == nil {
-		return nil, errors.New("auth: no verification keys configured (KeyFiles, JWKSFile or JWKSURL)")
+	keys, remote, err := loadKeys(cfg)
+	if err != nil {
+		return nil, err
 	}
 
 	verified, _ := lru.New[[32]byte, verifiedToken](verifiedCacheSize)
@@ -151,9 +130,59 @@ func NewVerifier(cfg Config, known func(consumer string) bool) (*Verifier, error
 		byKID:    make(map[string]*verifyKey, len(keys)),
 		byAlg:    make(map[string]jwt.VerificationKeySet),
 	}
+	if err := v.index(keys); err != nil {
+		return nil, err
+	}
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods(v.algs),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(cfg.Leeway),
+	)
+	v.keyfunc = v.selectKey // bound once: a method value allocates on every use
+	return v, nil
+}
+
+// loadKeys loads the keys of the PEM files and the JWKS file, and prepares the
+// remote JWKS, if any; at least one source of keys is required.
+func loadKeys(cfg Config) ([]*verifyKey, *remoteKeys, error) {
+	var keys []*verifyKey
+	for _, path := range cfg.KeyFiles {
+		k, err := loadPEMKey(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("auth: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if cfg.JWKSFile != "" {
+		ks, err := loadJWKS(cfg.JWKSFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("auth: %w", err)
+		}
+		keys = append(keys, ks...)
+	}
+	var remote *remoteKeys
+	if cfg.JWKSURL != "" {
+		var err error
+		if remote, err = newRemoteKeys(cfg); err != nil {
+			return nil, nil, fmt.Errorf("auth: %w", err)
+		}
+	}
+	if len(keys) == 0 && remote == nil {
+		return nil, nil, errors.New("auth: no verification keys configured (KeyFiles, JWKSFile or JWKSURL)")
+	}
+
+	return keys, remote, nil
+}
+
+// index files the keys by key id (each once) and by algorithm, and fixes the
+// accepted algorithms: the keys' and, with a remote JWKS, those it may use.
+func (v *Verifier) index(keys []*verifyKey) error {
 	for _, k := range keys {
 		if _, dup := v.byKID[k.kid]; dup {
-			return nil, fmt.Errorf("auth: key id %q is configured twice", k.kid)
+			return fmt.Errorf("auth: key id %q is configured twice", k.kid)
 		}
 		v.byKID[k.kid] = k
 		for _, alg := range k.algs {
@@ -166,22 +195,13 @@ func NewVerifier(cfg Config, known func(consumer string) bool) (*Verifier, error
 	for alg := range v.byAlg {
 		algs = append(algs, alg)
 	}
-	if remote != nil {
+	if v.remote != nil {
 		algs = append(algs, remoteAlgs...)
 	}
 	slices.Sort(algs)
 	algs = slices.Compact(algs)
 	v.algs = algs
-	v.parser = jwt.NewParser(
-		jwt.WithValidMethods(algs),
-		jwt.WithIssuer(cfg.Issuer),
-		jwt.WithAudience(cfg.Audience),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(cfg.Leeway),
-	)
-	v.keyfunc = v.selectKey // bound once: a method value allocates on every use
-	return v, nil
+	return nil
 }
 
 // tokenClaims is the claim set of a gateway token, shared by Verify and Mint.
