@@ -141,217 +141,239 @@ func get(accept, query string) request {
 const noData = "-" // want: the response has no "data" entry
 
 func TestTransport(t *testing.T) {
-	const (
-		js = MediaTypeJSON
-		gr = MediaTypeGraphQLResponse
-	)
-	ok := `{"query":"{hello}"}`
-	tests := []struct {
-		name   string // the specification section the case checks
-		req    request
-		status int
-		ct     string // response Content-Type
-		data   string // compact JSON of data, or noData
-		code   string // extensions.code of the first error; "" when errors are not expected
-		errors bool   // errors expected (also without a code)
-		allow  string
-		ran    bool // a resolver ran
-	}{
-		// Request / POST / JSON Encoding, Response / Body.
-		{name: "POST: application/json request, application/json response",
-			req: post(js, js, ok), status: 200, ct: jsonCT, data: `{"hello":"world"}`, ran: true},
-		{name: "Body: application/graphql-response+json response",
-			req: post(js, gr, ok), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
-		{name: "POST: charset=utf-8 is accepted",
-			req: post(js+"; charset=utf-8", gr, ok), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
-		{name: "POST: charset is matched case-insensitively",
-			req: post("Application/JSON; Charset=UTF-8", gr, ok), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
-		{name: "Request Parameters: operationName, variables and extensions may be null",
-			req:    post(js, gr, `{"query":"{hello}","operationName":null,"variables":null,"extensions":null}`),
-			status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
-		{name: "Request Parameters: operationName selects the operation",
-			req:    post(js, gr, `{"query":"query A{a:hello} query B{b:hello}","operationName":"B"}`),
-			status: 200, ct: grCT, data: `{"b":"world"}`, ran: true},
-		{name: "JSON Encoding: variables reach the operation",
-			req:    post(js, gr, `{"query":"query($n:Int!){echo(n:$n)}","variables":{"n":7}}`),
-			status: 200, ct: grCT, data: `{"echo":7}`, ran: true},
-		{name: "JSON Encoding: unknown members are reserved, not errors",
-			req: post(js, gr, `{"query":"{hello}","id":"x"}`), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
-
-		// Accept and Legacy Watershed.
-		{name: "Legacy Watershed: no Accept header is answered as application/json",
-			req: post(js, "", ok), status: 200, ct: jsonCT, data: `{"hello":"world"}`, ran: true},
-		{name: "Body: */* leaves the choice to the server: application/json",
-			req: post(js, "*/*", ok), status: 200, ct: jsonCT, data: `{"hello":"world"}`, ran: true},
-		{name: "Accept: the recommended client header gets the preferred type",
-			req: post(js, recommended, ok), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
-		{name: "Body: the highest weighted supported type wins",
-			req: post(js, "application/graphql-response+json;q=0.5, application/json;q=0.9", ok), status: 200, ct: jsonCT, data: `{"hello":"world"}`, ran: true},
-		{name: "Body: a named type beats a wildcard of equal weight",
-			req: post(js, "*/*, application/json", ok), status: 200, ct: jsonCT, data: `{"hello":"world"}`, ran: true},
-		{name: "Body: no supported type in Accept gives 406 and stops processing",
-			req: post(js, "text/html", ok), status: 406, ct: jsonCT, data: noData, code: errcode.NotAcceptable},
-		{name: "Body: q=0 refuses a type, 406",
-			req: post(js, "application/json;q=0", ok), status: 406, ct: jsonCT, data: noData, code: errcode.NotAcceptable},
-
-		// Status Codes: GraphQL request errors never carry data; 200 vs 400 by media type.
-		{name: "application/json / Document parsing failure: 200",
-			req: post(js, js, `{"query":"{"}`), status: 200, ct: jsonCT, data: noData, code: "GRAPHQL_PARSE_FAILED"},
-		{name: "application/graphql-response+json / Document parsing failure: 400",
-			req: post(js, gr, `{"query":"{"}`), status: 400, ct: grCT, data: noData, code: "GRAPHQL_PARSE_FAILED"},
-		{name: "application/json / Document validation failure: 200",
-			req: post(js, js, `{"query":"{nope}"}`), status: 200, ct: jsonCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "application/graphql-response+json / Document validation failure: 400",
-			req: post(js, gr, `{"query":"{nope}"}`), status: 400, ct: grCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "application/json / Operation cannot be determined: 200",
-			req: post(js, js, `{"query":"query A{hello} query B{hello}"}`), status: 200, ct: jsonCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "application/graphql-response+json / Operation cannot be determined: 400",
-			req: post(js, gr, `{"query":"query A{hello} query B{hello}"}`), status: 400, ct: grCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "application/json / Variable coercion failure: 200",
-			req: post(js, js, `{"query":"query($n:Int!){echo(n:$n)}","variables":{"n":"x"}}`), status: 200, ct: jsonCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "application/graphql-response+json / Variable coercion failure: 400",
-			req: post(js, gr, `{"query":"query($n:Int!){echo(n:$n)}","variables":{"n":"x"}}`), status: 400, ct: grCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "Validation: an extension's extra rule (complexity) is a request error, 400",
-			req: post(js, gr, `{"query":"{a:hello b:hello c:hello d:hello}"}`), status: 400, ct: grCT, data: noData, code: "COMPLEXITY_LIMIT_EXCEEDED"},
-		{name: "application/json / Field errors encountered during execution: 200 with data",
-			req: post(js, js, `{"query":"{hello broken}"}`), status: 200, ct: jsonCT, data: `{"hello":"world","broken":null}`, errors: true, ran: true},
-		{name: "application/graphql-response+json / Field errors encountered during execution: 200 with data",
-			req: post(js, gr, `{"query":"{hello broken}"}`), status: 200, ct: grCT, data: `{"hello":"world","broken":null}`, errors: true, ran: true},
-		{name: "Overview: subscriptions are out of scope, a request error",
-			req: post(js, gr, `{"query":"subscription{ticks}"}`), status: 400, ct: grCT, data: noData, code: errcode.SubscriptionNotSupported},
-		{name: "application/json: a refused subscription is still 200",
-			req: post(js, js, `{"query":"subscription{ticks}"}`), status: 200, ct: jsonCT, data: noData, code: errcode.SubscriptionNotSupported},
-		{name: "POST: mutations run by POST",
-			req: post(js, gr, `{"query":"mutation{bump}"}`), status: 200, ct: grCT, data: `{"bump":1}`, ran: true},
-
-		// Status Codes: requests that are not well-formed GraphQL-over-HTTP requests.
-		{name: "JSON parsing failure: NONSENSE, 400",
-			req: post(js, js, `NONSENSE`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
-		{name: "JSON parsing failure: truncated JSON, 400 (graphql-response+json)",
-			req: post(js, gr, `{"query":`), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
-		{name: "JSON parsing failure: data after the object, 400",
-			req: post(js, gr, `{"query":"{hello}"} {}`), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
-		{name: "JSON parsing failure: empty body, 400",
-			req: request{method: http.MethodPost, ct: js, accept: gr}, status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
-		{name: "JSON Encoding: a JSON array (batch) is refused, 400",
-			req: post(js, js, `[{"query":"{hello}"}]`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
-		{name: "JSON Encoding: a JSON value that is not an object, 400",
-			req: post(js, js, `null`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
-		{name: "Invalid parameters: query missing ({\"qeury\":…}), 400",
-			req: post(js, js, `{"qeury":"{hello}"}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
-		{name: "Invalid parameters: query null, 400",
-			req: post(js, gr, `{"query":null}`), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
-		{name: "Invalid parameters: query not a string, 400",
-			req: post(js, js, `{"query":1}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
-		{name: "Invalid parameters: operationName not a string, 400",
-			req: post(js, js, `{"query":"{hello}","operationName":["A"]}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
-		{name: "Invalid parameters: variables [7], not an object, 400",
-			req: post(js, js, `{"query":"query Q($i:Int!){echo(n:$i)}","variables":[7]}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
-		{name: "Invalid parameters: variables a string, 400",
-			req: post(js, gr, `{"query":"{hello}","variables":"{}"}`), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
-		{name: "Invalid parameters: extensions not an object, 400",
-			req: post(js, js, `{"query":"{hello}","extensions":true}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
-		{name: "Media Types: the body must be UTF-8, 400",
-			req: post(js, gr, "{\"query\":\"{hello}\xff\"}"), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
-		{name: "POST: no Content-Type, 415",
-			req: post("", gr, ok), status: 415, ct: grCT, data: noData, code: errcode.UnsupportedMediaType},
-		{name: "POST: unsupported Content-Type text/plain, 415",
-			req: post("text/plain", gr, ok), status: 415, ct: grCT, data: noData, code: errcode.UnsupportedMediaType},
-		{name: "Security: form-encoded POST (no CORS preflight) is refused, 415",
-			req: post("application/x-www-form-urlencoded", js, "query=%7Bhello%7D"), status: 415, ct: jsonCT, data: noData, code: errcode.UnsupportedMediaType},
-		{name: "POST: application/graphql bodies are not a recognized type, 415",
-			req: post("application/graphql", js, "{hello}"), status: 415, ct: jsonCT, data: noData, code: errcode.UnsupportedMediaType},
-		{name: "POST: a charset other than utf-8, 415",
-			req: post(js+"; charset=iso-8859-1", gr, ok), status: 415, ct: grCT, data: noData, code: errcode.UnsupportedMediaType},
-		{name: "Request: methods other than GET and POST, 405 with Allow",
-			req: request{method: http.MethodPut, ct: js, accept: gr, body: ok}, status: 405, ct: grCT, data: noData, code: errcode.MethodNotAllowed, allow: "GET, POST"},
-
-		// Request / GET.
-		{name: "GET: a query",
-			req: get(gr, q("query", "{hello}")), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
-		{name: "GET: variables as JSON",
-			req: get(js, q("query", "query($n:Int!){echo(n:$n)}", "variables", `{"n":3}`)), status: 200, ct: jsonCT, data: `{"echo":3}`, ran: true},
-		{name: "GET: empty operationName is the same as none, variables=null the same as none",
-			req: get(gr, q("query", "{hello}", "operationName", "", "variables", "null")), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
-		{name: "GET: a mutation is 405 with Allow: POST and does not run",
-			req: get(gr, q("query", "mutation{bump}")), status: 405, ct: grCT, data: noData, code: errcode.MethodNotAllowed, allow: "POST"},
-		{name: "GET: a mutation is 405 under application/json too",
-			req: get(js, q("query", "mutation{bump}")), status: 405, ct: jsonCT, data: noData, code: errcode.MethodNotAllowed, allow: "POST"},
-		{name: "GET: a mutation that fails validation is still 405",
-			req: get(gr, q("query", "mutation{nope}")), status: 405, ct: grCT, data: noData, code: errcode.MethodNotAllowed, allow: "POST"},
-		{name: "GET: operationName selecting a mutation, 405",
-			req: get(gr, q("query", "query Q{hello} mutation M{bump}", "operationName", "M")), status: 405, ct: grCT, data: noData, code: errcode.MethodNotAllowed, allow: "POST"},
-		{name: "GET: operationName selecting the query of a document with a mutation runs",
-			req: get(gr, q("query", "query Q{hello} mutation M{bump}", "operationName", "Q")), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
-		{name: "GET: a validation error is a request error, 400 (graphql-response+json)",
-			req: get(gr, q("query", "{nope}")), status: 400, ct: grCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "GET: a validation error is a request error, 200 (application/json)",
-			req: get(js, q("query", "{nope}")), status: 200, ct: jsonCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "GET: variables that are not JSON, 400",
-			req: get(js, q("query", "{hello}", "variables", "{n:3")), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
-		{name: "GET: variables that are JSON but not an object, 400",
-			req: get(gr, q("query", "{hello}", "variables", "[3]")), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
-		{name: "GET: extensions that are not JSON, 400",
-			req: get(gr, q("query", "{hello}", "extensions", "persisted")), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
-		{name: "GET: query missing, 400",
-			req: get(js, q("operationName", "A")), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
-		{name: "GET: a parameter given twice, 400",
-			req: get(gr, "query=%7Bhello%7D&query=%7Bhello%7D"), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
-		{name: "GET: a parameter that is not UTF-8 after decoding, 400",
-			req: get(gr, "query=%7Bhello%FF%7D"), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
-		{name: "GET: a query string that cannot be decoded, 400",
-			req: get(gr, "query=%zz"), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
-		{name: "GET: no supported type in Accept, 406",
-			req: get("text/html", q("query", "{hello}")), status: 406, ct: jsonCT, data: noData, code: errcode.NotAcceptable},
+	var tests []transportCase
+	for _, group := range [][]transportCase{answeredCases, acceptCases, requestErrorCases, malformedCases, getCases} {
+		tests = append(tests, group...)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			es := newTestSchema()
 			res := do(t, newServer(Transport{}, es), tt.req)
-
-			if res.status != tt.status {
-				t.Errorf("status %d, want %d\n%s", res.status, tt.status, res.raw)
-			}
-			if got := res.header.Get("Content-Type"); got != tt.ct {
-				t.Errorf("Content-Type %q, want %q", got, tt.ct)
-			}
-			if got := res.header.Get("Vary"); got != "Accept" {
-				t.Errorf("Vary %q, want Accept", got)
-			}
-			if got := res.header.Get("Allow"); got != tt.allow {
-				t.Errorf("Allow %q, want %q", got, tt.allow)
-			}
-			switch {
-			case tt.data == noData && res.hasData:
-				t.Errorf("response has a data entry %s; a request error must have none", res.data)
-			case tt.data != noData && !res.hasData:
-				t.Errorf("response has no data entry, want %s", tt.data)
-			case tt.data != noData && res.data != tt.data:
-				t.Errorf("data %s, want %s", res.data, tt.data)
-			}
-			wantErrors := tt.errors || tt.code != ""
-			if wantErrors != (len(res.errors) > 0) {
-				t.Errorf("errors %v, want errors: %v", res.errors, wantErrors)
-			}
-			if res.code() != tt.code {
-				t.Errorf("error code %q, want %q (%v)", res.code(), tt.code, res.errors)
-			}
-			for _, e := range res.errors {
-				if e.Message == "" {
-					t.Errorf("error without a message: %v", e)
-				}
-			}
-			ran := es.queries.Load()+es.mutations.Load()+es.subs.Load() > 0
-			if ran != tt.ran {
-				t.Errorf("a resolver ran: %v, want %v", ran, tt.ran)
-			}
-			// Every response the executor produced, request error or not, went through
-			// its response middleware; the transport's own refusals did not reach it.
-			throughExecutor := tt.ran || strings.HasPrefix(tt.code, "GRAPHQL_") || tt.code == "COMPLEXITY_LIMIT_EXCEEDED" || tt.code == errcode.SubscriptionNotSupported
-			if got := res.extensions["via"] == "executor"; got != throughExecutor {
-				t.Errorf("response middleware ran: %v, want %v (extensions %v)", got, throughExecutor, res.extensions)
-			}
+			checkTransportCase(t, tt, res, es)
 		})
+	}
+}
+
+// transportCase is a request and what the transport must answer.
+type transportCase struct {
+	name   string // the specification section the case checks
+	req    request
+	status int
+	ct     string // response Content-Type
+	data   string // compact JSON of data, or noData
+	code   string // extensions.code of the first error; "" when errors are not expected
+	errors bool   // errors expected (also without a code)
+	allow  string
+	ran    bool // a resolver ran
+}
+
+const (
+	mtJSON     = MediaTypeJSON
+	mtGR       = MediaTypeGraphQLResponse
+	helloQuery = `{"query":"{hello}"}`
+)
+
+// answeredCases: Request / POST / JSON Encoding, Response / Body.
+var answeredCases = []transportCase{
+	{name: "POST: application/json request, application/json response",
+		req: post(mtJSON, mtJSON, helloQuery), status: 200, ct: jsonCT, data: `{"hello":"world"}`, ran: true},
+	{name: "Body: application/graphql-response+json response",
+		req: post(mtJSON, mtGR, helloQuery), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
+	{name: "POST: charset=utf-8 is accepted",
+		req: post(mtJSON+"; charset=utf-8", mtGR, helloQuery), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
+	{name: "POST: charset is matched case-insensitively",
+		req: post("Application/JSON; Charset=UTF-8", mtGR, helloQuery), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
+	{name: "Request Parameters: operationName, variables and extensions may be null",
+		req:    post(mtJSON, mtGR, `{"query":"{hello}","operationName":null,"variables":null,"extensions":null}`),
+		status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
+	{name: "Request Parameters: operationName selects the operation",
+		req:    post(mtJSON, mtGR, `{"query":"query A{a:hello} query B{b:hello}","operationName":"B"}`),
+		status: 200, ct: grCT, data: `{"b":"world"}`, ran: true},
+	{name: "JSON Encoding: variables reach the operation",
+		req:    post(mtJSON, mtGR, `{"query":"query($n:Int!){echo(n:$n)}","variables":{"n":7}}`),
+		status: 200, ct: grCT, data: `{"echo":7}`, ran: true},
+	{name: "JSON Encoding: unknown members are reserved, not errors",
+		req: post(mtJSON, mtGR, `{"query":"{hello}","id":"x"}`), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
+}
+
+// acceptCases: Accept and Legacy Watershed.
+var acceptCases = []transportCase{
+	{name: "Legacy Watershed: no Accept header is answered as application/json",
+		req: post(mtJSON, "", helloQuery), status: 200, ct: jsonCT, data: `{"hello":"world"}`, ran: true},
+	{name: "Body: */* leaves the choice to the server: application/json",
+		req: post(mtJSON, "*/*", helloQuery), status: 200, ct: jsonCT, data: `{"hello":"world"}`, ran: true},
+	{name: "Accept: the recommended client header gets the preferred type",
+		req: post(mtJSON, recommended, helloQuery), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
+	{name: "Body: the highest weighted supported type wins",
+		req: post(mtJSON, "application/graphql-response+json;q=0.5, application/json;q=0.9", helloQuery), status: 200, ct: jsonCT, data: `{"hello":"world"}`, ran: true},
+	{name: "Body: a named type beats a wildcard of equal weight",
+		req: post(mtJSON, "*/*, application/json", helloQuery), status: 200, ct: jsonCT, data: `{"hello":"world"}`, ran: true},
+	{name: "Body: no supported type in Accept gives 406 and stops processing",
+		req: post(mtJSON, "text/html", helloQuery), status: 406, ct: jsonCT, data: noData, code: errcode.NotAcceptable},
+	{name: "Body: q=0 refuses a type, 406",
+		req: post(mtJSON, "application/json;q=0", helloQuery), status: 406, ct: jsonCT, data: noData, code: errcode.NotAcceptable},
+}
+
+// requestErrorCases: Status Codes: GraphQL request errors never carry data; 200 vs 400 by media type.
+var requestErrorCases = []transportCase{
+	{name: "application/json / Document parsing failure: 200",
+		req: post(mtJSON, mtJSON, `{"query":"{"}`), status: 200, ct: jsonCT, data: noData, code: "GRAPHQL_PARSE_FAILED"},
+	{name: "application/graphql-response+json / Document parsing failure: 400",
+		req: post(mtJSON, mtGR, `{"query":"{"}`), status: 400, ct: grCT, data: noData, code: "GRAPHQL_PARSE_FAILED"},
+	{name: "application/json / Document validation failure: 200",
+		req: post(mtJSON, mtJSON, `{"query":"{nope}"}`), status: 200, ct: jsonCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
+	{name: "application/graphql-response+json / Document validation failure: 400",
+		req: post(mtJSON, mtGR, `{"query":"{nope}"}`), status: 400, ct: grCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
+	{name: "application/json / Operation cannot be determined: 200",
+		req: post(mtJSON, mtJSON, `{"query":"query A{hello} query B{hello}"}`), status: 200, ct: jsonCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
+	{name: "application/graphql-response+json / Operation cannot be determined: 400",
+		req: post(mtJSON, mtGR, `{"query":"query A{hello} query B{hello}"}`), status: 400, ct: grCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
+	{name: "application/json / Variable coercion failure: 200",
+		req: post(mtJSON, mtJSON, `{"query":"query($n:Int!){echo(n:$n)}","variables":{"n":"x"}}`), status: 200, ct: jsonCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
+	{name: "application/graphql-response+json / Variable coercion failure: 400",
+		req: post(mtJSON, mtGR, `{"query":"query($n:Int!){echo(n:$n)}","variables":{"n":"x"}}`), status: 400, ct: grCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
+	{name: "Validation: an extension's extra rule (complexity) is a request error, 400",
+		req: post(mtJSON, mtGR, `{"query":"{a:hello b:hello c:hello d:hello}"}`), status: 400, ct: grCT, data: noData, code: "COMPLEXITY_LIMIT_EXCEEDED"},
+	{name: "application/json / Field errors encountered during execution: 200 with data",
+		req: post(mtJSON, mtJSON, `{"query":"{hello broken}"}`), status: 200, ct: jsonCT, data: `{"hello":"world","broken":null}`, errors: true, ran: true},
+	{name: "application/graphql-response+json / Field errors encountered during execution: 200 with data",
+		req: post(mtJSON, mtGR, `{"query":"{hello broken}"}`), status: 200, ct: grCT, data: `{"hello":"world","broken":null}`, errors: true, ran: true},
+	{name: "Overview: subscriptions are out of scope, a request error",
+		req: post(mtJSON, mtGR, `{"query":"subscription{ticks}"}`), status: 400, ct: grCT, data: noData, code: errcode.SubscriptionNotSupported},
+	{name: "application/json: a refused subscription is still 200",
+		req: post(mtJSON, mtJSON, `{"query":"subscription{ticks}"}`), status: 200, ct: jsonCT, data: noData, code: errcode.SubscriptionNotSupported},
+	{name: "POST: mutations run by POST",
+		req: post(mtJSON, mtGR, `{"query":"mutation{bump}"}`), status: 200, ct: grCT, data: `{"bump":1}`, ran: true},
+}
+
+// malformedCases: Status Codes: requests that are not well-formed GraphQL-over-HTTP requests.
+var malformedCases = []transportCase{
+	{name: "JSON parsing failure: NONSENSE, 400",
+		req: post(mtJSON, mtJSON, `NONSENSE`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
+	{name: "JSON parsing failure: truncated JSON, 400 (graphql-response+json)",
+		req: post(mtJSON, mtGR, `{"query":`), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
+	{name: "JSON parsing failure: data after the object, 400",
+		req: post(mtJSON, mtGR, `{"query":"{hello}"} {}`), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
+	{name: "JSON parsing failure: empty body, 400",
+		req: request{method: http.MethodPost, ct: mtJSON, accept: mtGR}, status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
+	{name: "JSON Encoding: a JSON array (batch) is refused, 400",
+		req: post(mtJSON, mtJSON, `[{"query":"{hello}"}]`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
+	{name: "JSON Encoding: a JSON value that is not an object, 400",
+		req: post(mtJSON, mtJSON, `null`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
+	{name: "Invalid parameters: query missing ({\"qeury\":…}), 400",
+		req: post(mtJSON, mtJSON, `{"qeury":"{hello}"}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
+	{name: "Invalid parameters: query null, 400",
+		req: post(mtJSON, mtGR, `{"query":null}`), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
+	{name: "Invalid parameters: query not a string, 400",
+		req: post(mtJSON, mtJSON, `{"query":1}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
+	{name: "Invalid parameters: operationName not a string, 400",
+		req: post(mtJSON, mtJSON, `{"query":"{hello}","operationName":["A"]}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
+	{name: "Invalid parameters: variables [7], not an object, 400",
+		req: post(mtJSON, mtJSON, `{"query":"query Q($i:Int!){echo(n:$i)}","variables":[7]}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
+	{name: "Invalid parameters: variables a string, 400",
+		req: post(mtJSON, mtGR, `{"query":"{hello}","variables":"{}"}`), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
+	{name: "Invalid parameters: extensions not an object, 400",
+		req: post(mtJSON, mtJSON, `{"query":"{hello}","extensions":true}`), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
+	{name: "Media Types: the body must be UTF-8, 400",
+		req: post(mtJSON, mtGR, "{\"query\":\"{hello}\xff\"}"), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
+	{name: "POST: no Content-Type, 415",
+		req: post("", mtGR, helloQuery), status: 415, ct: grCT, data: noData, code: errcode.UnsupportedMediaType},
+	{name: "POST: unsupported Content-Type text/plain, 415",
+		req: post("text/plain", mtGR, helloQuery), status: 415, ct: grCT, data: noData, code: errcode.UnsupportedMediaType},
+	{name: "Security: form-encoded POST (no CORS preflight) is refused, 415",
+		req: post("application/x-www-form-urlencoded", mtJSON, "query=%7Bhello%7D"), status: 415, ct: jsonCT, data: noData, code: errcode.UnsupportedMediaType},
+	{name: "POST: application/graphql bodies are not a recognized type, 415",
+		req: post("application/graphql", mtJSON, "{hello}"), status: 415, ct: jsonCT, data: noData, code: errcode.UnsupportedMediaType},
+	{name: "POST: a charset other than utf-8, 415",
+		req: post(mtJSON+"; charset=iso-8859-1", mtGR, helloQuery), status: 415, ct: grCT, data: noData, code: errcode.UnsupportedMediaType},
+	{name: "Request: methods other than GET and POST, 405 with Allow",
+		req: request{method: http.MethodPut, ct: mtJSON, accept: mtGR, body: helloQuery}, status: 405, ct: grCT, data: noData, code: errcode.MethodNotAllowed, allow: "GET, POST"},
+}
+
+// getCases: Request / GET.
+var getCases = []transportCase{
+	{name: "GET: a query",
+		req: get(mtGR, q("query", "{hello}")), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
+	{name: "GET: variables as JSON",
+		req: get(mtJSON, q("query", "query($n:Int!){echo(n:$n)}", "variables", `{"n":3}`)), status: 200, ct: jsonCT, data: `{"echo":3}`, ran: true},
+	{name: "GET: empty operationName is the same as none, variables=null the same as none",
+		req: get(mtGR, q("query", "{hello}", "operationName", "", "variables", "null")), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
+	{name: "GET: a mutation is 405 with Allow: POST and does not run",
+		req: get(mtGR, q("query", "mutation{bump}")), status: 405, ct: grCT, data: noData, code: errcode.MethodNotAllowed, allow: "POST"},
+	{name: "GET: a mutation is 405 under application/json too",
+		req: get(mtJSON, q("query", "mutation{bump}")), status: 405, ct: jsonCT, data: noData, code: errcode.MethodNotAllowed, allow: "POST"},
+	{name: "GET: a mutation that fails validation is still 405",
+		req: get(mtGR, q("query", "mutation{nope}")), status: 405, ct: grCT, data: noData, code: errcode.MethodNotAllowed, allow: "POST"},
+	{name: "GET: operationName selecting a mutation, 405",
+		req: get(mtGR, q("query", "query Q{hello} mutation M{bump}", "operationName", "M")), status: 405, ct: grCT, data: noData, code: errcode.MethodNotAllowed, allow: "POST"},
+	{name: "GET: operationName selecting the query of a document with a mutation runs",
+		req: get(mtGR, q("query", "query Q{hello} mutation M{bump}", "operationName", "Q")), status: 200, ct: grCT, data: `{"hello":"world"}`, ran: true},
+	{name: "GET: a validation error is a request error, 400 (graphql-response+json)",
+		req: get(mtGR, q("query", "{nope}")), status: 400, ct: grCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
+	{name: "GET: a validation error is a request error, 200 (application/json)",
+		req: get(mtJSON, q("query", "{nope}")), status: 200, ct: jsonCT, data: noData, code: "GRAPHQL_VALIDATION_FAILED"},
+	{name: "GET: variables that are not JSON, 400",
+		req: get(mtJSON, q("query", "{hello}", "variables", "{n:3")), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
+	{name: "GET: variables that are JSON but not an object, 400",
+		req: get(mtGR, q("query", "{hello}", "variables", "[3]")), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
+	{name: "GET: extensions that are not JSON, 400",
+		req: get(mtGR, q("query", "{hello}", "extensions", "persisted")), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
+	{name: "GET: query missing, 400",
+		req: get(mtJSON, q("operationName", "A")), status: 400, ct: jsonCT, data: noData, code: errcode.BadRequest},
+	{name: "GET: a parameter given twice, 400",
+		req: get(mtGR, "query=%7Bhello%7D&query=%7Bhello%7D"), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
+	{name: "GET: a parameter that is not UTF-8 after decoding, 400",
+		req: get(mtGR, "query=%7Bhello%FF%7D"), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
+	{name: "GET: a query string that cannot be decoded, 400",
+		req: get(mtGR, "query=%zz"), status: 400, ct: grCT, data: noData, code: errcode.BadRequest},
+	{name: "GET: no supported type in Accept, 406",
+		req: get("text/html", q("query", "{hello}")), status: 406, ct: jsonCT, data: noData, code: errcode.NotAcceptable},
+}
+
+// checkTransportCase checks res, the answer to tt.req from a server on es.
+func checkTransportCase(t *testing.T, tt transportCase, res result, es *testSchema) {
+	t.Helper()
+	if res.status != tt.status {
+		t.Errorf("status %d, want %d\n%s", res.status, tt.status, res.raw)
+	}
+	if got := res.header.Get("Content-Type"); got != tt.ct {
+		t.Errorf("Content-Type %q, want %q", got, tt.ct)
+	}
+	if got := res.header.Get("Vary"); got != "Accept" {
+		t.Errorf("Vary %q, want Accept", got)
+	}
+	if got := res.header.Get("Allow"); got != tt.allow {
+		t.Errorf("Allow %q, want %q", got, tt.allow)
+	}
+	switch {
+	case tt.data == noData && res.hasData:
+		t.Errorf("response has a data entry %s; a request error must have none", res.data)
+	case tt.data != noData && !res.hasData:
+		t.Errorf("response has no data entry, want %s", tt.data)
+	case tt.data != noData && res.data != tt.data:
+		t.Errorf("data %s, want %s", res.data, tt.data)
+	}
+	wantErrors := tt.errors || tt.code != ""
+	if wantErrors != (len(res.errors) > 0) {
+		t.Errorf("errors %v, want errors: %v", res.errors, wantErrors)
+	}
+	if res.code() != tt.code {
+		t.Errorf("error code %q, want %q (%v)", res.code(), tt.code, res.errors)
+	}
+	for _, e := range res.errors {
+		if e.Message == "" {
+			t.Errorf("error without a message: %v", e)
+		}
+	}
+	ran := es.queries.Load()+es.mutations.Load()+es.subs.Load() > 0
+	if ran != tt.ran {
+		t.Errorf("a resolver ran: %v, want %v", ran, tt.ran)
+	}
+	// Every response the executor produced, request error or not, went through
+	// its response middleware; the transport's own refusals did not reach it.
+	throughExecutor := tt.ran || strings.HasPrefix(tt.code, "GRAPHQL_") || tt.code == "COMPLEXITY_LIMIT_EXCEEDED" || tt.code == errcode.SubscriptionNotSupported
+	if got := res.extensions["via"] == "executor"; got != throughExecutor {
+		t.Errorf("response middleware ran: %v, want %v (extensions %v)", got, throughExecutor, res.extensions)
 	}
 }
 
