@@ -142,10 +142,40 @@ func TestTracingEndToEnd(t *testing.T) {
 		}
 		cfg.Tracing = resolveTracing(config.Tracing{Endpoint: rcv.srv.URL, ServiceName: "gateway-under-test"}, func(string) string { return "" })
 	})
-	srv, parts, logs := g.srv, g.parts, g.logs
 	const callerTrace = "0af7651916cd43dd8448eb211c80319c"
+	postInCallersTrace(t, g, callerTrace)
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := g.parts.Tracing.ForceFlush(fctx); err != nil {
+		t.Fatalf("flush to the collector: %v", err)
+	}
+
+	spans, bodies := rcv.got()
+	byName, ids := indexSpans(t, spans, callerTrace)
+	checkSpanTree(t, byName)
+	for _, b := range bodies {
+		if m := idNumberRE.Find(b); m != nil {
+			t.Errorf("an ID number left in the exported spans: %s", m)
+		}
+	}
+	checkDepartmentsInTrace(t, spies, ids, callerTrace)
+	line := ""
+	for _, l := range strings.Split(g.logs.String(), "\n") {
+		if strings.Contains(l, `msg=request`) && strings.Contains(l, "path=/graphql") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "trace_id="+callerTrace) {
+		t.Errorf("the access log line lacks the trace id: %q", line)
+	}
+}
+
+// postInCallersTrace sends a query that reaches the PSB and the AMR, with a
+// traceparent in the caller's trace.
+func postInCallersTrace(t *testing.T, g *tg, callerTrace string) {
+	t.Helper()
 	body := `{"query":"query Reps { enterprises(first: 3) { edges { node { name legalRepresentative { name phone } } } } }"}`
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/graphql", strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/graphql", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+g.token("online-hall"))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", "00-"+callerTrace+"-b7ad6b7169203331-01")
@@ -158,15 +188,13 @@ func TestTracingEndToEnd(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.Contains(string(raw), "legalRepresentative") {
 		t.Fatalf("query: %d %s", res.StatusCode, raw)
 	}
-	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := parts.Tracing.ForceFlush(fctx); err != nil {
-		t.Fatalf("flush to the collector: %v", err)
-	}
+}
 
-	spans, bodies := rcv.got()
-	byName := map[string][]gotSpan{}
-	ids := map[string]gotSpan{}
+// indexSpans checks that every span is of the gateway's service in the caller's
+// trace, and returns them by name and by span id.
+func indexSpans(t *testing.T, spans []gotSpan, callerTrace string) (byName map[string][]gotSpan, ids map[string]gotSpan) {
+	t.Helper()
+	byName, ids = map[string][]gotSpan{}, map[string]gotSpan{}
 	for _, s := range spans {
 		if s.TraceID != callerTrace {
 			t.Errorf("span %q is in trace %s, not the caller's", s.Name, s.TraceID)
@@ -177,6 +205,13 @@ func TestTracingEndToEnd(t *testing.T) {
 		byName[s.Name] = append(byName[s.Name], s)
 		ids[s.SpanID] = s
 	}
+	return byName, ids
+}
+
+// checkSpanTree checks the server span under the caller's, the operation span
+// under it, the department lookup, call and attempt spans, and the audit commit.
+func checkSpanTree(t *testing.T, byName map[string][]gotSpan) {
+	t.Helper()
 	server, op := byName["POST /graphql"], byName["query Reps"]
 	if len(server) != 1 || server[0].Parent != "b7ad6b7169203331" {
 		t.Fatalf("want one server span under the caller's span: %+v", server)
@@ -200,11 +235,12 @@ func TestTracingEndToEnd(t *testing.T) {
 	if c := byName["psb person call"]; len(c) > 0 && (c[0].Attrs["gateway.breaker.state"] != "closed" || c[0].Attrs["gateway.batch.size"] == "") {
 		t.Errorf("department call attributes: %v", c[0].Attrs)
 	}
-	for _, b := range bodies {
-		if m := idNumberRE.Find(b); m != nil {
-			t.Errorf("an ID number left in the exported spans: %s", m)
-		}
-	}
+}
+
+// checkDepartmentsInTrace checks that the SOAP and REST departments were called
+// with a traceparent of the caller's trace whose parent is an attempt span.
+func checkDepartmentsInTrace(t *testing.T, spies map[string]*headerSpy, ids map[string]gotSpan, callerTrace string) {
+	t.Helper()
 	for id, spy := range spies {
 		seen := spy.all()
 		if len(seen) == 0 {
@@ -220,15 +256,6 @@ func TestTracingEndToEnd(t *testing.T) {
 				t.Errorf("department %s's parent span %s is not an attempt span (%q)", id, parts[2], s.Name)
 			}
 		}
-	}
-	line := ""
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, `msg=request`) && strings.Contains(l, "path=/graphql") {
-			line = l
-		}
-	}
-	if !strings.Contains(line, "trace_id="+callerTrace) {
-		t.Errorf("the access log line lacks the trace id: %q", line)
 	}
 }
 
