@@ -194,10 +194,12 @@ func TestLoadersBatchAndMemoise(t *testing.T) {
 	}
 }
 
-// The lookahead prefetch registers every key at once: one call whatever the scheduling.
+// The lookahead prefetch registers every key of a list in the current batch, so the
+// elements, resolved later and scattered, share its one call. The window is wide enough
+// for a slow run (-race) to register all 80 keys before it closes.
 func TestPrefetchMakesOneCall(t *testing.T) {
 	src := newMem(80)
-	f := newFederation(t, src, 0)
+	f := newFederation(t, src, 20*time.Millisecond)
 	l := f.NewLoaders()
 	ctx := WithLoaders(context.Background(), l)
 	var keys []string

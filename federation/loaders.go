@@ -158,9 +158,10 @@ func (l *Loaders) CreditRecords(ctx context.Context, subject string) ([]adapters
 }
 
 // PrefetchCredit puts all subjects a list will need into the credit loader's current
-// batch at once, so that the list's elements, resolved concurrently, share one query
-// however their goroutines are scheduled: their CreditRecords find the keys already
-// batched. It does not wait. Subjects the cache holds fresh are left out; their reads
+// batch, so that the list's elements, resolved concurrently, share its query however
+// their goroutines are scheduled: their CreditRecords find the keys already batched (a
+// batch that closes while the keys are still being added, on a very slow run, splits
+// them over two queries). It does not wait. Subjects the cache holds fresh are left out; their reads
 // take the cache's fast path.
 func (l *Loaders) PrefetchCredit(ctx context.Context, subjects []string) {
 	if l.f.src.CreditBySubject.None {

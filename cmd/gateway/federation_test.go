@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"pudong.gov.cn/gateway/config"
 
@@ -141,7 +142,9 @@ func TestArgumentValidation(t *testing.T) {
 // A page of 50 enterprises with their credit records and legal representatives makes
 // one AMR call, one credit query, and PSB calls bounded by the distinct persons.
 func TestBatchingAvoidsNPlusOne(t *testing.T) {
-	g := newTG(t, func(c *config.Config) { c.Cache.Disabled = true })
+	// A window wide enough for a slow run (-race on a loaded machine) to register the
+	// whole list's keys: the subject here is batching, not the window's length.
+	g := newTG(t, func(c *config.Config) { c.Cache.Disabled = true; c.Limits.BatchWait = 20 * time.Millisecond })
 	credit := g.parts.Fed.Department("credit").Source().(*sqldb.Source)
 	page := g.post(g.token("amr-console"), `{ enterprises(first: 50) { edges { node { creditCode } } } }`, nil)
 	reps := map[string]string{}
