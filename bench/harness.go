@@ -814,29 +814,16 @@ func (h *harness) snap(ctx context.Context, sys *system) snapshot {
 // measure runs one scenario against one system: a pass over the keys and a warm-up, then
 // the measured window between two snapshots.
 func (h *harness) measure(ctx context.Context, sys *system, s scenario, mode string, rate float64, warmup time.Duration) (*row, error) {
-	t := target{URL: sys.graphqlURL, Bodies: s.bodies(sys.peer), Expected: s.Expected}
-	if !sys.peer {
-		tok, err := h.token(sys, s.Consumer, s.Citizen)
-		if err != nil {
-			return nil, err
-		}
-		t.Token = tok
+	t, err := h.scenarioTarget(sys, s)
+	if err != nil {
+		return nil, err
 	}
 	l := newLoader(h.o.conns)
 	defer l.close()
 	if len(t.Bodies) > 1 && mode != "cold" {
-		// One pass over every key, so that a warm run finds them all cached.
-		one := newLoader(1)
-		for i := range t.Bodies {
-			resp, err := one.clients[0].Do(mustRequest(ctx, t, i))
-			if err != nil {
-				one.close()
-				return nil, fmt.Errorf("%s %s: priming key %d: %w", sys.group, s.Name, i, err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+		if err := primeKeys(ctx, t, sys, s); err != nil {
+			return nil, err
 		}
-		one.close()
 	}
 	if warmup > 0 {
 		wr := l.run(ctx, t, warmup, rate)
@@ -863,37 +850,10 @@ func (h *harness) measure(ctx context.Context, sys *system, s scenario, mode str
 	prof.Wait()
 
 	r := row{Group: sys.group, System: systemName(sys), Scenario: s.Name, Mode: mode, Conns: h.o.conns, loadResult: res}
-	if res.Requests > 0 {
-		r.Upstream = map[string]map[string]int64{}
-		r.UpstreamPerReq = map[string]float64{}
-		add := func(dept string, d map[string]int64) {
-			r.Upstream[dept] = d
-			r.UpstreamPerReq[dept] = float64(sumCounts(d)) / float64(res.Requests)
-		}
-		if before.psb != nil && after.psb != nil {
-			add("psb", diffCounts(before.psb, after.psb))
-		}
-		if before.amr != nil && after.amr != nil {
-			add("amr", diffCounts(before.amr, after.amr))
-		}
-		if before.hasMetrics && after.hasMetrics {
-			d := diffCounts(before.metrics, after.metrics)
-			for _, dept := range []string{"credit", "hrss"} {
-				add(dept, map[string]int64{"calls": d[dept]})
-			}
-		}
-		if len(r.Upstream) == 0 {
-			r.Upstream, r.UpstreamPerReq = nil, nil
-		}
-	}
+	r.addUpstream(before, after)
 	r.PerRequest = perRequest(before.extra, after.extra, res.Requests)
-	if sys.pid > 0 && before.useErr == nil && after.useErr == nil {
-		r.CPUSeconds = after.use.CPUSeconds - before.use.CPUSeconds
-		if res.Requests > 0 {
-			r.CPUPerReqMs = 1000 * r.CPUSeconds / float64(res.Requests)
-		}
-		r.PeakRSSMiB = float64(after.use.PeakRSS) / (1 << 20)
-		r.PeakSinceStart = !peakReset
+	if sys.pid > 0 {
+		r.addProcessUse(before, after, peakReset)
 	}
 	h.rep.Rows = append(h.rep.Rows, r)
 	h.logf("%-18s %-9s %-9s %8.0f req/s  p50 %6.2f  p99 %7.2f ms  errors %d  expected %d  upstream/req %s  cpu %.1f s  peak %.0f MiB",
@@ -902,6 +862,80 @@ func (h *harness) measure(ctx context.Context, sys *system, s scenario, mode str
 		h.logf("  first error: %s", oneLine(r.FirstError, 300))
 	}
 	return &h.rep.Rows[len(h.rep.Rows)-1], nil
+}
+
+// scenarioTarget is what a run of s against sys sends: the scenario's bodies, with a
+// token minted for its consumer unless sys is the peer (which takes none).
+func (h *harness) scenarioTarget(sys *system, s scenario) (target, error) {
+	t := target{URL: sys.graphqlURL, Bodies: s.bodies(sys.peer), Expected: s.Expected}
+	if !sys.peer {
+		tok, err := h.token(sys, s.Consumer, s.Citizen)
+		if err != nil {
+			return target{}, err
+		}
+		t.Token = tok
+	}
+	return t, nil
+}
+
+// primeKeys sends every body of t once over one connection, so that a warm run finds
+// all its keys cached.
+func primeKeys(ctx context.Context, t target, sys *system, s scenario) error {
+	one := newLoader(1)
+	defer one.close()
+	for i := range t.Bodies {
+		resp, err := one.clients[0].Do(mustRequest(ctx, t, i))
+		if err != nil {
+			return fmt.Errorf("%s %s: priming key %d: %w", sys.group, s.Name, i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	return nil
+}
+
+// addUpstream sets the department calls of the measured window (the snapshots' difference)
+// in total and per request; it leaves them nil when no counter was readable.
+func (r *row) addUpstream(before, after snapshot) {
+	if r.Requests == 0 {
+		return
+	}
+	r.Upstream = map[string]map[string]int64{}
+	r.UpstreamPerReq = map[string]float64{}
+	add := func(dept string, d map[string]int64) {
+		r.Upstream[dept] = d
+		r.UpstreamPerReq[dept] = float64(sumCounts(d)) / float64(r.Requests)
+	}
+	if before.psb != nil && after.psb != nil {
+		add("psb", diffCounts(before.psb, after.psb))
+	}
+	if before.amr != nil && after.amr != nil {
+		add("amr", diffCounts(before.amr, after.amr))
+	}
+	if before.hasMetrics && after.hasMetrics {
+		d := diffCounts(before.metrics, after.metrics)
+		for _, dept := range []string{"credit", "hrss"} {
+			add(dept, map[string]int64{"calls": d[dept]})
+		}
+	}
+	if len(r.Upstream) == 0 {
+		r.Upstream, r.UpstreamPerReq = nil, nil
+	}
+}
+
+// addProcessUse sets the gateway process's CPU time over the measured window and its peak
+// RSS, when both snapshots read /proc; peakReset says whether the peak was reset before
+// the window (otherwise it is the peak since the process started).
+func (r *row) addProcessUse(before, after snapshot, peakReset bool) {
+	if before.useErr != nil || after.useErr != nil {
+		return
+	}
+	r.CPUSeconds = after.use.CPUSeconds - before.use.CPUSeconds
+	if r.Requests > 0 {
+		r.CPUPerReqMs = 1000 * r.CPUSeconds / float64(r.Requests)
+	}
+	r.PeakRSSMiB = float64(after.use.PeakRSS) / (1 << 20)
+	r.PeakSinceStart = !peakReset
 }
 
 func mustRequest(ctx context.Context, t target, i int) *http.Request {

@@ -172,99 +172,128 @@ type workerStats struct {
 // scheduled send time, so a stalled server shows in the percentiles instead of slowing
 // the load (no coordinated omission).
 func (l *loader) run(ctx context.Context, t target, d time.Duration, rate float64) loadResult {
-	conns := len(l.clients)
 	ctx, cancel := context.WithTimeout(ctx, d+35*time.Second)
 	defer cancel()
 	var next atomic.Uint64
 	start := time.Now()
-	end := start.Add(d)
-	stats := make([]workerStats, conns)
+	stats := make([]workerStats, len(l.clients))
 	var wg sync.WaitGroup
 	for i, c := range l.clients {
-		wg.Go(func() {
-			ws := &stats[i]
-			ws.kinds = map[string]int64{}
-			ws.lat = make([]time.Duration, 0, 4096)
-			var buf bytes.Buffer
-			var interval time.Duration
-			var sched time.Time
-			if rate > 0 {
-				interval = time.Duration(float64(conns) / rate * float64(time.Second))
-				sched = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
-			}
-			for {
-				var begin time.Time
-				if rate > 0 {
-					if !sched.Before(end) {
-						return
-					}
-					if w := time.Until(sched); w > 0 {
-						time.Sleep(w)
-					}
-					begin = sched
-					sched = sched.Add(interval)
-				} else {
-					begin = time.Now()
-					if !begin.Before(end) {
-						return
-					}
-				}
-				body := t.Bodies[next.Add(1)%uint64(len(t.Bodies))]
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Accept", "application/json")
-				if t.Token != "" {
-					req.Header.Set("Authorization", "Bearer "+t.Token)
-				}
-				resp, err := c.Do(req)
-				var o outcome
-				if err != nil {
-					if ctx.Err() != nil {
-						return
-					}
-					ws.net++
-					o.kind = "transport"
-					if ws.firstError == "" {
-						ws.firstError = err.Error()
-					}
-				} else {
-					buf.Reset()
-					_, err = buf.ReadFrom(resp.Body)
-					resp.Body.Close()
-					if err != nil {
-						ws.net++
-						o.kind = "transport"
-						if ws.firstError == "" {
-							ws.firstError = err.Error()
-						}
-					} else {
-						o = classify(resp.StatusCode, buf.Bytes(), t.Expected)
-						switch {
-						case o.kind == "":
-						case resp.StatusCode != http.StatusOK:
-							ws.http++
-						default:
-							ws.gql++
-						}
-						if o.kind != "" && ws.firstError == "" {
-							ws.firstError = o.kind + ": " + string(buf.Bytes()[:min(buf.Len(), 300)])
-						}
-					}
-				}
-				ws.lat = append(ws.lat, time.Since(begin))
-				ws.exp += int64(o.expected)
-				if o.kind != "" {
-					ws.kinds[o.kind]++
-				}
-			}
-		})
+		sched := newSchedule(start, d, rate, i, len(l.clients))
+		wg.Go(func() { stats[i] = drive(ctx, c, t, sched, &next) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	if rate > 0 && elapsed < d {
 		elapsed = d
 	}
+	return tally(stats, elapsed, rate)
+}
 
+// schedule says when one connection sends its next request: at once in a closed loop,
+// or in its own slots of a paced run's fixed timetable.
+type schedule struct {
+	end      time.Time
+	paced    bool
+	at       time.Time     // paced: the next send time
+	interval time.Duration // paced: between this connection's send times
+}
+
+// newSchedule is connection i's (of conns) schedule for a run from start for d; with
+// rate > 0 the connections take turns, so that together they send rate requests/s.
+func newSchedule(start time.Time, d time.Duration, rate float64, i, conns int) *schedule {
+	s := &schedule{end: start.Add(d)}
+	if rate > 0 {
+		s.paced = true
+		s.interval = time.Duration(float64(conns) / rate * float64(time.Second))
+		s.at = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+	}
+	return s
+}
+
+// next waits until the next send time and returns it, the time the request's latency
+// counts from; ok is false once the run is over.
+func (s *schedule) next() (begin time.Time, ok bool) {
+	if !s.paced {
+		begin = time.Now()
+		return begin, begin.Before(s.end)
+	}
+	if !s.at.Before(s.end) {
+		return time.Time{}, false
+	}
+	if w := time.Until(s.at); w > 0 {
+		time.Sleep(w)
+	}
+	begin = s.at
+	s.at = s.at.Add(s.interval)
+	return begin, true
+}
+
+// drive sends t's requests over c on sched until the run is over or ctx ends, taking the
+// bodies in turn from the counter shared by all connections, and returns its tallies.
+func drive(ctx context.Context, c *http.Client, t target, sched *schedule, next *atomic.Uint64) workerStats {
+	ws := workerStats{kinds: map[string]int64{}, lat: make([]time.Duration, 0, 4096)}
+	var buf bytes.Buffer
+	for {
+		begin, ok := sched.next()
+		if !ok {
+			return ws
+		}
+		o, done := ws.send(ctx, c, t, int(next.Add(1)%uint64(len(t.Bodies))), &buf)
+		if done {
+			return ws
+		}
+		ws.lat = append(ws.lat, time.Since(begin))
+		ws.exp += int64(o.expected)
+		if o.kind != "" {
+			ws.kinds[o.kind]++
+		}
+	}
+}
+
+// send posts t's body i over c, reading the answer into buf, and classifies it, counting
+// a failure by its kind. done is true when ctx ended the request: it is then not counted.
+func (ws *workerStats) send(ctx context.Context, c *http.Client, t target, i int, buf *bytes.Buffer) (o outcome, done bool) {
+	req := mustRequest(ctx, t, i)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return outcome{}, true
+		}
+		return ws.transportError(err), false
+	}
+	buf.Reset()
+	_, err = buf.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return ws.transportError(err), false
+	}
+	o = classify(resp.StatusCode, buf.Bytes(), t.Expected)
+	switch {
+	case o.kind == "":
+	case resp.StatusCode != http.StatusOK:
+		ws.http++
+	default:
+		ws.gql++
+	}
+	if o.kind != "" && ws.firstError == "" {
+		ws.firstError = o.kind + ": " + string(buf.Bytes()[:min(buf.Len(), 300)])
+	}
+	return o, false
+}
+
+// transportError counts a request that failed on the wire (sending it or reading its answer).
+func (ws *workerStats) transportError(err error) outcome {
+	ws.net++
+	if ws.firstError == "" {
+		ws.firstError = err.Error()
+	}
+	return outcome{kind: "transport"}
+}
+
+// tally merges the connections' tallies into the run's result.
+func tally(stats []workerStats, elapsed time.Duration, rate float64) loadResult {
 	r := loadResult{Elapsed: elapsed, ElapsedSec: elapsed.Seconds(), Rate: rate, ErrorKinds: map[string]int64{}}
 	var all []time.Duration
 	for _, ws := range stats {

@@ -81,44 +81,23 @@ type options struct {
 	redisServer            string
 }
 
+// rawFlags are the flag values that parseFlags parses further into options.
+type rawFlags struct {
+	scenarios, modes, latency string
+	growth, cacheKeys, assume string
+	scale                     bool
+}
+
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
-	var scen, lat, modes, growth, keys string
-	fs.StringVar(&o.repo, "repo", ".", "repository root (where go.mod and cmd/gateway are)")
-	fs.StringVar(&o.gatewayBin, "gateway", "", "gateway binary to use instead of building cmd/gateway")
-	fs.StringVar(&o.tmp, "tmp", "", "working directory for binaries, data and logs (default: a new temporary directory)")
-	fs.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, data) afterwards")
-	fs.IntVar(&o.conns, "conns", 16, "concurrent keep-alive connections (closed loop)")
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per run")
-	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "load before a warm run's measurement (after one pass over its keys)")
-	fs.DurationVar(&o.cold, "cold-warmup", time.Second, "load before a cold run's measurement (connections, parsed-query cache; the record cache is off)")
-	fs.StringVar(&scen, "scenarios", "S1,S2,S2u,S3,S4", "scenarios to run (S1 S2 S2u S3 S4)")
-	fs.StringVar(&modes, "modes", "cold,warm", "gateway modes: cold (--no-cache), warm (cache on)")
-	fs.StringVar(&lat, "latency", "0", `simulator latency: 0 (CPU-bound), "realistic" (psb=20ms,amr=8ms) or "psb=D,amr=D"`)
-	fs.BoolVar(&o.ceiling, "ceiling", true, "measure the ceiling: a plain net/http server answering S2u's bytes")
-	fs.BoolVar(&o.noAudit, "audit-off", true, "also measure the warm scenarios with --bench-no-audit")
-	fs.BoolVar(&o.half, "half", true, "after each warm run, a paced run at half its throughput (latency at moderate load)")
-	fs.StringVar(&o.peer, "peer", "auto", "the Hive Gateway peer: auto (skip with a message if not installed), on (fail if not), off")
-	fs.IntVar(&o.peerFork, "peer-fork", 1, "node worker processes of the peer (hive-gateway --fork; its default is 1)")
-	fs.StringVar(&growth, "growth", "", "simulator citizens for the data-growth runs (S2u and S1 warm each), e.g. 20000,2000000")
-	var scale bool
-	fs.BoolVar(&scale, "scale", false, "district scale only: -growth 20000,5700000 (enterprises at Pudong's ratio), every other phase off")
-	fs.StringVar(&keys, "cache-keys", "", "distinct enterprises for the cache-size runs (S2u warm over K keys), e.g. 1,100,1000,5000")
-	fs.StringVar(&o.replicasPG, "replicas-pg", "", "PostgreSQL DSN: also measure the audit with 1 and 2 gateway replicas (OS processes) on a new schema there")
-	fs.BoolVar(&o.model, "model", false, "capacity model only (docs/PERFORMANCE.md, Capacity model): S1 cold and warm on one replica and warm on two, on PostgreSQL (-replicas-pg) and a redis-server of its own; every other phase off")
-	var assume string
-	fs.StringVar(&assume, "model-assume", "", "with -model: the assumed load and capacities over the defaults, e.g. systems=300,rps-per-system=5,cold=0.2 (keys: "+strings.Join(assumptionKeys, " ")+")")
-	fs.StringVar(&o.redisServer, "redis-server", "redis-server", "with -model: the redis-server binary")
-	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
-	fs.StringVar(&o.profileDir, "profile", "", "start gateways with --pprof and save a CPU profile of every gateway run here")
-	fs.DurationVar(&o.startTimeout, "start-timeout", 10*time.Minute, "how long a gateway may take to start (data generation)")
-	fs.StringVar(&o.target, "target", "", "load a running gateway at this base URL instead of starting one (with -data; -pid, -psb, -amr optional)")
-	fs.StringVar(&o.targetData, "data", "", "with -target: the gateway's data directory, for `gateway token`")
-	fs.IntVar(&o.targetPID, "pid", 0, "with -target: the gateway's process id, for CPU and RSS")
-	fs.StringVar(&o.targetPSB, "psb", "", "with -target: the PSB simulator's address, for /_sim/stats")
-	fs.StringVar(&o.targetAMR, "amr", "", "with -target: the AMR simulator's address, for /_sim/stats")
+	raw := &rawFlags{}
+	registerRunFlags(fs, o)
+	registerWorkloadFlags(fs, raw)
+	registerPhaseFlags(fs, o, raw)
+	registerModelFlags(fs, o, raw)
+	registerTargetFlags(fs, o)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "bench — load harness for the gateway (docs/PERFORMANCE.md)\n\nUsage: go run ./bench [flags]\n\nFlags:")
 		fs.PrintDefaults()
@@ -132,58 +111,26 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.conns < 1 {
 		return nil, errors.New("-conns must be at least 1")
 	}
-	for _, s := range splitList(scen) {
-		sc, ok := findScenario(s)
-		if !ok || sc.Name == "P" {
-			return nil, fmt.Errorf("-scenarios: unknown scenario %q (S1 S2 S2u S3 S4)", s)
-		}
-		o.scenarios = append(o.scenarios, sc.Name)
-	}
-	for _, m := range splitList(modes) {
-		switch m {
-		case "cold":
-			o.cold2 = true
-		case "warm":
-			o.warm = true
-		default:
-			return nil, fmt.Errorf("-modes: %q is neither cold nor warm", m)
-		}
-	}
-	var err error
-	if o.psbLatency, o.amrLatency, err = parseLatency(lat); err != nil {
+	if err := o.parseWorkload(raw); err != nil {
 		return nil, err
 	}
-	if o.growth, err = parseInts(growth); err != nil {
+	var err error
+	if o.growth, err = parseInts(raw.growth); err != nil {
 		return nil, fmt.Errorf("-growth: %w", err)
 	}
-	if scale {
+	if raw.scale {
 		if len(o.growth) == 0 {
 			o.growth = []int{20000, 5700000}
 		}
 		o.cold2, o.warm, o.ceiling, o.peer = false, false, false, "off"
 	}
-	if o.assume, err = parseAssumptions(assume); err != nil {
+	if o.assume, err = parseAssumptions(raw.assume); err != nil {
 		return nil, err
 	}
-	if o.model {
-		if o.replicasPG == "" {
-			return nil, errors.New("-model needs -replicas-pg DSN (the PostgreSQL server the store's commits are counted on)")
-		}
-		if o.target != "" || len(o.growth) > 0 {
-			return nil, errors.New("-model runs alone: not with -target, -growth or -scale")
-		}
-		o.cold2, o.warm, o.ceiling, o.peer = false, false, false, "off"
-		// Bounded: three measured windows and their warm-ups, unless asked for longer.
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if !set["duration"] {
-			o.duration = 5 * time.Second
-		}
-		if !set["warmup"] {
-			o.warmup = 2 * time.Second
-		}
+	if err := o.applyModel(fs); err != nil {
+		return nil, err
 	}
-	if o.cacheKeys, err = parseInts(keys); err != nil {
+	if o.cacheKeys, err = parseInts(raw.cacheKeys); err != nil {
 		return nil, fmt.Errorf("-cache-keys: %w", err)
 	}
 	switch o.peer {
@@ -195,6 +142,111 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-target needs -data DIR (the gateway's data directory, whose demo key signs the tokens)")
 	}
 	return o, nil
+}
+
+// registerRunFlags registers how every run is set up: the gateway binary, the working
+// directory, the connections and the timing of the windows, and the outputs.
+func registerRunFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.repo, "repo", ".", "repository root (where go.mod and cmd/gateway are)")
+	fs.StringVar(&o.gatewayBin, "gateway", "", "gateway binary to use instead of building cmd/gateway")
+	fs.StringVar(&o.tmp, "tmp", "", "working directory for binaries, data and logs (default: a new temporary directory)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, data) afterwards")
+	fs.IntVar(&o.conns, "conns", 16, "concurrent keep-alive connections (closed loop)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per run")
+	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "load before a warm run's measurement (after one pass over its keys)")
+	fs.DurationVar(&o.cold, "cold-warmup", time.Second, "load before a cold run's measurement (connections, parsed-query cache; the record cache is off)")
+	fs.DurationVar(&o.startTimeout, "start-timeout", 10*time.Minute, "how long a gateway may take to start (data generation)")
+	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&o.profileDir, "profile", "", "start gateways with --pprof and save a CPU profile of every gateway run here")
+}
+
+// registerWorkloadFlags registers what the gateway runs send: scenarios, cache modes and
+// the simulators' latency (parsed by parseWorkload).
+func registerWorkloadFlags(fs *flag.FlagSet, raw *rawFlags) {
+	fs.StringVar(&raw.scenarios, "scenarios", "S1,S2,S2u,S3,S4", "scenarios to run (S1 S2 S2u S3 S4)")
+	fs.StringVar(&raw.modes, "modes", "cold,warm", "gateway modes: cold (--no-cache), warm (cache on)")
+	fs.StringVar(&raw.latency, "latency", "0", `simulator latency: 0 (CPU-bound), "realistic" (psb=20ms,amr=8ms) or "psb=D,amr=D"`)
+}
+
+// registerPhaseFlags registers the phases beside the gateway's own runs: the ceiling,
+// audit off, half load, the peer, data growth, cache size and replicas.
+func registerPhaseFlags(fs *flag.FlagSet, o *options, raw *rawFlags) {
+	fs.BoolVar(&o.ceiling, "ceiling", true, "measure the ceiling: a plain net/http server answering S2u's bytes")
+	fs.BoolVar(&o.noAudit, "audit-off", true, "also measure the warm scenarios with --bench-no-audit")
+	fs.BoolVar(&o.half, "half", true, "after each warm run, a paced run at half its throughput (latency at moderate load)")
+	fs.StringVar(&o.peer, "peer", "auto", "the Hive Gateway peer: auto (skip with a message if not installed), on (fail if not), off")
+	fs.IntVar(&o.peerFork, "peer-fork", 1, "node worker processes of the peer (hive-gateway --fork; its default is 1)")
+	fs.StringVar(&raw.growth, "growth", "", "simulator citizens for the data-growth runs (S2u and S1 warm each), e.g. 20000,2000000")
+	fs.BoolVar(&raw.scale, "scale", false, "district scale only: -growth 20000,5700000 (enterprises at Pudong's ratio), every other phase off")
+	fs.StringVar(&raw.cacheKeys, "cache-keys", "", "distinct enterprises for the cache-size runs (S2u warm over K keys), e.g. 1,100,1000,5000")
+	fs.StringVar(&o.replicasPG, "replicas-pg", "", "PostgreSQL DSN: also measure the audit with 1 and 2 gateway replicas (OS processes) on a new schema there")
+}
+
+// registerModelFlags registers the -model run's flags (docs/PERFORMANCE.md, Capacity model).
+func registerModelFlags(fs *flag.FlagSet, o *options, raw *rawFlags) {
+	fs.BoolVar(&o.model, "model", false, "capacity model only (docs/PERFORMANCE.md, Capacity model): S1 cold and warm on one replica and warm on two, on PostgreSQL (-replicas-pg) and a redis-server of its own; every other phase off")
+	fs.StringVar(&raw.assume, "model-assume", "", "with -model: the assumed load and capacities over the defaults, e.g. systems=300,rps-per-system=5,cold=0.2 (keys: "+strings.Join(assumptionKeys, " ")+")")
+	fs.StringVar(&o.redisServer, "redis-server", "redis-server", "with -model: the redis-server binary")
+}
+
+// registerTargetFlags registers -target, loading a running gateway, and what the harness
+// needs to know about it.
+func registerTargetFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.target, "target", "", "load a running gateway at this base URL instead of starting one (with -data; -pid, -psb, -amr optional)")
+	fs.StringVar(&o.targetData, "data", "", "with -target: the gateway's data directory, for `gateway token`")
+	fs.IntVar(&o.targetPID, "pid", 0, "with -target: the gateway's process id, for CPU and RSS")
+	fs.StringVar(&o.targetPSB, "psb", "", "with -target: the PSB simulator's address, for /_sim/stats")
+	fs.StringVar(&o.targetAMR, "amr", "", "with -target: the AMR simulator's address, for /_sim/stats")
+}
+
+// parseWorkload sets the scenarios, the cache modes and the simulators' latency from
+// their flags.
+func (o *options) parseWorkload(raw *rawFlags) error {
+	for _, s := range splitList(raw.scenarios) {
+		sc, ok := findScenario(s)
+		if !ok || sc.Name == "P" {
+			return fmt.Errorf("-scenarios: unknown scenario %q (S1 S2 S2u S3 S4)", s)
+		}
+		o.scenarios = append(o.scenarios, sc.Name)
+	}
+	for _, m := range splitList(raw.modes) {
+		switch m {
+		case "cold":
+			o.cold2 = true
+		case "warm":
+			o.warm = true
+		default:
+			return fmt.Errorf("-modes: %q is neither cold nor warm", m)
+		}
+	}
+	var err error
+	o.psbLatency, o.amrLatency, err = parseLatency(raw.latency)
+	return err
+}
+
+// applyModel checks -model's requirements and turns every other phase off; its windows
+// are shorter than the default unless -duration or -warmup was given.
+func (o *options) applyModel(fs *flag.FlagSet) error {
+	if !o.model {
+		return nil
+	}
+	if o.replicasPG == "" {
+		return errors.New("-model needs -replicas-pg DSN (the PostgreSQL server the store's commits are counted on)")
+	}
+	if o.target != "" || len(o.growth) > 0 {
+		return errors.New("-model runs alone: not with -target, -growth or -scale")
+	}
+	o.cold2, o.warm, o.ceiling, o.peer = false, false, false, "off"
+	// Bounded: three measured windows and their warm-ups, unless asked for longer.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["duration"] {
+		o.duration = 5 * time.Second
+	}
+	if !set["warmup"] {
+		o.warmup = 2 * time.Second
+	}
+	return nil
 }
 
 func splitList(s string) []string {

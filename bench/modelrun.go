@@ -7,7 +7,6 @@ import (
 	"math"
 	"net"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -38,104 +37,36 @@ type modelRun struct {
 }
 
 func (h *harness) modelPhase(ctx context.Context) error {
+	e := &modelEnv{}
 	dsn, drop, err := benchDatabase(ctx, h.o.replicasPG)
 	if err != nil {
 		return err
 	}
 	defer drop()
+	e.dsn = dsn
 	redisAddr, redisProc, err := h.startRedis()
 	if err != nil {
 		return err
 	}
 	defer redisProc.stop()
-	rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr, DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second})
-	defer rdb.Close()
-	pg, err := pgx.Connect(ctx, dsn)
-	if err != nil {
+	e.redisAddr = redisAddr
+	e.rdb = goredis.NewClient(&goredis.Options{Addr: redisAddr, DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second})
+	defer e.rdb.Close()
+	if e.pg, err = pgx.Connect(ctx, dsn); err != nil {
 		return fmt.Errorf("-replicas-pg: %w", err)
 	}
-	defer pg.Close(context.WithoutCancel(ctx))
-
-	simData := filepath.Join(h.o.tmp, "model")
-	sim, err := h.simulators(ctx, simData)
-	if err != nil {
+	defer e.pg.Close(context.WithoutCancel(ctx))
+	if e.rs, err = h.startReplicaSet(ctx, "model"); err != nil {
 		return err
 	}
-	defer sim.stop()
-	var gws []*gatewayProc
-	defer func() {
-		for _, g := range gws {
-			g.stop()
-		}
-	}()
-	observe := func(ctx context.Context) (map[string]float64, error) {
-		out := map[string]float64{}
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		var commits, size int64
-		if err := pg.QueryRow(ctx, `SELECT xact_commit, pg_database_size(current_database()) FROM pg_stat_database WHERE datname = current_database()`).Scan(&commits, &size); err != nil {
-			return nil, fmt.Errorf("PostgreSQL counters: %w", err)
-		}
-		out[ctrPGCommits], out[ctrPGBytes] = float64(commits), float64(size)
-		info, err := rdb.Info(ctx, "stats").Result()
-		if err != nil {
-			return nil, fmt.Errorf("Redis INFO: %w", err)
-		}
-		ops, err := redisInfoValue(info, "total_commands_processed")
-		if err != nil {
-			return nil, err
-		}
-		out[ctrRedisOps] = ops
-		out[ctrAuditEvents] = float64(auditEvents(ctx, gws))
-		return out, nil
-	}
-	replica := func(n int, extra ...string) (*gatewayProc, system, error) {
-		g, err := h.startReplica(ctx, sim, fmt.Sprintf("gateway-model-%d", n), dsn, redisAddr, extra...)
-		if err != nil {
-			return nil, system{}, err
-		}
-		gws = append(gws, g)
-		return g, system{group: "model", graphqlURL: g.URL + "/graphql", baseURL: g.URL, pid: g.pid(),
-			psb: sim.PSB, amr: sim.AMR, dataDir: simData, tokens: map[string]string{}, observe: observe}, nil
-	}
+	defer e.rs.stop()
+
 	s, _ := findScenario("S1")
-
-	// Cold: no record cache, so every request asks every department.
-	g, sys, err := replica(1, "--no-cache")
+	cold, err := h.modelCold(ctx, e, s)
 	if err != nil {
 		return err
 	}
-	sys.group = "model ×1"
-	coldRow, err := h.measure(ctx, &sys, s, "cold", 0, h.o.cold)
-	if err != nil {
-		return err
-	}
-	cold := costOf(coldRow)
-	g.stop()
-	gws = gws[:0]
-
-	// Warm, cache on over Redis. The first request finds Redis empty: its commands are
-	// a cold read's in a deployment with the shared layer.
-	_, sys, err = replica(1)
-	if err != nil {
-		return err
-	}
-	sys.group = "model ×1"
-	before, err := observe(ctx)
-	if err != nil {
-		return err
-	}
-	if resp, body, err := h.post(ctx, &sys, s.Consumer, s.Citizen, s.Query, nil); err != nil {
-		return err
-	} else if o := classify(resp.StatusCode, body, ""); o.kind != "" {
-		return fmt.Errorf("S1's first request: %s: %s", o.kind, oneLine(string(body), 300))
-	}
-	after, err := observe(ctx)
-	if err != nil {
-		return err
-	}
-	cold.RedisOps = after[ctrRedisOps] - before[ctrRedisOps] - 1 // less the INFO that read it
-	warmRow, err := h.measure(ctx, &sys, s, "warm", 0, h.o.warmup)
+	warmRow, err := h.modelWarm(ctx, e, s, &cold)
 	if err != nil {
 		return err
 	}
@@ -143,15 +74,102 @@ func (h *harness) modelPhase(ctx context.Context) error {
 	one := *warmRow
 
 	// Two replicas on the same database and Redis, each with its own audit chain.
-	if _, _, err := replica(2); err != nil {
+	if _, err := h.modelReplica(ctx, e, 2); err != nil {
 		return err
 	}
-	two, err := h.measureReplicas(ctx, s, gws, simData, observe)
+	two, err := h.measureReplicas(ctx, s, e.rs.gws, e.rs.dataDir, e.observe)
 	if err != nil {
 		return err
 	}
 	h.modelRun = &modelRun{model: buildModel(h.o.assume, cold, warm), one: &one, two: two}
 	return nil
+}
+
+// modelEnv is what the -model run's measurements share: the store's database, the Redis
+// server (both with a client that reads their counters) and the simulators with the
+// replicas started over them.
+type modelEnv struct {
+	dsn, redisAddr string
+	pg             *pgx.Conn
+	rdb            *goredis.Client
+	rs             *replicaSet
+}
+
+// observe reads the counters the model needs from outside the gateway: PostgreSQL's
+// commits and database size, Redis's commands, and the replicas' audit events.
+func (e *modelEnv) observe(ctx context.Context) (map[string]float64, error) {
+	out := map[string]float64{}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var commits, size int64
+	if err := e.pg.QueryRow(ctx, `SELECT xact_commit, pg_database_size(current_database()) FROM pg_stat_database WHERE datname = current_database()`).Scan(&commits, &size); err != nil {
+		return nil, fmt.Errorf("PostgreSQL counters: %w", err)
+	}
+	out[ctrPGCommits], out[ctrPGBytes] = float64(commits), float64(size)
+	info, err := e.rdb.Info(ctx, "stats").Result()
+	if err != nil {
+		return nil, fmt.Errorf("Redis INFO: %w", err)
+	}
+	ops, err := redisInfoValue(info, "total_commands_processed")
+	if err != nil {
+		return nil, err
+	}
+	out[ctrRedisOps] = ops
+	out[ctrAuditEvents] = float64(auditEvents(ctx, e.rs.gws))
+	return out, nil
+}
+
+// modelReplica starts the model's replica n on its database and Redis with extra flags,
+// and returns it as a system whose rows carry the model's counters.
+func (h *harness) modelReplica(ctx context.Context, e *modelEnv, n int, extra ...string) (system, error) {
+	g, err := h.addReplica(ctx, e.rs, fmt.Sprintf("gateway-model-%d", n), e.dsn, e.redisAddr, extra...)
+	if err != nil {
+		return system{}, err
+	}
+	return system{group: "model", graphqlURL: g.URL + "/graphql", baseURL: g.URL, pid: g.pid(),
+		psb: e.rs.sim.PSB, amr: e.rs.sim.AMR, dataDir: e.rs.dataDir, tokens: map[string]string{}, observe: e.observe}, nil
+}
+
+// modelCold measures S1 cold on one replica: no record cache, so every request asks
+// every department. The replica is stopped afterwards.
+func (h *harness) modelCold(ctx context.Context, e *modelEnv, s scenario) (requestCost, error) {
+	sys, err := h.modelReplica(ctx, e, 1, "--no-cache")
+	if err != nil {
+		return requestCost{}, err
+	}
+	sys.group = "model ×1"
+	coldRow, err := h.measure(ctx, &sys, s, "cold", 0, h.o.cold)
+	if err != nil {
+		return requestCost{}, err
+	}
+	e.rs.stopReplicas()
+	return costOf(coldRow), nil
+}
+
+// modelWarm measures S1 warm on one replica, cache on over Redis. The first request finds
+// Redis empty: its commands are a cold read's in a deployment with the shared layer, so
+// they are cold's Redis commands.
+func (h *harness) modelWarm(ctx context.Context, e *modelEnv, s scenario, cold *requestCost) (*row, error) {
+	sys, err := h.modelReplica(ctx, e, 1)
+	if err != nil {
+		return nil, err
+	}
+	sys.group = "model ×1"
+	before, err := e.observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if resp, body, err := h.post(ctx, &sys, s.Consumer, s.Citizen, s.Query, nil); err != nil {
+		return nil, err
+	} else if o := classify(resp.StatusCode, body, ""); o.kind != "" {
+		return nil, fmt.Errorf("S1's first request: %s: %s", o.kind, oneLine(string(body), 300))
+	}
+	after, err := e.observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cold.RedisOps = after[ctrRedisOps] - before[ctrRedisOps] - 1 // less the INFO that read it
+	return h.measure(ctx, &sys, s, "warm", 0, h.o.warmup)
 }
 
 // costOf reads a measured row's per-request costs.

@@ -31,31 +31,66 @@ func (h *harness) replicasPhase(ctx context.Context) error {
 		return err
 	}
 	defer drop()
-	simData := filepath.Join(h.o.tmp, "replicas")
-	sim, err := h.simulators(ctx, simData)
+	rs, err := h.startReplicaSet(ctx, "replicas")
 	if err != nil {
 		return err
 	}
-	defer sim.stop()
-	var gws []*gatewayProc
-	defer func() {
-		for _, g := range gws {
-			g.stop()
-		}
-	}()
+	defer rs.stop()
 	s, _ := findScenario("S1")
 	for n := 1; n <= 2; n++ {
-		g, err := h.startReplica(ctx, sim, fmt.Sprintf("gateway-replica-%d", n), dsn, "")
+		g, err := h.addReplica(ctx, rs, fmt.Sprintf("gateway-replica-%d", n), dsn, "")
 		if err != nil {
 			return err
 		}
-		gws = append(gws, g)
 		h.logf("replica %d listening at %s (pid %d), store: PostgreSQL schema of its own", n, g.URL, g.pid())
-		if _, err := h.measureReplicas(ctx, s, gws, simData, nil); err != nil {
+		if _, err := h.measureReplicas(ctx, s, rs.gws, rs.dataDir, nil); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// replicaSet is a multi-replica phase's simulators (one `gateway sim`) and the gateway
+// replicas started over them, stopped together.
+type replicaSet struct {
+	sim     *simProc
+	dataDir string // the simulators' data directory
+	gws     []*gatewayProc
+}
+
+// startReplicaSet starts the simulators of the phase named name, in a data directory of
+// its own under the working directory; the caller stops the set.
+func (h *harness) startReplicaSet(ctx context.Context, name string) (*replicaSet, error) {
+	dataDir := filepath.Join(h.o.tmp, name)
+	sim, err := h.simulators(ctx, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return &replicaSet{sim: sim, dataDir: dataDir}, nil
+}
+
+// addReplica starts a replica over rs's simulators (see startReplica) and adds it to rs.
+func (h *harness) addReplica(ctx context.Context, rs *replicaSet, name, dsn, redisAddr string, extra ...string) (*gatewayProc, error) {
+	g, err := h.startReplica(ctx, rs.sim, name, dsn, redisAddr, extra...)
+	if err != nil {
+		return nil, err
+	}
+	rs.gws = append(rs.gws, g)
+	return g, nil
+}
+
+// stopReplicas stops the replicas started so far, leaving the simulators running.
+func (rs *replicaSet) stopReplicas() {
+	for _, g := range rs.gws {
+		g.stop()
+	}
+	rs.gws = rs.gws[:0]
+}
+
+// stop stops the replicas, then the simulators.
+func (rs *replicaSet) stop() {
+	rs.stopReplicas()
+	rs.sim.stop()
 }
 
 // startReplica starts a gateway named name over sim's simulators with rate limits off,
