@@ -18,6 +18,7 @@ import (
 	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/audit"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/e2e"
 	"pudong.gov.cn/gateway/store/storetest"
 )
 
@@ -160,18 +161,18 @@ func TestCheckpointAtStart(t *testing.T) {
 // The hash covers the client's request id: a request that sends one leaves a chain that
 // still verifies, so whatever the hash covers is what the store keeps.
 func TestChainWithClientRequestIDVerifies(t *testing.T) {
-	g := newTG(t)
+	g := e2e.Start(t)
 	body := `{"query":"{ citizen(idNumber: \"310115198503120012\") { name } }"}`
-	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/graphql", strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, g.Srv.URL+"/graphql", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+g.token("online-hall"))
+	req.Header.Set("Authorization", "Bearer "+g.Token("online-hall"))
 	req.Header.Set("X-Request-Id", "client-7f3a")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	rep, err := audit.Verify(context.Background(), g.parts.Store)
+	rep, err := audit.Verify(context.Background(), g.Parts.Store)
 	if err != nil || !rep.OK() || rep.Checked == 0 {
 		t.Errorf("chain after a request with X-Request-Id: %d events, %v %v", rep.Checked, rep.Broken, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 
+	"pudong.gov.cn/gateway/e2e"
 	"pudong.gov.cn/gateway/seal"
 )
 
@@ -42,7 +43,7 @@ func TestBrowserPlaygroundObjectionAndSeal(t *testing.T) {
 }
 
 // reportAddressFromResult files an objection to the address from the result view; it reaches the PSB's console.
-func reportAddressFromResult(t *testing.T, ctx context.Context, g *tg) {
+func reportAddressFromResult(t *testing.T, ctx context.Context, g *e2e.Gateway) {
 	t.Helper()
 	// Report: the address's badge knows its code, and the subject comes from the
 	// query's idNumber argument.
@@ -65,10 +66,10 @@ func reportAddressFromResult(t *testing.T, ctx context.Context, g *tg) {
 		chromedp.Poll[chromedp.Void](`document.getElementById("issue-status").textContent.startsWith("Filed ")`),
 	)
 	filed, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("issue-status").textContent`))
-	r := g.post(g.token("psb-console"), `{ dataIssues(status: OPEN) { id code subject suggestedValue filedBy } }`, nil)
-	id := r.str("dataIssues.0.id")
+	r := g.Post(g.Token("psb-console"), `{ dataIssues(status: OPEN) { id code subject suggestedValue filedBy } }`, nil)
+	id := r.Str("dataIssues.0.id")
 	if id == "" || !strings.Contains(filed, id) || !strings.Contains(filed, "OPEN") || !strings.Contains(filed, "psb") ||
-		r.str("dataIssues.0.code") != "310115-PSB-RK01-006" || r.str("dataIssues.0.filedBy") != "online-hall" || r.str("dataIssues.0.suggestedValue") != "上海市浦东新区世纪大道100号" {
+		r.Str("dataIssues.0.code") != "310115-PSB-RK01-006" || r.Str("dataIssues.0.filedBy") != "online-hall" || r.Str("dataIssues.0.suggestedValue") != "上海市浦东新区世纪大道100号" {
 		t.Errorf("the page says %q; psb's console lists %s", filed, r.Raw)
 	}
 }
@@ -90,7 +91,7 @@ func refusedObjectionShowsCode(t *testing.T, ctx context.Context) {
 }
 
 // nestedObjectReportedAsItself reports a nested enterprise's name about the enterprise, not about 张伟.
-func nestedObjectReportedAsItself(t *testing.T, ctx context.Context, g *tg) {
+func nestedObjectReportedAsItself(t *testing.T, ctx context.Context, g *e2e.Gateway) {
 	t.Helper()
 	// A nested object is about itself: an enterprise of 张伟's is reported with its own
 	// credit code, which the query selected, not with 张伟's ID number.
@@ -101,7 +102,7 @@ func nestedObjectReportedAsItself(t *testing.T, ctx context.Context, g *tg) {
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#result [data-path="citizen.enterprises.0.name"]').parentElement.querySelector("button.report").click()`),
 		chromedp.WaitVisible(chromedp.CSS("#issue-description")),
 	)
-	want := g.post(g.token("online-hall"), `{ citizen(idNumber: "310115198503120012") { enterprises { creditCode } } }`, nil).str("citizen.enterprises.0.creditCode")
+	want := g.Post(g.Token("online-hall"), `{ citizen(idNumber: "310115198503120012") { enterprises { creditCode } } }`, nil).Str("citizen.enterprises.0.creditCode")
 	form, _ := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`({item: document.getElementById("issue-item").textContent, subject: document.getElementById("issue-subject").value})`))
 	if want == "" || form["subject"] != want || !strings.Contains(form["item"], "310115-AMR-QY01-002") {
 		t.Errorf("the enterprise's name is reported as %q about %q, want 310115-AMR-QY01-002 about %q", form["item"], form["subject"], want)
@@ -110,7 +111,7 @@ func nestedObjectReportedAsItself(t *testing.T, ctx context.Context, g *tg) {
 }
 
 // sealedAnswerVerified asks for a sealed answer, which the page verifies and lists.
-func sealedAnswerVerified(t *testing.T, ctx context.Context, g *tg) {
+func sealedAnswerVerified(t *testing.T, ctx context.Context, g *e2e.Gateway) {
 	t.Helper()
 	// Seal: the page asks for it, verifies it and lists what it attests.
 	typeQuery(t, ctx, `{ citizen(idNumber: "310115198503120012") { name householdAddress } }`)
@@ -130,13 +131,13 @@ func sealedAnswerVerified(t *testing.T, ctx context.Context, g *tg) {
 		t.Errorf("the seal panel shows %q", shown)
 	}
 	// The answer the page verified is the gateway's sealed answer, as `gateway seal verify` sees it.
-	if _, err := seal.Verify([]byte(shown["answer"]), g.sealKey()); err != nil {
+	if _, err := seal.Verify([]byte(shown["answer"]), sealKey(g)); err != nil {
 		t.Errorf("the page's answer does not verify in Go: %v", err)
 	}
 }
 
 // savedSealVerifies saves the sealed answer from the page and verifies it with `gateway seal verify`.
-func savedSealVerifies(t *testing.T, ctx context.Context, g *tg) {
+func savedSealVerifies(t *testing.T, ctx context.Context, g *e2e.Gateway) {
 	t.Helper()
 	// Saved from the page, the answer verifies with `gateway seal verify`, as a clerk
 	// keeps it with the case file (docs/guide-online-hall.md).
@@ -156,13 +157,13 @@ func savedSealVerifies(t *testing.T, ctx context.Context, g *tg) {
 		t.Fatalf("saving the answer left %v in the download directory", saved)
 	}
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"seal", "verify", saved[0], "--data", g.cfg.DataDir}, os.Getenv, &out); err != nil || !strings.Contains(out.String(), `data.citizen.name = "张伟"`) {
+	if err := run(t.Context(), []string{"seal", "verify", saved[0], "--data", g.Cfg.DataDir}, os.Getenv, &out); err != nil || !strings.Contains(out.String(), `data.citizen.name = "张伟"`) {
 		t.Errorf("the saved answer: %v\n%s", err, out.String())
 	}
 }
 
 // changedCharacterFailsSeal changes one character of the sealed answer: the page and Go both refuse it.
-func changedCharacterFailsSeal(t *testing.T, ctx context.Context, g *tg) {
+func changedCharacterFailsSeal(t *testing.T, ctx context.Context, g *e2e.Gateway) {
 	t.Helper()
 	step(t, ctx, "changing one character of the sealed answer",
 		chromedp.Click(chromedp.CSS("#seal-tamper")),
@@ -172,7 +173,7 @@ func changedCharacterFailsSeal(t *testing.T, ctx context.Context, g *tg) {
 	if !strings.HasPrefix(tampered["verdict"], "Seal INVALID") || strings.Contains(tampered["answer"], `"张伟"`) {
 		t.Errorf("after one changed character the page shows %q for\n%s", tampered["verdict"], tampered["answer"])
 	}
-	if _, err := seal.Verify([]byte(tampered["answer"]), g.sealKey()); !errors.Is(err, seal.ErrBadSignature) {
+	if _, err := seal.Verify([]byte(tampered["answer"]), sealKey(g)); !errors.Is(err, seal.ErrBadSignature) {
 		t.Errorf("the changed answer in Go: %v, want ErrBadSignature", err)
 	}
 }

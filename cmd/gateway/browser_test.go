@@ -26,6 +26,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/e2e"
 	"pudong.gov.cn/gateway/playground"
 )
 
@@ -239,16 +240,16 @@ func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Ac
 // openPlayground starts the demo gateway and a browser on its playground, and picks
 // consumer as a user does: the select's change mints a token through POST /demo/token
 // and puts it in the Authorization header. host is the gateway's, for checkPageHealth.
-func openPlayground(t *testing.T, consumer string) (g *tg, ctx context.Context, log *pageLog, host string) {
+func openPlayground(t *testing.T, consumer string) (g *e2e.Gateway, ctx context.Context, log *pageLog, host string) {
 	t.Helper()
-	g = newTG(t)
+	g = e2e.Start(t)
 	ctx, log = browser(t)
-	base, err := url.Parse(g.srv.URL)
+	base, err := url.Parse(g.Srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	step(t, ctx, "loading the playground as "+consumer,
-		chromedp.Navigate(g.srv.URL+"/"),
+		chromedp.Navigate(g.Srv.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#consumer")),
 		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
 		chromedp.SetValue(chromedp.CSS("#consumer"), consumer),
@@ -495,7 +496,7 @@ func validationMarksMistakes(t *testing.T, ctx context.Context) {
 }
 
 // requestSharingFromResult files a sharing request from the result view.
-func requestSharingFromResult(t *testing.T, ctx context.Context, g *tg) {
+func requestSharingFromResult(t *testing.T, ctx context.Context, g *e2e.Gateway) {
 	t.Helper()
 	// A conditional item without a mask is denied but requestable: file a request
 	// from the result view.
@@ -516,7 +517,7 @@ func requestSharingFromResult(t *testing.T, ctx context.Context, g *tg) {
 	if !strings.Contains(card, "hrss") || !strings.Contains(card, "PENDING") || !strings.Contains(card, "310115-HRSS-SB01-001") {
 		t.Errorf("the created request shows as %q, want a PENDING request to hrss for 310115-HRSS-SB01-001", card)
 	}
-	if reqs := g.post(g.token("hrss-console"), `{ sharingRequests(status: PENDING) { requester codes } }`, nil); !strings.Contains(string(reqs.Raw), `"requester":"playground"`) {
+	if reqs := g.Post(g.Token("hrss-console"), `{ sharingRequests(status: PENDING) { requester codes } }`, nil); !strings.Contains(string(reqs.Raw), `"requester":"playground"`) {
 		t.Errorf("the gateway has no pending request from playground: %s", reqs.Raw)
 	}
 }
@@ -576,8 +577,8 @@ func hoverOver(t *testing.T, ctx context.Context, word string) {
 // TestBrowserPlaygroundRoutes checks the page and the demo token endpoint as the
 // gateway serves them, with the demo minter (no browser needed).
 func TestBrowserPlaygroundRoutes(t *testing.T) {
-	g := newTG(t)
-	res, err := http.Get(g.srv.URL + "/")
+	g := e2e.Start(t)
+	res, err := http.Get(g.Srv.URL + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -590,7 +591,7 @@ func TestBrowserPlaygroundRoutes(t *testing.T) {
 	}
 
 	post := func(body string) (int, map[string]string) {
-		res, err := http.Post(g.srv.URL+playground.TokenPath, "application/json", bytes.NewBufferString(body))
+		res, err := http.Post(g.Srv.URL+playground.TokenPath, "application/json", bytes.NewBufferString(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -615,14 +616,14 @@ func TestBrowserPlaygroundRoutes(t *testing.T) {
 			continue
 		}
 		if status == http.StatusOK {
-			if r := g.post(out["token"], `{ me { consumer } }`, nil); r.str("me.consumer") == "" {
+			if r := g.Post(out["token"], `{ me { consumer } }`, nil); r.Str("me.consumer") == "" {
 				t.Errorf("%s: the minted token is refused: %s", c.name, r.Raw)
 			}
 		} else if out["error"] == "" {
 			t.Errorf("%s: a 400 without an error message", c.name)
 		}
 	}
-	res, err = http.Get(g.srv.URL + playground.TokenPath)
+	res, err = http.Get(g.Srv.URL + playground.TokenPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,8 +640,8 @@ func TestBrowserPlaygroundRoutes(t *testing.T) {
 // gateway has none yet, and answers it with two fixed pages, so what the page shows can
 // be checked exactly.
 func TestBrowserPlaygroundDataAccess(t *testing.T) {
-	g := newTG(t)
-	standIn := &dataAccessStandIn{gateway: g.parts.Handler}
+	g := e2e.Start(t)
+	standIn := &dataAccessStandIn{gateway: g.Parts.Handler}
 	srv := httptest.NewServer(standIn)
 	t.Cleanup(srv.Close)
 	ctx, log := browser(t)
@@ -670,7 +671,7 @@ func TestBrowserPlaygroundDataAccess(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`document.getElementById("whoami").textContent.includes("Calling as playground")`),
 		chromedp.Poll[chromedp.Void](`document.querySelector(`+jsString(accessToggle)+`).hidden && document.getElementById("side").hidden`),
 	)
-	gw, _ := url.Parse(g.srv.URL)
+	gw, _ := url.Parse(g.Srv.URL)
 	paths := checkPageHealth(t, ctx, log, base.Host, gw.Host)
 	if !paths["/graphql"] {
 		t.Errorf("requests to %v: want /graphql among them", paths)
@@ -682,16 +683,16 @@ const accessToggle = `.side-toggle[data-panel="access"]`
 
 // panelAbsentWithoutField checks that, while the gateway's schema has no
 // myDataAccess, the panel does not exist, not even for a citizen.
-func panelAbsentWithoutField(t *testing.T, ctx context.Context, g *tg) {
+func panelAbsentWithoutField(t *testing.T, ctx context.Context, g *e2e.Gateway) {
 	t.Helper()
-	introspected := g.post(g.token("playground"), `{ __type(name: "Query") { fields { name } } }`, nil)
+	introspected := g.Post(g.Token("playground"), `{ __type(name: "Query") { fields { name } } }`, nil)
 	if !strings.Contains(string(introspected.Raw), `"fields"`) {
 		t.Fatalf("the gateway does not answer introspection: %s", introspected.Raw)
 	}
 	if !strings.Contains(string(introspected.Raw), `"myDataAccess"`) {
 		// Without the field the panel does not exist, not even for a citizen.
 		step(t, ctx, "loading the playground on the gateway itself as the citizen",
-			chromedp.Navigate(g.srv.URL+"/"),
+			chromedp.Navigate(g.Srv.URL+"/"),
 			chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
 			chromedp.SetValue(chromedp.CSS("#consumer"), "ipudong-portal"),
 			chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),
@@ -920,15 +921,15 @@ func introType(s string) map[string]any {
 // the playground's introspection query first asks for: the page asks again with less
 // and still gets the schema (docs/playground.md).
 func TestBrowserPlaygroundProduction(t *testing.T) {
-	g := newTG(t, func(c *config.Config) { c.Limits.Depth = 9 })
+	g := e2e.Start(t, func(c *config.Config) { c.Limits.Depth = 9 })
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", g.parts.Handler)
+	mux.Handle("/graphql", g.Parts.Handler)
 	mux.Handle("/", playground.Handler(playground.Options{Endpoint: "/graphql"}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	ctx, log := browser(t)
 	base, _ := url.Parse(srv.URL)
-	headers := `{"Authorization": "Bearer ` + g.token("online-hall") + `"}`
+	headers := `{"Authorization": "Bearer ` + g.Token("online-hall") + `"}`
 	step(t, ctx, "loading the production playground",
 		chromedp.Navigate(srv.URL+"/"),
 		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
@@ -971,11 +972,11 @@ func TestBrowserPlaygroundProduction(t *testing.T) {
 // page says it has no schema, still checks the query's syntax, and still runs queries
 // and marks what the gateway masked and denied.
 func TestBrowserPlaygroundWithoutSchema(t *testing.T) {
-	g := newTG(t, func(c *config.Config) { c.Introspection = false })
+	g := e2e.Start(t, func(c *config.Config) { c.Introspection = false })
 	ctx, log := browser(t)
-	base, _ := url.Parse(g.srv.URL)
+	base, _ := url.Parse(g.Srv.URL)
 	step(t, ctx, "loading the playground as the playground consumer",
-		chromedp.Navigate(g.srv.URL+"/"),
+		chromedp.Navigate(g.Srv.URL+"/"),
 		chromedp.Poll[chromedp.Void](`document.body.dataset.loaded === "true"`),
 		chromedp.SetValue(chromedp.CSS("#consumer"), "playground"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("consumer").dispatchEvent(new Event("change"))`),

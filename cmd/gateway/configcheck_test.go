@@ -16,7 +16,9 @@ import (
 	"testing"
 
 	"pudong.gov.cn/gateway/app"
+	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/e2e"
 )
 
 // examplesDir is the repository's examples/ folder, seen from this package.
@@ -324,5 +326,73 @@ func TestProductionExampleHeaderCommand(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(t.Context(), args, os.Getenv, &out); err != nil || !strings.Contains(out.String(), ": OK (") {
 		t.Errorf("%s: %v\n%s", command, err, out.String())
+	}
+}
+
+// What `gateway sim` writes (the demo issuer and key, introspection on) once started
+// silently as mode=production. Now it needs allowUnsafe to say so; without it the demo
+// issuer and key are refused, introspection is warned about, and so is a key file anyone
+// may replace.
+func TestProductionRefusesDemoKeysUnlessAllowed(t *testing.T) {
+	g := e2e.Start(t)
+	dataDir := t.TempDir()
+	demo, err := config.Demo(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dataDir, "sim"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path, err := writeSimConfig(dataDir, demo, g.Cfg.Departments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() (string, error) {
+		var out bytes.Buffer
+		err := run(t.Context(), []string{"config", "check", path}, os.Getenv, &out)
+		return out.String(), err
+	}
+	if out, err := check(); err != nil || strings.Contains(out, "warning") {
+		t.Fatalf("what gateway sim writes, with its allowUnsafe: %v\n%s", err, out)
+	}
+
+	written, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripped := regexp.MustCompile(`(?m)^allowUnsafe:\n(\s+- .*\n)+`).ReplaceAll(written, nil)
+	if bytes.Equal(stripped, written) {
+		t.Fatalf("no allowUnsafe in what gateway sim writes:\n%s", written)
+	}
+	if err := os.WriteFile(path, stripped, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := check()
+	if err == nil || !strings.Contains(err.Error(), "auth.issuer: \"pudong-gateway-demo\" is the demo issuer") ||
+		!strings.Contains(err.Error(), "is the demo signing key") {
+		t.Errorf("the demo issuer and key without allowUnsafe: %v", err)
+	}
+	if !strings.Contains(out, "warning: ") || !strings.Contains(out, "introspection is on in production") {
+		t.Errorf("introspection on in production is not warned about: %q", out)
+	}
+	// The server refuses it the same way, before it listens.
+	if err := run(t.Context(), []string{"--config", path}, os.Getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "demo issuer") {
+		t.Errorf("the server started with the demo issuer: %v", err)
+	}
+
+	// A world-writable key file is refused, whoever's key it is.
+	withDemo := regexp.MustCompile(`(?m)^introspection: true\n`).ReplaceAll(stripped, []byte("introspection: true\nallowUnsafe: [demo-key]\n"))
+	if err := os.WriteFile(path, withDemo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check(); err != nil {
+		t.Fatalf("with allowUnsafe: [demo-key]: %v", err)
+	}
+	key := auth.DemoPublicKeyFile(dataDir)
+	if err := os.Chmod(key, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check(); err == nil || !strings.Contains(err.Error(), "writable by everyone") {
+		t.Errorf("a world-writable key file: %v", err)
 	}
 }

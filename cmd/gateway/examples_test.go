@@ -17,6 +17,7 @@ import (
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/e2e"
 	"pudong.gov.cn/gateway/graph"
 	"pudong.gov.cn/gateway/server"
 	"pudong.gov.cn/gateway/store"
@@ -100,7 +101,7 @@ func TestExamples(t *testing.T) {
 	if err := run(t.Context(), []string{"allowlist", "register", "--out", manifest, filepath.Join(examplesDir, "citizen-portal")}, os.Getenv, &out); err != nil {
 		t.Fatalf("allowlist register examples/citizen-portal: %v\n%s", err, out.String())
 	}
-	g := newTG(t, func(c *config.Config) {
+	g := e2e.Start(t, func(c *config.Config) {
 		c.Allowlist = manifest
 		c.Consumer("ipudong-portal").AllowlistOnly = true
 	})
@@ -110,7 +111,7 @@ func TestExamples(t *testing.T) {
 		if folder.dir == "cio-office" {
 			fileOverdueRequest(t, g)
 		}
-		answers := map[string]gqlResp{}
+		answers := map[string]e2e.Resp{}
 		for _, file := range files {
 			name := filepath.Base(file)
 			b, err := os.ReadFile(file)
@@ -123,15 +124,15 @@ func TestExamples(t *testing.T) {
 				tok := exampleToken(t, g, folder.dir, folder.consumer, h)
 				v := exampleVariables(t, folder.dir, vars[name], h, answers)
 				checkVariablesDeclared(t, query, v)
-				var r gqlResp
+				var r e2e.Resp
 				if h.seal {
-					r = g.postSealed(tok, query, v)
+					r = postSealed(g, tok, query, v)
 				} else {
-					r = g.post(tok, query, v)
+					r = g.Post(tok, query, v)
 				}
 				answers[name] = r
 				if os.Getenv("GATEWAY_EXAMPLES_SHOW") != "" { // to see the answers: GATEWAY_EXAMPLES_SHOW=1 go test -run TestExamples -v
-					t.Logf("variables %s\n%s", toJSON(v), r.Raw)
+					t.Logf("variables %v\n%s", v, r.Raw)
 				}
 				checkExampleAnswer(t, r, h)
 			})
@@ -167,7 +168,7 @@ func readExampleFolder(t *testing.T, folder string) (files []string, vars map[st
 // exampleToken is the token an example is sent with: its folder's consumer (a
 // department console example may name another console), signed in as the
 // citizen the header names for a self-service consumer.
-func exampleToken(t *testing.T, g *tg, folder, folderConsumer string, h exampleHeader) string {
+func exampleToken(t *testing.T, g *e2e.Gateway, folder, folderConsumer string, h exampleHeader) string {
 	t.Helper()
 	consumer := folderConsumer
 	switch {
@@ -180,18 +181,18 @@ func exampleToken(t *testing.T, g *tg, folder, folderConsumer string, h exampleH
 	if !h.prose {
 		t.Errorf("the leading comment must say why %s sends this", consumer)
 	}
-	if !g.cfg.Consumer(consumer).SelfService {
-		return g.token(consumer)
+	if !g.Cfg.Consumer(consumer).SelfService {
+		return g.Token(consumer)
 	}
 	if h.citizen == "" {
 		t.Fatalf("a self-service example names its signed-in citizen (# citizen: ID)")
 	}
-	return g.token(consumer, h.citizen)
+	return g.Token(consumer, h.citizen)
 }
 
 // exampleVariables are an example's variables from variables.json, plus those
 // its header takes from the answers of examples run before it.
-func exampleVariables(t *testing.T, folder string, fixed map[string]any, h exampleHeader, answers map[string]gqlResp) map[string]any {
+func exampleVariables(t *testing.T, folder string, fixed map[string]any, h exampleHeader, answers map[string]e2e.Resp) map[string]any {
 	t.Helper()
 	v := map[string]any{}
 	for k, val := range fixed {
@@ -202,7 +203,7 @@ func exampleVariables(t *testing.T, folder string, fixed map[string]any, h examp
 		if !ok {
 			t.Fatalf("uses %s, which has not run before it in %s", u.file, folder)
 		}
-		val := prev.get(u.path)
+		val := prev.Get(u.path)
 		if val == nil {
 			t.Fatalf("%s has nothing at %s: %s", u.file, u.path, prev.Raw)
 		}
@@ -213,7 +214,7 @@ func exampleVariables(t *testing.T, folder string, fixed map[string]any, h examp
 
 // checkExampleAnswer checks that an example answered what its header says:
 // HTTP 200, data in every field, and exactly the errors it declares.
-func checkExampleAnswer(t *testing.T, r gqlResp, h exampleHeader) {
+func checkExampleAnswer(t *testing.T, r e2e.Resp, h exampleHeader) {
 	t.Helper()
 	if r.Status != 200 {
 		t.Fatalf("HTTP %d: %s", r.Status, r.Raw)
@@ -225,7 +226,7 @@ func checkExampleAnswer(t *testing.T, r gqlResp, h exampleHeader) {
 		}
 	}
 	for _, x := range h.expect {
-		if e := r.errorAt(x.path); e == nil || e.Extensions["code"] != x.code {
+		if e := r.ErrorAt(x.path); e == nil || e.Extensions["code"] != x.code {
 			t.Errorf("the header expects %s at %s: %s", x.code, x.path, r.Raw)
 		}
 	}
@@ -241,10 +242,10 @@ func checkExampleAnswer(t *testing.T, r gqlResp, h exampleHeader) {
 
 // fileOverdueRequest stores a request whose deadline passed a week ago, as if a
 // department had left it unanswered, for the CIO office's examples.
-func fileOverdueRequest(t *testing.T, g *tg) {
+func fileOverdueRequest(t *testing.T, g *e2e.Gateway) {
 	t.Helper()
 	now := store.Micro(time.Now())
-	_, err := g.parts.Store.CreateRequests(t.Context(), []gateway.SharingRequest{{
+	_, err := g.Parts.Store.CreateRequests(t.Context(), []gateway.SharingRequest{{
 		Requester: "supervision-platform", RequestedBy: "inspector-0417", Department: "hrss",
 		Codes: []string{"310115-HRSS-SB01-002"}, Purpose: "market-supervision",
 		Justification: "Checking that enterprises under inspection pay their employees' insurance.",

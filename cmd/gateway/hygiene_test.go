@@ -27,6 +27,7 @@ import (
 	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/e2e"
 	"pudong.gov.cn/gateway/legacysim/dataset"
 	"pudong.gov.cn/gateway/legacysim/simhttp"
 )
@@ -48,11 +49,11 @@ var deniedValues = []string{
 }
 
 func TestHygieneDemoKeyFileMode(t *testing.T) {
-	g := newTG(t)
-	if _, err := auth.LoadOrCreateDemoKey(g.cfg.DataDir); err != nil {
+	g := e2e.Start(t)
+	if _, err := auth.LoadOrCreateDemoKey(g.Cfg.DataDir); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := os.ReadDir(g.cfg.DataDir)
+	entries, err := os.ReadDir(g.Cfg.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestHygieneDemoKeyFileMode(t *testing.T) {
 		if e.IsDir() {
 			continue
 		}
-		path := filepath.Join(g.cfg.DataDir, e.Name())
+		path := filepath.Join(g.Cfg.DataDir, e.Name())
 		data, err := os.ReadFile(path)
 		if err != nil || !bytes.Contains(data, []byte("PRIVATE KEY")) {
 			continue
@@ -75,7 +76,7 @@ func TestHygieneDemoKeyFileMode(t *testing.T) {
 	if private != 2 {
 		t.Errorf("%d files with a private key in the data directory, want exactly 2 (the demo token key and the seal key)", private)
 	}
-	if info, err := os.Stat(auth.DemoPublicKeyFile(g.cfg.DataDir)); err != nil || info.Mode().Perm()&0o022 != 0 {
+	if info, err := os.Stat(auth.DemoPublicKeyFile(g.Cfg.DataDir)); err != nil || info.Mode().Perm()&0o022 != 0 {
 		t.Errorf("the public key file: %v %v", info, err)
 	}
 	// A key file others can read is refused, not trusted.
@@ -101,14 +102,14 @@ func hygieneSession(t *testing.T, url string, mint func(consumer, citizen string
 	client := &http.Client{Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()
 	var bodies [][]byte
-	post := func(token, query string, vars map[string]any) gqlResp {
+	post := func(token, query string, vars map[string]any) e2e.Resp {
 		t.Helper()
-		res, err := postFrom(client, url, token, query, vars)
-		if err != nil && res.raw == nil {
+		res, err := e2e.PostFrom(client, url, token, query, vars)
+		if err != nil && res.Raw == nil {
 			t.Fatalf("%s: %v", query, err)
 		}
-		bodies = append(bodies, res.raw)
-		return res.resp
+		bodies = append(bodies, res.Raw)
+		return res
 	}
 	play, hall := mint("playground", ""), mint("online-hall", "")
 	psb := mint("psb-console", "")
@@ -181,13 +182,13 @@ func hygieneBadTokens(hall string, key any, kid string) []string {
 
 // hygieneSharing runs the sharing loop through post: a request, a decision, the
 // field opened, the grant revoked; a refused request; the owner's audit.
-func hygieneSharing(t *testing.T, post func(token, query string, vars map[string]any) gqlResp, play, hall, psb, citizenQ string) {
+func hygieneSharing(t *testing.T, post func(token, query string, vars map[string]any) e2e.Resp, play, hall, psb, citizenQ string) {
 	t.Helper()
 	r := post(play, `mutation { requestSharing(input: {codes: ["310115-PSB-RK01-003"], justification: "hygiene"}) { id } }`, nil)
-	if id := r.str("requestSharing.0.id"); id != "" {
+	if id := r.Str("requestSharing.0.id"); id != "" {
 		d := post(psb, `mutation($id: ID!) { decideSharingRequest(id: $id, approve: true, reason: "ok") { status grant { id } } }`, map[string]any{"id": id})
 		post(play, citizenQ, map[string]any{"id": dataset.ZhangWei})
-		if gid := d.str("decideSharingRequest.grant.id"); gid != "" {
+		if gid := d.Str("decideSharingRequest.grant.id"); gid != "" {
 			post(psb, `mutation($id: ID!) { revokeGrant(id: $id) { id active } }`, map[string]any{"id": gid})
 		}
 	} else {
@@ -233,7 +234,7 @@ func assertLogsClean(t *testing.T, where, logs string) {
 }
 
 func TestHygieneLogsAndErrors(t *testing.T) {
-	g := newTG(t, func(c *config.Config) {
+	g := e2e.Start(t, func(c *config.Config) {
 		for i := range c.Departments {
 			if d := &c.Departments[i]; d.ID == "psb" || d.ID == "amr" {
 				d.Timeout = 300 * time.Millisecond
@@ -241,20 +242,20 @@ func TestHygieneLogsAndErrors(t *testing.T) {
 			}
 		}
 	})
-	key, err := auth.LoadOrCreateDemoKey(g.cfg.DataDir)
+	key, err := auth.LoadOrCreateDemoKey(g.Cfg.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	kid, _ := auth.KeyID(key.Public())
 	mint := func(consumer, citizen string) string {
 		if citizen != "" {
-			return g.token(consumer, citizen)
+			return g.Token(consumer, citizen)
 		}
-		return g.token(consumer)
+		return g.Token(consumer)
 	}
-	bodies := hygieneSession(t, g.srv.URL, mint, g.sims.PSB, g.sims.AMR, key, kid)
+	bodies := hygieneSession(t, g.Srv.URL, mint, g.Sims.PSB, g.Sims.AMR, key, kid)
 	for _, path := range []string{"/metrics", "/readyz", "/healthz"} {
-		res, err := http.Get(g.srv.URL + path)
+		res, err := http.Get(g.Srv.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +263,7 @@ func TestHygieneLogsAndErrors(t *testing.T) {
 		res.Body.Close()
 		assertLogsClean(t, path, string(b))
 	}
-	logs := g.logs.String()
+	logs := g.Logs.String()
 	if !strings.Contains(logs, "authentication refused") || !strings.Contains(logs, "department call timed out") {
 		t.Fatalf("the session did not produce the logs it is meant to check:\n%.2000s", logs)
 	}
@@ -279,7 +280,7 @@ func TestHygieneChildProcessStdout(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	out := &syncBuffer{}
+	out := &e2e.SyncBuffer{}
 	url, stop := startCapturedChild(t, out, "--addr", "127.0.0.1:0", "--data", dir,
 		"--sim-citizens", "200", "--sim-enterprises", "100", "--sim-credit-records", "200")
 	key, err := auth.LoadOrCreateDemoKey(dir)
@@ -356,7 +357,7 @@ func simAddrs(out string) map[string]string {
 
 // startCapturedChild is startChild keeping everything the child prints in out.
 // stop sends SIGTERM and waits for the child to exit, so its shutdown logs are in out too.
-func startCapturedChild(t *testing.T, out *syncBuffer, args ...string) (url string, stop func()) {
+func startCapturedChild(t *testing.T, out *e2e.SyncBuffer, args ...string) (url string, stop func()) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "GATEWAY_TEST_CHILD=1", "GATEWAY_TEST_ARGS="+strings.Join(args, "\x1f"))

@@ -19,16 +19,17 @@ import (
 	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/e2e"
 	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/seal"
 	"pudong.gov.cn/gateway/store"
 )
 
 // postRaw sends a GraphQL body as given, with extra headers, and returns the body.
-func (g *tg) postRaw(token string, body map[string]any, header http.Header) ([]byte, http.Header) {
-	g.t.Helper()
+func postRaw(g *e2e.Gateway, token string, body map[string]any, header http.Header) ([]byte, http.Header) {
+	g.T.Helper()
 	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/graphql", bytes.NewReader(b))
+	req, _ := http.NewRequest(http.MethodPost, g.Srv.URL+"/graphql", bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	for k, v := range header {
@@ -36,12 +37,12 @@ func (g *tg) postRaw(token string, body map[string]any, header http.Header) ([]b
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		g.t.Fatal(err)
+		g.T.Fatal(err)
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 200 {
-		g.t.Fatalf("HTTP %d: %s", res.StatusCode, raw)
+		g.T.Fatalf("HTTP %d: %s", res.StatusCode, raw)
 	}
 	return raw, res.Header
 }
@@ -50,8 +51,8 @@ func (g *tg) postRaw(token string, body map[string]any, header http.Header) ([]b
 // with `gateway seal verify`: the seal names the request, the consumer and the position
 // of the request's audit events in the stored chain; one changed byte fails it.
 func TestSealedAnswerOnTheDemo(t *testing.T) {
-	g := newTG(t)
-	tok := g.token("online-hall")
+	g := e2e.Start(t)
+	tok := g.Token("online-hall")
 	q := `query($id: ID!) { citizen(idNumber: $id) { idNumber name householdAddress } }`
 	vars := map[string]any{"id": "310115198503120012"}
 
@@ -64,7 +65,7 @@ func TestSealedAnswerOnTheDemo(t *testing.T) {
 		{"header", map[string]any{"query": q, "variables": vars}, http.Header{seal.Header: {"true"}}},
 	} {
 		t.Run(how.name, func(t *testing.T) {
-			raw, hdr := g.postRaw(tok, how.body, how.header)
+			raw, hdr := postRaw(g, tok, how.body, how.header)
 			file := filepath.Join(t.TempDir(), "answer.json")
 			if err := os.WriteFile(file, raw, 0o600); err != nil {
 				t.Fatal(err)
@@ -80,11 +81,11 @@ func TestSealedAnswerOnTheDemo(t *testing.T) {
 	checkPublishedSealKey(t, g)
 
 	// Unsealed answers stay as they were; a malformed request says what is wrong.
-	raw, _ := g.postRaw(tok, map[string]any{"query": q, "variables": vars}, nil)
+	raw, _ := postRaw(g, tok, map[string]any{"query": q, "variables": vars}, nil)
 	if bytes.Contains(raw, []byte(`"seal"`)) {
 		t.Errorf("unasked seal: %s", raw)
 	}
-	raw, _ = g.postRaw(tok, map[string]any{"query": q, "variables": vars, "extensions": map[string]any{"seal": "please"}}, nil)
+	raw, _ = postRaw(g, tok, map[string]any{"query": q, "variables": vars, "extensions": map[string]any{"seal": "please"}}, nil)
 	if !bytes.Contains(raw, []byte(errcode.BadSealRequest)) || bytes.Contains(raw, []byte("张伟")) {
 		t.Errorf("bad seal request: %s", raw)
 	}
@@ -92,10 +93,10 @@ func TestSealedAnswerOnTheDemo(t *testing.T) {
 
 // verifySavedAnswer runs `gateway seal verify` on a saved answer: the seal
 // holds and names the consumer, the request and its audit chain position.
-func verifySavedAnswer(t *testing.T, g *tg, file string, raw []byte, requestID string) {
+func verifySavedAnswer(t *testing.T, g *e2e.Gateway, file string, raw []byte, requestID string) {
 	t.Helper()
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"seal", "verify", file, "--data", g.cfg.DataDir}, os.Getenv, &out); err != nil {
+	if err := run(t.Context(), []string{"seal", "verify", file, "--data", g.Cfg.DataDir}, os.Getenv, &out); err != nil {
 		t.Fatalf("%v\n%s\n%s", err, out.String(), raw)
 	}
 	for _, want := range []string{"seal OK", "consumer online-hall", "request " + requestID, `data.citizen.name = "张伟"`, "audit chain position: seq "} {
@@ -107,13 +108,13 @@ func verifySavedAnswer(t *testing.T, g *tg, file string, raw []byte, requestID s
 
 // checkAttestedPosition checks that the seal names the request's last audit
 // event in the stored chain, with its hash.
-func checkAttestedPosition(t *testing.T, g *tg, raw []byte, requestID string) {
+func checkAttestedPosition(t *testing.T, g *e2e.Gateway, raw []byte, requestID string) {
 	t.Helper()
-	v, err := seal.Verify(raw, g.sealKey())
+	v, err := seal.Verify(raw, sealKey(g))
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := g.parts.Store.ListAudit(t.Context(), store.AuditFilter{Owner: "psb"})
+	events, err := g.Parts.Store.ListAudit(t.Context(), store.AuditFilter{Owner: "psb"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func checkAttestedPosition(t *testing.T, g *tg, raw []byte, requestID string) {
 
 // oneChangedByteFails changes one character of a saved answer: the documented
 // procedure and `gateway seal verify` (exit code 2) both refuse it.
-func oneChangedByteFails(t *testing.T, g *tg, file string, raw []byte) {
+func oneChangedByteFails(t *testing.T, g *e2e.Gateway, file string, raw []byte) {
 	t.Helper()
 	forged := bytes.Replace(raw, []byte("张伟"), []byte("张玮"), 1)
 	pyForged := filepath.Join(t.TempDir(), "forged.json")
@@ -142,7 +143,7 @@ func oneChangedByteFails(t *testing.T, g *tg, file string, raw []byte) {
 	checkDocumentedProcedure(t, g, file, pyForged)
 	os.WriteFile(file, forged, 0o600)
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"seal", "verify", "--data", g.cfg.DataDir, file}, os.Getenv, &out)
+	err := run(t.Context(), []string{"seal", "verify", "--data", g.Cfg.DataDir, file}, os.Getenv, &out)
 	var code exitCode
 	if !errors.As(err, &code) || code != 2 || !strings.Contains(out.String(), "seal INVALID") {
 		t.Errorf("a changed byte: %v\n%s", err, out.String())
@@ -151,9 +152,9 @@ func oneChangedByteFails(t *testing.T, g *tg, file string, raw []byte) {
 
 // checkPublishedSealKey checks that the demo's seal key is published, without a
 // token, as a JWK Set.
-func checkPublishedSealKey(t *testing.T, g *tg) {
+func checkPublishedSealKey(t *testing.T, g *e2e.Gateway) {
 	t.Helper()
-	res, err := g.srv.Client().Get(g.srv.URL + seal.KeysPath)
+	res, err := g.Srv.Client().Get(g.Srv.URL + seal.KeysPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,39 +163,39 @@ func checkPublishedSealKey(t *testing.T, g *tg) {
 	if err := json.NewDecoder(res.Body).Decode(&set); err != nil || res.StatusCode != http.StatusOK || len(set.Keys) != 1 {
 		t.Fatalf("GET %s: %d, %v, %+v", seal.KeysPath, res.StatusCode, err, set)
 	}
-	if k := set.Keys[0]; k.Kid != seal.KeyID(g.sealKey()) || k.X != base64.RawURLEncoding.EncodeToString(g.sealKey()) {
+	if k := set.Keys[0]; k.Kid != seal.KeyID(sealKey(g)) || k.X != base64.RawURLEncoding.EncodeToString(sealKey(g)) {
 		t.Errorf("published key %+v is not the demo's seal key", k)
 	}
 
 }
 
 // sealKey is the demo's seal public key.
-func (g *tg) sealKey() ed25519.PublicKey {
-	g.t.Helper()
-	pub, err := seal.ReadPublicKey(filepath.Join(g.cfg.DataDir, seal.PublicKeyFile))
+func sealKey(g *e2e.Gateway) ed25519.PublicKey {
+	g.T.Helper()
+	pub, err := seal.ReadPublicKey(filepath.Join(g.Cfg.DataDir, seal.PublicKeyFile))
 	if err != nil {
-		g.t.Fatal(err)
+		g.T.Fatal(err)
 	}
 	return pub
 }
 
 // postSealed sends an operation asking for a sealed answer and checks the seal.
-func (g *tg) postSealed(token, query string, vars map[string]any) gqlResp {
-	g.t.Helper()
-	raw, hdr := g.postRaw(token, map[string]any{"query": query, "variables": vars}, http.Header{seal.Header: {"true"}})
-	if _, err := seal.Verify(raw, g.sealKey()); err != nil {
-		g.t.Errorf("the sealed answer does not verify: %v\n%s", err, raw)
+func postSealed(g *e2e.Gateway, token, query string, vars map[string]any) e2e.Resp {
+	g.T.Helper()
+	raw, hdr := postRaw(g, token, map[string]any{"query": query, "variables": vars}, http.Header{seal.Header: {"true"}})
+	if _, err := seal.Verify(raw, sealKey(g)); err != nil {
+		g.T.Errorf("the sealed answer does not verify: %v\n%s", err, raw)
 	}
-	out := gqlResp{Status: http.StatusOK, Raw: raw, Header: hdr}
+	out := e2e.Resp{Status: http.StatusOK, Raw: raw, Header: hdr}
 	if err := json.Unmarshal(raw, &out); err != nil {
-		g.t.Fatal(err)
+		g.T.Fatal(err)
 	}
 	return out
 }
 
 // checkDocumentedProcedure runs the Python verification of docs/sealed-answers.md on a
 // sealed answer and on a forged one, so the documented procedure stays true.
-func checkDocumentedProcedure(t *testing.T, g *tg, good, forged string) {
+func checkDocumentedProcedure(t *testing.T, g *e2e.Gateway, good, forged string) {
 	t.Helper()
 	if err := exec.Command("python3", "-c", "import cryptography").Run(); err != nil {
 		t.Log("python3 with the cryptography package is not installed; the documented procedure is not run")
@@ -210,7 +211,7 @@ func checkDocumentedProcedure(t *testing.T, g *tg, good, forged string) {
 	}
 	script := filepath.Join(t.TempDir(), "verify.py")
 	os.WriteFile(script, m[1], 0o600)
-	pub := filepath.Join(g.cfg.DataDir, seal.PublicKeyFile)
+	pub := filepath.Join(g.Cfg.DataDir, seal.PublicKeyFile)
 	if out, err := exec.Command("python3", script, good, pub).CombinedOutput(); err != nil || !strings.Contains(string(out), "seal OK") {
 		t.Errorf("the documented procedure does not verify a sealed answer: %v\n%s", err, out)
 	}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/e2e"
 )
 
 // otlpReceiver is an OTLP/HTTP trace collector: it keeps every span it is sent, and the
@@ -133,7 +134,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	rcv := newOTLPReceiver(t)
 	spies := map[string]*headerSpy{}
-	g := newTG(t, func(cfg *config.Config) {
+	g := e2e.Start(t, func(cfg *config.Config) {
 		for i, d := range cfg.Departments {
 			if d.Protocol == "soap" || d.Protocol == "rest" {
 				spies[d.ID] = &headerSpy{}
@@ -146,7 +147,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	postInCallersTrace(t, g, callerTrace)
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := g.parts.Tracing.ForceFlush(fctx); err != nil {
+	if err := g.Parts.Tracing.ForceFlush(fctx); err != nil {
 		t.Fatalf("flush to the collector: %v", err)
 	}
 
@@ -160,7 +161,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	}
 	checkDepartmentsInTrace(t, spies, ids, callerTrace)
 	line := ""
-	for _, l := range strings.Split(g.logs.String(), "\n") {
+	for _, l := range strings.Split(g.Logs.String(), "\n") {
 		if strings.Contains(l, `msg=request`) && strings.Contains(l, "path=/graphql") {
 			line = l
 		}
@@ -172,11 +173,11 @@ func TestTracingEndToEnd(t *testing.T) {
 
 // postInCallersTrace sends a query that reaches the PSB and the AMR, with a
 // traceparent in the caller's trace.
-func postInCallersTrace(t *testing.T, g *tg, callerTrace string) {
+func postInCallersTrace(t *testing.T, g *e2e.Gateway, callerTrace string) {
 	t.Helper()
 	body := `{"query":"query Reps { enterprises(first: 3) { edges { node { name legalRepresentative { name phone } } } } }"}`
-	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/graphql", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+g.token("online-hall"))
+	req, _ := http.NewRequest(http.MethodPost, g.Srv.URL+"/graphql", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+g.Token("online-hall"))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", "00-"+callerTrace+"-b7ad6b7169203331-01")
 	res, err := http.DefaultClient.Do(req)
@@ -272,7 +273,7 @@ func TestTracingOnInTheDemoByEnvironment(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &e2e.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data", dir,

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"pudong.gov.cn/gateway/e2e"
 	"pudong.gov.cn/gateway/store/postgres/pgtest"
 )
 
@@ -132,9 +133,9 @@ func (w *opsWalk) appendHeredoc(t *testing.T, line, heredoc string) {
 // startSimulators starts the simulators in the background and waits for the
 // gateway configuration they write.
 func (w *opsWalk) startSimulators(t *testing.T, line string) {
-	out := &syncBuffer{}
+	out := &e2e.SyncBuffer{}
 	w.background = append(w.background, start(w.ctx, args(line), out))
-	waitUntil(t, "the simulators' configuration", 60*time.Second, func() bool {
+	e2e.WaitUntil(t, "the simulators' configuration", 60*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(w.dir, "sim", "gateway.yaml"))
 		return err == nil && strings.Contains(out.String(), "A gateway for these simulators")
 	})
@@ -146,10 +147,10 @@ func (w *opsWalk) startReplica(t *testing.T, line string) {
 	a := args(line)
 	documented := a[len(a)-1]
 	a[len(a)-1] = "127.0.0.1:0"
-	out := &syncBuffer{}
+	out := &e2e.SyncBuffer{}
 	w.background = append(w.background, start(w.ctx, a, out))
 	listening := regexp.MustCompile(`gateway listening.* addr=(127\.0\.0\.1:\d+)`)
-	waitUntil(t, "replica "+documented+" listening", 60*time.Second, func() bool {
+	e2e.WaitUntil(t, "replica "+documented+" listening", 60*time.Second, func() bool {
 		m := listening.FindStringSubmatch(out.String())
 		if m != nil {
 			w.addrs[documented] = m[1]

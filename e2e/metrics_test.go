@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -19,7 +19,7 @@ var metricNameRE = regexp.MustCompile(`\b(?:gateway|go|process)_[a-z0-9_]+\b`)
 
 // exposedNames scrapes /metrics and returns every series name (histograms with their
 // _bucket, _sum and _count series).
-func exposedNames(g *tg) map[string]bool {
+func exposedNames(g *Gateway) map[string]bool {
 	names := map[string]bool{}
 	for _, l := range strings.Split(g.metrics(), "\n") {
 		if l == "" || strings.HasPrefix(l, "#") {
@@ -34,12 +34,12 @@ func exposedNames(g *tg) map[string]bool {
 
 // trafficForMetrics makes the gateway produce a series of every metric: department
 // calls, policy decisions, audit commits, a refused request.
-func trafficForMetrics(t *testing.T) *tg {
+func trafficForMetrics(t *testing.T) *Gateway {
 	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(idp.Close)
-	g := newTG(t, func(c *config.Config) {
+	g := Start(t, func(c *config.Config) {
 		c.Auth.JWKSURL = idp.URL           // down: counted, and the demo key still works
 		c.Limits.RedisAddr = "127.0.0.1:1" // unreachable: the limits fall back to local, and say so
 		for i := range c.Consumers {
@@ -48,11 +48,11 @@ func trafficForMetrics(t *testing.T) *tg {
 			}
 		}
 	})
-	hall := g.token("online-hall")
-	g.post(hall, `query Reps { enterprises(first: 3) { edges { node { name legalRepresentative { name phone } creditRecords { kind } } } } }`, nil)
-	citizen := g.token("ipudong-portal", "310115198503120012")
-	g.post(citizen, `{ citizen(idNumber: "310115198503120012") { name socialInsurance { status } } }`, nil)
-	if r := g.post(citizen, `{ me { consumer } }`, nil); r.Status != http.StatusTooManyRequests {
+	hall := g.Token("online-hall")
+	g.Post(hall, `query Reps { enterprises(first: 3) { edges { node { name legalRepresentative { name phone } creditRecords { kind } } } } }`, nil)
+	citizen := g.Token("ipudong-portal", "310115198503120012")
+	g.Post(citizen, `{ citizen(idNumber: "310115198503120012") { name socialInsurance { status } } }`, nil)
+	if r := g.Post(citizen, `{ me { consumer } }`, nil); r.Status != http.StatusTooManyRequests {
 		t.Fatalf("want a refused request for the rate limit metric: %d", r.Status)
 	}
 	return g
@@ -64,7 +64,7 @@ func TestDashboardAndGuideMetricsExist(t *testing.T) {
 	g := trafficForMetrics(t)
 	exposed := exposedNames(g)
 
-	data, err := os.ReadFile("../../docs/grafana-dashboard.json")
+	data, err := os.ReadFile("../docs/grafana-dashboard.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestDashboardAndGuideMetricsExist(t *testing.T) {
 		t.Errorf("the dashboard uses only %d metric references", used)
 	}
 
-	guide, err := os.ReadFile("../../docs/operators.md")
+	guide, err := os.ReadFile("../docs/operators.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,9 +161,9 @@ func TestMetricConventions(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	hall := g.token("online-hall")
+	hall := g.Token("online-hall")
 	for i := range 250 {
-		g.post(hall, `query Op`+strings.Repeat("x", i%7)+string(rune('A'+i%26))+string(rune('a'+i/26))+` { me { consumer } }`, nil)
+		g.Post(hall, `query Op`+strings.Repeat("x", i%7)+string(rune('A'+i%26))+string(rune('a'+i/26))+` { me { consumer } }`, nil)
 	}
 	ops := 0
 	for _, l := range strings.Split(g.metrics(), "\n") {

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // A bounded soak with faults: concurrent clients of several consumers while the PSB and
 // AMR simulators flip at random (seeded) between down, slow, garbage, a 50 % error rate and
@@ -8,7 +8,7 @@ package main
 //
 // Duration: 8 s by default; GATEWAY_SOAK=2m (any Go duration) runs longer, e.g.
 //
-//	GATEWAY_SOAK=2m go test ./cmd/gateway/ -run TestSoakWithFaults -v -timeout 10m
+//	GATEWAY_SOAK=2m go test ./e2e/ -run TestSoakWithFaults -v -timeout 10m
 //
 // GATEWAY_SOAK_HEAPPROFILE=FILE writes a heap profile once the soak is over.
 
@@ -86,14 +86,14 @@ func goroutines() (total, nonConn int) {
 
 // heapInUse is the heap in use after a collection, less the in-memory log buffer the
 // test harness keeps (the access log alone grows it by about 150 bytes a request).
-func heapInUse(g *tg) uint64 {
+func heapInUse(g *Gateway) uint64 {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	g.logs.mu.Lock()
-	logBuf := uint64(g.logs.b.Cap())
-	g.logs.mu.Unlock()
+	g.Logs.mu.Lock()
+	logBuf := uint64(g.Logs.b.Cap())
+	g.Logs.mu.Unlock()
 	if logBuf > m.HeapInuse {
 		return 0
 	}
@@ -176,7 +176,7 @@ func TestSoakWithFaults(t *testing.T) {
 	for _, c := range callers {
 		for _, q := range queries {
 			query, vars := q(rand.New(rand.NewPCG(1, 2)))
-			if _, err := postFrom(client, g.srv.URL, c.token, query, vars); err != nil {
+			if _, err := PostFrom(client, g.Srv.URL, c.token, query, vars); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -237,8 +237,8 @@ func TestSoakWithFaults(t *testing.T) {
 
 // newSoakGateway is a gateway whose PSB and AMR simulators, on loopback, time
 // out after 300 ms and open their breakers for 500 ms.
-func newSoakGateway(t *testing.T) *tg {
-	g := newTG(t, func(c *config.Config) {
+func newSoakGateway(t *testing.T) *Gateway {
+	g := Start(t, func(c *config.Config) {
 		for i := range c.Departments {
 			if d := &c.Departments[i]; d.ID == "psb" || d.ID == "amr" {
 				d.Timeout = 300 * time.Millisecond
@@ -246,7 +246,7 @@ func newSoakGateway(t *testing.T) *tg {
 			}
 		}
 	})
-	for id, addr := range g.sims.Addrs {
+	for id, addr := range g.Sims.Addrs {
 		if (id == "psb" || id == "amr") && !strings.Contains(addr, "127.0.0.1") {
 			t.Fatalf("the %s simulator is not on loopback: %s", id, addr)
 		}
@@ -256,14 +256,14 @@ func newSoakGateway(t *testing.T) *tg {
 
 // soakCallers are the soak's consumers, each with how often it calls and what
 // it must never see.
-func soakCallers(g *tg) []soakCaller {
+func soakCallers(g *Gateway) []soakCaller {
 	phones := []string{"13812345678", "13987654321", "13601234567", "13501112233"}
 	return []soakCaller{
-		{"online-hall", g.token("online-hall"), 4, phones},
-		{"supervision-platform", g.token("supervision-platform"), 2, append([]string{"银城中路", "1985-03-12"}, phones...)},
-		{"playground", g.token("playground"), 1, append([]string{"张伟", "银城中路", "1985-03-12", "拒不履行"}, phones...)},
-		{"ipudong-portal as 李娜", g.token("ipudong-portal", dataset.LiNa), 1, []string{"张伟", "银城中路", "13812345678", "拒不履行"}},
-		{"psb-console", g.token("psb-console"), 1, []string{"拒不履行"}},
+		{"online-hall", g.Token("online-hall"), 4, phones},
+		{"supervision-platform", g.Token("supervision-platform"), 2, append([]string{"银城中路", "1985-03-12"}, phones...)},
+		{"playground", g.Token("playground"), 1, append([]string{"张伟", "银城中路", "1985-03-12", "拒不履行"}, phones...)},
+		{"ipudong-portal as 李娜", g.Token("ipudong-portal", dataset.LiNa), 1, []string{"张伟", "银城中路", "13812345678", "拒不履行"}},
+		{"psb-console", g.Token("psb-console"), 1, []string{"拒不履行"}},
 	}
 }
 
@@ -279,8 +279,8 @@ func weightedCallers(callers []soakCaller) []soakCaller {
 }
 
 // soakQueries are the queries the soak draws from, each with random arguments.
-func soakQueries(g *tg) []func(r *rand.Rand) (string, map[string]any) {
-	persons, enterprises := g.sims.Data.Persons, g.sims.Data.Enterprises
+func soakQueries(g *Gateway) []func(r *rand.Rand) (string, map[string]any) {
+	persons, enterprises := g.Sims.Data.Persons, g.Sims.Data.Enterprises
 	return []func(r *rand.Rand) (string, map[string]any){
 		func(r *rand.Rand) (string, map[string]any) {
 			return `query($id: ID!) { citizen(idNumber: $id) { idNumber name birthDate householdAddress phone socialInsurance { insuranceType employer { name } } } }`,
@@ -309,13 +309,13 @@ func soakQueries(g *tg) []func(r *rand.Rand) (string, map[string]any) {
 
 // flipFaults sets a random fault (down, slow, garbage, errors or none) on the
 // PSB and AMR simulators every 150 to 500 ms until stop is closed.
-func flipFaults(g *tg, stats *soakStats, stop <-chan struct{}, seed uint64) {
+func flipFaults(g *Gateway, stats *soakStats, stop <-chan struct{}, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 1))
 	for {
 		for _, d := range []struct {
 			id  string
 			ctl *simhttp.Control
-		}{{"psb", g.sims.PSB}, {"amr", g.sims.AMR}} {
+		}{{"psb", g.Sims.PSB}, {"amr", g.Sims.AMR}} {
 			var f simhttp.Fault
 			switch r.IntN(5) {
 			case 0:
@@ -347,28 +347,28 @@ func flipFaults(g *tg, stats *soakStats, stop <-chan struct{}, seed uint64) {
 // soakRequest sends one query as c and records its latency, status and error
 // codes, and any problem with the answer: no answer, a status other than those
 // allowed, not a GraphQL response, an unexpected code, or a value c may not see.
-func soakRequest(client *http.Client, g *tg, c soakCaller, query string, vars map[string]any, stats *soakStats) {
+func soakRequest(client *http.Client, g *Gateway, c soakCaller, query string, vars map[string]any, stats *soakStats) {
 	start := time.Now()
-	res, err := postFrom(client, g.srv.URL, c.token, query, vars)
+	res, err := PostFrom(client, g.Srv.URL, c.token, query, vars)
 	lat := time.Since(start)
 	stats.mu.Lock()
 	stats.requests++
 	stats.latencies = append(stats.latencies, lat)
 	stats.maxLat = max(stats.maxLat, lat)
 	if err == nil {
-		stats.statuses[res.status]++
+		stats.statuses[res.Status]++
 	}
 	stats.mu.Unlock()
-	if err != nil && res.raw == nil {
+	if err != nil && res.Raw == nil {
 		stats.problem("%s: no answer: %v", c.name, err)
 		return
 	}
-	if !slices.Contains([]int{200, 413, 429, 503}, res.status) {
-		stats.problem("%s: status %d: %.300s", c.name, res.status, res.raw)
+	if !slices.Contains([]int{200, 413, 429, 503}, res.Status) {
+		stats.problem("%s: status %d: %.300s", c.name, res.Status, res.Raw)
 	}
-	why, codes := validGraphQL(res.status, res.raw)
+	why, codes := validGraphQL(res.Status, res.Raw)
 	if why != "" {
-		stats.problem("%s: not a valid GraphQL response (%s): %.300s", c.name, why, res.raw)
+		stats.problem("%s: not a valid GraphQL response (%s): %.300s", c.name, why, res.Raw)
 	}
 	stats.mu.Lock()
 	for _, code := range codes {
@@ -377,12 +377,12 @@ func soakRequest(client *http.Client, g *tg, c soakCaller, query string, vars ma
 	stats.mu.Unlock()
 	for _, code := range codes {
 		if !slices.Contains([]string{"FORBIDDEN_FIELD", "SOURCE_UNAVAILABLE", "SOURCE_ERROR", "BAD_USER_INPUT", "RATE_LIMITED", "FORBIDDEN_ARGUMENT", "SUBJECT_LIMIT_EXCEEDED"}, code) {
-			stats.problem("%s: unexpected error code %s: %.300s", c.name, code, res.raw)
+			stats.problem("%s: unexpected error code %s: %.300s", c.name, code, res.Raw)
 		}
 	}
 	for _, s := range c.secrets {
-		if bytes.Contains(res.raw, []byte(s)) {
-			stats.problem("%s: the answer leaks %q: %.300s", c.name, s, res.raw)
+		if bytes.Contains(res.Raw, []byte(s)) {
+			stats.problem("%s: the answer leaks %q: %.300s", c.name, s, res.Raw)
 		}
 	}
 }
@@ -391,11 +391,11 @@ func soakRequest(client *http.Client, g *tg, c soakCaller, query string, vars ma
 // close, then checks that the gateway answers in full; it returns how long the
 // breakers took. Probes must reach the departments, so the owners purge their
 // cached records first.
-func awaitSoakRecovery(t *testing.T, client *http.Client, g *tg) time.Duration {
-	g.sims.PSB.SetFault(simhttp.Fault{Mode: simhttp.ModeOK})
-	g.sims.AMR.SetFault(simhttp.Fault{Mode: simhttp.ModeOK})
+func awaitSoakRecovery(t *testing.T, client *http.Client, g *Gateway) time.Duration {
+	g.Sims.PSB.SetFault(simhttp.Fault{Mode: simhttp.ModeOK})
+	g.Sims.AMR.SetFault(simhttp.Fault{Mode: simhttp.ModeOK})
 	recoverStart := time.Now()
-	hall, psbTok, amrTok := g.token("online-hall"), g.token("psb-console"), g.token("amr-console")
+	hall, psbTok, amrTok := g.Token("online-hall"), g.Token("psb-console"), g.Token("amr-console")
 	var ready map[string]string
 	for {
 		ready = g.readyz()
@@ -405,9 +405,9 @@ func awaitSoakRecovery(t *testing.T, client *http.Client, g *tg) time.Duration {
 		if time.Since(recoverStart) > 15*time.Second {
 			t.Fatalf("breakers still not closed 15 s after the faults ended: %v", ready)
 		}
-		postFrom(client, g.srv.URL, psbTok, `mutation { purgeCache(department: "psb") }`, nil)
-		postFrom(client, g.srv.URL, amrTok, `mutation { purgeCache(department: "amr") }`, nil)
-		postFrom(client, g.srv.URL, hall, `{ citizen(idNumber: "310115198503120012") { name } enterprise(creditCode: "91310115MA1FL0AB0P") { name } }`, nil)
+		PostFrom(client, g.Srv.URL, psbTok, `mutation { purgeCache(department: "psb") }`, nil)
+		PostFrom(client, g.Srv.URL, amrTok, `mutation { purgeCache(department: "amr") }`, nil)
+		PostFrom(client, g.Srv.URL, hall, `{ citizen(idNumber: "310115198503120012") { name } enterprise(creditCode: "91310115MA1FL0AB0P") { name } }`, nil)
 		time.Sleep(100 * time.Millisecond)
 	}
 	recovered := time.Since(recoverStart)
@@ -416,7 +416,7 @@ func awaitSoakRecovery(t *testing.T, client *http.Client, g *tg) time.Duration {
 			t.Errorf("after the soak %s is %s", comp, state)
 		}
 	}
-	if r := g.post(hall, `{ citizen(idNumber: "310115198503120012") { name } enterprise(creditCode: "91310115MA1FL0AB0P") { name } }`, nil); r.str("citizen.name") != "张伟" || r.str("enterprise.name") == "" || len(r.Errors) > 0 {
+	if r := g.Post(hall, `{ citizen(idNumber: "310115198503120012") { name } enterprise(creditCode: "91310115MA1FL0AB0P") { name } }`, nil); r.Str("citizen.name") != "张伟" || r.Str("enterprise.name") == "" || len(r.Errors) > 0 {
 		t.Errorf("after recovery the gateway answers in full: %s", r.Raw)
 	}
 	client.CloseIdleConnections()

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"crypto/ecdsa"
@@ -41,7 +41,7 @@ func TestJWKSRotationWithoutRestart(t *testing.T) {
 	newKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	publish(oldKey, "idp-2026-11")
 
-	g := newTG(t, func(c *config.Config) { c.Auth.JWKSURL = idp.URL })
+	g := Start(t, func(c *config.Config) { c.Auth.JWKSURL = idp.URL })
 	mint := func(key *ecdsa.PrivateKey, kid string) string {
 		tok, err := auth.Mint(key, kid, auth.Claims{Subject: "clerk-7", Consumer: "online-hall", Purpose: "administrative-approval"}, time.Now())
 		if err != nil {
@@ -51,18 +51,18 @@ func TestJWKSRotationWithoutRestart(t *testing.T) {
 	}
 	q := `{ me { consumer } }`
 	oldTok := mint(oldKey, "idp-2026-11")
-	if r := g.post(oldTok, q, nil); r.Status != http.StatusOK {
+	if r := g.Post(oldTok, q, nil); r.Status != http.StatusOK {
 		t.Fatalf("a token of the published key: %d %s", r.Status, r.Raw)
 	}
-	if r := g.post(g.token("online-hall"), q, nil); r.Status != http.StatusOK {
+	if r := g.Post(g.Token("online-hall"), q, nil); r.Status != http.StatusOK {
 		t.Fatalf("the configured key keeps working beside the JWKS URL: %d", r.Status)
 	}
 
 	publish(newKey, "idp-2026-12")
-	if r := g.post(mint(newKey, "idp-2026-12"), q, nil); r.Status != http.StatusOK {
+	if r := g.Post(mint(newKey, "idp-2026-12"), q, nil); r.Status != http.StatusOK {
 		t.Errorf("a token of the rotated-in key: %d %s", r.Status, r.Raw)
 	}
-	r := g.post(oldTok, q, nil)
+	r := g.Post(oldTok, q, nil)
 	if r.Status != http.StatusUnauthorized || len(r.Errors) == 0 || r.Errors[0].Extensions["reason"] != "unknown_key" {
 		t.Errorf("a token of the rotated-out key: %d %s", r.Status, r.Raw)
 	}

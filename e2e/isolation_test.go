@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Isolation between callers: many consumers and purposes ask for the same people at the
 // same time, through one shared record cache, and every answer is checked against the
@@ -9,9 +9,7 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -79,45 +77,12 @@ const isoQuery = `query($a: ID!, $b: ID!) {
   e: enterprise(creditCode: "91310115MA1FL0AB0P") { name insuredEmployees }
 }`
 
-// isoResult is one answer, decoded.
-type isoResult struct {
-	status int
-	raw    []byte
-	resp   gqlResp
-}
-
-// postFrom sends a GraphQL request from any goroutine (it never calls t.Fatal).
-func postFrom(client *http.Client, url, token, query string, vars map[string]any) (isoResult, error) {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, err := http.NewRequest(http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		return isoResult{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := client.Do(req)
-	if err != nil {
-		return isoResult{}, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return isoResult{}, err
-	}
-	out := isoResult{status: res.StatusCode, raw: raw}
-	out.resp.Raw, out.resp.Status, out.resp.Header = raw, res.StatusCode, res.Header
-	if err := json.Unmarshal(raw, &out.resp); err != nil {
-		return out, fmt.Errorf("status %d, not JSON: %.200s", res.StatusCode, raw)
-	}
-	return out, nil
-}
-
 // checkCitizen returns every way the answer at alias departs from the view of p.
-func checkCitizen(r gqlResp, alias string, p isoPerson, v citizenView) []string {
+func checkCitizen(r Resp, alias string, p isoPerson, v citizenView) []string {
 	var bad []string
 	field := func(name string, a access, fullV, maskedV string, leak string) {
 		path := alias + "." + name
-		got, isStr := r.get(path).(string)
+		got, isStr := r.Get(path).(string)
 		switch a {
 		case full:
 			if got != fullV {
@@ -128,10 +93,10 @@ func checkCitizen(r gqlResp, alias string, p isoPerson, v citizenView) []string 
 				bad = append(bad, fmt.Sprintf("%s = %q, want masked %q", path, got, maskedV))
 			}
 		case denied:
-			if isStr || r.get(path) != nil {
-				bad = append(bad, fmt.Sprintf("%s = %v, want null", path, r.get(path)))
+			if isStr || r.Get(path) != nil {
+				bad = append(bad, fmt.Sprintf("%s = %v, want null", path, r.Get(path)))
 			}
-			if e := r.errorAt(path); e == nil || e.Extensions["code"] != "FORBIDDEN_FIELD" {
+			if e := r.ErrorAt(path); e == nil || e.Extensions["code"] != "FORBIDDEN_FIELD" {
 				bad = append(bad, path+": no FORBIDDEN_FIELD error")
 			}
 		}
@@ -149,11 +114,11 @@ func checkCitizen(r gqlResp, alias string, p isoPerson, v citizenView) []string 
 	si := alias + ".socialInsurance"
 	switch v.socialInsurance {
 	case full:
-		if r.str(si+".0.insuranceType") != "PENSION" {
+		if r.Str(si+".0.insuranceType") != "PENSION" {
 			bad = append(bad, si+": want the pension in full")
 		}
 	default:
-		if r.get(si) != nil || r.errorAt(si) == nil || r.errorAt(si).Extensions["owner"] != "hrss" {
+		if r.Get(si) != nil || r.ErrorAt(si) == nil || r.ErrorAt(si).Extensions["owner"] != "hrss" {
 			bad = append(bad, si+": want null with FORBIDDEN_FIELD naming hrss")
 		}
 	}
@@ -161,7 +126,7 @@ func checkCitizen(r gqlResp, alias string, p isoPerson, v citizenView) []string 
 }
 
 // checkIso returns every way an answer departs from its caller's decisions.
-func checkIso(r gqlResp, c isoCaller, swapped bool) []string {
+func checkIso(r Resp, c isoCaller, swapped bool) []string {
 	if r.Status != http.StatusOK {
 		return []string{fmt.Sprintf("status %d", r.Status)}
 	}
@@ -173,21 +138,21 @@ func checkIso(r gqlResp, c isoCaller, swapped bool) []string {
 	bad := checkCitizen(r, "a", first, vFirst)
 	bad = append(bad, checkCitizen(r, "b", second, vSecond)...)
 
-	recs, _ := r.get("cr").([]any)
+	recs, _ := r.Get("cr").([]any)
 	found := false
 	for i := range recs {
-		if r.str(fmt.Sprintf("cr.%d.title", i)) != "严重违法失信名单" {
+		if r.Str(fmt.Sprintf("cr.%d.title", i)) != "严重违法失信名单" {
 			continue
 		}
 		found = true
 		path := fmt.Sprintf("cr.%d.content", i)
 		switch c.content {
 		case full:
-			if !strings.Contains(r.str(path), "未依法办理注销登记") {
+			if !strings.Contains(r.Str(path), "未依法办理注销登记") {
 				bad = append(bad, path+": want the content in full")
 			}
 		default:
-			if r.get(path) != nil || r.errorAt(path) == nil {
+			if r.Get(path) != nil || r.ErrorAt(path) == nil {
 				bad = append(bad, path+": want null with FORBIDDEN_FIELD")
 			}
 		}
@@ -200,15 +165,15 @@ func checkIso(r gqlResp, c isoCaller, swapped bool) []string {
 	}
 	switch c.insured {
 	case full:
-		if _, ok := r.get("e.insuredEmployees").(float64); !ok {
+		if _, ok := r.Get("e.insuredEmployees").(float64); !ok {
 			bad = append(bad, "e.insuredEmployees: want a number")
 		}
 	default:
-		if r.get("e.insuredEmployees") != nil || r.errorAt("e.insuredEmployees") == nil {
+		if r.Get("e.insuredEmployees") != nil || r.ErrorAt("e.insuredEmployees") == nil {
 			bad = append(bad, "e.insuredEmployees: want null with FORBIDDEN_FIELD")
 		}
 	}
-	if r.str("e.name") != "上海浦江智联科技有限公司" {
+	if r.Str("e.name") != "上海浦江智联科技有限公司" {
 		bad = append(bad, "e.name is unconditional")
 	}
 	// Nothing but FORBIDDEN_FIELD errors: no source failure hides a decision.
@@ -233,16 +198,16 @@ func unlimited(c *config.Config) {
 // through one cache warmed by the PSB's own console (which reads everything); each answer
 // matches its own caller's decisions, byte for byte free of what it must not see.
 func TestIsolationConcurrentCallers(t *testing.T) {
-	g := newTG(t, unlimited)
+	g := Start(t, unlimited)
 	callers := []isoCaller{
-		{"playground", g.token("playground"), viewMasked, viewMasked, denied, denied},
-		{"online-hall", g.token("online-hall"), viewHall, viewHall, full, denied},
-		{"online-hall for marketing", g.tokenWithPurpose("online-hall", "marketing"), viewMasked, viewMasked, denied, denied},
-		{"supervision-platform", g.token("supervision-platform"), viewSupervis, viewSupervis, full, full},
-		{"ipudong-portal as 张伟", g.token("ipudong-portal", dataset.ZhangWei), viewAll, viewMasked, denied, denied},
-		{"ipudong-portal as 李娜", g.token("ipudong-portal", dataset.LiNa), viewMasked, viewAll, denied, denied},
-		{"psb-console", g.token("psb-console"), viewPSB, viewPSB, denied, denied},
-		{"hrss-console", g.token("hrss-console"), viewHRSS, viewHRSS, denied, full},
+		{"playground", g.Token("playground"), viewMasked, viewMasked, denied, denied},
+		{"online-hall", g.Token("online-hall"), viewHall, viewHall, full, denied},
+		{"online-hall for marketing", g.TokenWithPurpose("online-hall", "marketing"), viewMasked, viewMasked, denied, denied},
+		{"supervision-platform", g.Token("supervision-platform"), viewSupervis, viewSupervis, full, full},
+		{"ipudong-portal as 张伟", g.Token("ipudong-portal", dataset.ZhangWei), viewAll, viewMasked, denied, denied},
+		{"ipudong-portal as 李娜", g.Token("ipudong-portal", dataset.LiNa), viewMasked, viewAll, denied, denied},
+		{"psb-console", g.Token("psb-console"), viewPSB, viewPSB, denied, denied},
+		{"hrss-console", g.Token("hrss-console"), viewHRSS, viewHRSS, denied, full},
 	}
 	vars := func(swapped bool) map[string]any {
 		if swapped {
@@ -252,8 +217,8 @@ func TestIsolationConcurrentCallers(t *testing.T) {
 	}
 
 	// The most dangerous order first: the owner's full view loads the shared records.
-	g.sims.PSB.Reset()
-	warm := g.post(callers[6].token, isoQuery, vars(false))
+	g.Sims.PSB.Reset()
+	warm := g.Post(callers[6].token, isoQuery, vars(false))
 	if bad := checkIso(warm, callers[6], false); len(bad) > 0 {
 		t.Fatalf("warm-up as psb-console: %v\n%s", bad, warm.Raw)
 	}
@@ -274,17 +239,17 @@ func TestIsolationConcurrentCallers(t *testing.T) {
 				<-start
 				for i := 0; i < perCaller/workers; i++ {
 					swapped := (w+i)%2 == 1
-					res, err := postFrom(client, g.srv.URL, c.token, isoQuery, vars(swapped))
+					res, err := PostFrom(client, g.Srv.URL, c.token, isoQuery, vars(swapped))
 					var bad []string
 					if err != nil {
 						bad = []string{err.Error()}
 					} else {
-						bad = checkIso(res.resp, c, swapped)
+						bad = checkIso(res, c, swapped)
 					}
 					mu.Lock()
 					answered++
 					if len(bad) > 0 && len(failures[c.name]) < 5 {
-						failures[c.name] = append(failures[c.name], fmt.Sprintf("%v\n\t%.1500s", bad, res.raw))
+						failures[c.name] = append(failures[c.name], fmt.Sprintf("%v\n\t%.1500s", bad, res.Raw))
 					}
 					mu.Unlock()
 				}
@@ -302,8 +267,8 @@ func TestIsolationConcurrentCallers(t *testing.T) {
 		t.Errorf("%d answers, want %d", answered, len(callers)*perCaller)
 	}
 	// One record per person, loaded once by the owner's request, served to everyone.
-	if n := g.sims.PSB.Count("QueryPerson"); n != 2 {
+	if n := g.Sims.PSB.Count("QueryPerson"); n != 2 {
 		t.Errorf("PSB calls for 2 people and %d requests: %d, want 2 (the cache is shared)", answered+1, n)
 	}
-	t.Logf("%d concurrent answers from %d callers checked; PSB calls: %d", answered, len(callers), g.sims.PSB.Count("QueryPerson"))
+	t.Logf("%d concurrent answers from %d callers checked; PSB calls: %d", answered, len(callers), g.Sims.PSB.Count("QueryPerson"))
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -221,7 +221,7 @@ type walkCheck struct {
 	t      *testing.T
 	w      *walker
 	c      walkCaller
-	got    gqlResp
+	got    Resp
 	due    map[auditKey]bool
 	checks int
 }
@@ -270,7 +270,7 @@ func (wc *walkCheck) object(path string, raw map[string]any, subject string) {
 		}
 		f := def.Fields.ForName(name)
 		p := path + "." + name
-		gv := wc.got.get(p)
+		gv := wc.got.Get(p)
 		if share := f.Directives.ForName("share"); share != nil {
 			wc.governed(p, raw, def, f, rv, gv, subject)
 			continue
@@ -297,14 +297,14 @@ func (wc *walkCheck) value(p string, rv, gv any, subject string) {
 	switch r := rv.(type) {
 	case map[string]any:
 		if gv == nil {
-			wc.t.Errorf("%s %s: want an object, got null: %v", wc.c.name, p, wc.got.errorAt(p))
+			wc.t.Errorf("%s %s: want an object, got null: %v", wc.c.name, p, wc.got.ErrorAt(p))
 			return
 		}
 		wc.object(p, r, subject)
 	case []any:
 		gl, _ := gv.([]any)
 		if len(gl) != len(r) {
-			wc.t.Errorf("%s %s: want %d elements, got %v (%v)", wc.c.name, p, len(r), gv, wc.got.errorAt(p))
+			wc.t.Errorf("%s %s: want %d elements, got %v (%v)", wc.c.name, p, len(r), gv, wc.got.ErrorAt(p))
 			return
 		}
 		for i := range r {
@@ -323,7 +323,7 @@ func (wc *walkCheck) refused(p string, gv any, code string) {
 		wc.t.Errorf("%s %s: want refused with %s, got %v", wc.c.name, p, code, gv)
 		return
 	}
-	if e := wc.got.errorAt(p); e == nil || e.Extensions["code"] != code {
+	if e := wc.got.ErrorAt(p); e == nil || e.Extensions["code"] != code {
 		wc.t.Errorf("%s %s: want %s, got %+v", wc.c.name, p, code, e)
 	}
 }
@@ -367,24 +367,24 @@ func TestPolicyConformanceWalk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the conformance walk runs the whole schema through every demo consumer")
 	}
-	truth := newTG(t, rawCatalog, walkLimits)
-	g := newTG(t, walkLimits)
+	truth := Start(t, rawCatalog, walkLimits)
+	g := Start(t, walkLimits)
 	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
-	w := &walker{schema: schema, cat: g.parts.Catalog}
+	w := &walker{schema: schema, cat: g.Parts.Catalog}
 	q := w.query(t)
-	raw := truth.post(truth.token("psb-console"), q, nil)
+	raw := truth.Post(truth.Token("psb-console"), q, nil)
 	if len(raw.Errors) > 0 {
 		t.Fatalf("the truth has errors: %.2000s", raw.Raw)
 	}
 	total := 0
-	for _, c := range walkCallers(g.cfg) {
+	for _, c := range walkCallers(g.Cfg) {
 		var tok string
 		if c.citizen != "" {
-			tok = g.token(c.name, c.citizen)
+			tok = g.Token(c.name, c.citizen)
 		} else {
-			tok = g.token(c.name)
+			tok = g.Token(c.name)
 		}
-		got := g.post(tok, q, nil)
+		got := g.Post(tok, q, nil)
 		wc := &walkCheck{t: t, w: w, c: c, got: got, due: map[auditKey]bool{}}
 		wc.roots(raw)
 		// Every due decision is in the audit trail under this request's id.
@@ -419,7 +419,7 @@ func walkCallers(cfg *config.Config) []walkCaller {
 // roots checks each root field of the walk's answer: refused when an argument
 // is a lookup the caller may not make, else the value the truth answered, as
 // the caller's policy shows it.
-func (wc *walkCheck) roots(raw gqlResp) {
+func (wc *walkCheck) roots(raw Resp) {
 	w, c, got := wc.w, wc.c, wc.got
 	for _, r := range w.roots {
 		refused := false
@@ -438,21 +438,21 @@ func (wc *walkCheck) roots(raw gqlResp) {
 			}
 		}
 		if refused {
-			wc.refused(r.alias, got.get(r.alias), "FORBIDDEN_ARGUMENT")
+			wc.refused(r.alias, got.Get(r.alias), "FORBIDDEN_ARGUMENT")
 			continue
 		}
-		wc.value(r.alias, raw.get(r.alias), got.get(r.alias), "")
+		wc.value(r.alias, raw.Get(r.alias), got.Get(r.alias), "")
 	}
 }
 
 // dueAudited checks that every decision due for the walk's request is in the
 // audit trail under the request's id.
-func (wc *walkCheck) dueAudited(g *tg) {
+func (wc *walkCheck) dueAudited(g *Gateway) {
 	t, w, c := wc.t, wc.w, wc.c
 	id := wc.got.Header.Get("X-Request-Id")
 	have := map[auditKey]bool{}
 	for _, owner := range w.cat.Departments() {
-		events, err := g.parts.Store.ListAudit(context.Background(), store.AuditFilter{Owner: owner})
+		events, err := g.Parts.Store.ListAudit(context.Background(), store.AuditFilter{Owner: owner})
 		if err != nil {
 			t.Fatal(err)
 		}

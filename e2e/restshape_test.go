@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -24,7 +24,7 @@ func TestRESTSystemOfAnotherShapeBoundByConfiguration(t *testing.T) {
 	registry := batchArrayRegistry(&calls)
 	defer registry.Close()
 	part := decodeRESTBinding(t, registry.URL)
-	g := newTG(t, func(c *config.Config) {
+	g := Start(t, func(c *config.Config) {
 		c.Cache.Disabled = true
 		for i, d := range c.Departments {
 			switch d.ID {
@@ -36,17 +36,17 @@ func TestRESTSystemOfAnotherShapeBoundByConfiguration(t *testing.T) {
 		}
 		c.Sources.EnterpriseList = part.Sources.EnterpriseList
 	})
-	r := g.post(g.token("online-hall"), `{
+	r := g.Post(g.Token("online-hall"), `{
 		a: citizen(idNumber: "310115198503120012") { name birthDate }
 		b: citizen(idNumber: "310115199001010029") { name birthDate }
 		enterprises(first: 2) { totalCount } }`, nil)
-	if r.str("a.name") != "张伟" || r.str("a.birthDate") != "1985-03-12" || r.str("b.name") != "李娜" || r.get("b.birthDate") != nil {
+	if r.Str("a.name") != "张伟" || r.Str("a.birthDate") != "1985-03-12" || r.Str("b.name") != "李娜" || r.Get("b.birthDate") != nil {
 		t.Errorf("citizens through the REST registry: %s", r.Raw)
 	}
 	if n := calls.Load(); n != 1 {
 		t.Errorf("the registry was called %d times for two citizens, want one batch", n)
 	}
-	e := r.errorAt("enterprises")
+	e := r.ErrorAt("enterprises")
 	if e == nil || e.Extensions["code"] != errcode.SourceNotOffered || e.Extensions["source"] != "enterpriseList" || !strings.Contains(e.Message, "enterpriseList") {
 		t.Errorf("enterprises without a list operation: %s", r.Raw)
 	}
@@ -54,7 +54,7 @@ func TestRESTSystemOfAnotherShapeBoundByConfiguration(t *testing.T) {
 		t.Errorf("enterprises: %s", r.Raw)
 	}
 	// Enterprises of a person still work: only the list is missing.
-	r = g.post(g.token("supervision-platform"), `{ enterprises(legalRepresentative: "310115198503120012", first: 5) { totalCount } }`, nil)
+	r = g.Post(g.Token("supervision-platform"), `{ enterprises(legalRepresentative: "310115198503120012", first: 5) { totalCount } }`, nil)
 	if len(r.Errors) != 0 {
 		t.Errorf("enterprises of a legal representative: %s", r.Raw)
 	}

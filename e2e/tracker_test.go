@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -23,7 +23,7 @@ type trackerAccess struct {
 	}
 }
 
-func trackerOf(t *testing.T, r gqlResp) (int, []trackerAccess) {
+func trackerOf(t *testing.T, r Resp) (int, []trackerAccess) {
 	t.Helper()
 	if len(r.Errors) > 0 {
 		t.Fatalf("myDataAccess: %s", r.Raw)
@@ -49,18 +49,18 @@ func trackerOf(t *testing.T, r gqlResp) (int, []trackerAccess) {
 // and grant; his own reads are not listed; 李娜 sees none of it, and a token that is not
 // a citizen's gets CITIZEN_ONLY.
 func TestCitizenDataTracker(t *testing.T) {
-	g := newTG(t)
-	hall := g.token("online-hall")
-	r := g.post(hall, `query($id: ID!) { citizen(idNumber: $id) { name socialInsurance { insuranceType status } } }`,
+	g := Start(t)
+	hall := g.Token("online-hall")
+	r := g.Post(hall, `query($id: ID!) { citizen(idNumber: $id) { name socialInsurance { insuranceType status } } }`,
 		map[string]any{"id": dataset.ZhangWei})
 	if len(r.Errors) > 0 {
 		t.Fatalf("online hall read: %s", r.Raw)
 	}
-	zhang := g.token("ipudong-portal", dataset.ZhangWei)
+	zhang := g.Token("ipudong-portal", dataset.ZhangWei)
 	// His own reading through the portal is not someone else's access.
-	g.post(zhang, `query($id: ID!) { citizen(idNumber: $id) { name birthDate } }`, map[string]any{"id": dataset.ZhangWei})
+	g.Post(zhang, `query($id: ID!) { citizen(idNumber: $id) { name birthDate } }`, map[string]any{"id": dataset.ZhangWei})
 
-	r = g.post(zhang, trackerQuery, nil)
+	r = g.Post(zhang, trackerQuery, nil)
 	total, accesses := trackerOf(t, r)
 	if total != 1 || len(accesses) != 1 {
 		t.Fatalf("张伟's tracker has %d accesses (%d shown), want the online hall's one: %s", total, len(accesses), r.Raw)
@@ -86,13 +86,13 @@ func TestCitizenDataTracker(t *testing.T) {
 	}
 
 	// 李娜's token reads her own tracker only: nothing about 张伟.
-	r = g.post(g.token("ipudong-portal", dataset.LiNa), trackerQuery, nil)
+	r = g.Post(g.Token("ipudong-portal", dataset.LiNa), trackerQuery, nil)
 	if total, _ := trackerOf(t, r); total != 0 || strings.Contains(string(r.Raw), "online-hall") {
 		t.Errorf("李娜's tracker: %s", r.Raw)
 	}
 	for _, consumer := range []string{"online-hall", "cio-console", "psb-console"} {
-		r = g.post(g.token(consumer), trackerQuery, nil)
-		if e := r.errorAt("myDataAccess"); e == nil || e.Extensions["code"] != "CITIZEN_ONLY" {
+		r = g.Post(g.Token(consumer), trackerQuery, nil)
+		if e := r.ErrorAt("myDataAccess"); e == nil || e.Extensions["code"] != "CITIZEN_ONLY" {
 			t.Errorf("%s asking for a tracker: %s", consumer, r.Raw)
 		}
 	}
@@ -102,14 +102,14 @@ func TestCitizenDataTracker(t *testing.T) {
 // and is listed for the CIO office and the owner's auditors; other callers cannot list
 // withholdings.
 func TestTrackerWithholdsConfidentialPurposes(t *testing.T) {
-	g := newTG(t)
-	inv := g.tokenWithPurpose("supervision-platform", "case-investigation")
-	if r := g.post(inv, `query($id: ID!) { citizen(idNumber: $id) { name } }`, map[string]any{"id": dataset.ZhangWei}); r.Status != 200 {
+	g := Start(t)
+	inv := g.TokenWithPurpose("supervision-platform", "case-investigation")
+	if r := g.Post(inv, `query($id: ID!) { citizen(idNumber: $id) { name } }`, map[string]any{"id": dataset.ZhangWei}); r.Status != 200 {
 		t.Fatalf("investigation read: %s", r.Raw)
 	}
-	g.post(g.token("online-hall"), `query($id: ID!) { citizen(idNumber: $id) { name } }`, map[string]any{"id": dataset.ZhangWei})
+	g.Post(g.Token("online-hall"), `query($id: ID!) { citizen(idNumber: $id) { name } }`, map[string]any{"id": dataset.ZhangWei})
 
-	r := g.post(g.token("ipudong-portal", dataset.ZhangWei), trackerQuery, nil)
+	r := g.Post(g.Token("ipudong-portal", dataset.ZhangWei), trackerQuery, nil)
 	total, accesses := trackerOf(t, r)
 	if total != 1 || accesses[0].Consumer != "online-hall" || strings.Contains(string(r.Raw), "investigation") {
 		t.Errorf("the tracker shows the confidential access or misses the other: %s", r.Raw)
@@ -117,52 +117,52 @@ func TestTrackerWithholdsConfidentialPurposes(t *testing.T) {
 
 	const withheld = `{ withheldDataAccess { totalCount items { consumer purpose owners disclosedAt } } }`
 	for _, consumer := range []string{"cio-console", "psb-console"} {
-		r = g.post(g.token(consumer), withheld, nil)
-		if r.get("withheldDataAccess.totalCount") != 1.0 || r.str("withheldDataAccess.items.0.purpose") != "case-investigation" ||
-			r.str("withheldDataAccess.items.0.disclosedAt") == "" || strings.Contains(string(r.Raw), dataset.ZhangWei) {
+		r = g.Post(g.Token(consumer), withheld, nil)
+		if r.Get("withheldDataAccess.totalCount") != 1.0 || r.Str("withheldDataAccess.items.0.purpose") != "case-investigation" ||
+			r.Str("withheldDataAccess.items.0.disclosedAt") == "" || strings.Contains(string(r.Raw), dataset.ZhangWei) {
 			t.Errorf("%s's withholdings: %s", consumer, r.Raw)
 		}
 	}
 	// HRSS's auditor: the access touched none of its codes.
-	if r = g.post(g.token("hrss-console"), withheld, nil); r.get("withheldDataAccess.totalCount") != 0.0 {
+	if r = g.Post(g.Token("hrss-console"), withheld, nil); r.Get("withheldDataAccess.totalCount") != 0.0 {
 		t.Errorf("hrss-console's withholdings: %s", r.Raw)
 	}
-	for _, tok := range []string{g.token("online-hall"), g.token("ipudong-portal", dataset.ZhangWei)} {
-		if r = g.post(tok, withheld, nil); r.errorAt("withheldDataAccess") == nil || r.errorAt("withheldDataAccess").Extensions["code"] != "FORBIDDEN" {
+	for _, tok := range []string{g.Token("online-hall"), g.Token("ipudong-portal", dataset.ZhangWei)} {
+		if r = g.Post(tok, withheld, nil); r.ErrorAt("withheldDataAccess") == nil || r.ErrorAt("withheldDataAccess").Extensions["code"] != "FORBIDDEN" {
 			t.Errorf("withholdings for a non-auditor: %s", r.Raw)
 		}
 	}
 }
 
 func TestTrackerPagesAndValidates(t *testing.T) {
-	g := newTG(t)
+	g := Start(t)
 	for _, consumer := range []string{"online-hall", "supervision-platform", "online-hall"} {
-		g.post(g.token(consumer), `query($id: ID!) { citizen(idNumber: $id) { name } }`, map[string]any{"id": dataset.ZhangWei})
+		g.Post(g.Token(consumer), `query($id: ID!) { citizen(idNumber: $id) { name } }`, map[string]any{"id": dataset.ZhangWei})
 	}
-	zhang := g.token("ipudong-portal", dataset.ZhangWei)
+	zhang := g.Token("ipudong-portal", dataset.ZhangWei)
 	seen := map[string]bool{}
 	var after any
 	for page := 0; ; page++ {
-		r := g.post(zhang, trackerQuery, map[string]any{"first": 1, "after": after})
+		r := g.Post(zhang, trackerQuery, map[string]any{"first": 1, "after": after})
 		total, accesses := trackerOf(t, r)
 		if total != 3 || len(accesses) != 1 {
 			t.Fatalf("page %d: %s", page, r.Raw)
 		}
-		cur := r.str("myDataAccess.edges.0.cursor")
+		cur := r.Str("myDataAccess.edges.0.cursor")
 		if seen[cur] {
 			t.Fatalf("page %d repeats %s", page, cur)
 		}
 		seen[cur] = true
-		if r.get("myDataAccess.pageInfo.hasNextPage") != true {
+		if r.Get("myDataAccess.pageInfo.hasNextPage") != true {
 			break
 		}
-		after = r.str("myDataAccess.pageInfo.endCursor")
+		after = r.Str("myDataAccess.pageInfo.endCursor")
 	}
 	if len(seen) != 3 {
 		t.Errorf("pages gave %d accesses, want 3", len(seen))
 	}
 	for _, vars := range []map[string]any{{"first": 0}, {"first": 101}, {"after": "not-a-cursor!"}} {
-		if r := g.post(zhang, trackerQuery, vars); r.errorAt("myDataAccess") == nil || r.errorAt("myDataAccess").Extensions["code"] != "BAD_USER_INPUT" {
+		if r := g.Post(zhang, trackerQuery, vars); r.ErrorAt("myDataAccess") == nil || r.ErrorAt("myDataAccess").Extensions["code"] != "BAD_USER_INPUT" {
 			t.Errorf("%v: %s", vars, r.Raw)
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"crypto/rand"
@@ -16,7 +16,7 @@ import (
 // their own, and share the demo signing key as production replicas share their identity
 // provider's keys; each keeps its own store. adjust changes both configurations. It
 // skips when no Redis is configured.
-func limitPair(t *testing.T, adjust func(*config.Config)) (a, b *tg) {
+func limitPair(t *testing.T, adjust func(*config.Config)) (a, b *Gateway) {
 	t.Helper()
 	addr := os.Getenv("GATEWAY_TEST_REDIS_ADDR")
 	if addr == "" {
@@ -29,7 +29,7 @@ func limitPair(t *testing.T, adjust func(*config.Config)) (a, b *tg) {
 		c.DataDir = keys // the store stays in each replica's own directory
 		adjust(c)
 	}
-	return newTG(t, use), newTG(t, use)
+	return Start(t, use), Start(t, use)
 }
 
 // Two replicas sharing one Redis hold one consumer to one limit: a load balancer that
@@ -43,14 +43,14 @@ func TestRateLimitsSharedAcrossReplicas(t *testing.T) {
 			}
 		}
 	})
-	tok := a.token("online-hall")
+	tok := a.Token("online-hall")
 	ok, limited := 0, 0
 	for i := range 4 * burst {
 		g := a
 		if i%2 == 1 {
 			g = b
 		}
-		switch r := g.post(tok, `{ me { consumer } }`, nil); r.Status {
+		switch r := g.Post(tok, `{ me { consumer } }`, nil); r.Status {
 		case http.StatusOK:
 			ok++
 		case http.StatusTooManyRequests:
@@ -79,7 +79,7 @@ func TestSubjectBudgetSharedAcrossReplicas(t *testing.T) {
 			}
 		}
 	})
-	tok := a.token("online-hall")
+	tok := a.Token("online-hall")
 	answered, refused := 0, 0
 	for i := range 2 * perMinute {
 		prefix := fmt.Sprintf("3101151980%02d01%03d", 1+i%12, i)
@@ -88,8 +88,8 @@ func TestSubjectBudgetSharedAcrossReplicas(t *testing.T) {
 		if i%2 == 1 {
 			g = b
 		}
-		r := g.post(tok, `query($id: ID!) { citizen(idNumber: $id) { name } }`, map[string]any{"id": person})
-		switch e := r.errorAt("citizen"); {
+		r := g.Post(tok, `query($id: ID!) { citizen(idNumber: $id) { name } }`, map[string]any{"id": person})
+		switch e := r.ErrorAt("citizen"); {
 		case e == nil:
 			answered++
 		case e.Extensions["code"] == "SUBJECT_LIMIT_EXCEEDED":
@@ -109,7 +109,7 @@ func TestLocalLimitsBesideASharedCache(t *testing.T) {
 	for _, c := range []struct {
 		limits, want string
 	}{{config.LocalLimits, "gateway_ratelimit_shared 0"}, {"", "gateway_ratelimit_shared 1"}} {
-		g := newTG(t, func(cfg *config.Config) {
+		g := Start(t, func(cfg *config.Config) {
 			cfg.Cache.RedisAddr = "127.0.0.1:1" // unreachable: nothing here needs it to answer
 			cfg.Limits.RedisAddr = c.limits
 		})

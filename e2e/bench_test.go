@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 
 // benchQuery runs one GraphQL request through the real handler in-process (no network),
 // so that a profile shows the gateway's own cost.
-func benchQuery(b *testing.B, g *tg, token, query string) {
+func benchQuery(b *testing.B, g *Gateway, token, query string) {
 	body, _ := json.Marshal(map[string]any{"query": query})
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -25,7 +25,7 @@ func benchQuery(b *testing.B, g *tg, token, query string) {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+token)
 			w := httptest.NewRecorder()
-			g.parts.Handler.ServeHTTP(w, req)
+			g.Parts.Handler.ServeHTTP(w, req)
 			if w.Code != 200 {
 				b.Fatalf("%d %s", w.Code, w.Body)
 			}
@@ -36,8 +36,8 @@ func benchQuery(b *testing.B, g *tg, token, query string) {
 
 // BenchmarkWarmEnterpriseProfile: S2 without its conditional parts, warm.
 func BenchmarkWarmEnterpriseProfile(b *testing.B) {
-	g := newTG(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
-	tok := g.token("online-hall")
+	g := Start(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
+	tok := g.Token("online-hall")
 	q := `{ enterprise(creditCode: "91310115MA1FL0AB0P") { creditCode name legalRepresentativeName status establishedOn registeredCapital businessScope address } }`
 	benchQuery(b, g, tok, q)
 }
@@ -45,8 +45,8 @@ func BenchmarkWarmEnterpriseProfile(b *testing.B) {
 // BenchmarkWarmCitizenProfile: S1, a citizen's own profile across four departments, warm
 // and audited.
 func BenchmarkWarmCitizenProfile(b *testing.B) {
-	g := newTG(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
-	tok := g.token("ipudong-portal", "310115198503120012")
+	g := Start(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
+	tok := g.Token("ipudong-portal", "310115198503120012")
 	q := `{ citizen(idNumber: "310115198503120012") { name gender birthDate householdAddress phone
 		socialInsurance { insuranceType status since employer { name } } enterprises { name status } creditRecords { kind title } } }`
 	benchQuery(b, g, tok, q)
@@ -55,8 +55,8 @@ func BenchmarkWarmCitizenProfile(b *testing.B) {
 // BenchmarkWarmSupervisionSweep: S3, 50 enterprises with legal representatives and
 // credit records, warm.
 func BenchmarkWarmSupervisionSweep(b *testing.B) {
-	g := newTG(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
-	tok := g.token("supervision-platform")
+	g := Start(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
+	tok := g.Token("supervision-platform")
 	q := `{ enterprises(first: 50) { edges { node { name creditRecords { kind title content } legalRepresentative { name } } } } }`
 	benchQuery(b, g, tok, q)
 }
@@ -64,9 +64,9 @@ func BenchmarkWarmSupervisionSweep(b *testing.B) {
 // BenchmarkWarmSupervisionSweepNoComparison is the sweep above with the cross-source
 // comparison off: the difference is what recording findings costs a request.
 func BenchmarkWarmSupervisionSweepNoComparison(b *testing.B) {
-	g := newTG(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
-	g.parts.Resolver.Comparer = nil
-	tok := g.token("supervision-platform")
+	g := Start(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
+	g.Parts.Resolver.Comparer = nil
+	tok := g.Token("supervision-platform")
 	q := `{ enterprises(first: 50) { edges { node { name creditRecords { kind title content } legalRepresentative { name } } } } }`
 	benchQuery(b, g, tok, q)
 }
@@ -74,8 +74,8 @@ func BenchmarkWarmSupervisionSweepNoComparison(b *testing.B) {
 // BenchmarkColdPeerQuery: the peer comparison's query P with the cache off: two AMR
 // calls per request over real HTTP to the simulator.
 func BenchmarkColdPeerQuery(b *testing.B) {
-	g := newTG(b, func(c *config.Config) { c.Limits.RateLimitsOff = true; c.Cache.Disabled = true })
-	tok := g.token("online-hall")
+	g := Start(b, func(c *config.Config) { c.Limits.RateLimitsOff = true; c.Cache.Disabled = true })
+	tok := g.Token("online-hall")
 	q := `{ enterprise(creditCode: "91310115607223817N") { creditCode name legalRepresentativeName
 		legalRepresentative { enterprises { creditCode name status legalRepresentativeName } } } }`
 	benchQuery(b, g, tok, q)
@@ -109,7 +109,7 @@ func BenchmarkWarmTracing(b *testing.B) {
 				name = s.name + "/tracing=on"
 			}
 			b.Run(name, func(b *testing.B) {
-				g := newTG(b, func(c *config.Config) {
+				g := Start(b, func(c *config.Config) {
 					c.Limits.RateLimitsOff = true
 					if on {
 						c.Tracing = config.Tracing{Endpoint: collector.URL + "/v1/traces"}
@@ -117,9 +117,9 @@ func BenchmarkWarmTracing(b *testing.B) {
 				})
 				var tok string
 				if s.citizen != "" {
-					tok = g.token(s.consumer, s.citizen)
+					tok = g.Token(s.consumer, s.citizen)
 				} else {
-					tok = g.token(s.consumer)
+					tok = g.Token(s.consumer)
 				}
 				cpu := processCPU()
 				benchQuery(b, g, tok, s.query)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -23,19 +23,19 @@ import (
 // representative's name and the credit platform's copy of an ID number are decided,
 // masked and audited as the population registry's datum.
 func TestCopiesAreGovernedAsTheirSource(t *testing.T) {
-	g := newTG(t)
-	tok := g.token("playground")
-	r := g.post(tok, `{ enterprise(creditCode: "91310115607223817N") { legalRepresentativeName legalRepresentative { name idNumber } } }`, nil)
-	if r.str("enterprise.legalRepresentativeName") != "王*" || r.str("enterprise.legalRepresentative.name") != "王*" {
+	g := Start(t)
+	tok := g.Token("playground")
+	r := g.Post(tok, `{ enterprise(creditCode: "91310115607223817N") { legalRepresentativeName legalRepresentative { name idNumber } } }`, nil)
+	if r.Str("enterprise.legalRepresentativeName") != "王*" || r.Str("enterprise.legalRepresentative.name") != "王*" {
 		t.Errorf("the copy of the name is masked as the name: %s", r.Raw)
 	}
-	r2 := g.post(tok, `{ enterprises(first: 100) { edges { node { legalRepresentativeName creditRecords { subjectId } } } } }`, nil)
+	r2 := g.Post(tok, `{ enterprises(first: 100) { edges { node { legalRepresentativeName creditRecords { subjectId } } } } }`, nil)
 	for _, secret := range []string{"王强", "张伟", "刘洋", dataset.WangQiang, dataset.ZhangWei, dataset.LiuYang} {
 		if bytes.Contains(r.Raw, []byte(secret)) || bytes.Contains(r2.Raw, []byte(secret)) {
 			t.Errorf("%q leaks through a copy", secret)
 		}
 	}
-	events, err := g.parts.Store.ListAudit(context.Background(), store.AuditFilter{Owner: "psb", Subject: dataset.WangQiang})
+	events, err := g.Parts.Store.ListAudit(context.Background(), store.AuditFilter{Owner: "psb", Subject: dataset.WangQiang})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestCopiesAreGovernedAsTheirSource(t *testing.T) {
 // 2. Arguments and counts as an oracle: counting enterprises by candidate ID numbers
 // that fit a masked one is refused, and so is following a person's enterprises.
 func TestLookupsByAMaskedDatumAreRefused(t *testing.T) {
-	g := newTG(t)
+	g := Start(t)
 	var b strings.Builder
 	b.WriteString("{")
 	n := 0
@@ -65,12 +65,12 @@ func TestLookupsByAMaskedDatumAreRefused(t *testing.T) {
 		n++
 	}
 	b.WriteString(" }")
-	r := g.post(g.token("playground"), b.String(), nil)
+	r := g.Post(g.Token("playground"), b.String(), nil)
 	if bytes.Contains(r.Raw, []byte("totalCount\":1")) || bytes.Contains(r.Raw, []byte(dataset.E4)) {
 		t.Errorf("a candidate was confirmed: %.2000s", r.Raw)
 	}
 	for i := 0; i < n; i++ {
-		if e := r.errorAt(fmt.Sprintf("a%d", i)); e == nil || e.Extensions["code"] != "FORBIDDEN_ARGUMENT" {
+		if e := r.ErrorAt(fmt.Sprintf("a%d", i)); e == nil || e.Extensions["code"] != "FORBIDDEN_ARGUMENT" {
 			t.Fatalf("a%d: want FORBIDDEN_ARGUMENT: %.1000s", i, r.Raw)
 		}
 	}
@@ -79,8 +79,8 @@ func TestLookupsByAMaskedDatumAreRefused(t *testing.T) {
 // 3. Aliases multiply the rate limit: the budget counts distinct people, however the
 // query is shaped.
 func TestBudgetCountsPeopleNotRequests(t *testing.T) {
-	g := newTG(t, restoreSubjectLimits, func(c *config.Config) { c.Limits.RateLimitsOff = true })
-	tok := g.token("ipudong-portal", dataset.LiNa)
+	g := Start(t, RestoreSubjectLimits, func(c *config.Config) { c.Limits.RateLimitsOff = true })
+	tok := g.Token("ipudong-portal", dataset.LiNa)
 	answered := 0
 	for req := 0; req < 20; req++ {
 		var b strings.Builder
@@ -90,16 +90,16 @@ func TestBudgetCountsPeopleNotRequests(t *testing.T) {
 			fmt.Fprintf(&b, " p%d: citizen(idNumber: %q) { name }", i, prefix+string(idcode.IDCheckDigit(prefix)))
 		}
 		b.WriteString(" }")
-		r := g.post(tok, b.String(), nil)
+		r := g.Post(tok, b.String(), nil)
 		for i := 0; i < 50; i++ {
-			if e := r.errorAt(fmt.Sprintf("p%d", i)); e == nil {
+			if e := r.ErrorAt(fmt.Sprintf("p%d", i)); e == nil {
 				answered++
 			} else if e.Extensions["code"] != "SUBJECT_LIMIT_EXCEEDED" {
 				t.Fatalf("unexpected refusal: %+v", e)
 			}
 		}
 	}
-	limit := g.cfg.Consumer("ipudong-portal").Subjects()
+	limit := g.Cfg.Consumer("ipudong-portal").Subjects()
 	if answered > limit.PerMinute+1 || answered == 0 {
 		t.Errorf("1000 aliased lookups answered %d, want at most the %d people a minute", answered, limit.PerMinute)
 	}
@@ -108,32 +108,32 @@ func TestBudgetCountsPeopleNotRequests(t *testing.T) {
 // 4. Self-service is per person: a citizen cannot file requests, sees only their own,
 // and no grant to the portal opens one citizen's data to another.
 func TestSelfServiceIsPerPerson(t *testing.T) {
-	g := newTG(t, func(c *config.Config) {
+	g := Start(t, func(c *config.Config) {
 		for i := range c.Consumers {
 			if c.Consumers[i].SelfService {
 				c.Consumers[i].Grants = append(c.Consumers[i].Grants, config.Grant{Purpose: c.Consumers[i].Purpose, Codes: []string{"310115-PSB-RK01-003"}})
 			}
 		}
 	})
-	zhang := g.token("ipudong-portal", dataset.ZhangWei)
-	r := g.post(zhang, `mutation { requestSharing(input: {codes: ["310115-PSB-RK01-003"], justification: "my phone is 13812345678"}) { id } }`, nil)
-	if e := r.errorAt("requestSharing"); e == nil || e.Extensions["code"] != "FORBIDDEN" {
+	zhang := g.Token("ipudong-portal", dataset.ZhangWei)
+	r := g.Post(zhang, `mutation { requestSharing(input: {codes: ["310115-PSB-RK01-003"], justification: "my phone is 13812345678"}) { id } }`, nil)
+	if e := r.ErrorAt("requestSharing"); e == nil || e.Extensions["code"] != "FORBIDDEN" {
 		t.Errorf("a citizen files a sharing request: %s", r.Raw)
 	}
-	li := g.token("ipudong-portal", dataset.LiNa)
-	if r := g.post(li, `{ sharingRequests { justification } }`, nil); bytes.Contains(r.Raw, []byte("13812345678")) {
+	li := g.Token("ipudong-portal", dataset.LiNa)
+	if r := g.Post(li, `{ sharingRequests { justification } }`, nil); bytes.Contains(r.Raw, []byte("13812345678")) {
 		t.Errorf("李娜 reads 张伟's request: %s", r.Raw)
 	}
-	if r := g.post(li, `{ citizen(idNumber: "310115198503120012") { gender } }`, nil); r.get("citizen.gender") != nil {
+	if r := g.Post(li, `{ citizen(idNumber: "310115198503120012") { gender } }`, nil); r.Get("citizen.gender") != nil {
 		t.Errorf("a grant to the portal opened 张伟's gender to 李娜: %s", r.Raw)
 	}
 }
 
 // 5. extensions.sources tells nobody else who looked up whom.
 func TestFreshnessRevealsNoOtherConsumer(t *testing.T) {
-	g := newTG(t)
-	g.post(g.token("psb-console"), `{ citizen(idNumber: "310115196202280056") { name } }`, nil)
-	r := g.post(g.token("playground"), `{ citizen(idNumber: "310115196202280056") { name } }`, nil)
+	g := Start(t)
+	g.Post(g.Token("psb-console"), `{ citizen(idNumber: "310115196202280056") { name } }`, nil)
+	r := g.Post(g.Token("playground"), `{ citizen(idNumber: "310115196202280056") { name } }`, nil)
 	psb, _ := r.Extensions["sources"].(map[string]any)["psb"].(map[string]any)
 	if psb == nil || psb["cacheHits"] != nil || psb["maxAgeSeconds"] != nil || psb["fetched"] != nil {
 		t.Errorf("the playground learns of psb's read: %v", psb)
@@ -142,11 +142,11 @@ func TestFreshnessRevealsNoOtherConsumer(t *testing.T) {
 
 // 6. A client never picks the audit's request id; its id is kept beside the gateway's.
 func TestClientCannotChooseTheAuditRequestID(t *testing.T) {
-	g := newTG(t)
+	g := Start(t)
 	body, _ := json.Marshal(map[string]any{"query": `{ citizen(idNumber: "310115198503120012") { name } }`})
-	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/graphql", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, g.Srv.URL+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+g.token("online-hall"))
+	req.Header.Set("Authorization", "Bearer "+g.Token("online-hall"))
 	req.Header.Set("X-Request-Id", "another-consumers-id-0001")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -158,7 +158,7 @@ func TestClientCannotChooseTheAuditRequestID(t *testing.T) {
 	if id == "" || id == "another-consumers-id-0001" || res.Header.Get("X-Client-Request-Id") != "another-consumers-id-0001" {
 		t.Fatalf("request ids: gateway %q, client %q", id, res.Header.Get("X-Client-Request-Id"))
 	}
-	events, err := g.parts.Store.ListAudit(context.Background(), store.AuditFilter{Owner: "psb"})
+	events, err := g.Parts.Store.ListAudit(context.Background(), store.AuditFilter{Owner: "psb"})
 	if err != nil || len(events) == 0 {
 		t.Fatalf("no events: %v", err)
 	}
@@ -172,22 +172,22 @@ func TestClientCannotChooseTheAuditRequestID(t *testing.T) {
 // 7. @defer is refused before execution: no part is promised that is never sent, and no
 // department is asked.
 func TestDeferIsRefusedBeforeExecution(t *testing.T) {
-	g := newTG(t)
-	g.sims.PSB.Reset()
-	r := g.post(g.token("online-hall"), `{ citizen(idNumber: "310115198503120012") { name ... @defer { birthDate } } }`, nil)
+	g := Start(t)
+	g.Sims.PSB.Reset()
+	r := g.Post(g.Token("online-hall"), `{ citizen(idNumber: "310115198503120012") { name ... @defer { birthDate } } }`, nil)
 	if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "INCREMENTAL_DELIVERY_NOT_SUPPORTED" || r.Data != nil {
 		t.Errorf("@defer: %s", r.Raw)
 	}
-	if bytes.Contains(r.Raw, []byte("hasNext")) || g.sims.PSB.Count("QueryPerson") != 0 {
-		t.Errorf("@defer executed: %s (psb calls %d)", r.Raw, g.sims.PSB.Count("QueryPerson"))
+	if bytes.Contains(r.Raw, []byte("hasNext")) || g.Sims.PSB.Count("QueryPerson") != 0 {
+		t.Errorf("@defer executed: %s (psb calls %d)", r.Raw, g.Sims.PSB.Count("QueryPerson"))
 	}
 }
 
 // Role checks are the schema's @role: a caller without the role is refused before any
 // resolver runs, whatever the operation.
 func TestRolesAreADirective(t *testing.T) {
-	g := newTG(t)
-	tok := g.token("playground")
+	g := Start(t)
+	tok := g.Token("playground")
 	for _, q := range []string{
 		`{ sharingStats { department } }`,
 		`{ auditEvents { totalCount } }`,
@@ -195,12 +195,12 @@ func TestRolesAreADirective(t *testing.T) {
 		`mutation { revokeGrant(id: "x") { id } }`,
 		`mutation { purgeCache(department: "psb") }`,
 	} {
-		r := g.post(tok, q, nil)
+		r := g.Post(tok, q, nil)
 		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "FORBIDDEN" || r.Errors[0].Extensions["roles"] == nil {
 			t.Errorf("%s: %s", q, r.Raw)
 		}
 	}
-	if r := g.post(g.token("cio-console"), `{ sharingStats { department } }`, nil); len(r.Errors) != 0 {
+	if r := g.Post(g.Token("cio-console"), `{ sharingStats { department } }`, nil); len(r.Errors) != 0 {
 		t.Errorf("the CIO office reads its statistics: %s", r.Raw)
 	}
 }

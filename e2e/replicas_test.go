@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -22,23 +22,23 @@ func TestTwoReplicasShareGrantsAndAuditAChainEach(t *testing.T) {
 			c.DataDir = shared
 		}
 	}
-	a, b := newTG(t, usePG("replica-a")), newTG(t, usePG("replica-b"))
+	a, b := Start(t, usePG("replica-a")), Start(t, usePG("replica-b"))
 
-	play := a.token("playground")
+	play := a.Token("playground")
 	q := `{ citizen(idNumber: "310115198503120012") { gender } }`
-	if r := b.post(b.token("playground"), q, nil); r.errorAt("citizen.gender") == nil {
+	if r := b.Post(b.Token("playground"), q, nil); r.ErrorAt("citizen.gender") == nil {
 		t.Fatalf("gender starts denied: %s", r.Raw)
 	}
-	r := a.post(play, `mutation { requestSharing(input: {codes: ["310115-PSB-RK01-003"], justification: "replica test"}) { id } }`, nil)
-	id := r.str("requestSharing.0.id")
+	r := a.Post(play, `mutation { requestSharing(input: {codes: ["310115-PSB-RK01-003"], justification: "replica test"}) { id } }`, nil)
+	id := r.Str("requestSharing.0.id")
 	// The request filed through a is decided through b.
-	if r := b.post(b.token("psb-console"), `mutation($id: ID!) { decideSharingRequest(id: $id, approve: true) { status } }`, map[string]any{"id": id}); r.str("decideSharingRequest.status") != "APPROVED" {
+	if r := b.Post(b.Token("psb-console"), `mutation($id: ID!) { decideSharingRequest(id: $id, approve: true) { status } }`, map[string]any{"id": id}); r.Str("decideSharingRequest.status") != "APPROVED" {
 		t.Fatalf("approve through b: %s", r.Raw)
 	}
 	approved := time.Now()
 	for {
-		r := a.post(play, q, nil)
-		if r.str("citizen.gender") == "MALE" {
+		r := a.Post(play, q, nil)
+		if r.Str("citizen.gender") == "MALE" {
 			break
 		}
 		if time.Since(approved) > time.Second {
@@ -50,22 +50,22 @@ func TestTwoReplicasShareGrantsAndAuditAChainEach(t *testing.T) {
 
 	// Concurrent traffic through both replicas: a chain each, both verifiable.
 	done := make(chan struct{})
-	for _, g := range []*tg{a, b} {
-		go func(g *tg) {
+	for _, g := range []*Gateway{a, b} {
+		go func(g *Gateway) {
 			defer func() { done <- struct{}{} }()
-			tok := g.token("online-hall")
+			tok := g.Token("online-hall")
 			for i := 0; i < 20; i++ {
-				g.post(tok, `{ citizen(idNumber: "310115199001010029") { name birthDate } }`, nil)
+				g.Post(tok, `{ citizen(idNumber: "310115199001010029") { name birthDate } }`, nil)
 			}
 		}(g)
 	}
 	<-done
 	<-done
-	rep, err := audit.Verify(context.Background(), a.parts.Store)
+	rep, err := audit.Verify(context.Background(), a.Parts.Store)
 	if err != nil || !rep.OK() || rep.Checked < 80 {
 		t.Errorf("verifiable chains from both replicas: %+v %v", rep, err)
 	}
-	chains, err := b.parts.Store.AuditChains(context.Background())
+	chains, err := b.Parts.Store.AuditChains(context.Background())
 	if err != nil || !slices.Equal(chains, []string{"replica-a", "replica-b"}) {
 		t.Errorf("audit chains = %v, %v; want one per replica", chains, err)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Attacks on the gateway through HTTP, against a real gateway over real simulators: forged
 // and stale tokens, expensive or malformed queries, injection through arguments, and ID
@@ -59,18 +59,18 @@ type rawResp struct {
 }
 
 // json decodes the body as a GraphQL response; ok is false when it is not JSON.
-func (r rawResp) gql() (gqlResp, bool) {
-	out := gqlResp{Status: r.Status, Raw: r.Raw, Header: r.Header}
+func (r rawResp) gql() (Resp, bool) {
+	out := Resp{Status: r.Status, Raw: r.Raw, Header: r.Header}
 	return out, json.Unmarshal(r.Raw, &out) == nil
 }
 
 // send posts body to /graphql as it is (no JSON encoding by the helper). A negative
 // length sends the body chunked, without Content-Length.
-func (g *tg) send(token string, body io.Reader, length int64, header map[string]string) rawResp {
-	g.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, g.srv.URL+"/graphql", body)
+func (g *Gateway) send(token string, body io.Reader, length int64, header map[string]string) rawResp {
+	g.T.Helper()
+	req, err := http.NewRequest(http.MethodPost, g.Srv.URL+"/graphql", body)
 	if err != nil {
-		g.t.Fatal(err)
+		g.T.Fatal(err)
 	}
 	req.ContentLength = length
 	req.Header.Set("Content-Type", "application/json")
@@ -83,7 +83,7 @@ func (g *tg) send(token string, body io.Reader, length int64, header map[string]
 	client := &http.Client{Timeout: 20 * time.Second}
 	res, err := client.Do(req)
 	if err != nil {
-		g.t.Fatalf("request failed: %v", err)
+		g.T.Fatalf("request failed: %v", err)
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
@@ -96,17 +96,17 @@ type upstreamCalls struct {
 	credit   int64
 }
 
-func (g *tg) upstream() upstreamCalls {
-	src, _ := g.parts.Fed.Department("credit").Source().(*sqldb.Source)
+func (g *Gateway) upstream() upstreamCalls {
+	src, _ := g.Parts.Fed.Department("credit").Source().(*sqldb.Source)
 	var q int64
 	if src != nil {
 		q = src.Queries()
 	}
-	return upstreamCalls{psb: g.sims.PSB.Counts(), amr: g.sims.AMR.Counts(), credit: q}
+	return upstreamCalls{psb: g.Sims.PSB.Counts(), amr: g.Sims.AMR.Counts(), credit: q}
 }
 
 // assertNoUpstream fails if any department was asked anything since before.
-func (g *tg) assertNoUpstream(t testing.TB, what string, before upstreamCalls) {
+func (g *Gateway) assertNoUpstream(t testing.TB, what string, before upstreamCalls) {
 	t.Helper()
 	after := g.upstream()
 	if !maps.Equal(before.psb, after.psb) || !maps.Equal(before.amr, after.amr) || before.credit != after.credit {
@@ -120,11 +120,11 @@ func (g *tg) assertNoUpstream(t testing.TB, what string, before upstreamCalls) {
 // to be the PSB's own console, the one caller that may read 张伟's phone number; a control
 // shows the same claims, properly signed, do open it.
 func TestAttackForgedTokens(t *testing.T) {
-	g := newTG(t)
+	g := Start(t)
 	f := newForger(t, g)
 	const query = `{ citizen(idNumber: "310115198503120012") { name phone householdAddress } }`
 	valid := f.sign(t, jwt.SigningMethodEdDSA, f.key, f.kid, f.claims(nil))
-	if r := g.post(valid, query, nil); r.str("citizen.phone") != "13812345678" {
+	if r := g.Post(valid, query, nil); r.Str("citizen.phone") != "13812345678" {
 		t.Fatalf("control: a correctly signed psb-console token must read the phone: %s", r.Raw)
 	}
 
@@ -150,14 +150,14 @@ type forger struct {
 	now         time.Time
 }
 
-func newForger(t *testing.T, g *tg) *forger {
-	key, err := auth.LoadOrCreateDemoKey(g.cfg.DataDir)
+func newForger(t *testing.T, g *Gateway) *forger {
+	key, err := auth.LoadOrCreateDemoKey(g.Cfg.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &forger{key: key, now: time.Now()}
 	f.kid, _ = auth.KeyID(key.Public())
-	if f.pubPEM, err = os.ReadFile(auth.DemoPublicKeyFile(g.cfg.DataDir)); err != nil {
+	if f.pubPEM, err = os.ReadFile(auth.DemoPublicKeyFile(g.Cfg.DataDir)); err != nil {
 		t.Fatal(err)
 	}
 	_, f.stranger, _ = ed25519.GenerateKey(rand.Reader)
@@ -211,10 +211,10 @@ type forgedToken struct {
 
 // forgedTokens are every token TestAttackForgedTokens sends; valid is the
 // correctly signed console token some of them are made from.
-func forgedTokens(t *testing.T, g *tg, f *forger, valid string) []forgedToken {
+func forgedTokens(t *testing.T, g *Gateway, f *forger, valid string) []forgedToken {
 	b64 := base64.RawURLEncoding.EncodeToString
 	// A validly signed playground token whose payload is swapped for the console's claims.
-	parts := strings.Split(g.token("playground"), ".")
+	parts := strings.Split(g.Token("playground"), ".")
 	payload, _ := json.Marshal(f.claims(nil))
 	tampered := parts[0] + "." + b64(payload) + "." + parts[2]
 	// The valid token with its signature cut off, and with the signature of another token.
@@ -305,15 +305,15 @@ func deepQuery(levels int) string {
 // refused before anything runs (no department is asked, no value returned), and malformed
 // requests are refused by the transport.
 func TestAttackQueryShapes(t *testing.T) {
-	g := newTG(t)
-	hall := g.token("online-hall") // sees 张伟's name and address in full: a leak would show
+	g := Start(t)
+	hall := g.Token("online-hall") // sees 张伟's name and address in full: a leak would show
 	zhang := []string{"张伟", "银城中路", "13812345678", "1985-03-12"}
 
 	for _, c := range attackShapes(g) {
 		t.Run(c.name, func(t *testing.T) {
 			before := g.upstream()
 			start := time.Now()
-			r := g.post(hall, c.query, nil)
+			r := g.Post(hall, c.query, nil)
 			if took := time.Since(start); took > 3*time.Second {
 				t.Errorf("the refusal took %v", took)
 			}
@@ -339,11 +339,11 @@ func TestAttackQueryShapes(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "\nfragment B%d on Citizen { name phone }", n)
 		start := time.Now()
-		r := g.post(g.token("playground"), b.String(), nil)
+		r := g.Post(g.Token("playground"), b.String(), nil)
 		if took := time.Since(start); took > 3*time.Second {
 			t.Errorf("a fragment bomb took %v", took)
 		}
-		if r.Data != nil && r.str("citizen.name") != "张*" {
+		if r.Data != nil && r.Str("citizen.name") != "张*" {
 			t.Errorf("if answered, the policy still applies: %.400s", r.Raw)
 		}
 		assertNoLeak(t, "fragment bomb", r.Raw, zhang...)
@@ -374,7 +374,7 @@ type attackShape struct {
 	code        string
 }
 
-func attackShapes(g *tg) []attackShape {
+func attackShapes(g *Gateway) []attackShape {
 	var aliases strings.Builder
 	for i := 0; i < 1000; i++ {
 		fmt.Fprintf(&aliases, "a%d: name ", i)
@@ -387,7 +387,7 @@ func attackShapes(g *tg) []attackShape {
 	chain.WriteString("\nfragment L6 on Citizen { name phone }")
 
 	return []attackShape{
-		{"depth beyond the limit", deepQuery(g.cfg.Limits.Depth + 4), "QUERY_TOO_DEEP"},
+		{"depth beyond the limit", deepQuery(g.Cfg.Limits.Depth + 4), "QUERY_TOO_DEEP"},
 		{"1000 aliases of name", `{ citizen(idNumber: "310115198503120012") { ` + aliases.String() + `} }`, "TOO_MANY_ALIASES|QUERY_TOO_COMPLEX"},
 		{"deeply nested fragments", chain.String(), "QUERY_TOO_DEEP"},
 		{"fragment cycle", `{ citizen(idNumber: "310115198503120012") { ...A } }
@@ -407,7 +407,7 @@ type attackBody struct {
 	status int
 }
 
-func attackBodies(g *tg) []attackBody {
+func attackBodies(g *Gateway) []attackBody {
 	q := `{ citizen(idNumber: "310115198503120012") { name householdAddress } }`
 	op, _ := json.Marshal(map[string]any{"query": q})
 	return []attackBody{
@@ -421,15 +421,15 @@ func attackBodies(g *tg) []attackBody {
 		}, http.StatusBadRequest},
 		{"huge variables", func() (io.Reader, int64) {
 			b, _ := json.Marshal(map[string]any{"query": `query($id: ID!) { citizen(idNumber: $id) { name } }`,
-				"variables": map[string]any{"id": dataset.ZhangWei, "pad": strings.Repeat("3", int(g.cfg.Limits.BodyBytes))}})
+				"variables": map[string]any{"id": dataset.ZhangWei, "pad": strings.Repeat("3", int(g.Cfg.Limits.BodyBytes))}})
 			return bytes.NewReader(b), int64(len(b))
 		}, http.StatusRequestEntityTooLarge},
 		{"oversized body with Content-Length", func() (io.Reader, int64) {
-			b := append(append([]byte(nil), op[:len(op)-1]...), []byte(`,"x":"`+strings.Repeat("x", int(g.cfg.Limits.BodyBytes))+`"}`)...)
+			b := append(append([]byte(nil), op[:len(op)-1]...), []byte(`,"x":"`+strings.Repeat("x", int(g.Cfg.Limits.BodyBytes))+`"}`)...)
 			return bytes.NewReader(b), int64(len(b))
 		}, http.StatusRequestEntityTooLarge},
 		{"oversized body, chunked (no Content-Length)", func() (io.Reader, int64) {
-			pad := io.LimitReader(repeatReader('x'), 4*g.cfg.Limits.BodyBytes)
+			pad := io.LimitReader(repeatReader('x'), 4*g.Cfg.Limits.BodyBytes)
 			return io.MultiReader(bytes.NewReader(op[:len(op)-1]), strings.NewReader(`,"x":"`), pad, strings.NewReader(`"}`)), -1
 		}, http.StatusRequestEntityTooLarge},
 		{"query not a string", func() (io.Reader, int64) {
@@ -455,8 +455,8 @@ func (r repeatReader) Read(p []byte) (int, error) {
 // document guard's selection limit) duplication is refused before validation, whose
 // pairwise field checks would otherwise cost quadratic CPU.
 func TestAttackFieldDuplication(t *testing.T) {
-	g := newTG(t)
-	play := g.token("playground")
+	g := Start(t)
+	play := g.Token("playground")
 	secrets := []string{"张伟", "银城中路", "13812345678", "1985-03-12"}
 	cases := []struct {
 		name       string
@@ -473,8 +473,8 @@ func TestAttackFieldDuplication(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g.parts.Fed.Department("psb").Cache().Purge(t.Context(), nil)
-			g.sims.PSB.Reset()
+			g.Parts.Fed.Department("psb").Cache().Purge(t.Context(), nil)
+			g.Sims.PSB.Reset()
 			start := time.Now()
 			raw := g.send(play, strings.NewReader(`{"query":`+strconv.Quote(c.query)+`}`), -1, nil)
 			took := time.Since(start)
@@ -485,7 +485,7 @@ func TestAttackFieldDuplication(t *testing.T) {
 			if took > 2*time.Second {
 				t.Errorf("%d bytes of duplicated fields took %v", len(c.query), took)
 			}
-			calls := g.sims.PSB.Count("QueryPerson")
+			calls := g.Sims.PSB.Count("QueryPerson")
 			switch {
 			case c.mustRefuse || (c.mayRefuse && r.Data == nil):
 				assertDuplicationRefused(t, r, calls)
@@ -513,12 +513,12 @@ func duplicated(n int, fields ...string) string {
 
 // assertDuplicationAnswered checks a duplicated query that is answered: masks,
 // denial, one error, one call.
-func assertDuplicationAnswered(t *testing.T, r gqlResp, calls int64) {
+func assertDuplicationAnswered(t *testing.T, r Resp, calls int64) {
 	t.Helper()
-	if r.str("citizen.name") != "张*" {
+	if r.Str("citizen.name") != "张*" {
 		t.Errorf("the mask still applies: %.400s", r.Raw)
 	}
-	if r.get("citizen.phone") != nil || r.errorAt("citizen.phone") == nil {
+	if r.Get("citizen.phone") != nil || r.ErrorAt("citizen.phone") == nil {
 		t.Errorf("the denial still applies: %.400s", r.Raw)
 	}
 	if len(r.Errors) != 1 {
@@ -533,7 +533,7 @@ func assertDuplicationAnswered(t *testing.T, r gqlResp, calls int64) {
 }
 
 // assertDuplicationRefused checks a duplicated query refused before anything ran.
-func assertDuplicationRefused(t *testing.T, r gqlResp, calls int64) {
+func assertDuplicationRefused(t *testing.T, r Resp, calls int64) {
 	t.Helper()
 	if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "QUERY_TOO_COMPLEX" || r.Data != nil {
 		t.Errorf("want an answer or a QUERY_TOO_COMPLEX refusal: %.400s", r.Raw)
@@ -546,8 +546,8 @@ func assertDuplicationRefused(t *testing.T, r gqlResp, calls int64) {
 // TestAttackIntrospectionOff: with introspection off (the production default) the schema
 // cannot be read by __schema or __type, however the selection is disguised.
 func TestAttackIntrospectionOff(t *testing.T) {
-	g := newTG(t, func(c *config.Config) { c.Introspection = false })
-	tok := g.token("playground")
+	g := Start(t, func(c *config.Config) { c.Introspection = false })
+	tok := g.Token("playground")
 	for _, q := range []string{
 		`{ __schema { types { name fields { name } } } }`,
 		`{ __type(name: "Citizen") { fields { name description } } }`,
@@ -555,21 +555,21 @@ func TestAttackIntrospectionOff(t *testing.T) {
 		`query { ...F } fragment F on Query { __type(name: "Citizen") { fields { name } } }`,
 		`{ me { consumer } __schema { directives { name } } }`,
 	} {
-		r := g.post(tok, q, nil)
-		if len(r.Errors) == 0 || r.get("__schema") != nil || r.get("__type") != nil || r.get("a") != nil {
+		r := g.Post(tok, q, nil)
+		if len(r.Errors) == 0 || r.Get("__schema") != nil || r.Get("__type") != nil || r.Get("a") != nil {
 			t.Errorf("introspection off, yet %q answered: %.400s", q, r.Raw)
 		}
 		assertNoLeak(t, q, r.Raw, "householdAddress", "socialInsurance", "CreditRecordKind", "share")
 	}
 	// By GET as well.
-	req, _ := http.NewRequest(http.MethodGet, g.srv.URL+"/graphql?query="+urlQueryEscape(`{ __type(name: "Citizen") { fields { name } } }`), nil)
+	req, _ := http.NewRequest(http.MethodGet, g.Srv.URL+"/graphql?query="+URLQueryEscape(`{ __type(name: "Citizen") { fields { name } } }`), nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
-	res, raw := g.do(req)
+	res, raw := g.Do(req)
 	if bytes.Contains(raw, []byte("householdAddress")) {
 		t.Errorf("introspection by GET: %d %s", res.StatusCode, raw)
 	}
 	// __typename is not introspection of the schema and stays available.
-	if r := g.post(tok, `{ me { __typename } }`, nil); r.str("me.__typename") != "Consumer" {
+	if r := g.Post(tok, `{ me { __typename } }`, nil); r.Str("me.__typename") != "Consumer" {
 		t.Errorf("__typename: %s", r.Raw)
 	}
 }
@@ -578,8 +578,8 @@ func TestAttackIntrospectionOff(t *testing.T) {
 // BAD_USER_INPUT before any adapter builds a query, an envelope or a URL: the simulators'
 // counters and the credit database's query count do not move.
 func TestAttackInjection(t *testing.T) {
-	g := newTG(t)
-	hall := g.token("online-hall")
+	g := Start(t)
+	hall := g.Token("online-hall")
 	cases := []struct {
 		name, query string
 		vars        map[string]any
@@ -605,7 +605,7 @@ func TestAttackInjection(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := g.upstream()
-			r := g.post(hall, c.query, c.vars)
+			r := g.Post(hall, c.query, c.vars)
 			if len(r.Errors) == 0 {
 				t.Fatalf("not refused: %.400s", r.Raw)
 			}
@@ -626,13 +626,13 @@ func TestAttackInjection(t *testing.T) {
 // citizen's token runs into the per-end-user limit (429 with Retry-After, no data); the
 // online hall, a service backend acting for many people, is not throttled at that volume.
 func TestAttackIDEnumeration(t *testing.T) {
-	g := newTG(t)
-	persons := g.sims.Data.Persons
+	g := Start(t)
+	persons := g.Sims.Data.Persons
 	const q = `query($id: ID!) { citizen(idNumber: $id) { idNumber name householdAddress } }`
-	walk := func(t *testing.T, token string, n int, masked bool) (ok int, limited *gqlResp) {
+	walk := func(t *testing.T, token string, n int, masked bool) (ok int, limited *Resp) {
 		for i := 0; i < n; i++ {
 			p := persons[(i+7)%len(persons)]
-			r := g.post(token, q, map[string]any{"id": p.IDNumber})
+			r := g.Post(token, q, map[string]any{"id": p.IDNumber})
 			switch r.Status {
 			case http.StatusOK:
 				ok++
@@ -660,11 +660,11 @@ func TestAttackIDEnumeration(t *testing.T) {
 		t.Run(who.name, func(t *testing.T) {
 			var tok string
 			if who.citizen != "" {
-				tok = g.token(who.consumer, who.citizen)
+				tok = g.Token(who.consumer, who.citizen)
 			} else {
-				tok = g.token(who.consumer)
+				tok = g.Token(who.consumer)
 			}
-			user, _ := g.cfg.Consumer(who.consumer).Limits()
+			user, _ := g.Cfg.Consumer(who.consumer).Limits()
 			n := user.Burst + 40
 			start := time.Now()
 			ok, limited := walk(t, tok, n, true)
@@ -685,9 +685,9 @@ func TestAttackIDEnumeration(t *testing.T) {
 		})
 	}
 	t.Run("online hall", func(t *testing.T) {
-		user, _ := g.cfg.Consumer("playground").Limits()
+		user, _ := g.Cfg.Consumer("playground").Limits()
 		n := user.Burst + 40
-		if ok, limited := walk(t, g.token("online-hall"), n, false); limited != nil || ok != n {
+		if ok, limited := walk(t, g.Token("online-hall"), n, false); limited != nil || ok != n {
 			t.Errorf("the online hall was throttled: %d of %d answered", ok, n)
 		}
 	})
@@ -698,16 +698,16 @@ func TestAttackIDEnumeration(t *testing.T) {
 // browser knows. It must not be able to mint a console token at /demo/token and read
 // 张伟's phone number with it.
 func TestAttackDNSRebindingOnDemo(t *testing.T) {
-	g := newTG(t)
-	if !g.cfg.Demo {
+	g := Start(t)
+	if !g.Cfg.Demo {
 		t.Skip("the token endpoint exists in demo mode only")
 	}
 	const evil = "rebind.evil.example:8080"
-	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/demo/token", strings.NewReader(`{"consumer":"psb-console"}`))
+	req, _ := http.NewRequest(http.MethodPost, g.Srv.URL+"/demo/token", strings.NewReader(`{"consumer":"psb-console"}`))
 	req.Host = evil
 	req.Header.Set("Origin", "http://"+evil)
 	req.Header.Set("Content-Type", "text/plain") // a "simple" request: no preflight
-	res, raw := g.do(req)
+	res, raw := g.Do(req)
 	var minted struct {
 		Token string `json:"token"`
 	}
@@ -716,12 +716,12 @@ func TestAttackDNSRebindingOnDemo(t *testing.T) {
 		return // refused: the defence holds
 	}
 	q, _ := json.Marshal(map[string]any{"query": `{ citizen(idNumber: "310115198503120012") { phone householdAddress } }`})
-	req, _ = http.NewRequest(http.MethodPost, g.srv.URL+"/graphql", bytes.NewReader(q))
+	req, _ = http.NewRequest(http.MethodPost, g.Srv.URL+"/graphql", bytes.NewReader(q))
 	req.Host = evil
 	req.Header.Set("Origin", "http://"+evil)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+minted.Token)
-	res2, raw2 := g.do(req)
+	res2, raw2 := g.Do(req)
 	leaked := bytes.Contains(raw2, []byte("13812345678"))
 	t.Logf("token endpoint under a foreign Host: %d; /graphql with that token and Origin: %d, phone leaked: %v", res.StatusCode, res2.StatusCode, leaked)
 	t.Errorf("a page on a rebound host name minted a console token (%d)", res.StatusCode)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -83,9 +83,9 @@ func (w *webhook) received() []notice.Body {
 func TestWatchNoticeSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	sims, err := legacysim.Start(ctx, legacysim.Options{Dir: filepath.Join(dir, "sim"), Size: testSize, Log: log})
+	sims, err := legacysim.Start(ctx, legacysim.Options{Dir: filepath.Join(dir, "sim"), Size: TestSize, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,9 +97,9 @@ func TestWatchNoticeSurvivesRestart(t *testing.T) {
 	}
 	cfg.Departments = sims.Bindings
 	cfg.Consumer("supervision-platform").Webhook = hook.srv.URL
-	g := &tg{t: t, cfg: cfg, sims: sims, logs: logs}
+	g := &Gateway{T: t, Cfg: cfg, Sims: sims, Logs: logs}
 	stop := startNoticeGateway(t, g, log)
-	sup := g.token("supervision-platform")
+	sup := g.Token("supervision-platform")
 
 	watchE1AndLiNa(t, g, sup)
 	recordPenaltyAgainstE1(t, g)
@@ -121,16 +121,16 @@ func TestWatchNoticeSurvivesRestart(t *testing.T) {
 	deliveredOnceAndUnwatched(t, g, hook, sup)
 }
 
-// startNoticeGateway starts the gateway of g.cfg into g and returns what stops it.
-func startNoticeGateway(t *testing.T, g *tg, log *slog.Logger) (stop func()) {
+// startNoticeGateway starts the gateway of g.Cfg into g and returns what stops it.
+func startNoticeGateway(t *testing.T, g *Gateway, log *slog.Logger) (stop func()) {
 	t.Helper()
 	ctx := context.Background()
-	parts, err := app.New(ctx, g.cfg, app.Options{}, log)
+	parts, err := app.New(ctx, g.Cfg, app.Options{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(parts.Handler)
-	g.parts, g.srv = parts, srv
+	g.Parts, g.Srv = parts, srv
 	return func() {
 		srv.Close()
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -141,22 +141,22 @@ func startNoticeGateway(t *testing.T, g *tg, log *slog.Logger) (stop func()) {
 
 // watchE1AndLiNa has the supervision platform watch E1 and 李娜, after checking
 // that watching needs the grant and a valid subject; the first scan is the baseline.
-func watchE1AndLiNa(t *testing.T, g *tg, sup string) {
+func watchE1AndLiNa(t *testing.T, g *Gateway, sup string) {
 	t.Helper()
 	ctx := context.Background()
 	// Watching needs the grant; bad subjects are named.
-	if r := g.post(g.token("online-hall"), `mutation { watch(subjects: ["91310115MA1FL0AB0P"]) { subject } }`, nil); len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "FORBIDDEN" {
+	if r := g.Post(g.Token("online-hall"), `mutation { watch(subjects: ["91310115MA1FL0AB0P"]) { subject } }`, nil); len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "FORBIDDEN" {
 		t.Errorf("watch without the grant: %s", r.Raw)
 	}
-	if r := g.post(sup, `mutation { watch(subjects: ["91310115MA1FL0AB0X"]) { subject } }`, nil); len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "BAD_USER_INPUT" {
+	if r := g.Post(sup, `mutation { watch(subjects: ["91310115MA1FL0AB0X"]) { subject } }`, nil); len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "BAD_USER_INPUT" {
 		t.Errorf("a bad credit code: %s", r.Raw)
 	}
-	r := g.post(sup, `mutation { watch(subjects: ["91310115MA1FL0AB0P", "310115199001010029"]) { subject since } }`, nil)
-	if len(r.get("watch").([]any)) != 2 {
+	r := g.Post(sup, `mutation { watch(subjects: ["91310115MA1FL0AB0P", "310115199001010029"]) { subject since } }`, nil)
+	if len(r.Get("watch").([]any)) != 2 {
 		t.Fatalf("watch: %s", r.Raw)
 	}
 	// The first read is the baseline: what exists already is not news.
-	if n, err := g.parts.Notices.Scan(ctx, true); err != nil || n != 0 {
+	if n, err := g.Parts.Notices.Scan(ctx, true); err != nil || n != 0 {
 		t.Fatalf("baseline scan: %d notices, %v", n, err)
 	}
 
@@ -164,11 +164,11 @@ func watchE1AndLiNa(t *testing.T, g *tg, sup string) {
 
 // recordPenaltyAgainstE1 adds a penalty against E1 to the credit database and
 // checks that the next scan notices it, once.
-func recordPenaltyAgainstE1(t *testing.T, g *tg) {
+func recordPenaltyAgainstE1(t *testing.T, g *Gateway) {
 	t.Helper()
 	ctx := context.Background()
 	// The credit platform records a penalty against E1.
-	db, err := sql.Open("sqlite", strings.TrimPrefix(g.sims.Addrs["credit"], "sqlite:"))
+	db, err := sql.Open("sqlite", strings.TrimPrefix(g.Sims.Addrs["credit"], "sqlite:"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,35 +179,35 @@ func recordPenaltyAgainstE1(t *testing.T, g *tg) {
 		t.Fatal(err)
 	}
 	// The gateway reads it on its next re-read after the cache refresh (here: at once).
-	if _, err := g.parts.Fed.Purge(ctx, "credit", []string{"91310115MA1FL0AB0P"}); err != nil {
+	if _, err := g.Parts.Fed.Purge(ctx, "credit", []string{"91310115MA1FL0AB0P"}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := g.parts.Notices.Scan(ctx, true); err != nil || n != 1 {
+	if n, err := g.Parts.Notices.Scan(ctx, true); err != nil || n != 1 {
 		t.Fatalf("scan after the penalty: %d notices, %v", n, err)
 	}
-	if n, _ := g.parts.Notices.Scan(ctx, true); n != 0 {
+	if n, _ := g.Parts.Notices.Scan(ctx, true); n != 0 {
 		t.Errorf("the same change noticed twice")
 	}
 }
 
 // queuedAfterFailedDelivery tries to deliver while the webhook is down and
 // returns the id of the notice still queued.
-func queuedAfterFailedDelivery(t *testing.T, g *tg, sup string) string {
+func queuedAfterFailedDelivery(t *testing.T, g *Gateway, sup string) string {
 	t.Helper()
 	ctx := context.Background()
 	// The webhook is down: the notice stays queued, with its attempt counted.
-	g.parts.Notices.Deliver(ctx)
-	r := g.post(sup, `{ notices { id subject change codes status attempts lastError values { code field access value } } }`, nil)
-	if r.str("notices.0.status") != "PENDING" || r.get("notices.0.attempts") != 1.0 || !strings.Contains(r.str("notices.0.lastError"), "503") {
+	g.Parts.Notices.Deliver(ctx)
+	r := g.Post(sup, `{ notices { id subject change codes status attempts lastError values { code field access value } } }`, nil)
+	if r.Str("notices.0.status") != "PENDING" || r.Get("notices.0.attempts") != 1.0 || !strings.Contains(r.Str("notices.0.lastError"), "503") {
 		t.Fatalf("a failed delivery: %s", r.Raw)
 	}
-	return r.str("notices.0.id")
+	return r.Str("notices.0.id")
 }
 
 // checkDeliveredPenalty checks the notice delivered about E1's penalty: its
 // values passed the platform's policy, its conditional value is on the credit
 // platform's audit trail under the notice's id, and it is listed as delivered.
-func checkDeliveredPenalty(t *testing.T, g *tg, sup, id string, b notice.Body) {
+func checkDeliveredPenalty(t *testing.T, g *Gateway, sup, id string, b notice.Body) {
 	t.Helper()
 	ctx := context.Background()
 	if b.ID != id || b.Subject != "91310115MA1FL0AB0P" || b.Change != notice.CreditRecordAdded || b.Consumer != "supervision-platform" {
@@ -224,7 +224,7 @@ func checkDeliveredPenalty(t *testing.T, g *tg, sup, id string, b notice.Body) {
 		t.Errorf("kind: %+v", v)
 	}
 	// Its conditional value is on the credit platform's audit trail under the notice's id.
-	events, err := g.parts.Store.ListAudit(ctx, store.AuditFilter{Owner: "credit"})
+	events, err := g.Parts.Store.ListAudit(ctx, store.AuditFilter{Owner: "credit"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,23 +235,23 @@ func checkDeliveredPenalty(t *testing.T, g *tg, sup, id string, b notice.Body) {
 	if !audited {
 		t.Errorf("the notice's content is not on the audit trail")
 	}
-	r := g.post(sup, `{ notices(status: DELIVERED) { id deliveredAt attempts } }`, nil)
-	if r.str("notices.0.id") != id || r.str("notices.0.deliveredAt") == "" || r.get("notices.0.attempts") != 2.0 {
+	r := g.Post(sup, `{ notices(status: DELIVERED) { id deliveredAt attempts } }`, nil)
+	if r.Str("notices.0.id") != id || r.Str("notices.0.deliveredAt") == "" || r.Get("notices.0.attempts") != 2.0 {
 		t.Errorf("delivered: %s", r.Raw)
 	}
 }
 
 // deliveredOnceAndUnwatched: no more deliveries follow, and unwatching ends the watch.
-func deliveredOnceAndUnwatched(t *testing.T, g *tg, hook *webhook, sup string) {
+func deliveredOnceAndUnwatched(t *testing.T, g *Gateway, hook *webhook, sup string) {
 	t.Helper()
 	time.Sleep(1500 * time.Millisecond)
 	if n := len(hook.received()); n != 1 {
 		t.Errorf("%d deliveries, want 1", n)
 	}
-	if r := g.post(sup, `mutation { unwatch(subjects: ["91310115MA1FL0AB0P"]) }`, nil); r.get("unwatch") != 1.0 {
+	if r := g.Post(sup, `mutation { unwatch(subjects: ["91310115MA1FL0AB0P"]) }`, nil); r.Get("unwatch") != 1.0 {
 		t.Errorf("unwatch: %s", r.Raw)
 	}
-	if r := g.post(sup, `{ watchList { subject checkedAt } }`, nil); len(r.get("watchList").([]any)) != 1 || r.str("watchList.0.checkedAt") == "" {
+	if r := g.Post(sup, `{ watchList { subject checkedAt } }`, nil); len(r.Get("watchList").([]any)) != 1 || r.Str("watchList.0.checkedAt") == "" {
 		t.Errorf("watchList: %s", r.Raw)
 	}
 }
@@ -260,16 +260,16 @@ func deliveredOnceAndUnwatched(t *testing.T, g *tg, hook *webhook, sup string) {
 // watched enterprise's credit records, the watch is re-checked at once through the cache
 // that read filled, and the platform (no webhook in the demo) polls the notice.
 func TestWatchNoticeFromAnotherConsumersRead(t *testing.T) {
-	g := newTG(t)
+	g := Start(t)
 	ctx := t.Context()
-	sup := g.token("supervision-platform")
-	if r := g.post(sup, `mutation { watch(subjects: ["91310115607223817N"]) { subject } }`, nil); len(r.Errors) > 0 {
+	sup := g.Token("supervision-platform")
+	if r := g.Post(sup, `mutation { watch(subjects: ["91310115607223817N"]) { subject } }`, nil); len(r.Errors) > 0 {
 		t.Fatalf("watch: %s", r.Raw)
 	}
-	if _, err := g.parts.Notices.Scan(ctx, true); err != nil { // the baseline
+	if _, err := g.Parts.Notices.Scan(ctx, true); err != nil { // the baseline
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", strings.TrimPrefix(g.sims.Addrs["credit"], "sqlite:"))
+	db, err := sql.Open("sqlite", strings.TrimPrefix(g.Sims.Addrs["credit"], "sqlite:"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,31 +279,31 @@ func TestWatchNoticeFromAnotherConsumersRead(t *testing.T) {
 		 '列入失信被执行人名单。', '2026-12-04', NULL, '上海市浦东新区人民法院')`); err != nil {
 		t.Fatal(err)
 	}
-	g.parts.Fed.Purge(ctx, "credit", []string{"91310115607223817N"}) // the cache's refresh
-	if r := g.post(g.token("online-hall"), `{ enterprise(creditCode: "91310115607223817N") { creditRecords { id kind } } }`, nil); !strings.Contains(string(r.Raw), "SX-TEST-0001") {
+	g.Parts.Fed.Purge(ctx, "credit", []string{"91310115607223817N"}) // the cache's refresh
+	if r := g.Post(g.Token("online-hall"), `{ enterprise(creditCode: "91310115607223817N") { creditRecords { id kind } } }`, nil); !strings.Contains(string(r.Raw), "SX-TEST-0001") {
 		t.Fatalf("the hall's read: %s", r.Raw)
 	}
-	var r gqlResp
+	var r Resp
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		r = g.post(sup, `{ notices(status: POLL) { subject change values { field access value } } }`, nil)
-		if len(r.get("notices").([]any)) > 0 {
+		r = g.Post(sup, `{ notices(status: POLL) { subject change values { field access value } } }`, nil)
+		if len(r.Get("notices").([]any)) > 0 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if r.str("notices.0.subject") != "91310115607223817N" || r.str("notices.0.change") != notice.CreditRecordAdded || !strings.Contains(string(r.Raw), "DISHONESTY") {
+	if r.Str("notices.0.subject") != "91310115607223817N" || r.Str("notices.0.change") != notice.CreditRecordAdded || !strings.Contains(string(r.Raw), "DISHONESTY") {
 		t.Fatalf("the platform's notice: %s", r.Raw)
 	}
-	if len(r.get("notices").([]any)) != 1 {
+	if len(r.Get("notices").([]any)) != 1 {
 		t.Errorf("one notice: %s", r.Raw)
 	}
 	// The next poll starts after the last notice seen.
-	r = g.post(sup, `{ notices { id } }`, nil)
-	if next := g.post(sup, `query($after: ID) { notices(after: $after) { id } }`, map[string]any{"after": r.str("notices.0.id")}); len(next.get("notices").([]any)) != 0 {
+	r = g.Post(sup, `{ notices { id } }`, nil)
+	if next := g.Post(sup, `query($after: ID) { notices(after: $after) { id } }`, map[string]any{"after": r.Str("notices.0.id")}); len(next.Get("notices").([]any)) != 0 {
 		t.Errorf("after the last notice: %s", next.Raw)
 	}
-	if bad := g.post(sup, `{ notices(after: "NT-20261204-NOPE") { id } }`, nil); len(bad.Errors) == 0 || bad.Errors[0].Extensions["code"] != "BAD_USER_INPUT" {
+	if bad := g.Post(sup, `{ notices(after: "NT-20261204-NOPE") { id } }`, nil); len(bad.Errors) == 0 || bad.Errors[0].Extensions["code"] != "BAD_USER_INPUT" {
 		t.Errorf("an unknown cursor: %s", bad.Raw)
 	}
 }
