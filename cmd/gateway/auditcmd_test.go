@@ -19,25 +19,33 @@ import (
 	"pudong.gov.cn/gateway/audit"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/e2e"
+	"pudong.gov.cn/gateway/store"
 	"pudong.gov.cn/gateway/store/storetest"
 )
 
-// auditData is a demo data directory whose store holds n events in the default chain,
-// checkpointed by the gateway's own wiring (signing key generated, shutdown checkpoint).
-func auditData(t *testing.T, n int) string {
+// demoStore opens the store of a fresh demo data directory, closed when the test ends.
+func demoStore(t *testing.T) (string, *config.Config, store.Store, *slog.Logger) {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
 	cfg, err := config.Demo(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	st, err := app.OpenStore(ctx, cfg, log)
+	st, err := app.OpenStore(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
+	return dir, cfg, st, log
+}
+
+// auditData is a demo data directory whose store holds n events in the default chain,
+// checkpointed by the gateway's own wiring (signing key generated, shutdown checkpoint).
+func auditData(t *testing.T, n int) string {
+	t.Helper()
+	ctx := context.Background()
+	dir, cfg, st, log := demoStore(t)
 	cp, err := app.StartCheckpoints(cfg, st, "", log)
 	if err != nil {
 		t.Fatal(err)
@@ -133,17 +141,7 @@ func TestAuditVerifyFlags(t *testing.T) {
 // starts, not after the first interval.
 func TestCheckpointAtStart(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	cfg, err := config.Demo(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	st, err := app.OpenStore(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	dir, cfg, st, log := demoStore(t)
 	ev := gateway.AuditEvent{At: time.Now(), Consumer: "online-hall", Code: "310115-PSB-RK01-002", Owner: "psb", Subject: "310115198503120012", Decision: gateway.Allow}
 	if err := st.AppendAudit(ctx, []gateway.AuditEvent{ev, ev}); err != nil {
 		t.Fatal(err)
