@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -43,7 +44,7 @@ func parseServeFlags(args []string, getenv func(string) string, stdout io.Writer
 	fs.IntVar(&f.size.CreditRecords, "sim-credit-records", f.size.CreditRecords, "demo mode: bulk credit records")
 	fs.BoolVar(&f.noCache, "no-cache", false, "demo mode: disable the record cache (cold-path measurements)")
 	fs.BoolVar(&f.noAudit, "bench-no-audit", false, "demo mode only: do not record audit events (throughput comparison; never in production)")
-	fs.BoolVar(&f.noRateLimit, "bench-no-rate-limit", false, "demo mode only: turn rate limits off (load tests)")
+	fs.BoolVar(&f.noRateLimit, "bench-no-rate-limit", false, "demo mode only: turn rate limits off and lift the per-minute budget of people (load tests)")
 	fs.BoolVar(&f.pprof, "pprof", false, "serve /debug/pprof/ to the cio-console and department consoles (admin only)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -77,8 +78,23 @@ func (f *serveFlags) configure() (*config.Config, app.Options, []string, error) 
 			return nil, app.Options{}, nil, fmt.Errorf("--bench-no-rate-limit is for demo-mode load tests only; set limits.rateLimitsOff in a configuration file")
 		}
 		cfg.Limits.RateLimitsOff = true
+		liftMinuteBudgets(cfg)
 	}
 	return cfg, app.Options{NoAudit: f.noAudit, Pprof: f.pprof}, warnings, nil
+}
+
+// liftMinuteBudgets raises every demo consumer's per-minute budget of people out of a load
+// test's reach: a closed loop reads thousands of people a minute, which the budget
+// rightly refuses (docs/operators.md, consumers). The people are still counted, so the
+// run measures the budget's work; the per-request bound stays as configured.
+func liftMinuteBudgets(cfg *config.Config) {
+	for i := range cfg.Consumers {
+		l := cfg.Consumers[i].Subjects()
+		if l.PerMinute > 0 {
+			l.PerMinute = math.MaxInt32
+			cfg.Consumers[i].SubjectLimit = &l
+		}
+	}
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
