@@ -62,6 +62,12 @@ func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 		if err != nil {
 			return nil, fmt.Errorf("opening the PostgreSQL store: %w", err)
 		}
+		if cfg.Store.AuditJournal != "" {
+			if err := s.UseJournal(ctx, cfg.Store.AuditJournal); err != nil {
+				s.Close()
+				return nil, fmt.Errorf("store.auditJournal: %w", err)
+			}
+		}
 		return s, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Store.DSN), 0o700); err != nil {

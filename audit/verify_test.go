@@ -25,6 +25,9 @@ func chain(t *testing.T) (*sqlstore.Store, *sql.DB) {
 			t.Fatal(err)
 		}
 	}
+	if err := s.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)

@@ -335,6 +335,11 @@ type Store struct {
 	// not queue on one chain head. Default: an id generated once and kept in
 	// DataDir/replica-id. Two replicas must not share a data directory without it.
 	Replica string `yaml:"replica,omitempty"`
+	// AuditJournal is a file on this replica's own disk where audit events are durable
+	// before they reach a PostgreSQL store, so that an audited answer waits for one
+	// local append instead of a database commit (docs/audit.md, "The journal"); relative
+	// to DataDir. Default: none. A SQLite store always keeps its journal beside its file.
+	AuditJournal string `yaml:"auditJournal,omitempty"`
 }
 
 // Limits protect the departments and the gateway from expensive queries.
@@ -407,6 +412,7 @@ func (c *Config) WithDefaults() {
 	if c.Store.Driver == "sqlite" && c.Store.DSN == "" {
 		c.Store.DSN = filepath.Join(c.DataDir, DefaultSQLiteFile)
 	}
+	c.Store.AuditJournal = relativeTo(c.DataDir, c.Store.AuditJournal)
 	l := &c.Limits
 	l.Depth = cmp.Or(l.Depth, DefaultDepth)
 	l.Complexity = cmp.Or(l.Complexity, DefaultComplexity)
@@ -817,6 +823,9 @@ func (c *Config) validateStore(bad func(path, format string, args ...any)) {
 	}
 	if c.Store.Replica != "" && !gateway.ValidChain(c.Store.Replica) {
 		bad("store.replica", "replica %q: up to 64 letters, digits, '.', '_' or '-'", c.Store.Replica)
+	}
+	if c.Store.AuditJournal != "" && c.Store.Driver != "postgres" {
+		bad("store.auditJournal", "only for a postgres store; a sqlite store keeps its audit journal beside its file")
 	}
 	if c.Limits.PageSize > 1000 {
 		bad("limits.pageSize", "at most 1000")

@@ -185,6 +185,19 @@ func TestSourceNotOffered(t *testing.T) {
 	}
 }
 
+// TestStoreAuditJournal: a PostgreSQL store's journal is resolved against the data
+// directory; a SQLite store, which keeps its own beside its file, refuses one.
+func TestStoreAuditJournal(t *testing.T) {
+	c, err := Parse([]byte(good+"dataDir: /var/lib/gw\nstore: {driver: postgres, dsn: \"postgres://db/gw\", auditJournal: audit.journal}\n"), "gw.yaml", readNone)
+	if err != nil || c.Store.AuditJournal != "/var/lib/gw/audit.journal" {
+		t.Fatalf("postgres with a journal: %v, %q", err, c.Store.AuditJournal)
+	}
+	_, err = Parse([]byte(good+"store: {auditJournal: audit.journal}\n"), "gw.yaml", readNone)
+	if err == nil || !strings.Contains(err.Error(), "store.auditJournal") {
+		t.Errorf("sqlite with a journal: err = %v, want a store.auditJournal problem", err)
+	}
+}
+
 // TestStoreReplica: a replica name becomes the audit chain's name, so one that is not a
 // chain name is refused where it is written.
 func TestStoreReplica(t *testing.T) {

@@ -58,7 +58,9 @@ type Store interface {
 	// caller's values are ignored). When it returns nil the events are durable; the
 	// caller's slice is not modified. Concurrent appends to one chain, from this or
 	// another process sharing the database, still form one chain; appends to different
-	// chains do not wait for each other.
+	// chains do not wait for each other. A store with an audit journal (docs/audit.md,
+	// "The journal") links the events into their chains moments later; its own audit
+	// reads wait for that, another process's reads see them once applied.
 	AppendAudit(ctx context.Context, events []gateway.AuditEvent) error
 	// ListAudit returns the events f selects in ascending (Chain, Seq): the default
 	// chain "" first, then each replica's chain in order.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +60,24 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Opener {
 		dsn := freshSchema(t)
 		return func(t *testing.T) store.Store { return openStore(t, dsn) }
+	})
+}
+
+// TestStoreWithJournal runs the conformance suite with an audit journal in front of the
+// tables (store.auditJournal), one file per opened store as one per replica: reads see
+// every append that has returned, and replicas' journals do not mix.
+func TestStoreWithJournal(t *testing.T) {
+	testDSN(t)
+	storetest.Run(t, func(t *testing.T) storetest.Opener {
+		dsn, dir, n := freshSchema(t), t.TempDir(), 0
+		return func(t *testing.T) store.Store {
+			s := openStore(t, dsn)
+			n++
+			if err := s.UseJournal(context.Background(), filepath.Join(dir, fmt.Sprint("replica-", n, ".journal"))); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
 	})
 }
 

@@ -6,14 +6,17 @@
 // so writers queue in Go instead of failing on SQLITE_BUSY, and a transaction holds the
 // database's write lock from its first statement: what it reads cannot change before it
 // commits, which is why the dialect needs no row locks. The database runs in WAL mode with
-// synchronous=FULL: a commit has reached the disk when it returns, which is the promise
-// AppendAudit makes. Reads use a separate pool and never wait for the writer.
+// synchronous=FULL: a commit has reached the disk when it returns. Audit appends go to
+// the journal beside the file (JournalSuffix), durable when AppendAudit returns, and
+// reach the tables in the background (docs/audit.md, "The journal"). Reads use a
+// separate pool and never wait for the writer.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -22,6 +25,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"pudong.gov.cn/gateway/store/journal"
 	"pudong.gov.cn/gateway/store/sqlstore"
 )
 
@@ -58,8 +62,20 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*sqlstore.Store, 
 		c.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	switch err := s.UseJournal(ctx, path+JournalSuffix); {
+	case errors.Is(err, journal.ErrLocked):
+		log.Info("audit journal in use by another process on this database; this one commits its audit events to the database directly",
+			"journal", path+JournalSuffix)
+	case err != nil:
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
+
+// JournalSuffix names the audit journal beside the database file (docs/audit.md, "The
+// journal"): an audited answer waits for one append to it instead of a transaction.
+const JournalSuffix = "-audit.journal"
 
 // openDBs opens the writer (one connection, IMMEDIATE transactions) and the readers.
 func openDBs(path string) (w, r *sql.DB, err error) {

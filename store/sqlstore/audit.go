@@ -54,26 +54,36 @@ func exec(ctx context.Context, tx *sql.Tx, d Dialect, st *sql.Stmt, q string, ar
 	return err
 }
 
-// AppendAudit implements store.Store. Each chain's head row is read with the dialect's
-// lock, so appends to one chain — from this or any other process — take turns, while
-// appends to different chains (one per replica) do not wait for each other. The events
-// of one chain go into one row of audit_blocks (EncodeBlock), and the block is listed
-// under each owner it holds events of.
+// AppendAudit implements store.Store. With a journal (UseJournal) the events are durable
+// once the journal holds them and reach the tables moments later; without one they are
+// linked into the tables in this call.
 func (s *Store) AppendAudit(ctx context.Context, events []gateway.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
 	events = slices.Clone(events)
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		for _, chain := range chainsOf(events) {
-			if err := s.appendChain(ctx, tx, chain, events); err != nil {
-				return fmt.Errorf("chain %q: %w", chain, err)
-			}
-		}
-		return nil
-	})
+	var err error
+	if s.jn != nil {
+		err = s.appendJournaled(ctx, s.jn, events)
+	} else {
+		err = s.write(ctx, func(tx *sql.Tx) error { return s.linkChains(ctx, tx, events) })
+	}
 	if err != nil {
 		return s.errf(err, "append audit")
+	}
+	return nil
+}
+
+// linkChains appends events to their chains in tx. Each chain's head row is read with
+// the dialect's lock, so appends to one chain — from this or any other process — take
+// turns, while appends to different chains (one per replica) do not wait for each
+// other. The events of one chain go into one row of audit_blocks (EncodeBlock), and the
+// block is listed under each owner it holds events of.
+func (s *Store) linkChains(ctx context.Context, tx *sql.Tx, events []gateway.AuditEvent) error {
+	for _, chain := range chainsOf(events) {
+		if err := s.appendChain(ctx, tx, chain, events); err != nil {
+			return fmt.Errorf("chain %q: %w", chain, err)
+		}
 	}
 	return nil
 }
@@ -217,6 +227,9 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]gateway.A
 	if f.Owner == "" {
 		return nil, s.errf(store.ErrNoOwner, "list audit")
 	}
+	if err := s.caughtUp(ctx); err != nil {
+		return nil, s.errf(err, "list audit")
+	}
 	var out []gateway.AuditEvent
 	err := s.ownerBlocks(ctx, f, true, func(e gateway.AuditEvent) bool {
 		out = append(out, e)
@@ -232,6 +245,9 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]gateway.A
 func (s *Store) CountAudit(ctx context.Context, f store.AuditFilter) (int, error) {
 	if f.Owner == "" {
 		return 0, s.errf(store.ErrNoOwner, "count audit")
+	}
+	if err := s.caughtUp(ctx); err != nil {
+		return 0, s.errf(err, "count audit")
 	}
 	if f.Code == "" && f.Subject == "" && f.From.IsZero() && f.To.IsZero() {
 		// All of an owner's events: the counts kept per block, without decoding.
@@ -255,6 +271,9 @@ func (s *Store) CountAudit(ctx context.Context, f store.AuditFilter) (int, error
 
 // ScanAudit implements store.Store.
 func (s *Store) ScanAudit(ctx context.Context, fn func(gateway.AuditEvent) error) error {
+	if err := s.caughtUp(ctx); err != nil {
+		return s.errf(err, "scan audit")
+	}
 	if err := s.queryBlocks(ctx, `SELECT chain, first_seq, events FROM audit_blocks ORDER BY chain, first_seq`, nil, fn); err != nil {
 		return s.errf(err, "scan audit")
 	}
@@ -264,6 +283,9 @@ func (s *Store) ScanAudit(ctx context.Context, fn func(gateway.AuditEvent) error
 // AuditHead returns the Seq and Hash of chain's last event (0 and "" for a chain with
 // none), from the head row appends advance; the audit checkpoints sign it (audit.Head).
 func (s *Store) AuditHead(ctx context.Context, chain string) (int64, string, error) {
+	if err := s.caughtUp(ctx); err != nil {
+		return 0, "", s.errf(err, "audit head of chain %q", chain)
+	}
 	var seq int64
 	var hash string
 	err := s.r.QueryRowContext(ctx, s.q(`SELECT seq, hash FROM audit_heads WHERE chain = ?`), chain).Scan(&seq, &hash)
@@ -275,6 +297,9 @@ func (s *Store) AuditHead(ctx context.Context, chain string) (int64, string, err
 
 // AuditChains implements store.Store.
 func (s *Store) AuditChains(ctx context.Context) ([]string, error) {
+	if err := s.caughtUp(ctx); err != nil {
+		return nil, s.errf(err, "audit chains")
+	}
 	rows, err := s.r.QueryContext(ctx, `SELECT chain FROM audit_heads ORDER BY chain`)
 	if err != nil {
 		return nil, s.errf(err, "audit chains")

@@ -33,6 +33,7 @@ func migrations() []migration {
 		noCodeIndex(),
 		chainPerReplica(),
 		auditBlocks(),
+		auditJournal(),
 	}
 }
 
@@ -200,6 +201,23 @@ INSERT INTO audit_heads (chain, seq, hash) SELECT '', seq, hash FROM audit_head 
 DROP TABLE audit_head;
 `,
 		},
+	}
+}
+
+// auditJournal records how far each audit journal has been applied.
+func auditJournal() migration {
+	return migration{
+		version: 7,
+		name:    "how far each audit journal is applied",
+		// A journal in front of the audit tables (UseJournal) moves its records in
+		// batches; the position past the last one applied is written in the same
+		// transaction, so a restart replays exactly what the tables lack.
+		sql: `
+CREATE TABLE audit_journal (
+	id      {text} PRIMARY KEY,
+	applied {int} NOT NULL
+);
+`,
 	}
 }
 

@@ -66,6 +66,7 @@ type Store struct {
 
 	requestColumns, grantColumns string
 	app                          appendStmts
+	jn                           *journaled // nil: appends commit to the tables (UseJournal)
 
 	changes   chan struct{}
 	stop      context.CancelFunc
@@ -126,6 +127,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close stops watching for changes and closes the database.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closeJournal()
 		s.stop()
 		<-s.watching
 		s.closeErr = s.closeDBs()

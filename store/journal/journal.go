@@ -1,0 +1,300 @@
+// Package journal is an append-only file of records that are durable when Append
+// returns: the audit trail's write-ahead journal (docs/audit.md, "The journal"). A
+// record costs one write and one fdatasync of a file that only grows, instead of a
+// database transaction; the database catches up from it in the background, in batches,
+// and reads it back after a crash.
+//
+// Every record carries its logical position: the journal's positions only grow, also
+// across Reset, which empties the file once everything in it has been applied
+// elsewhere. A consumer stores the end position of what it applied, atomically with
+// applying it, and replays only the records past it.
+//
+// The file is locked (flock) while open, so two processes never append to one journal.
+package journal
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrLocked is returned by Open when another open Journal holds the file.
+var ErrLocked = errors.New("journal is in use by another process")
+
+// MaxRecord bounds one record's payload, so that a damaged length cannot make Open
+// allocate without bound.
+const MaxRecord = 64 << 20
+
+const (
+	magic      = "GWAJ"
+	version    = 1
+	headerSize = 32 // magic, version, 3 reserved, 16 bytes id, 8 bytes base
+	recordHead = 16 // payload length (4), CRC-32C (4) of start and payload, start (8)
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// Record is one record read back by Open: its payload and the logical position just
+// past it.
+type Record struct {
+	Payload []byte
+	End     int64
+}
+
+// Journal is one open journal file.
+type Journal struct {
+	mu   sync.Mutex
+	f    *os.File
+	path string
+	id   string
+	size int64 // bytes in the file
+	end  int64 // logical position past the last record
+}
+
+// Opened is what Open found in an existing file.
+type Opened struct {
+	Records []Record // every intact record, in order
+	// Dropped is the number of bytes after the last intact record: an append that a
+	// crash interrupted (it never returned), or damage. They are kept in DamagedPath.
+	Dropped     int64
+	DamagedPath string
+}
+
+// Open opens (creating if needed) the journal at path, locks it, and returns its intact
+// records. A torn or damaged tail is copied aside and cut off, so appends continue
+// after the last intact record.
+func Open(path string) (*Journal, Opened, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, Opened{}, fmt.Errorf("journal: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, Opened{}, fmt.Errorf("journal %s: %w", path, ErrLocked)
+		}
+		return nil, Opened{}, fmt.Errorf("journal %s: lock: %w", path, err)
+	}
+	j := &Journal{f: f, path: path}
+	opened, err := j.load()
+	if err != nil {
+		f.Close()
+		return nil, Opened{}, fmt.Errorf("journal %s: %w", path, err)
+	}
+	return j, opened, nil
+}
+
+// load reads the header (writing one into an empty file) and the records.
+func (j *Journal) load() (Opened, error) {
+	b, err := io.ReadAll(j.f)
+	if err != nil {
+		return Opened{}, err
+	}
+	if len(b) < headerSize {
+		if len(b) > 0 && string(b[:min(len(b), 4)]) != magic[:min(len(b), 4)] {
+			return Opened{}, fmt.Errorf("not a journal (starts %q)", b[:min(len(b), 4)])
+		}
+		// New, or a creation that a crash interrupted before anything was appended.
+		id := make([]byte, 16)
+		rand.Read(id)
+		return Opened{}, j.writeHeader(hex.EncodeToString(id), 0)
+	}
+	if string(b[:4]) != magic || b[4] != version {
+		return Opened{}, fmt.Errorf("not a journal of version %d (starts %q, version %d)", version, b[:4], b[4])
+	}
+	j.id = hex.EncodeToString(b[8:24])
+	base := int64(binary.BigEndian.Uint64(b[24:32]))
+	var o Opened
+	off := int64(headerSize)
+	for {
+		rec, next, ok := j.parse(b, off, len(o.Records) == 0)
+		if !ok {
+			break
+		}
+		o.Records = append(o.Records, rec)
+		j.end, off = rec.End, next
+	}
+	j.size = off
+	if tail := int64(len(b)) - off; tail > 0 {
+		if err := j.cut(b[off:], &o); err != nil {
+			return Opened{}, err
+		}
+	}
+	return j.settle(o, base)
+}
+
+// settle checks the records' positions against the header's base: records start at the
+// base, or are all before it (a Reset that a crash cut short: they were applied, and
+// are dropped now).
+func (j *Journal) settle(o Opened, base int64) (Opened, error) {
+	switch {
+	case len(o.Records) == 0:
+		j.end = base
+		return o, nil
+	case o.Records[0].End-int64(len(o.Records[0].Payload)) == base:
+		return o, nil
+	case j.end == base:
+		j.end = base
+		o.Records = nil
+		if err := j.f.Truncate(headerSize); err != nil {
+			return Opened{}, err
+		}
+		j.size = headerSize
+		return o, j.f.Sync()
+	}
+	return Opened{}, fmt.Errorf("records from position %d to %d do not start at the journal's base %d: move the file aside and restart",
+		o.Records[0].End-int64(len(o.Records[0].Payload)), j.end, base)
+}
+
+// parse reads the record at off, reporting whether it is intact and (unless it is the
+// first) continues the journal's positions.
+func (j *Journal) parse(b []byte, off int64, first bool) (Record, int64, bool) {
+	rest := b[off:]
+	if len(rest) < recordHead {
+		return Record{}, 0, false
+	}
+	n := int64(binary.LittleEndian.Uint32(rest[0:4]))
+	if n > MaxRecord || int64(len(rest)) < recordHead+n {
+		return Record{}, 0, false
+	}
+	start := int64(binary.LittleEndian.Uint64(rest[8:16]))
+	if crc32.Checksum(rest[8:recordHead+n], crcTable) != binary.LittleEndian.Uint32(rest[4:8]) || (!first && start != j.end) {
+		return Record{}, 0, false
+	}
+	payload := rest[recordHead : recordHead+n]
+	return Record{Payload: payload, End: start + n}, off + recordHead + n, true
+}
+
+// cut keeps the bytes after the last intact record in a file beside the journal and
+// removes them from it.
+func (j *Journal) cut(tail []byte, o *Opened) error {
+	o.Dropped = int64(len(tail))
+	o.DamagedPath = fmt.Sprintf("%s.damaged-%d", j.path, time.Now().UnixNano())
+	if err := os.WriteFile(o.DamagedPath, tail, 0o600); err != nil {
+		return fmt.Errorf("keep the damaged tail: %w", err)
+	}
+	if err := j.f.Truncate(j.size); err != nil {
+		return fmt.Errorf("cut the damaged tail: %w", err)
+	}
+	return j.f.Sync()
+}
+
+// writeHeader writes the header with base as the position of an empty journal, and
+// syncs it.
+func (j *Journal) writeHeader(id string, base int64) error {
+	raw, err := hex.DecodeString(id)
+	if err != nil || len(raw) != 16 {
+		return fmt.Errorf("journal id %q", id)
+	}
+	h := make([]byte, headerSize)
+	copy(h, magic)
+	h[4] = version
+	copy(h[8:24], raw)
+	binary.BigEndian.PutUint64(h[24:32], uint64(base))
+	if _, err := j.f.WriteAt(h, 0); err != nil {
+		return fmt.Errorf("write header: %w", err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("sync header: %w", err)
+	}
+	j.id = id
+	if j.size < headerSize {
+		j.size = headerSize
+	}
+	return nil
+}
+
+// ID identifies the journal file: a consumer keys the position it applied by it, so
+// that a journal and a database that do not belong together are not confused.
+func (j *Journal) ID() string { return j.id }
+
+// Path is the journal's file.
+func (j *Journal) Path() string { return j.path }
+
+// End is the logical position past the last record.
+func (j *Journal) End() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.end
+}
+
+// Size is the file's length in bytes.
+func (j *Journal) Size() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.size
+}
+
+// Append writes payload as one record and returns once it is on the disk
+// (fdatasync), with the logical position just past it. On an error the file is cut back
+// to where the record began, so a failed append leaves nothing behind.
+func (j *Journal) Append(payload []byte) (int64, error) {
+	if len(payload) > MaxRecord {
+		return 0, fmt.Errorf("journal: record of %d bytes exceeds %d", len(payload), MaxRecord)
+	}
+	buf := make([]byte, recordHead+len(payload))
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return 0, errors.New("journal: closed")
+	}
+	binary.LittleEndian.PutUint32(buf[0:4], uint32(len(payload)))
+	binary.LittleEndian.PutUint64(buf[8:16], uint64(j.end))
+	copy(buf[recordHead:], payload)
+	binary.LittleEndian.PutUint32(buf[4:8], crc32.Checksum(buf[8:], crcTable))
+	if _, err := j.f.WriteAt(buf, j.size); err != nil {
+		j.f.Truncate(j.size)
+		return 0, fmt.Errorf("journal: append: %w", err)
+	}
+	if err := syscall.Fdatasync(int(j.f.Fd())); err != nil {
+		// Whether the record reached the disk is unknown: cut it so that it is not
+		// applied later as if it had been acknowledged.
+		j.f.Truncate(j.size)
+		return 0, fmt.Errorf("journal: sync: %w", err)
+	}
+	j.size += int64(len(buf))
+	j.end += int64(len(payload))
+	return j.end, nil
+}
+
+// Reset empties the file, keeping its positions: the next record starts at End. Call
+// it only when every record has been applied. The header is written before the file is
+// cut, so a crash in between leaves records whose positions are all applied.
+func (j *Journal) Reset() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return errors.New("journal: closed")
+	}
+	if err := j.writeHeader(j.id, j.end); err != nil {
+		return fmt.Errorf("journal: reset: %w", err)
+	}
+	if err := j.f.Truncate(headerSize); err != nil {
+		return fmt.Errorf("journal: reset: %w", err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("journal: reset: %w", err)
+	}
+	j.size = headerSize
+	return nil
+}
+
+// Close releases the file and its lock.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return nil
+	}
+	err := j.f.Close()
+	j.f = nil
+	return err
+}

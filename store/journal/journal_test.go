@@ -1,0 +1,199 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func open(t *testing.T, path string) (*Journal, Opened) {
+	t.Helper()
+	j, o, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j, o
+}
+
+func appendAll(t *testing.T, j *Journal, payloads ...string) []int64 {
+	t.Helper()
+	var ends []int64
+	for _, p := range payloads {
+		end, err := j.Append([]byte(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends = append(ends, end)
+	}
+	return ends
+}
+
+func payloads(o Opened) []string {
+	var out []string
+	for _, r := range o.Records {
+		out = append(out, string(r.Payload))
+	}
+	return out
+}
+
+// TestReopenReadsEveryRecord: what was appended is read back in order with its end
+// positions, and appends continue after it.
+func TestReopenReadsEveryRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, o := open(t, path)
+	if len(o.Records) != 0 || j.End() != 0 {
+		t.Fatalf("new journal: %d records, end %d", len(o.Records), j.End())
+	}
+	ends := appendAll(t, j, "one", "two", "three")
+	if !slices.Equal(ends, []int64{3, 6, 11}) {
+		t.Fatalf("ends %v", ends)
+	}
+	id := j.ID()
+	j.Close()
+	j, o = open(t, path)
+	if got := payloads(o); !slices.Equal(got, []string{"one", "two", "three"}) {
+		t.Fatalf("records %q", got)
+	}
+	if o.Records[2].End != 11 || j.End() != 11 || j.ID() != id || o.Dropped != 0 {
+		t.Fatalf("end %d/%d, id %s (was %s), dropped %d", o.Records[2].End, j.End(), j.ID(), id, o.Dropped)
+	}
+	if end := appendAll(t, j, "four"); end[0] != 15 {
+		t.Fatalf("append after reopen ends at %d", end[0])
+	}
+}
+
+// TestResetKeepsPositions: a reset journal is empty on disk and continues its positions,
+// also across a reopen, and a reset cut short after its header was written drops only
+// records that were all applied.
+func TestResetKeepsPositions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, _ := open(t, path)
+	appendAll(t, j, "aaaa", "bb")
+	if err := j.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if j.Size() != headerSize || j.End() != 6 {
+		t.Fatalf("after reset: size %d, end %d", j.Size(), j.End())
+	}
+	appendAll(t, j, "ccc")
+	j.Close()
+	j, o := open(t, path)
+	if got := payloads(o); !slices.Equal(got, []string{"ccc"}) || o.Records[0].End != 9 || j.End() != 9 {
+		t.Fatalf("after reopen: %q, end %d", got, j.End())
+	}
+
+	// A crash between the header and the cut: the header says 9 ... and the record
+	// ending at 9 is still in the file.
+	if err := j.writeHeader(j.ID(), j.End()); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	j, o = open(t, path)
+	if len(o.Records) != 0 || j.End() != 9 || j.Size() != headerSize {
+		t.Fatalf("after a cut-short reset: %d records, end %d, size %d", len(o.Records), j.End(), j.Size())
+	}
+}
+
+// TestTornTailIsKeptAsideAndCut: bytes after the last intact record — a torn append, a
+// damaged checksum — are copied beside the journal and cut off; the intact records stay
+// and appends continue.
+func TestTornTailIsKeptAsideAndCut(t *testing.T) {
+	for _, damage := range []struct {
+		name string
+		do   func(b []byte) []byte
+	}{
+		{"torn", func(b []byte) []byte { return b[:len(b)-2] }},
+		{"crc", func(b []byte) []byte { b[len(b)-1] ^= 0xff; return b }},
+		{"garbage", func(b []byte) []byte { return append(b, 1, 2, 3) }},
+	} {
+		t.Run(damage.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "j")
+			j, _ := open(t, path)
+			appendAll(t, j, "keep", "last")
+			j.Close()
+			b, _ := os.ReadFile(path)
+			os.WriteFile(path, damage.do(b), 0o600)
+			j, o := open(t, path)
+			want := []string{"keep"}
+			if damage.name == "garbage" {
+				want = []string{"keep", "last"}
+			}
+			if got := payloads(o); !slices.Equal(got, want) {
+				t.Fatalf("records %q, want %q", got, want)
+			}
+			if o.Dropped == 0 {
+				t.Fatal("nothing reported dropped")
+			}
+			if kept, err := os.ReadFile(o.DamagedPath); err != nil || int64(len(kept)) != o.Dropped {
+				t.Fatalf("damaged tail kept: %d bytes, %v; dropped %d", len(kept), err, o.Dropped)
+			}
+			appendAll(t, j, "next")
+			j.Close()
+			_, o = open(t, path)
+			if got := payloads(o); !slices.Equal(got, append(want, "next")) || o.Dropped != 0 {
+				t.Fatalf("after append: %q, dropped %d", got, o.Dropped)
+			}
+		})
+	}
+}
+
+// TestOneOpenAtATime: a second Open of a journal in use fails with ErrLocked, and
+// succeeds once the first is closed.
+func TestOneOpenAtATime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, _ := open(t, path)
+	if _, _, err := Open(path); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+	j.Close()
+	open(t, path)
+}
+
+// TestRefusesOtherFiles: a file that is not a journal, or whose records do not start at
+// its base, is refused rather than overwritten.
+func TestRefusesOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other")
+	os.WriteFile(other, []byte("SQLite format 3\x00 and more than thirty-two bytes"), 0o600)
+	if _, _, err := Open(other); err == nil {
+		t.Fatal("opened a file that is not a journal")
+	}
+	path := filepath.Join(dir, "j")
+	j, _ := open(t, path)
+	appendAll(t, j, "x")
+	j.writeHeader(j.ID(), 100) // a base past records that end at 1
+	j.Close()
+	if _, _, err := Open(path); err == nil {
+		t.Fatal("opened a journal whose records do not start at its base")
+	}
+	if _, err := j.Append([]byte("after close")); err == nil {
+		t.Fatal("append after close succeeded")
+	}
+}
+
+// TestRecordBound: a payload over MaxRecord is refused.
+func TestRecordBound(t *testing.T) {
+	j, _ := open(t, filepath.Join(t.TempDir(), "j"))
+	if _, err := j.Append(make([]byte, MaxRecord+1)); err == nil {
+		t.Fatal(fmt.Sprint("appended ", MaxRecord+1, " bytes"))
+	}
+}
+
+// BenchmarkAppend is one durable record of an S1 answer's size.
+func BenchmarkAppend(b *testing.B) {
+	j, _, err := Open(filepath.Join(b.TempDir(), "j"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	p := make([]byte, 2500)
+	for b.Loop() {
+		if _, err := j.Append(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
