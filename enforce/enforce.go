@@ -299,13 +299,17 @@ func (e *Enforcer) Share(ctx context.Context, obj any, next graphql.Resolver, co
 	if e.observer != nil {
 		e.observer.Decision(t.entry.Class, d.Outcome)
 	}
+	var refused error
 	if d.Outcome != gateway.Deny {
-		if err := e.touch(ctx, st, t, d); err != nil {
-			return nil, err
+		if refused = e.touch(ctx, st, t, d); refused != nil {
+			d.Outcome = gateway.Deny // the budget refused it: the caller gets nothing
 		}
 	}
 	if st.auditDue(t, d) {
 		st.record(t.entry, t.subject, d)
+	}
+	if refused != nil {
+		return nil, refused
 	}
 	switch d.Outcome {
 	case gateway.Allow:

@@ -158,3 +158,52 @@ func TestAuditRecordsOnlyWhatWasDelivered(t *testing.T) {
 		})
 	}
 }
+
+// person is an entity about one person, as the resolvers' models are.
+type person string
+
+func (p person) AuditSubject() string { return string(p) }
+
+// A refusal is audited as a refusal: a lookup refused for masked access, and a lookup, a
+// join or a read refused by the budget of people, leave a DENY event — what the caller
+// got — never the ALLOW or MASK the policy alone would have given.
+func TestRefusalsAreAuditedAsRefusals(t *testing.T) {
+	cat := demoCatalog(t, loadSchema(t, ""))
+	b := NewLimiterBudget(ratelimit.NewLocal(10), func(string) SubjectLimit { return SubjectLimit{PerRequest: 1} })
+	rec := &recorded{}
+	e := New(Options{Catalog: cat, Recorder: rec, Budget: b})
+	ctx := gateway.WithCaller(context.Background(), &gateway.Caller{Consumer: "playground", Subject: "dev"})
+	yes, no := true, false
+	var errs []error
+	h := e.InterceptOperation(ctx, func(ctx context.Context) graphql.ResponseHandler {
+		arg := func(v string) graphql.Resolver { return func(context.Context) (any, error) { return v, nil } }
+		read := func(context.Context) (any, error) { s := "张伟"; return &s, nil }
+		_, filter := e.Lookup(ctx, nil, arg(dataset.ZhangWei), "310115-PSB-RK01-001", &no) // masked: no filtering
+		_, key := e.Lookup(ctx, nil, arg(dataset.LiNa), "310115-PSB-RK01-001", &yes)       // the one person allowed
+		_, over := e.Lookup(ctx, nil, arg(dataset.WangQiang), "310115-PSB-RK01-001", &yes) // a second person
+		_, overRead := e.Share(ctx, person(dataset.ChenJing), read, "310115-PSB-RK01-002")
+		errs = []error{filter, key, over, overRead}
+		return func(context.Context) *graphql.Response { return &graphql.Response{Data: []byte(`{}`)} }
+	})
+	h(ctx)
+	for i, want := range []string{CodeForbiddenArgument, "", CodeSubjectLimit, CodeSubjectLimit} {
+		got := ""
+		if ge, ok := errs[i].(*gqlerror.Error); ok {
+			got, _ = ge.Extensions["code"].(string)
+		} else if errs[i] != nil {
+			got = errs[i].Error()
+		}
+		if got != want {
+			t.Errorf("call %d: error %q, want %q", i, got, want)
+		}
+	}
+	want := map[string]gateway.Outcome{dataset.ZhangWei: gateway.Deny, dataset.LiNa: gateway.Masked,
+		dataset.WangQiang: gateway.Deny, dataset.ChenJing: gateway.Deny}
+	got := map[string]gateway.Outcome{}
+	for _, ev := range rec.events {
+		got[ev.Subject] = ev.Decision
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(rec.events) != len(want) {
+		t.Errorf("recorded %v (%d events), want %v", got, len(rec.events), want)
+	}
+}

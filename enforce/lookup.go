@@ -12,6 +12,7 @@ import (
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/idcode"
+	"pudong.gov.cn/gateway/policy"
 )
 
 // Codes of refused arguments and operations, in extensions.code.
@@ -50,17 +51,30 @@ func (e *Enforcer) Lookup(ctx context.Context, obj any, next graphql.Resolver, c
 		}
 		t = e.asSource(t)
 		d := st.decide(t)
-		if st.auditDue(t, d) {
-			st.record(t.entry, t.subject, d)
-		}
+		var refused error
 		if d.Outcome == gateway.Deny || (d.Outcome == gateway.Masked && (key == nil || !*key)) {
-			return nil, e.forbiddenArgument(ctx, t.entry, t.entry.Code, st.caller)
+			refused = e.forbiddenArgument(ctx, t.entry, t.entry.Code, st.caller)
+		} else {
+			refused = e.touch(ctx, st, t, d)
 		}
-		if err := e.touch(ctx, st, t, d); err != nil {
-			return nil, err
+		st.recordRefusable(t, d, refused)
+		if refused != nil {
+			return nil, refused
 		}
 	}
 	return v, nil
+}
+
+// recordRefusable records the decision on t when it is due, as a refusal when refused is
+// set: the event says what the caller got, not what the policy alone would have allowed
+// (docs/audit.md).
+func (st *state) recordRefusable(t target, d policy.Decision, refused error) {
+	if refused != nil {
+		d.Outcome = gateway.Deny
+	}
+	if st.auditDue(t, d) {
+		st.record(t.entry, t.subject, d)
+	}
 }
 
 // Join implements the @join directive: a relation that finds its objects by a governed
@@ -75,14 +89,15 @@ func (e *Enforcer) Join(ctx context.Context, obj any, next graphql.Resolver, cod
 	}
 	t := e.asSource(target{entry: entry, subject: subjectOf(obj)})
 	d := st.decide(t)
-	if st.auditDue(t, d) {
-		st.record(t.entry, t.subject, d)
-	}
+	var refused error
 	if d.Outcome != gateway.Allow {
-		return nil, e.forbiddenJoin(ctx, t.entry, st.caller)
+		refused = e.forbiddenJoin(ctx, t.entry, st.caller)
+	} else {
+		refused = e.touch(ctx, st, t, d)
 	}
-	if err := e.touch(ctx, st, t, d); err != nil {
-		return nil, err
+	st.recordRefusable(t, d, refused)
+	if refused != nil {
+		return nil, refused
 	}
 	return next(ctx)
 }
