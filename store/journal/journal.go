@@ -21,6 +21,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -105,7 +106,10 @@ func (j *Journal) load() (Opened, error) {
 		// New, or a creation that a crash interrupted before anything was appended.
 		id := make([]byte, 16)
 		rand.Read(id)
-		return Opened{}, j.writeHeader(hex.EncodeToString(id), 0)
+		if err := j.writeHeader(hex.EncodeToString(id), 0); err != nil {
+			return Opened{}, err
+		}
+		return Opened{}, syncDir(filepath.Dir(j.path))
 	}
 	if string(b[:4]) != magic || b[4] != version {
 		return Opened{}, fmt.Errorf("not a journal of version %d (starts %q, version %d)", version, b[:4], b[4])
@@ -208,6 +212,20 @@ func (j *Journal) writeHeader(id string, base int64) error {
 	j.id = id
 	if j.size < headerSize {
 		j.size = headerSize
+	}
+	return nil
+}
+
+// syncDir makes a new file's name in dir durable, so that records synced into the file
+// are not lost with its directory entry.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil
 }
