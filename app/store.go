@@ -17,6 +17,7 @@ import (
 	"pudong.gov.cn/gateway/store"
 	"pudong.gov.cn/gateway/store/postgres"
 	"pudong.gov.cn/gateway/store/sqlite"
+	"pudong.gov.cn/gateway/store/sqlstore"
 )
 
 // openStore opens the gateway's own database and the audit recorder that batches
@@ -41,7 +42,19 @@ func (g *Gateway) openStore(ctx context.Context) error {
 	g.Recorder = audit.NewRecorder(st, audit.Options{CommitTimeout: g.cfg.Audit.CommitTimeout, Chain: chain}, g.log)
 	g.onClose("audit", g.Recorder.Close)
 	registerAuditMetrics(g.metrics, g.Recorder)
+	if s, ok := opened.(*sqlstore.Store); ok && s.JournalStats().On {
+		registerJournalMetrics(g.metrics, s)
+	}
 	return nil
+}
+
+// registerJournalMetrics reports how far the audit journal is ahead of the tables
+// (docs/audit.md, "The journal").
+func registerJournalMetrics(m *metrics.Metrics, s *sqlstore.Store) {
+	m.GaugeFunc("gateway_audit_journal_behind_bytes", "Audit journal bytes durable but not yet in the audit tables.", nil,
+		func() float64 { return float64(s.JournalStats().Behind) })
+	m.CounterFunc("gateway_audit_journal_apply_failures_total", "Failed transactions moving audit journal records into the tables (retried).", nil,
+		func() float64 { return float64(s.JournalStats().ApplyFailures) })
 }
 
 // ReplicaChain is the audit chain this replica appends to and checkpoints: store.replica,

@@ -143,6 +143,9 @@ func TestJournalReadsSeeEveryAppend(t *testing.T) {
 			t.Fatalf("after append %d: head %d, %v", i, seq, err)
 		}
 	}
+	if st := s.JournalStats(); !st.On || st.Behind != 0 || st.ApplyFailures != 0 {
+		t.Errorf("journal stats after the reads: %+v, want on and caught up", st)
+	}
 }
 
 // TestJournalInUse: a second store on the same database while the first holds the

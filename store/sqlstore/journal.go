@@ -447,3 +447,21 @@ func DecodeRecord(b []byte) ([]gateway.AuditEvent, error) {
 // tools and tests that read the database behind the Store's back. Without a journal it
 // returns at once.
 func (s *Store) Sync(ctx context.Context) error { return s.caughtUp(ctx) }
+
+// JournalStats are the audit journal's figures, for metrics.
+type JournalStats struct {
+	On            bool   // the store has a journal
+	Behind        int64  // bytes appended and not yet in the tables
+	ApplyFailures uint64 // transactions moving records into the tables that failed
+}
+
+// JournalStats returns the audit journal's figures.
+func (s *Store) JournalStats() JournalStats {
+	jn := s.jn
+	if jn == nil {
+		return JournalStats{}
+	}
+	jn.mu.Lock()
+	defer jn.mu.Unlock()
+	return JournalStats{On: true, Behind: jn.behind, ApplyFailures: jn.failures.Load()}
+}
