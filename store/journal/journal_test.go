@@ -104,19 +104,20 @@ func TestResetKeepsPositions(t *testing.T) {
 func TestTornTailIsKeptAsideAndCut(t *testing.T) {
 	for _, damage := range []struct {
 		name string
-		do   func(b []byte) []byte
+		do   func(b []byte, size int64) []byte // size: where the records end
 	}{
-		{"torn", func(b []byte) []byte { return b[:len(b)-2] }},
-		{"crc", func(b []byte) []byte { b[len(b)-1] ^= 0xff; return b }},
-		{"garbage", func(b []byte) []byte { return append(b, 1, 2, 3) }},
+		{"torn", func(b []byte, size int64) []byte { return b[:size-2] }},
+		{"crc", func(b []byte, size int64) []byte { b[size-1] ^= 0xff; return b }},
+		{"garbage", func(b []byte, size int64) []byte { copy(b[size+100:], "xyz"); return b }},
 	} {
 		t.Run(damage.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "j")
 			j, _ := open(t, path)
 			appendAll(t, j, "keep", "last")
+			size := j.Size()
 			j.Close()
 			b, _ := os.ReadFile(path)
-			os.WriteFile(path, damage.do(b), 0o600)
+			os.WriteFile(path, damage.do(b, size), 0o600)
 			j, o := open(t, path)
 			want := []string{"keep"}
 			if damage.name == "garbage" {
@@ -138,6 +139,30 @@ func TestTornTailIsKeptAsideAndCut(t *testing.T) {
 				t.Fatalf("after append: %q, dropped %d", got, o.Dropped)
 			}
 		})
+	}
+}
+
+// TestWrittenAheadSpaceIsNotDamage: the zeros written ahead of the records are taken for
+// free space at the next open, not for a damaged tail, and appends go on over them.
+func TestWrittenAheadSpaceIsNotDamage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, _ := open(t, path)
+	appendAll(t, j, "a", "b")
+	fi, _ := os.Stat(path)
+	if fi.Size() < preallocate || j.Size() >= fi.Size() {
+		t.Fatalf("file %d bytes, records end at %d: nothing written ahead", fi.Size(), j.Size())
+	}
+	j.Close()
+	j, o := open(t, path)
+	if got := payloads(o); !slices.Equal(got, []string{"a", "b"}) || o.Dropped != 0 {
+		t.Fatalf("reopened: %q, dropped %d", got, o.Dropped)
+	}
+	big := string(make([]byte, preallocate)) // past the space written ahead
+	appendAll(t, j, "c", big, "d")
+	j.Close()
+	_, o = open(t, path)
+	if got := payloads(o); len(got) != 5 || got[4] != "d" || o.Dropped != 0 {
+		t.Fatalf("after growing: %d records, dropped %d", len(got), o.Dropped)
 	}
 }
 

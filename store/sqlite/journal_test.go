@@ -28,8 +28,9 @@ func journalEvents(req string, n int) []gateway.AuditEvent {
 }
 
 // writeJournal appends one record per batch to the journal beside the database at db,
-// as a gateway that crashed before moving them into the tables left it.
-func writeJournal(t *testing.T, db string, batches ...[]gateway.AuditEvent) {
+// as a gateway that crashed before moving them into the tables left it, and returns where
+// the records end in the file.
+func writeJournal(t *testing.T, db string, batches ...[]gateway.AuditEvent) int64 {
 	t.Helper()
 	j, _, err := journal.Open(db + sqlite.JournalSuffix)
 	if err != nil {
@@ -45,6 +46,7 @@ func writeJournal(t *testing.T, db string, batches ...[]gateway.AuditEvent) {
 			t.Fatal(err)
 		}
 	}
+	return j.Size()
 }
 
 // chainOf reads chain r1 and checks that it links.
@@ -172,9 +174,9 @@ func TestJournalInUse(t *testing.T) {
 func TestJournalTornTail(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gateway.db")
 	openAt(t, path).Close()
-	writeJournal(t, path, journalEvents("req-1", 2), journalEvents("req-2", 3))
+	end := writeJournal(t, path, journalEvents("req-1", 2), journalEvents("req-2", 3))
 	b, _ := os.ReadFile(path + sqlite.JournalSuffix)
-	os.WriteFile(path+sqlite.JournalSuffix, b[:len(b)-5], 0o600)
+	os.WriteFile(path+sqlite.JournalSuffix, b[:end-5], 0o600)
 	evs := chainOf(t, openAt(t, path))
 	if len(evs) != 2 || evs[1].RequestID != "req-1" {
 		t.Fatalf("after a torn tail: %d events, want req-1's 2", len(evs))
