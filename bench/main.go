@@ -340,7 +340,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if m := h.modelRun; m != nil {
 		fmt.Fprintln(stdout)
 		writeModel(stdout, m.model)
-		writeValidations(stdout, validations(m.one, m.two))
+		writeValidations(stdout, validations(m.one, m.two, o.conns))
 	}
 	if o.jsonPath != "" {
 		if err := writeJSON(o.jsonPath, h.rep); err != nil {

@@ -155,10 +155,10 @@ func TestWriteModelAndValidations(t *testing.T) {
 	writeModel(&b, m)
 	one := &row{CPUPerReqMs: 1, CPUSeconds: 5, PerRequest: map[string]float64{ctrPGCommits: 0.5}, loadResult: loadResult{RPS: 1000, ElapsedSec: 5}}
 	two := &row{CPUPerReqMs: 1.1, CPUSeconds: 8, PerRequest: map[string]float64{ctrPGCommits: 0.5}, loadResult: loadResult{RPS: 900, ElapsedSec: 4}}
-	vs := validations(one, two)
+	vs := validations(one, two, 24)
 	writeValidations(&b, vs)
 	out := b.String()
-	for _, want := range []string{"peak 600 req/s", "measured 1.000", "cold=0.2", "First to saturate: slowest department (PSB)", "gateway CPU ms per request", "1.10"} {
+	for _, want := range []string{"peak 600 req/s", "measured 1.000", "cold=0.2", "First to saturate: slowest department (PSB)", "gateway CPU ms per request", "1.10", "(24 connections)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -194,14 +194,14 @@ type validation struct {
 // with two replicas on the same PostgreSQL and Redis: the costs per request should not
 // change with the replicas. The request rate and the cores used say whether one replica
 // was CPU-bound (then two on the same cores serve no more).
-func validations(one, two *row) []validation {
+func validations(one, two *row, conns int) []validation {
 	return []validation{
 		{"gateway CPU ms per request", one.CPUPerReqMs, two.CPUPerReqMs},
 		{"PostgreSQL commits per request", one.PerRequest[ctrPGCommits], two.PerRequest[ctrPGCommits]},
 		{"PostgreSQL bytes per request", one.PerRequest[ctrPGBytes], two.PerRequest[ctrPGBytes]},
 		{"audit events per request", one.PerRequest[ctrAuditEvents], two.PerRequest[ctrAuditEvents]},
 		{"Redis commands per request", one.PerRequest[ctrRedisOps], two.PerRequest[ctrRedisOps]},
-		{"req/s, all replicas (16 connections)", one.RPS, two.RPS},
+		{fmt.Sprintf("req/s, all replicas (%d connections)", conns), one.RPS, two.RPS},
 		{"gateway cores busy, all replicas", coresBusy(one), coresBusy(two)},
 	}
 }

@@ -122,11 +122,14 @@ func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewa
 	if err != nil {
 		return nil, err
 	}
+	var peak int64 // the sum of the replicas' peak RSS over the window
 	cpu := func() float64 {
 		var sum float64
+		peak = 0
 		for _, g := range gws {
 			u, _ := treeUsage(g.pid())
 			sum += u.CPUSeconds
+			peak += u.PeakRSS
 		}
 		return sum
 	}
@@ -157,6 +160,9 @@ func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewa
 		return out
 	}
 	runAll(h.o.warmup)
+	for _, g := range gws {
+		resetPeakRSS(g.pid())
+	}
 	before, cpu0, extra0 := auditEvents(ctx, gws), cpu(), extra()
 	res := runAll(h.o.duration)
 	events, cpu1, extra1 := auditEvents(ctx, gws)-before, cpu(), extra()
@@ -181,6 +187,7 @@ func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewa
 		r.AuditEventsPerSec = float64(events) / r.ElapsedSec
 	}
 	r.CPUSeconds = cpu1 - cpu0
+	r.PeakRSSMiB = float64(peak) / (1 << 20) // the replicas' peaks, summed
 	if r.Requests > 0 {
 		r.CPUPerReqMs = 1000 * r.CPUSeconds / float64(r.Requests)
 	}
