@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"pudong.gov.cn/gateway/adapters/csvdrop"
 	"pudong.gov.cn/gateway/auth"
 	rediscache "pudong.gov.cn/gateway/cache/redis"
 	"pudong.gov.cn/gateway/config"
@@ -24,8 +25,9 @@ import (
 // check` says OK only to a file the server will start with, and the server refuses a bad
 // file in one pass (docs/operators.md). Warnings do not stop start-up.
 //
-// With openAll the CSV drops are opened too (reading their exports), as `config check`
-// does; start-up opens them once, for real, right after.
+// With openAll the CSV drops are checked too (the newest export's header, read without
+// indexing or writing anything), as `config check` does; start-up opens them once, for
+// real, right after.
 func Preflight(cfg *config.Config, openAll bool) (problems, warnings []string) {
 	bad := func(path, format string, args ...any) {
 		problems = append(problems, cfg.At(path)+": "+path+": "+fmt.Sprintf(format, args...))
@@ -37,7 +39,7 @@ func Preflight(cfg *config.Config, openAll bool) (problems, warnings []string) {
 			bad(p.Path, "%s", p.Message)
 		}
 	}
-	checkSources(cfg, openAll, bad)
+	warnings = append(warnings, checkSources(cfg, openAll, bad)...)
 	checkAddresses(cfg, bad)
 	checkKeys(cfg, bad)
 	if cfg.Allowlist != "" {
@@ -59,19 +61,35 @@ func Preflight(cfg *config.Config, openAll bool) (problems, warnings []string) {
 }
 
 // checkSources builds every department's adapter without contacting it: the adapters
-// validate their settings and open lazily.
-func checkSources(cfg *config.Config, openAll bool, bad func(path, format string, args ...any)) {
+// validate their settings and open lazily. With openAll the CSV drops are checked too,
+// reading the newest export's header without indexing it (csvdrop.Check); what is
+// wrong with an export is a warning, since the gateway starts without one.
+func checkSources(cfg *config.Config, openAll bool, bad func(path, format string, args ...any)) (warnings []string) {
 	for i, d := range cfg.Departments {
-		if d.Protocol == config.ProtocolCSV && !openAll || cfg.Faulty(fmt.Sprintf("departments[%d]", i)) {
-			continue // reported by Load already, or opened for real right after
+		path := fmt.Sprintf("departments[%d]", i)
+		if cfg.Faulty(path) {
+			continue // reported by Load already
+		}
+		if d.Protocol == config.ProtocolCSV {
+			if !openAll {
+				continue // opened for real right after
+			}
+			w, err := csvdrop.Check(d)
+			if err != nil {
+				bad(path, "department %s: %v", d.ID, err)
+			} else if w != "" {
+				warnings = append(warnings, fmt.Sprintf("%s: %s: department %s: %s", cfg.At(path), path, d.ID, w))
+			}
+			continue
 		}
 		_, closer, err := OpenSource(context.Background(), d, http.DefaultClient, slog.New(slog.DiscardHandler))
 		if err != nil {
-			bad(fmt.Sprintf("departments[%d]", i), "department %s: %v", d.ID, err)
+			bad(path, "department %s: %v", d.ID, err)
 		} else if closer != nil {
 			closer.Close()
 		}
 	}
+	return warnings
 }
 
 // checkKeys loads the key files as start-up will. A JWKS URL is the identity provider's

@@ -569,3 +569,36 @@ func (s *Source) build(ctx context.Context, id fileID, final string, prev *expor
 	e.origin = "built"
 	return e, nil
 }
+
+// Check validates the binding as Open does and reads the header of the newest complete
+// export, without indexing it or writing anything: what `gateway config check` runs
+// (docs/operators.md). A binding Open would refuse is an error. A directory without a
+// usable export is not (Open serves without one, answering unavailable until one
+// arrives); what is wrong with it comes back as a warning.
+func Check(d config.Department) (warning string, err error) {
+	cfg, err := parseBinding(d, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return "", err
+	}
+	s := &Source{cfg: cfg}
+	exports, err := s.complete()
+	switch {
+	case err != nil:
+		return fmt.Sprintf("no export can be read yet: %v", err), nil
+	case len(exports) == 0:
+		return fmt.Sprintf("no complete export (%s with its %s marker) in %s yet", cfg.pattern, cfg.marker, cfg.dir), nil
+	}
+	f, err := os.Open(filepath.Join(cfg.dir, exports[0].name))
+	if err != nil {
+		return fmt.Sprintf("newest export %s: %v", exports[0].name, err), nil
+	}
+	defer f.Close()
+	cr, err := openCSV(f)
+	if err == nil {
+		_, err = cfg.layout.readHeader(cr)
+	}
+	if err != nil {
+		return fmt.Sprintf("newest export %s would be rejected: %v", exports[0].name, err), nil
+	}
+	return "", nil
+}

@@ -551,3 +551,35 @@ func TestBindingValidation(t *testing.T) {
 		t.Fatalf("the demo binding is invalid: %v", err)
 	}
 }
+
+// TestCheckWritesNothing: `config check`'s look at a drop validates the binding and the
+// newest export's header, warns about a directory without a usable export, and writes
+// nothing — no index — into either directory.
+func TestCheckWritesNothing(t *testing.T) {
+	dir, index := t.TempDir(), t.TempDir()
+	d := hrss.Binding(dir)
+	d.Operations["byCitizen"].Params[ParamIndexDir] = index
+	if w, err := Check(d); err != nil || !strings.Contains(w, "no complete export") {
+		t.Fatalf("empty drop: warning %q, err %v", w, err)
+	}
+	writeExport(t, dir, smallDataset(), day(1))
+	if w, err := Check(d); err != nil || w != "" {
+		t.Fatalf("a good export: warning %q, err %v", w, err)
+	}
+	writeRaw(t, dir, day(2), "SFZH,XM,DWTYSHXYDM,CBZT,SCCBNY,ZHJFNY\r\n"+dataset.ZhangWei+",张伟,"+dataset.E1+",1,201605,202610\r\n")
+	if w, err := Check(d); err != nil || !strings.Contains(w, "XZLX") || !strings.Contains(w, "would be rejected") {
+		t.Fatalf("newest export lacks a column: warning %q, err %v", w, err)
+	}
+	for _, dd := range []string{dir, index} {
+		entries, _ := os.ReadDir(dd)
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), "shebao_") {
+				t.Errorf("Check wrote %s into %s", e.Name(), dd)
+			}
+		}
+	}
+	bad := hrss.Binding("")
+	if _, err := Check(bad); err == nil {
+		t.Error("a binding without a directory passed")
+	}
+}
