@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"pudong.gov.cn/gateway/audit"
-	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/enforce"
+	"pudong.gov.cn/gateway/internal/keyfile"
 	"pudong.gov.cn/gateway/notice"
 	"pudong.gov.cn/gateway/quality"
 	"pudong.gov.cn/gateway/seal"
@@ -44,9 +44,9 @@ func NewSealer(cfg *config.Config, recorder *audit.Recorder, log *slog.Logger) (
 	var err error
 	switch {
 	case cfg.Demo:
-		o.Key, err = auth.LoadOrCreateKey(cfg.DataDir, seal.KeyFile, seal.PublicKeyFile)
+		o.Key, err = keyfile.ReadOrCreatePair(filepath.Join(cfg.DataDir, seal.KeyFile), filepath.Join(cfg.DataDir, seal.PublicKeyFile))
 	case cfg.Seal.KeyFile != "":
-		o.Key, err = auth.ReadKey(cfg.Seal.KeyFile)
+		o.Key, err = keyfile.Read(cfg.Seal.KeyFile)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("seal key: %w", err)
