@@ -71,7 +71,9 @@ func (g *Gateway) openQuality(ctx context.Context) error {
 		return err
 	}
 	g.onClose("data issues", func(context.Context) error { return db.Close() })
-	q := quality.New(quality.Options{DB: db, Catalog: g.Catalog, Grants: g.Sharing.Grants, DeadlineDays: g.cfg.Sharing.DeadlineWorkingDays, Log: g.log})
+	// A request's calls into the table are bounded like the store's (docs/operators.md, store.timeout).
+	q := quality.New(quality.Options{DB: db, Catalog: g.Catalog, Grants: g.Sharing.Grants, DeadlineDays: g.cfg.Sharing.DeadlineWorkingDays,
+		Timeout: g.cfg.Store.Timeout, Log: g.log})
 	g.onClose("findings writer", q.Close)
 	g.Quality = q
 	g.metrics.CounterFunc("gateway_findings_recorded_total", "Cross-source findings stored (once per subject and item).", nil,
@@ -97,7 +99,7 @@ func (g *Gateway) openNotices(ctx context.Context, audited enforce.Recorder) err
 		}
 	}
 	n := notice.New(notice.Options{DB: db, Fed: g.Fed, Catalog: g.Catalog, Grants: g.Sharing.Grants, Consumer: g.cfg.Consumer,
-		Recorder: audited, Signer: g.sealer, Cycle: cycle, Log: g.log, Client: &http.Client{Timeout: 15 * time.Second}})
+		Recorder: audited, Signer: g.sealer, Cycle: cycle, Timeout: g.cfg.Store.Timeout, Log: g.log, Client: &http.Client{Timeout: 15 * time.Second}})
 	g.Notices = n
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
