@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"pudong.gov.cn/gateway/audit"
-	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/enforce"
+	"pudong.gov.cn/gateway/internal/keyfile"
 	"pudong.gov.cn/gateway/notice"
 	"pudong.gov.cn/gateway/quality"
 	"pudong.gov.cn/gateway/seal"
@@ -44,9 +44,9 @@ func NewSealer(cfg *config.Config, recorder *audit.Recorder, log *slog.Logger) (
 	var err error
 	switch {
 	case cfg.Demo:
-		o.Key, err = auth.LoadOrCreateKey(cfg.DataDir, seal.KeyFile, seal.PublicKeyFile)
+		o.Key, err = keyfile.ReadOrCreatePair(filepath.Join(cfg.DataDir, seal.KeyFile), filepath.Join(cfg.DataDir, seal.PublicKeyFile))
 	case cfg.Seal.KeyFile != "":
-		o.Key, err = auth.ReadKey(cfg.Seal.KeyFile)
+		o.Key, err = keyfile.Read(cfg.Seal.KeyFile)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("seal key: %w", err)
@@ -71,7 +71,9 @@ func (g *Gateway) openQuality(ctx context.Context) error {
 		return err
 	}
 	g.onClose("data issues", func(context.Context) error { return db.Close() })
-	q := quality.New(quality.Options{DB: db, Catalog: g.Catalog, Grants: g.Sharing.Grants, DeadlineDays: g.cfg.Sharing.DeadlineWorkingDays, Log: g.log})
+	// A request's calls into the table are bounded like the store's (docs/operators.md, store.timeout).
+	q := quality.New(quality.Options{DB: db, Catalog: g.Catalog, Grants: g.Sharing.Grants, DeadlineDays: g.cfg.Sharing.DeadlineWorkingDays,
+		Timeout: g.cfg.Store.Timeout, Log: g.log})
 	g.onClose("findings writer", q.Close)
 	g.Quality = q
 	g.metrics.CounterFunc("gateway_findings_recorded_total", "Cross-source findings stored (once per subject and item).", nil,
@@ -97,7 +99,7 @@ func (g *Gateway) openNotices(ctx context.Context, audited enforce.Recorder) err
 		}
 	}
 	n := notice.New(notice.Options{DB: db, Fed: g.Fed, Catalog: g.Catalog, Grants: g.Sharing.Grants, Consumer: g.cfg.Consumer,
-		Recorder: audited, Signer: g.sealer, Cycle: cycle, Log: g.log, Client: &http.Client{Timeout: 15 * time.Second}})
+		Recorder: audited, Signer: g.sealer, Cycle: cycle, Timeout: g.cfg.Store.Timeout, Log: g.log, Client: &http.Client{Timeout: 15 * time.Second}})
 	g.Notices = n
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})

@@ -16,6 +16,7 @@ import (
 	"pudong.gov.cn/gateway/auth"
 	rediscache "pudong.gov.cn/gateway/cache/redis"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/internal/keyfile"
 	"pudong.gov.cn/gateway/server"
 	"pudong.gov.cn/gateway/sharing"
 )
@@ -48,7 +49,7 @@ func Preflight(cfg *config.Config, openAll bool) (problems, warnings []string) {
 		}
 	}
 	if cfg.Seal.KeyFile != "" && !cfg.Demo {
-		if _, err := auth.ReadKey(cfg.Seal.KeyFile); err != nil {
+		if _, err := keyfile.Read(cfg.Seal.KeyFile); err != nil {
 			bad("seal.keyFile", "%v", err)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
@@ -16,11 +15,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"pudong.gov.cn/gateway/internal/keyfile"
 )
 
 // timeLayout is how checkpoint times are written, signed and reported.
@@ -106,66 +106,24 @@ func (s *Signer) Sign(c *Checkpoint) {
 	c.Sig = ed25519.Sign(s.key, c.SignedBytes())
 }
 
-// LoadSigningKey reads the audit signing key: an Ed25519 private key, PKCS #8 in PEM.
-// With create, a missing file is generated (mode 0600), as the demo does in its data
-// directory; the key must never be kept in the audit database it protects.
+// LoadSigningKey reads the audit signing key: an Ed25519 private key, PKCS #8 in PEM, that
+// only its owner may read (keyfile.Read). With create, a missing file is generated (mode
+// 0600), as the demo does in its data directory; the key must never be kept in the audit
+// database it protects. Without, the error wraps fs.ErrNotExist when there is no file.
 func LoadSigningKey(path string, create bool) (*Signer, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) && create {
-		return createSigningKey(path)
+	read := keyfile.Read
+	if create {
+		read = keyfile.ReadOrCreate
 	}
+	key, err := read(path)
 	if err != nil {
-		return nil, fmt.Errorf("audit signing key: %w", err)
-	}
-	// Whoever reads the key can forge checkpoints (docs/audit.md, "The signing key").
-	if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o077 != 0 && runtime.GOOS != "windows" {
-		return nil, fmt.Errorf("audit signing key %s is readable by others (mode %04o); chmod 600 it", path, info.Mode().Perm())
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("audit signing key %s: not a PEM \"PRIVATE KEY\"", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("audit signing key %s: %w", path, err)
-	}
-	ek, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("audit signing key %s: %T, want an Ed25519 key", path, k)
-	}
-	return NewSigner(ek), nil
-}
-
-func createSigningKey(path string) (*Signer, error) {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("audit signing key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("audit signing key: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("audit signing key: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("audit signing key: %w", err)
-	}
-	if err := errors.Join(pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}), f.Sync(), f.Close()); err != nil {
 		return nil, fmt.Errorf("audit signing key: %w", err)
 	}
 	return NewSigner(key), nil
 }
 
 // EncodePublicKey is pub as a PEM "PUBLIC KEY" (PKIX), the form key sets are read in.
-func EncodePublicKey(pub ed25519.PublicKey) []byte {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		panic(err) // an Ed25519 key always marshals
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-}
+func EncodePublicKey(pub ed25519.PublicKey) []byte { return keyfile.EncodePublic(pub) }
 
 // PublishKey writes pub as DIR/keys/KEYID.pem unless it is there, so that the key set
 // verification starts from travels with the checkpoints it verifies.

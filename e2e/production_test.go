@@ -77,6 +77,22 @@ func TestStalledStoreFailsAuditedRequestsFast(t *testing.T) {
 	if e := r.ErrorAt("sharingRequests"); e == nil || e.Extensions["code"] != errcode.StoreUnavailable {
 		t.Errorf("sharingRequests with the store stalled: %s", r.Raw)
 	}
+	// And so are those into the gateway's own tables beside it, in the same database. A
+	// request the stall holds fails the test at the client's timeout rather than hang it.
+	client := &http.Client{Timeout: bound + 2*time.Second}
+	for _, c := range []struct{ consumer, field string }{
+		{"online-hall", "dataIssues"}, {"supervision-platform", "watchList"}, {"supervision-platform", "notices"},
+	} {
+		start := time.Now()
+		r, err := PostFrom(client, g.Srv.URL, g.Token(c.consumer), "{ "+c.field+" { __typename } }", nil)
+		if took := time.Since(start); err != nil || took > bound+time.Second {
+			t.Errorf("%s took %s with store.timeout %s: %v", c.field, took, bound, err)
+			continue
+		}
+		if e := r.ErrorAt(c.field); e == nil || e.Extensions["code"] != errcode.StoreUnavailable {
+			t.Errorf("%s with the store stalled: %s", c.field, r.Raw)
+		}
+	}
 }
 
 // One department failing nulls only its own fields: with the enterprise registry down,

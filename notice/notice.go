@@ -26,6 +26,7 @@ import (
 	"pudong.gov.cn/gateway/graph/model"
 	"pudong.gov.cn/gateway/idcode"
 	"pudong.gov.cn/gateway/policy"
+	"pudong.gov.cn/gateway/store"
 )
 
 // Limits of a watch list.
@@ -65,8 +66,12 @@ type Options struct {
 	// between them doubles from BaseBackoff (1s) up to MaxBackoff (10m).
 	MaxAttempts             int
 	BaseBackoff, MaxBackoff time.Duration
-	Now                     func() time.Time
-	Log                     *slog.Logger
+	// Timeout bounds each call a request makes into the tables, as store.timeout bounds
+	// the store's (docs/operators.md): a stalled database fails the request with
+	// STORE_UNAVAILABLE after this long. Zero: no bound but the request's own.
+	Timeout time.Duration
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Service serves watch lists and notices, and runs change detection and delivery.
@@ -124,7 +129,7 @@ func (s *Service) Seen(subject string) {
 
 // refreshWatched reloads the set of watched subjects (this and other replicas' lists).
 func (s *Service) refreshWatched(ctx context.Context) {
-	set, err := s.o.DB.Subjects(ctx)
+	set, err := store.Within(ctx, s.o.Timeout, s.o.DB.Subjects)
 	if err != nil {
 		s.o.Log.Warn("watched subjects not reloaded", "err", err)
 		return
@@ -191,14 +196,16 @@ func (s *Service) Watch(ctx context.Context, subjects []string) ([]*model.Watch,
 	if len(denied) > 0 {
 		return nil, gqlErr(ctx, errcode.Forbidden, "watch: %s may not look persons up by ID number (%s)", c.Consumer, strings.Join(denied, ", "))
 	}
-	n, err := s.o.DB.CountWatches(ctx, c.Consumer)
+	n, err := store.Within(ctx, s.o.Timeout, func(ctx context.Context) (int, error) { return s.o.DB.CountWatches(ctx, c.Consumer) })
 	if err != nil {
 		return nil, s.dbErr(ctx, "watch", err)
 	}
 	if n+len(subjects) > MaxWatchList {
 		return nil, gqlErr(ctx, errcode.BadUserInput, "argument subjects: a watch list holds at most %d subjects (%d now)", MaxWatchList, n)
 	}
-	if err := s.o.DB.AddWatches(ctx, c.Consumer, subjects, s.o.Now()); err != nil {
+	if _, err := store.Within(ctx, s.o.Timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, s.o.DB.AddWatches(ctx, c.Consumer, subjects, s.o.Now())
+	}); err != nil {
 		return nil, s.dbErr(ctx, "watch", err)
 	}
 	s.refreshWatched(ctx)
@@ -228,7 +235,7 @@ func (s *Service) Unwatch(ctx context.Context, subjects []string) (int, error) {
 	if len(subjects) > MaxSubjectsPerCall {
 		return 0, gqlErr(ctx, errcode.BadUserInput, "argument subjects: at most %d subjects per call", MaxSubjectsPerCall)
 	}
-	n, err := s.o.DB.RemoveWatches(ctx, c.Consumer, subjects)
+	n, err := store.Within(ctx, s.o.Timeout, func(ctx context.Context) (int, error) { return s.o.DB.RemoveWatches(ctx, c.Consumer, subjects) })
 	if err != nil {
 		return 0, s.dbErr(ctx, "unwatch", err)
 	}
@@ -242,7 +249,7 @@ func (s *Service) WatchList(ctx context.Context) ([]*model.Watch, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws, err := s.o.DB.Watches(ctx, c.Consumer, time.Time{}, 0)
+	ws, err := store.Within(ctx, s.o.Timeout, func(ctx context.Context) ([]Watch, error) { return s.o.DB.Watches(ctx, c.Consumer, time.Time{}, 0) })
 	if err != nil {
 		return nil, s.dbErr(ctx, "watchList", err)
 	}
@@ -279,7 +286,7 @@ func (s *Service) Notices(ctx context.Context, status *model.NoticeStatus, after
 	if after != nil {
 		cursor = *after
 	}
-	ns, err := s.o.DB.Notices(ctx, c.Consumer, st, cursor, limit)
+	ns, err := store.Within(ctx, s.o.Timeout, func(ctx context.Context) ([]Notice, error) { return s.o.DB.Notices(ctx, c.Consumer, st, cursor, limit) })
 	if errors.Is(err, ErrUnknownNotice) {
 		return nil, gqlErr(ctx, errcode.BadUserInput, "argument after: %q is none of your notices", cursor)
 	}

@@ -26,11 +26,19 @@ func testCatalog(t testing.TB) *policy.Catalog {
 
 func newTestService(t testing.TB, queue int) (*Service, *DB) {
 	t.Helper()
-	db, err := Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "quality.db"))
+	return newTestServiceAt(t, filepath.Join(t.TempDir(), "quality.db"), Options{QueueSize: queue})
+}
+
+// newTestServiceAt is a service on the SQLite file at path, with the test catalogue,
+// no grants and the rest of o.
+func newTestServiceAt(t testing.TB, path string, o Options) (*Service, *DB) {
+	t.Helper()
+	db, err := Open(context.Background(), "sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{DB: db, Catalog: testCatalog(t), Grants: func() policy.Grants { return nil }, QueueSize: queue})
+	o.DB, o.Catalog, o.Grants = db, testCatalog(t), func() policy.Grants { return nil }
+	s := New(o)
 	t.Cleanup(func() {
 		s.Close(context.Background())
 		db.Close()

@@ -87,6 +87,10 @@ type Options struct {
 	// QueueSize bounds the findings waiting to be stored (default 1024); findings
 	// beyond it are dropped and counted, never waited for.
 	QueueSize int
+	// Timeout bounds each call a request makes into the table, as store.timeout bounds
+	// the store's (docs/operators.md): a stalled database fails the request with
+	// STORE_UNAVAILABLE after this long. Zero: no bound but the request's own.
+	Timeout time.Duration
 }
 
 // Service serves objections and findings. Create it with New; Close stops its
@@ -139,6 +143,11 @@ func (s *Service) dbErr(ctx context.Context, op string, err error) error {
 	}
 	s.o.Log.Error("data issue store failure", "op", op, "request_id", gateway.RequestID(ctx), "err", err)
 	return gqlErr(ctx, errcode.StoreUnavailable, "%s: the gateway's store is unavailable; try again later", op)
+}
+
+// list lists issues within Options.Timeout.
+func (s *Service) list(ctx context.Context, f Filter) ([]Issue, error) {
+	return store.Within(ctx, s.o.Timeout, func(ctx context.Context) ([]Issue, error) { return s.o.DB.List(ctx, f) })
 }
 
 func (s *Service) caller(ctx context.Context) *gateway.Caller {
@@ -196,7 +205,7 @@ func (s *Service) ReportDataIssue(ctx context.Context, in model.DataIssueInput) 
 		FiledBy: c.Consumer, FiledByUser: c.Subject, Citizen: c.CitizenID, Status: StatusOpen,
 		CreatedAt: now, Deadline: sharing.AddWorkingDays(now, s.o.DeadlineDays),
 	}
-	if _, err := s.o.DB.Insert(ctx, &is, ""); err != nil {
+	if _, err := store.Within(ctx, s.o.Timeout, func(ctx context.Context) (bool, error) { return s.o.DB.Insert(ctx, &is, "") }); err != nil {
 		return nil, s.dbErr(ctx, "reportDataIssue", err)
 	}
 	s.o.Log.Info("data issue reported", "request_id", gateway.RequestID(ctx), "issue", is.ID, "consumer", c.Consumer, "department", is.Department, "code", is.Code)
@@ -236,7 +245,7 @@ func (s *Service) visibleSubject(c *gateway.Caller, subj policy.Subject, grants 
 // ResolveDataIssue records the owning department's answer.
 func (s *Service) ResolveDataIssue(ctx context.Context, id string, outcome model.DataIssueOutcome, note *string) (*model.DataIssue, error) {
 	c := s.caller(ctx) // an approver: the schema's @role
-	is, err := s.o.DB.Get(ctx, id)
+	is, err := store.Within(ctx, s.o.Timeout, func(ctx context.Context) (*Issue, error) { return s.o.DB.Get(ctx, id) })
 	if err != nil {
 		return nil, s.dbErr(ctx, "resolveDataIssue", err)
 	}
@@ -248,7 +257,9 @@ func (s *Service) ResolveDataIssue(ctx context.Context, id string, outcome model
 		n = strings.TrimSpace(*note)
 	}
 	now := store.Micro(s.o.Now())
-	is, err = s.o.DB.Resolve(ctx, id, Status(outcome), c.Consumer+"/"+c.Subject, n, now)
+	is, err = store.Within(ctx, s.o.Timeout, func(ctx context.Context) (*Issue, error) {
+		return s.o.DB.Resolve(ctx, id, Status(outcome), c.Consumer+"/"+c.Subject, n, now)
+	})
 	if err != nil {
 		return nil, s.dbErr(ctx, "resolveDataIssue", err)
 	}
@@ -270,7 +281,7 @@ func (s *Service) DataIssues(ctx context.Context, status *model.DataIssueStatus,
 	if kind != nil {
 		f.Kind = Kind(*kind)
 	}
-	list, err := s.o.DB.List(ctx, f)
+	list, err := s.list(ctx, f)
 	if err != nil {
 		return nil, s.dbErr(ctx, "dataIssues", err)
 	}
@@ -339,7 +350,7 @@ func (s *Service) toModel(is *Issue, now time.Time) *model.DataIssue {
 // DataQuality counts one department's objections and findings, for the CIO office's
 // statistics (the schema's @role admits the CIO office only).
 func (s *Service) DataQuality(ctx context.Context, department string) (*model.DepartmentDataQuality, error) {
-	list, err := s.o.DB.List(ctx, Filter{Department: department})
+	list, err := s.list(ctx, Filter{Department: department})
 	if err != nil {
 		return nil, s.dbErr(ctx, "dataQuality", err)
 	}

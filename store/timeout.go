@@ -26,8 +26,18 @@ type timeoutStore struct {
 
 // within runs f with the store's bound on ctx.
 func within[T any](t timeoutStore, ctx context.Context, f func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, t.d)
-	defer cancel()
+	return Within(ctx, t.d, f)
+}
+
+// Within runs f with ctx bounded by d (not bounded when d is zero or less): the bound of
+// one call a request makes into the gateway's database, for the store and the tables
+// the gateway keeps beside it alike (docs/operators.md, store.timeout).
+func Within[T any](ctx context.Context, d time.Duration, f func(context.Context) (T, error)) (T, error) {
+	if d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	return f(ctx)
 }
 

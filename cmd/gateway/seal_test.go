@@ -17,10 +17,10 @@ import (
 	"testing"
 
 	"pudong.gov.cn/gateway/app"
-	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/e2e"
 	"pudong.gov.cn/gateway/errcode"
+	"pudong.gov.cn/gateway/internal/keyfile"
 	"pudong.gov.cn/gateway/seal"
 	"pudong.gov.cn/gateway/store"
 )
@@ -225,7 +225,7 @@ func checkDocumentedProcedure(t *testing.T, g *e2e.Gateway, good, forged string)
 // and no key at all leaves seals refused (SEAL_UNAVAILABLE) rather than the gateway down.
 func TestSealKeyFromConfiguration(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := auth.LoadOrCreateKey(dir, "seal.pem", "seal.pub.pem"); err != nil {
+	if _, err := keyfile.ReadOrCreatePair(filepath.Join(dir, "seal.pem"), filepath.Join(dir, "seal.pub.pem")); err != nil {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{Path: filepath.Join(dir, "gateway.yaml"), Seal: config.Seal{KeyFile: filepath.Join(dir, "seal.pem")}}

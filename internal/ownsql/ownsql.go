@@ -1,7 +1,9 @@
 // Package ownsql opens the small tables the gateway keeps for itself beside the store
 // (data issues, watch lists, notices) on SQLite (modernc) or PostgreSQL (pgx) through
 // database/sql, with one set of queries for both: placeholders written as ? and
-// rewritten for PostgreSQL, times as microseconds since the epoch.
+// rewritten for PostgreSQL as the store's are (sqlstore.Rewrite), times as microseconds
+// since the epoch. A SQLite file is opened with the store's connection settings
+// (sqlite.DSN), so a change to them reaches these tables too.
 package ownsql
 
 import (
@@ -11,11 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+
+	"pudong.gov.cn/gateway/store/sqlite" // registers the "sqlite" driver, and its settings
+	"pudong.gov.cn/gateway/store/sqlstore"
 )
 
 // DB is a database/sql handle that knows its dialect.
@@ -38,7 +41,10 @@ func Open(ctx context.Context, driver, dsn string, migration []string) (*DB, err
 		if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
 			return nil, err
 		}
-		d.DB, err = sql.Open("sqlite", dsn+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+		if dsn, err = sqlite.DSN(dsn, sqlite.Immediate); err != nil {
+			return nil, err
+		}
+		d.DB, err = sql.Open("sqlite", dsn)
 		if err == nil {
 			// One connection: SQLite serialises writes anyway, and one connection never
 			// waits for a lock another of its own holds.
@@ -64,17 +70,7 @@ func (d *DB) Q(query string) string {
 	if !d.postgres {
 		return query
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlstore.Rewrite(query, func(n int) string { return "$" + strconv.Itoa(n) })
 }
 
 // Micros is t as stored: microseconds since the epoch, 0 for the zero time.

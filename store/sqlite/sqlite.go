@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -50,7 +49,8 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*sqlstore.Store, 
 	if err != nil {
 		return nil, err
 	}
-	c, err := sql.Open("sqlite", path+params)
+	dsn, _ := DSN(path) // openDBs has checked path
+	c, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		w.Close()
 		r.Close()
@@ -79,19 +79,21 @@ const JournalSuffix = "-audit.journal"
 
 // openDBs opens the writer (one connection, IMMEDIATE transactions) and the readers.
 func openDBs(path string) (w, r *sql.DB, err error) {
-	if path == "" || strings.ContainsRune(path, '?') {
-		return nil, nil, fmt.Errorf("sqlite store: invalid database path %q", path)
-	}
 	// The writer never checkpoints: a checkpoint in a commit (SQLite's default, every
 	// 1000 pages) copies the log into the database and syncs it while every audited
 	// answer waits; a separate connection does it in the background (checkpointEvery).
-	w, err = sql.Open("sqlite", path+params+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
+	writer, err := DSN(path, "&_pragma=wal_autocheckpoint(0)", Immediate)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	reader, _ := DSN(path, "&_pragma=query_only(1)")
+	w, err = sql.Open("sqlite", writer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlite store: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	r, err = sql.Open("sqlite", path+params+"&_pragma=query_only(1)")
+	r, err = sql.Open("sqlite", reader)
 	if err != nil {
 		w.Close()
 		return nil, nil, fmt.Errorf("sqlite store: open %s: %w", path, err)

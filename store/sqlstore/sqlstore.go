@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -158,22 +157,7 @@ func (s *Store) signal() {
 func (s *Store) q(query string) string { return rewrite(s.d, query) }
 
 // rewrite writes the ? parameters of query in d's notation.
-func rewrite(d Dialect, query string) string {
-	if d.Placeholder(1) == "?" {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, c := range query {
-		if c == '?' {
-			n++
-			b.WriteString(d.Placeholder(n))
-			continue
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func rewrite(d Dialect, query string) string { return Rewrite(query, d.Placeholder) }
 
 // write runs fn in a transaction on the writer.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {

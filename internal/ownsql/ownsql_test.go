@@ -1,0 +1,63 @@
+package ownsql
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"pudong.gov.cn/gateway/store/sqlite"
+)
+
+// Placeholders are rewritten for PostgreSQL only.
+func TestQ(t *testing.T) {
+	const q = `SELECT a FROM t WHERE b = ? AND c IN (?, ?)`
+	if got := (&DB{}).Q(q); got != q {
+		t.Errorf("SQLite: %s", got)
+	}
+	if got, want := (&DB{postgres: true}).Q(q), `SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)`; got != want {
+		t.Errorf("PostgreSQL: %s, want %s", got, want)
+	}
+}
+
+// The gateway's own tables on SQLite run with the store's connection settings: each
+// setting reads the same on their connection as on one opened with sqlite.DSN, so a
+// change to the store's settings reaches them too. Their writes begin IMMEDIATE.
+func TestSQLiteHasTheStoresSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "own.db")
+	own, err := Open(context.Background(), "sqlite", path, []string{`CREATE TABLE IF NOT EXISTS t (a INTEGER)`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	dsn, err := sqlite.DSN(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	pragma := func(db *sql.DB, name string) (v string) {
+		if err := db.QueryRow(`PRAGMA ` + name).Scan(&v); err != nil {
+			t.Fatalf("PRAGMA %s: %v", name, err)
+		}
+		return v
+	}
+	for _, name := range []string{"busy_timeout", "journal_mode", "synchronous", "foreign_keys"} {
+		if got, want := pragma(own.DB, name), pragma(store, name); got != want {
+			t.Errorf("PRAGMA %s = %s on the own tables' connection, %s on the store's", name, got, want)
+		}
+	}
+	// An IMMEDIATE transaction holds the write lock from BEGIN: the store's connection
+	// cannot write until it ends.
+	tx, err := own.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := store.Exec(`PRAGMA busy_timeout = 0; INSERT INTO t VALUES (1)`); err == nil {
+		t.Error("a transaction of the own tables does not take the write lock at BEGIN")
+	}
+}
