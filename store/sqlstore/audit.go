@@ -245,8 +245,11 @@ func listBlock(events []gateway.AuditEvent) blockListing {
 // false to stop. The SQL narrows the blocks (blocksQuery); the events are filtered here.
 func (s *Store) ownerBlocks(ctx context.Context, f store.AuditFilter, withCursor bool, fn func(gateway.AuditEvent) bool) error {
 	q, args := s.blocksQuery(f, withCursor)
+	keep := func(code, owner, subject []byte) bool {
+		return string(owner) == f.Owner && (f.Subject == "" || string(subject) == f.Subject) && (f.Code == "" || string(code) == f.Code)
+	}
 	errEnough := errors.New("enough")
-	err := s.queryBlocks(ctx, q, args, func(e gateway.AuditEvent) error {
+	err := s.queryBlocks(ctx, q, args, keep, func(e gateway.AuditEvent) error {
 		if !selects(f, withCursor, e) {
 			return nil
 		}
@@ -352,7 +355,7 @@ func (s *Store) CountAudit(ctx context.Context, f store.AuditFilter) (int, error
 
 // ScanAudit implements store.Store.
 func (s *Store) ScanAudit(ctx context.Context, fn func(gateway.AuditEvent) error) error {
-	if err := s.queryBlocks(ctx, `SELECT chain, first_seq, events FROM audit_blocks ORDER BY chain, first_seq`, nil, fn); err != nil {
+	if err := s.queryBlocks(ctx, `SELECT chain, first_seq, events FROM audit_blocks ORDER BY chain, first_seq`, nil, nil, fn); err != nil {
 		return s.errf(err, "scan audit")
 	}
 	return nil
@@ -392,8 +395,8 @@ func (s *Store) AuditChains(ctx context.Context) ([]string, error) {
 }
 
 // queryBlocks runs q, which selects (chain, first_seq, events) of blocks, and calls fn
-// for each of their events in order.
-func (s *Store) queryBlocks(ctx context.Context, q string, args []any, fn func(gateway.AuditEvent) error) error {
+// for each of their events that keep wants (nil: all), in order.
+func (s *Store) queryBlocks(ctx context.Context, q string, args []any, keep keepFunc, fn func(gateway.AuditEvent) error) error {
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
@@ -406,7 +409,7 @@ func (s *Store) queryBlocks(ctx context.Context, q string, args []any, fn func(g
 		if err := rows.Scan(&chain, &first, &b); err != nil {
 			return err
 		}
-		if err := DecodeBlock(chain, first, b, fn); err != nil {
+		if err := decodeBlock(chain, first, b, keep, fn); err != nil {
 			return err
 		}
 	}
