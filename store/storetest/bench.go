@@ -26,8 +26,8 @@ func AppendBatch(events, subjects int) []gateway.AuditEvent {
 	return evs
 }
 
-// TrackerOwners are the departments whose codes TrackerTrail's events are on.
-var TrackerOwners = []string{"psb", "hrss", "credit", "amr"}
+// trackerOwners are the departments whose codes TrackerTrail's events are on.
+func trackerOwners() []string { return []string{"psb", "hrss", "credit", "amr"} }
 
 // TrackerCitizen is the person whose accesses ReadTracker reads.
 const TrackerCitizen = "310115198503120012"
@@ -40,7 +40,7 @@ func TrackerTrail(tb testing.TB, s store.Store) int {
 	t0 := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
 	const answers, perCommit, own = 8380, 10, 40
 	var batch []gateway.AuditEvent
-	mine := 0
+	mine, owners := 0, trackerOwners()
 	for a := range answers {
 		subject := fmt.Sprintf("3101151990%08d", a%5000)
 		if a%(answers/own) == answers/own/2 {
@@ -48,7 +48,7 @@ func TrackerTrail(tb testing.TB, s store.Store) int {
 			mine += 12
 		}
 		for i := range 12 {
-			owner := TrackerOwners[i%len(TrackerOwners)]
+			owner := owners[i%len(owners)]
 			batch = append(batch, gateway.AuditEvent{
 				At: t0.Add(time.Duration(a) * time.Second), Consumer: "online-hall", EndUser: "clerk-7",
 				Purpose: "administrative-approval", RequestID: fmt.Sprintf("req-%d", a),
@@ -71,7 +71,7 @@ func TrackerTrail(tb testing.TB, s store.Store) int {
 func ReadTracker(tb testing.TB, s store.Store, mine int) {
 	ctx := context.Background()
 	found, counted := 0, 0
-	for _, owner := range TrackerOwners {
+	for _, owner := range trackerOwners() {
 		f := store.AuditFilter{Owner: owner, Subject: TrackerCitizen, Limit: 1000}
 		for {
 			evs, err := s.ListAudit(ctx, f)

@@ -10,18 +10,18 @@ import (
 	"pudong.gov.cn/gateway/store"
 )
 
-// bySubjectOwners, bySubjectCodes and bySubjects are what appendManySubjects spreads its
-// events over; "amr" and the last subject have none.
-var (
-	bySubjectOwners = []string{"psb", "hrss", "credit", "amr"}
-	bySubjectCodes  = map[string][]string{
-		"psb":    {"310115-PSB-RK01-002", "310115-PSB-RK01-007"},
-		"hrss":   {"310115-HRSS-SB01-001", "310115-HRSS-SB02-001"},
-		"credit": {"310115-CREDIT-XY01-006"},
-	}
-	bySubjects = []string{"310115198503120012", "310115199001010029", "310115197811200036", "310115198807150041",
-		"310115200102280058", "310115196512300065", "310115197404040072", "310115199912310073"}
-)
+// manySubjects is what appendManySubjects spreads its events over: owners with their
+// codes ("amr" has none) and people (the last has no events).
+func manySubjects() (owners []string, codes map[string][]string, people []string) {
+	return []string{"psb", "hrss", "credit", "amr"},
+		map[string][]string{
+			"psb":    {"310115-PSB-RK01-002", "310115-PSB-RK01-007"},
+			"hrss":   {"310115-HRSS-SB01-001", "310115-HRSS-SB02-001"},
+			"credit": {"310115-CREDIT-XY01-006"},
+		},
+		[]string{"310115198503120012", "310115199001010029", "310115197811200036", "310115198807150041",
+			"310115200102280058", "310115196512300065", "310115197404040072", "310115199912310073"}
+}
 
 // appendManySubjects appends 60 calls of 1 to 9 events (291 in all) on three chains,
 // some calls on two chains at once, so that each subject has events in many blocks, of
@@ -29,17 +29,18 @@ var (
 // stored.
 func appendManySubjects(t *testing.T, s store.Store) []gateway.AuditEvent {
 	t.Helper()
+	owners, codesOf, people := manySubjects()
 	i := 0
 	for call := range 60 {
 		var batch []gateway.AuditEvent
 		for k := range 1 + call%9 {
-			owner := bySubjectOwners[(call+k*k)%3]
-			codes := bySubjectCodes[owner]
+			owner := owners[(call+k*k)%3]
+			codes := codesOf[owner]
 			// Mostly the call's own person, as an answer is about one person; now and then
 			// another, and every fifth call about the first subject.
-			subject := bySubjects[(call*5+k/4)%7]
+			subject := people[(call*5+k/4)%7]
 			if call%5 == 0 {
-				subject = bySubjects[0]
+				subject = people[0]
 			}
 			e := event(i, owner, codes[(call+k)%len(codes)], subject, []gateway.Outcome{gateway.Allow, gateway.Masked, gateway.Deny}[i%3])
 			e.Chain = []string{"", "a", "b"}[(call+k/5)%3]
@@ -75,12 +76,13 @@ func inListOrder(all []gateway.AuditEvent, f store.AuditFilter) []gateway.AuditE
 func testListAuditBySubject(t *testing.T, open Opener) {
 	s := open(t)
 	all := appendManySubjects(t, s)
+	owners, codes, people := manySubjects()
 	found := 0
-	for _, owner := range bySubjectOwners {
-		for _, subject := range bySubjects {
+	for _, owner := range owners {
+		for _, subject := range people {
 			f := store.AuditFilter{Owner: owner, Subject: subject}
 			found += len(checkSubjectList(t, s, all, f))
-			for _, code := range bySubjectCodes[owner] {
+			for _, code := range codes[owner] {
 				f.Code = code
 				checkSubjectList(t, s, all, f)
 			}
