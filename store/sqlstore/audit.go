@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/store"
@@ -18,11 +20,25 @@ const (
 	qNewHead = `INSERT INTO audit_heads (chain, seq, hash) VALUES (?, 0, '') ON CONFLICT (chain) DO NOTHING`
 	qAdvance = `UPDATE audit_heads SET seq = ?, hash = ? WHERE chain = ?`
 	qBlock   = `INSERT INTO audit_blocks (chain, first_seq, last_seq, first_at, last_at, events) VALUES (?, ?, ?, ?, ?, ?)`
-	qOwner   = `INSERT INTO audit_block_owners (owner, chain, first_seq, events) VALUES (?, ?, ?, ?)`
+	qOwner   = `INSERT INTO audit_block_owners (owner, chain, first_seq, events, subjects_listed) VALUES (?, ?, ?, ?, 1)`
 )
 
+// subjectRows is how many rows of audit_block_subjects one statement inserts (qSubjects).
+// A block's rows go subjectRows at a time, the last statement padded by repeating its last
+// row, which ON CONFLICT DO NOTHING drops: one prepared statement serves every block, and
+// a block about a few people costs one statement, not one per row, which on PostgreSQL is
+// one round trip each (docs/PERFORMANCE.md, "Audit cost and replicas"). More rows per
+// statement would make SQLite keep a statement journal in a temporary file.
+const subjectRows = 8
+
+// qSubjects inserts subjectRows rows of audit_block_subjects.
+func qSubjects() string {
+	return `INSERT INTO audit_block_subjects (subject, owner, chain, first_seq) VALUES ` +
+		strings.Repeat(`(?, ?, ?, ?), `, subjectRows-1) + `(?, ?, ?, ?) ON CONFLICT DO NOTHING`
+}
+
 // appendStmts are the prepared statements of an append; a nil one is run unprepared.
-type appendStmts struct{ head, newHead, advance, block, owner *sql.Stmt }
+type appendStmts struct{ head, newHead, advance, block, owner, subject *sql.Stmt }
 
 // prepareAppend prepares the statements of an append on the writer. It runs before the
 // Store is used: on SQLite the writer's one connection is busy in the transaction that
@@ -33,7 +49,7 @@ func (s *Store) prepareAppend(ctx context.Context) error {
 		st **sql.Stmt
 		q  string
 	}{{&s.app.head, qHead + s.d.ForUpdate()}, {&s.app.newHead, qNewHead}, {&s.app.advance, qAdvance},
-		{&s.app.block, qBlock}, {&s.app.owner, qOwner}} {
+		{&s.app.block, qBlock}, {&s.app.owner, qOwner}, {&s.app.subject, qSubjects()}} {
 		st, err := s.w.PrepareContext(ctx, s.q(p.q))
 		if err != nil {
 			return fmt.Errorf("prepare %q: %w", p.q, err)
@@ -142,65 +158,108 @@ func (s *Store) appendChain(ctx context.Context, tx *sql.Tx, chain string, all [
 	return nil
 }
 
-// insertBlock writes consecutive linked events of one chain as one block, with st's
-// statements (unprepared where st holds none).
+// insertBlock writes consecutive linked events of one chain as one block, listed under
+// each owner it holds events of and under each (subject, owner) pair of its events
+// (audit_block_subjects, migration 6), with st's statements (unprepared where st holds
+// none). One row per pair, not per event: an answer's events are about one person.
 func insertBlock(ctx context.Context, tx *sql.Tx, d Dialect, st *appendStmts, events []gateway.AuditEvent) error {
-	b, err := EncodeBlock(nil, events)
+	l, err := writeBlock(ctx, tx, d, st.block, events)
 	if err != nil {
 		return err
 	}
 	first, last := events[0], events[len(events)-1]
-	minAt, maxAt := first.At, first.At
-	var owners []string
-	count := map[string]int{}
-	for _, e := range events {
-		if e.At.Before(minAt) {
-			minAt = e.At
-		}
-		if e.At.After(maxAt) {
-			maxAt = e.At
-		}
-		if count[e.Owner] == 0 {
-			owners = append(owners, e.Owner)
-		}
-		count[e.Owner]++
-	}
-	if err := exec(ctx, tx, d, st.block, qBlock, first.Chain, first.Seq, last.Seq, d.Time(minAt), d.Time(maxAt), b); err != nil {
-		return fmt.Errorf("insert events %d to %d: %w", first.Seq, last.Seq, err)
-	}
-	for _, o := range owners {
-		if err := exec(ctx, tx, d, st.owner, qOwner, o, first.Chain, first.Seq, count[o]); err != nil {
+	for _, o := range l.owners {
+		if err := exec(ctx, tx, d, st.owner, qOwner, o, first.Chain, first.Seq, l.count[o]); err != nil {
 			return fmt.Errorf("list the block of events %d to %d under %s: %w", first.Seq, last.Seq, o, err)
 		}
+	}
+	insert := func(args []any) error { return exec(ctx, tx, d, st.subject, qSubjects(), args...) }
+	if err := insertSubjects(first.Chain, first.Seq, l.subjects, insert); err != nil {
+		return fmt.Errorf("list the block of events %d to %d by subject: %w", first.Seq, last.Seq, err)
 	}
 	return nil
 }
 
+// insertSubjects lists the block (chain, first) under each of pairs, subjectRows at a
+// time: insert runs qSubjects with the arguments.
+func insertSubjects(chain string, first int64, pairs []ownerSubject, insert func(args []any) error) error {
+	args := make([]any, 0, 4*subjectRows)
+	for len(pairs) > 0 {
+		n := min(len(pairs), subjectRows)
+		args = args[:0]
+		for i := range subjectRows {
+			k := pairs[min(i, n-1)]
+			args = append(args, k.subject, k.owner, chain, first)
+		}
+		if err := insert(args); err != nil {
+			return err
+		}
+		pairs = pairs[n:]
+	}
+	return nil
+}
+
+// writeBlock writes the row of audit_blocks holding events, with st (or unprepared when
+// st is nil), and returns what the block is to be listed under.
+func writeBlock(ctx context.Context, tx *sql.Tx, d Dialect, st *sql.Stmt, events []gateway.AuditEvent) (blockListing, error) {
+	b, err := EncodeBlock(nil, events)
+	if err != nil {
+		return blockListing{}, err
+	}
+	l := listBlock(events)
+	first, last := events[0], events[len(events)-1]
+	if err := exec(ctx, tx, d, st, qBlock, first.Chain, first.Seq, last.Seq, d.Time(l.minAt), d.Time(l.maxAt), b); err != nil {
+		return blockListing{}, fmt.Errorf("insert events %d to %d: %w", first.Seq, last.Seq, err)
+	}
+	return l, nil
+}
+
+// blockListing is what a block is listed under: the span of its events' times, its
+// owners in order of first appearance with the number of events of each, and the
+// distinct (owner, subject) pairs of its events, also in order of first appearance.
+type blockListing struct {
+	minAt, maxAt time.Time
+	owners       []string
+	count        map[string]int
+	subjects     []ownerSubject
+}
+
+type ownerSubject struct{ owner, subject string }
+
+// listBlock finds what a block of events (at least one) is listed under.
+func listBlock(events []gateway.AuditEvent) blockListing {
+	l := blockListing{minAt: events[0].At, maxAt: events[0].At, count: map[string]int{}}
+	seen := map[ownerSubject]bool{}
+	for _, e := range events {
+		if e.At.Before(l.minAt) {
+			l.minAt = e.At
+		}
+		if e.At.After(l.maxAt) {
+			l.maxAt = e.At
+		}
+		if l.count[e.Owner] == 0 {
+			l.owners = append(l.owners, e.Owner)
+		}
+		l.count[e.Owner]++
+		// An empty subject is never asked for: a filter without one selects every subject.
+		if k := (ownerSubject{e.Owner, e.Subject}); e.Subject != "" && !seen[k] {
+			seen[k] = true
+			l.subjects = append(l.subjects, k)
+		}
+	}
+	return l
+}
+
 // ownerBlocks calls fn for each event of the blocks holding events of f's owner, in
 // (Chain, Seq) order, that f selects; withCursor applies its paging cursor. fn returns
-// false to stop. The SQL narrows the blocks by owner, cursor and time; the events are
-// filtered here.
+// false to stop. The SQL narrows the blocks (blocksQuery); the events are filtered here.
 func (s *Store) ownerBlocks(ctx context.Context, f store.AuditFilter, withCursor bool, fn func(gateway.AuditEvent) bool) error {
-	p := s.d.Placeholder
-	args := []any{f.Owner}
-	q := `SELECT b.chain, b.first_seq, b.events FROM audit_block_owners o
-		JOIN audit_blocks b ON b.chain = o.chain AND b.first_seq = o.first_seq
-		WHERE o.owner = ` + p(1)
-	if withCursor {
-		args = append(args, f.AfterChain, f.AfterChain, f.AfterSeq)
-		q += ` AND (o.chain > ` + p(2) + ` OR (o.chain = ` + p(3) + ` AND b.last_seq > ` + p(4) + `))`
+	q, args := s.blocksQuery(f, withCursor)
+	keep := func(code, owner, subject []byte) bool {
+		return string(owner) == f.Owner && (f.Subject == "" || string(subject) == f.Subject) && (f.Code == "" || string(code) == f.Code)
 	}
-	if !f.From.IsZero() {
-		args = append(args, s.d.Time(store.Micro(f.From)))
-		q += ` AND b.last_at >= ` + p(len(args))
-	}
-	if !f.To.IsZero() {
-		args = append(args, s.d.Time(store.Micro(f.To)))
-		q += ` AND b.first_at < ` + p(len(args))
-	}
-	q += ` ORDER BY o.chain, o.first_seq`
 	errEnough := errors.New("enough")
-	err := s.queryBlocks(ctx, q, args, func(e gateway.AuditEvent) error {
+	err := s.queryBlocks(ctx, q, args, keep, func(e gateway.AuditEvent) error {
 		if !selects(f, withCursor, e) {
 			return nil
 		}
@@ -213,6 +272,47 @@ func (s *Store) ownerBlocks(ctx context.Context, f store.AuditFilter, withCursor
 		return nil
 	}
 	return err
+}
+
+// blocksQuery selects (chain, first_seq, events) of the blocks that may hold events f
+// selects, in (chain, first_seq) order, narrowed by owner, cursor and time. With a
+// subject, the blocks are those listed under the subject and owner
+// (audit_block_subjects), so a person's events cost the blocks that hold them, not the
+// owner's whole trail; and the owner's blocks whose subjects are not listed (appended by
+// a gateway that predates migration 6 while replicas were upgraded one by one), which
+// must be read whole.
+func (s *Store) blocksQuery(f store.AuditFilter, withCursor bool) (string, []any) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return s.d.Placeholder(len(args))
+	}
+	var q string
+	var where []string
+	if f.Subject == "" {
+		q = `SELECT b.chain, b.first_seq, b.events FROM audit_block_owners o
+		JOIN audit_blocks b ON b.chain = o.chain AND b.first_seq = o.first_seq`
+		where = append(where, `o.owner = `+arg(f.Owner))
+	} else {
+		q = `SELECT b.chain, b.first_seq, b.events FROM (
+			SELECT chain, first_seq FROM audit_block_subjects WHERE subject = ` + arg(f.Subject) + ` AND owner = ` + arg(f.Owner) + `
+			UNION
+			SELECT chain, first_seq FROM audit_block_owners WHERE owner = ` + arg(f.Owner) + ` AND subjects_listed IS NULL
+		) o JOIN audit_blocks b ON b.chain = o.chain AND b.first_seq = o.first_seq`
+	}
+	if withCursor {
+		where = append(where, `(o.chain > `+arg(f.AfterChain)+` OR (o.chain = `+arg(f.AfterChain)+` AND b.last_seq > `+arg(f.AfterSeq)+`))`)
+	}
+	if !f.From.IsZero() {
+		where = append(where, `b.last_at >= `+arg(s.d.Time(store.Micro(f.From))))
+	}
+	if !f.To.IsZero() {
+		where = append(where, `b.first_at < `+arg(s.d.Time(store.Micro(f.To))))
+	}
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	return q + ` ORDER BY o.chain, o.first_seq`, args
 }
 
 // selects reports whether f selects e.
@@ -274,7 +374,7 @@ func (s *Store) ScanAudit(ctx context.Context, fn func(gateway.AuditEvent) error
 	if err := s.caughtUp(ctx); err != nil {
 		return s.errf(err, "scan audit")
 	}
-	if err := s.queryBlocks(ctx, `SELECT chain, first_seq, events FROM audit_blocks ORDER BY chain, first_seq`, nil, fn); err != nil {
+	if err := s.queryBlocks(ctx, `SELECT chain, first_seq, events FROM audit_blocks ORDER BY chain, first_seq`, nil, nil, fn); err != nil {
 		return s.errf(err, "scan audit")
 	}
 	return nil
@@ -320,8 +420,8 @@ func (s *Store) AuditChains(ctx context.Context) ([]string, error) {
 }
 
 // queryBlocks runs q, which selects (chain, first_seq, events) of blocks, and calls fn
-// for each of their events in order.
-func (s *Store) queryBlocks(ctx context.Context, q string, args []any, fn func(gateway.AuditEvent) error) error {
+// for each of their events that keep wants (nil: all), in order.
+func (s *Store) queryBlocks(ctx context.Context, q string, args []any, keep keepFunc, fn func(gateway.AuditEvent) error) error {
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
@@ -334,7 +434,7 @@ func (s *Store) queryBlocks(ctx context.Context, q string, args []any, fn func(g
 		if err := rows.Scan(&chain, &first, &b); err != nil {
 			return err
 		}
-		if err := DecodeBlock(chain, first, b, fn); err != nil {
+		if err := decodeBlock(chain, first, b, keep, fn); err != nil {
 			return err
 		}
 	}

@@ -51,43 +51,68 @@ func EncodeBlock(dst []byte, events []gateway.AuditEvent) ([]byte, error) {
 	return dst, nil
 }
 
+// The fields of an encoded event after At, in EncodeBlock's order.
+const (
+	fConsumer = iota
+	fEndUser
+	fPurpose
+	fRequestID
+	fClientRequestID
+	fTraceID
+	fCode
+	fOwner
+	fSubject
+	fDecision
+	fGrantID
+	fPrevHash
+	fHash
+	fields // how many
+)
+
 var errShortBlock = errors.New("audit block ends inside an event")
 
 // DecodeBlock calls fn for each event of a block written by EncodeBlock, with Chain and
 // Seq filled in from the row (chain, firstSeq). An error from fn stops it and is
 // returned as is.
 func DecodeBlock(chain string, firstSeq int64, b []byte, fn func(gateway.AuditEvent) error) error {
+	return decodeBlock(chain, firstSeq, b, nil, fn)
+}
+
+// keepFunc tells decodeBlock, from an event's code, owner and subject as stored, whether
+// the event is wanted.
+type keepFunc func(code, owner, subject []byte) bool
+
+// decodeBlock is DecodeBlock for the events keep wants (nil: all). The others are
+// stepped over without building them: most events of a block an owner's query reads
+// are another owner's, or about another person.
+func decodeBlock(chain string, firstSeq int64, b []byte, keep keepFunc, fn func(gateway.AuditEvent) error) error {
 	if len(b) == 0 || b[0] != blockVersion {
 		return fmt.Errorf("audit block of chain %q at seq %d: unknown format", chain, firstSeq)
 	}
 	b = b[1:]
-	str := func() (string, error) {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < n {
-			return "", errShortBlock
-		}
-		s := string(b[k : k+int(n)])
-		b = b[k+int(n):]
-		return s, nil
-	}
+	var f [fields][]byte
 	for seq := firstSeq; len(b) > 0; seq++ {
-		e := gateway.AuditEvent{Chain: chain, Seq: seq}
 		at, k := binary.Varint(b)
 		if k <= 0 {
 			return fmt.Errorf("audit block of chain %q, seq %d: %w", chain, seq, errShortBlock)
 		}
 		b = b[k:]
-		e.At = time.UnixMicro(at).UTC()
-		var decision string
-		var err error
-		for _, p := range [...]*string{&e.Consumer, &e.EndUser, &e.Purpose, &e.RequestID, &e.ClientRequestID,
-			&e.TraceID, &e.Code, &e.Owner, &e.Subject, &decision, &e.GrantID, &e.PrevHash, &e.Hash} {
-			if *p, err = str(); err != nil {
-				return fmt.Errorf("audit block of chain %q, seq %d: %w", chain, seq, err)
+		for i := range f {
+			n, k := binary.Uvarint(b)
+			if k <= 0 || uint64(len(b)-k) < n {
+				return fmt.Errorf("audit block of chain %q, seq %d: %w", chain, seq, errShortBlock)
 			}
+			f[i], b = b[k:k+int(n)], b[k+int(n):]
 		}
-		e.Decision = gateway.Outcome(decision)
-		e.PrevHash, e.Hash = hex.EncodeToString([]byte(e.PrevHash)), hex.EncodeToString([]byte(e.Hash))
+		if keep != nil && !keep(f[fCode], f[fOwner], f[fSubject]) {
+			continue
+		}
+		e := gateway.AuditEvent{Chain: chain, Seq: seq, At: time.UnixMicro(at).UTC(),
+			Consumer: string(f[fConsumer]), EndUser: string(f[fEndUser]), Purpose: string(f[fPurpose]),
+			RequestID: string(f[fRequestID]), ClientRequestID: string(f[fClientRequestID]), TraceID: string(f[fTraceID]),
+			Code: string(f[fCode]), Owner: string(f[fOwner]), Subject: string(f[fSubject]),
+			Decision: gateway.Outcome(f[fDecision]), GrantID: string(f[fGrantID]),
+			PrevHash: hex.EncodeToString(f[fPrevHash]), Hash: hex.EncodeToString(f[fHash])}
 		if err := fn(e); err != nil {
 			return err
 		}

@@ -68,3 +68,28 @@ func TestBlockDecodeRejectsDamage(t *testing.T) {
 		t.Errorf("EncodeBlock of a non-hex hash: %v", err)
 	}
 }
+
+// TestBlockDecodeKeeps: decodeBlock builds only the events keep wants, each as
+// DecodeBlock does, and still refuses a cut block whatever it keeps.
+func TestBlockDecodeKeeps(t *testing.T) {
+	in := blockEvents()
+	b, err := EncodeBlock(nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []gateway.AuditEvent
+	hrss := func(code, owner, subject []byte) bool { return string(owner) == "hrss" && string(subject) == "张伟" }
+	if err := decodeBlock("R-1", 41, b, hrss, func(e gateway.AuditEvent) error {
+		out = append(out, e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(out, in[1:]) {
+		t.Errorf("kept\n %+v\nwant\n %+v", out, in[1:])
+	}
+	none := func(code, owner, subject []byte) bool { return false }
+	if err := decodeBlock("R-1", 41, b[:len(b)-1], none, func(gateway.AuditEvent) error { return nil }); err == nil {
+		t.Error("decodeBlock keeping nothing accepted a cut block")
+	}
+}

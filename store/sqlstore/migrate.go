@@ -14,8 +14,8 @@ import (
 // database records the versions it has applied and runs each step once. sql is written
 // once for every dialect, with {text}, {time}, {codes}, {int} and {blob} standing for the
 // dialect's column types; only[dialect name] follows it for what one database needs
-// alone. A step that has nothing for a dialect is still recorded there, so every
-// database counts the same versions.
+// alone, with the same stand-ins. A step that has nothing for a dialect is still recorded
+// there, so every database counts the same versions.
 type migration struct {
 	version int
 	name    string
@@ -33,6 +33,7 @@ func migrations() []migration {
 		noCodeIndex(),
 		chainPerReplica(),
 		auditBlocks(),
+		auditBlockSubjects(),
 		auditJournal(),
 	}
 }
@@ -281,7 +282,7 @@ func eventsToBlocks(ctx context.Context, tx *sql.Tx, d Dialect) error {
 			for n < len(batch) && batch[n].Chain == batch[0].Chain && batch[n].Seq == batch[n-1].Seq+1 {
 				n++
 			}
-			if err := insertBlock(ctx, tx, d, &appendStmts{}, batch[:n]); err != nil {
+			if err := insertBlock5(ctx, tx, d, batch[:n]); err != nil {
 				return err
 			}
 			chain, seq = batch[n-1].Chain, batch[n-1].Seq
@@ -290,6 +291,138 @@ func eventsToBlocks(ctx context.Context, tx *sql.Tx, d Dialect) error {
 	}
 	_, err := tx.ExecContext(ctx, `DROP TABLE audit_events`)
 	return err
+}
+
+// insertBlock5 writes a block as migration 5 did: the block and its owners' rows, whose
+// columns were then (owner, chain, first_seq, events). Migration 6 lists its subjects.
+func insertBlock5(ctx context.Context, tx *sql.Tx, d Dialect, events []gateway.AuditEvent) error {
+	l, err := writeBlock(ctx, tx, d, nil, events)
+	if err != nil {
+		return err
+	}
+	first := events[0]
+	for _, o := range l.owners {
+		_, err := tx.ExecContext(ctx, rewrite(d, `INSERT INTO audit_block_owners (owner, chain, first_seq, events) VALUES (?, ?, ?, ?)`),
+			o, first.Chain, first.Seq, l.count[o])
+		if err != nil {
+			return fmt.Errorf("list the block of events %d to %d under %s: %w", first.Seq, events[len(events)-1].Seq, o, err)
+		}
+	}
+	return nil
+}
+
+// auditBlockSubjects lists each block under the subjects of its events, per owner.
+func auditBlockSubjects() migration {
+	const table = `
+CREATE TABLE audit_block_subjects (
+	subject   {text} NOT NULL,
+	owner     {text} NOT NULL,
+	chain     {text} NOT NULL,
+	first_seq {int} NOT NULL,
+	PRIMARY KEY (subject, owner, chain, first_seq)
+)`
+	return migration{
+		version: 6,
+		name:    "audit blocks listed by subject",
+		// The citizen's data tracker asks every owner for the events about one person;
+		// without a listing by subject that decoded every block of every owner, a cost
+		// that grew with the whole trail. A block is listed once per (subject, owner) of
+		// its events, subject first, so that the rows of one answer (one person) share a
+		// page. subjects_listed marks the owner rows whose block is listed by subject: a
+		// gateway of migration 5 still running beside an upgraded replica appends blocks
+		// without it, and a query by subject reads those whole (audit_block_owners_unlisted
+		// finds them), so no event goes missing while replicas are upgraded one by one.
+		// The rows marked here are those of the blocks listSubjects lists: from the ALTER
+		// on, no other transaction writes audit_block_owners until this one commits
+		// (PostgreSQL's ALTER TABLE holds the table; SQLite's writer holds the database).
+		sql: `
+ALTER TABLE audit_block_owners ADD COLUMN subjects_listed {int};
+UPDATE audit_block_owners SET subjects_listed = 1;
+CREATE INDEX audit_block_owners_unlisted ON audit_block_owners (owner, chain, first_seq) WHERE subjects_listed IS NULL;
+`,
+		only: map[string]string{
+			// Without a rowid: on SQLite one B-tree per row, not a table and its key.
+			"sqlite":   table + ` WITHOUT ROWID;`,
+			"postgres": table + `;`,
+		},
+		run: listSubjects,
+	}
+}
+
+// blockBackfill is how many blocks migration 6 reads at a time.
+const blockBackfill = 100
+
+// listSubjects lists every block under the (subject, owner) pairs of its events, a batch
+// of blocks at a time. Each batch is read whole before it is written, because a
+// PostgreSQL connection cannot write while it is reading. It writes with qSubjects: a
+// later step that changes audit_block_subjects gives this one a copy of the statement as
+// it was, as insertBlock5 keeps step 5's.
+func listSubjects(ctx context.Context, tx *sql.Tx, d Dialect) error {
+	p := d.Placeholder
+	q := `SELECT chain, first_seq, events FROM audit_blocks
+		WHERE chain > ` + p(1) + ` OR (chain = ` + p(2) + ` AND first_seq > ` + p(3) + `) ORDER BY chain, first_seq LIMIT ` + p(4)
+	subjects, err := tx.PrepareContext(ctx, rewrite(d, qSubjects()))
+	if err != nil {
+		return err
+	}
+	defer subjects.Close()
+	insert := func(args []any) error {
+		_, err := subjects.ExecContext(ctx, args...)
+		return err
+	}
+	chain, seq := "", int64(0)
+	for {
+		batch, err := readListings(ctx, tx, q, []any{chain, chain, seq, blockBackfill})
+		if err != nil {
+			return fmt.Errorf("read audit blocks: %w", err)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for _, b := range batch {
+			if err := insertSubjects(b.chain, b.first, b.subjects, insert); err != nil {
+				return fmt.Errorf("list block %d of chain %q: %w", b.first, b.chain, err)
+			}
+		}
+		chain, seq = batch[len(batch)-1].chain, batch[len(batch)-1].first
+	}
+}
+
+// listedBlock is what a stored block is listed under, and where it is.
+type listedBlock struct {
+	chain string
+	first int64
+	blockListing
+}
+
+// readListings runs q, which selects (chain, first_seq, events) of blocks, and decodes
+// what each block is listed under.
+func readListings(ctx context.Context, tx *sql.Tx, q string, args []any) ([]listedBlock, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []listedBlock
+	for rows.Next() {
+		b := listedBlock{}
+		var blob []byte
+		if err := rows.Scan(&b.chain, &b.first, &blob); err != nil {
+			return nil, err
+		}
+		var events []gateway.AuditEvent
+		if err := DecodeBlock(b.chain, b.first, blob, func(e gateway.AuditEvent) error {
+			events = append(events, e)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if len(events) > 0 {
+			b.blockListing = listBlock(events)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
 }
 
 // queryEvents reads per-event rows of the audit_events table of migrations 1 to 4.
@@ -351,7 +484,7 @@ func migrate(ctx context.Context, d Dialect, db *sql.DB) (int, error) {
 	}
 	applied := 0
 	for _, m := range all {
-		done, err := applyMigration(ctx, d, conn, m, types.Replace(m.sql)+m.only[d.Name()])
+		done, err := applyMigration(ctx, d, conn, m, types.Replace(m.sql+m.only[d.Name()]))
 		if err != nil {
 			return applied, fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
 		}

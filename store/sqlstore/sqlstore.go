@@ -135,7 +135,7 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	for _, st := range []*sql.Stmt{s.app.head, s.app.newHead, s.app.advance, s.app.block, s.app.owner} {
+	for _, st := range []*sql.Stmt{s.app.head, s.app.newHead, s.app.advance, s.app.block, s.app.owner, s.app.subject} {
 		if st != nil {
 			st.Close()
 		}

@@ -53,6 +53,7 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"ConcurrentAppend", testConcurrentAppend},
 		{"Chains", testChains},
 		{"ListAuditAcrossChains", testListAuditAcrossChains},
+		{"ListAuditBySubject", testListAuditBySubject},
 		{"Changes", testChanges},
 		{"Reopen", testReopen},
 		{"Replicas", testReplicas},

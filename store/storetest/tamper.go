@@ -51,7 +51,7 @@ func Tamper(t testing.TB, db *sql.DB, postgres bool, chain string, edit func([]g
 		t.Fatalf("tamper: %v", err)
 	}
 	defer tx.Rollback()
-	for _, table := range []string{"audit_blocks", "audit_block_owners"} {
+	for _, table := range []string{"audit_blocks", "audit_block_owners", "audit_block_subjects"} {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE chain = `+p(1), chain); err != nil {
 			t.Fatalf("tamper: %v", err)
 		}
@@ -80,7 +80,7 @@ func Tamper(t testing.TB, db *sql.DB, postgres bool, chain string, edit func([]g
 			}
 			return e.At.UnixMicro()
 		}
-		// The owners' listing is not rebuilt: verification reads every block.
+		// The listings by owner and subject are not rebuilt: verification reads every block.
 		first, last := events[0], events[n-1]
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_blocks (chain, first_seq, last_seq, first_at, last_at, events)
 			VALUES (`+p(1)+`, `+p(2)+`, `+p(3)+`, `+p(4)+`, `+p(5)+`, `+p(6)+`)`,
