@@ -38,7 +38,7 @@ var errTooManyEvents = errors.New("too many audit events")
 func (s *Service) eachAuditEvent(ctx context.Context, owners []string, f store.AuditFilter, fn func(gateway.AuditEvent)) error {
 	read := 0
 	for _, owner := range owners {
-		f.Owner, f.AfterSeq, f.Limit = owner, 0, trackerPage
+		f.Owner, f.AfterChain, f.AfterSeq, f.Limit = owner, "", 0, trackerPage
 		for {
 			evs, err := s.store.ListAudit(ctx, f)
 			if err != nil {
@@ -53,7 +53,9 @@ func (s *Service) eachAuditEvent(ctx context.Context, owners []string, f store.A
 			if len(evs) < f.Limit {
 				break
 			}
-			f.AfterSeq = evs[len(evs)-1].Seq
+			// The cursor is a (chain, seq) pair: a person's events lie on every
+			// replica's chain.
+			f.AfterChain, f.AfterSeq = evs[len(evs)-1].Chain, evs[len(evs)-1].Seq
 		}
 	}
 	return nil

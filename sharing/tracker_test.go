@@ -96,8 +96,32 @@ func TestTrackerRules(t *testing.T) {
 	}
 }
 
+// TestTrackerPagesAcrossChains: a citizen's accesses on several replicas' chains, more
+// than one page of them on one owner's codes, are each listed once.
+func TestTrackerPagesAcrossChains(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	svc := newServiceWith(t, &clock{t: t0.Add(time.Hour)}, Options{})
+	const per = trackerPage + trackerPage/2 // one and a half pages on each chain
+	for c, chain := range []string{"", "replica-a", "replica-b"} {
+		batch := make([]gateway.AuditEvent, per)
+		for i := range batch {
+			batch[i] = gateway.AuditEvent{At: t0.Add(time.Duration(c*per+i) * time.Millisecond), Consumer: "online-hall",
+				Purpose: "administrative-approval", RequestID: fmt.Sprint("req-", c, "-", i), Code: "310115-PSB-RK01-002",
+				Owner: "psb", Subject: zhangWei, Decision: gateway.Allow, Chain: chain}
+		}
+		if err := svc.store.AppendAudit(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caller := &gateway.Caller{Consumer: "ipudong-portal", CitizenID: zhangWei}
+	conn, err := svc.MyDataAccess(as(caller), nil, nil, nil, nil)
+	if err != nil || conn.TotalCount != 3*per {
+		t.Fatalf("%v; %d accesses, want %d", err, conn.TotalCount, 3*per)
+	}
+}
+
 // BenchmarkMyDataAccess reads one citizen's tracker from a trail of 100,000 events on
-// four departments' codes, 40 of them about the citizen.
+// four departments' codes, 400 of them about the citizen.
 func BenchmarkMyDataAccess(b *testing.B) {
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	var caller *gateway.Caller
