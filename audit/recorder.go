@@ -6,7 +6,9 @@
 // each request waits for a commit. The Recorder shares commits between concurrent
 // requests (group commit): while one AppendAudit is being flushed, the events of every
 // request that arrives queue up, and the next commit takes them all. Throughput then
-// grows with concurrency instead of being capped by the disk's flush rate.
+// grows with concurrency instead of being capped by the disk's flush rate. In front of an
+// audit journal, which groups concurrent appends into shared flushes itself, each request
+// appends its own events instead (Options.Direct).
 package audit
 
 import (
@@ -41,6 +43,12 @@ type Options struct {
 	// behind it, for as long as it stalls. Default 0: no bound of its own; callers
 	// bound their wait with Record's context.
 	CommitTimeout time.Duration
+	// Direct makes each Record append its own events in its caller's goroutine instead
+	// of queueing them for the Recorder's loop: for a store whose appends share disk
+	// flushes between concurrent callers themselves (an audit journal, docs/audit.md),
+	// where the loop's hand-offs between goroutines would only add waiting. MaxBatch
+	// and MaxWait do not apply.
+	Direct bool
 	// Chain is the audit chain this Recorder appends to (gateway.AuditEvent.Chain): one
 	// per replica, so that replicas sharing a database do not take turns on one chain
 	// head. Events are stamped with it whatever their own Chain. Default "".
@@ -73,6 +81,8 @@ type Recorder struct {
 	ctx    context.Context
 	cancel context.CancelFunc // aborts commits when Close runs out of time
 	done   chan struct{}      // closed when the loop has exited
+
+	direct sync.WaitGroup // Records appending in their own goroutines (Options.Direct)
 
 	commits, failures, events atomic.Uint64
 	lastCommit, lastBatch     atomic.Int64
@@ -109,6 +119,9 @@ func (r *Recorder) Record(ctx context.Context, events []gateway.AuditEvent) erro
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("audit: record: %w", err)
+	}
+	if r.opts.Direct {
+		return r.recordDirect(ctx, events)
 	}
 	w := waiter{n: len(events), done: make(chan error, 1)}
 	r.mu.Lock()
@@ -186,6 +199,7 @@ func (r *Recorder) run() {
 			batch, waiters, closed := r.take(spare, spareWaiters)
 			if len(waiters) == 0 {
 				if closed {
+					r.direct.Wait()
 					return
 				}
 				break
@@ -196,6 +210,31 @@ func (r *Recorder) run() {
 			spare, spareWaiters = batch[:0], waiters[:0]
 		}
 	}
+}
+
+// recordDirect is Record with Options.Direct: the caller appends its own events.
+func (r *Recorder) recordDirect(ctx context.Context, events []gateway.AuditEvent) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	r.direct.Add(1)
+	r.mu.Unlock()
+	defer r.direct.Done()
+	stamped := make([]gateway.AuditEvent, len(events))
+	for i, e := range events {
+		e.Chain = r.opts.Chain
+		stamped[i] = e
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(r.ctx, cancel)() // Close running out of time aborts it too
+	if r.opts.CommitTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, r.opts.CommitTimeout)
+		defer cancel()
+	}
+	return r.append(ctx, stamped, 1)
 }
 
 // gather waits, when Options.MaxWait asks for it, until a full batch has queued, the
@@ -250,6 +289,23 @@ func (r *Recorder) take(spare []gateway.AuditEvent, spareWaiters []waiter) ([]ga
 	return batch, waiters, r.closed
 }
 
+// append stores events for callers and counts the commit.
+func (r *Recorder) append(ctx context.Context, events []gateway.AuditEvent, callers int) error {
+	start := time.Now()
+	err := r.s.AppendAudit(ctx, events)
+	took := time.Since(start)
+	r.lastCommit.Store(int64(took))
+	r.lastBatch.Store(int64(len(events)))
+	if err != nil {
+		r.failures.Add(1)
+		r.log.Error("audit commit failed", "events", len(events), "callers", callers, "err", err)
+		return fmt.Errorf("audit: commit of %d events: %w", len(events), err)
+	}
+	r.commits.Add(1)
+	r.events.Add(uint64(len(events)))
+	return nil
+}
+
 // commit stores one batch and tells its callers the outcome.
 func (r *Recorder) commit(batch []gateway.AuditEvent, waiters []waiter) {
 	ctx := r.ctx
@@ -258,19 +314,7 @@ func (r *Recorder) commit(batch []gateway.AuditEvent, waiters []waiter) {
 		ctx, cancel = context.WithTimeout(ctx, r.opts.CommitTimeout)
 		defer cancel()
 	}
-	start := time.Now()
-	err := r.s.AppendAudit(ctx, batch)
-	took := time.Since(start)
-	r.lastCommit.Store(int64(took))
-	r.lastBatch.Store(int64(len(batch)))
-	if err != nil {
-		r.failures.Add(1)
-		r.log.Error("audit commit failed", "events", len(batch), "callers", len(waiters), "err", err)
-		err = fmt.Errorf("audit: commit of %d events: %w", len(batch), err)
-	} else {
-		r.commits.Add(1)
-		r.events.Add(uint64(len(batch)))
-	}
+	err := r.append(ctx, batch, len(waiters))
 	for _, w := range waiters {
 		w.done <- err
 	}

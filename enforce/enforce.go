@@ -388,7 +388,9 @@ func (st *state) record(entry *gateway.CatalogEntry, subj policy.Subject, d poli
 		return
 	}
 	if st.seen == nil {
-		st.seen = map[eventKey]struct{}{}
+		// Sized for a profile's worth of events, so a request seldom grows them.
+		st.seen = make(map[eventKey]struct{}, 16)
+		st.events = make([]gateway.AuditEvent, 0, 16)
 	}
 	st.seen[k] = struct{}{}
 	st.events = append(st.events, ev)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -220,5 +221,61 @@ func BenchmarkAppend(b *testing.B) {
 		if _, err := j.Append(p); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestConcurrentSyncs: appends from many goroutines each return once their record is
+// on the disk, with flushes shared or overlapping, and the file holds every record.
+func TestConcurrentSyncs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, _ := open(t, path)
+	const writers, each = 8, 25
+	errs := make(chan error, writers*each)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				end, err := j.Append([]byte(fmt.Sprintf("w%d-%02d", w, i)))
+				if err == nil && j.Synced() < end {
+					err = fmt.Errorf("append returned at %d before the flush covered it (%d)", end, j.Synced())
+				}
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if j.Synced() != j.End() {
+		t.Fatalf("synced %d, end %d", j.Synced(), j.End())
+	}
+	j.Close()
+	if _, o := open(t, path); len(o.Records) != writers*each {
+		t.Fatalf("%d records after reopening, want %d", len(o.Records), writers*each)
+	}
+}
+
+// TestFailedFlushFailsClosed: once a flush fails, what reached the disk is unknown, so
+// the journal refuses every later write and flush instead of acknowledging them.
+func TestFailedFlushFailsClosed(t *testing.T) {
+	j, _ := open(t, filepath.Join(t.TempDir(), "j"))
+	end, err := j.Write([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := j.f
+	f.Close() // the flush fails underneath the journal, as on an I/O error
+	if err := j.Sync(end); err == nil {
+		t.Fatal("a failed flush was acknowledged")
+	}
+	if _, err := j.Write([]byte("y")); err == nil {
+		t.Fatal("a write after a failed flush was taken")
+	}
+	if err := j.Sync(end); err == nil {
+		t.Fatal("a flush after a failed one was acknowledged")
 	}
 }

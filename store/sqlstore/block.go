@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"pudong.gov.cn/gateway"
@@ -30,6 +31,17 @@ const blockVersion = 1
 //	          each a uvarint length and the raw bytes of the hex digest (32 for SHA-256,
 //	          0 for the empty PrevHash of a chain's first event)
 func EncodeBlock(dst []byte, events []gateway.AuditEvent) ([]byte, error) {
+	return encodeEvents(dst, events, true)
+}
+
+// encodedSize is about the bytes of one event in a block (with its hashes), to size
+// the buffer once.
+const encodedSize = 240
+
+// encodeEvents writes a block of events; without hashes both are written empty, as a
+// journal record holds its events before the chain assigns them (EncodeRecord).
+func encodeEvents(dst []byte, events []gateway.AuditEvent, withHashes bool) ([]byte, error) {
+	dst = slices.Grow(dst, 1+len(events)*encodedSize)
 	dst = append(dst, blockVersion)
 	for i := range events {
 		e := &events[i]
@@ -39,13 +51,16 @@ func EncodeBlock(dst []byte, events []gateway.AuditEvent) ([]byte, error) {
 			dst = binary.AppendUvarint(dst, uint64(len(s)))
 			dst = append(dst, s...)
 		}
+		if !withHashes {
+			dst = append(dst, 0, 0)
+			continue
+		}
 		for _, h := range [...]string{e.PrevHash, e.Hash} {
-			raw, err := hex.DecodeString(h)
-			if err != nil {
+			dst = binary.AppendUvarint(dst, uint64(len(h)/2))
+			var err error
+			if dst, err = hex.AppendDecode(dst, []byte(h)); err != nil {
 				return nil, fmt.Errorf("event %d: hash %q is not hex: %w", e.Seq, h, err)
 			}
-			dst = binary.AppendUvarint(dst, uint64(len(raw)))
-			dst = append(dst, raw...)
 		}
 	}
 	return dst, nil

@@ -154,16 +154,24 @@ func (s *Store) appendJournaled(ctx context.Context, jn *journaled, events []gat
 	if err != nil {
 		return err
 	}
+	// The record is queued in journal order as it is written; it is flushed outside
+	// the lock, so that appends arriving meanwhile start their own flush instead of
+	// waiting for this one (journal.Sync), and the applier takes it once it is durable.
 	jn.order.Lock()
-	defer jn.order.Unlock()
-	end, err := jn.j.Append(payload)
+	end, err := jn.j.Write(payload)
+	if err == nil {
+		jn.mu.Lock()
+		jn.pending = append(jn.pending, pendingRecord{events: events, end: end, size: int64(len(payload))})
+		jn.behind += int64(len(payload))
+		jn.mu.Unlock()
+	}
+	jn.order.Unlock()
 	if err != nil {
 		return err
 	}
-	jn.mu.Lock()
-	jn.pending = append(jn.pending, pendingRecord{events: events, end: end, size: int64(len(payload))})
-	jn.behind += int64(len(payload))
-	jn.mu.Unlock()
+	if err := jn.j.Sync(end); err != nil {
+		return err
+	}
 	select {
 	case jn.wake <- struct{}{}:
 	default:
@@ -279,17 +287,29 @@ func (s *Store) drain(jn *journaled) {
 	}
 }
 
-// hasPending reports whether records wait to be applied.
+// hasPending reports whether durable records wait to be applied.
 func (jn *journaled) hasPending() bool {
 	jn.mu.Lock()
 	defer jn.mu.Unlock()
-	return len(jn.pending) > 0
+	return len(jn.durable()) > 0
 }
 
-// applyPending applies the next batch of pending records.
+// durable is the leading pending records that are on the disk; jn.mu is held.
+func (jn *journaled) durable() []pendingRecord {
+	synced := jn.j.Synced()
+	n := 0
+	for n < len(jn.pending) && jn.pending[n].end <= synced {
+		n++
+	}
+	return jn.pending[:n]
+}
+
+// applyPending applies the next batch of pending records that are on the disk: a
+// record still being flushed may yet fail, and the tables must never hold more than the
+// journal (the position they record would skip records written after a crash).
 func (s *Store) applyPending(ctx context.Context, jn *journaled) error {
 	jn.mu.Lock()
-	recs := jn.pending[:batchOf(jn.pending)]
+	recs := jn.pending[:batchOf(jn.durable())]
 	jn.mu.Unlock()
 	if len(recs) == 0 {
 		return nil
@@ -301,11 +321,15 @@ func (s *Store) applyPending(ctx context.Context, jn *journaled) error {
 // and records the journal position past them, in one transaction, then drops them from
 // the pending queue.
 func (s *Store) applyRecords(ctx context.Context, jn *journaled, recs []pendingRecord) error {
-	var all []gateway.AuditEvent
 	var size int64
+	n := 0
+	for _, r := range recs {
+		n += len(r.events)
+		size += r.size
+	}
+	all := make([]gateway.AuditEvent, 0, n)
 	for _, r := range recs {
 		all = append(all, r.events...)
-		size += r.size
 	}
 	end := recs[len(recs)-1].end
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -385,19 +409,15 @@ func (s *Store) closeJournal() {
 // the chain's name (a uvarint length and the bytes) and a block of them (EncodeBlock,
 // a uvarint length and the bytes) without their hashes, which the tables assign.
 func EncodeRecord(events []gateway.AuditEvent) ([]byte, error) {
-	var out, block []byte
+	out := make([]byte, 0, 200*len(events))
+	var block []byte
 	for i := 0; i < len(events); {
 		j := i
 		for j < len(events) && events[j].Chain == events[i].Chain {
 			j++
 		}
-		run := make([]gateway.AuditEvent, j-i)
-		for k, e := range events[i:j] {
-			e.PrevHash, e.Hash = "", ""
-			run[k] = e
-		}
 		var err error
-		if block, err = EncodeBlock(block[:0], run); err != nil {
+		if block, err = encodeEvents(block[:0], events[i:j], false); err != nil {
 			return nil, err
 		}
 		out = binary.AppendUvarint(out, uint64(len(events[i].Chain)))
