@@ -16,7 +16,9 @@ import (
 // operation; one with variables is computed for each request's values, so a page size
 // sent as a variable cannot slip past the limit on a remembered figure.
 func TestComplexityLimitRemembersOnlyVariableFreeOperations(t *testing.T) {
-	pass := func(ctx context.Context, _ any, next graphql.Resolver, _ string, _ *bool) (any, error) { return next(ctx) }
+	pass := func(ctx context.Context, _ any, next graphql.Resolver, _ string, _ *bool) (any, error) {
+		return next(ctx)
+	}
 	es := graph.NewExecutableSchema(graph.Config{Complexity: complexity(), Directives: graph.DirectiveRoot{Lookup: pass}})
 	c := newComplexityLimit(200)
 	if err := c.Validate(es); err != nil {
