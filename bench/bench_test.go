@@ -272,6 +272,10 @@ func TestWithoutRateLimits(t *testing.T) {
 	for name, tc := range map[string]struct{ in, want string }{
 		"no limits section": {"addr: x\n", "addr: x\nlimits:\n    rateLimitsOff: true\n"},
 		"limits section":    {"limits:\n    depth: 12\nlog: {}\n", "limits:\n    rateLimitsOff: true\n    depth: 12\nlog: {}\n"},
+		"consumers": {
+			"consumers:\n    - name: online-hall\n      purpose: p\n    - name: playground\n      purpose: q\n    - name: supervision-platform\n      subjectLimit:\n        perRequest: 3\n        perMinute: 4\n",
+			"consumers:\n    - name: online-hall\n      subjectLimit:\n          perRequest: 200\n          perMinute: 2147483647\n      purpose: p\n    - name: playground\n      purpose: q\n    - name: supervision-platform\n      subjectLimit:\n        perRequest: 3\n        perMinute: 4\nlimits:\n    rateLimitsOff: true\n",
+		},
 	} {
 		src, dst := filepath.Join(dir, "in.yaml"), filepath.Join(dir, "out.yaml")
 		os.WriteFile(src, []byte(tc.in), 0o600)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"pudong.gov.cn/gateway/config"
 )
 
 // harness runs the suite and collects the rows.
@@ -117,13 +120,60 @@ func (h *harness) probeFlags(ctx context.Context) error {
 }
 
 // withoutRateLimits writes a copy of a gateway configuration file with rate limits off
-// (limits.rateLimitsOff), the production-file form of --bench-no-rate-limit.
+// (limits.rateLimitsOff) and the per-minute budget of people lifted for the service
+// backends the scenarios call as, the production-file form of --bench-no-rate-limit: a
+// closed loop of P reads thousands of people a minute, which the budget rightly refuses
+// (docs/operators.md, consumers). The per-request bound stays at its default.
 func withoutRateLimits(src, dst string) error {
 	b, err := os.ReadFile(src)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(dst, []byte(withSetting(string(b), "limits", "rateLimitsOff: true")), 0o600)
+	yaml := withSetting(string(b), "limits", "rateLimitsOff: true")
+	for _, name := range []string{"online-hall", "supervision-platform"} {
+		per := (&config.Consumer{Name: name}).Subjects().PerRequest
+		yaml = withConsumerSetting(yaml, name,
+			fmt.Sprintf("subjectLimit:\n    perRequest: %d\n    perMinute: %d", per, math.MaxInt32))
+	}
+	return os.WriteFile(dst, []byte(yaml), 0o600)
+}
+
+// withConsumerSetting adds a (possibly multi-line) setting to the consumer entry
+// "- name: NAME" of a configuration written by the gateway's own marshalling, unless the
+// entry already has that key; a file without the consumer is returned as it is.
+func withConsumerSetting(yaml, name, setting string) string {
+	key, _, _ := strings.Cut(setting, ":")
+	var out strings.Builder
+	lines := slices.Collect(strings.Lines(yaml))
+	for i, line := range lines {
+		out.WriteString(line)
+		trimmed := strings.TrimRight(line, "\r\n")
+		item := strings.TrimLeft(trimmed, " ")
+		if item != "- name: "+name {
+			continue
+		}
+		indent := strings.Repeat(" ", len(trimmed)-len(item)+2)
+		if entryHasKey(lines[i+1:], indent, key) {
+			continue
+		}
+		for l := range strings.Lines(setting) {
+			out.WriteString(indent + strings.TrimRight(l, "\n") + "\n")
+		}
+	}
+	return out.String()
+}
+
+// entryHasKey says whether the lines of one list entry, indented by indent, set key.
+func entryHasKey(lines []string, indent, key string) bool {
+	for _, l := range lines {
+		if !strings.HasPrefix(l, indent) {
+			return false
+		}
+		if strings.HasPrefix(l, indent+key+":") {
+			return true
+		}
+	}
+	return false
 }
 
 // addSetting adds one setting to a top-level section of a configuration file in place.

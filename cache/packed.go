@@ -71,8 +71,16 @@ func (p packed) entry() Entry {
 	return e
 }
 
+// unpackRecord sizes the map for its fields first: grown one insertion at a time, a
+// record of more than eight fields was allocated twice over (docs/PERFORMANCE.md, "Warm
+// and cold paths: profile and fixes").
 func unpackRecord(s string) adapters.Record {
-	rec := adapters.Record{}
+	n := 0
+	for t := s; len(t) > 0; n++ {
+		next(&t)
+		next(&t)
+	}
+	rec := make(adapters.Record, n)
 	for len(s) > 0 {
 		k := next(&s)
 		rec[k] = next(&s)

@@ -160,3 +160,25 @@ func TestFetchPage(t *testing.T) {
 		t.Fatal("a page never loaded, with the department down: want an error")
 	}
 }
+
+// A served record is one map allocated at its final size: unpacking costs no more
+// allocations than filling a map made with the record's field count (an unsized map of
+// more than eight fields is allocated twice over).
+func TestUnpackSizesTheRecord(t *testing.T) {
+	rec := enterpriseRecord("91310115MA1FL0AB0P")
+	s := pack(Entry{Found: true, Records: []adapters.Record{rec}}).recs[0]
+	var sink adapters.Record
+	sized := testing.AllocsPerRun(100, func() {
+		sink = make(adapters.Record, len(rec))
+		for k, v := range rec {
+			sink[k] = v
+		}
+	})
+	got := testing.AllocsPerRun(100, func() { sink = unpackRecord(s) })
+	if got > sized {
+		t.Errorf("unpacking a %d-field record: %v allocations, a sized map takes %v", len(rec), got, sized)
+	}
+	if !reflect.DeepEqual(sink, rec) {
+		t.Errorf("unpacked %v, want %v", sink, rec)
+	}
+}

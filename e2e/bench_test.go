@@ -81,6 +81,17 @@ func BenchmarkColdPeerQuery(b *testing.B) {
 	benchQuery(b, g, tok, q)
 }
 
+// BenchmarkWarmPeerQuery: the peer comparison's query P with the cache on, as the
+// harness's warm gateway→sim row runs it (docs/PERFORMANCE.md, The scenarios).
+func BenchmarkWarmPeerQuery(b *testing.B) {
+	g := Start(b, func(c *config.Config) { c.Limits.RateLimitsOff = true })
+	tok := g.Token("online-hall")
+	q := `query P { enterprise(creditCode: "91310115607223817N") { creditCode name legalRepresentativeName
+		legalRepresentative { enterprises { creditCode name status establishedOn
+		legalRepresentative { enterprises { creditCode name } } } } } }`
+	benchQuery(b, g, tok, q)
+}
+
 // processCPU is the CPU time (user and system) this process has used so far.
 func processCPU() time.Duration {
 	var ru syscall.Rusage

@@ -194,6 +194,39 @@ func TestLoadersBatchAndMemoise(t *testing.T) {
 	}
 }
 
+// An enterprise read from a list is not asked for again in the same request, whether its
+// loader existed when it was primed or not; and a record the loader already holds stands.
+func TestPrimeEnterprise(t *testing.T) {
+	src := newMem(3)
+	f := newFederation(t, src, time.Millisecond)
+	l := f.NewLoaders()
+	ctx := WithLoaders(context.Background(), l)
+	if l.enterprise.made() != nil {
+		t.Fatal("new loaders made an enterprise loader before it was needed")
+	}
+	l.PrimeEnterprise(adapters.Record{"creditCode": "k000", "name": "from the list"})
+	if l.enterprise.made() != nil {
+		t.Error("priming made the enterprise loader")
+	}
+	if rec, err := l.Enterprise(ctx, "k000"); err != nil || rec["name"] != "from the list" {
+		t.Errorf("primed before the loader: %v %v", rec, err)
+	}
+	if rec, err := l.Enterprise(ctx, "k001"); err != nil || rec["name"] != "nk001" {
+		t.Errorf("k001: %v %v", rec, err)
+	}
+	l.PrimeEnterprise(adapters.Record{"creditCode": "k001", "name": "later"})
+	l.PrimeEnterprise(adapters.Record{"creditCode": "k002", "name": "from the list"})
+	if rec, _ := l.Enterprise(ctx, "k001"); rec["name"] != "nk001" {
+		t.Errorf("the loaded record did not stand: %v", rec)
+	}
+	if rec, _ := l.Enterprise(ctx, "k002"); rec["name"] != "from the list" {
+		t.Errorf("primed after the loader: %v", rec)
+	}
+	if n := src.callCount(); n != 1 {
+		t.Errorf("%d calls, want 1 (k001 only)", n)
+	}
+}
+
 // The lookahead prefetch registers every key of a list in the current batch, so the
 // elements, resolved later and scattered, share its one call. The window is wide enough
 // for a slow run (-race) to register all 80 keys before it closes.

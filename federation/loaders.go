@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -64,24 +65,48 @@ func (f *Federation) Sources() config.Sources { return f.src }
 type Loaders struct {
 	f          *Federation
 	fresh      freshness
-	person     *dataloadgen.Loader[string, []adapters.Record]
-	enterprise *dataloadgen.Loader[string, []adapters.Record]
-	byRep      *dataloadgen.Loader[string, []adapters.Record]
-	credit     *dataloadgen.Loader[string, []adapters.Record]
-	insurance  *dataloadgen.Loader[string, []adapters.Record]
-	employees  *dataloadgen.Loader[string, []adapters.Record]
+	person     lazyLoader
+	enterprise lazyLoader
+	byRep      lazyLoader
+	credit     lazyLoader
+	insurance  lazyLoader
+	employees  lazyLoader
+
+	// primed holds enterprises read from a list in this request before its enterprise
+	// loader was made (PrimeEnterprise), so that the request does not ask for them
+	// again; once the loader exists, they are primed into it.
+	primedMu sync.Mutex
+	primed   map[string]adapters.Record
+}
+
+// lazyLoader is a loader made on its first use: a warm request reads everything from
+// the departments' caches and never needs one, and making six per request was a
+// measurable share of a warm request's allocations (docs/PERFORMANCE.md, "Warm and cold
+// paths: profile and fixes").
+type lazyLoader struct {
+	mu sync.Mutex
+	ld *dataloadgen.Loader[string, []adapters.Record]
+}
+
+func (z *lazyLoader) get(f *Federation, r config.Ref) *dataloadgen.Loader[string, []adapters.Record] {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.ld == nil {
+		z.ld = f.loader(r)
+	}
+	return z.ld
+}
+
+// made returns the loader if it has been made, else nil.
+func (z *lazyLoader) made() *dataloadgen.Loader[string, []adapters.Record] {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.ld
 }
 
 // NewLoaders returns fresh loaders for one request.
 func (f *Federation) NewLoaders() *Loaders {
-	l := &Loaders{f: f}
-	l.person = f.loader(f.src.Person)
-	l.enterprise = f.loader(f.src.Enterprise)
-	l.byRep = f.loader(f.src.EnterprisesByRep)
-	l.credit = f.loader(f.src.CreditBySubject)
-	l.insurance = f.loader(f.src.InsuranceByCitizen)
-	l.employees = f.loader(f.src.InsuranceByEmployer)
-	return l
+	return &Loaders{f: f}
 }
 
 func (f *Federation) loader(r config.Ref) *dataloadgen.Loader[string, []adapters.Record] {
@@ -112,14 +137,19 @@ func (f *Federation) loader(r config.Ref) *dataloadgen.Loader[string, []adapters
 // load returns key's records: straight from the department's cache when it holds them
 // fresh (a warm request never waits for a batching window), else through the loader.
 // lookup names r in sources, for the error when it is not offered.
-func (l *Loaders) load(ctx context.Context, lookup string, r config.Ref, ld *dataloadgen.Loader[string, []adapters.Record], key string) ([]adapters.Record, error) {
+func (l *Loaders) load(ctx context.Context, lookup string, r config.Ref, ld *lazyLoader, key string) ([]adapters.Record, error) {
 	if r.None {
 		return nil, &NotOfferedError{Lookup: lookup}
 	}
 	if recs, ok := l.f.depts[r.Department].cached(ctx, r.Operation, key); ok {
 		return recs, nil
 	}
-	return ld.Load(ctx, key)
+	if ld == &l.enterprise {
+		if rec, ok := l.primedEnterprise(key); ok {
+			return []adapters.Record{rec}, nil
+		}
+	}
+	return ld.get(l.f, r).Load(ctx, key)
 }
 
 func first(recs []adapters.Record, err error) (adapters.Record, error) {
@@ -131,30 +161,51 @@ func first(recs []adapters.Record, err error) (adapters.Record, error) {
 
 // Person returns a person's registry record, nil when the registry has none.
 func (l *Loaders) Person(ctx context.Context, id string) (adapters.Record, error) {
-	return first(l.load(ctx, "person", l.f.src.Person, l.person, id))
+	return first(l.load(ctx, "person", l.f.src.Person, &l.person, id))
 }
 
 // Enterprise returns an enterprise's registry record, nil when the registry has none.
 func (l *Loaders) Enterprise(ctx context.Context, code string) (adapters.Record, error) {
-	return first(l.load(ctx, "enterprise", l.f.src.Enterprise, l.enterprise, code))
+	return first(l.load(ctx, "enterprise", l.f.src.Enterprise, &l.enterprise, code))
 }
 
 // PrimeEnterprise records an enterprise already read (from a list) so that this request
 // does not ask for it again.
 func (l *Loaders) PrimeEnterprise(rec adapters.Record) {
-	if code := rec["creditCode"]; code != "" && l.enterprise != nil {
-		l.enterprise.Prime(code, []adapters.Record{rec})
+	code := rec["creditCode"]
+	if code == "" || l.f.src.Enterprise.None {
+		return
 	}
+	if ld := l.enterprise.made(); ld != nil {
+		ld.Prime(code, []adapters.Record{rec}) // a record it already holds stands
+		return
+	}
+	l.primedMu.Lock()
+	defer l.primedMu.Unlock()
+	if _, ok := l.primed[code]; ok {
+		return // the first record read stands, as a loader's Prime keeps it
+	}
+	if l.primed == nil {
+		l.primed = map[string]adapters.Record{}
+	}
+	l.primed[code] = rec
+}
+
+func (l *Loaders) primedEnterprise(code string) (adapters.Record, bool) {
+	l.primedMu.Lock()
+	defer l.primedMu.Unlock()
+	rec, ok := l.primed[code]
+	return rec, ok
 }
 
 // EnterprisesByLegalRep returns the enterprises whose legal representative is the person.
 func (l *Loaders) EnterprisesByLegalRep(ctx context.Context, id string) ([]adapters.Record, error) {
-	return l.load(ctx, "enterprisesByLegalRep", l.f.src.EnterprisesByRep, l.byRep, id)
+	return l.load(ctx, "enterprisesByLegalRep", l.f.src.EnterprisesByRep, &l.byRep, id)
 }
 
 // CreditRecords returns the credit records about a subject.
 func (l *Loaders) CreditRecords(ctx context.Context, subject string) ([]adapters.Record, error) {
-	return l.load(ctx, "creditBySubject", l.f.src.CreditBySubject, l.credit, subject)
+	return l.load(ctx, "creditBySubject", l.f.src.CreditBySubject, &l.credit, subject)
 }
 
 // PrefetchCredit puts all subjects a list will need into the credit loader's current
@@ -178,18 +229,18 @@ func (l *Loaders) PrefetchCredit(ctx context.Context, subjects []string) {
 		}
 	}
 	if len(keys) > 0 {
-		l.credit.LoadAllThunk(ctx, keys)
+		l.credit.get(l.f, l.f.src.CreditBySubject).LoadAllThunk(ctx, keys)
 	}
 }
 
 // Insurance returns a person's social-insurance records.
 func (l *Loaders) Insurance(ctx context.Context, id string) ([]adapters.Record, error) {
-	return l.load(ctx, "insuranceByCitizen", l.f.src.InsuranceByCitizen, l.insurance, id)
+	return l.load(ctx, "insuranceByCitizen", l.f.src.InsuranceByCitizen, &l.insurance, id)
 }
 
 // InsuredEmployees counts the distinct people actively insured through an employer.
 func (l *Loaders) InsuredEmployees(ctx context.Context, code string) (int, error) {
-	recs, err := l.load(ctx, "insuranceByEmployer", l.f.src.InsuranceByEmployer, l.employees, code)
+	recs, err := l.load(ctx, "insuranceByEmployer", l.f.src.InsuranceByEmployer, &l.employees, code)
 	if err != nil {
 		return 0, err
 	}

@@ -180,14 +180,17 @@ func creditRecords(recs []adapters.Record, kinds []string) []*federation.CreditR
 // registers, in one batch, the credit subjects it will need: the enterprises' own
 // records and their legal representatives'. One query then serves both levels.
 func prefetchEnterpriseLinks(ctx context.Context, l *federation.Loaders, recs []adapters.Record, path ...string) {
+	if len(recs) == 0 {
+		return // nothing to prefetch, so the selection need not be read
+	}
 	fields := selected(ctx, path...)
 	var subjects []string
-	if fields["creditRecords"] != nil {
+	if named(fields, "creditRecords") != nil {
 		for _, r := range recs {
 			subjects = append(subjects, r["creditCode"])
 		}
 	}
-	if rep := fields["legalRepresentative"]; rep != nil && hasChild(ctx, rep, "Citizen", "creditRecords") {
+	if rep := named(fields, "legalRepresentative"); rep != nil && hasChild(ctx, rep, "Citizen", "creditRecords") {
 		for _, r := range recs {
 			if id := r["legalRepresentativeId"]; id != "" {
 				subjects = append(subjects, id)
@@ -197,9 +200,12 @@ func prefetchEnterpriseLinks(ctx context.Context, l *federation.Loaders, recs []
 	l.PrefetchCredit(ctx, subjects)
 }
 
+// enterpriseType is the satisfies list of an enterprise's selection, made once.
+var enterpriseType = []string{"Enterprise"}
+
 // selected collects the fields selected under the current field, following path through
-// nested fields (e.g. "edges", "node" for a connection), by field name.
-func selected(ctx context.Context, path ...string) map[string]*graphql.CollectedField {
+// nested fields (e.g. "edges", "node" for a connection); named finds one by name.
+func selected(ctx context.Context, path ...string) []graphql.CollectedField {
 	oc := graphql.GetOperationContext(ctx)
 	fc := graphql.GetFieldContext(ctx)
 	if oc == nil || fc == nil {
@@ -215,14 +221,17 @@ func selected(ctx context.Context, path ...string) map[string]*graphql.Collected
 		}
 		set = next
 	}
-	out := map[string]*graphql.CollectedField{}
-	for _, f := range graphql.CollectFields(oc, set, []string{"Enterprise"}) {
-		f := f
-		if out[f.Name] == nil {
-			out[f.Name] = &f
+	return graphql.CollectFields(oc, set, enterpriseType)
+}
+
+// named returns the first of fields with the name, or nil.
+func named(fields []graphql.CollectedField, name string) *graphql.CollectedField {
+	for i := range fields {
+		if fields[i].Name == name {
+			return &fields[i]
 		}
 	}
-	return out
+	return nil
 }
 
 func hasChild(ctx context.Context, f *graphql.CollectedField, typeName, name string) bool {

@@ -65,8 +65,8 @@ func NewGraphQL(o GraphQLOptions) *handler.Server {
 		srv.Use(allowlist{manifest: o.Manifest, only: o.AllowlistOnly})
 	}
 	srv.Use(noIncremental{})
-	srv.Use(shapeLimit{Depth: o.Limits.Depth, Aliases: o.Limits.Aliases, Fields: int64(o.Limits.Fields)})
-	srv.Use(extension.FixedComplexityLimit(o.Limits.Complexity))
+	srv.Use(shapeLimit{Depth: o.Limits.Depth, Aliases: o.Limits.Aliases, Fields: int64(o.Limits.Fields), memo: newOpMemo[shape](1000)})
+	srv.Use(newComplexityLimit(o.Limits.Complexity))
 	for _, e := range o.Extensions {
 		srv.Use(e)
 	}

@@ -25,6 +25,7 @@ type shapeLimit struct {
 	Depth   int
 	Aliases int
 	Fields  int64
+	memo    opMemo[shape] // an operation's shape depends on its document alone
 }
 
 var _ interface {
@@ -39,8 +40,10 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	if oc.Operation == nil {
 		return nil
 	}
-	m := measurer{memo: map[string]shape{}, onPath: map[string]bool{}}
-	sh := m.set(oc.Operation.SelectionSet)
+	sh := l.memo.get(oc.Operation, func() shape {
+		m := measurer{memo: map[string]shape{}, onPath: map[string]bool{}}
+		return m.set(oc.Operation.SelectionSet)
+	})
 	switch {
 	case sh.depth > l.Depth:
 		return &gqlerror.Error{
