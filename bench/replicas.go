@@ -167,22 +167,8 @@ func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewa
 	res := runAll(h.o.duration)
 	events, cpu1, extra1 := auditEvents(ctx, gws)-before, cpu(), extra()
 
-	r := row{Group: groupReplicas(len(gws)), System: "gateway", Scenario: s.Name, Mode: "warm", Conns: h.o.conns}
-	var lat []string
-	for _, x := range res {
-		r.Requests += x.Requests
-		r.RPS += x.RPS
-		r.Errors += x.Errors
-		r.ExpectedErrors += x.ExpectedErrors
-		if x.Elapsed > r.Elapsed {
-			r.Elapsed, r.ElapsedSec = x.Elapsed, x.ElapsedSec
-		}
-		lat = append(lat, fmt.Sprintf("%.1f", x.Latency.P99))
-		if r.FirstError == "" {
-			r.FirstError = x.FirstError
-		}
-	}
-	r.Latency = res[0].Latency // the first replica's percentiles; the note has every p99
+	r, lat := sumReplicas(res)
+	r.Group, r.System, r.Scenario, r.Mode, r.Conns = groupReplicas(len(gws)), "gateway", s.Name, "warm", h.o.conns
 	if r.ElapsedSec > 0 {
 		r.AuditEventsPerSec = float64(events) / r.ElapsedSec
 	}
@@ -199,6 +185,26 @@ func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewa
 		h.logf("  first error: %s", oneLine(r.FirstError, 300))
 	}
 	return &h.rep.Rows[len(h.rep.Rows)-1], nil
+}
+
+// sumReplicas adds up the replicas' load results into one row: requests, req/s and errors
+// summed, the longest window, the first replica's percentiles; lat is every replica's p99.
+func sumReplicas(res []loadResult) (r row, lat []string) {
+	for _, x := range res {
+		r.Requests += x.Requests
+		r.RPS += x.RPS
+		r.Errors += x.Errors
+		r.ExpectedErrors += x.ExpectedErrors
+		if x.Elapsed > r.Elapsed {
+			r.Elapsed, r.ElapsedSec = x.Elapsed, x.ElapsedSec
+		}
+		lat = append(lat, fmt.Sprintf("%.1f", x.Latency.P99))
+		if r.FirstError == "" {
+			r.FirstError = x.FirstError
+		}
+	}
+	r.Latency = res[0].Latency // the note has every p99
+	return r, lat
 }
 
 // perRequest is the change of each counter from before to after, per request; nil when

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -277,5 +278,39 @@ func TestFailedFlushFailsClosed(t *testing.T) {
 	}
 	if err := j.Sync(end); err == nil {
 		t.Fatal("a flush after a failed one was acknowledged")
+	}
+}
+
+// TestFlushWritesWhatGathered: Write only gathers the record; the flush writes every
+// gathered record at once, and they read back in order after reopening.
+func TestFlushWritesWhatGathered(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, _ := open(t, path)
+	var end int64
+	for i := range 3 {
+		e, err := j.Write([]byte(fmt.Sprintf("gathered-%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		end = e
+	}
+	if b, err := os.ReadFile(path); err != nil || bytes.Contains(b, []byte("gathered-")) {
+		t.Fatalf("a record reached the file before a flush (read error %v)", err)
+	}
+	if err := j.Sync(end); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || bytes.Count(b, []byte("gathered-")) != 3 {
+		t.Fatalf("the flush did not write the three records (read error %v)", err)
+	}
+	j.Close()
+	_, o := open(t, path)
+	for i, r := range o.Records {
+		if want := fmt.Sprintf("gathered-%d", i); string(r.Payload) != want {
+			t.Fatalf("record %d is %q, want %q", i, r.Payload, want)
+		}
+	}
+	if len(o.Records) != 3 {
+		t.Fatalf("%d records after reopening, want 3", len(o.Records))
 	}
 }
