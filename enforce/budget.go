@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -31,37 +32,62 @@ type SubjectLimit struct {
 type Budget interface {
 	// Limit is the caller's bound.
 	Limit(c *gateway.Caller) SubjectLimit
-	// Take takes n people from the caller's budget; ok is false, with the time after
-	// which one is available again, when fewer than n are left (nothing is taken then).
-	Take(ctx context.Context, c *gateway.Caller, n int) (ok bool, retryAfter time.Duration)
+	// Take counts person against the caller's budget, unless the caller already reached
+	// them within the minute; ok is false, with the time after which a person is
+	// available again, when the budget is spent (nothing is taken then).
+	Take(ctx context.Context, c *gateway.Caller, person string) (ok bool, retryAfter time.Duration)
 }
 
 // LimiterBudget keeps each end user's budget as a token bucket on a ratelimit.Limiter:
 // in this replica's memory, or in Redis shared by every replica, so that a load balancer
 // spreading one end user's requests does not multiply their budget (docs/operators.md,
-// "Rate limits").
+// "Rate limits"). Which people an end user reached in the last minute it remembers in
+// this replica's memory, so that reading the same person again does not count again;
+// a person reached through two replicas, or forgotten when the memory is full, counts
+// once more, which only ever makes the bound stricter.
 type LimiterBudget struct {
 	lim    ratelimit.Limiter
 	limits func(consumer string) SubjectLimit
+	seen   *lru.Cache[string, time.Time] // end user and person → when counted
+	now    func() time.Time
 }
+
+// budgetMemory is how long a person counted against an end user's budget stays
+// counted, and budgetMemoryKeys how many (end user, person) pairs a replica remembers.
+const (
+	budgetMemory     = time.Minute
+	budgetMemoryKeys = 100_000
+)
 
 // NewLimiterBudget counts on lim the budgets limits returns for each consumer.
 func NewLimiterBudget(lim ratelimit.Limiter, limits func(consumer string) SubjectLimit) *LimiterBudget {
-	return &LimiterBudget{lim: lim, limits: limits}
+	seen, _ := lru.New[string, time.Time](budgetMemoryKeys)
+	return &LimiterBudget{lim: lim, limits: limits, seen: seen, now: time.Now}
 }
 
 // Limit returns the consumer's configured bound.
 func (b *LimiterBudget) Limit(c *gateway.Caller) SubjectLimit { return b.limits(c.Consumer) }
 
-// Take takes n from the end user's bucket, which holds PerMinute people and refills
-// PerMinute a minute.
-func (b *LimiterBudget) Take(ctx context.Context, c *gateway.Caller, n int) (bool, time.Duration) {
+// Take takes one person from the end user's bucket, which holds PerMinute people and
+// refills PerMinute a minute, unless the end user reached that person within the last
+// minute.
+func (b *LimiterBudget) Take(ctx context.Context, c *gateway.Caller, person string) (bool, time.Duration) {
 	lim := b.limits(c.Consumer)
 	if lim.PerMinute <= 0 {
 		return true, 0
 	}
+	key := budgetKey(c)
+	pair := key + "\x00" + person
+	now := b.now()
+	if at, ok := b.seen.Get(pair); ok && now.Sub(at) < budgetMemory {
+		return true, 0
+	}
 	r := ratelimit.Rate{PerSecond: float64(lim.PerMinute) / 60, Burst: lim.PerMinute}
-	return b.lim.AllowN(ctx, budgetKey(c), r, n)
+	ok, wait := b.lim.AllowN(ctx, key, r, 1)
+	if ok {
+		b.seen.Add(pair, now)
+	}
+	return ok, wait
 }
 
 // budgetKey is the end user's bucket: "s" then NUL, beside the rate limits' "c" and "u"
@@ -94,7 +120,7 @@ func (e *Enforcer) touch(ctx context.Context, st *state, t target, d policy.Deci
 	}
 	st.people[person] = true
 	st.mu.Unlock()
-	if ok, wait := e.budget.Take(ctx, c, 1); !ok {
+	if ok, wait := e.budget.Take(ctx, c, person); !ok {
 		st.mu.Lock()
 		delete(st.people, person)
 		st.mu.Unlock()

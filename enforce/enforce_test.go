@@ -83,7 +83,8 @@ func TestGrantsDoNotApplyToSelfService(t *testing.T) {
 	}
 }
 
-// The budget counts distinct people per request and per minute, not their fields.
+// The budget counts distinct people per request and per minute, not their fields, nor
+// the same person read again in the minute.
 func TestBudgetCountsDistinctPeople(t *testing.T) {
 	b := NewLimiterBudget(ratelimit.NewLocal(10), func(string) SubjectLimit { return SubjectLimit{PerRequest: 3, PerMinute: 4} })
 	e := New(Options{Catalog: demoCatalog(t, loadSchema(t, "")), Budget: b})
@@ -110,10 +111,48 @@ func TestBudgetCountsDistinctPeople(t *testing.T) {
 	if err := e.touch(ctx, st3, target{subject: policy.Subject{ID: dataset.LiuYang, Person: dataset.LiuYang}}, allow); err == nil {
 		t.Error("a fifth person in a minute passed a bound of 4")
 	}
+	// People already reached within the minute do not count again in later requests.
+	for i, p := range people {
+		again := &state{caller: c}
+		if err := e.touch(ctx, again, target{subject: policy.Subject{ID: p, Person: p}}, allow); err != nil {
+			t.Errorf("person %d read again within the minute: %v", i, err)
+		}
+	}
+	// Another end user of the same consumer has a budget and a memory of its own.
+	other := &state{caller: &gateway.Caller{Consumer: "playground", Subject: "dev2"}}
+	if err := e.touch(ctx, other, target{subject: policy.Subject{ID: people[0], Person: people[0]}}, allow); err != nil {
+		t.Errorf("another end user: %v", err)
+	}
 	// The caller's own data and the owner's reads are not counted.
 	self := &state{caller: &gateway.Caller{Consumer: "ipudong-portal", Subject: "x", CitizenID: dataset.LiuYang}}
 	if err := e.touch(ctx, self, target{subject: policy.Subject{ID: dataset.LiuYang, Person: dataset.LiuYang}}, allow); err != nil {
 		t.Errorf("own data counted: %v", err)
+	}
+}
+
+// A person counted a minute ago counts again: the memory of people reached lasts as long
+// as the bucket takes to refill.
+func TestBudgetForgetsAfterAMinute(t *testing.T) {
+	lim := ratelimit.NewLocal(10)
+	b := NewLimiterBudget(lim, func(string) SubjectLimit { return SubjectLimit{PerMinute: 1} })
+	now := time.Unix(1_800_000_000, 0)
+	b.now = func() time.Time { return now }
+	c := &gateway.Caller{Consumer: "playground", Subject: "dev"}
+	ctx := context.Background()
+	if ok, _ := b.Take(ctx, c, dataset.ZhangWei); !ok {
+		t.Fatal("the first person of the minute was refused")
+	}
+	if ok, _ := b.Take(ctx, c, dataset.ZhangWei); !ok {
+		t.Fatal("the same person again within the minute was refused")
+	}
+	if ok, _ := b.Take(ctx, c, dataset.LiNa); ok {
+		t.Fatal("a second person passed a bound of one a minute")
+	}
+	now = now.Add(budgetMemory)
+	// Only the memory's clock moved; the bucket, on the wall clock, is still empty, so
+	// 张伟 must take from it again and is refused like anyone new.
+	if ok, _ := b.Take(ctx, c, dataset.ZhangWei); ok {
+		t.Fatal("a person counted a minute ago passed without taking from the budget")
 	}
 }
 
