@@ -329,13 +329,16 @@ func TestScenarioBodies(t *testing.T) {
 
 func TestEvaluateTargets(t *testing.T) {
 	rows := []row{
-		{Group: groupGateway, Scenario: "S2u", Mode: "warm", loadResult: loadResult{RPS: 500}},
+		{Group: groupGateway, Scenario: "S2u", Mode: "warm", loadResult: loadResult{RPS: 450}},
 		{Group: groupCeiling, Scenario: "S2u", Mode: "closed", loadResult: loadResult{RPS: 1000}},
 		{Group: groupGateway, Scenario: "S1", Mode: "warm", loadResult: loadResult{RPS: 70}},
 		{Group: groupNoAudit, Scenario: "S1", Mode: "warm", loadResult: loadResult{RPS: 100}},
 		{Group: groupGateway, Scenario: "S1", Mode: "warm@50%", loadResult: loadResult{Rate: 35, Latency: latencies{P99: 3}}},
 		{Group: groupGateway, Scenario: "S3", Mode: "cold", UpstreamPerReq: map[string]float64{"amr": 1, "credit": 1, "psb": 48}},
 		{Group: groupGateway, Scenario: "S3", Mode: "warm", UpstreamPerReq: map[string]float64{"amr": 0, "psb": 0.02}},
+		{Group: groupPeer, Scenario: "P", Mode: "closed", loadResult: loadResult{RPS: 100}, PeakRSSMiB: 400},
+		{Group: groupGatewaySim, Scenario: "P", Mode: "cold", loadResult: loadResult{RPS: 1000}, PeakRSSMiB: 100},
+		{Group: groupGatewaySim, Scenario: "P", Mode: "warm", loadResult: loadResult{RPS: 2400}, PeakRSSMiB: 100},
 	}
 	got := map[string]bool{}
 	for _, tc := range evaluateTargets(rows, 48) {
@@ -349,6 +352,9 @@ func TestEvaluateTargets(t *testing.T) {
 		"warm p99 at half the max throughput, S1": true,
 		"S3 cold upstream calls":                  true,
 		"S3 warm upstream calls":                  false,
+		"cold vs the peer (req/s)":                true,
+		"cold vs the peer (peak RSS)":             true,
+		"warm vs the peer (req/s)":                false,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("targets = %v, want %v", got, want)

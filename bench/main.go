@@ -72,6 +72,7 @@ type options struct {
 	growth, cacheKeys      []int
 	jsonPath, profileDir   string
 	replicasPG             string
+	replicasJournal        bool
 	startTimeout           time.Duration
 	target, targetData     string
 	targetPID              int
@@ -180,6 +181,7 @@ func registerPhaseFlags(fs *flag.FlagSet, o *options, raw *rawFlags) {
 	fs.BoolVar(&raw.scale, "scale", false, "district scale only: -growth 20000,5700000 (enterprises at Pudong's ratio), every other phase off")
 	fs.StringVar(&raw.cacheKeys, "cache-keys", "", "distinct enterprises for the cache-size runs (S2u warm over K keys), e.g. 1,100,1000,5000")
 	fs.StringVar(&o.replicasPG, "replicas-pg", "", "PostgreSQL DSN: also measure the audit with 1 and 2 gateway replicas (OS processes) on a new schema there")
+	fs.BoolVar(&o.replicasJournal, "replicas-journal", false, "with -replicas-pg: each replica makes its audit events durable in a journal file of its own (store.auditJournal) instead of a PostgreSQL commit")
 }
 
 // registerModelFlags registers the -model run's flags (docs/PERFORMANCE.md, Capacity model).

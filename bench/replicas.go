@@ -101,7 +101,11 @@ func (h *harness) startReplica(ctx context.Context, sim *simProc, name, dsn, red
 	if err := withoutRateLimits(sim.ConfigPath, cfgPath); err != nil {
 		return nil, err
 	}
-	if err := appendStore(cfgPath, dsn, "bench-"+name); err != nil {
+	journal := ""
+	if h.o.replicasJournal {
+		journal = name + "-audit.journal"
+	}
+	if err := appendStore(cfgPath, dsn, "bench-"+name, journal); err != nil {
 		return nil, err
 	}
 	if redisAddr != "" {
@@ -178,7 +182,11 @@ func (h *harness) measureReplicas(ctx context.Context, s scenario, gws []*gatewa
 		r.CPUPerReqMs = 1000 * r.CPUSeconds / float64(r.Requests)
 	}
 	r.PerRequest = perRequest(extra0, extra1, r.Requests)
-	r.Note = fmt.Sprintf("%d replica(s), %d connections in all; audit %.0f events/s; p99 per replica %s ms", len(gws), h.o.conns, r.AuditEventsPerSec, strings.Join(lat, ", "))
+	durable := "a PostgreSQL commit"
+	if h.o.replicasJournal {
+		durable = "a journal file per replica"
+	}
+	r.Note = fmt.Sprintf("%d replica(s), %d connections in all; audit %.0f events/s, durable by %s; p99 per replica %s ms", len(gws), h.o.conns, r.AuditEventsPerSec, durable, strings.Join(lat, ", "))
 	h.rep.Rows = append(h.rep.Rows, r)
 	h.logf("%-18s %-9s %-9s %8.0f req/s  audit %8.0f events/s  p99 %s ms  errors %d", r.Group, r.Scenario, r.Mode, r.RPS, r.AuditEventsPerSec, strings.Join(lat, ", "), r.Errors)
 	if r.Errors > 0 {
@@ -257,13 +265,17 @@ func metricValue(ctx context.Context, base, name string) int64 {
 }
 
 // appendStore points a configuration written by `gateway sim` at PostgreSQL, as the
-// replica named replica.
-func appendStore(path, dsn, replica string) error {
+// replica named replica, with its audit journal in the file journal (relative to the
+// data directory; "" for none).
+func appendStore(path, dsn, replica, journal string) error {
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(f, "store:\n    driver: postgres\n    dsn: %q\n    replica: %s\n", dsn, replica)
+	if err == nil && journal != "" {
+		_, err = fmt.Fprintf(f, "    auditJournal: %s\n", journal)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
