@@ -20,6 +20,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"pudong.gov.cn/gateway/internal/fsync"
 )
 
 // maxSize bounds what Read reads: an Ed25519 key in PEM is about 120 bytes.
@@ -158,7 +160,14 @@ func write(path string, data []byte, perm os.FileMode, replace bool) (err error)
 		return err
 	}
 	if replace {
-		return os.Rename(tmp.Name(), path)
+		err = os.Rename(tmp.Name(), path)
+	} else {
+		err = os.Link(tmp.Name(), path) // fails with os.ErrExist rather than replace
 	}
-	return os.Link(tmp.Name(), path) // fails with os.ErrExist rather than replace
+	if err != nil {
+		return err
+	}
+	// The key is on the disk; its name is once the directory is. A key lost in a crash
+	// after it signed checkpoints or sealed answers would leave them unverifiable.
+	return fsync.Dir(dir)
 }

@@ -21,6 +21,9 @@ import (
 	"pudong.gov.cn/gateway/store/sqlstore"
 )
 
+// maxPostgresConns caps a PostgreSQL DB's pool.
+const maxPostgresConns = 4
+
 // DB is a database/sql handle that knows its dialect.
 type DB struct {
 	*sql.DB
@@ -37,6 +40,11 @@ func Open(ctx context.Context, driver, dsn string, migration []string) (*DB, err
 	case "postgres":
 		d.postgres = true
 		d.DB, err = sql.Open("pgx", dsn)
+		if err == nil {
+			// A few connections: these tables see a request now and then, and an unbounded
+			// pool would let a stalled server collect a connection per waiting caller.
+			d.SetMaxOpenConns(maxPostgresConns)
+		}
 	case "sqlite", "":
 		if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"pudong.gov.cn/gateway/internal/ownsql/ownsqltest"
 	"pudong.gov.cn/gateway/store/sqlite"
 )
 
@@ -60,4 +61,20 @@ func TestSQLiteHasTheStoresSettings(t *testing.T) {
 	if _, err := store.Exec(`PRAGMA busy_timeout = 0; INSERT INTO t VALUES (1)`); err == nil {
 		t.Error("a transaction of the own tables does not take the write lock at BEGIN")
 	}
+}
+
+// Every pool is capped: one connection on SQLite, maxPostgresConns on PostgreSQL, so a
+// stalled server holds a bounded number of connections however many callers wait.
+func TestPoolsAreCapped(t *testing.T) {
+	ownsqltest.Each(t, func(ctx context.Context, driver, dsn string) (*DB, error) {
+		return Open(ctx, driver, dsn, nil)
+	}, func(t *testing.T, db *DB) {
+		want := 1
+		if db.postgres {
+			want = maxPostgresConns
+		}
+		if got := db.Stats().MaxOpenConnections; got != want {
+			t.Errorf("pool capped at %d connections, want %d", got, want)
+		}
+	})
 }

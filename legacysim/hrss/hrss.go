@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/internal/fsync"
 	"pudong.gov.cn/gateway/legacysim/dataset"
 )
 
@@ -80,13 +81,15 @@ func WriteExport(dir string, ds *dataset.Dataset, day time.Time) (path string, e
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return "", fmt.Errorf("hrss export %s: %w", path, err)
 	}
-	if err := syncDir(dir); err != nil {
+	// The export's name is on the disk before its marker exists, so a marker never
+	// survives a crash that loses the file it vouches for.
+	if err := fsync.Dir(dir); err != nil {
 		return "", fmt.Errorf("hrss export %s: %w", path, err)
 	}
 	if err := writeMarker(path + MarkerSuffix); err != nil {
 		return "", fmt.Errorf("hrss export %s: marker: %w", path, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsync.Dir(dir); err != nil {
 		return "", fmt.Errorf("hrss export %s: %w", path, err)
 	}
 	return path, nil
@@ -146,16 +149,6 @@ func writeMarker(name string) error {
 		return err
 	}
 	return errors.Join(f.Sync(), f.Close())
-}
-
-// syncDir makes a rename or a new directory entry durable, so a marker can never survive
-// a crash that loses the file it vouches for.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }
 
 // Binding is the gateway's binding of the bureau's export directory dir: what a

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"pudong.gov.cn/gateway/internal/fsync"
 )
 
 // ErrLocked is returned by Open when another open Journal holds the file.
@@ -125,7 +127,7 @@ func (j *Journal) load() (Opened, error) {
 		if err := j.writeHeader(hex.EncodeToString(id), 0); err != nil {
 			return Opened{}, err
 		}
-		return Opened{}, syncDir(filepath.Dir(j.path))
+		return Opened{}, fsync.Dir(filepath.Dir(j.path))
 	}
 	if string(b[:4]) != magic || b[4] != version {
 		return Opened{}, fmt.Errorf("not a journal of version %d (starts %q, version %d)", version, b[:4], b[4])
@@ -241,20 +243,6 @@ func (j *Journal) writeHeader(id string, base int64) error {
 		j.size = headerSize
 	}
 	j.alloc = max(j.alloc, headerSize)
-	return nil
-}
-
-// syncDir makes a new file's name in dir durable, so that records synced into the file
-// are not lost with its directory entry.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
 	return nil
 }
 
