@@ -5,11 +5,9 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -150,31 +148,11 @@ func (k KeySet) Add(pub ed25519.PublicKey) { k[KeyID(pub)] = pub }
 
 // ParsePublicKeys adds every PEM "PUBLIC KEY" block of b (Ed25519) to the set.
 func (k KeySet) ParsePublicKeys(b []byte) error {
-	found := false
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "PUBLIC KEY" {
-			continue
-		}
-		pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
-		if err != nil {
-			return err
-		}
-		ek, ok := pub.(ed25519.PublicKey)
-		if !ok {
-			return fmt.Errorf("%T, want an Ed25519 key", pub)
-		}
-		k.Add(ek)
-		found = true
+	keys, err := keyfile.DecodePublic(b)
+	for _, pub := range keys {
+		k.Add(pub)
 	}
-	if !found {
-		return errors.New("no PEM \"PUBLIC KEY\" block")
-	}
-	return nil
+	return err
 }
 
 // LoadKeys reads public keys from files and from the *.pem files of directories.

@@ -4,16 +4,16 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+
+	"pudong.gov.cn/gateway/internal/keyfile"
 )
 
 // Errors Verify returns; compare them with errors.Is.
@@ -139,23 +139,15 @@ func thumbprint(pub ed25519.PublicKey) string {
 }
 
 // ReadPublicKey reads an Ed25519 public key in PEM (PKIX), as the demo writes
-// PublicKeyFile.
+// PublicKeyFile; of a file with several, the first.
 func ReadPublicKey(path string) (ed25519.PublicKey, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("seal: public key: %w", err)
 	}
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "PUBLIC KEY" {
-		return nil, fmt.Errorf("seal: %s is not a PEM public key", path)
-	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	keys, err := keyfile.DecodePublic(data)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %s: %w", path, err)
 	}
-	pub, ok := k.(ed25519.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("seal: %s holds a %T, seals are Ed25519", path, k)
-	}
-	return pub, nil
+	return keys[0], nil
 }

@@ -133,6 +133,35 @@ func ReadOrCreatePair(path, pubPath string) (ed25519.PrivateKey, error) {
 	return key, nil
 }
 
+// DecodePublic returns the Ed25519 keys of every PEM "PUBLIC KEY" block (PKIX) in data,
+// in order; other blocks are skipped. At least one is required, and every one must be
+// Ed25519.
+func DecodePublic(data []byte) ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for {
+		var block *pem.Block
+		if block, data = pem.Decode(data); block == nil {
+			break
+		}
+		if block.Type != "PUBLIC KEY" {
+			continue
+		}
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		pub, ok := k.(ed25519.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("a %T, not an Ed25519 public key", k)
+		}
+		keys = append(keys, pub)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New(`no PEM "PUBLIC KEY" block`)
+	}
+	return keys, nil
+}
+
 // EncodePublic is pub as a PEM "PUBLIC KEY" (PKIX), the form public keys are read in.
 func EncodePublic(pub ed25519.PublicKey) []byte {
 	der, err := x509.MarshalPKIXPublicKey(pub)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -171,5 +173,28 @@ func TestReadOrCreatePair(t *testing.T) {
 func needModes(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("file modes are not enforced on Windows")
+	}
+}
+
+// DecodePublic takes every Ed25519 "PUBLIC KEY" block in order, skips other blocks, and
+// refuses another algorithm's key or a file without one.
+func TestDecodePublic(t *testing.T) {
+	a, _, _ := ed25519.GenerateKey(nil)
+	b, _, _ := ed25519.GenerateKey(nil)
+	other := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("x")})
+	keys, err := DecodePublic(slices.Concat(EncodePublic(a), other, EncodePublic(b)))
+	if err != nil || len(keys) != 2 || !a.Equal(keys[0]) || !b.Equal(keys[1]) {
+		t.Fatalf("decoded %d keys, err %v; want a and b in order", len(keys), err)
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	if _, err := DecodePublic(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})); err == nil {
+		t.Error("an RSA public key was taken as an Ed25519 key")
+	}
+	if _, err := DecodePublic(other); err == nil {
+		t.Error("a file without a public key decoded")
 	}
 }
