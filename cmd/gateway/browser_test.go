@@ -407,6 +407,9 @@ func docsShowCatalogueEntries(t *testing.T, ctx context.Context) {
 	if !strings.Contains(doc, "phone: String") || !strings.Contains(doc, "310115-PSB-RK01-007") || !strings.Contains(doc, "not shared") || !strings.Contains(doc, "denied") {
 		t.Errorf("the docs show Citizen.phone as %q, want its type, code 310115-PSB-RK01-007, not shared, denied to this caller", doc)
 	}
+	// GATEWAY_SCREENSHOT=1 go test ./cmd/gateway -run 'TestBrowserPlayground$' rewrites
+	// docs/playground.png from this page. Chinese names need a CJK font in the browser
+	// (Debian: fonts-wqy-microhei), or they show as boxes.
 	if os.Getenv("GATEWAY_SCREENSHOT") != "" {
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
