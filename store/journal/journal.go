@@ -13,6 +13,7 @@
 package journal
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -52,6 +53,8 @@ const (
 	// 250 µs, a CPU-bound gateway served 5–15 % more audited requests, with a lower p99
 	// (docs/PERFORMANCE.md, Audit cost and replicas). A lone writer never waits for it.
 	gather = 250 * time.Microsecond
+	// closeWait bounds how long Close waits for a running flush.
+	closeWait = 10 * time.Second
 )
 
 var zeros = make([]byte, 64<<10)
@@ -81,7 +84,12 @@ type Journal struct {
 	buf      []byte     // records written since the last flush took them, from file offset size-len(buf)
 	records  int        // records in buf
 	group    int        // records the last flush covered
-	spare    []byte     // the previous flush's buffer, for reuse
+	closing  bool       // Close stopped waiting for the running flush
+	// fdatasync and closeWait are the system call a flush ends with and Close's bound on
+	// waiting for it; tests stand in a disk that stops answering.
+	fdatasync func(*os.File) error
+	closeWait time.Duration
+	spare     []byte // the previous flush's buffer, for reuse
 }
 
 // Opened is what Open found in an existing file.
@@ -108,7 +116,7 @@ func Open(path string) (*Journal, Opened, error) {
 		}
 		return nil, Opened{}, fmt.Errorf("journal %s: lock: %w", path, err)
 	}
-	j := &Journal{f: f, path: path}
+	j := &Journal{f: f, path: path, fdatasync: fdatasync, closeWait: closeWait}
 	j.flushed = sync.NewCond(&j.mu)
 	opened, err := j.load()
 	if err != nil {
@@ -276,14 +284,14 @@ func (j *Journal) Size() int64 {
 	return j.size
 }
 
-// Append writes payload as one record and returns once it is on the disk, with the
-// logical position just past it: Write, then Sync.
-func (j *Journal) Append(payload []byte) (int64, error) {
+// Append writes payload as one record and returns once it is on the disk (or ctx ends),
+// with the logical position just past it: Write, then Sync.
+func (j *Journal) Append(ctx context.Context, payload []byte) (int64, error) {
 	end, err := j.Write(payload)
 	if err != nil {
 		return 0, err
 	}
-	return end, j.Sync(end)
+	return end, j.Sync(ctx, end)
 }
 
 // Write adds payload as one record, without waiting for the disk, and returns the
@@ -321,19 +329,21 @@ func (j *Journal) usable() error {
 	return j.failed
 }
 
-// Sync returns once every record up to end is on the disk. It is a group commit: one
-// flush runs at a time and covers everything written before it began (after waiting
-// gather for more, when records arrive together), so a caller whose record a flush
-// already covered returns at once, and callers arriving during a flush wait for it to
-// end and then share the next. One flush at a time makes each cover as many records as
-// it can: a second concurrent one shortens the wait but halves the records per flush,
+// Sync returns once every record up to end is on the disk, or once ctx ends (the
+// record may still reach the disk later). It is a group commit: one flush runs at a
+// time, in a goroutine of its own, and covers everything written before it began (after
+// waiting gather for more, when records arrive together), so a caller whose record a
+// flush already covered returns at once, and callers arriving during a flush wait for it
+// to end and then share the next. One flush at a time makes each cover as many records
+// as it can: a second concurrent one shortens the wait but halves the records per flush,
 // and each fdatasync costs kernel CPU; with two, a CPU-bound gateway served 10–15 %
 // fewer audited requests (docs/PERFORMANCE.md, Audit cost and replicas). A failed flush
 // leaves it unknown what reached the disk, so the journal then refuses every later
 // record (fail closed).
-func (j *Journal) Sync(end int64) error {
+func (j *Journal) Sync(ctx context.Context, end int64) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	registered := false
 	for {
 		if err := j.usable(); err != nil {
 			return err
@@ -341,24 +351,48 @@ func (j *Journal) Sync(end int64) error {
 		if j.synced >= end {
 			return nil
 		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("journal: waiting for the disk: %w", err)
+		}
 		if !j.flushing {
-			break
+			j.flushing = true
+			go j.flushGathered(j.group > 1)
+		}
+		if !registered {
+			// A disk that stops answering holds the flush, not the callers.
+			stop := context.AfterFunc(ctx, j.wakeWaiters)
+			defer stop()
+			registered = true
 		}
 		j.flushed.Wait()
 	}
-	j.flushing = true
-	if j.group > 1 {
+}
+
+// wakeWaiters wakes every caller waiting on flushed, to look at its context again.
+func (j *Journal) wakeWaiters() {
+	j.mu.Lock()
+	j.flushed.Broadcast()
+	j.mu.Unlock()
+}
+
+// flushGathered is the running flush: it takes every record written so far (after
+// gather, when wait is set) and writes and syncs them.
+func (j *Journal) flushGathered(wait bool) {
+	if wait {
 		// Records arrive together: let the ones on their way join this flush.
-		j.mu.Unlock()
 		time.Sleep(gather)
-		j.mu.Lock()
 	}
+	j.mu.Lock()
 	buf, at, target, f := j.buf, j.size-int64(len(j.buf)), j.end, j.f
 	j.group, j.records = j.records, 0
 	j.buf, j.spare = j.spare[:0], nil
 	j.mu.Unlock()
-	err := j.flush(f, buf, at)
+	err := errors.New("closed")
+	if f != nil {
+		err = j.flush(f, buf, at)
+	}
 	j.mu.Lock()
+	defer j.mu.Unlock()
 	j.flushing = false
 	j.flushed.Broadcast()
 	if cap(buf) <= preallocate {
@@ -368,10 +402,9 @@ func (j *Journal) Sync(end int64) error {
 		if j.failed == nil {
 			j.failed = fmt.Errorf("journal: a flush failed, so what reached the disk is unknown; restart to recover from the file: %w", err)
 		}
-		return j.failed
+		return
 	}
 	j.synced = max(j.synced, target)
-	return nil
 }
 
 // flush writes the records of buf at file offset at, over zeros written ahead, and
@@ -385,8 +418,10 @@ func (j *Journal) flush(f *os.File, buf []byte, at int64) error {
 	if _, err := f.WriteAt(buf, at); err != nil {
 		return fmt.Errorf("append: %w", err)
 	}
-	return syscall.Fdatasync(int(f.Fd()))
+	return j.fdatasync(f)
 }
+
+func fdatasync(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
 
 // Synced is the logical position up to which every record is on the disk.
 func (j *Journal) Synced() int64 {
@@ -417,13 +452,10 @@ func (j *Journal) extend(f *os.File, n int64) error {
 func (j *Journal) Reset() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for j.flushing {
-		j.flushed.Wait()
-	}
 	if err := j.usable(); err != nil {
 		return err
 	}
-	if len(j.buf) > 0 || j.synced != j.end {
+	if len(j.buf) > 0 || j.synced != j.end { // also while a flush runs: it has records to sync
 		return errors.New("journal: reset with records not yet on the disk")
 	}
 	if err := j.writeHeader(j.id, j.end); err != nil {
@@ -443,7 +475,17 @@ func (j *Journal) Reset() error {
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for j.flushing {
+	// Let a running flush end, for at most closeWait: a disk that stops answering must
+	// not hold the shutdown. Closing under a flush is safe (os.File keeps the descriptor
+	// until the flush's system call returns); the flush then fails.
+	timer := time.AfterFunc(j.closeWait, func() {
+		j.mu.Lock()
+		j.closing = true
+		j.flushed.Broadcast()
+		j.mu.Unlock()
+	})
+	defer timer.Stop()
+	for j.flushing && !j.closing {
 		j.flushed.Wait()
 	}
 	if j.f == nil {

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 func open(t *testing.T, path string) (*Journal, Opened) {
@@ -25,7 +27,7 @@ func appendAll(t *testing.T, j *Journal, payloads ...string) []int64 {
 	t.Helper()
 	var ends []int64
 	for _, p := range payloads {
-		end, err := j.Append([]byte(p))
+		end, err := j.Append(context.Background(), []byte(p))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +199,7 @@ func TestRefusesOtherFiles(t *testing.T) {
 	if _, _, err := Open(path); err == nil {
 		t.Fatal("opened a journal whose records do not start at its base")
 	}
-	if _, err := j.Append([]byte("after close")); err == nil {
+	if _, err := j.Append(context.Background(), []byte("after close")); err == nil {
 		t.Fatal("append after close succeeded")
 	}
 }
@@ -205,7 +207,7 @@ func TestRefusesOtherFiles(t *testing.T) {
 // TestRecordBound: a payload over MaxRecord is refused.
 func TestRecordBound(t *testing.T) {
 	j, _ := open(t, filepath.Join(t.TempDir(), "j"))
-	if _, err := j.Append(make([]byte, MaxRecord+1)); err == nil {
+	if _, err := j.Append(context.Background(), make([]byte, MaxRecord+1)); err == nil {
 		t.Fatal(fmt.Sprint("appended ", MaxRecord+1, " bytes"))
 	}
 }
@@ -219,7 +221,7 @@ func BenchmarkAppend(b *testing.B) {
 	defer j.Close()
 	p := make([]byte, 2500)
 	for b.Loop() {
-		if _, err := j.Append(p); err != nil {
+		if _, err := j.Append(context.Background(), p); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -236,7 +238,7 @@ func TestConcurrentSyncs(t *testing.T) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range each {
-				end, err := j.Append([]byte(fmt.Sprintf("w%d-%02d", w, i)))
+				end, err := j.Append(context.Background(), []byte(fmt.Sprintf("w%d-%02d", w, i)))
 				if err == nil && j.Synced() < end {
 					err = fmt.Errorf("append returned at %d before the flush covered it (%d)", end, j.Synced())
 				}
@@ -270,13 +272,13 @@ func TestFailedFlushFailsClosed(t *testing.T) {
 	}
 	f := j.f
 	f.Close() // the flush fails underneath the journal, as on an I/O error
-	if err := j.Sync(end); err == nil {
+	if err := j.Sync(context.Background(), end); err == nil {
 		t.Fatal("a failed flush was acknowledged")
 	}
 	if _, err := j.Write([]byte("y")); err == nil {
 		t.Fatal("a write after a failed flush was taken")
 	}
-	if err := j.Sync(end); err == nil {
+	if err := j.Sync(context.Background(), end); err == nil {
 		t.Fatal("a flush after a failed one was acknowledged")
 	}
 }
@@ -297,7 +299,7 @@ func TestFlushWritesWhatGathered(t *testing.T) {
 	if b, err := os.ReadFile(path); err != nil || bytes.Contains(b, []byte("gathered-")) {
 		t.Fatalf("a record reached the file before a flush (read error %v)", err)
 	}
-	if err := j.Sync(end); err != nil {
+	if err := j.Sync(context.Background(), end); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(path); err != nil || bytes.Count(b, []byte("gathered-")) != 3 {
@@ -312,5 +314,48 @@ func TestFlushWritesWhatGathered(t *testing.T) {
 	}
 	if len(o.Records) != 3 {
 		t.Fatalf("%d records after reopening, want 3", len(o.Records))
+	}
+}
+
+// TestStalledDiskBoundsEveryWait: a flush whose disk stops answering holds neither its
+// callers past their deadlines nor Close past its bound; once the disk answers again,
+// the record is durable.
+func TestStalledDiskBoundsEveryWait(t *testing.T) {
+	j, _ := open(t, filepath.Join(t.TempDir(), "j"))
+	stalled, resume := make(chan struct{}), make(chan struct{})
+	j.fdatasync = func(f *os.File) error {
+		close(stalled)
+		<-resume
+		return fdatasync(f)
+	}
+	end, err := j.Write([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := j.Sync(ctx, end); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Sync under a stalled disk: %v, want the context's deadline", err)
+	}
+	<-stalled
+	close(resume)
+	if err := j.Sync(context.Background(), end); err != nil {
+		t.Fatalf("once the disk answers: %v", err)
+	}
+
+	// Close gives up on a flush that never ends, after closeWait.
+	j2, _ := open(t, filepath.Join(t.TempDir(), "j2"))
+	j2.fdatasync = func(*os.File) error { select {} }
+	j2.closeWait = 20 * time.Millisecond
+	end, _ = j2.Write([]byte("y"))
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	j2.Sync(ctx2, end) // starts the flush that never ends
+	done := make(chan error, 1)
+	go func() { done <- j2.Close() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for a flush that never ends")
 	}
 }

@@ -42,7 +42,7 @@ func writeJournal(t *testing.T, db string, batches ...[]gateway.AuditEvent) int6
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := j.Append(rec); err != nil {
+		if _, err := j.Append(context.Background(), rec); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -169,7 +169,7 @@ func (s *Store) appendJournaled(ctx context.Context, jn *journaled, events []gat
 	if err != nil {
 		return err
 	}
-	if err := jn.j.Sync(end); err != nil {
+	if err := jn.j.Sync(ctx, end); err != nil {
 		return err
 	}
 	select {
