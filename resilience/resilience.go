@@ -257,10 +257,11 @@ func attempt[T any](ctx, budget context.Context, s *Source, op string, call func
 		var zero T
 		return zero, verdictUncounted, err
 	}
-	// The slot passes to whichever side sees the answer: this attempt frees it after
-	// telling the breaker (so a call queued for the slot sees a breaker already opened
-	// by this failure), the goroutine frees it if the attempt was abandoned.
-	owned := false
+	// The slot passes to whichever side sees the answer: this attempt frees it, the
+	// goroutine if the attempt was abandoned. Either way only after the breaker has
+	// heard this attempt's verdict, so a call queued for the slot sees a breaker
+	// already opened by this failure.
+	var release func()
 	vd = verdictUncounted
 	defer func() {
 		switch vd {
@@ -273,14 +274,12 @@ func attempt[T any](ctx, budget context.Context, s *Source, op string, call func
 			done(notCounted{})
 		}
 		s.notes.flush()
-		if owned {
-			<-s.slots
-		}
+		release()
 	}()
 	s.attempts.Add(1)
 
 	var r result[T]
-	r, owned = callWithin(budget, s, op, call)
+	r, release = callWithin(budget, s, op, call)
 	return judge(ctx, budget, s, op, r)
 }
 
@@ -305,6 +304,13 @@ func (s *Source) admit(ctx, budget context.Context) (done func(error), err error
 
 	select {
 	case s.slots <- struct{}{}:
+		if budget.Err() != nil {
+			// The slot and the end of the budget came together, and select picked the
+			// slot: too late to call.
+			<-s.slots
+			return nil, fmt.Errorf("%w: department %s: the call's %s ran out as a connection came free: %w",
+				adapters.ErrUnavailable, dept, s.opts.Timeout, budget.Err())
+		}
 	case <-budget.Done():
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: department %s: the request ended while waiting for one of its %d connections: %w",
@@ -327,11 +333,11 @@ func (s *Source) admit(ctx, budget context.Context) (done func(error), err error
 }
 
 // callWithin runs call on its own goroutine so that an adapter which ignores
-// its context still cannot hold the caller past the budget. It reports whether
-// the caller owns the slot now (the answer came in time); otherwise the
-// goroutine keeps the slot until the adapter returns, as the department is
-// still busy with that call.
-func callWithin[T any](budget context.Context, s *Source, op string, call func(context.Context) (T, error)) (r result[T], owned bool) {
+// its context still cannot hold the caller past the budget. The caller calls
+// release once the breaker has heard the verdict: it frees the slot at once when the
+// answer came in time; otherwise it lets the goroutine free it when the adapter
+// returns, as the department is still busy with that call.
+func callWithin[T any](budget context.Context, s *Source, op string, call func(context.Context) (T, error)) (r result[T], release func()) {
 	ch := make(chan result[T])
 	abandoned := make(chan struct{})
 	go func() {
@@ -353,16 +359,16 @@ func callWithin[T any](budget context.Context, s *Source, op string, call func(c
 		r.v, r.err = call(budget)
 	}()
 
+	owned := func() { <-s.slots }
 	select {
 	case r = <-ch:
-		return r, true
+		return r, owned
 	case <-budget.Done():
 		select {
 		case r = <-ch: // answered just in time: prefer the answer
-			return r, true
+			return r, owned
 		default:
-			close(abandoned)
-			return result[T]{err: budget.Err()}, false
+			return result[T]{err: budget.Err()}, func() { close(abandoned) }
 		}
 	}
 }

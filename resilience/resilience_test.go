@@ -547,6 +547,24 @@ func TestStalledDepartmentUnderLoad(t *testing.T) {
 	}
 }
 
+// A call whose budget ends as a connection comes free does not reach the department:
+// with both ready, select may pick the slot, and the call must not be made late.
+func TestNoCallAfterTheBudget(t *testing.T) {
+	f := newFake(t, succeed)
+	o := testOptions(t)
+	o.Timeout = time.Nanosecond // over before the slot is taken
+	o.Retries = 0
+	s := Wrap(f, o)
+	for range 200 {
+		if _, err := s.Fetch(t.Context(), "person", keys); err == nil {
+			t.Fatal("a call with no budget left succeeded")
+		}
+	}
+	if n := f.calls.Load(); n != 0 {
+		t.Errorf("the department was called %d times by calls whose budget had ended", n)
+	}
+}
+
 func TestAbandonedAttemptKeepsItsSlot(t *testing.T) {
 	f := newFake(t, stallIgnoringCtx, succeed)
 	o := testOptions(t)
