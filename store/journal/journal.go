@@ -295,7 +295,7 @@ func (j *Journal) Append(ctx context.Context, payload []byte) (int64, error) {
 }
 
 // Write adds payload as one record, without waiting for the disk, and returns the
-// logical position just past it; Sync(end) makes it durable. Records keep the order of
+// logical position just past it; Sync(ctx, end) makes it durable. Records keep the order of
 // the calls. Write only copies the record into memory: the next flush writes all that
 // gathered with one system call, so a request pays for no write of its own.
 func (j *Journal) Write(payload []byte) (int64, error) {
