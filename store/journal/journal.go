@@ -84,12 +84,12 @@ type Journal struct {
 	buf      []byte     // records written since the last flush took them, from file offset size-len(buf)
 	records  int        // records in buf
 	group    int        // records the last flush covered
+	spare    []byte     // the previous flush's buffer, for reuse
 	closing  bool       // Close stopped waiting for the running flush
 	// fdatasync and closeWait are the system call a flush ends with and Close's bound on
 	// waiting for it; tests stand in a disk that stops answering.
 	fdatasync func(*os.File) error
 	closeWait time.Duration
-	spare     []byte // the previous flush's buffer, for reuse
 }
 
 // Opened is what Open found in an existing file.
