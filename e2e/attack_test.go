@@ -627,7 +627,7 @@ func TestAttackInjection(t *testing.T) {
 // online hall, a service backend acting for many people, is not throttled at that volume.
 func TestAttackIDEnumeration(t *testing.T) {
 	g := Start(t)
-	persons := g.Sims.Data.Persons
+	persons := slices.Collect(g.Sims.Data.AllPersons())
 	const q = `query($id: ID!) { citizen(idNumber: $id) { idNumber name householdAddress } }`
 	walk := func(t *testing.T, token string, n int, masked bool) (ok int, limited *Resp) {
 		for i := 0; i < n; i++ {

@@ -148,7 +148,7 @@ func TestBatchingAvoidsNPlusOne(t *testing.T) {
 	credit := g.Parts.Fed.Department("credit").Source().(*sqldb.Source)
 	page := g.Post(g.Token("amr-console"), `{ enterprises(first: 50) { edges { node { creditCode } } } }`, nil)
 	reps := map[string]string{}
-	for _, e := range g.Sims.Data.Enterprises {
+	for e := range g.Sims.Data.AllEnterprises() {
 		reps[e.CreditCode] = e.LegalRepID
 	}
 	persons := map[string]bool{}

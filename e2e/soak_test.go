@@ -280,7 +280,7 @@ func weightedCallers(callers []soakCaller) []soakCaller {
 
 // soakQueries are the queries the soak draws from, each with random arguments.
 func soakQueries(g *Gateway) []func(r *rand.Rand) (string, map[string]any) {
-	persons, enterprises := g.Sims.Data.Persons, g.Sims.Data.Enterprises
+	persons, enterprises := slices.Collect(g.Sims.Data.AllPersons()), slices.Collect(g.Sims.Data.AllEnterprises())
 	return []func(r *rand.Rand) (string, map[string]any){
 		func(r *rand.Rand) (string, map[string]any) {
 			return `query($id: ID!) { citizen(idNumber: $id) { idNumber name birthDate householdAddress phone socialInsurance { insuranceType employer { name } } } }`,

@@ -80,9 +80,9 @@ func (s *sim) source(t testing.TB, d config.Department) *Source {
 
 // sortedCodes is every credit code in the registry's listing order.
 func (s *sim) sortedCodes() []string {
-	codes := make([]string, len(s.ds.Enterprises))
-	for i, e := range s.ds.Enterprises {
-		codes[i] = e.CreditCode
+	codes := make([]string, s.ds.NumEnterprises())
+	for i := range codes {
+		codes[i] = s.ds.CreditCode(i)
 	}
 	slices.Sort(codes)
 	return codes

@@ -85,9 +85,9 @@ func TestFetchPersons(t *testing.T) {
 func TestFetchMinorityEthnicity(t *testing.T) {
 	r := newRegistry(t, nil)
 	var p *dataset.Person
-	for i := range r.ds.Persons {
-		if r.ds.Persons[i].Ethnicity != "01" {
-			p = &r.ds.Persons[i]
+	for q := range r.ds.AllPersons() {
+		if q.Ethnicity != "01" {
+			p = &q
 			break
 		}
 	}

@@ -42,11 +42,12 @@ const (
 const collectionPath = "/v1/enterprises"
 
 // NewHandler serves ds's enterprises. Requests must carry apiKey in the X-API-Key header.
-// The indexes are built once here, as sorted slices of positions rather than maps of
-// strings, so that a registry of a million enterprises costs a few megabytes and every
-// lookup is a binary search.
+// The two orders the registry answers in (by credit code, by legal representative) are
+// built once here as sorted slices of positions, four bytes an enterprise, and an
+// enterprise is read from ds when it is rendered, so that a registry of a million
+// enterprises costs a few megabytes and every lookup is a binary search.
 func NewHandler(ds *dataset.Dataset, apiKey string, ctl *simhttp.Control) http.Handler {
-	reg := newRegistry(ds.Enterprises, apiKey)
+	reg := newRegistry(ds, apiKey)
 	return ctl.Wrap(simhttp.Protocol{
 		Operation: operation,
 		ServerError: func(w http.ResponseWriter) {
@@ -137,43 +138,37 @@ func operation(r *http.Request) string {
 	}
 }
 
-// registry holds the enterprises and two sorted indexes of positions into them.
+// registry answers from a dataset through two sorted indexes of positions into it.
 type registry struct {
 	apiKey []byte
-	ents   []dataset.Enterprise
-	byCode []int32 // ordered by credit code: lookups and the stable listing order
+	ds     *dataset.Dataset
+	byCode []int32 // ordered by credit code: the stable listing order
 	byRep  []int32 // ordered by legal representative ID, then credit code
 }
 
-func newRegistry(ents []dataset.Enterprise, apiKey string) *registry {
-	r := &registry{apiKey: []byte(apiKey), ents: ents}
-	r.byCode = make([]int32, len(ents))
+func newRegistry(ds *dataset.Dataset, apiKey string) *registry {
+	n := ds.NumEnterprises()
+	r := &registry{apiKey: []byte(apiKey), ds: ds, byCode: make([]int32, n)}
+	// The keys are computed once for the sort and dropped with it.
+	codes, reps := make([]string, n), make([]string, n)
 	for i := range r.byCode {
 		r.byCode[i] = int32(i)
+		codes[i], reps[i] = ds.CreditCode(i), ds.LegalRepID(i)
 	}
 	r.byRep = slices.Clone(r.byCode)
-	slices.SortFunc(r.byCode, func(a, b int32) int { return strings.Compare(ents[a].CreditCode, ents[b].CreditCode) })
+	slices.SortFunc(r.byCode, func(a, b int32) int { return strings.Compare(codes[a], codes[b]) })
 	slices.SortFunc(r.byRep, func(a, b int32) int {
-		return cmp.Or(strings.Compare(ents[a].LegalRepID, ents[b].LegalRepID),
-			strings.Compare(ents[a].CreditCode, ents[b].CreditCode))
+		return cmp.Or(strings.Compare(reps[a], reps[b]), strings.Compare(codes[a], codes[b]))
 	})
 	return r
-}
-
-func (r *registry) lookup(code string) (*dataset.Enterprise, bool) {
-	i, ok := slices.BinarySearchFunc(r.byCode, code, func(e int32, c string) int { return strings.Compare(r.ents[e].CreditCode, c) })
-	if !ok {
-		return nil, false
-	}
-	return &r.ents[r.byCode[i]], true
 }
 
 // represented returns the slice of byRep holding the enterprises whose legal
 // representative is id.
 func (r *registry) represented(id string) []int32 {
-	lo, _ := slices.BinarySearchFunc(r.byRep, id, func(e int32, s string) int { return strings.Compare(r.ents[e].LegalRepID, s) })
+	lo, _ := slices.BinarySearchFunc(r.byRep, id, func(e int32, s string) int { return strings.Compare(r.ds.LegalRepID(int(e)), s) })
 	hi := lo
-	for hi < len(r.byRep) && r.ents[r.byRep[hi]].LegalRepID == id {
+	for hi < len(r.byRep) && r.ds.LegalRepID(int(r.byRep[hi])) == id {
 		hi++
 	}
 	return r.byRep[lo:hi]
@@ -212,12 +207,12 @@ func (r *registry) serveOne(w http.ResponseWriter, escaped string) {
 		writeError(w, http.StatusBadRequest, "INVALID_CODE", err.Error())
 		return
 	}
-	e, ok := r.lookup(code)
+	e, ok := r.ds.EnterpriseByCode(code)
 	if !ok {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "no enterprise is registered under this code")
 		return
 	}
-	writeJSON(w, http.StatusOK, render(e))
+	writeJSON(w, http.StatusOK, render(&e))
 }
 
 func (r *registry) serveCollection(w http.ResponseWriter, q url.Values) {
@@ -242,7 +237,8 @@ func (r *registry) serveCollection(w http.ResponseWriter, q url.Values) {
 	end := min(start+size, len(all))
 	data := make([]enterpriseJSON, 0, end-start)
 	for _, i := range all[start:end] {
-		data = append(data, render(&r.ents[i]))
+		e := r.ds.Enterprise(int(i))
+		data = append(data, render(&e))
 	}
 	writeJSON(w, http.StatusOK, listJSON{Data: data, Total: len(all), Page: page, Size: size})
 }
@@ -261,8 +257,8 @@ func (r *registry) serveBatch(w http.ResponseWriter, list string) {
 			continue
 		}
 		seen[c] = true
-		if e, ok := r.lookup(c); ok {
-			data = append(data, render(e))
+		if e, ok := r.ds.EnterpriseByCode(c); ok {
+			data = append(data, render(&e))
 		}
 	}
 	writeJSON(w, http.StatusOK, batchJSON{Data: data, Total: len(data)})

@@ -78,16 +78,28 @@ type Insurance struct {
 	LastPaidMonth string // ZHJFNY, yyyyMM
 }
 
-// Dataset is everything the four simulators serve.
+// Dataset is everything the four simulators serve. Each bulk record is a function of the
+// seed and its index (generate.go), so a dataset of any size can answer a lookup without
+// holding its records: one up to HoldUpTo citizens and enterprises holds them anyway, for
+// speed, and a larger one (the district's 5.7 million residents) generates each record
+// when asked, in memory that does not grow with the registry.
 type Dataset struct {
-	Persons     []Person
-	Enterprises []Enterprise
-	Credit      []CreditRecord
-	// Insurance holds the social-insurance rows, but for a dataset above StreamAbove
-	// only the fixtures': EachInsurance yields them all.
+	// Credit holds every credit record: they are few (Size.CreditRecords) and the credit
+	// simulator writes them to its database once.
+	Credit []CreditRecord
+	// Insurance holds the social-insurance rows of a dataset up to HoldUpTo, and only the
+	// fixtures' of a larger one: EachInsurance yields them all.
 	Insurance []Insurance
 
-	bulk *bulkInsurance // nil unless the bulk insurance rows are generated on demand
+	seed uint64
+	size Size
+	// persons and enterprises hold the fixtures, then the bulk records when held.
+	persons     []Person
+	enterprises []Enterprise
+	// insuranceHeld says Insurance holds the bulk rows too.
+	insuranceHeld bool
+	personAdd     uint64 // the seed's offset into the slots of ID numbers (generate.go)
+	firmAdd       uint64 // the seed's offset into the slots of credit codes
 }
 
 // Size says how many bulk records to generate besides the fixtures.

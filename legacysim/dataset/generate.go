@@ -2,97 +2,184 @@ package dataset
 
 import (
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"strings"
 
 	"pudong.gov.cn/gateway/idcode"
 )
 
-// Generate builds the dataset for a seed and size: the fixtures first, then the bulk
-// records. The same seed and size always give the same data.
+// Generate builds the dataset for a seed and size: the fixtures, then the bulk records.
+// The same seed and size always give the same data, and a bulk record depends only on the
+// seed and its index (and, for an enterprise's legal representative or an employer, on
+// how many persons or enterprises there are), never on the records before it.
 func Generate(seed uint64, size Size) *Dataset {
-	g := &generator{
-		rnd:      rand.New(rand.NewPCG(seed, seed^0x5eed)),
-		usedIDs:  map[string]bool{},
-		usedCode: map[string]bool{},
-	}
+	return generate(seed, size, size.Citizens <= HoldUpTo && size.Enterprises <= HoldUpTo)
+}
+
+// HoldUpTo is the number of citizens (and of enterprises) up to which a dataset holds its
+// bulk records in memory, as the demo's and the tests' do. Above it every record is
+// generated from its index when asked: the simulators then serve the district's 5.7
+// million residents and their 15 million social-insurance rows in a few tens of MiB.
+const HoldUpTo = 200_000
+
+func generate(seed uint64, size Size, hold bool) *Dataset {
 	ds := &Dataset{
-		Persons:     fixturePersons(),
-		Enterprises: fixtureEnterprises(),
 		Credit:      fixtureCredit(),
 		Insurance:   fixtureInsurance(),
+		seed:        seed,
+		size:        size,
+		persons:     fixturePersons(),
+		enterprises: fixtureEnterprises(),
+		personAdd:   seed % personSlots,
+		firmAdd:     (seed >> 17) % firmSlots,
 	}
-	for _, p := range ds.Persons {
-		g.usedIDs[p.IDNumber] = true
-	}
-	g.usedIDs[Unregistered] = true
-	for _, e := range ds.Enterprises {
-		g.usedCode[e.CreditCode] = true
-	}
-
-	people := make([]Person, 0, size.Citizens)
-	for i := 0; i < size.Citizens; i++ {
-		people = append(people, g.person())
-	}
-	ds.Persons = append(ds.Persons, people...)
-
-	firms := make([]Enterprise, 0, size.Enterprises)
-	for i := 0; i < size.Enterprises; i++ {
-		var rep Person
-		if len(people) > 0 {
-			rep = people[g.rnd.IntN(len(people))]
-		} else {
-			rep = ds.Persons[i%5]
+	if hold {
+		for b := range size.Citizens {
+			ds.persons = append(ds.persons, ds.bulkPerson(b))
 		}
-		firms = append(firms, g.enterprise(rep))
-	}
-	ds.Enterprises = append(ds.Enterprises, firms...)
-
-	for i := 0; i < size.CreditRecords; i++ {
-		var subjectID, subjectName string
-		if len(firms) > 0 && (len(people) == 0 || g.rnd.IntN(3) > 0) {
-			e := firms[g.rnd.IntN(len(firms))]
-			subjectID, subjectName = e.CreditCode, e.Name
-		} else if len(people) > 0 {
-			p := people[g.rnd.IntN(len(people))]
-			subjectID, subjectName = p.IDNumber, p.Name
-		} else {
-			break
+		for b := range size.Enterprises {
+			ds.enterprises = append(ds.enterprises, ds.bulkEnterprise(b))
 		}
-		ds.Credit = append(ds.Credit, g.credit(i+1, subjectID, subjectName))
 	}
-
-	// Social-insurance rows come from their own random stream, so that a dataset too
-	// large to hold them (StreamAbove) can write the same rows while its export is
-	// written, one person at a time.
-	ds.bulk = &bulkInsurance{seed: seed, persons: len(ds.Persons) - len(people), firms: len(ds.Enterprises) - len(firms)}
-	if size.Citizens <= StreamAbove {
-		ds.bulk.each(ds, func(r Insurance) error {
+	if size.Citizens > 0 || size.Enterprises > 0 {
+		for n := 1; n <= size.CreditRecords; n++ {
+			ds.Credit = append(ds.Credit, ds.creditRecord(n))
+		}
+	}
+	if hold {
+		ds.eachBulkInsurance(func(r Insurance) error {
 			ds.Insurance = append(ds.Insurance, r)
 			return nil
 		})
-		ds.bulk = nil
+		ds.insuranceHeld = true
 	}
 	return ds
 }
 
-// StreamAbove is the number of citizens above which Generate does not hold the bulk
-// social-insurance rows (about 2.6 a citizen, 15 million for the district's 5.7
-// million): Dataset.EachInsurance generates them as they are written.
-const StreamAbove = 1_000_000
+// Random streams: each kind of record draws from its own, keyed by the record's index.
+const (
+	streamPerson     = 0x9e3779b97f4a7c15
+	streamEnterprise = 0xbf58476d1ce4e5b9
+	streamCredit     = 0x94d049bb133111eb
+	streamInsurance  = 0x2545f4914f6cdd1d
+)
 
-// bulkInsurance says where the bulk persons and enterprises start in a Dataset whose
-// bulk insurance rows are generated on demand.
-type bulkInsurance struct {
-	seed           uint64
-	persons, firms int
+func (ds *Dataset) rand(stream uint64, index int) *rand.Rand {
+	return rand.New(rand.NewPCG(ds.seed^stream, uint64(index)))
 }
 
-func (b *bulkInsurance) each(ds *Dataset, fn func(Insurance) error) error {
-	g := &generator{rnd: rand.New(rand.NewPCG(b.seed^0x1115, b.seed))}
-	firms := ds.Enterprises[b.firms:]
-	for _, p := range ds.Persons[b.persons:] {
-		for _, r := range g.insurance(p, firms) {
+// NumPersons is the number of persons in the population registry, fixtures included.
+func (ds *Dataset) NumPersons() int { return len(fixturePersonIDs) + ds.size.Citizens }
+
+// Person is the registry's i-th person, 0 ≤ i < NumPersons: the fixtures first.
+func (ds *Dataset) Person(i int) Person {
+	if i < len(ds.persons) {
+		return ds.persons[i]
+	}
+	return ds.bulkPerson(i - len(fixturePersonIDs))
+}
+
+// PersonByID is the person with this ID number, if the registry holds one.
+func (ds *Dataset) PersonByID(id string) (Person, bool) {
+	for i, f := range fixturePersonIDs {
+		if f == id {
+			return ds.persons[i], true
+		}
+	}
+	b, ok := ds.bulkPersonIndex(id)
+	if !ok {
+		return Person{}, false
+	}
+	return ds.Person(len(fixturePersonIDs) + b), true
+}
+
+// AllPersons yields every person in registry order.
+func (ds *Dataset) AllPersons() iter.Seq[Person] {
+	return func(yield func(Person) bool) {
+		for i := range ds.NumPersons() {
+			if !yield(ds.Person(i)) {
+				return
+			}
+		}
+	}
+}
+
+// NumEnterprises is the number of enterprises in the registry, fixtures included.
+func (ds *Dataset) NumEnterprises() int { return len(fixtureEnterpriseCodes) + ds.size.Enterprises }
+
+// Enterprise is the registry's i-th enterprise, 0 ≤ i < NumEnterprises: the fixtures first.
+func (ds *Dataset) Enterprise(i int) Enterprise {
+	if i < len(ds.enterprises) {
+		return ds.enterprises[i]
+	}
+	return ds.bulkEnterprise(i - len(fixtureEnterpriseCodes))
+}
+
+// CreditCode is the i-th enterprise's code, without generating the rest of it.
+func (ds *Dataset) CreditCode(i int) string {
+	if i < len(ds.enterprises) {
+		return ds.enterprises[i].CreditCode
+	}
+	return ds.bulkCode(i-len(fixtureEnterpriseCodes), ds.rand(streamEnterprise, i-len(fixtureEnterpriseCodes)))
+}
+
+// LegalRepID is the ID number of the i-th enterprise's legal representative, without
+// generating the rest of the enterprise.
+func (ds *Dataset) LegalRepID(i int) string {
+	if i < len(ds.enterprises) {
+		return ds.enterprises[i].LegalRepID
+	}
+	b := i - len(fixtureEnterpriseCodes)
+	rnd := ds.rand(streamEnterprise, b)
+	ds.bulkCode(b, rnd)
+	return ds.personID(ds.representative(b, rnd))
+}
+
+// EnterpriseByCode is the enterprise registered under code, if there is one.
+func (ds *Dataset) EnterpriseByCode(code string) (Enterprise, bool) {
+	for i, f := range fixtureEnterpriseCodes {
+		if f == code {
+			return ds.enterprises[i], true
+		}
+	}
+	b, ok := ds.bulkEnterpriseIndex(code)
+	if !ok {
+		return Enterprise{}, false
+	}
+	return ds.Enterprise(len(fixtureEnterpriseCodes) + b), true
+}
+
+// AllEnterprises yields every enterprise in registry order.
+func (ds *Dataset) AllEnterprises() iter.Seq[Enterprise] {
+	return func(yield func(Enterprise) bool) {
+		for i := range ds.NumEnterprises() {
+			if !yield(ds.Enterprise(i)) {
+				return
+			}
+		}
+	}
+}
+
+// EachInsurance calls fn with every social-insurance row, in export order: the fixtures'
+// rows, then the bulk persons' in registry order. A dataset above HoldUpTo generates the
+// bulk rows one person at a time, so that memory does not grow with them. It stops at
+// fn's first error.
+func (ds *Dataset) EachInsurance(fn func(Insurance) error) error {
+	for _, r := range ds.Insurance {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	if ds.insuranceHeld {
+		return nil
+	}
+	return ds.eachBulkInsurance(fn)
+}
+
+func (ds *Dataset) eachBulkInsurance(fn func(Insurance) error) error {
+	for b := range ds.size.Citizens {
+		for _, r := range ds.insurance(b) {
 			if err := fn(r); err != nil {
 				return err
 			}
@@ -101,127 +188,246 @@ func (b *bulkInsurance) each(ds *Dataset, fn func(Insurance) error) error {
 	return nil
 }
 
-// EachInsurance calls fn with every social-insurance row, in export order: the rows of
-// Insurance, then, for a dataset above StreamAbove, the bulk rows generated one person
-// at a time, so that memory does not grow with them. It stops at fn's first error.
-func (ds *Dataset) EachInsurance(fn func(Insurance) error) error {
-	for _, r := range ds.Insurance {
-		if err := fn(r); err != nil {
-			return err
-		}
+// A bulk person's ID number is 310115 (Pudong), a birth date from 1940 to 2005 and a
+// sequence number from 100 to 998 (the fixtures' are below 100, so no bulk person can
+// take a fixture's number), then the check digit. Those 19 936 224 slots are walked in
+// the order slot(b) = (personMul·b + personAdd) mod personSlots, a bijection because
+// personMul is prime to personSlots: the b-th person's number is computed from b, and b
+// from the number, without a table.
+const (
+	personYears = 66
+	personSeqs  = 899
+	personSlots = personYears * 12 * 28 * personSeqs
+	personMul   = 12_345_701
+)
+
+// Credit codes of bulk enterprises are 91 or 92, 310115 and an organisation code MA +
+// six characters + check; the first of the six is never 1 (every fixture's is), so the
+// 30·31⁵ bodies are walked as the ID numbers are.
+const (
+	firmSlots = 30 * 31 * 31 * 31 * 31 * 31
+	firmMul   = 500_000_003
+)
+
+var (
+	personInv = modInverse(personMul, personSlots)
+	firmInv   = modInverse(firmMul, firmSlots)
+
+	fixturePersonIDs       = idsOf(fixturePersons())
+	fixtureEnterpriseCodes = codesOf(fixtureEnterprises())
+)
+
+// modInverse is a⁻¹ mod m by the extended Euclidean algorithm; a must be prime to m.
+func modInverse(a, m uint64) uint64 {
+	t, newT := int64(0), int64(1)
+	r, newR := int64(m), int64(a)
+	for newR != 0 {
+		q := r / newR
+		t, newT = newT, t-q*newT
+		r, newR = newR, r-q*newR
 	}
-	if ds.bulk != nil {
-		return ds.bulk.each(ds, fn)
+	if r != 1 {
+		panic("dataset: multiplier not prime to its modulus")
 	}
-	return nil
+	if t < 0 {
+		t += int64(m)
+	}
+	return uint64(t)
 }
 
-type generator struct {
-	rnd      *rand.Rand
-	usedIDs  map[string]bool
-	usedCode map[string]bool
+func idsOf(ps []Person) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.IDNumber
+	}
+	return out
 }
 
-func (g *generator) pick(list []string) string { return list[g.rnd.IntN(len(list))] }
+func codesOf(es []Enterprise) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.CreditCode
+	}
+	return out
+}
 
-func (g *generator) person() Person {
-	for {
-		year := 1940 + g.rnd.IntN(66)
-		month := 1 + g.rnd.IntN(12)
-		day := 1 + g.rnd.IntN(28)
-		seq := 100 + g.rnd.IntN(899)
-		gender := "1"
-		if seq%2 == 0 {
-			gender = "2"
+// birth returns the b-th bulk person's birth date and sequence number.
+func (ds *Dataset) birth(b int) (year, month, day, seq int) {
+	slot := (personMul*uint64(b) + ds.personAdd) % personSlots
+	seq = 100 + int(slot%personSeqs)
+	slot /= personSeqs
+	day = 1 + int(slot%28)
+	slot /= 28
+	month = 1 + int(slot%12)
+	year = 1940 + int(slot/12)
+	return year, month, day, seq
+}
+
+// personID is the ID number of the registry's i-th person.
+func (ds *Dataset) personID(i int) string {
+	if i < len(fixturePersonIDs) {
+		return fixturePersonIDs[i]
+	}
+	year, month, day, seq := ds.birth(i - len(fixturePersonIDs))
+	prefix := fmt.Sprintf("310115%04d%02d%02d%03d", year, month, day, seq)
+	return prefix + string(idcode.IDCheckDigit(prefix))
+}
+
+// bulkPersonIndex inverts personID for the bulk persons.
+func (ds *Dataset) bulkPersonIndex(id string) (int, bool) {
+	if len(id) != 18 || id[:6] != "310115" {
+		return 0, false
+	}
+	for _, c := range id[6:17] {
+		if c < '0' || c > '9' {
+			return 0, false
 		}
-		prefix := fmt.Sprintf("310115%04d%02d%02d%03d", year, month, day, seq)
-		id := prefix + string(idcode.IDCheckDigit(prefix))
-		if g.usedIDs[id] {
-			continue
-		}
-		g.usedIDs[id] = true
-		name := g.pick(surnames) + g.pick(givenChars)
-		if g.rnd.IntN(3) > 0 {
-			name += g.pick(givenChars)
-		}
-		ethnicity := "01"
-		if g.rnd.IntN(20) == 0 {
-			ethnicity = g.pick(minorityCodes)
-		}
-		phone := ""
-		if g.rnd.IntN(10) > 0 {
-			phone = fmt.Sprintf("1%s%08d", g.pick(phonePrefixes), g.rnd.IntN(100000000))
-		}
-		return Person{
-			IDNumber:  id,
-			Name:      name,
-			Gender:    gender,
-			BirthDate: fmt.Sprintf("%04d%02d%02d", year, month, day),
-			Ethnicity: ethnicity,
-			Address:   g.address(),
-			Phone:     phone,
-		}
+	}
+	year, month, day, seq := atoi(id[6:10]), atoi(id[10:12]), atoi(id[12:14]), atoi(id[14:17])
+	if year < 1940 || year >= 1940+personYears || month < 1 || month > 12 || day < 1 || day > 28 || seq < 100 || seq >= 100+personSeqs {
+		return 0, false
+	}
+	slot := ((uint64(year-1940)*12+uint64(month-1))*28+uint64(day-1))*personSeqs + uint64(seq-100)
+	b := (slot + personSlots - ds.personAdd) % personSlots * personInv % personSlots
+	if b >= uint64(ds.size.Citizens) || ds.personID(len(fixturePersonIDs)+int(b)) != id {
+		return 0, false
+	}
+	return int(b), true
+}
+
+func (ds *Dataset) bulkPerson(b int) Person {
+	rnd := ds.rand(streamPerson, b)
+	pick := func(list []string) string { return list[rnd.IntN(len(list))] }
+	year, month, day, seq := ds.birth(b)
+	gender := "1"
+	if seq%2 == 0 {
+		gender = "2"
+	}
+	name := pick(surnames) + pick(givenChars)
+	if rnd.IntN(3) > 0 {
+		name += pick(givenChars)
+	}
+	ethnicity := "01"
+	if rnd.IntN(20) == 0 {
+		ethnicity = pick(minorityCodes)
+	}
+	phone := ""
+	if rnd.IntN(10) > 0 {
+		phone = fmt.Sprintf("1%s%08d", pick(phonePrefixes), rnd.IntN(100000000))
+	}
+	return Person{
+		IDNumber:  ds.personID(len(fixturePersonIDs) + b),
+		Name:      name,
+		Gender:    gender,
+		BirthDate: fmt.Sprintf("%04d%02d%02d", year, month, day),
+		Ethnicity: ethnicity,
+		Address:   address(rnd),
+		Phone:     phone,
 	}
 }
 
-func (g *generator) address() string {
+func address(rnd *rand.Rand) string {
 	var b strings.Builder
 	b.WriteString("上海市浦东新区")
-	b.WriteString(g.pick(subdistricts))
-	b.WriteString(g.pick(roads))
-	fmt.Fprintf(&b, "%d弄%d号%d室", 1+g.rnd.IntN(1500), 1+g.rnd.IntN(40), 101+g.rnd.IntN(25)*100+g.rnd.IntN(4))
+	b.WriteString(subdistricts[rnd.IntN(len(subdistricts))])
+	b.WriteString(roads[rnd.IntN(len(roads))])
+	fmt.Fprintf(&b, "%d弄%d号%d室", 1+rnd.IntN(1500), 1+rnd.IntN(40), 101+rnd.IntN(25)*100+rnd.IntN(4))
 	return b.String()
 }
 
-func (g *generator) enterprise(rep Person) Enterprise {
-	individual := g.rnd.IntN(6) == 0
-	for {
-		var b [9]byte
-		b[0], b[1] = 'M', 'A'
-		for i := 2; i < 8; i++ {
-			b[i] = codeBody[g.rnd.IntN(len(codeBody))]
+// bulkCode is the b-th bulk enterprise's credit code; it is the first draw of rnd, the
+// enterprise's own stream.
+func (ds *Dataset) bulkCode(b int, rnd *rand.Rand) string {
+	kind := "91"
+	if rnd.IntN(6) == 0 {
+		kind = "92" // an individual business
+	}
+	slot := (firmMul*uint64(b) + ds.firmAdd) % firmSlots
+	var body [9]byte
+	body[0], body[1] = 'M', 'A'
+	for i := 7; i > 2; i-- {
+		body[i] = codeBody[slot%31]
+		slot /= 31
+	}
+	body[2] = codeBodyNoOne[slot]
+	body[8] = orgCheck(body[:8])
+	prefix := kind + "310115" + string(body[:])
+	return prefix + string(idcode.CreditCheckChar(prefix))
+}
+
+// bulkEnterpriseIndex inverts bulkCode.
+func (ds *Dataset) bulkEnterpriseIndex(code string) (int, bool) {
+	if len(code) != 18 || code[2:8] != "310115" || code[8:10] != "MA" {
+		return 0, false
+	}
+	first := strings.IndexByte(codeBodyNoOne, code[10])
+	if first < 0 {
+		return 0, false
+	}
+	slot := uint64(first)
+	for _, c := range []byte(code[11:16]) {
+		d := strings.IndexByte(codeBody, c)
+		if d < 0 {
+			return 0, false
 		}
-		b[8] = orgCheck(b[:8])
-		kind := "91"
-		if individual {
-			kind = "92"
-		}
-		prefix := kind + "310115" + string(b[:])
-		code := prefix + string(idcode.CreditCheckChar(prefix))
-		if g.usedCode[code] {
-			continue
-		}
-		g.usedCode[code] = true
-		status := "1"
-		switch r := g.rnd.IntN(20); {
-		case r == 0:
-			status = "2"
-		case r == 1:
-			status = "3"
-		case r == 2:
-			status = "4"
-		}
-		var name, capital string
-		if individual {
-			name = "浦东新区" + g.pick(shopWords) + g.pick(shopKinds)
-			capital = fmt.Sprintf("%d.0000", 1+g.rnd.IntN(20))
-		} else {
-			name = "上海" + g.pick(firmWords) + g.pick(firmWords2) + g.pick(industries) + "有限公司"
-			capital = fmt.Sprintf("%d.%04d", 10+g.rnd.IntN(5000), g.rnd.IntN(2)*5000)
-		}
-		return Enterprise{
-			CreditCode:   code,
-			Name:         name,
-			LegalRepName: rep.Name,
-			LegalRepID:   rep.IDNumber,
-			Capital:      capital,
-			Established:  fmt.Sprintf("%04d-%02d-%02d", 1992+g.rnd.IntN(34), 1+g.rnd.IntN(12), 1+g.rnd.IntN(28)),
-			Status:       status,
-			Scope:        g.pick(scopes),
-			Address:      g.address(),
-		}
+		slot = slot*31 + uint64(d)
+	}
+	b := (slot + firmSlots - ds.firmAdd) % firmSlots * firmInv % firmSlots
+	if b >= uint64(ds.size.Enterprises) || ds.CreditCode(len(fixtureEnterpriseCodes)+int(b)) != code {
+		return 0, false
+	}
+	return int(b), true
+}
+
+// representative is the registry index of the b-th bulk enterprise's legal
+// representative: a bulk person, or a fixture when there are none. It is the second draw
+// of the enterprise's stream.
+func (ds *Dataset) representative(b int, rnd *rand.Rand) int {
+	if ds.size.Citizens == 0 {
+		return b % len(fixturePersonIDs)
+	}
+	return len(fixturePersonIDs) + rnd.IntN(ds.size.Citizens)
+}
+
+func (ds *Dataset) bulkEnterprise(b int) Enterprise {
+	rnd := ds.rand(streamEnterprise, b)
+	pick := func(list []string) string { return list[rnd.IntN(len(list))] }
+	code := ds.bulkCode(b, rnd)
+	rep := ds.Person(ds.representative(b, rnd))
+	individual := code[1] == '2'
+	status := "1"
+	switch r := rnd.IntN(20); {
+	case r == 0:
+		status = "2"
+	case r == 1:
+		status = "3"
+	case r == 2:
+		status = "4"
+	}
+	var name, capital string
+	if individual {
+		name = "浦东新区" + pick(shopWords) + pick(shopKinds)
+		capital = fmt.Sprintf("%d.0000", 1+rnd.IntN(20))
+	} else {
+		name = "上海" + pick(firmWords) + pick(firmWords2) + pick(industries) + "有限公司"
+		capital = fmt.Sprintf("%d.%04d", 10+rnd.IntN(5000), rnd.IntN(2)*5000)
+	}
+	return Enterprise{
+		CreditCode:   code,
+		Name:         name,
+		LegalRepName: rep.Name,
+		LegalRepID:   rep.IDNumber,
+		Capital:      capital,
+		Established:  fmt.Sprintf("%04d-%02d-%02d", 1992+rnd.IntN(34), 1+rnd.IntN(12), 1+rnd.IntN(28)),
+		Status:       status,
+		Scope:        pick(scopes),
+		Address:      address(rnd),
 	}
 }
+
+type generator struct{ rnd *rand.Rand }
+
+func (g *generator) pick(list []string) string { return list[g.rnd.IntN(len(list))] }
 
 // orgCheck is the GB 11714 check character of the 8-character organisation code body.
 func orgCheck(body []byte) byte {
@@ -244,7 +450,19 @@ func orgCheck(body []byte) byte {
 	}
 }
 
-func (g *generator) credit(n int, subjectID, subjectName string) CreditRecord {
+// creditRecord is the n-th bulk credit record (n from 1): about two in three are an
+// enterprise's, the rest a person's.
+func (ds *Dataset) creditRecord(n int) CreditRecord {
+	rnd := ds.rand(streamCredit, n)
+	g := &generator{rnd}
+	var subjectID, subjectName string
+	if ds.size.Enterprises > 0 && (ds.size.Citizens == 0 || rnd.IntN(3) > 0) {
+		e := ds.Enterprise(len(fixtureEnterpriseCodes) + rnd.IntN(ds.size.Enterprises))
+		subjectID, subjectName = e.CreditCode, e.Name
+	} else {
+		p := ds.Person(len(fixturePersonIDs) + rnd.IntN(ds.size.Citizens))
+		subjectID, subjectName = p.IDNumber, p.Name
+	}
 	year := 2015 + g.rnd.IntN(11)
 	decided := fmt.Sprintf("%04d-%02d-%02d", year, 1+g.rnd.IntN(12), 1+g.rnd.IntN(28))
 	r := CreditRecord{SubjectID: subjectID, SubjectName: subjectName, DecidedOn: decided}
@@ -282,7 +500,11 @@ func (g *generator) credit(n int, subjectID, subjectName string) CreditRecord {
 	return r
 }
 
-func (g *generator) insurance(p Person, firms []Enterprise) []Insurance {
+// insurance is the b-th bulk person's social-insurance rows: none for a minor or for one
+// adult in ten, else a pension and, with an employer, more.
+func (ds *Dataset) insurance(b int) []Insurance {
+	p := ds.Person(len(fixturePersonIDs) + b)
+	g := &generator{ds.rand(streamInsurance, b)}
 	birthYear := atoi(p.BirthDate[:4])
 	if birthYear > 2008 || g.rnd.IntN(10) == 0 {
 		return nil // minors and some adults have no record here
@@ -293,8 +515,8 @@ func (g *generator) insurance(p Person, firms []Enterprise) []Insurance {
 	}
 	first := fmt.Sprintf("%04d%02d", startYear, 1+g.rnd.IntN(min(12, 10)))
 	employer := ""
-	if len(firms) > 0 && g.rnd.IntN(8) > 0 {
-		employer = firms[g.rnd.IntN(len(firms))].CreditCode
+	if ds.size.Enterprises > 0 && g.rnd.IntN(8) > 0 {
+		employer = ds.CreditCode(len(fixtureEnterpriseCodes) + g.rnd.IntN(ds.size.Enterprises))
 	}
 	status, last := InsStatusActive, lastExportMonth
 	if birthYear < 1966 {
@@ -327,7 +549,10 @@ func atoi(s string) int {
 	return n
 }
 
-const codeBody = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+const (
+	codeBody      = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+	codeBodyNoOne = "023456789ABCDEFGHJKLMNPQRTUWXY"
+)
 
 var (
 	surnames      = strings.Split("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤", "")

@@ -48,18 +48,14 @@ const (
 // handler serves the registry. It is read-only after construction, so one handler serves
 // any number of concurrent requests.
 type handler struct {
-	persons []dataset.Person
-	byID    map[string]int // ID number → index in persons
-	wsdl    *template.Template
+	ds   *dataset.Dataset
+	wsdl *template.Template
 }
 
-// NewHandler indexes ds.Persons by ID number once, so a lookup stays O(1) for a registry
-// of millions, and returns the service wrapped in ctl's counters and fault injection.
+// NewHandler serves ds's persons, wrapped in ctl's counters and fault injection. A lookup
+// is ds.PersonByID: constant time, and no memory per person for a registry of millions.
 func NewHandler(ds *dataset.Dataset, ctl *simhttp.Control) http.Handler {
-	h := &handler{persons: ds.Persons, byID: make(map[string]int, len(ds.Persons)), wsdl: parseWSDL()}
-	for i, p := range ds.Persons {
-		h.byID[p.IDNumber] = i
-	}
+	h := &handler{ds: ds, wsdl: parseWSDL()}
 	mux := http.NewServeMux()
 	mux.HandleFunc(Path, h.serve)
 	return ctl.Wrap(simhttp.Protocol{
@@ -151,12 +147,12 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		writeFault(w, "soap:Client", "请求报文须包含且仅包含一个公民身份号码(SFZH)", CodeBadRequest)
 		return
 	}
-	i, ok := h.byID[strings.ToUpper(strings.TrimSpace(q.SFZH[0]))]
+	p, ok := h.ds.PersonByID(strings.ToUpper(strings.TrimSpace(q.SFZH[0])))
 	if !ok {
 		writeFault(w, "soap:Client", "未找到该公民身份号码对应的人口信息", CodeNotFound)
 		return
 	}
-	writePerson(w, &h.persons[i])
+	writePerson(w, &p)
 }
 
 func writePerson(w http.ResponseWriter, p *dataset.Person) {

@@ -89,13 +89,13 @@ func queryPerson(id string) string {
 func TestQueryPersonAnswersInGBK(t *testing.T) {
 	srv, _, ds := newServer(t)
 	var minority *dataset.Person
-	for i := range ds.Persons {
-		if ds.Persons[i].Ethnicity != "01" {
-			minority = &ds.Persons[i]
+	for p := range ds.AllPersons() {
+		if p.Ethnicity != "01" {
+			minority = &p
 			break
 		}
 	}
-	for _, p := range []dataset.Person{ds.Persons[0], ds.Persons[3], *minority} {
+	for _, p := range []dataset.Person{ds.Person(0), ds.Person(3), *minority} {
 		status, a := query(t, srv.URL, `"`+ActionQueryPerson+`"`, queryPerson(p.IDNumber))
 		got := a.Body.Person
 		if status != http.StatusOK || got == nil {
@@ -313,7 +313,7 @@ func TestBindingCodeTables(t *testing.T) {
 		}
 	}
 	// Every code the registry holds must be in the table.
-	for _, p := range dataset.Generate(dataset.DefaultSeed, dataset.Size{Citizens: 2000}).Persons {
+	for p := range dataset.Generate(dataset.DefaultSeed, dataset.Size{Citizens: 2000}).AllPersons() {
 		if eth[p.Ethnicity] == "" || b.Codes["gender"][p.Gender] == "" {
 			t.Fatalf("%s: ethnicity %q or gender %q missing from the code tables", p.Name, p.Ethnicity, p.Gender)
 		}
