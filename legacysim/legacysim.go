@@ -67,6 +67,9 @@ func Start(ctx context.Context, o Options) (*Sims, error) {
 	if o.AMRAddr == "" {
 		o.AMRAddr = "127.0.0.1:0"
 	}
+	if err := o.Size.Check(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("simulator directory: %w", err)
 	}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"math"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -48,5 +51,21 @@ func TestBenchNoRateLimitLiftsMinuteBudgets(t *testing.T) {
 	}
 	if lifted == 0 {
 		t.Fatal("no demo consumer has a per-minute budget to lift; the test proves nothing")
+	}
+}
+
+// TestSimRefusesImpossibleSizes: the simulators say why a size cannot be generated
+// instead of serving a registry of nonsense.
+func TestSimRefusesImpossibleSizes(t *testing.T) {
+	for _, args := range [][]string{
+		{"sim", "--citizens", "-1"},
+		{"sim", "--enterprises", "-5"},
+		{"sim", "--citizens", "30000000"},
+	} {
+		var out bytes.Buffer
+		err := run(t.Context(), append(args, "--data", t.TempDir()), os.Getenv, &out)
+		if err == nil || !strings.Contains(err.Error(), "dataset size") {
+			t.Errorf("gateway %s: %v", strings.Join(args, " "), err)
+		}
 	}
 }

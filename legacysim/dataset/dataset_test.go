@@ -190,3 +190,19 @@ func BenchmarkPersonByID(b *testing.B) {
 		}
 	}
 }
+
+func TestSizeCheck(t *testing.T) {
+	for _, bad := range []Size{{Citizens: -1}, {Enterprises: -1}, {CreditRecords: -1}, {Citizens: MaxCitizens + 1}, {Enterprises: MaxEnterprises + 1}} {
+		if err := bad.Check(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	if err := (Size{Citizens: MaxCitizens, Enterprises: 1000}).Check(); err != nil {
+		t.Errorf("the most citizens there are numbers for: %v", err)
+	}
+	ds := generate(DefaultSeed, Size{Citizens: MaxCitizens}, false)
+	last := ds.Person(ds.NumPersons() - 1)
+	if p, ok := ds.PersonByID(last.IDNumber); !ok || p != last {
+		t.Errorf("the last possible citizen %s: %+v, %v", last.IDNumber, p, ok)
+	}
+}

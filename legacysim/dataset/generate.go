@@ -13,8 +13,33 @@ import (
 // The same seed and size always give the same data, and a bulk record depends only on the
 // seed and its index (and, for an enterprise's legal representative or an employer, on
 // how many persons or enterprises there are), never on the records before it.
+// It panics on a size Check refuses.
 func Generate(seed uint64, size Size) *Dataset {
+	if err := size.Check(); err != nil {
+		panic(err)
+	}
 	return generate(seed, size, size.Citizens <= HoldUpTo && size.Enterprises <= HoldUpTo)
+}
+
+// MaxCitizens and MaxEnterprises are the most bulk records of each kind there are
+// numbers for (personSlots, firmSlots below).
+const (
+	MaxCitizens    = personSlots
+	MaxEnterprises = firmSlots
+)
+
+// Check says whether a dataset of this size can be generated: no count is negative, and
+// there are enough ID numbers and credit codes.
+func (s Size) Check() error {
+	switch {
+	case s.Citizens < 0 || s.Enterprises < 0 || s.CreditRecords < 0:
+		return fmt.Errorf("dataset size %+v: counts cannot be negative", s)
+	case s.Citizens > MaxCitizens:
+		return fmt.Errorf("dataset size: at most %d citizens, not %d", MaxCitizens, s.Citizens)
+	case s.Enterprises > MaxEnterprises:
+		return fmt.Errorf("dataset size: at most %d enterprises, not %d", MaxEnterprises, s.Enterprises)
+	}
+	return nil
 }
 
 // HoldUpTo is the number of citizens (and of enterprises) up to which a dataset holds its
