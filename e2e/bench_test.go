@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/config"
 )
 
@@ -140,4 +141,16 @@ func BenchmarkWarmTracing(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkWarmPeerQueryNoAudit is BenchmarkWarmPeerQuery with audit recording off
+// (--bench-no-audit): the difference is what auditing the legal representative's name
+// costs a request.
+func BenchmarkWarmPeerQueryNoAudit(b *testing.B) {
+	g := StartWith(b, app.Options{NoAudit: true}, func(c *config.Config) { c.Limits.RateLimitsOff = true })
+	tok := g.Token("online-hall")
+	q := `query P { enterprise(creditCode: "91310115607223817N") { creditCode name legalRepresentativeName
+		legalRepresentative { enterprises { creditCode name status establishedOn
+		legalRepresentative { enterprises { creditCode name } } } } } }`
+	benchQuery(b, g, tok, q)
 }
