@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"pudong.gov.cn/gateway/idcode"
@@ -107,28 +108,15 @@ func (ds *Dataset) Person(i int) Person {
 
 // PersonByID is the person with this ID number, if the registry holds one.
 func (ds *Dataset) PersonByID(id string) (Person, bool) {
-	for i, f := range fixturePersonIDs {
-		if f == id {
-			return ds.persons[i], true
-		}
-	}
-	b, ok := ds.bulkPersonIndex(id)
+	i, ok := lookup(id, fixturePersonIDs, ds.bulkPersonIndex)
 	if !ok {
 		return Person{}, false
 	}
-	return ds.Person(len(fixturePersonIDs) + b), true
+	return ds.Person(i), true
 }
 
 // AllPersons yields every person in registry order.
-func (ds *Dataset) AllPersons() iter.Seq[Person] {
-	return func(yield func(Person) bool) {
-		for i := range ds.NumPersons() {
-			if !yield(ds.Person(i)) {
-				return
-			}
-		}
-	}
-}
+func (ds *Dataset) AllPersons() iter.Seq[Person] { return all(ds.NumPersons(), ds.Person) }
 
 // NumEnterprises is the number of enterprises in the registry, fixtures included.
 func (ds *Dataset) NumEnterprises() int { return len(fixtureEnterpriseCodes) + ds.size.Enterprises }
@@ -163,23 +151,33 @@ func (ds *Dataset) LegalRepID(i int) string {
 
 // EnterpriseByCode is the enterprise registered under code, if there is one.
 func (ds *Dataset) EnterpriseByCode(code string) (Enterprise, bool) {
-	for i, f := range fixtureEnterpriseCodes {
-		if f == code {
-			return ds.enterprises[i], true
-		}
-	}
-	b, ok := ds.bulkEnterpriseIndex(code)
+	i, ok := lookup(code, fixtureEnterpriseCodes, ds.bulkEnterpriseIndex)
 	if !ok {
 		return Enterprise{}, false
 	}
-	return ds.Enterprise(len(fixtureEnterpriseCodes) + b), true
+	return ds.Enterprise(i), true
 }
 
 // AllEnterprises yields every enterprise in registry order.
 func (ds *Dataset) AllEnterprises() iter.Seq[Enterprise] {
-	return func(yield func(Enterprise) bool) {
-		for i := range ds.NumEnterprises() {
-			if !yield(ds.Enterprise(i)) {
+	return all(ds.NumEnterprises(), ds.Enterprise)
+}
+
+// lookup is the registry index of the record whose key (ID number, credit code) is key:
+// a fixture's, or a bulk record's found by bulkIndex.
+func lookup(key string, fixtures []string, bulkIndex func(string) (int, bool)) (int, bool) {
+	if i := slices.Index(fixtures, key); i >= 0 {
+		return i, true
+	}
+	b, ok := bulkIndex(key)
+	return len(fixtures) + b, ok
+}
+
+// all yields at(0) to at(n-1).
+func all[T any](n int, at func(int) T) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for i := range n {
+			if !yield(at(i)) {
 				return
 			}
 		}

@@ -175,18 +175,13 @@ type blockReader struct {
 	err error
 }
 
-func (r *blockReader) varint() int64 {
-	v, k := binary.Varint(r.b)
-	if k <= 0 {
-		r.err = errShortBlock
-		return 0
-	}
-	r.b = r.b[k:]
-	return v
-}
+func (r *blockReader) varint() int64 { return readVarint(r, binary.Varint) }
 
-func (r *blockReader) uvarint() uint64 {
-	v, k := binary.Uvarint(r.b)
+func (r *blockReader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
+
+// readVarint reads one number with decode (binary.Varint or binary.Uvarint).
+func readVarint[T int64 | uint64](r *blockReader, decode func([]byte) (T, int)) T {
+	v, k := decode(r.b)
 	if k <= 0 {
 		r.err = errShortBlock
 		return 0

@@ -30,18 +30,8 @@ func blockEvents() []gateway.AuditEvent {
 // with Chain and Seq from the row.
 func TestBlockRoundTrip(t *testing.T) {
 	in := blockEvents()
-	b, err := EncodeBlock(nil, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []gateway.AuditEvent
-	if err := DecodeBlock("R-1", 41, b, func(e gateway.AuditEvent) error {
-		out = append(out, e)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(out, in) {
+	b := mustEncode(t, in)
+	if out := decodeAll(t, b); !reflect.DeepEqual(out, in) {
 		t.Errorf("decoded\n %+v\nwant\n %+v", out, in)
 	}
 	stop := errors.New("stop")
