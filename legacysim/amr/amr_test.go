@@ -204,3 +204,36 @@ func TestMillion(t *testing.T) {
 	}
 	runtime.KeepAlive(reg)
 }
+
+// TestDistrictRegistry: over Pudong's registry generated when asked (300 000
+// enterprises, 5.7 million residents), one enterprise, a batch, a representative's
+// enterprises and a page of the listing answer as over a held one.
+func TestDistrictRegistry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("indexes 300 000 enterprises")
+	}
+	ds := dataset.Generate(dataset.DefaultSeed, dataset.Size{Citizens: 5_700_000, Enterprises: 300_000})
+	srv := httptest.NewServer(NewHandler(ds, testKey, simhttp.NewControl()))
+	t.Cleanup(srv.Close)
+	e, f := ds.Enterprise(ds.NumEnterprises()-1), ds.Enterprise(1000)
+	status, body := get(t, srv, "GET", "/v1/enterprises/"+e.CreditCode, testKey)
+	var one enterpriseJSON
+	if err := json.Unmarshal(body, &one); status != 200 || err != nil || one != render(&e) {
+		t.Errorf("one enterprise: %d %s", status, body)
+	}
+	status, body = get(t, srv, "GET", "/v1/enterprises?codes="+e.CreditCode+","+f.CreditCode+","+codeWith("91310115MA1YYYYY1", true), testKey)
+	var batch batchJSON
+	if err := json.Unmarshal(body, &batch); status != 200 || err != nil || batch.Total != 2 {
+		t.Errorf("batch: %d %s", status, body)
+	}
+	status, body = get(t, srv, "GET", "/v1/enterprises?legalRepId="+e.LegalRepID+"&size=100", testKey)
+	var reps listJSON
+	if err := json.Unmarshal(body, &reps); status != 200 || err != nil || !slices.ContainsFunc(reps.Data, func(j enterpriseJSON) bool { return j == render(&e) }) {
+		t.Errorf("enterprises of %s: %d %s", e.LegalRepID, status, body)
+	}
+	status, body = get(t, srv, "GET", "/v1/enterprises?page=1500&size=100", testKey)
+	var page listJSON
+	if err := json.Unmarshal(body, &page); status != 200 || err != nil || page.Total != ds.NumEnterprises() || len(page.Data) != 100 {
+		t.Errorf("page 1500: %d total %d, %d records", status, page.Total, len(page.Data))
+	}
+}

@@ -319,3 +319,23 @@ func TestBindingCodeTables(t *testing.T) {
 		}
 	}
 }
+
+// TestDistrictRegistry: over a registry too large to hold (the district's 5.7 million,
+// generated when asked), the service answers as it does over a held one: any person by
+// ID number, and "not found" for a number outside it.
+func TestDistrictRegistry(t *testing.T) {
+	ds := dataset.Generate(dataset.DefaultSeed, dataset.Size{Citizens: 5_700_000})
+	srv := httptest.NewServer(NewHandler(ds, simhttp.NewControl()))
+	t.Cleanup(srv.Close)
+	for _, i := range []int{0, 5, ds.NumPersons() / 2, ds.NumPersons() - 1} {
+		p := ds.Person(i)
+		status, a := query(t, srv.URL, ActionQueryPerson, queryPerson(strings.ToLower(p.IDNumber)))
+		if status != http.StatusOK || a.Body.Person == nil || a.Body.Person.SFZH != p.IDNumber || a.Body.Person.XM != p.Name || a.Body.Person.HJDZ != p.Address {
+			t.Errorf("person %d (%s): status %d, %+v", i, p.IDNumber, status, a.Body.Person)
+		}
+	}
+	beyond := dataset.Generate(dataset.DefaultSeed, dataset.Size{Citizens: 5_800_000}).Person(5_700_010).IDNumber
+	if status, a := query(t, srv.URL, ActionQueryPerson, queryPerson(beyond)); status != http.StatusInternalServerError || a.Body.Fault == nil || a.Body.Fault.ErrorCode != CodeNotFound {
+		t.Errorf("a person of a larger registry: status %d, %+v", status, a.Body.Fault)
+	}
+}
