@@ -76,7 +76,7 @@ func Start(ctx context.Context, o Options) (*Sims, error) {
 	start := time.Now()
 	ds := dataset.Generate(o.Seed, o.Size)
 	o.Log.Info("simulated departments: data generated", "citizens", ds.NumPersons(), "enterprises", ds.NumEnterprises(),
-		"credit_records", len(ds.Credit), "insurance_rows_held", len(ds.Insurance), "took", time.Since(start).Round(time.Millisecond))
+		"credit_records", ds.NumCredit(), "insurance_rows_held", len(ds.Insurance), "took", time.Since(start).Round(time.Millisecond))
 
 	s := &Sims{Data: ds, PSB: simhttp.NewControl(), AMR: simhttp.NewControl(), Addrs: map[string]string{}}
 

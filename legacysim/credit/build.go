@@ -19,8 +19,7 @@ import (
 // untouched. All rows go in one transaction through one prepared statement per table and
 // the indexes are built after the load, which keeps millions of rows workable.
 func BuildSQLite(ctx context.Context, path string, ds *dataset.Dataset) (err error) {
-	groups, err := byTable(ds)
-	if err != nil {
+	if err := checkKinds(ds); err != nil {
 		return fmt.Errorf("build credit database %s: %w", path, err)
 	}
 	dir := filepath.Dir(path)
@@ -45,7 +44,7 @@ func BuildSQLite(ctx context.Context, path string, ds *dataset.Dataset) (err err
 		return fmt.Errorf("build credit database: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	if err := fillSQLite(ctx, db, groups); err != nil {
+	if err := fillSQLite(ctx, db, ds); err != nil {
 		_ = db.Close()
 		return fmt.Errorf("build credit database %s: %w", path, err)
 	}
@@ -61,7 +60,7 @@ func BuildSQLite(ctx context.Context, path string, ds *dataset.Dataset) (err err
 	return nil
 }
 
-func fillSQLite(ctx context.Context, db *sql.DB, groups map[string][]dataset.CreditRecord) error {
+func fillSQLite(ctx context.Context, db *sql.DB, ds *dataset.Dataset) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -76,7 +75,7 @@ func fillSQLite(ctx context.Context, db *sql.DB, groups map[string][]dataset.Cre
 		if err != nil {
 			return fmt.Errorf("prepare insert into %s: %w", t.name, err)
 		}
-		for _, r := range groups[t.name] {
+		for r := range t.rowsOf(ds) {
 			if _, err := ins.ExecContext(ctx, t.args(r)...); err != nil {
 				_ = ins.Close()
 				return fmt.Errorf("insert %s into %s: %w", r.ID, t.name, err)
@@ -111,8 +110,7 @@ const mysqlBatch = 500
 // dropped first: this loads a simulator, never a production database. db should use
 // utf8mb4 (the go-sql-driver default); the tables are created with that character set.
 func LoadMySQL(ctx context.Context, db *sql.DB, ds *dataset.Dataset) error {
-	groups, err := byTable(ds)
-	if err != nil {
+	if err := checkKinds(ds); err != nil {
 		return fmt.Errorf("load credit tables: %w", err)
 	}
 	// DDL commits implicitly in MySQL, so the tables are created before the transaction.
@@ -131,9 +129,11 @@ func LoadMySQL(ctx context.Context, db *sql.DB, ds *dataset.Dataset) error {
 	}
 	defer func() { _ = tx.Rollback() }()
 	for _, t := range recordTables() {
-		rows := groups[t.name]
-		for start := 0; start < len(rows); start += mysqlBatch {
-			chunk := rows[start:min(start+mysqlBatch, len(rows))]
+		chunk := make([]dataset.CreditRecord, 0, mysqlBatch)
+		insert := func() error {
+			if len(chunk) == 0 {
+				return nil
+			}
 			args := make([]any, 0, len(chunk)*len(t.insertColumns()))
 			for _, r := range chunk {
 				args = append(args, t.args(r)...)
@@ -141,6 +141,18 @@ func LoadMySQL(ctx context.Context, db *sql.DB, ds *dataset.Dataset) error {
 			if _, err := tx.ExecContext(ctx, t.insertSQL(len(chunk)), args...); err != nil {
 				return fmt.Errorf("load credit tables: insert into %s: %w", t.name, err)
 			}
+			chunk = chunk[:0]
+			return nil
+		}
+		for r := range t.rowsOf(ds) {
+			if chunk = append(chunk, r); len(chunk) == mysqlBatch {
+				if err := insert(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := insert(); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -42,10 +42,34 @@ func wantCounts(ds *dataset.Dataset) map[string]int {
 	table := map[string]string{dataset.KindLicense: "xzxk", dataset.KindPenalty: "xzcf",
 		dataset.KindCommendation: "hongmingdan", dataset.KindDishonesty: "shixin"}
 	out := map[string]int{"xzxk": 0, "xzcf": 0, "hongmingdan": 0, "shixin": 0}
-	for _, r := range ds.Credit {
+	for r := range ds.AllCredit() {
 		out[table[r.Kind]]++
 	}
 	return out
+}
+
+// TestBuildSQLiteGenerated: a dataset too large to hold generates its credit records
+// while the database is written, and every one of them lands in its table.
+func TestBuildSQLiteGenerated(t *testing.T) {
+	ds := dataset.Generate(dataset.DefaultSeed, dataset.Size{Citizens: dataset.HoldUpTo + 1, Enterprises: 2000, CreditRecords: 3000})
+	if len(ds.Credit) >= ds.NumCredit() {
+		t.Fatalf("the dataset holds %d of its %d credit records", len(ds.Credit), ds.NumCredit())
+	}
+	path := filepath.Join(t.TempDir(), "credit.db")
+	if err := credit.BuildSQLite(context.Background(), path, ds); err != nil {
+		t.Fatal(err)
+	}
+	got, want := counts(t, path), wantCounts(ds)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("rows per table %v, want %v", got, want)
+	}
+	sum := 0
+	for _, n := range got {
+		sum += n
+	}
+	if sum != ds.NumCredit() {
+		t.Errorf("%d rows, want %d", sum, ds.NumCredit())
+	}
 }
 
 // TestBuildSQLiteDemoSize builds the demo's 30,000 records: every row lands in its
@@ -58,7 +82,7 @@ func TestBuildSQLiteDemoSize(t *testing.T) {
 	if err := credit.BuildSQLite(context.Background(), path, ds); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d records in %v", len(ds.Credit), time.Since(start))
+	t.Logf("%d records in %v", ds.NumCredit(), time.Since(start))
 	if got, want := counts(t, path), wantCounts(ds); !reflect.DeepEqual(got, want) {
 		t.Errorf("rows per table %v, want %v", got, want)
 	}

@@ -11,6 +11,8 @@ package credit
 
 import (
 	"fmt"
+	"iter"
+	"slices"
 	"strings"
 
 	"pudong.gov.cn/gateway/legacysim/dataset"
@@ -123,19 +125,24 @@ func compactDate(iso string) any {
 	return strings.ReplaceAll(iso, "-", "")
 }
 
-// byTable splits the dataset's credit records by the table that stores them.
-func byTable(ds *dataset.Dataset) (map[string][]dataset.CreditRecord, error) {
-	out := map[string][]dataset.CreditRecord{}
-	kinds := map[string]string{}
-	for _, t := range recordTables() {
-		kinds[t.kind] = t.name
-	}
-	for _, r := range ds.Credit {
-		name, ok := kinds[r.Kind]
-		if !ok {
-			return nil, fmt.Errorf("credit record %s: unknown kind %q", r.ID, r.Kind)
+// checkKinds makes sure every credit record of ds has a table to go to.
+func checkKinds(ds *dataset.Dataset) error {
+	for r := range ds.AllCredit() {
+		if !slices.ContainsFunc(recordTables(), func(t table) bool { return t.kind == r.Kind }) {
+			return fmt.Errorf("credit record %s: unknown kind %q", r.ID, r.Kind)
 		}
-		out[name] = append(out[name], r)
 	}
-	return out, nil
+	return nil
+}
+
+// rowsOf yields the credit records of ds that t stores, as they are generated: a table
+// is filled in one pass over the records, so that none of them needs to be held.
+func (t table) rowsOf(ds *dataset.Dataset) iter.Seq[dataset.CreditRecord] {
+	return func(yield func(dataset.CreditRecord) bool) {
+		for r := range ds.AllCredit() {
+			if r.Kind == t.kind && !yield(r) {
+				return
+			}
+		}
+	}
 }

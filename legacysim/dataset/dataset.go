@@ -84,8 +84,8 @@ type Insurance struct {
 // speed, and a larger one (the district's 5.7 million residents) generates each record
 // when asked, in memory that does not grow with the registry.
 type Dataset struct {
-	// Credit holds every credit record: they are few (Size.CreditRecords) and the credit
-	// simulator writes them to its database once.
+	// Credit holds the credit records of a dataset of up to HoldUpTo of them, and only
+	// the fixtures' of a larger one: AllCredit yields them all.
 	Credit []CreditRecord
 	// Insurance holds the social-insurance rows of a dataset up to HoldUpTo, and only the
 	// fixtures' of a larger one: EachInsurance yields them all.
@@ -96,10 +96,10 @@ type Dataset struct {
 	// persons and enterprises hold the fixtures, then the bulk records when held.
 	persons     []Person
 	enterprises []Enterprise
-	// insuranceHeld says Insurance holds the bulk rows too.
-	insuranceHeld bool
-	personAdd     uint64 // the seed's offset into the slots of ID numbers (generate.go)
-	firmAdd       uint64 // the seed's offset into the slots of credit codes
+	// insuranceHeld and creditHeld say Insurance and Credit hold the bulk rows too.
+	insuranceHeld, creditHeld bool
+	personAdd                 uint64 // the seed's offset into the slots of ID numbers (generate.go)
+	firmAdd                   uint64 // the seed's offset into the slots of credit codes
 }
 
 // Size says how many bulk records to generate besides the fixtures.

@@ -43,8 +43,8 @@ func (s Size) Check() error {
 	return nil
 }
 
-// HoldUpTo is the number of citizens (and of enterprises) up to which a dataset holds its
-// bulk records in memory, as the demo's and the tests' do. Above it every record is
+// HoldUpTo is the number of citizens (and of enterprises, and of credit records) up to
+// which a dataset holds its bulk records in memory, as the demo's and the tests' do. Above it every record is
 // generated from its index when asked: the simulators then serve the district's 5.7
 // million residents and their 15 million social-insurance rows in a few tens of MiB.
 const HoldUpTo = 200_000
@@ -68,10 +68,11 @@ func generate(seed uint64, size Size, hold bool) *Dataset {
 			ds.enterprises = append(ds.enterprises, ds.bulkEnterprise(b))
 		}
 	}
-	if size.Citizens > 0 || size.Enterprises > 0 {
-		for n := 1; n <= size.CreditRecords; n++ {
+	if hold && size.CreditRecords <= HoldUpTo {
+		for n := 1; n <= ds.bulkCredit(); n++ {
 			ds.Credit = append(ds.Credit, ds.creditRecord(n))
 		}
+		ds.creditHeld = true
 	}
 	if hold {
 		ds.eachBulkInsurance(func(r Insurance) error {
@@ -178,6 +179,37 @@ func all[T any](n int, at func(int) T) iter.Seq[T] {
 	return func(yield func(T) bool) {
 		for i := range n {
 			if !yield(at(i)) {
+				return
+			}
+		}
+	}
+}
+
+// bulkCredit is the number of bulk credit records: none without bulk subjects.
+func (ds *Dataset) bulkCredit() int {
+	if ds.size.Citizens == 0 && ds.size.Enterprises == 0 {
+		return 0
+	}
+	return ds.size.CreditRecords
+}
+
+// NumCredit is the number of credit records, fixtures included.
+func (ds *Dataset) NumCredit() int { return len(fixtureCredit()) + ds.bulkCredit() }
+
+// AllCredit yields every credit record: the fixtures', then the bulk ones in order. A
+// dataset above HoldUpTo generates the bulk ones as they are asked for.
+func (ds *Dataset) AllCredit() iter.Seq[CreditRecord] {
+	return func(yield func(CreditRecord) bool) {
+		for _, r := range ds.Credit {
+			if !yield(r) {
+				return
+			}
+		}
+		if ds.creditHeld {
+			return
+		}
+		for n := 1; n <= ds.bulkCredit(); n++ {
+			if !yield(ds.creditRecord(n)) {
 				return
 			}
 		}
