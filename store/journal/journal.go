@@ -74,18 +74,19 @@ type Journal struct {
 	f        *os.File
 	path     string
 	id       string
-	synced   int64      // logical position up to which the records are on the disk
-	flushing bool       // a flush is running; it alone writes to the file meanwhile
-	flushed  *sync.Cond // on mu: a flush ended
-	failed   error      // set when a flush failed: no more records are taken
-	size     int64      // bytes of header and records, those in buf included
-	alloc    int64      // bytes in the file: records are written over zeros written ahead (preallocate)
-	end      int64      // logical position past the last record
-	buf      []byte     // records written since the last flush took them, from file offset size-len(buf)
-	records  int        // records in buf
-	group    int        // records the last flush covered
-	spare    []byte     // the previous flush's buffer, for reuse
-	closing  bool       // Close stopped waiting for the running flush
+	synced   int64 // logical position up to which the records are on the disk
+	flushing bool  // a flush is running; it alone writes to the file meanwhile
+	// ended is closed when the running flush ends or the journal closes, and replaced
+	// by a new one: a caller waits on it together with its context.
+	ended   chan struct{}
+	failed  error  // set when a flush failed: no more records are taken
+	size    int64  // bytes of header and records, those in buf included
+	alloc   int64  // bytes in the file: records are written over zeros written ahead (preallocate)
+	end     int64  // logical position past the last record
+	buf     []byte // records written since the last flush took them, from file offset size-len(buf)
+	records int    // records in buf
+	group   int    // records the last flush covered
+	spare   []byte // the previous flush's buffer, for reuse
 	// fdatasync and closeWait are the system call a flush ends with and Close's bound on
 	// waiting for it; tests stand in a disk that stops answering.
 	fdatasync func(*os.File) error
@@ -117,7 +118,7 @@ func Open(path string) (*Journal, Opened, error) {
 		return nil, Opened{}, fmt.Errorf("journal %s: lock: %w", path, err)
 	}
 	j := &Journal{f: f, path: path, fdatasync: fdatasync, closeWait: closeWait}
-	j.flushed = sync.NewCond(&j.mu)
+	j.ended = make(chan struct{})
 	opened, err := j.load()
 	if err != nil {
 		f.Close()
@@ -342,37 +343,35 @@ func (j *Journal) usable() error {
 // record (fail closed).
 func (j *Journal) Sync(ctx context.Context, end int64) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	registered := false
 	for {
 		if err := j.usable(); err != nil {
+			j.mu.Unlock()
 			return err
 		}
 		if j.synced >= end {
+			j.mu.Unlock()
 			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("journal: waiting for the disk: %w", err)
 		}
 		if !j.flushing {
 			j.flushing = true
 			go j.flushGathered(j.group > 1)
 		}
-		if !registered {
-			// A disk that stops answering holds the flush, not the callers.
-			stop := context.AfterFunc(ctx, j.wakeWaiters)
-			defer stop()
-			registered = true
+		ended := j.ended
+		j.mu.Unlock()
+		// A disk that stops answering holds the flush, not the callers.
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			return fmt.Errorf("journal: waiting for the disk: %w", ctx.Err())
 		}
-		j.flushed.Wait()
+		j.mu.Lock()
 	}
 }
 
-// wakeWaiters wakes every caller waiting on flushed, to look at its context again.
-func (j *Journal) wakeWaiters() {
-	j.mu.Lock()
-	j.flushed.Broadcast()
-	j.mu.Unlock()
+// signalEnded wakes every caller waiting for the running flush; j.mu is held.
+func (j *Journal) signalEnded() {
+	close(j.ended)
+	j.ended = make(chan struct{})
 }
 
 // flushGathered is the running flush: it takes every record written so far (after
@@ -394,7 +393,7 @@ func (j *Journal) flushGathered(wait bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.flushing = false
-	j.flushed.Broadcast()
+	j.signalEnded()
 	if cap(buf) <= preallocate {
 		j.spare = buf
 	}
@@ -478,20 +477,23 @@ func (j *Journal) Close() error {
 	// Let a running flush end, for at most closeWait: a disk that stops answering must
 	// not hold the shutdown. Closing under a flush is safe (os.File keeps the descriptor
 	// until the flush's system call returns); the flush then fails.
-	timer := time.AfterFunc(j.closeWait, func() {
-		j.mu.Lock()
-		j.closing = true
-		j.flushed.Broadcast()
-		j.mu.Unlock()
-	})
+	timer := time.NewTimer(j.closeWait)
 	defer timer.Stop()
-	for j.flushing && !j.closing {
-		j.flushed.Wait()
+	for waiting := true; waiting && j.flushing; {
+		ended := j.ended
+		j.mu.Unlock()
+		select {
+		case <-ended:
+		case <-timer.C:
+			waiting = false
+		}
+		j.mu.Lock()
 	}
 	if j.f == nil {
 		return nil
 	}
 	err := j.f.Close()
 	j.f = nil
+	j.signalEnded() // callers waiting for a flush look again, and find the journal closed
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -351,11 +352,23 @@ func TestStalledDiskBoundsEveryWait(t *testing.T) {
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel2()
 	j2.Sync(ctx2, end) // starts the flush that never ends
+	// A caller still waiting for that flush when Close gives up learns that the journal
+	// closed, without waiting for its own context.
+	waiter := make(chan error, 1)
+	go func() { waiter <- j2.Sync(context.Background(), end) }()
 	done := make(chan error, 1)
 	go func() { done <- j2.Close() }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close waited for a flush that never ends")
+	}
+	select {
+	case err := <-waiter:
+		if err == nil || !strings.Contains(err.Error(), "closed") {
+			t.Errorf("a caller waiting at Close: %v, want the journal closed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a caller waiting for the stalled flush was not told the journal closed")
 	}
 }
