@@ -227,13 +227,14 @@ func (r *Recorder) recordDirect(ctx context.Context, events []gateway.AuditEvent
 		e.Chain = r.opts.Chain
 		stamped[i] = e
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	var cancel context.CancelFunc
+	if store.Later(ctx, r.opts.CommitTimeout) {
+		ctx, cancel = context.WithTimeout(ctx, r.opts.CommitTimeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
 	defer cancel()
 	defer context.AfterFunc(r.ctx, cancel)() // Close running out of time aborts it too
-	if r.opts.CommitTimeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, r.opts.CommitTimeout)
-		defer cancel()
-	}
 	return r.append(ctx, stamped, 1)
 }
 

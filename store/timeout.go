@@ -33,12 +33,24 @@ func within[T any](t timeoutStore, ctx context.Context, f func(context.Context) 
 // one call a request makes into the gateway's database, for the store and the tables
 // the gateway keeps beside it alike (docs/operators.md, store.timeout).
 func Within[T any](ctx context.Context, d time.Duration, f func(context.Context) (T, error)) (T, error) {
-	if d > 0 {
+	if Later(ctx, d) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
 	return f(ctx)
+}
+
+// Later reports whether a bound of d (none when d is zero or less) from now would end
+// sooner than ctx: whether bounding ctx by d changes anything. An audited answer passes
+// through several bounds of its wait for the disk (docs/audit.md, The journal); where an
+// earlier one already ends first, a later one adds no context and no timer.
+func Later(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return false
+	}
+	deadline, ok := ctx.Deadline()
+	return !ok || time.Until(deadline) > d
 }
 
 func (t timeoutStore) CreateRequests(ctx context.Context, reqs []gateway.SharingRequest) ([]gateway.SharingRequest, error) {
