@@ -268,8 +268,8 @@ var (
 	personInv = modInverse(personMul, personSlots)
 	firmInv   = modInverse(firmMul, firmSlots)
 
-	fixturePersonIDs       = idsOf(fixturePersons())
-	fixtureEnterpriseCodes = codesOf(fixtureEnterprises())
+	fixturePersonIDs       = keysOf(fixturePersons(), func(p Person) string { return p.IDNumber })
+	fixtureEnterpriseCodes = keysOf(fixtureEnterprises(), func(e Enterprise) string { return e.CreditCode })
 )
 
 // modInverse is a⁻¹ mod m by the extended Euclidean algorithm; a must be prime to m.
@@ -290,18 +290,11 @@ func modInverse(a, m uint64) uint64 {
 	return uint64(t)
 }
 
-func idsOf(ps []Person) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.IDNumber
-	}
-	return out
-}
-
-func codesOf(es []Enterprise) []string {
-	out := make([]string, len(es))
-	for i, e := range es {
-		out[i] = e.CreditCode
+// keysOf is the key of each of list's records, in order.
+func keysOf[T any](list []T, key func(T) string) []string {
+	out := make([]string, len(list))
+	for i, r := range list {
+		out[i] = key(r)
 	}
 	return out
 }
@@ -352,7 +345,7 @@ func (ds *Dataset) bulkPersonIndex(id string) (int, bool) {
 
 func (ds *Dataset) bulkPerson(b int) Person {
 	rnd := ds.rand(streamPerson, b)
-	pick := func(list []string) string { return list[rnd.IntN(len(list))] }
+	pick := (&generator{rnd}).pick
 	year, month, day, seq := ds.birth(b)
 	gender := "1"
 	if seq%2 == 0 {
@@ -446,7 +439,7 @@ func (ds *Dataset) representative(b int, rnd *rand.Rand) int {
 
 func (ds *Dataset) bulkEnterprise(b int) Enterprise {
 	rnd := ds.rand(streamEnterprise, b)
-	pick := func(list []string) string { return list[rnd.IntN(len(list))] }
+	pick := (&generator{rnd}).pick
 	code := ds.bulkCode(b, rnd)
 	rep := ds.Person(ds.representative(b, rnd))
 	individual := code[1] == '2'
