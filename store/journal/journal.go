@@ -87,9 +87,11 @@ type Journal struct {
 	records int    // records in buf
 	group   int    // records the last flush covered
 	spare   []byte // the previous flush's buffer, for reuse
-	// fdatasync and closeWait are the system call a flush ends with and Close's bound on
-	// waiting for it; tests stand in a disk that stops answering.
+	// fdatasync, fsync and closeWait are the system call a flush ends with, the one that
+	// makes a Reset durable, and Close's bound on waiting for either; tests stand in a
+	// disk that stops answering.
 	fdatasync func(*os.File) error
+	fsync     func(*os.File) error
 	closeWait time.Duration
 }
 
@@ -117,7 +119,7 @@ func Open(path string) (*Journal, Opened, error) {
 		}
 		return nil, Opened{}, fmt.Errorf("journal %s: lock: %w", path, err)
 	}
-	j := &Journal{f: f, path: path, fdatasync: fdatasync, closeWait: closeWait}
+	j := &Journal{f: f, path: path, fdatasync: fdatasync, fsync: (*os.File).Sync, closeWait: closeWait}
 	j.ended = make(chan struct{})
 	opened, err := j.load()
 	if err != nil {
@@ -237,22 +239,31 @@ func (j *Journal) cut(tail []byte, o *Opened) error {
 	return j.f.Sync()
 }
 
-// writeHeader writes the header with base as the position of an empty journal, and
-// syncs it.
-func (j *Journal) writeHeader(id string, base int64) error {
+// header is the header of journal id whose records start at base.
+func header(id string, base int64) ([]byte, error) {
 	raw, err := hex.DecodeString(id)
 	if err != nil || len(raw) != 16 {
-		return fmt.Errorf("journal id %q", id)
+		return nil, fmt.Errorf("journal id %q", id)
 	}
 	h := make([]byte, headerSize)
 	copy(h, magic)
 	h[4] = version
 	copy(h[8:24], raw)
 	binary.BigEndian.PutUint64(h[24:32], uint64(base))
+	return h, nil
+}
+
+// writeHeader writes the header with base as the position of an empty journal, and
+// syncs it.
+func (j *Journal) writeHeader(id string, base int64) error {
+	h, err := header(id, base)
+	if err != nil {
+		return err
+	}
 	if _, err := j.f.WriteAt(h, 0); err != nil {
 		return fmt.Errorf("write header: %w", err)
 	}
-	if err := j.f.Sync(); err != nil {
+	if err := j.fsync(j.f); err != nil {
 		return fmt.Errorf("sync header: %w", err)
 	}
 	j.id = id
@@ -445,36 +456,81 @@ func (j *Journal) extend(f *os.File, n int64) error {
 	return nil
 }
 
-// Reset empties the file, keeping its positions: the next record starts at End. Call
-// it only when every record has been applied. The header is written before the file is
-// cut, so a crash in between leaves records whose positions are all applied.
-func (j *Journal) Reset() error {
+// ErrNotApplied is returned by Reset when records past the position it was given are in
+// the journal: they are not applied yet, and the file keeps them.
+var ErrNotApplied = errors.New("journal: records past the applied position")
+
+// Reset empties the file, keeping its positions: the next record starts at End. applied
+// is the position up to which the records have been applied elsewhere; when records
+// past it were written meanwhile, Reset leaves the file alone (ErrNotApplied). The header
+// is written before the file is cut, so a crash in between leaves records whose
+// positions are all applied.
+//
+// Reset takes the place of the running flush while it writes: records may be written
+// meanwhile (they follow the new header), and callers of Sync wait for it with their
+// contexts, so a disk that stops answering holds Reset alone, not the writers
+// (docs/audit.md, "The journal"). A failed Reset leaves it unknown what the file holds,
+// so the journal then refuses every later record, as after a failed flush.
+func (j *Journal) Reset(applied int64) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if err := j.usable(); err != nil {
+		j.mu.Unlock()
 		return err
 	}
-	if len(j.buf) > 0 || j.synced != j.end { // also while a flush runs: it has records to sync
+	if j.end != applied {
+		j.mu.Unlock()
+		return ErrNotApplied
+	}
+	if j.flushing || len(j.buf) > 0 || j.synced != j.end {
+		j.mu.Unlock()
 		return errors.New("journal: reset with records not yet on the disk")
 	}
-	if err := j.writeHeader(j.id, j.end); err != nil {
+	j.flushing = true
+	f, id, base := j.f, j.id, j.end
+	j.mu.Unlock()
+	err := j.truncate(f, id, base)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.flushing = false
+	j.signalEnded()
+	if err == nil && j.f == nil {
+		err = errors.New("closed")
+	}
+	if err != nil {
+		if j.failed == nil {
+			j.failed = fmt.Errorf("journal: a reset failed, so what the file holds is unknown; restart to recover from the file: %w", err)
+		}
 		return fmt.Errorf("journal: reset: %w", err)
 	}
-	if err := j.f.Truncate(headerSize); err != nil {
-		return fmt.Errorf("journal: reset: %w", err)
-	}
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("journal: reset: %w", err)
-	}
-	j.size, j.alloc = headerSize, headerSize
+	// Records written during the reset follow the new header.
+	j.size, j.alloc = headerSize+int64(len(j.buf)), headerSize
 	return nil
+}
+
+// truncate writes the header of an empty journal at base, then cuts the records off,
+// syncing each step; only the running flush (here Reset) touches the file meanwhile.
+func (j *Journal) truncate(f *os.File, id string, base int64) error {
+	h, err := header(id, base)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(h, 0); err != nil {
+		return fmt.Errorf("write header: %w", err)
+	}
+	if err := j.fsync(f); err != nil {
+		return fmt.Errorf("sync header: %w", err)
+	}
+	if err := f.Truncate(headerSize); err != nil {
+		return err
+	}
+	return j.fsync(f)
 }
 
 // Close releases the file and its lock.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	// Let a running flush end, for at most closeWait: a disk that stops answering must
+	// Let a running flush (or Reset) end, for at most closeWait: a disk that stops answering must
 	// not hold the shutdown. Closing under a flush is safe (os.File keeps the descriptor
 	// until the flush's system call returns); the flush then fails.
 	timer := time.NewTimer(j.closeWait)

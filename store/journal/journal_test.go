@@ -78,7 +78,10 @@ func TestResetKeepsPositions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j")
 	j, _ := open(t, path)
 	appendAll(t, j, "aaaa", "bb")
-	if err := j.Reset(); err != nil {
+	if err := j.Reset(4); !errors.Is(err, ErrNotApplied) {
+		t.Fatalf("reset with a record not applied: %v", err)
+	}
+	if err := j.Reset(6); err != nil {
 		t.Fatal(err)
 	}
 	if j.Size() != headerSize || j.End() != 6 {
@@ -370,5 +373,65 @@ func TestStalledDiskBoundsEveryWait(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a caller waiting for the stalled flush was not told the journal closed")
+	}
+}
+
+// TestStalledResetHoldsNoWriter: a Reset whose disk stops answering once held the
+// journal's lock, so every Write, Sync and End (every audited answer) waited for the
+// disk, past any deadline. Now it holds only itself: records written meanwhile wait for
+// their flush within their contexts, and follow the new header once the disk answers.
+func TestStalledResetHoldsNoWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, _ := open(t, path)
+	appendAll(t, j, "aaaa")
+	stalled, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	j.fsync = func(f *os.File) error {
+		once.Do(func() { close(stalled) })
+		<-resume
+		return f.Sync()
+	}
+	var resumeOnce sync.Once
+	t.Cleanup(func() { resumeOnce.Do(func() { close(resume) }) })
+	reset := make(chan error, 1)
+	go func() { reset <- j.Reset(4) }()
+	<-stalled
+
+	type result struct {
+		end int64
+		err error
+	}
+	wrote := make(chan result, 1)
+	go func() {
+		end, err := j.Write([]byte("bb"))
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			err = j.Sync(ctx, end)
+		}
+		wrote <- result{end, err}
+	}()
+	var end int64
+	select {
+	case r := <-wrote:
+		if !errors.Is(r.err, context.DeadlineExceeded) {
+			t.Fatalf("a record written during a stalled reset: %v, want its context's deadline", r.err)
+		}
+		end = r.end
+	case <-time.After(5 * time.Second):
+		t.Fatal("a write waited for the disk of a stalled reset")
+	}
+
+	resumeOnce.Do(func() { close(resume) })
+	if err := <-reset; err != nil {
+		t.Fatalf("reset once the disk answers: %v", err)
+	}
+	if err := j.Sync(context.Background(), end); err != nil {
+		t.Fatalf("the record written during the reset: %v", err)
+	}
+	j.Close()
+	j, o := open(t, path)
+	if got := payloads(o); !slices.Equal(got, []string{"bb"}) || o.Records[0].End != 6 || j.End() != 6 {
+		t.Fatalf("after reopen: %q, end %d", got, j.End())
 	}
 }

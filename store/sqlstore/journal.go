@@ -122,7 +122,7 @@ func (s *Store) replay(ctx context.Context, jn *journaled, recs []journal.Record
 	if len(recs) > 0 {
 		s.log.Info("audit journal replayed", "records", len(recs), "applied_to", jn.applied)
 	}
-	return jn.j.Reset()
+	return jn.j.Reset(jn.j.End())
 }
 
 // journalBytes is the payload bytes of recs.
@@ -357,21 +357,20 @@ func (s *Store) applyRecords(ctx context.Context, jn *journaled, recs []pendingR
 }
 
 // resetIfApplied empties a journal file that has grown past resetAbove once the tables
-// hold all of it. Appends wait for the moment it takes.
+// hold all of it. Appends go on meanwhile: the journal keeps the records written during
+// the reset, and one written before it that is not applied yet makes it decline
+// (journal.ErrNotApplied), so no lock of the appends is held across the disk's writes
+// (docs/audit.md, "The journal": a disk that stops answering holds no append past its
+// bound).
 func (s *Store) resetIfApplied(jn *journaled) {
 	if jn.j.Size() < resetAbove {
 		return
 	}
-	jn.order.Lock()
-	defer jn.order.Unlock()
 	jn.mu.Lock()
 	applied := jn.applied
 	jn.mu.Unlock()
-	if applied != jn.j.End() {
-		return
-	}
-	if err := jn.j.Reset(); err != nil {
-		jn.log.Error("audit journal: emptying the applied journal failed; it keeps growing until the next try", "err", err)
+	if err := jn.j.Reset(applied); err != nil && !errors.Is(err, journal.ErrNotApplied) {
+		jn.log.Error("audit journal: emptying the applied journal failed; appends are refused until a restart recovers from the file", "err", err)
 	}
 }
 
@@ -391,12 +390,12 @@ func (s *Store) closeJournal() {
 	close(jn.stop)
 	<-jn.done
 	jn.mu.Lock()
-	left := len(jn.pending)
+	left, applied := len(jn.pending), jn.applied
 	close(jn.moved)
 	jn.moved = make(chan struct{})
 	jn.mu.Unlock()
 	if left == 0 {
-		if err := jn.j.Reset(); err != nil {
+		if err := jn.j.Reset(applied); err != nil {
 			jn.log.Error("audit journal: emptying at close failed; it is replayed at the next start", "err", err)
 		}
 	} else {
