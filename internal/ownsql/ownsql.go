@@ -15,9 +15,11 @@ import (
 	"strconv"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
-	"pudong.gov.cn/gateway/store/sqlite" // registers the "sqlite" driver, and its settings
+	"pudong.gov.cn/gateway/store/postgres" // the store's connection settings, its bound on connecting
+	"pudong.gov.cn/gateway/store/sqlite"   // registers the "sqlite" driver, and its settings
 	"pudong.gov.cn/gateway/store/sqlstore"
 )
 
@@ -39,8 +41,9 @@ func Open(ctx context.Context, driver, dsn string, migration []string) (*DB, err
 	switch driver {
 	case "postgres":
 		d.postgres = true
-		d.DB, err = sql.Open("pgx", dsn)
-		if err == nil {
+		var cfg *pgx.ConnConfig
+		if cfg, err = postgres.ParseConfig(dsn); err == nil {
+			d.DB = stdlib.OpenDB(*cfg)
 			// A few connections: these tables see a request now and then, and an unbounded
 			// pool would let a stalled server collect a connection per waiting caller.
 			d.SetMaxOpenConns(maxPostgresConns)

@@ -5,10 +5,35 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"pudong.gov.cn/gateway/internal/ownsql/ownsqltest"
+	"pudong.gov.cn/gateway/store/postgres"
+	"pudong.gov.cn/gateway/store/postgres/pgtest"
 	"pudong.gov.cn/gateway/store/sqlite"
 )
+
+// The tables beside a PostgreSQL store connect with the store's bound: against a server
+// that accepts the connection and never answers, Open (and so the start-up) fails within
+// postgres.ConnectTimeout instead of waiting for ever.
+func TestOpenFailsOnASilentServer(t *testing.T) {
+	done := make(chan error, 1)
+	go func() {
+		db, err := Open(context.Background(), "postgres", pgtest.Silent(t), []string{`SELECT 1`})
+		if err == nil {
+			db.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Open succeeded against a server that never answers")
+		}
+	case <-time.After(postgres.ConnectTimeout + 5*time.Second):
+		t.Fatalf("Open still waiting %s after postgres.ConnectTimeout", 5*time.Second)
+	}
+}
 
 // Placeholders are rewritten for PostgreSQL only.
 func TestQ(t *testing.T) {

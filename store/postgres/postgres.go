@@ -44,6 +44,27 @@ const (
 	maxBackoff = 10 * time.Second
 )
 
+// ConnectTimeout bounds each new connection to the database, from the dial to the end of
+// authentication, when the DSN sets no connect_timeout (or sets 0, libpq's "wait for
+// ever"): a server that accepts the connection and never answers fails the start-up, the
+// gateway audit commands and the listener's reconnection within it instead of holding
+// them (docs/operators.md, store).
+const ConnectTimeout = 5 * time.Second
+
+// ParseConfig parses dsn as pgx does, and bounds its connections by ConnectTimeout
+// unless the dsn says otherwise. Every connection the gateway makes to PostgreSQL is
+// configured by it.
+func ParseConfig(dsn string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = ConnectTimeout
+	}
+	return cfg, nil
+}
+
 // Open connects to the database dsn names (any libpq connection string or URL; a
 // search_path parameter selects the schema), brings the schema up to date, and starts
 // listening for changes. It returns once the listener is in place, so no change made
@@ -54,7 +75,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*sqlstore.Store, e
 }
 
 func open(ctx context.Context, dsn string, log *slog.Logger) (*sqlstore.Store, *dialect, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := ParseConfig(dsn)
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres store: parse dsn: %w", err)
 	}

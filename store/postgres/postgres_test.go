@@ -37,6 +37,43 @@ func openTest(t *testing.T, dsn string) (*sqlstore.Store, *dialect) {
 	return s, d
 }
 
+// A PostgreSQL that accepts the connection and never answers once held the start-up (and
+// `gateway audit verify`) for as long as it stalled: pgx waits for ever unless the DSN
+// sets connect_timeout. Open now fails within ConnectTimeout; a DSN's own
+// connect_timeout still wins.
+func TestOpenFailsOnASilentServer(t *testing.T) {
+	silent := pgtest.Silent(t)
+	for _, c := range []struct {
+		name, dsn string
+		bound     time.Duration
+	}{{"default", silent, ConnectTimeout}, {"connect_timeout=1", silent + "&connect_timeout=1", time.Second}} {
+		dsn, bound := c.dsn, c.bound
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			done := make(chan error, 1)
+			go func() {
+				s, err := Open(context.Background(), dsn, slog.New(slog.DiscardHandler))
+				if err == nil {
+					s.Close()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("Open succeeded against a server that never answers")
+				}
+				if took := time.Since(start); took < bound/2 {
+					t.Errorf("Open gave up after %s, before its bound %s: %v", took, bound, err)
+				}
+			case <-time.After(bound + 5*time.Second):
+				t.Fatalf("Open still waiting %s after its bound %s", 5*time.Second, bound)
+			}
+		})
+	}
+}
+
 func openStore(t *testing.T, dsn string) *sqlstore.Store {
 	s, _ := openTest(t, dsn)
 	return s
