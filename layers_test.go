@@ -24,7 +24,7 @@ var below = map[string][]string{
 	"adapters":   {".", "config"},
 	"resilience": {".", "config", "adapters"},
 	"cache":      {".", "config", "adapters", "cache"},
-	"audit":      {".", "store", "internal/keyfile"},
+	"audit":      {".", "store", "internal/keyfile", "internal/fsync"},
 	// The one reader and writer of the gateway's private keys.
 	"internal/keyfile": {"internal/fsync"},
 	// Durable directory entries, for the journal, key files and exports.

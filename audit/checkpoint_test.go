@@ -272,6 +272,45 @@ func TestCheckpointsAcrossAKeyRotation(t *testing.T) {
 	}
 }
 
+// A checkpoint line a crash cut short (power lost during its write) once stayed at the
+// end of the file, and the next start appended its checkpoints to it: the torn line and
+// the next checkpoint read as one unreadable line, and `gateway audit verify` reported
+// the trail BROKEN for good. The next start now cuts the torn line off (keeping it
+// beside the file), and the trail verifies with the checkpoints written after it.
+func TestTornCheckpointLineIsCutAtStart(t *testing.T) {
+	a := newAnchored(t)
+	for _, path := range []string{a.checkpointFile, filepath.Join(a.mirror, audit.ChainFile(""))} {
+		lines, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := lines[bytes.LastIndexByte(lines[:len(lines)-1], '\n')+1:]
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(last[:len(last)-1]) // a whole checkpoint but its newline: torn all the same
+		f.Close()
+	}
+	cp := a.checkpointer(t, a.key)
+	if err := a.s.AppendAudit(context.Background(), events("after the crash", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rep := a.verify(t, a.keys)
+	if !rep.OK() || rep.Chains[0].Checkpoint == nil || rep.Chains[0].Checkpoint.Seq != 12 {
+		t.Fatalf("after a torn checkpoint line: %+v, broken %v", rep, rep.Broken)
+	}
+	if kept, _ := filepath.Glob(a.checkpointFile + ".damaged-*"); len(kept) != 1 {
+		t.Errorf("the torn line kept beside the file: %v", kept)
+	}
+}
+
 func TestCheckpointerTriggers(t *testing.T) {
 	s, _ := emptyChain(t)
 	_, k, _ := ed25519.GenerateKey(nil)

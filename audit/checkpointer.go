@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"pudong.gov.cn/gateway/internal/fsync"
 )
 
 // Head reads the head of a chain: the Seq and Hash of its last event, 0 and "" when it
@@ -103,6 +106,9 @@ func openCheckpointFile(path string) (*checkpointFile, error) {
 		return nil, fmt.Errorf("checkpoint file: %w", err)
 	}
 	cf := &checkpointFile{path: path}
+	if err := cutTornLine(path); err != nil {
+		return nil, fmt.Errorf("checkpoint file %s: %w", path, err)
+	}
 	r, err := os.Open(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -128,8 +134,51 @@ func openCheckpointFile(path string) (*checkpointFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint file: %w", err)
 	}
+	// A new file's name is durable once its directory is: a checkpoint synced into a
+	// file whose name a crash then lost would be lost with it.
+	if err := fsync.Dir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("checkpoint file: %w", err)
+	}
 	cf.f = f
 	return cf, nil
+}
+
+// cutTornLine removes a last line without its newline from the checkpoint file at path:
+// a checkpoint whose write a crash cut short (a whole line is written, newline
+// included, and synced before it counts as written). Left in place, the next checkpoint
+// would be appended to it, and both would read as one unreadable line. The torn bytes
+// are kept beside the file (PATH.damaged-TIME), as the audit journal keeps its own.
+func cutTornLine(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := info.Size()
+	n := min(size, maxCheckpointLine+1)
+	tail := make([]byte, n)
+	if _, err := f.ReadAt(tail, size-n); err != nil {
+		return err
+	}
+	if n == 0 || tail[n-1] == '\n' {
+		return nil
+	}
+	torn := tail[bytes.LastIndexByte(tail, '\n')+1:]
+	if err := os.WriteFile(fmt.Sprintf("%s.damaged-%d", path, time.Now().UnixNano()), torn, 0o600); err != nil {
+		return fmt.Errorf("keep the torn line: %w", err)
+	}
+	if err := f.Truncate(size - int64(len(torn))); err != nil {
+		return fmt.Errorf("cut the torn line: %w", err)
+	}
+	return f.Sync()
 }
 
 // Check compares the chain head with the last checkpoint written before this start: a
