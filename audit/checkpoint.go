@@ -124,16 +124,12 @@ func LoadSigningKey(path string, create bool) (*Signer, error) {
 func EncodePublicKey(pub ed25519.PublicKey) []byte { return keyfile.EncodePublic(pub) }
 
 // PublishKey writes pub as DIR/keys/KEYID.pem unless it is there, so that the key set
-// verification starts from travels with the checkpoints it verifies.
+// verification starts from travels with the checkpoints it verifies. The file is written
+// whole or not at all, and one that holds anything but the key (a write a crash cut
+// short) is written again: LoadKeys refuses a file it cannot read.
 func PublishKey(dir string, pub ed25519.PublicKey) error {
 	path := filepath.Join(dir, "keys", KeyID(pub)+".pem")
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("publish audit key: %w", err)
-	}
-	if err := os.WriteFile(path, EncodePublicKey(pub), 0o644); err != nil {
+	if err := keyfile.WritePublic(path, pub); err != nil {
 		return fmt.Errorf("publish audit key: %w", err)
 	}
 	return nil

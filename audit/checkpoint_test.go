@@ -311,6 +311,33 @@ func TestTornCheckpointLineIsCutAtStart(t *testing.T) {
 	}
 }
 
+// A published key file a crash cut short (os.WriteFile is not atomic) was left as it
+// was at every later start, since it existed, and `gateway audit verify` then refused
+// to run: LoadKeys cannot read it. PublishKey now writes the key whole or not at all,
+// and writes again a file that holds anything else.
+func TestTornPublishedKeyIsWrittenAgain(t *testing.T) {
+	dir := t.TempDir()
+	pub, _, _ := ed25519.GenerateKey(nil)
+	path := filepath.Join(dir, "keys", audit.KeyID(pub)+".pem")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	pem := audit.EncodePublicKey(pub)
+	if err := os.WriteFile(path, pem[:len(pem)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.PublishKey(dir, pub); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := audit.LoadKeys(filepath.Join(dir, "keys"))
+	if err != nil {
+		t.Fatalf("the published keys after a torn write: %v", err)
+	}
+	if _, ok := keys[audit.KeyID(pub)]; !ok || len(keys) != 1 {
+		t.Errorf("published keys %v, want %s", keys, audit.KeyID(pub))
+	}
+}
+
 func TestCheckpointerTriggers(t *testing.T) {
 	s, _ := emptyChain(t)
 	_, k, _ := ed25519.GenerateKey(nil)

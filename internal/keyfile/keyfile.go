@@ -123,14 +123,24 @@ func ReadOrCreatePair(path, pubPath string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := EncodePublic(key.Public().(ed25519.PublicKey))
-	if old, err := os.ReadFile(pubPath); err == nil && bytes.Equal(old, data) {
-		return key, nil
-	}
-	if err := write(pubPath, data, 0o644, true); err != nil {
-		return nil, fmt.Errorf("public key file %s: %w", pubPath, err)
+	if err := WritePublic(pubPath, key.Public().(ed25519.PublicKey)); err != nil {
+		return nil, err
 	}
 	return key, nil
+}
+
+// WritePublic keeps pub in path (EncodePublic, mode 0644): the file is rewritten, whole
+// or not at all, when it is missing or holds anything else (another key, or a write a
+// crash cut short), and left alone otherwise.
+func WritePublic(path string, pub ed25519.PublicKey) error {
+	data := EncodePublic(pub)
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	if err := write(path, data, 0o644, true); err != nil {
+		return fmt.Errorf("public key file %s: %w", path, err)
+	}
+	return nil
 }
 
 // DecodePublic returns the Ed25519 keys of every PEM "PUBLIC KEY" block (PKIX) in data,
