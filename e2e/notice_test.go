@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -311,4 +312,83 @@ func TestWatchNoticeFromAnotherConsumersRead(t *testing.T) {
 	if bad := g.Post(sup, `{ notices(after: "NT-20261204-NOPE") { id } }`, nil); len(bad.Errors) == 0 || bad.Errors[0].Extensions["code"] != "BAD_USER_INPUT" {
 		t.Errorf("an unknown cursor: %s", bad.Raw)
 	}
+}
+
+// A notice is a read of the watched subject's data, so it is decided and audited as any
+// other read (docs/SECURITY.md, "notices"). A person's credit records are found by their
+// ID number (Citizen.creditRecords is @join): a watcher that sees the ID number only
+// masked gets no notice of them, as it could not follow the join by a query. A watcher
+// that may follow it gets the notice, and every value of it about the person, the
+// unconditional ones too, is on the audit trail under the notice's id.
+func TestNoticesAreDecidedAndAuditedAsReads(t *testing.T) {
+	const liNa = "310115199001010029"
+	addDishonesty := func(t *testing.T, g *Gateway) string {
+		ctx := t.Context()
+		sup := g.Token("supervision-platform")
+		if r := g.Post(sup, `mutation { watch(subjects: ["`+liNa+`"]) { subject } }`, nil); len(r.Errors) > 0 {
+			t.Fatalf("watch: %s", r.Raw)
+		}
+		if _, err := g.Parts.Notices.Scan(ctx, true); err != nil { // the baseline
+			t.Fatal(err)
+		}
+		db, err := sql.Open("sqlite", strings.TrimPrefix(g.Sims.Addrs["credit"], "sqlite:"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(`INSERT INTO shixin (id, xdr_id, xdr_mc, jdswh, mc, nr, jdrq, yxqz, jdjg) VALUES
+			('SX-TEST-0002', '` + liNa + `', '李娜', '浦执〔2026〕77号', '拒不履行支付义务',
+			 '列入失信被执行人名单。', '2026-12-04', NULL, '上海市浦东新区人民法院')`); err != nil {
+			t.Fatal(err)
+		}
+		g.Parts.Fed.Purge(ctx, "credit", []string{liNa})
+		if _, err := g.Parts.Notices.Scan(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		return sup
+	}
+
+	t.Run("masked ID number: no notice of credit records", func(t *testing.T) {
+		g := Start(t, func(c *config.Config) {
+			sup := c.Consumer("supervision-platform")
+			for i := range sup.Grants {
+				sup.Grants[i].Codes = slices.DeleteFunc(slices.Clone(sup.Grants[i].Codes), func(code string) bool { return code == "310115-PSB-RK01-001" })
+			}
+		})
+		sup := addDishonesty(t, g)
+		// The query path refuses the join; the notice path must agree.
+		if r := g.Post(sup, `{ citizen(idNumber: "`+liNa+`") { creditRecords { title } } }`, nil); strings.Contains(string(r.Raw), "SX-TEST-0002") || r.ErrorAt("citizen.creditRecords") == nil {
+			t.Fatalf("the join by a masked ID number: %s", r.Raw)
+		}
+		r := g.Post(sup, `{ notices { subject change values { field access value } } }`, nil)
+		if len(r.Errors) > 0 || strings.Contains(string(r.Raw), "SX-TEST-0002") || strings.Contains(string(r.Raw), "拒不履行") || strings.Contains(string(r.Raw), notice.CreditRecordAdded) {
+			t.Errorf("a notice told a person's credit record through a join the watcher may not follow: %s", r.Raw)
+		}
+	})
+
+	t.Run("unmasked ID number: notice, every value audited", func(t *testing.T) {
+		g := Start(t)
+		sup := addDishonesty(t, g)
+		r := g.Post(sup, `{ notices { id subject change values { code field access value } } }`, nil)
+		if r.Str("notices.0.change") != notice.CreditRecordAdded || !strings.Contains(string(r.Raw), "拒不履行支付义务") {
+			t.Fatalf("the notice: %s", r.Raw)
+		}
+		id := r.Str("notices.0.id")
+		events, err := g.Parts.Store.ListAudit(t.Context(), store.AuditFilter{Owner: "credit", Subject: liNa})
+		if err != nil {
+			t.Fatal(err)
+		}
+		audited := map[string]bool{}
+		for _, e := range events {
+			if e.RequestID == id && e.Consumer == "supervision-platform" {
+				audited[e.Code] = true
+			}
+		}
+		for _, v := range r.Get("notices.0.values").([]any) {
+			v := v.(map[string]any)
+			if v["access"] != "DENY" && !audited[v["code"].(string)] {
+				t.Errorf("%s (%s) of %s reached the watcher without an audit event", v["field"], v["code"], liNa)
+			}
+		}
+	})
 }

@@ -250,40 +250,28 @@ func (e *Enforcer) resolve(entry *gateway.CatalogEntry, obj any) target {
 	return e.asSource(t)
 }
 
-// asSource turns a target whose entry is a copy into its source's, unless the owner
-// recorded a legal basis for wider sharing or the copy is one for persons only and the
-// subject is none.
+// asSource turns a target whose entry is a copy into its source's (policy.Catalog.Datum):
+// the same rule decides copies wherever the gateway sends a value on.
 func (e *Enforcer) asSource(t target) target {
-	c := t.entry.Copy
-	if c == nil || t.entry.LegalBasis != "" || (c.PersonOnly && t.subject.Person == "") {
-		return t
-	}
-	if src := e.catalog.Source(t.entry); src != nil {
-		t.holder, t.entry = t.entry.Owner, src
-	}
-	return t
+	d := e.catalog.Datum(t.entry, t.subject)
+	return target{entry: d.Entry, subject: d.Subject, holder: d.Holder}
+}
+
+func (t target) datum() policy.Datum {
+	return policy.Datum{Entry: t.entry, Subject: t.subject, Holder: t.holder}
 }
 
 // decide applies the policy to a target; the department holding a copy reads its own
 // records as their owner.
 func (st *state) decide(t target) policy.Decision {
-	if t.holder != "" && st.caller != nil && st.caller.Dept == t.holder {
-		return policy.Decision{Outcome: gateway.Allow, Rule: policy.RuleOwner}
-	}
-	return policy.Decide(st.caller, t.entry, t.subject, st.grants, st.now)
+	return t.datum().Decide(st.caller, st.grants, st.now)
 }
 
 // auditDue says whether a decision is an audit event: every decision on a conditional or
 // not-shared datum, and every read of a person's datum, whatever its class, by anyone
-// but the person and the datum's owner.
+// but the person and the datum's owner (policy.Datum.AuditDue).
 func (st *state) auditDue(t target, d policy.Decision) bool {
-	if t.entry.Class != gateway.Unconditional {
-		return true
-	}
-	if t.subject.Person == "" || d.Outcome == gateway.Deny {
-		return false
-	}
-	return d.Rule != policy.RuleSelf && (d.Rule != policy.RuleOwner || st.caller == nil || st.caller.Dept != t.entry.Owner)
+	return t.datum().AuditDue(st.caller, d)
 }
 
 // Share implements the @share directive.

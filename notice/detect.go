@@ -144,6 +144,18 @@ func (s *Service) noticesFor(c *gateway.Caller, w Watch, old state, r read, now 
 	var events []gateway.AuditEvent
 	for _, ch := range diff(old, r) {
 		id := store.NewID("NT", now)
+		if ch.join != "" {
+			// The records were found by a datum of the subject (a person's credit records
+			// by their ID number, Citizen.creditRecords' @join): a watcher who could not
+			// follow that join by a query learns nothing of them here either.
+			j, ev := s.value(c, w.Subject, field{coord: ch.join}, now, id)
+			if ev != nil {
+				events = append(events, *ev)
+			}
+			if j == nil || j.Access != string(gateway.Allow) {
+				continue
+			}
+		}
 		key, ev := s.value(c, w.Subject, field{coord: ch.key}, now, id)
 		if key == nil || key.Access == string(gateway.Deny) {
 			if ev != nil {
@@ -208,12 +220,19 @@ func (s *Service) read(ctx context.Context, l *federation.Loaders, subject strin
 }
 
 // change is one change found by diff, with the raw values a notice reports. key is the
-// datum whose change it reports: the watcher must be allowed to learn of that one.
+// datum whose change it reports: the watcher must be allowed to learn of that one. join,
+// when set, is the datum of the subject by which the changed records are found: the
+// watcher must see it unmasked, as following the schema's @join needs.
 type change struct {
 	kind   string
 	key    string
+	join   string
 	fields []field
 }
+
+// creditJoin is the datum a subject's credit records are found by (Citizen.creditRecords
+// is @join on it): a person's ID number, as the credit platform holds it.
+const creditJoin = "CreditRecord.subjectId"
 
 type field struct{ coord, value string }
 
@@ -224,7 +243,7 @@ func diff(old state, r read) []change {
 	var out []change
 	for _, id := range r.state.Credit {
 		if !slices.Contains(old.Credit, id) {
-			ch := change{kind: CreditRecordAdded, key: "CreditRecord.id"}
+			ch := change{kind: CreditRecordAdded, key: "CreditRecord.id", join: creditJoin}
 			for _, f := range creditFields {
 				if v := r.credit[id][f]; v != "" {
 					ch.fields = append(ch.fields, field{"CreditRecord." + f, v})
@@ -235,7 +254,7 @@ func diff(old state, r read) []change {
 	}
 	for _, id := range old.Credit {
 		if !slices.Contains(r.state.Credit, id) {
-			out = append(out, change{kind: CreditRecordRemoved, key: "CreditRecord.id", fields: []field{{"CreditRecord.id", id}}})
+			out = append(out, change{kind: CreditRecordRemoved, key: "CreditRecord.id", join: creditJoin, fields: []field{{"CreditRecord.id", id}}})
 		}
 	}
 	if old.Status != "" && r.state.Status != "" && old.Status != r.state.Status {
@@ -277,8 +296,10 @@ func (s *Service) watcherCaller(consumer string) *gateway.Caller {
 	return &gateway.Caller{Subject: "watch-list", Consumer: c.Name, Purpose: c.Purpose, Dept: c.Dept, Roles: c.Roles}
 }
 
-// value decides one value for the watcher and returns it with its audit event (for
-// conditional and not-shared items), or nil when the catalogue does not govern it.
+// value decides one value for the watcher as a query's answer would (policy.Datum: a
+// copy as its source, every read of a person's datum audited whatever its class) and
+// returns it with its audit event when one is due, or nil when the catalogue does not
+// govern it.
 func (s *Service) value(c *gateway.Caller, subject string, f field, now time.Time, noticeID string) (*Value, *gateway.AuditEvent) {
 	entry := s.o.Catalog.ByField(f.coord)
 	if entry == nil {
@@ -288,19 +309,25 @@ func (s *Service) value(c *gateway.Caller, subject string, f field, now time.Tim
 	if idcode.ValidateIDNumber(subject) == nil {
 		subj.Person = subject
 	}
-	d := policy.Decide(c, entry, subj, s.grants(), now)
+	if entry.Copy != nil && entry.Copy.Via != "" {
+		// A copy about whom a relation leads to: the notice does not follow relations,
+		// so it cannot decide the value as its source and leaves it out.
+		return nil, nil
+	}
+	dt := s.o.Catalog.Datum(entry, subj)
+	d := dt.Decide(c, s.grants(), now)
 	v := &Value{Code: entry.Code, Field: entry.Field, Access: string(d.Outcome)}
 	switch d.Outcome {
 	case gateway.Allow:
 		x := f.value
 		v.Value = &x
 	case gateway.Masked:
-		x := policy.MaskValue(entry.Mask, f.value)
+		x := policy.MaskValue(dt.Entry.Mask, f.value)
 		v.Value = &x
 	}
-	if entry.Class == gateway.Unconditional {
+	if !dt.AuditDue(c, d) {
 		return v, nil
 	}
 	return v, &gateway.AuditEvent{At: now, Consumer: c.Consumer, EndUser: c.Subject, Purpose: c.Purpose, RequestID: noticeID,
-		Code: entry.Code, Owner: entry.Owner, Subject: subj.ID, Decision: d.Outcome, GrantID: d.GrantID}
+		Code: dt.Entry.Code, Owner: dt.Entry.Owner, Subject: dt.Subject.ID, Decision: d.Outcome, GrantID: d.GrantID}
 }

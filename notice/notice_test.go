@@ -87,12 +87,15 @@ func TestDeliveryBackoffIsBounded(t *testing.T) {
 	}
 }
 
-// A notice shows each value as the watcher's policy does and audits the conditional
-// ones; a change of a datum the watcher may not see (a person's insurance without a
+// A notice shows each value as the watcher's policy does and audits it as a read of the
+// person (the unconditional ones too, and the ID number its credit records were found
+// by); a change of a datum the watcher may not see (a person's insurance without a
 // grant) yields no notice at all, only the audited denial.
 func TestNoticesPassThePolicy(t *testing.T) {
 	entries := []gateway.CatalogEntry{
+		{Code: "P-1", Field: "Citizen.idNumber", Owner: "psb", Class: gateway.Conditional, Mask: gateway.MaskID},
 		{Code: "C-1", Field: "CreditRecord.id", Owner: "credit", Class: gateway.Unconditional},
+		{Code: "C-3", Field: "CreditRecord.subjectId", Owner: "credit", Class: gateway.Unconditional, Copy: &gateway.Copy{Of: "P-1", PersonOnly: true}},
 		{Code: "C-6", Field: "CreditRecord.content", Owner: "credit", Class: gateway.Conditional},
 		{Code: "C-9", Field: "CreditRecord.title", Owner: "credit", Class: gateway.Conditional, Mask: gateway.MaskName},
 		{Code: "H-1", Field: "SocialInsurance.insuranceType", Owner: "hrss", Class: gateway.Conditional},
@@ -106,7 +109,7 @@ func TestNoticesPassThePolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	grants := policy.NewGrantIndex([]gateway.Grant{{ID: "G1", Consumer: "sup", Purpose: "market-supervision", Codes: []string{"C-6"}}})
+	grants := policy.NewGrantIndex([]gateway.Grant{{ID: "G1", Consumer: "sup", Purpose: "market-supervision", Codes: []string{"C-6", "P-1"}}})
 	s := New(Options{Catalog: cat, Grants: func() policy.Grants { return grants },
 		Consumer: func(string) *config.Consumer {
 			return &config.Consumer{Name: "sup", Purpose: "market-supervision", Watch: true}
@@ -145,7 +148,8 @@ func TestNoticesPassThePolicy(t *testing.T) {
 			t.Errorf("event %+v", e)
 		}
 	}
-	if audited["C-6"] != gateway.Allow || audited["C-9"] != gateway.Masked || audited["H-2"] != gateway.Deny || len(audited) != 3 {
+	if audited["C-1"] != gateway.Allow || audited["C-6"] != gateway.Allow || audited["C-9"] != gateway.Masked || audited["H-2"] != gateway.Deny ||
+		audited["P-1"] != gateway.Allow || len(audited) != 5 {
 		t.Errorf("audited %v", audited)
 	}
 }
