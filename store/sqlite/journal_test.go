@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/internal/ownsql/ownsqltest"
 	"pudong.gov.cn/gateway/store"
 	"pudong.gov.cn/gateway/store/journal"
 	"pudong.gov.cn/gateway/store/sqlite"
@@ -183,5 +184,37 @@ func TestJournalTornTail(t *testing.T) {
 	}
 	if damaged, _ := filepath.Glob(path + sqlite.JournalSuffix + ".damaged-*"); len(damaged) != 1 {
 		t.Fatalf("damaged tails kept: %v", damaged)
+	}
+}
+
+// TestCloseWithTheDatabaseStalledIsBounded: with the database stalled, Close once waited
+// for the apply in flight (up to a minute on PostgreSQL, busy_timeout here) and then
+// again for the drain. The apply in flight now gives way to the drain, so Close returns
+// within its bound (closeDrain, 10 s, docs/audit.md), and the events stay in the journal
+// for the next start.
+func TestCloseWithTheDatabaseStalledIsBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.db")
+	s, err := sqlite.Open(context.Background(), path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := ownsqltest.Stall(t, path)
+	if err := s.AppendAudit(context.Background(), journalEvents("stalled", 3)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the applier is waiting for the database's lock
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	const bound = 10*time.Second + 3*time.Second
+	select {
+	case <-done:
+	case <-time.After(bound):
+		t.Fatalf("Close still waiting %s after it began, with the database stalled", bound)
+	}
+	t.Logf("Close took %s", time.Since(start))
+	release()
+	if evs := chainOf(t, openAt(t, path)); len(evs) != 3 {
+		t.Errorf("after the stall, the next start holds %d events, want 3", len(evs))
 	}
 }

@@ -53,9 +53,13 @@ type journaled struct {
 	moved   chan struct{}   // closed and replaced whenever applied moves or the applier stops
 	closed  bool
 
-	wake     chan struct{} // something was appended
-	hurry    chan struct{} // a reader waits: apply now
-	stop     chan struct{}
+	wake  chan struct{} // something was appended
+	hurry chan struct{} // a reader waits: apply now
+	stop  chan struct{}
+	// quit ends with stop (endQuit): an apply in flight then gives way to the drain, so
+	// that Close waits for closeDrain and no longer.
+	quit     context.Context
+	endQuit  context.CancelFunc
 	done     chan struct{}
 	failures atomic.Uint64
 }
@@ -84,7 +88,9 @@ func (s *Store) UseJournal(ctx context.Context, path string) error {
 	}
 	jn := &journaled{j: j, log: log, moved: make(chan struct{}), wake: make(chan struct{}, 1),
 		hurry: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	jn.quit, jn.endQuit = context.WithCancel(context.Background())
 	if err := s.replay(ctx, jn, opened.Records); err != nil {
+		jn.endQuit()
 		j.Close()
 		return fmt.Errorf("audit journal %s: %w", path, err)
 	}
@@ -253,7 +259,7 @@ func (s *Store) applyLoop(jn *journaled) {
 			return
 		}
 		for jn.hasPending() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			ctx, cancel := context.WithTimeout(jn.quit, time.Minute)
 			err := s.applyPending(ctx, jn)
 			cancel()
 			if err == nil {
@@ -374,9 +380,9 @@ func (s *Store) resetIfApplied(jn *journaled) {
 	}
 }
 
-// closeJournal stops appends, applies what is pending (for up to closeDrain), empties
-// the journal if the tables hold all of it, and closes it. What is not applied stays in
-// the file for the next Open.
+// closeJournal stops appends, applies what is pending (for up to closeDrain; an apply in
+// flight gives way to it), empties the journal if the tables hold all of it, and closes
+// it. What is not applied stays in the file for the next Open.
 func (s *Store) closeJournal() {
 	jn := s.jn
 	if jn == nil {
@@ -388,7 +394,16 @@ func (s *Store) closeJournal() {
 	jn.mu.Unlock()
 	jn.order.Unlock()
 	close(jn.stop)
-	<-jn.done
+	jn.endQuit()
+	// The drain takes closeDrain at most; a write to a disk that stops answering (the
+	// file being emptied) takes no deadline, so the wait for the applier has its own.
+	timer := time.NewTimer(closeDrain + time.Second)
+	defer timer.Stop()
+	select {
+	case <-jn.done:
+	case <-timer.C:
+		jn.log.Error("audit journal: the applier did not stop in time at close; what it has not applied stays in the journal for the next start")
+	}
 	jn.mu.Lock()
 	left, applied := len(jn.pending), jn.applied
 	close(jn.moved)
