@@ -10,9 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/idcode"
 	"pudong.gov.cn/gateway/legacysim/dataset"
+	"pudong.gov.cn/gateway/server"
 	"pudong.gov.cn/gateway/store"
 )
 
@@ -202,5 +204,40 @@ func TestRolesAreADirective(t *testing.T) {
 	}
 	if r := g.Post(g.Token("cio-console"), `{ sharingStats { department } }`, nil); len(r.Errors) != 0 {
 		t.Errorf("the CIO office reads its statistics: %s", r.Raw)
+	}
+}
+
+// 8. Automatic persisted queries tell nobody else who looked up whom: a query text one
+// caller registered by its hash (with an ID number written into it) is not known under
+// that hash to another consumer, nor to another end user of the same consumer, so a
+// probe by hash alone cannot learn whether somebody asked about a person.
+func TestPersistedQueriesRevealNoOtherCaller(t *testing.T) {
+	g := Start(t)
+	query := `{ citizen(idNumber: "310115196202280056") { name } }`
+	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": server.QueryHash(query)}}
+	send := func(tok string, body map[string]any) string {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPost, g.Srv.URL+"/graphql", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		_, raw := g.Do(req)
+		return string(raw)
+	}
+	hall := g.Token("online-hall")
+	if r := send(hall, map[string]any{"query": query, "extensions": ext}); !strings.Contains(r, `"name"`) || strings.Contains(r, "errors") {
+		t.Fatalf("the hall registers its query: %s", r)
+	}
+	if r := send(hall, map[string]any{"extensions": ext}); strings.Contains(r, "PersistedQueryNotFound") {
+		t.Errorf("the hall's own hash: %s", r)
+	}
+	for name, tok := range map[string]string{
+		"playground":              g.Token("playground"),
+		"another citizen":         g.Token("ipudong-portal", "310115199001010029"),
+		"another hall clerk":      g.TokenWith(auth.Claims{Consumer: "online-hall", Purpose: "administrative-approval", Subject: "clerk-2"}),
+		"the hall, other purpose": g.TokenWithPurpose("online-hall", "marketing"),
+	} {
+		if r := send(tok, map[string]any{"extensions": ext}); !strings.Contains(r, "PersistedQueryNotFound") {
+			t.Errorf("%s learns by hash alone that the query was asked: %s", name, r)
+		}
 	}
 }

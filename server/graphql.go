@@ -55,10 +55,9 @@ func NewGraphQL(o GraphQLOptions) *handler.Server {
 	}
 	// Before anything parses a document (APQ runs first, so a hash is already text).
 	guard := &documentGuard{MaxSelections: o.Limits.Selections, checked: lru.New[bool](1000)}
-	apq := lru.New[string](10000)
-	for hash, op := range o.Manifest {
-		apq.Add(context.Background(), hash, op.Query) // registered operations can be sent by hash alone
-	}
+	// Registered operations can be sent by hash alone by anyone; any other text only by
+	// the end user who sent it with its hash.
+	apq := persistedQueries{registered: o.Manifest, own: lru.New[string](10000)}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
 	srv.Use(guard)
 	if o.AllowlistOnly != nil {
