@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/quality"
 	"pudong.gov.cn/gateway/sharing"
 	"pudong.gov.cn/gateway/store"
@@ -290,4 +291,50 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// An objection shows what it stores as each reader's policy shows the datum itself: a
+// copy (the credit platform's copy of a person's ID number) is decided as its source,
+// so the CIO office, which sees ID numbers masked, does not read one in full in an
+// objection's suggested value, and a filer that sees them masked stores it masked.
+func TestObjectionToACopyIsDecidedAsItsSource(t *testing.T) {
+	g := Start(t)
+	const zhangWei = "310115198503120012"
+	in := map[string]any{"code": "310115-CREDIT-XY01-003", "subject": zhangWei,
+		"description": "The record names the wrong person.", "suggestedValue": zhangWei}
+	for _, filer := range []string{"supervision-platform", "playground"} {
+		r := g.Post(g.Token(filer), fileIssue, map[string]any{"in": in})
+		if len(r.Errors) > 0 {
+			t.Fatalf("%s files: %s", filer, r.Raw)
+		}
+		if filer == "playground" && strings.Contains(string(r.Raw), zhangWei) {
+			t.Errorf("the playground's objection stores an ID number it sees masked: %s", r.Raw)
+		}
+	}
+	r := g.Post(g.Token("cio-console"), `{ dataIssues(kind: OBJECTION) { filedBy subject suggestedValue } }`, nil)
+	if len(r.Get("dataIssues").([]any)) != 2 {
+		t.Fatalf("the CIO office's list: %s", r.Raw)
+	}
+	if strings.Contains(string(r.Raw), zhangWei) {
+		t.Errorf("the CIO office reads an ID number in full that it sees masked: %s", r.Raw)
+	}
+}
+
+// A filer may see a value that the ID number it was filed under does not show it: the
+// objection then stores the subject masked, and a reader with narrower access (the CIO
+// office) still reads the suggested value only as its own policy shows it.
+func TestObjectionUnderAMaskedSubjectKeepsTheReadersPolicy(t *testing.T) {
+	g := Start(t, func(c *config.Config) {
+		p := c.Consumer("playground")
+		p.Grants = append(p.Grants, config.Grant{Purpose: p.Purpose, Codes: []string{"310115-PSB-RK01-006"}})
+	})
+	in := map[string]any{"code": "310115-PSB-RK01-006", "subject": "310115198503120012",
+		"description": "Moved in 2025.", "suggestedValue": "上海市浦东新区世纪大道100号"}
+	if r := g.Post(g.Token("playground"), fileIssue, map[string]any{"in": in}); len(r.Errors) > 0 || r.Str("reportDataIssue.subject") != "310115********0012" {
+		t.Fatalf("the playground files: %s", r.Raw)
+	}
+	r := g.Post(g.Token("cio-console"), `{ dataIssues(kind: OBJECTION) { subject suggestedValue } }`, nil)
+	if len(r.Get("dataIssues").([]any)) != 1 || strings.Contains(string(r.Raw), "世纪大道") {
+		t.Errorf("the CIO office reads an address it sees masked: %s", r.Raw)
+	}
 }

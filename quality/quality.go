@@ -188,13 +188,15 @@ func (s *Service) ReportDataIssue(ctx context.Context, in model.DataIssueInput) 
 	}
 	now := store.Micro(s.o.Now())
 	grants := s.o.Grants()
-	// What the filer may see of the item and of the subject is all that is stored.
-	d := policy.Decide(c, entry, subj, grants, now)
+	// What the filer may see of the item and of the subject is all that is stored. A copy
+	// is decided as its source (policy.Catalog.Datum), as in a query's answer.
+	dt := s.o.Catalog.Datum(entry, subj)
+	d := dt.Decide(c, grants, now)
 	if d.Outcome == gateway.Deny {
 		return nil, gqlErr(ctx, errcode.Forbidden, "reportDataIssue: %s (%s) of this subject is not shared with %s; object only to values you can see", entry.Field, entry.Code, c.Consumer)
 	}
 	if d.Outcome == gateway.Masked && suggested != "" {
-		suggested = policy.MaskValue(entry.Mask, suggested)
+		suggested = policy.MaskValue(dt.Entry.Mask, suggested)
 	}
 	shown, ok := s.visibleSubject(c, subj, grants, now)
 	if !ok {
@@ -305,18 +307,23 @@ func (s *Service) forViewer(c *gateway.Caller, is *Issue, grants policy.Grants, 
 		return
 	}
 	subj, err := subjectOf(is.Subject)
-	if err != nil { // already masked when it was filed
-		return
+	if err != nil {
+		// The ID number was masked when it was filed: the subject is a person the
+		// gateway no longer knows, so the suggested value is decided for a person who is
+		// nobody's self, never left as the filer saw it.
+		subj = policy.Subject{ID: is.Subject, Person: is.Subject}
+	} else {
+		shown, ok := s.visibleSubject(c, subj, grants, now)
+		if !ok {
+			shown = policy.MaskIDNumber(is.Subject)
+		}
+		is.Subject = shown
 	}
-	shown, ok := s.visibleSubject(c, subj, grants, now)
-	if !ok {
-		shown = policy.MaskIDNumber(is.Subject)
-	}
-	is.Subject = shown
 	if entry := s.o.Catalog.ByCode(is.Code); entry != nil && is.SuggestedValue != "" {
-		switch policy.Decide(c, entry, subj, grants, now).Outcome {
+		dt := s.o.Catalog.Datum(entry, subj)
+		switch dt.Decide(c, grants, now).Outcome {
 		case gateway.Masked:
-			is.SuggestedValue = policy.MaskValue(entry.Mask, is.SuggestedValue)
+			is.SuggestedValue = policy.MaskValue(dt.Entry.Mask, is.SuggestedValue)
 		case gateway.Deny:
 			is.SuggestedValue = ""
 		}
