@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -38,25 +37,19 @@ func TestReadyOnPostgres(t *testing.T) {
 // request for as long as it stalled. With audit.commitTimeout the answer is withheld with
 // AUDIT_UNAVAILABLE within that bound, and no data leaves unaudited.
 func TestStalledStoreFailsAuditedRequestsFast(t *testing.T) {
-	dsn := pgtest.FreshSchema(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newStallProxy(t, u.Host)
-	u.Host = proxy.addr()
+	dsn, proxy := pgtest.Through(t, pgtest.FreshSchema(t))
 	const bound = 300 * time.Millisecond
 	g := Start(t, func(c *config.Config) {
-		c.Store = config.Store{Driver: "postgres", DSN: u.String(), Timeout: bound}
+		c.Store = config.Store{Driver: "postgres", DSN: dsn, Timeout: bound}
 		c.Audit.CommitTimeout = bound
 	})
-	t.Cleanup(proxy.close) // before the gateway closes: nothing may wait on the stall
+	t.Cleanup(proxy.Close) // before the gateway closes: nothing may wait on the stall
 	tok := g.Token("online-hall")
 	q := `{ citizen(idNumber: "310115199001010029") { name birthDate } }`
 	if r := g.Post(tok, q, nil); r.Str("citizen.name") == "" {
 		t.Fatalf("before the stall: %s", r.Raw)
 	}
-	proxy.stall()
+	proxy.Stall()
 	for range 3 { // the first commit stalls; the later ones queue behind it
 		start := time.Now()
 		r := g.Post(tok, q, nil)

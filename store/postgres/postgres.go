@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"pudong.gov.cn/gateway/store/sqlstore"
@@ -42,6 +43,16 @@ const maxConns = 8
 const (
 	minBackoff = 100 * time.Millisecond
 	maxBackoff = 10 * time.Second
+)
+
+// A listening connection only reads, so one whose path stops carrying traffic without
+// closing (a failed-over address, a firewall that forgot the idle connection) would wait
+// for ever while changes go unheard. After listenIdle without a notification the
+// listener pings the server, and replaces the connection when no answer comes within
+// listenProbe (docs/operators.md, store).
+const (
+	listenIdle  = 15 * time.Second
+	listenProbe = 5 * time.Second
 )
 
 // ConnectTimeout bounds each new connection to the database, from the dial to the end of
@@ -74,7 +85,8 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*sqlstore.Store, e
 	return s, err
 }
 
-func open(ctx context.Context, dsn string, log *slog.Logger) (*sqlstore.Store, *dialect, error) {
+// open is Open; tune, for tests, adjusts the dialect before the store starts.
+func open(ctx context.Context, dsn string, log *slog.Logger, tune ...func(*dialect)) (*sqlstore.Store, *dialect, error) {
 	cfg, err := ParseConfig(dsn)
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres store: parse dsn: %w", err)
@@ -93,7 +105,10 @@ func open(ctx context.Context, dsn string, log *slog.Logger) (*sqlstore.Store, *
 	}
 	listenCfg := cfg.Copy()
 	listenCfg.RuntimeParams["application_name"] = "pudong-gateway-listener"
-	d := &dialect{listenCfg: listenCfg, schema: *schema, log: log}
+	d := &dialect{listenCfg: listenCfg, schema: *schema, log: log, idle: listenIdle, probe: listenProbe}
+	for _, f := range tune {
+		f(d)
+	}
 	st, err := sqlstore.Open(ctx, d, db, db, log.With("schema", *schema))
 	return st, d, err
 }
@@ -104,6 +119,7 @@ type dialect struct {
 	schema      string // current_schema() of the pool's connections: the NOTIFY payload
 	log         *slog.Logger
 	listenerPID atomic.Uint32 // backend of the listening connection, 0 while reconnecting
+	idle, probe time.Duration // listenIdle, listenProbe
 }
 
 // Name implements sqlstore.Dialect.
@@ -238,15 +254,27 @@ func (d *dialect) listen(ctx context.Context, conn *pgx.Conn, signal func()) {
 	}
 }
 
-// receive waits for notifications until the connection fails or ctx ends.
+// receive waits for notifications until the connection fails, stops answering a ping
+// after a silence of d.idle, or ctx ends.
 func (d *dialect) receive(ctx context.Context, conn *pgx.Conn, signal func()) error {
 	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
+		wait, cancel := context.WithTimeout(ctx, d.idle)
+		n, err := conn.WaitForNotification(wait)
+		cancel()
+		switch {
+		case err == nil:
+			if n.Payload == d.schema {
+				signal()
+			}
+		case ctx.Err() != nil || !pgconn.Timeout(err):
 			return err
-		}
-		if n.Payload == d.schema {
-			signal()
+		default:
+			probe, cancel := context.WithTimeout(ctx, d.probe)
+			err := conn.Ping(probe)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("silent for %s and no answer to a ping within %s: %w", d.idle, d.probe, err)
+			}
 		}
 	}
 }

@@ -189,6 +189,58 @@ func TestListenerReconnects(t *testing.T) {
 	}
 }
 
+// A listening connection whose network path stops carrying traffic without closing (a
+// firewall that forgot it, an address that failed over) once waited for ever, so the
+// replica stopped hearing grant changes until its next periodic reload. It now pings the
+// server after a silence and replaces a connection that does not answer.
+func TestListenerNoticesASilentConnection(t *testing.T) {
+	dsn := freshSchema(t)
+	through, proxy := pgtest.Through(t, dsn)
+	s, d, err := open(context.Background(), through, slog.New(slog.DiscardHandler), func(d *dialect) {
+		d.idle, d.probe = 200*time.Millisecond, 300*time.Millisecond
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	t.Cleanup(proxy.Close) // before the store closes: nothing may wait on the cut path
+	old := d.listenerPID.Load()
+	storetest.Drain(s.Changes())
+
+	// A connection that answers its pings is kept.
+	time.Sleep(4 * d.idle)
+	if pid := d.listenerPID.Load(); pid != old {
+		t.Fatalf("a healthy listening connection was replaced (PID %d, was %d)", pid, old)
+	}
+	select {
+	case <-s.Changes():
+		t.Fatal("a Changes signal with nothing changed")
+	default:
+	}
+
+	proxy.Cut()
+	select {
+	case <-s.Changes(): // reconnected: notifications may have been missed
+	case <-time.After(d.idle + d.probe + 5*time.Second):
+		t.Fatal("no Changes signal: the listener still waits on a connection that carries nothing")
+	}
+	if pid := d.listenerPID.Load(); pid == 0 || pid == old {
+		t.Fatalf("listener PID after the cut = %d (was %d)", pid, old)
+	}
+	other := openStore(t, dsn)
+	if _, err := other.CreateRequests(context.Background(), []gateway.SharingRequest{{
+		Requester: "online-hall", Department: "psb", Purpose: "administrative-approval",
+		Codes: []string{"310115-PSB-RK01-002"}, CreatedAt: time.Now(), Deadline: time.Now().Add(time.Hour),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Changes():
+	case <-time.After(2 * time.Second):
+		t.Fatal("no Changes signal for another replica's change after the new connection")
+	}
+}
+
 // TestOtherSchemasIgnored checks that a change in another schema of the same database,
 // which shares the NOTIFY channel, does not wake this store.
 func TestOtherSchemasIgnored(t *testing.T) {
