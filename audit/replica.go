@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"pudong.gov.cn/gateway"
+	"pudong.gov.cn/gateway/internal/fsync"
 )
 
 // replicaFile is the file in the data directory that keeps a replica's audit chain.
@@ -45,6 +46,11 @@ func ReplicaChain(dir string) (string, error) {
 	}
 	if err == nil {
 		err = os.Link(f.Name(), path)
+	}
+	if err == nil {
+		// The link is kept only once the directory is on the disk: a crash must not
+		// start a second chain for a replica whose events are already in the first.
+		err = fsync.Dir(dir)
 	}
 	if errors.Is(err, fs.ErrExist) {
 		// Another process on the same directory was first: both use its name.
