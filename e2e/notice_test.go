@@ -392,3 +392,47 @@ func TestNoticesAreDecidedAndAuditedAsReads(t *testing.T) {
 		}
 	})
 }
+
+// A notice waits in the queue until it is polled or delivered; what it shows then is
+// what the policy opens to the caller then: a value whose grant was revoked meanwhile is
+// not served as it was decided at detection, nor to the watcher's token for a purpose
+// the grant is not bound to.
+func TestNoticeValuesFollowTheGrantsWhenRead(t *testing.T) {
+	const content = "310115-CREDIT-XY01-006"
+	g := Start(t, func(c *config.Config) {
+		sup := c.Consumer("supervision-platform")
+		for i := range sup.Grants {
+			sup.Grants[i].Codes = slices.DeleteFunc(slices.Clone(sup.Grants[i].Codes), func(code string) bool { return code == content })
+		}
+	})
+	sup := g.Token("supervision-platform")
+	r := g.Post(sup, `mutation { requestSharing(input: {codes: ["`+content+`"], justification: "penalties of watched enterprises"}) { id } }`, nil)
+	reqID := r.Str("requestSharing.0.id")
+	credit := g.Token("credit-console")
+	r = g.Post(credit, `mutation($id: ID!) { decideSharingRequest(id: $id, approve: true) { grant { id } } }`, map[string]any{"id": reqID})
+	grant := r.Str("decideSharingRequest.grant.id")
+	if grant == "" {
+		t.Fatalf("approval: %s", r.Raw)
+	}
+	watchE1AndLiNa(t, g, sup)
+	recordPenaltyAgainstE1(t, g)
+	const poll = `{ notices { id change values { code access value } } }`
+	if r := g.Post(sup, poll, nil); !strings.Contains(string(r.Raw), "一万元") {
+		t.Fatalf("the notice under the grant: %s", r.Raw)
+	}
+	// Another purpose than the grant's.
+	if r := g.Post(g.TokenWithPurpose("supervision-platform", "marketing"), poll, nil); strings.Contains(string(r.Raw), "一万元") {
+		t.Errorf("the grant's value served for another purpose: %s", r.Raw)
+	}
+	// The grant revoked.
+	if r := g.Post(credit, `mutation($id: ID!) { revokeGrant(id: $id) { active } }`, map[string]any{"id": grant}); r.Get("revokeGrant.active") != false {
+		t.Fatalf("revoke: %s", r.Raw)
+	}
+	r = g.Post(sup, poll, nil)
+	if strings.Contains(string(r.Raw), "一万元") {
+		t.Errorf("a revoked grant's value still served: %s", r.Raw)
+	}
+	if r.Str("notices.0.change") != notice.CreditRecordAdded {
+		t.Errorf("the notice itself (its key is unconditional) stays: %s", r.Raw)
+	}
+}

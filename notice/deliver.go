@@ -3,6 +3,7 @@ package notice
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -69,13 +70,25 @@ func (s *Service) post(ctx context.Context, n Notice) error {
 	if c == nil || c.Webhook == "" {
 		return fmt.Errorf("consumer %s has no webhook any more", n.Consumer)
 	}
-	sig, err := s.o.Signer.Sign(n.Body)
+	// What leaves is what the policy opens to the watcher now, not when it was queued.
+	var b Body
+	if err := json.Unmarshal(n.Body, &b); err != nil {
+		return fmt.Errorf("the stored notice does not decode: %w", err)
+	}
+	if !s.asNow(s.watcherCaller(n.Consumer), &b, s.o.Now()) {
+		return fmt.Errorf("withheld: the policy no longer lets %s learn of this change", n.Consumer)
+	}
+	body, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	sig, err := s.o.Signer.Sign(body)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Webhook, bytes.NewReader(n.Body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Webhook, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -144,11 +144,12 @@ func (s *Service) noticesFor(c *gateway.Caller, w Watch, old state, r read, now 
 	var events []gateway.AuditEvent
 	for _, ch := range diff(old, r) {
 		id := store.NewID("NT", now)
-		if ch.join != "" {
+		key, join := keyOf(ch.kind)
+		if join != "" {
 			// The records were found by a datum of the subject (a person's credit records
 			// by their ID number, Citizen.creditRecords' @join): a watcher who could not
 			// follow that join by a query learns nothing of them here either.
-			j, ev := s.value(c, w.Subject, field{coord: ch.join}, now, id)
+			j, ev := s.value(c, w.Subject, field{coord: join}, now, id)
 			if ev != nil {
 				events = append(events, *ev)
 			}
@@ -156,8 +157,8 @@ func (s *Service) noticesFor(c *gateway.Caller, w Watch, old state, r read, now 
 				continue
 			}
 		}
-		key, ev := s.value(c, w.Subject, field{coord: ch.key}, now, id)
-		if key == nil || key.Access == string(gateway.Deny) {
+		k, ev := s.value(c, w.Subject, field{coord: key}, now, id)
+		if k == nil || k.Access == string(gateway.Deny) {
 			if ev != nil {
 				events = append(events, *ev)
 			}
@@ -219,20 +220,30 @@ func (s *Service) read(ctx context.Context, l *federation.Loaders, subject strin
 	return r
 }
 
-// change is one change found by diff, with the raw values a notice reports. key is the
-// datum whose change it reports: the watcher must be allowed to learn of that one. join,
-// when set, is the datum of the subject by which the changed records are found: the
-// watcher must see it unmasked, as following the schema's @join needs.
+// change is one change found by diff, with the raw values a notice reports.
 type change struct {
 	kind   string
-	key    string
-	join   string
 	fields []field
 }
 
 // creditJoin is the datum a subject's credit records are found by (Citizen.creditRecords
 // is @join on it): a person's ID number, as the credit platform holds it.
 const creditJoin = "CreditRecord.subjectId"
+
+// keyOf names, for a kind of change, the datum whose change it reports (the watcher must
+// be allowed to learn of that one: the notice's arrival alone tells it) and, when the
+// changed records are found by a datum of the subject, that datum (the watcher must see
+// it unmasked, as following the schema's @join needs).
+func keyOf(kind string) (key, join string) {
+	switch kind {
+	case CreditRecordAdded, CreditRecordRemoved:
+		return "CreditRecord.id", creditJoin
+	case StatusChanged:
+		return "Enterprise.status", ""
+	default:
+		return "SocialInsurance.status", ""
+	}
+}
 
 type field struct{ coord, value string }
 
@@ -243,7 +254,7 @@ func diff(old state, r read) []change {
 	var out []change
 	for _, id := range r.state.Credit {
 		if !slices.Contains(old.Credit, id) {
-			ch := change{kind: CreditRecordAdded, key: "CreditRecord.id", join: creditJoin}
+			ch := change{kind: CreditRecordAdded}
 			for _, f := range creditFields {
 				if v := r.credit[id][f]; v != "" {
 					ch.fields = append(ch.fields, field{"CreditRecord." + f, v})
@@ -254,11 +265,11 @@ func diff(old state, r read) []change {
 	}
 	for _, id := range old.Credit {
 		if !slices.Contains(r.state.Credit, id) {
-			out = append(out, change{kind: CreditRecordRemoved, key: "CreditRecord.id", join: creditJoin, fields: []field{{"CreditRecord.id", id}}})
+			out = append(out, change{kind: CreditRecordRemoved, fields: []field{{"CreditRecord.id", id}}})
 		}
 	}
 	if old.Status != "" && r.state.Status != "" && old.Status != r.state.Status {
-		out = append(out, change{kind: StatusChanged, key: "Enterprise.status", fields: []field{{"Enterprise.status", r.state.Status}}})
+		out = append(out, change{kind: StatusChanged, fields: []field{{"Enterprise.status", r.state.Status}}})
 	}
 	for _, t := range slices.Sorted(maps.Keys(r.state.Insurance)) {
 		was, had := old.Insurance[t]
@@ -270,7 +281,7 @@ func diff(old state, r read) []change {
 			kind = InsuranceChanged
 		}
 		rec := r.insured[t]
-		ch := change{kind: kind, key: "SocialInsurance.status"}
+		ch := change{kind: kind}
 		for _, f := range []string{"insuranceType", "status", "employer", "since", "lastPaidMonth"} {
 			if v := rec[f]; v != "" {
 				ch.fields = append(ch.fields, field{"SocialInsurance." + f, v})
@@ -280,7 +291,7 @@ func diff(old state, r read) []change {
 	}
 	for _, t := range slices.Sorted(maps.Keys(old.Insurance)) {
 		if _, still := r.state.Insurance[t]; !still && r.state.Insurance != nil {
-			out = append(out, change{kind: InsuranceEnded, key: "SocialInsurance.status", fields: []field{{"SocialInsurance.insuranceType", t}}})
+			out = append(out, change{kind: InsuranceEnded, fields: []field{{"SocialInsurance.insuranceType", t}}})
 		}
 	}
 	return out
@@ -330,4 +341,52 @@ func (s *Service) value(c *gateway.Caller, subject string, f field, now time.Tim
 	}
 	return v, &gateway.AuditEvent{At: now, Consumer: c.Consumer, EndUser: c.Subject, Purpose: c.Purpose, RequestID: noticeID,
 		Code: dt.Entry.Code, Owner: dt.Entry.Owner, Subject: dt.Subject.ID, Decision: d.Outcome, GrantID: d.GrantID}
+}
+
+// mayLearn reports whether the caller may learn now of a change of kind in subject: the
+// datum it reports is not denied to it and, for records found by a datum of the subject,
+// it sees that datum unmasked.
+func (s *Service) mayLearn(c *gateway.Caller, subject, kind string, now time.Time) bool {
+	key, join := keyOf(kind)
+	if join != "" {
+		if j, _ := s.value(c, subject, field{coord: join}, now, ""); j == nil || j.Access != string(gateway.Allow) {
+			return false
+		}
+	}
+	k, _ := s.value(c, subject, field{coord: key}, now, "")
+	return k != nil && k.Access != string(gateway.Deny)
+}
+
+// asNow shows a queued notice to the caller reading it (by a poll, or the watcher when
+// the webhook is called) as the policy decides now: a notice waits, and a grant it was
+// decided under may have been revoked or expired since, or the reader's token may carry
+// another purpose than the grant's. A value is never shown more openly than when it was
+// decided (its audit event says so); false means the notice is not to be shown at all.
+func (s *Service) asNow(c *gateway.Caller, b *Body, now time.Time) bool {
+	if c == nil || !s.mayLearn(c, b.Subject, b.Change, now) {
+		return false
+	}
+	subj := policy.Subject{ID: b.Subject}
+	if idcode.ValidateIDNumber(b.Subject) == nil {
+		subj.Person = b.Subject
+	}
+	for i := range b.Values {
+		v := &b.Values[i]
+		entry := s.o.Catalog.ByCode(v.Code)
+		if entry == nil {
+			v.Access, v.Value = string(gateway.Deny), nil
+			continue
+		}
+		dt := s.o.Catalog.Datum(entry, subj)
+		switch dt.Decide(c, s.grants(), now).Outcome {
+		case gateway.Deny:
+			v.Access, v.Value = string(gateway.Deny), nil
+		case gateway.Masked:
+			if v.Access == string(gateway.Allow) && v.Value != nil {
+				x := policy.MaskValue(dt.Entry.Mask, *v.Value)
+				v.Access, v.Value = string(gateway.Masked), &x
+			}
+		}
+	}
+	return true
 }

@@ -294,10 +294,14 @@ func (s *Service) Notices(ctx context.Context, status *model.NoticeStatus, after
 		return nil, s.dbErr(ctx, "notices", err)
 	}
 	out := make([]*model.Notice, 0, len(ns))
+	now := s.o.Now()
 	for _, n := range ns {
 		var b Body
 		if err := json.Unmarshal(n.Body, &b); err != nil {
 			s.o.Log.Error("a stored notice does not decode", "notice", n.ID, "err", err)
+			continue
+		}
+		if !s.asNow(c, &b, now) {
 			continue
 		}
 		m := &model.Notice{ID: n.ID, Subject: n.Subject, Change: n.Change, Codes: b.Codes, Values: []*model.NoticeValue{},

@@ -68,7 +68,12 @@ func TestDeliveryBackoffIsBounded(t *testing.T) {
 	defer db.Close()
 	now := time.Now()
 	clock := func() time.Time { return now }
-	s := New(Options{DB: db, Signer: fakeSigner{}, MaxAttempts: 3, BaseBackoff: time.Second, MaxBackoff: 3 * time.Second, Now: clock,
+	cat, err := policy.NewCatalog([]gateway.CatalogEntry{{Code: "A-4", Field: "Enterprise.status", Owner: "amr", Class: gateway.Unconditional}},
+		map[string]string{"Enterprise.status": "A-4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{DB: db, Catalog: cat, Signer: fakeSigner{}, MaxAttempts: 3, BaseBackoff: time.Second, MaxBackoff: 3 * time.Second, Now: clock,
 		Consumer: func(string) *config.Consumer { return &config.Consumer{Name: "sup", Watch: true, Webhook: srv.URL} }})
 	if got := []time.Duration{s.backoff(1), s.backoff(2), s.backoff(3), s.backoff(50)}; !slices.Equal(got, []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second}) {
 		t.Errorf("back-off %v", got)
@@ -76,7 +81,7 @@ func TestDeliveryBackoffIsBounded(t *testing.T) {
 	ctx := context.Background()
 	db.AddWatches(ctx, "sup", []string{"A"}, now)
 	ws, _ := db.Watches(ctx, "sup", time.Time{}, 0)
-	db.Checked(ctx, ws[0], "{}", now, []Notice{{ID: "NT-1", Consumer: "sup", Subject: "A", Change: StatusChanged, Body: []byte(`{}`), Status: Pending, CreatedAt: now}})
+	db.Checked(ctx, ws[0], "{}", now, []Notice{{ID: "NT-1", Consumer: "sup", Subject: "A", Change: StatusChanged, Body: []byte(`{"subject":"A","change":"STATUS_CHANGED","values":[]}`), Status: Pending, CreatedAt: now}})
 	for range 5 {
 		s.Deliver(ctx)
 		now = now.Add(10 * time.Second) // past any back-off
