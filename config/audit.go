@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -64,13 +65,23 @@ func (a *Audit) validate(bad func(path, format string, args ...any)) {
 // Purpose is a purpose of access as the citizen's data tracker shows it
 // (docs/guide-citizen-portal.md). A confidential purpose (an investigation) is withheld
 // from the tracker until its disclosure: DiscloseAfter past the access, or DiscloseOn,
-// whichever comes first; with neither, until the configuration changes.
+// whichever comes first; with neither, until the configuration changes. It is withheld
+// only for the Consumers named: a token is signed by the identity provider, but which
+// apps may keep their reads from citizens is the gateway's configuration to say, so
+// another app's token claiming the purpose hides nothing.
 type Purpose struct {
 	Name          string        `yaml:"name"`
 	Description   string        `yaml:"description,omitempty"`
 	Confidential  bool          `yaml:"confidential,omitempty"`
+	Consumers     []string      `yaml:"consumers,omitempty"`
 	DiscloseAfter time.Duration `yaml:"discloseAfter,omitempty"`
 	DiscloseOn    time.Time     `yaml:"discloseOn,omitempty"`
+}
+
+// WithholdsFor reports whether an access by consumer for this purpose is withheld from
+// the tracker (until its disclosure): the purpose is confidential and names consumer.
+func (p *Purpose) WithholdsFor(consumer string) bool {
+	return p != nil && p.Confidential && slices.Contains(p.Consumers, consumer)
 }
 
 // Purpose returns a configured purpose by name, or nil.
@@ -117,8 +128,11 @@ func validatePurposes(ps []Purpose, bad func(path, format string, args ...any)) 
 			bad(pp+".name", "purpose %q is listed twice", p.Name)
 		}
 		seen[p.Name] = true
-		if !p.Confidential && (p.DiscloseAfter != 0 || !p.DiscloseOn.IsZero()) {
-			bad(pp, "discloseAfter and discloseOn apply to confidential purposes only")
+		if !p.Confidential && (p.DiscloseAfter != 0 || !p.DiscloseOn.IsZero() || len(p.Consumers) > 0) {
+			bad(pp, "consumers, discloseAfter and discloseOn apply to confidential purposes only")
+		}
+		if p.Confidential && len(p.Consumers) == 0 {
+			bad(pp+".consumers", "a confidential purpose names the consumers whose accesses for it are withheld from citizens' data trackers")
 		}
 		if p.DiscloseAfter < 0 {
 			bad(pp+".discloseAfter", "%s: want a positive duration", p.DiscloseAfter)

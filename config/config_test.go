@@ -69,6 +69,9 @@ consumers:
 catalog: []
 store: {driver: oracle}
 unknownKey: 1
+purposes:
+  - name: investigation
+    confidential: true
 `
 	_, err := Parse([]byte(bad), "bad.yaml", readNone)
 	var ce *Error
@@ -86,6 +89,7 @@ unknownKey: 1
 		"bad.yaml:11: catalog",
 		"bad.yaml:12: store.driver",
 		"auth.issuer",
+		"purposes[0].consumers", // confidential, withheld for nobody named
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the report lacks %q:\n%v", want, err)

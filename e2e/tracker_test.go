@@ -167,3 +167,22 @@ func TestTrackerPagesAndValidates(t *testing.T) {
 		}
 	}
 }
+
+// A purpose is withheld from the tracker only for the consumers the configuration names
+// for it: a token of any other consumer that claims a confidential purpose (the
+// playground's, here, claiming an investigation) does not hide its reads from the
+// citizen, and is not counted among the withheld accesses either.
+func TestTrackerWithholdsOnlyTheConsumersOfAConfidentialPurpose(t *testing.T) {
+	g := Start(t)
+	claim := g.TokenWithPurpose("playground", "case-investigation")
+	if r := g.Post(claim, `query($id: ID!) { citizen(idNumber: $id) { name } }`, map[string]any{"id": dataset.ZhangWei}); r.Status != 200 || len(r.Errors) > 0 {
+		t.Fatalf("the playground's read: %s", r.Raw)
+	}
+	total, accesses := trackerOf(t, g.Post(g.Token("ipudong-portal", dataset.ZhangWei), trackerQuery, nil))
+	if total != 1 || accesses[0].Consumer != "playground" {
+		t.Errorf("a read hidden from the citizen by a claimed confidential purpose: %d %+v", total, accesses)
+	}
+	if r := g.Post(g.Token("cio-console"), `{ withheldDataAccess { totalCount } }`, nil); r.Get("withheldDataAccess.totalCount") != 0.0 {
+		t.Errorf("withheld: %s", r.Raw)
+	}
+}

@@ -76,10 +76,11 @@ func (s *Service) ownAccess(e gateway.AuditEvent) bool {
 }
 
 // withheld reports whether an access is kept from the tracker at now, and when it will
-// be disclosed (nil: no disclosure set).
+// be disclosed (nil: no disclosure set): only an access by a consumer its confidential
+// purpose names (config.Purpose.WithholdsFor).
 func (s *Service) withheld(e gateway.AuditEvent, now time.Time) (bool, *time.Time) {
 	p, ok := s.purposes[e.Purpose]
-	if !ok || !p.Confidential {
+	if !ok || !p.WithholdsFor(e.Consumer) {
 		return false, nil
 	}
 	at, set := p.DisclosedAt(e.At)

@@ -26,7 +26,7 @@ func TestTrackerRules(t *testing.T) {
 			{Name: "ipudong-portal", Description: "the portal", Purpose: "citizen-self-service", SelfService: true},
 			{Name: "supervision-platform", Description: "market supervision", Purpose: "market-supervision"},
 		},
-		Purposes: []config.Purpose{{Name: "case-investigation", Confidential: true, DiscloseAfter: 24 * time.Hour}},
+		Purposes: []config.Purpose{{Name: "case-investigation", Confidential: true, Consumers: []string{"supervision-platform"}, DiscloseAfter: 24 * time.Hour}},
 	})
 	ev := func(i int, consumer, purpose, code, owner string, d gateway.Outcome) gateway.AuditEvent {
 		return gateway.AuditEvent{At: t0.Add(time.Duration(i) * time.Minute), Consumer: consumer, EndUser: "clerk-" + consumer,
