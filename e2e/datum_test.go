@@ -241,3 +241,26 @@ func TestPersistedQueriesRevealNoOtherCaller(t *testing.T) {
 		}
 	}
 }
+
+// 9. An answer is nobody's to keep but the caller's: every GraphQL answer, by GET (which
+// browsers and proxies cache) and by POST, error or not, says Cache-Control: no-store,
+// so a kiosk's browser cache or a shared proxy does not keep a citizen's data.
+func TestAnswersAreNotStoredByCaches(t *testing.T) {
+	g := Start(t)
+	tok := g.Token("online-hall")
+	q := URLQueryEscape(`{ citizen(idNumber: "310115198503120012") { name householdAddress } }`)
+	get, _ := http.NewRequest(http.MethodGet, g.Srv.URL+"/graphql?query="+q, nil)
+	get.Header.Set("Authorization", "Bearer "+tok)
+	res, raw := g.Do(get)
+	if !bytes.Contains(raw, []byte("张伟")) {
+		t.Fatalf("GET: %d %s", res.StatusCode, raw)
+	}
+	if cc := res.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+		t.Errorf("GET answer with personal data: Cache-Control %q", cc)
+	}
+	for _, r := range []Resp{g.Post(tok, `{ citizen(idNumber: "310115198503120012") { name } }`, nil), g.Post(tok, `{ nope }`, nil)} {
+		if cc := r.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+			t.Errorf("POST answer: Cache-Control %q: %s", cc, r.Raw)
+		}
+	}
+}

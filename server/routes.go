@@ -4,7 +4,7 @@ import "net/http"
 
 // addRoutes is the gateway's whole HTTP surface.
 func addRoutes(mux *http.ServeMux, d Deps) {
-	gql := []func(http.Handler) http.Handler{limitBody(d.BodyLimit)}
+	gql := []func(http.Handler) http.Handler{noStore, limitBody(d.BodyLimit)}
 	if d.CORS != nil {
 		gql = append(gql, d.CORS.Preflight)
 	}

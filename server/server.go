@@ -204,6 +204,16 @@ func accessLog(log *slog.Logger, obs RequestObserver) func(http.Handler) http.Ha
 	}
 }
 
+// noStore tells every cache that an answer is the caller's alone: a GraphQL answer carries
+// personal data, and a query sent by GET is one a browser (a service hall's kiosk) or a
+// proxy would otherwise keep (docs/SECURITY.md, T9).
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
 // limitBody refuses bodies larger than limit with 413 before anything parses them.
 func limitBody(limit int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
