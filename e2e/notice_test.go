@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"pudong.gov.cn/gateway/app"
+	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/legacysim"
 	"pudong.gov.cn/gateway/notice"
@@ -434,5 +435,36 @@ func TestNoticeValuesFollowTheGrantsWhenRead(t *testing.T) {
 	}
 	if r.Str("notices.0.change") != notice.CreditRecordAdded {
 		t.Errorf("the notice itself (its key is unconditional) stays: %s", r.Raw)
+	}
+}
+
+// A watcher that sees ID numbers masked sees its watched persons' ID numbers masked in
+// its watch list and notices too, as citizen(idNumber:) { idNumber } shows them: the
+// gateway's answers hold the ID number as the policy shows it, whoever typed it first
+// (another end user of the same consumer, say).
+func TestWatchListShowsSubjectsAsThePolicyDoes(t *testing.T) {
+	const liNa, e2 = "310115199001010029", "91310115MA1FL0AB0P"
+	g := Start(t, func(c *config.Config) {
+		sup := c.Consumer("supervision-platform")
+		for i := range sup.Grants {
+			sup.Grants[i].Codes = slices.DeleteFunc(slices.Clone(sup.Grants[i].Codes), func(code string) bool { return code == "310115-PSB-RK01-001" })
+		}
+	})
+	sup := g.Token("supervision-platform")
+	r := g.Post(sup, `mutation { watch(subjects: ["`+liNa+`", "`+e2+`"]) { subject } }`, nil)
+	if len(r.Errors) > 0 {
+		t.Fatalf("watch: %s", r.Raw)
+	}
+	other := g.TokenWith(auth.Claims{Consumer: "supervision-platform", Purpose: "market-supervision", Subject: "clerk-2"})
+	for _, tok := range []string{sup, other} {
+		for _, q := range []string{`mutation { watch(subjects: ["` + liNa + `"]) { subject } }`, `{ watchList { subject } }`} {
+			r := g.Post(tok, q, nil)
+			if strings.Contains(string(r.Raw), liNa) || !strings.Contains(string(r.Raw), "310115********0029") {
+				t.Errorf("%s: %s", q, r.Raw)
+			}
+			if strings.HasPrefix(q, "{") && !strings.Contains(string(r.Raw), e2) {
+				t.Errorf("an enterprise's credit code is shown as it is: %s", r.Raw)
+			}
+		}
 	}
 }

@@ -388,5 +388,6 @@ func (s *Service) asNow(c *gateway.Caller, b *Body, now time.Time) bool {
 			}
 		}
 	}
+	b.Subject = s.shown(c, b.Subject, now)
 	return true
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -210,20 +211,12 @@ func (s *Service) Watch(ctx context.Context, subjects []string) ([]*model.Watch,
 	}
 	s.refreshWatched(ctx)
 	s.o.Log.Info("subjects watched", "request_id", gateway.RequestID(ctx), "consumer", c.Consumer, "subjects", len(subjects))
-	all, err := s.WatchList(ctx)
+	all, err := s.watches(ctx, c, "watch")
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*model.Watch, 0, len(subjects))
-	for _, w := range all {
-		for _, sub := range subjects {
-			if w.Subject == sub {
-				out = append(out, w)
-				break
-			}
-		}
-	}
-	return out, nil
+	all = slices.DeleteFunc(all, func(w Watch) bool { return !slices.Contains(subjects, w.Subject) })
+	return s.toWatches(c, all), nil
 }
 
 // Unwatch takes subjects off the caller's list.
@@ -249,19 +242,50 @@ func (s *Service) WatchList(ctx context.Context) ([]*model.Watch, error) {
 	if err != nil {
 		return nil, err
 	}
+	ws, err := s.watches(ctx, c, "watchList")
+	if err != nil {
+		return nil, err
+	}
+	return s.toWatches(c, ws), nil
+}
+
+// watches reads the caller's consumer's list.
+func (s *Service) watches(ctx context.Context, c *gateway.Caller, op string) ([]Watch, error) {
 	ws, err := store.Within(ctx, s.o.Timeout, func(ctx context.Context) ([]Watch, error) { return s.o.DB.Watches(ctx, c.Consumer, time.Time{}, 0) })
 	if err != nil {
-		return nil, s.dbErr(ctx, "watchList", err)
+		return nil, s.dbErr(ctx, op, err)
 	}
+	return ws, nil
+}
+
+// toWatches shows watches to the caller, each person's ID number as its policy shows it.
+func (s *Service) toWatches(c *gateway.Caller, ws []Watch) []*model.Watch {
+	now := s.o.Now()
 	out := make([]*model.Watch, len(ws))
 	for i, w := range ws {
-		out[i] = &model.Watch{Subject: w.Subject, Since: w.CreatedAt}
+		out[i] = &model.Watch{Subject: s.shown(c, w.Subject, now), Since: w.CreatedAt}
 		if !w.CheckedAt.IsZero() {
 			t := w.CheckedAt
 			out[i].CheckedAt = &t
 		}
 	}
-	return out, nil
+	return out
+}
+
+// shown is a watched subject as the caller's policy shows it: a person's ID number as
+// Citizen.idNumber would be shown to the caller (masked unless allowed), whoever typed
+// it; an enterprise's credit code as it is.
+func (s *Service) shown(c *gateway.Caller, subject string, now time.Time) string {
+	if idcode.ValidateIDNumber(subject) != nil {
+		return subject
+	}
+	if entry := s.o.Catalog.ByField("Citizen.idNumber"); entry != nil {
+		dt := s.o.Catalog.Datum(entry, policy.Subject{ID: subject, Person: subject})
+		if dt.Decide(c, s.grants(), now).Outcome == gateway.Allow {
+			return subject
+		}
+	}
+	return policy.MaskIDNumber(subject)
 }
 
 // Notices returns the caller's notices. Any consumer may poll its own; only a consumer
@@ -304,7 +328,7 @@ func (s *Service) Notices(ctx context.Context, status *model.NoticeStatus, after
 		if !s.asNow(c, &b, now) {
 			continue
 		}
-		m := &model.Notice{ID: n.ID, Subject: n.Subject, Change: n.Change, Codes: b.Codes, Values: []*model.NoticeValue{},
+		m := &model.Notice{ID: n.ID, Subject: b.Subject, Change: n.Change, Codes: b.Codes, Values: []*model.NoticeValue{},
 			CreatedAt: n.CreatedAt, Status: model.NoticeStatus(n.Status), Attempts: n.Attempts}
 		for _, v := range b.Values {
 			m.Values = append(m.Values, &model.NoticeValue{Code: v.Code, Field: v.Field, Access: model.Access(v.Access), Value: v.Value})
