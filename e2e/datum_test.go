@@ -264,3 +264,33 @@ func TestAnswersAreNotStoredByCaches(t *testing.T) {
 		}
 	}
 }
+
+// 10. The catalogue tells each caller what it gets of a copy: the access its answers
+// show (the source's), and whether a sharing request could change it. A copy is decided
+// as its source, so a request to the copy's holder would open nothing; the request is
+// refused with the source's code to ask for instead.
+func TestCatalogueShowsCopiesAsTheyAreDecided(t *testing.T) {
+	g := Start(t)
+	const copyCode = "310115-AMR-QY01-003"
+	for _, consumer := range []string{"online-hall", "playground", "supervision-platform", "psb-console", "amr-console"} {
+		tok := g.Token(consumer)
+		r := g.Post(tok, `{ catalog(department: "amr") { code access requestable } enterprise(creditCode: "91310115607223817N") { legalRepresentativeName } }`, nil)
+		got := map[string]string{"王强": "ALLOW", "王*": "MASK", "": "DENY"}[r.Str("enterprise.legalRepresentativeName")]
+		for _, e := range r.Get("catalog").([]any) {
+			e := e.(map[string]any)
+			if e["code"] != copyCode {
+				continue
+			}
+			if e["access"] != got {
+				t.Errorf("%s: the catalogue says %v, the answer is %s: %s", consumer, e["access"], got, r.Raw)
+			}
+			if e["requestable"] == true {
+				t.Errorf("%s: the catalogue offers a request for %s, which would open nothing", consumer, copyCode)
+			}
+		}
+	}
+	r := g.Post(g.Token("playground"), `mutation { requestSharing(input: {codes: ["`+copyCode+`"], justification: "names"}) { id } }`, nil)
+	if len(r.Errors) == 0 || !strings.Contains(r.Errors[0].Message, "310115-PSB-RK01-002") {
+		t.Errorf("a request for a copy: %s", r.Raw)
+	}
+}

@@ -211,7 +211,7 @@ func (s *Service) Catalog(ctx context.Context, department *string) ([]*model.Cat
 	out := make([]*model.CatalogEntry, len(entries))
 	for i := range entries {
 		e := &entries[i]
-		access, opens := policy.Access(c, e, grants, now)
+		access, opens := s.access(c, e, grants, now)
 		m := &model.CatalogEntry{Code: e.Code, Field: e.Field, Owner: e.Owner, Class: model.SharingClass(e.Class),
 			TTL: int(e.TTL / time.Second), Access: model.Access(access), Requestable: opens}
 		if e.Mask != gateway.MaskNone {
@@ -231,6 +231,37 @@ func (s *Service) Catalog(ctx context.Context, department *string) ([]*model.Cat
 		out[i] = m
 	}
 	return out, nil
+}
+
+// access is the caller's access to an item in general, and whether a sharing request
+// for its code could open it. A copy is decided as its source (policy.Catalog.Datum), so
+// it shows its source's access (the stricter of the two for a copy of persons' data
+// only, which is decided per value), and a request for the copy's own code opens
+// nothing: the source's entry says whether one for the source's could.
+func (s *Service) access(c *gateway.Caller, e *gateway.CatalogEntry, grants policy.Grants, now time.Time) (gateway.Outcome, bool) {
+	access, opens := policy.Access(c, e, grants, now)
+	src := s.catalog.Source(e)
+	if src == nil || e.LegalBasis != "" {
+		return access, opens
+	}
+	asSource := policy.Datum{Entry: src, Holder: e.Owner}.Decide(c, grants, now).Outcome
+	if !e.Copy.PersonOnly {
+		return asSource, false
+	}
+	if strictness(asSource) > strictness(access) {
+		access = asSource
+	}
+	return access, opens
+}
+
+func strictness(o gateway.Outcome) int {
+	switch o {
+	case gateway.Allow:
+		return 0
+	case gateway.Masked:
+		return 1
+	}
+	return 2
 }
 
 // Me describes the caller.
@@ -290,6 +321,9 @@ func (s *Service) RequestSharing(ctx context.Context, in model.SharingRequestInp
 			problems = append(problems, fmt.Sprintf("codes: %s (%s) is shared unconditionally; no request is needed", code, e.Field))
 		case e.Owner == c.Dept:
 			problems = append(problems, fmt.Sprintf("codes: %s belongs to your own department", code))
+		case e.Copy != nil && !e.Copy.PersonOnly && e.LegalBasis == "":
+			// Decided as its source: a grant on the copy's code would open nothing.
+			problems = append(problems, fmt.Sprintf("codes: %s (%s) is %s's copy of %s and is shared as that datum; request %s from its owner instead", code, e.Field, e.Owner, e.Copy.Of, e.Copy.Of))
 		case !slices.Contains(byOwner[e.Owner], code):
 			byOwner[e.Owner] = append(byOwner[e.Owner], code)
 		}
