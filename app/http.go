@@ -40,10 +40,11 @@ func (g *Gateway) http(enf *enforce.Enforcer) (http.Handler, error) {
 	for _, c := range cfg.Consumers {
 		origins[c.Name] = c.Origins
 	}
+	authn, claims := auth.Middleware(verifier, g.log), server.ClaimsCheck(profiles(cfg))
 	deps := server.Deps{
-		Log: g.log, GraphQL: gql, Auth: auth.Middleware(verifier, g.log), Fed: g.Fed,
+		Log: g.log, GraphQL: gql, Auth: authn, Fed: g.Fed,
 		BodyLimit: cfg.Limits.BodyBytes, Metrics: g.metrics.Handler(), Requests: g.metrics,
-		CORS: &server.CORS{Origins: origins}, Claims: server.ClaimsCheck(profiles(cfg)),
+		CORS: &server.CORS{Origins: origins}, Claims: claims,
 		Ready: readiness(g.Fed, g.Store), SealKeys: seal.KeysHandler(g.sealer.PublicKey()),
 	}
 	if g.Tracing != nil {
@@ -53,7 +54,9 @@ func (g *Gateway) http(enf *enforce.Enforcer) (http.Handler, error) {
 		deps.RateLimit = g.rateLimiter()
 	}
 	if g.opts.Pprof {
-		deps.Pprof = adminOnly(auth.Middleware(verifier, g.log), pprofHandler())
+		// The claims are checked as for /graphql: a token claiming a role or department
+		// its consumer does not have is refused here too.
+		deps.Pprof = authn(claims(adminOnly(pprofHandler())))
 	}
 	g.playground(&deps)
 	return server.NewServer(deps), nil
@@ -195,13 +198,13 @@ func pprofHandler() http.Handler {
 
 // adminOnly lets through callers with a verified token of the CIO office or a
 // department console; profiles reveal internals and must not be public.
-func adminOnly(authn func(http.Handler) http.Handler, next http.Handler) http.Handler {
-	return authn(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := gateway.CallerFrom(r.Context())
 		if c == nil || !(c.HasRole(gateway.RoleCIO) || c.Dept != "" && c.HasRole(gateway.RoleAuditor)) {
 			http.Error(w, "profiles are for the CIO office and department administrators", http.StatusForbidden)
 			return
 		}
 		next.ServeHTTP(w, r)
-	}))
+	})
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"pudong.gov.cn/gateway/app"
+	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
 	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/server"
@@ -115,5 +117,27 @@ func TestCORS(t *testing.T) {
 	}
 	if res := call(g.Token("online-hall"), "http://localhost:8080"); res.StatusCode != http.StatusForbidden {
 		t.Errorf("a backend's token from a browser page must be refused: %d", res.StatusCode)
+	}
+}
+
+// The runtime profiles are checked like /graphql: a token whose claims go beyond its
+// consumer's configuration (the playground's, claiming the CIO office's role) is refused
+// there too, and the CIO office's own token is let in.
+func TestProfilesCheckTheTokensClaims(t *testing.T) {
+	g := StartWith(t, app.Options{Pprof: true})
+	get := func(tok string) int {
+		req, _ := http.NewRequest(http.MethodGet, g.Srv.URL+"/debug/pprof/cmdline", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, _ := g.Do(req)
+		return res.StatusCode
+	}
+	if s := get(g.TokenWith(auth.Claims{Consumer: "playground", Purpose: "exploration", Roles: []string{"cio"}})); s == http.StatusOK {
+		t.Errorf("a playground token claiming the cio role reads the profiles: %d", s)
+	}
+	if s := get(g.TokenWith(auth.Claims{Consumer: "playground", Purpose: "exploration", Dept: "psb", Roles: []string{"auditor"}})); s == http.StatusOK {
+		t.Errorf("a playground token claiming psb's auditor reads the profiles: %d", s)
+	}
+	if s := get(g.Token("cio-console")); s != http.StatusOK {
+		t.Errorf("the CIO office: %d", s)
 	}
 }
