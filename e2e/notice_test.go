@@ -263,14 +263,14 @@ func deliveredOnceAndUnwatched(t *testing.T, g *Gateway, hook *webhook, sup stri
 	}
 }
 
-// A change is noticed from what the gateway reads anyway: when the online hall reads a
-// watched enterprise's credit records, the watch is re-checked at once through the cache
-// that read filled, and the platform (no webhook in the demo) polls the notice.
-func TestWatchNoticeFromAnotherConsumersRead(t *testing.T) {
-	g := Start(t)
+// watchThenDishonesty has the supervision platform watch subject, takes the watch's
+// baseline, then adds a dishonesty record about the subject to the credit database and
+// purges the cache's copy, as the cache's refresh would. It returns the platform's token.
+func watchThenDishonesty(t *testing.T, g *Gateway, id, subject, name, docNo, title string) string {
+	t.Helper()
 	ctx := t.Context()
 	sup := g.Token("supervision-platform")
-	if r := g.Post(sup, `mutation { watch(subjects: ["91310115607223817N"]) { subject } }`, nil); len(r.Errors) > 0 {
+	if r := g.Post(sup, `mutation { watch(subjects: ["`+subject+`"]) { subject } }`, nil); len(r.Errors) > 0 {
 		t.Fatalf("watch: %s", r.Raw)
 	}
 	if _, err := g.Parts.Notices.Scan(ctx, true); err != nil { // the baseline
@@ -282,11 +282,19 @@ func TestWatchNoticeFromAnotherConsumersRead(t *testing.T) {
 	}
 	defer db.Close()
 	if _, err := db.Exec(`INSERT INTO shixin (id, xdr_id, xdr_mc, jdswh, mc, nr, jdrq, yxqz, jdjg) VALUES
-		('SX-TEST-0001', '91310115607223817N', '上海东岸食品有限公司', '浦信〔2026〕88号', '拒不履行生效判决',
-		 '列入失信被执行人名单。', '2026-12-04', NULL, '上海市浦东新区人民法院')`); err != nil {
+		(?, ?, ?, ?, ?, '列入失信被执行人名单。', '2026-12-04', NULL, '上海市浦东新区人民法院')`, id, subject, name, docNo, title); err != nil {
 		t.Fatal(err)
 	}
-	g.Parts.Fed.Purge(ctx, "credit", []string{"91310115607223817N"}) // the cache's refresh
+	g.Parts.Fed.Purge(ctx, "credit", []string{subject})
+	return sup
+}
+
+// A change is noticed from what the gateway reads anyway: when the online hall reads a
+// watched enterprise's credit records, the watch is re-checked at once through the cache
+// that read filled, and the platform (no webhook in the demo) polls the notice.
+func TestWatchNoticeFromAnotherConsumersRead(t *testing.T) {
+	g := Start(t)
+	sup := watchThenDishonesty(t, g, "SX-TEST-0001", "91310115607223817N", "上海东岸食品有限公司", "浦信〔2026〕88号", "拒不履行生效判决")
 	if r := g.Post(g.Token("online-hall"), `{ enterprise(creditCode: "91310115607223817N") { creditRecords { id kind } } }`, nil); !strings.Contains(string(r.Raw), "SX-TEST-0001") {
 		t.Fatalf("the hall's read: %s", r.Raw)
 	}
@@ -325,24 +333,7 @@ func TestNoticesAreDecidedAndAuditedAsReads(t *testing.T) {
 	const liNa = "310115199001010029"
 	addDishonesty := func(t *testing.T, g *Gateway) string {
 		ctx := t.Context()
-		sup := g.Token("supervision-platform")
-		if r := g.Post(sup, `mutation { watch(subjects: ["`+liNa+`"]) { subject } }`, nil); len(r.Errors) > 0 {
-			t.Fatalf("watch: %s", r.Raw)
-		}
-		if _, err := g.Parts.Notices.Scan(ctx, true); err != nil { // the baseline
-			t.Fatal(err)
-		}
-		db, err := sql.Open("sqlite", strings.TrimPrefix(g.Sims.Addrs["credit"], "sqlite:"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := db.Exec(`INSERT INTO shixin (id, xdr_id, xdr_mc, jdswh, mc, nr, jdrq, yxqz, jdjg) VALUES
-			('SX-TEST-0002', '` + liNa + `', '李娜', '浦执〔2026〕77号', '拒不履行支付义务',
-			 '列入失信被执行人名单。', '2026-12-04', NULL, '上海市浦东新区人民法院')`); err != nil {
-			t.Fatal(err)
-		}
-		g.Parts.Fed.Purge(ctx, "credit", []string{liNa})
+		sup := watchThenDishonesty(t, g, "SX-TEST-0002", liNa, "李娜", "浦执〔2026〕77号", "拒不履行支付义务")
 		if _, err := g.Parts.Notices.Scan(ctx, true); err != nil {
 			t.Fatal(err)
 		}
