@@ -176,16 +176,23 @@ func TestListenerReconnects(t *testing.T) {
 	if pid == 0 || pid == old {
 		t.Fatalf("listener PID after reconnecting = %d (was %d)", pid, old)
 	}
-	if _, err := s.CreateRequests(ctx, []gateway.SharingRequest{{
+	changeHeard(t, s, s, time.Second, "a change made after reconnecting")
+}
+
+// changeHeard files a sharing request through by and expects listener's Changes signal
+// for it within bound.
+func changeHeard(t *testing.T, by, listener *sqlstore.Store, bound time.Duration, what string) {
+	t.Helper()
+	if _, err := by.CreateRequests(context.Background(), []gateway.SharingRequest{{
 		Requester: "online-hall", Department: "psb", Purpose: "administrative-approval",
 		Codes: []string{"310115-PSB-RK01-002"}, CreatedAt: time.Now(), Deadline: time.Now().Add(time.Hour),
 	}}); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-s.Changes():
-	case <-time.After(time.Second):
-		t.Fatal("no Changes signal for a change made after reconnecting")
+	case <-listener.Changes():
+	case <-time.After(bound):
+		t.Fatalf("no Changes signal for %s", what)
 	}
 }
 
@@ -227,18 +234,7 @@ func TestListenerNoticesASilentConnection(t *testing.T) {
 	if pid := d.listenerPID.Load(); pid == 0 || pid == old {
 		t.Fatalf("listener PID after the cut = %d (was %d)", pid, old)
 	}
-	other := openStore(t, dsn)
-	if _, err := other.CreateRequests(context.Background(), []gateway.SharingRequest{{
-		Requester: "online-hall", Department: "psb", Purpose: "administrative-approval",
-		Codes: []string{"310115-PSB-RK01-002"}, CreatedAt: time.Now(), Deadline: time.Now().Add(time.Hour),
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-s.Changes():
-	case <-time.After(2 * time.Second):
-		t.Fatal("no Changes signal for another replica's change after the new connection")
-	}
+	changeHeard(t, openStore(t, dsn), s, 2*time.Second, "another replica's change after the new connection")
 }
 
 // TestOtherSchemasIgnored checks that a change in another schema of the same database,
