@@ -39,7 +39,10 @@ type Options struct {
 // Gateway is a built gateway: the HTTP handler to serve, and the parts commands and
 // tests reach into.
 type Gateway struct {
-	Handler      http.Handler
+	Handler http.Handler
+	// Metrics serves the Prometheus exposition on a listener of its own when metricsAddr
+	// is set; nil when /metrics is part of Handler.
+	Metrics      http.Handler
 	Fed          *federation.Federation
 	Store        store.Store
 	Sharing      *sharing.Service

@@ -43,9 +43,14 @@ func (g *Gateway) http(enf *enforce.Enforcer) (http.Handler, error) {
 	authn, claims := auth.Middleware(verifier, g.log), server.ClaimsCheck(profiles(cfg))
 	deps := server.Deps{
 		Log: g.log, GraphQL: gql, Auth: authn, Fed: g.Fed,
-		BodyLimit: cfg.Limits.BodyBytes, Metrics: g.metrics.Handler(), Requests: g.metrics,
+		BodyLimit: cfg.Limits.BodyBytes, Requests: g.metrics,
 		CORS: &server.CORS{Origins: origins}, Claims: claims,
 		Ready: readiness(g.Fed, g.Store), SealKeys: seal.KeysHandler(g.sealer.PublicKey()),
+	}
+	if cfg.MetricsAddr == "" {
+		deps.Metrics = g.metrics.Handler()
+	} else {
+		g.Metrics = server.MetricsOnly(g.metrics.Handler())
 	}
 	if g.Tracing != nil {
 		deps.Trace = g.Tracing.Middleware

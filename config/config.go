@@ -31,8 +31,12 @@ type Config struct {
 	// token-minting endpoint for the playground. Never set in a production file.
 	Demo bool `yaml:"-"`
 
-	Addr    string `yaml:"addr,omitempty"`    // listen address; default 127.0.0.1:8080
-	DataDir string `yaml:"dataDir,omitempty"` // SQLite store, keys; default ./data
+	Addr string `yaml:"addr,omitempty"` // listen address; default 127.0.0.1:8080
+	// MetricsAddr serves /metrics on a listener of its own, and not on Addr: the operators'
+	// network can scrape it while the consumers' network cannot reach it. Empty: /metrics
+	// is on Addr (docs/operators.md, "Health, readiness and metrics").
+	MetricsAddr string `yaml:"metricsAddr,omitempty"`
+	DataDir     string `yaml:"dataDir,omitempty"` // SQLite store, keys; default ./data
 
 	Departments []Department `yaml:"departments"`
 	Sources     Sources      `yaml:"sources,omitempty"`
@@ -848,6 +852,13 @@ func (c *Config) validateLogAndServer(bad func(path, format string, args ...any)
 	}
 	if msg := checkListenAddr(c.Addr); msg != "" {
 		bad("addr", "%s", msg)
+	}
+	if c.MetricsAddr != "" {
+		if msg := checkListenAddr(c.MetricsAddr); msg != "" {
+			bad("metricsAddr", "%s", msg)
+		} else if c.MetricsAddr == c.Addr && !strings.HasSuffix(c.Addr, ":0") { // port 0: two ports the system picks
+			bad("metricsAddr", "%q is addr too: give the metrics a listener of their own, or leave metricsAddr out to serve them on addr", c.MetricsAddr)
+		}
 	}
 }
 

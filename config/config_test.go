@@ -240,3 +240,20 @@ func TestLoadResolvesPathsOnce(t *testing.T) {
 		t.Error("the catalogue file is read beside the configuration")
 	}
 }
+
+// TestMetricsAddr: a metrics listener of its own is a listen address other than addr.
+func TestMetricsAddr(t *testing.T) {
+	for _, tc := range []struct{ addr, want string }{
+		{"10.0.8.5:9090", ""},
+		{"127.0.0.1:9000", "metricsAddr: \"127.0.0.1:9000\" is addr too"},
+		{"10.0.8.5", "metricsAddr: \"10.0.8.5\" is not HOST:PORT"},
+	} {
+		c, err := Parse([]byte(good+"metricsAddr: "+tc.addr+"\n"), "gw.yaml", readNone)
+		switch {
+		case tc.want == "" && (err != nil || c.MetricsAddr != tc.addr):
+			t.Errorf("metricsAddr %s: %v", tc.addr, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("metricsAddr %s: %v, want %q", tc.addr, err, tc.want)
+		}
+	}
+}

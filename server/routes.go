@@ -48,3 +48,11 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 		mux.Handle("GET /playground/", d.Playground)
 	}
 }
+
+// MetricsOnly is the whole surface of a metrics listener (metricsAddr): GET /metrics, and
+// 404 for everything else, so that the operators' network reaches nothing of the API.
+func MetricsOnly(metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	return mux
+}

@@ -213,6 +213,7 @@ func TestConfigCheckRunsEveryStartupCheck(t *testing.T) {
 		{"  dsn: postgres://gateway@pg.gateway.pudong.internal:5432/gateway?sslmode=verify-full&application_name=pudong-gateway",
 			"  dsn: postgres://gateway@pg.gateway.pudong.internal:5432/gateway?sslmode=sometimes", "not a PostgreSQL connection string"},
 		{"addr: 0.0.0.0:8080          # behind the load balancer; TLS ends there", "addr: 0.0.0.0:99999", "want a number from 0 to 65535"},
+		{"metricsAddr: 10.0.8.5:9090  # /metrics on the operators' network only, for Prometheus", "metricsAddr: 10.0.8.5", `metricsAddr: "10.0.8.5" is not HOST:PORT`},
 		{"  depth: 10", "  depth: -1", "limits.depth: must not be negative"},
 		{"  maxRecords: 200000", "  maxRecords: -5", "cache.maxRecords: must not be negative"},
 		{"  level: info", "  level: verbose", `log.level: level "verbose"`},

@@ -123,6 +123,10 @@ func hygieneSession(t *testing.T, url string, mint func(consumer, citizen string
 	}
 	post(play, `{ creditRecords(subject: "310115197811200036") { title content } }`, nil)
 	post(mint("ipudong-portal", dataset.LiNa), citizenQ, map[string]any{"id": dataset.ZhangWei})
+	// An app that names its operations after the person they read: the names reach the
+	// logs, the spans and /metrics only without the identifier.
+	post(hall, `query Person`+dataset.ZhangWei+` { citizen(idNumber: "`+dataset.ZhangWei+`") { name } }`, nil)
+	post(hall, `query Call13812345678 { me { consumer } }`, nil)
 
 	// Bad arguments, including ones shaped like personal data.
 	for _, q := range []string{

@@ -33,12 +33,13 @@ func TestMain(m *testing.M) {
 
 // child is the gateway running as a separate process.
 type child struct {
-	cmd  *exec.Cmd
-	URL  string
-	done chan error
+	cmd     *exec.Cmd
+	URL     string
+	Metrics string // where /metrics is served
+	done    chan error
 }
 
-var listenRE = regexp.MustCompile(`msg="gateway listening".* addr=(\S+)`)
+var listenRE = regexp.MustCompile(`msg="gateway listening".* addr=(\S+) .* metrics=(\S+)`)
 
 // startChild runs the gateway in a child process and waits until it listens.
 func startChild(t *testing.T, args ...string) *child {
@@ -54,12 +55,12 @@ func startChild(t *testing.T, args ...string) *child {
 		t.Fatal(err)
 	}
 	c := &child{cmd: cmd, done: make(chan error, 1)}
-	addr := make(chan string, 1)
+	addr := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
+				addr <- m[1:]
 			}
 		}
 		io.Copy(io.Discard, out)
@@ -73,7 +74,7 @@ func startChild(t *testing.T, args ...string) *child {
 	})
 	select {
 	case a := <-addr:
-		c.URL = "http://" + a
+		c.URL, c.Metrics = "http://"+a[0], a[1]
 	case err := <-c.done:
 		t.Fatalf("the gateway exited before listening: %v", err)
 	case <-time.After(60 * time.Second):

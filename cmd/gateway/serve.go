@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"pudong.gov.cn/gateway/app"
@@ -19,7 +20,7 @@ import (
 )
 
 const serveHelp = `
-gateway [--addr ADDR] [--data DIR] [--config FILE]
+gateway [--addr ADDR] [--metrics-addr ADDR] [--data DIR] [--config FILE]
 
 Serves the gateway. Without --config it starts in demo mode: the four department
 simulators in-process, SQLite and a generated signing key under --data.
@@ -28,6 +29,7 @@ simulators in-process, SQLite and a generated signing key under --data.
 // serveFlags are the flags of serving, beyond the common ones.
 type serveFlags struct {
 	commonFlags
+	metricsAddr string
 	size        dataset.Size
 	noCache     bool
 	noAudit     bool
@@ -39,6 +41,7 @@ func parseServeFlags(args []string, getenv func(string) string, stdout io.Writer
 	fs := newFlagSet("gateway", usage+serveHelp, stdout)
 	f := &serveFlags{size: dataset.DefaultSize}
 	f.register(fs, getenv, true)
+	fs.StringVar(&f.metricsAddr, "metrics-addr", envOr(getenv, "GATEWAY_METRICS_ADDR", ""), "serve /metrics here, on a listener of its own, and not on --addr (default: the configuration's metricsAddr; without one, on --addr)")
 	fs.IntVar(&f.size.Citizens, "sim-citizens", f.size.Citizens, "demo mode: bulk citizens the simulators generate besides the fixtures")
 	fs.IntVar(&f.size.Enterprises, "sim-enterprises", f.size.Enterprises, "demo mode: bulk enterprises")
 	fs.IntVar(&f.size.CreditRecords, "sim-credit-records", f.size.CreditRecords, "demo mode: bulk credit records")
@@ -66,6 +69,12 @@ func (f *serveFlags) configure() (*config.Config, app.Options, []string, error) 
 	}
 	if f.addr != "" {
 		cfg.Addr = f.addr
+	}
+	if f.metricsAddr != "" {
+		cfg.MetricsAddr = f.metricsAddr
+	}
+	if cfg.MetricsAddr != "" && cfg.MetricsAddr == cfg.Addr && !strings.HasSuffix(cfg.Addr, ":0") { // port 0: two ports the system picks
+		return nil, app.Options{}, nil, fmt.Errorf("the metrics address %s is the listen address too: give the metrics a listener of their own", cfg.MetricsAddr)
 	}
 	if f.noCache {
 		cfg.Cache.Disabled = true
@@ -123,7 +132,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer within(ctx, 15*time.Second, gw.Close)
-	return serve(ctx, cfg, gw.Handler, log, stdout)
+	return serve(ctx, cfg, gw.Handler, gw.Metrics, log, stdout)
 }
 
 // within runs shutdown work fn with a deadline of its own, d from now, even when ctx is
@@ -147,13 +156,46 @@ func startSimulators(ctx context.Context, cfg *config.Config, size dataset.Size,
 	return sims, nil
 }
 
-// serve listens on cfg.Addr until ctx ends, then drains in-flight requests.
-func serve(ctx context.Context, cfg *config.Config, h http.Handler, log *slog.Logger, stdout io.Writer) error {
+// serve listens on cfg.Addr (and, for metrics, on cfg.MetricsAddr) until ctx ends, then
+// drains in-flight requests.
+func serve(ctx context.Context, cfg *config.Config, h, metrics http.Handler, log *slog.Logger, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
-	srv := &http.Server{
+	servers := []*http.Server{newHTTPServer(h, log)}
+	listeners := []net.Listener{ln}
+	metricsURL := ""
+	if metrics != nil {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listening on %s (metricsAddr): %w", cfg.MetricsAddr, err)
+		}
+		servers = append(servers, newHTTPServer(metrics, log))
+		listeners = append(listeners, mln)
+		metricsURL = "http://" + mln.Addr().String() + "/metrics"
+	}
+	announce(cfg, ln.Addr().String(), metricsURL, log, stdout)
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+	select {
+	case err := <-errc:
+		shutdown(ctx, servers, log)
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests")
+	shutdown(ctx, servers, log)
+	return nil
+}
+
+// newHTTPServer bounds every phase of a connection, so a slow or silent client holds
+// nothing for long.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -161,32 +203,31 @@ func serve(ctx context.Context, cfg *config.Config, h http.Handler, log *slog.Lo
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	announce(cfg, ln.Addr().String(), log, stdout)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: draining in-flight requests")
+}
+
+// shutdown drains the servers' in-flight requests, all within one 20-second bound.
+func shutdown(ctx context.Context, servers []*http.Server, log *slog.Logger) {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		log.Warn("in-flight requests did not finish in time", "err", err)
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			log.Warn("in-flight requests did not finish in time", "err", err)
+		}
 	}
-	return nil
 }
 
 // announce logs the listening line scripts wait for (docs/operators.md, Logs) and, in
 // the demo, tells the person at the terminal where to go.
-func announce(cfg *config.Config, addr string, log *slog.Logger, stdout io.Writer) {
+func announce(cfg *config.Config, addr, metricsURL string, log *slog.Logger, stdout io.Writer) {
 	mode := "production"
 	if cfg.Demo {
 		mode = "demo"
 	}
 	url := "http://" + addr
-	log.Info("gateway listening", "mode", mode, "addr", addr, "graphql", url+"/graphql", "playground", url+"/")
+	if metricsURL == "" {
+		metricsURL = url + "/metrics"
+	}
+	log.Info("gateway listening", "mode", mode, "addr", addr, "graphql", url+"/graphql", "playground", url+"/", "metrics", metricsURL)
 	if cfg.Demo {
 		fmt.Fprintf(stdout, "\n  Playground: %s/\n  GraphQL:    %s/graphql\n  Get a token: go run ./cmd/gateway token --consumer online-hall --data %s\n\n", url, url, cfg.DataDir)
 	}

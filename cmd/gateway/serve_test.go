@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -67,5 +68,49 @@ func TestSimRefusesImpossibleSizes(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "dataset size") {
 			t.Errorf("gateway %s: %v", strings.Join(args, " "), err)
 		}
+	}
+}
+
+// TestMetricsOnTheirOwnListener: with a metrics address, /metrics is served there and
+// nowhere else, and that listener serves nothing but /metrics; the same address for both
+// is refused before anything listens.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	c := startChild(t, "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
+	if !strings.HasSuffix(c.Metrics, "/metrics") || strings.HasPrefix(c.Metrics, c.URL+"/") {
+		t.Fatalf("metrics announced at %s, want a listener of their own beside %s", c.Metrics, c.URL)
+	}
+	status := func(url string) (int, string) {
+		t.Helper()
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, _ := status(c.URL + "/healthz"); code != http.StatusOK {
+		t.Fatalf("the API listener answers /healthz with %d", code)
+	}
+	if code, _ := status(c.URL + "/metrics"); code != http.StatusNotFound {
+		t.Errorf("the API listener answers /metrics with %d, want 404", code)
+	}
+	code, body := status(c.Metrics)
+	if code != http.StatusOK || !strings.Contains(body, `gateway_http_requests_total{code="200",route="/healthz"}`) {
+		t.Errorf("the metrics listener answers %d without the API listener's requests:\n%.500s", code, body)
+	}
+	base := strings.TrimSuffix(c.Metrics, "/metrics")
+	for _, path := range []string{"/graphql", "/healthz", "/readyz", "/", "/debug/pprof/"} {
+		if code, _ := status(base + path); code != http.StatusNotFound {
+			t.Errorf("the metrics listener answers %s with %d, want 404", path, code)
+		}
+	}
+
+	f, err := parseServeFlags([]string{"--data", t.TempDir(), "--addr", "127.0.0.1:9999", "--metrics-addr", "127.0.0.1:9999"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := f.configure(); err == nil || !strings.Contains(err.Error(), "listener of their own") {
+		t.Errorf("one address for both: %v, want a refusal", err)
 	}
 }
