@@ -154,13 +154,11 @@ var statusCodes = func() (codes [600]string) {
 }()
 
 // operationName bounds the operation label (see maxOperationNames), and keeps out of it
-// a name that could carry an identifier (mayIdentify).
+// a name that could carry an identifier (gateway.TelemetryName).
 func (m *Metrics) operationName(name string) string {
-	if mayIdentify(name) {
+	name, ok := gateway.TelemetryName(name)
+	if !ok {
 		return "other"
-	}
-	if len(name) > 64 {
-		name = name[:64]
 	}
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
@@ -172,28 +170,6 @@ func (m *Metrics) operationName(name string) string {
 	}
 	m.opNames[name] = struct{}{}
 	return name
-}
-
-// identifierDigits is the shortest run of digits an operation name may not carry into a
-// label: an ID number has 17, a mobile number 11, a credit code 8 at its start, while
-// the names apps give their operations (PersonCard, EnterpriseV2) have a few at most.
-const identifierDigits = 6
-
-// mayIdentify reports whether an operation name holds a run of identifierDigits digits.
-// A client chooses its operation names, and /metrics is read by people who may not read
-// the personal data an app could put into one (docs/operators.md).
-func mayIdentify(name string) bool {
-	run := 0
-	for i := 0; i < len(name); i++ {
-		if name[i] < '0' || name[i] > '9' {
-			run = 0
-			continue
-		}
-		if run++; run >= identifierDigits {
-			return true
-		}
-	}
-	return false
 }
 
 // AuditCommit records how long a response waited for its audit events.

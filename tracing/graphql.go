@@ -26,20 +26,20 @@ var _ interface {
 func (operationSpans) ExtensionName() string                   { return "Tracing" }
 func (operationSpans) Validate(graphql.ExecutableSchema) error { return nil }
 
-// maxNameLen bounds the operation name recorded: it is chosen by the client.
-const maxNameLen = 64
-
 func (o operationSpans) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	typ, name := "unknown", ""
 	if oc := graphql.GetOperationContext(ctx); oc != nil && oc.Operation != nil {
 		typ, name = string(oc.Operation.Operation), oc.Operation.Name
 	}
-	if len(name) > maxNameLen {
-		name = name[:maxNameLen]
-	}
-	attrs := []attribute.KeyValue{
-		attribute.String("graphql.operation.type", typ),
-		attribute.String("graphql.operation.name", name),
+	attrs := []attribute.KeyValue{attribute.String("graphql.operation.type", typ)}
+	// The client's name, unless it could carry an identifier: then the span is named by
+	// the operation's type alone and says the name was withheld.
+	if n, ok := gateway.TelemetryName(name); ok {
+		name = n
+		attrs = append(attrs, attribute.String("graphql.operation.name", name))
+	} else {
+		name = ""
+		attrs = append(attrs, attribute.Bool("gateway.operation_name_withheld", true))
 	}
 	if c := gateway.CallerFrom(ctx); c != nil {
 		// The app and its declared purpose; never the end user (sub) or the citizen.

@@ -144,22 +144,34 @@ func TestTracingEndToEnd(t *testing.T) {
 		cfg.Tracing = resolveTracing(config.Tracing{Endpoint: rcv.srv.URL, ServiceName: "gateway-under-test"}, func(string) string { return "" })
 	})
 	const callerTrace = "0af7651916cd43dd8448eb211c80319c"
-	postInCallersTrace(t, g, callerTrace)
-	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := g.Parts.Tracing.ForceFlush(fctx); err != nil {
-		t.Fatalf("flush to the collector: %v", err)
+	postInCallersTrace(t, g, callerTrace, `query Reps { enterprises(first: 3) { edges { node { name legalRepresentative { name phone } } } } }`)
+	flush := func() {
+		t.Helper()
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := g.Parts.Tracing.ForceFlush(fctx); err != nil {
+			t.Fatalf("flush to the collector: %v", err)
+		}
 	}
-
-	spans, bodies := rcv.got()
+	flush()
+	spans, _ := rcv.got()
 	byName, ids := indexSpans(t, spans, callerTrace)
 	checkSpanTree(t, byName)
+	checkDepartmentsInTrace(t, spies, ids, callerTrace)
+
+	// An app that names an operation after the person it reads.
+	postInCallersTrace(t, g, callerTrace, `query Person310115198503120012 { enterprises(first: 1) { edges { node { name legalRepresentative { name } } } } }`)
+	flush()
+	spans, bodies := rcv.got()
+	byName, _ = indexSpans(t, spans, callerTrace)
+	if w := byName["query"]; len(w) != 1 || w[0].Attrs["gateway.operation_name_withheld"] != "true" || w[0].Attrs["graphql.operation.name"] != "" {
+		t.Errorf("the operation named after a person: want one span named by its type alone, with the name withheld: %+v", w)
+	}
 	for _, b := range bodies {
 		if m := idNumberRE.Find(b); m != nil {
 			t.Errorf("an ID number left in the exported spans: %s", m)
 		}
 	}
-	checkDepartmentsInTrace(t, spies, ids, callerTrace)
 	line := ""
 	for _, l := range strings.Split(g.Logs.String(), "\n") {
 		if strings.Contains(l, `msg=request`) && strings.Contains(l, "path=/graphql") {
@@ -171,11 +183,11 @@ func TestTracingEndToEnd(t *testing.T) {
 	}
 }
 
-// postInCallersTrace sends a query that reaches the PSB and the AMR, with a
+// postInCallersTrace sends a query (one that reaches the PSB and the AMR), with a
 // traceparent in the caller's trace.
-func postInCallersTrace(t *testing.T, g *e2e.Gateway, callerTrace string) {
+func postInCallersTrace(t *testing.T, g *e2e.Gateway, callerTrace, query string) {
 	t.Helper()
-	body := `{"query":"query Reps { enterprises(first: 3) { edges { node { name legalRepresentative { name phone } } } } }"}`
+	body := `{"query":"` + query + `"}`
 	req, _ := http.NewRequest(http.MethodPost, g.Srv.URL+"/graphql", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+g.Token("online-hall"))
 	req.Header.Set("Content-Type", "application/json")
