@@ -181,6 +181,7 @@ func LoadKeys(paths ...string) (KeySet, error) {
 type Anchors struct {
 	valid    map[string][]Checkpoint
 	problems []Break
+	notes    []string
 }
 
 // Problems are the findings about the checkpoints themselves: forged ones, lines
@@ -241,11 +242,12 @@ func ReadAnchors(keys KeySet, sinks ...Sink) (*Anchors, error) {
 			}
 			for _, path := range names {
 				present[filepath.Base(path)] = append(present[filepath.Base(path)], dir)
-				cps, probs, err := readCheckpointFile(path, keys)
+				cps, probs, notes, err := readCheckpointFile(path, keys)
 				if err != nil {
 					return nil, err
 				}
 				a.problems = append(a.problems, probs...)
+				a.notes = append(a.notes, notes...)
 				add(path, cps)
 			}
 		}
@@ -297,18 +299,27 @@ func checkSignature(cp Checkpoint, keys KeySet, where string) *Break {
 }
 
 // readCheckpointFile returns the checkpoints of one file whose signature verifies, and a
-// finding for each that does not or whose link to the previous line is broken.
-func readCheckpointFile(path string, keys KeySet) ([]Checkpoint, []Break, error) {
+// finding for each that does not or whose link to the previous line is broken. A last
+// line without its newline that does not read as a checkpoint is a write in progress or
+// one a crash tore (the checkpointer cuts it at its next start, cutTornLine): it proves
+// nothing and hides nothing, so it is a note, not a finding.
+func readCheckpointFile(path string, keys KeySet) ([]Checkpoint, []Break, []string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("checkpoint file: %w", err)
+		return nil, nil, nil, fmt.Errorf("checkpoint file: %w", err)
 	}
 	defer f.Close()
+	unterminated, err := endsUnterminated(f)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("checkpoint file %s: %w", path, err)
+	}
 	var (
-		out   []Checkpoint
-		probs []Break
-		prev  string
-		line  int
+		out        []Checkpoint
+		probs      []Break
+		notes      []string
+		prev       string
+		line       int
+		unreadLine int // the line of the last unreadable checkpoint, if it is probs' last
 	)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 4096), maxCheckpointLine)
@@ -317,10 +328,12 @@ func readCheckpointFile(path string, keys KeySet) ([]Checkpoint, []Break, error)
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
+		unreadLine = 0
 		var cp Checkpoint
 		where := fmt.Sprintf("%s line %d", path, line)
 		if err := json.Unmarshal(sc.Bytes(), &cp); err != nil {
 			probs = append(probs, Break{Kind: ForgedCheckpoint, Expected: "a checkpoint", Found: "unreadable " + where})
+			unreadLine = line
 			continue
 		}
 		if b := checkSignature(cp, keys, where); b != nil {
@@ -335,7 +348,25 @@ func readCheckpointFile(path string, keys KeySet) ([]Checkpoint, []Break, error)
 		out = append(out, cp)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("checkpoint file %s: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("checkpoint file %s: %w", path, err)
 	}
-	return out, probs, nil
+	if unterminated && unreadLine == line && line > 0 {
+		probs = probs[:len(probs)-1]
+		notes = append(notes, fmt.Sprintf("%s line %d is incomplete (a checkpoint being written, or one a crash tore; the gateway cuts it at its next start): not checked", path, line))
+	}
+	return out, probs, notes, nil
+}
+
+// endsUnterminated reports whether f's last byte is not a newline, and leaves f at its
+// start.
+func endsUnterminated(f *os.File) (bool, error) {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return false, err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, st.Size()-1); err != nil {
+		return false, err
+	}
+	return last[0] != '\n', nil
 }

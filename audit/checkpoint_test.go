@@ -311,6 +311,37 @@ func TestTornCheckpointLineIsCutAtStart(t *testing.T) {
 	}
 }
 
+// `audit verify` run between a crash that tore a checkpoint line and the next start (or
+// while a checkpoint is being written) reported a forged checkpoint. An incomplete last
+// line is now a note; an unreadable line with its newline is still a finding.
+func TestVerifyNotesAnIncompleteLastCheckpointLine(t *testing.T) {
+	a := newAnchored(t)
+	appendTo := func(path, text string) {
+		t.Helper()
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteString(text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendTo(a.checkpointFile, `{"chain":"","seq":13,"ha`)
+	rep := a.verify(t, a.keys)
+	if !rep.OK() || len(rep.Findings) != 0 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "incomplete") {
+		t.Fatalf("an incomplete last line: findings %v, notes %q; want no finding and one note", rep.Findings, rep.Notes)
+	}
+	if rep.Chains[0].Checkpoint == nil || rep.Chains[0].Checkpoint.Seq != 10 {
+		t.Errorf("the checkpoints before it no longer anchor the chain: %+v", rep.Chains)
+	}
+	appendTo(a.checkpointFile, "\n")
+	rep = a.verify(t, a.keys)
+	if len(rep.Notes) != 0 || len(rep.Findings) != 1 || rep.Findings[0].Kind != audit.ForgedCheckpoint {
+		t.Fatalf("an unreadable whole line: findings %v, notes %q; want it found as forged", rep.Findings, rep.Notes)
+	}
+}
+
 // A published key file a crash cut short (os.WriteFile is not atomic) was left as it
 // was at every later start, since it existed, and `gateway audit verify` then refused
 // to run: LoadKeys cannot read it. PublishKey now writes the key whole or not at all,

@@ -21,6 +21,9 @@ type Report struct {
 	Findings []Break
 	// Chains reports each chain read, by name ("" is the default chain).
 	Chains []ChainReport
+	// Notes are what the reader should know that breaks nothing: a checkpoint line being
+	// written, or torn by a crash, which proves nothing either way.
+	Notes []string
 }
 
 // ChainReport is what verification found of one chain.
@@ -169,6 +172,7 @@ func verify(ctx context.Context, s Scanner, a *Anchors, partial bool) (Report, e
 	}
 	if a != nil {
 		rep.Findings = append(rep.Findings, a.problems...)
+		rep.Notes = a.notes
 	}
 	sort.Strings(order)
 	for _, name := range order {

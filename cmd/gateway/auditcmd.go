@@ -163,6 +163,9 @@ func printReport(rep audit.Report, stdout io.Writer) error {
 		}
 		fmt.Fprintln(stdout)
 	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(stdout, "note: %s\n", n)
+	}
 	if !rep.OK() {
 		fmt.Fprintf(stdout, "audit chain BROKEN after %d events: %s\n", rep.Checked, rep.Broken)
 		for _, b := range rep.Findings[1:] {
