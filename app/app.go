@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"pudong.gov.cn/gateway/audit"
 	"pudong.gov.cn/gateway/config"
@@ -120,12 +121,40 @@ func (g *Gateway) onClose(name string, fn func(context.Context) error) {
 }
 
 // Close releases what New opened, last first. Failures are logged: there is nothing a
-// caller could do about them at shutdown.
+// caller could do about them at shutdown. It returns soon after ctx ends: a part that
+// does not close in time (a database that stopped answering) is left behind with a log
+// line, and the parts after it still get closeGrace, all together, to close with the
+// ended ctx, so that what needs no wait (the journal's file) is still released.
 func (g *Gateway) Close(ctx context.Context) {
+	var grace <-chan time.Time // starts when ctx ends
 	for i := len(g.closers) - 1; i >= 0; i-- {
-		if err := g.closers[i].fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			g.log.Warn("closing "+g.closers[i].name, "err", err)
+		c := g.closers[i]
+		done := make(chan error, 1)
+		go func() { done <- c.fn(ctx) }()
+		if grace == nil {
+			select {
+			case err := <-done:
+				g.closed(c.name, err)
+				continue
+			case <-ctx.Done():
+				grace = time.After(closeGrace)
+			}
+		}
+		select {
+		case err := <-done:
+			g.closed(c.name, err)
+		case <-grace:
+			g.log.Error("closing "+c.name+": it did not finish in time and is left behind", "err", ctx.Err())
 		}
 	}
 	g.closers = nil
+}
+
+// closeGrace is what the parts still to close at Close get, together, once its ctx ended.
+const closeGrace = 2 * time.Second
+
+func (g *Gateway) closed(name string, err error) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		g.log.Warn("closing "+name, "err", err)
+	}
 }

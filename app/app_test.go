@@ -123,3 +123,27 @@ func TestNewChecksTheCatalogue(t *testing.T) {
 		t.Errorf("an empty catalogue: %v", err)
 	}
 }
+
+// TestCloseIsBoundedByItsContext: a part whose Close ignores its context (a database that
+// stopped answering) no longer holds the process at shutdown; the parts opened before it
+// are still closed.
+func TestCloseIsBoundedByItsContext(t *testing.T) {
+	g := &Gateway{log: slog.New(slog.DiscardHandler)}
+	stuck := make(chan struct{})
+	defer close(stuck)
+	var closed []string
+	g.onClose("first opened", func(context.Context) error { closed = append(closed, "first opened"); return nil })
+	g.onClose("stalled store", func(context.Context) error { <-stuck; return nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	returned := make(chan struct{})
+	go func() { g.Close(ctx); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waits for a part that never closes")
+	}
+	if len(closed) != 1 {
+		t.Errorf("the part opened before the stalled one was not closed: %v", closed)
+	}
+}
