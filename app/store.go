@@ -1,7 +1,9 @@
 package app
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -75,6 +77,17 @@ func ReplicaChain(cfg *config.Config) (string, error) {
 // OpenStore opens the store cfg names: PostgreSQL for several replicas, SQLite (its
 // directory created) for one.
 func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(cfg.Store.OpenTimeout, config.DefaultStoreOpenTimeout))
+	defer cancel()
+	s, err := openStoreWithin(ctx, cfg, log)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		return nil, fmt.Errorf("the store did not open within store.openTimeout (%s): %w", cmp.Or(cfg.Store.OpenTimeout, config.DefaultStoreOpenTimeout), err)
+	}
+	return s, err
+}
+
+// openStoreWithin is OpenStore within its bound.
+func openStoreWithin(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
 	if cfg.Store.Driver == "postgres" {
 		s, err := postgres.Open(ctx, cfg.Store.DSN, log)
 		if err != nil {

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"crypto/elliptic"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+
+	"pudong.gov.cn/gateway/internal/syncbuf"
 )
 
 // idp is an identity provider's JWKS endpoint whose key set a test can swap or take down.
@@ -173,19 +174,4 @@ func TestJWKSURLMustBeHTTP(t *testing.T) {
 	}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuf = syncbuf.Buffer

@@ -335,6 +335,10 @@ type Store struct {
 	// Timeout bounds each store call a request makes (sharing requests, grants, audit
 	// queries), so a stalled database fails them with STORE_UNAVAILABLE. Default 5s.
 	Timeout time.Duration `yaml:"timeout,omitempty"`
+	// OpenTimeout bounds opening the store at start (and for the audit commands):
+	// connecting, the schema migrations, the wait for another replica that is migrating,
+	// and replaying the audit journal. Default 10m.
+	OpenTimeout time.Duration `yaml:"openTimeout,omitempty"`
 	// Replica names this gateway's audit chain, so that replicas sharing a database do
 	// not queue on one chain head. Default: an id generated once and kept in
 	// DataDir/replica-id. Two replicas must not share a data directory without it.
@@ -441,6 +445,7 @@ func (c *Config) WithDefaults() {
 	}
 	c.Log.Level = cmp.Or(c.Log.Level, DefaultLogLevel)
 	c.Store.Timeout = cmp.Or(c.Store.Timeout, DefaultStoreTimeout)
+	c.Store.OpenTimeout = cmp.Or(c.Store.OpenTimeout, DefaultStoreOpenTimeout)
 	c.Audit.withDefaults(c.DataDir)
 }
 
@@ -876,6 +881,7 @@ func (c *Config) validateNotNegative(bad func(path, format string, args ...any))
 		{"cache.maxRecords", int64(c.Cache.MaxRecords)}, {"cache.maxBytes", c.Cache.MaxBytes}, {"cache.staleFor", int64(c.Cache.StaleFor)},
 		{"cache.notFoundTTL", int64(c.Cache.NotFoundTTL)}, {"auth.leeway", int64(c.Auth.Leeway)},
 		{"audit.commitTimeout", int64(c.Audit.CommitTimeout)}, {"store.timeout", int64(c.Store.Timeout)},
+		{"store.openTimeout", int64(c.Store.OpenTimeout)},
 	} {
 		if n.v < 0 {
 			bad(n.path, "must not be negative; leave it out for the default")

@@ -43,7 +43,7 @@ func TestParseAndDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:9000" || c.Store.Driver != "sqlite" || c.Limits.Depth != 10 || c.Limits.BodyBytes != 1<<20 ||
-		c.Cache.NotFoundTTL != 30*time.Second || c.Sharing.DeadlineWorkingDays != 5 || c.Log.Format != "json" {
+		c.Cache.NotFoundTTL != 30*time.Second || c.Store.OpenTimeout != 10*time.Minute || c.Sharing.DeadlineWorkingDays != 5 || c.Log.Format != "json" {
 		t.Errorf("defaults: %+v", c)
 	}
 	if c.Departments[0].Operations["person"].Params["action"] != "QueryPerson" {

@@ -13,6 +13,9 @@ const (
 	DefaultSQLiteFile  = "gateway.db" // in DataDir
 	// DefaultStoreTimeout bounds each store call a request makes.
 	DefaultStoreTimeout = 5 * time.Second
+	// DefaultStoreOpenTimeout bounds opening the store at start: connecting, the schema
+	// migrations (and the wait for another replica's) and replaying the audit journal.
+	DefaultStoreOpenTimeout = 10 * time.Minute
 	// DefaultAuditCommitTimeout bounds a response's wait for its audit events.
 	DefaultAuditCommitTimeout = 5 * time.Second
 

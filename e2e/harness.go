@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"pudong.gov.cn/gateway/app"
 	"pudong.gov.cn/gateway/auth"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/internal/syncbuf"
 	"pudong.gov.cn/gateway/legacysim"
 	"pudong.gov.cn/gateway/legacysim/dataset"
 	"pudong.gov.cn/gateway/logging"
@@ -43,22 +43,7 @@ type Gateway struct {
 }
 
 // SyncBuffer is a buffer that concurrent writers (the gateway's logger) may share.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type SyncBuffer = syncbuf.Buffer
 
 // Start starts simulators and a gateway; adjust may change the configuration first.
 func Start(t testing.TB, adjust ...func(*config.Config)) *Gateway {

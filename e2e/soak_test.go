@@ -91,9 +91,7 @@ func heapInUse(g *Gateway) uint64 {
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	g.Logs.mu.Lock()
-	logBuf := uint64(g.Logs.b.Cap())
-	g.Logs.mu.Unlock()
+	logBuf := uint64(g.Logs.Cap())
 	if logBuf > m.HeapInuse {
 		return 0
 	}

@@ -1,7 +1,6 @@
 package csvdrop
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"pudong.gov.cn/gateway/adapters"
 	"pudong.gov.cn/gateway/config"
+	"pudong.gov.cn/gateway/internal/syncbuf"
 	"pudong.gov.cn/gateway/legacysim/dataset"
 	"pudong.gov.cn/gateway/legacysim/hrss"
 )
@@ -30,22 +30,7 @@ func smallDataset() *dataset.Dataset {
 }
 
 // logBuffer collects logs that the poller may write while the test reads them.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer = syncbuf.Buffer
 
 func writeExport(t testing.TB, dir string, ds *dataset.Dataset, d time.Time) {
 	t.Helper()

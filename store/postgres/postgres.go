@@ -164,11 +164,37 @@ func (*dialect) Type(kind string) string {
 // migrationLock is the advisory lock key of migrations, one per schema.
 const migrationLock = `hashtextextended('pudong-gateway-migrations:' || current_schema(), 0)`
 
+// Waiting for another replica's migrations: the lock is tried every migrationPoll, and
+// the wait is logged at once and every migrationWaitLog, until the caller's ctx (the
+// start's store.openTimeout) ends it.
+const (
+	migrationPoll    = 250 * time.Millisecond
+	migrationWaitLog = 30 * time.Second
+)
+
 // LockMigrations implements sqlstore.Dialect with a session advisory lock, so that
-// replicas starting together apply each step once.
-func (*dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), error) {
-	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+migrationLock+`)`); err != nil {
-		return nil, err
+// replicas starting together apply each step once. A replica that waits says so in the
+// log, and gives up when ctx ends.
+func (d *dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), error) {
+	start := time.Now()
+	var logged time.Time
+	for {
+		var got bool
+		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(`+migrationLock+`)`).Scan(&got); err != nil {
+			return nil, err
+		}
+		if got {
+			break
+		}
+		if time.Since(logged) >= migrationWaitLog {
+			logged = time.Now()
+			d.log.Warn("waiting for another replica's schema migration (it holds the migration lock)", "schema", d.schema, "waited", time.Since(start).Round(time.Second))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("another replica's schema migration held the lock for %s: %w", time.Since(start).Round(time.Millisecond), ctx.Err())
+		case <-time.After(migrationPoll):
+		}
 	}
 	return func() {
 		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+migrationLock+`)`); err != nil {

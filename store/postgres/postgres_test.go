@@ -17,6 +17,7 @@ import (
 
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/audit"
+	"pudong.gov.cn/gateway/internal/syncbuf"
 	"pudong.gov.cn/gateway/store"
 	"pudong.gov.cn/gateway/store/postgres/pgtest"
 	"pudong.gov.cn/gateway/store/sqlstore"
@@ -150,6 +151,40 @@ func TestReplicasMigrateTogether(t *testing.T) {
 	if n != newest || distinct != n {
 		t.Errorf("schema_migrations has %d rows (%d versions), want one for each of versions 1 to %d", n, distinct, newest)
 	}
+}
+
+// A replica that found another one's migration lock held waited for it without a word and
+// without end. It now logs the wait, and gives up when its context (store.openTimeout)
+// ends; once the lock is free it opens.
+func TestMigrationWaitIsLoggedAndBounded(t *testing.T) {
+	dsn := freshSchema(t)
+	conn, err := rawDB(t, dsn).Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_lock(`+migrationLock+`)`); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncbuf.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	s, err := Open(ctx, dsn, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err == nil {
+		s.Close()
+		t.Fatal("Open migrated while another replica held the migration lock")
+	}
+	if took := time.Since(start); took > 5*time.Second || !strings.Contains(err.Error(), "another replica's schema migration") {
+		t.Errorf("Open gave up after %s with %v; want within the context's 1.5s, saying why", took, err)
+	}
+	if !strings.Contains(logs.String(), "waiting for another replica's schema migration") {
+		t.Errorf("the wait is not logged:\n%s", logs.String())
+	}
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(`+migrationLock+`)`); err != nil {
+		t.Fatal(err)
+	}
+	openStore(t, dsn)
 }
 
 // TestListenerReconnects kills the listening connection's backend, as a database

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -452,7 +453,7 @@ func queryEvents(ctx context.Context, tx *sql.Tx, q string, args []any, fn func(
 // migrate applies the migrations the database has not applied yet, each in its own
 // transaction, under the dialect's migration lock, so that processes starting together
 // apply each step once. It returns how many it applied.
-func migrate(ctx context.Context, d Dialect, db *sql.DB) (int, error) {
+func migrate(ctx context.Context, d Dialect, db *sql.DB, log *slog.Logger) (int, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("migrate: %w", err)
@@ -484,12 +485,14 @@ func migrate(ctx context.Context, d Dialect, db *sql.DB) (int, error) {
 	}
 	applied := 0
 	for _, m := range all {
+		start := time.Now()
 		done, err := applyMigration(ctx, d, conn, m, types.Replace(m.sql+m.only[d.Name()]))
 		if err != nil {
 			return applied, fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
 		}
 		if done {
 			applied++
+			log.Info("schema migration applied", "version", m.version, "name", m.name, "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
 	return applied, nil

@@ -93,7 +93,7 @@ func Open(ctx context.Context, d Dialect, w, r *sql.DB, log *slog.Logger) (*Stor
 		s.closeDBs()
 		return nil, fmt.Errorf("%s store: %w", d.Name(), err)
 	}
-	applied, err := migrate(ctx, d, w)
+	applied, err := migrate(ctx, d, w, log)
 	if err == nil {
 		err = s.prepareAppend(ctx)
 	}
