@@ -69,7 +69,7 @@ func refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error)
 		slog.String("reason", e.Code),
 		slog.String("error", e.Error()),
 		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+		slog.String("path", gateway.Route(r.URL.Path)),
 		slog.String("remote", r.RemoteAddr),
 	)
 

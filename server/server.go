@@ -145,7 +145,7 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 					if p == http.ErrAbortHandler {
 						panic(p)
 					}
-					log.ErrorContext(r.Context(), "panic in handler", "request_id", gateway.RequestID(r.Context()), "path", r.URL.Path, "panic", p)
+					log.ErrorContext(r.Context(), "panic in handler", "request_id", gateway.RequestID(r.Context()), "path", gateway.Route(r.URL.Path), "panic", p)
 					errcode.WriteHTTP(w, errcode.Internal, errcode.InternalMessage, nil)
 				}
 			}()
@@ -198,7 +198,7 @@ func accessLog(log *slog.Logger, obs RequestObserver) func(http.Handler) http.Ha
 			if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
 				return
 			}
-			log.InfoContext(r.Context(), "request", "request_id", gateway.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
+			log.InfoContext(r.Context(), "request", "request_id", gateway.RequestID(r.Context()), "method", r.Method, "path", gateway.Route(r.URL.Path),
 				"status", sw.status, "bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond))
 		})
 	}

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -125,10 +124,10 @@ func (t *Tracing) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := t.tracer.Start(ctx, r.Method+" "+route(r.URL.Path), trace.WithSpanKind(trace.SpanKindServer),
+		ctx, span := t.tracer.Start(ctx, r.Method+" "+gateway.Route(r.URL.Path), trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(
 				attribute.String("http.request.method", r.Method),
-				attribute.String("url.path", route(r.URL.Path)),
+				attribute.String("url.path", gateway.Route(r.URL.Path)),
 				attribute.String("gateway.request_id", gateway.RequestID(ctx)),
 			))
 		defer span.End()
@@ -143,20 +142,6 @@ func (t *Tracing) Middleware(next http.Handler) http.Handler {
 			span.SetStatus(codes.Error, http.StatusText(status))
 		}
 	})
-}
-
-// route names the gateway's routes, and nothing else: a path a client made up may hold
-// anything, an ID number included, and would make span names without bound.
-func route(path string) string {
-	switch {
-	case path == "/graphql", path == "/", path == "/demo/token":
-		return path
-	case strings.HasPrefix(path, "/playground/"):
-		return "/playground/"
-	case strings.HasPrefix(path, "/debug/pprof/"):
-		return "/debug/pprof/"
-	}
-	return "other"
 }
 
 type statusWriter struct {

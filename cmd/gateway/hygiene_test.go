@@ -145,6 +145,18 @@ func hygieneSession(t *testing.T, url string, mint func(consumer, citizen string
 		post(tok, `{ citizen(idNumber: "310115198503120012") { phone } }`, nil)
 	}
 
+	// Paths a client made up, holding ID numbers: answered 404 (or 401), logged by route.
+	for _, path := range []string{"/citizen/" + dataset.ZhangWei, "/graphql/" + dataset.LiNa, "/debug/pprof/" + dataset.WangQiang,
+		"/playground/" + dataset.ChenJing, "/healthz/" + dataset.LiuYang} {
+		res, err := client.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		bodies = append(bodies, b)
+	}
+
 	// Department failures of every kind, on records not cached yet.
 	persons := []string{dataset.ChenJing, dataset.WangQiang, dataset.LiNa, dataset.ZhangWei}
 	for i, mode := range []simhttp.Fault{
