@@ -169,6 +169,27 @@ func TestClientCannotChooseTheAuditRequestID(t *testing.T) {
 			t.Errorf("event ids: %q (client %q), want %q", e.RequestID, e.ClientRequestID, id)
 		}
 	}
+
+	// A correlation id that holds an ID number or a mobile number is not kept: every log
+	// line of the request would carry it.
+	for _, personal := range []string{"hall-310115198503120012", "call-13812345678-1"} {
+		req, _ := http.NewRequest(http.MethodPost, g.Srv.URL+"/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+g.Token("online-hall"))
+		req.Header.Set("X-Request-Id", personal)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if got := res.Header.Get("X-Client-Request-Id"); got != "" {
+			t.Errorf("correlation id %q kept as %q", personal, got)
+		}
+		if strings.Contains(g.Logs.String(), personal) {
+			t.Errorf("correlation id %q is in the log", personal)
+		}
+	}
 }
 
 // 7. @defer is refused before execution: no part is promised that is never sent, and no

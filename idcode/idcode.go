@@ -135,3 +135,27 @@ func ValidateCreditCode(code string) error {
 func IsIDNumber(s string) bool {
 	return ValidateIDNumber(s) == nil
 }
+
+// HoldsPersonalIdentifier reports whether s holds a valid citizen ID number or a mainland
+// mobile number (11 digits, 1 then 3 to 9, not part of a longer run of digits): what a
+// string a client chose (a correlation id) must not carry into the gateway's logs.
+// Random identifiers (UUIDs, hex) almost never do.
+func HoldsPersonalIdentifier(s string) bool {
+	for i := 0; i+18 <= len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' && ValidateIDNumber(s[i:i+18]) == nil {
+			return true
+		}
+	}
+	run := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			run++
+			continue
+		}
+		if start := i - run; run == 11 && s[start] == '1' && s[start+1] >= '3' {
+			return true
+		}
+		run = 0
+	}
+	return false
+}

@@ -83,3 +83,25 @@ func FuzzValidators(f *testing.F) {
 		_ = IsIDNumber(s)
 	})
 }
+
+// TestHoldsPersonalIdentifier: an ID number or a mobile number anywhere in a string is
+// found; random identifiers and numbers of other lengths are not.
+func TestHoldsPersonalIdentifier(t *testing.T) {
+	for s, want := range map[string]bool{
+		"310115198503120012":                   true,
+		"req-310115198503120012-1":             true,
+		"portal_13812345678":                   true,
+		"13812345678":                          true,
+		"550e8400-e29b-41d4-a716-446655440000": false,
+		"0af7651916cd43dd8448eb211c80319c":     false,
+		"310115198503120013":                   false, // the check digit does not match
+		"order-2026120412345":                  false,
+		"12812345678":                          false, // not a mobile prefix
+		"138123456789":                         false, // twelve digits
+		"":                                     false,
+	} {
+		if got := HoldsPersonalIdentifier(s); got != want {
+			t.Errorf("HoldsPersonalIdentifier(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"pudong.gov.cn/gateway"
 	"pudong.gov.cn/gateway/errcode"
 	"pudong.gov.cn/gateway/federation"
+	"pudong.gov.cn/gateway/idcode"
 )
 
 // Deps are everything the HTTP surface needs; NewServer takes them all as parameters so
@@ -109,7 +110,9 @@ const ClientRequestIDHeader = "X-Client-Request-Id"
 // requestID gives every request an id of the gateway's own, returns it in a header, and
 // puts it in the context for logs, department calls and audit. A client's X-Request-Id is
 // never used in its place: two consumers could otherwise share an id in the audit trail
-// (docs/SECURITY.md). A sane client id is kept beside it as the client's correlation id.
+// (docs/SECURITY.md). A sane client id is kept beside it as the client's correlation id;
+// one that holds an ID number or a mobile number is dropped, since every log line of the
+// request would carry it (docs/SECURITY.md, T9).
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := make([]byte, 12)
@@ -126,7 +129,7 @@ func requestID(next http.Handler) http.Handler {
 }
 
 func saneID(id string) bool {
-	if len(id) < 8 || len(id) > 64 {
+	if len(id) < 8 || len(id) > 64 || idcode.HoldsPersonalIdentifier(id) {
 		return false
 	}
 	for _, c := range id {
