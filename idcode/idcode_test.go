@@ -81,6 +81,9 @@ func FuzzValidators(f *testing.F) {
 			t.Fatalf("accepted %q with a wrong check character", s)
 		}
 		_ = IsIDNumber(s)
+		if ValidateIDNumber(s) == nil && !HoldsPersonalIdentifier("id-"+s+"-x") {
+			t.Fatalf("%q is an ID number, yet a string holding it is not found to", s)
+		}
 	})
 }
 
