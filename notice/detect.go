@@ -95,8 +95,17 @@ func (s *Service) Scan(ctx context.Context, force bool) (int, error) {
 	return queued, nil
 }
 
-// check re-reads one watched subject and records what changed since the last read.
+// check re-reads one watched subject on the gateway's own schedule and records what
+// changed since the last read; the watch's checkedAt becomes now.
 func (s *Service) check(ctx context.Context, l *federation.Loaders, w Watch, now time.Time) (int, error) {
+	return s.checkStamped(ctx, l, w, now, now)
+}
+
+// checkStamped is check with the checkedAt to record. A re-check that another request's
+// read prompted (recheck) keeps the watch's checkedAt as it was: the watch list would
+// otherwise tell the watcher when anybody read the subject, which extensions.sources
+// hides from all but the owner (docs/SECURITY.md, T10).
+func (s *Service) checkStamped(ctx context.Context, l *federation.Loaders, w Watch, now, stamp time.Time) (int, error) {
 	var old state
 	first := w.State == ""
 	if !first {
@@ -108,7 +117,7 @@ func (s *Service) check(ctx context.Context, l *federation.Loaders, w Watch, now
 	if c == nil {
 		// The consumer lost its watch grant: nothing is read for it, and the watch moves
 		// to the back of the queue so that it does not hold up the others.
-		return 0, s.o.DB.Checked(ctx, w, w.State, store.Micro(now), nil)
+		return 0, s.o.DB.Checked(ctx, w, w.State, store.Micro(stamp), nil)
 	}
 	r := s.read(ctx, l, w.Subject, old)
 	var notices []Notice
@@ -129,7 +138,7 @@ func (s *Service) check(ctx context.Context, l *federation.Loaders, w Watch, now
 	if err != nil {
 		return 0, err
 	}
-	if err := s.o.DB.Checked(ctx, w, string(st), store.Micro(now), notices); err != nil {
+	if err := s.o.DB.Checked(ctx, w, string(st), store.Micro(stamp), notices); err != nil {
 		return 0, err
 	}
 	return len(notices), nil

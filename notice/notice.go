@@ -399,7 +399,9 @@ func (s *Service) recheck(ctx context.Context, subject string) {
 	l := s.o.Fed.NewLoaders()
 	now := s.o.Now()
 	for _, w := range ws {
-		if _, err := s.check(ctx, l, w, now); err != nil {
+		// The watch's checkedAt stays that of its last scheduled read: this re-check
+		// follows another request's read, which the watcher must not learn of.
+		if _, err := s.checkStamped(ctx, l, w, now, w.CheckedAt); err != nil {
 			s.o.Log.Warn("watched subject not checked; retried on the next pass", "consumer", w.Consumer, "err", err)
 		}
 	}

@@ -300,10 +300,14 @@ func (s *Service) DataIssues(ctx context.Context, status *model.DataIssueStatus,
 	return out, nil
 }
 
-// forViewer shows an issue to someone who is neither its owner nor its filer (the CIO
-// office) as that caller's own policy shows the subject and the suggested value.
+// forViewer shows an issue to anyone but its owner (the CIO office, and the filing
+// consumer's tokens too) as that caller's own policy shows the subject and the suggested
+// value now. The filing consumer is decided like any reader: its grants are bound to a
+// purpose, so its token for another purpose, or after the grant ended, sees no more than
+// a query would show it (docs/SECURITY.md, T1 "Grants are bound to consumer and purpose").
+// What is stored is what the filer saw, so the view is never more open than that.
 func (s *Service) forViewer(c *gateway.Caller, is *Issue, grants policy.Grants, now time.Time) {
-	if c.Dept == is.Department || c.Consumer == is.FiledBy {
+	if c.Dept != "" && c.Dept == is.Department {
 		return
 	}
 	subj, err := subjectOf(is.Subject)
