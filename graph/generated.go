@@ -2404,7 +2404,7 @@ extend type Mutation {
 type Watch @gatewayRecord {
   subject: ID!
   since: Time!
-  "When the gateway last read the subject's data; null before the first read."
+  "When the gateway last re-read the subject's data on its own schedule; null before the first. A re-read prompted by another request's read leaves it as it was."
   checkedAt: Time
 }
 

@@ -289,7 +289,7 @@ type SharingRequestInput struct {
 type Watch struct {
 	Subject string    `json:"subject"`
 	Since   time.Time `json:"since"`
-	// When the gateway last read the subject's data; null before the first read.
+	// When the gateway last re-read the subject's data on its own schedule; null before the first. A re-read prompted by another request's read leaves it as it was.
 	CheckedAt *time.Time `json:"checkedAt,omitempty"`
 }
 
